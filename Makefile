@@ -1,0 +1,40 @@
+# gluon2caffe: `make demo` and `make test` each set everything up on first use (idempotent).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CAFFE_STAMP := $(VENV)/.caffe
+
+.PHONY: demo test setup caffe proto clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@# gluoncv declares opencv-python (GUI build), which would clobber the headless cv2: its deps are in requirements.txt.
+	$(PY) -m pip install -q --no-deps gluoncv==0.10.5.post0
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+caffe: $(CAFFE_STAMP)
+
+$(CAFFE_STAMP): $(STAMP) scripts/build_caffe.sh
+	bash scripts/build_caffe.sh $(PY)
+	@touch $@
+
+demo: $(STAMP) $(CAFFE_STAMP)
+	GLOG_minloglevel=2 $(PY) -m gluon2caffe.demo $(DEMO_ARGS)
+
+# Under `make test` a missing Caffe is a failure, never a skip (GLUON2CAFFE_REQUIRE_CAFFE).
+test: $(STAMP) $(CAFFE_STAMP)
+	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(PYTEST_ARGS)
+
+# Regenerate gluon2caffe/proto/caffe_pb2.py from caffe.proto (Debian 12's protoc 3.21, matching protobuf==4.21.12).
+proto:
+	protoc --proto_path=. --python_out=. gluon2caffe/proto/caffe.proto
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,15 @@
+"""Per-op converters, one module per op family. Importing this package fills the registry."""
+from . import (  # noqa: F401  (imported for their registrations)
+    activation,
+    batchnorm,
+    clip,
+    conv,
+    dense,
+    elemwise,
+    pooling,
+    shape,
+    softmax,
+)
+from .registry import REGISTRY, support_table
+
+__all__ = ["REGISTRY", "support_table"]

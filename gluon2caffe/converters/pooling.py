@@ -1,0 +1,94 @@
+"""Pooling."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import math
+
+from ..errors import ConversionError
+from ..ir import Node
+from ._common import require_nchw, spatial_2d
+from .registry import register
+
+if TYPE_CHECKING:
+    from ..emit import EmitContext
+
+_POOL = {"max": "MAX", "avg": "AVE"}
+
+
+def caffe_pooled_size(size: int, kernel: int, pad: int, stride: int) -> int:
+    """Caffe's output size: ceil, minus the last window when it would start in the bottom/right padding."""
+    out = int(math.ceil((size + 2 * pad - kernel) / stride)) + 1
+    if pad > 0 and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+@register("Pooling", caffe="Pooling (+ Slice)")
+def convert_pooling(node: Node, ctx: EmitContext) -> None:
+    """Pooling max/avg -> Pooling; the trailing row/column Caffe's ceil rounding adds to 'valid' is sliced off."""
+    a = node.attrs
+    require_nchw(node)
+    pool_type = a.str("pool_type", "max")
+    if pool_type not in _POOL:
+        raise ConversionError(f"is {pool_type!r}; only max and avg convert", node.name, node.op, "pool_type")
+    x, out = node.inputs[0], node.outputs[0]
+    if len(ctx.shape(x)) != 4:
+        raise ConversionError("only 2-D pooling on NCHW tensors converts to Caffe", node.name, node.op, "kernel")
+    if a.bool("global_pool", False):
+        layer = ctx.layer(node.name, "Pooling", [x], [out])
+        layer.pooling_param.pool = getattr(layer.pooling_param, _POOL[pool_type])
+        layer.pooling_param.global_pooling = True
+        return
+
+    convention = a.str("pooling_convention", "valid", choices=("valid", "full", "same"))
+    if convention == "same":
+        raise ConversionError("'same' has no Caffe equivalent", node.name, node.op, "pooling_convention")
+    kh, kw = spatial_2d(node, "kernel", a.int_tuple("kernel"), 1)
+    sh, sw = spatial_2d(node, "stride", a.int_tuple("stride", ()), 1)
+    ph, pw = spatial_2d(node, "pad", a.int_tuple("pad", ()), 0)
+    if ph >= kh or pw >= kw:
+        raise ConversionError(f"pad {(ph, pw)} >= kernel {(kh, kw)}; Caffe requires pad < kernel", node.name, node.op, "pad")
+    if pool_type == "avg" and (ph or pw) and a.bool("count_include_pad", True) is False:
+        raise ConversionError(
+            "average pooling that excludes padding (count_include_pad=False) with pad > 0 is not supported yet",
+            node.name,
+            node.op,
+            "count_include_pad",
+        )
+
+    _, _, height, width = ctx.shape(x)
+    want = ctx.shape(out)[2:]
+    got = (caffe_pooled_size(height, kh, ph, sh), caffe_pooled_size(width, kw, pw, sw))
+    for axis, (g, w) in enumerate(zip(got, want)):
+        if g < w:
+            raise ConversionError(
+                f"MXNet produces {w} windows along axis {axis + 2} but Caffe only {g} (a window that starts in the "
+                "padding); no exact Caffe pooling exists for this geometry",
+                node.name,
+                node.op,
+                "pooling_convention",
+            )
+
+    pooled = out if got == tuple(want) else ctx.unique(f"{node.name}_caffe")
+    layer = ctx.layer(node.name, "Pooling", [x], [pooled])
+    p = layer.pooling_param
+    p.pool = getattr(p, _POOL[pool_type])
+    p.kernel_h, p.kernel_w = kh, kw
+    p.stride_h, p.stride_w = sh, sw
+    p.pad_h, p.pad_w = ph, pw
+    if pooled != out:
+        _drop_trailing(node, ctx, pooled, out, got, tuple(want))
+
+
+def _drop_trailing(node: Node, ctx: EmitContext, src: str, out: str, got: tuple, want: tuple) -> None:
+    """Caffe's windows start where MXNet's do, so slicing off the extra trailing row/column is exact."""
+    current = src
+    axes = [axis for axis in (0, 1) if got[axis] != want[axis]]
+    for i, axis in enumerate(axes):
+        keep = out if i == len(axes) - 1 else ctx.unique(f"{node.name}_crop_h")
+        drop = ctx.unique(f"{node.name}_dropped_{'hw'[axis]}")
+        layer = ctx.layer(ctx.unique(f"{node.name}_slice_{'hw'[axis]}"), "Slice", [current], [keep, drop])
+        layer.slice_param.axis = axis + 2
+        layer.slice_param.slice_point.append(want[axis])
+        current = keep

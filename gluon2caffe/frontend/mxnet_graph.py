@@ -1,0 +1,166 @@
+"""Read an MXNet symbol graph (from a live HybridBlock or symbol JSON) into the IR, with MXNet's own shape inference.
+
+Nothing in the JSON is executed or evaluated: node attributes stay strings until a typed reader parses them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConversionError, Gluon2CaffeError, InvalidCallError
+from ..ir import Graph, Node
+from .attrs import Attrs
+
+log = logging.getLogger(__name__)
+
+_OUTPUT_SUFFIX = re.compile(r"^(?P<node>.*)_output(?P<index>\d*)$")
+
+
+def tensor_name(node_name: str, index: int) -> str:
+    return node_name if index == 0 else f"{node_name}_output{index}"
+
+
+def trace_block(block: Any, input_shape: tuple[int, ...], input_name: str = "data") -> tuple[Any, dict[str, np.ndarray]]:
+    """Trace a Gluon HybridBlock to an MXNet Symbol and collect its parameters as numpy arrays."""
+    import mxnet as mx
+    from mxnet.gluon import HybridBlock
+
+    if not isinstance(block, HybridBlock):
+        raise InvalidCallError(
+            f"expected an mxnet.gluon.HybridBlock, got {type(block).__module__}.{type(block).__name__}; "
+            "only hybridizable blocks can be traced to a symbol graph (convert exported -symbol.json/.params instead)"
+        )
+    params = block.collect_params()
+    uninitialized = [name for name, p in params.items() if p._data is None and not p._deferred_init]
+    if uninitialized:
+        shown = ", ".join(uninitialized[:5]) + (" ..." if len(uninitialized) > 5 else "")
+        raise InvalidCallError(
+            f"{len(uninitialized)} parameter(s) are not initialized ({shown}); "
+            "call net.initialize() or net.load_parameters(...) first"
+        )
+    if any(p._deferred_init for p in params.values()):
+        # Shapes of deferred parameters are only known after one forward pass.
+        try:
+            block(mx.nd.zeros(input_shape))
+        except Exception as exc:  # MXNet raises MXNetError/ValueError/... for a shape the net cannot take
+            raise InvalidCallError(f"the network cannot run on input_shape={input_shape}: {exc}") from exc
+    symbol = block(mx.sym.var(input_name))
+    if isinstance(symbol, (list, tuple)):
+        symbol = mx.sym.Group(list(_flatten(symbol)))
+    arrays = {}
+    for name, p in params.items():
+        arrays[p.name] = p.data().asnumpy()
+    return symbol, arrays
+
+
+def _flatten(items: Any):
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def graph_from_symbol(
+    symbol: Any, params: dict[str, np.ndarray], input_shapes: dict[str, tuple[int, ...]], name: str = "net"
+) -> Graph:
+    """Build the IR from an MXNet Symbol, inferring every tensor's shape with MXNet itself."""
+    graph = graph_from_json(symbol.tojson(), params, input_shapes, name=name)
+    graph.shapes.update(infer_shapes(symbol, input_shapes))
+    missing = [t for node in graph.nodes for t in node.outputs + node.inputs if t not in graph.shapes]
+    if missing:
+        raise Gluon2CaffeError(f"MXNet shape inference left {len(missing)} tensor(s) unknown, e.g. {missing[:3]}")
+    for tensor, shape in graph.shapes.items():
+        if tensor in graph.params and tuple(graph.params[tensor].shape) != shape:
+            raise ConversionError(
+                f"parameter has shape {graph.params[tensor].shape} but the graph needs {shape}", node=tensor
+            )
+    return graph
+
+
+def infer_shapes(symbol: Any, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    internals = symbol.get_internals()
+    try:
+        _, out_shapes, _ = internals.infer_shape(**input_shapes)
+    except Exception as exc:
+        raise InvalidCallError(f"MXNet shape inference failed for inputs {input_shapes}: {exc}") from exc
+    if out_shapes is None:
+        raise InvalidCallError(f"MXNet could not infer all shapes from inputs {input_shapes}")
+    variables = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
+    shapes = {}
+    for out_name, shape in zip(internals.list_outputs(), out_shapes):
+        if out_name in variables:
+            shapes[out_name] = tuple(shape)
+            continue
+        match = _OUTPUT_SUFFIX.match(out_name)
+        if match is None:
+            shapes[out_name] = tuple(shape)
+            continue
+        index = int(match.group("index") or 0)
+        shapes[tensor_name(match.group("node"), index)] = tuple(shape)
+    return shapes
+
+
+def graph_from_json(
+    text: str, params: dict[str, np.ndarray], input_shapes: dict[str, tuple[int, ...]], name: str = "net"
+) -> Graph:
+    """Parse MXNet symbol JSON into IR nodes (shapes are filled in by the caller)."""
+    doc = json.loads(text)
+    raw_nodes = doc["nodes"]
+    nodes: list[Node] = []
+    var_names: dict[int, str] = {}
+    num_outputs: dict[int, int] = {}
+    for index, raw in enumerate(raw_nodes):
+        op = raw["op"]
+        node_name = raw["name"]
+        if op == "null":
+            var_names[index] = node_name
+            continue
+        attrs = Attrs(node_name, op, raw.get("attrs", raw.get("attr", raw.get("param", {}))))
+        inputs = [_input_name(raw_nodes, var_names, entry) for entry in raw.get("inputs", [])]
+        num_outputs[index] = 1
+        nodes.append(Node(node_name, op, attrs, inputs, [node_name]))
+    # Multi-output nodes: find every output index that is referenced.
+    node_by_name = {n.name: n for n in nodes}
+    for raw in raw_nodes:
+        for entry in raw.get("inputs", []):
+            _register_output(raw_nodes, node_by_name, entry)
+    outputs = []
+    for entry in doc["heads"]:
+        _register_output(raw_nodes, node_by_name, entry)
+        outputs.append(_input_name(raw_nodes, var_names, entry))
+    unknown_inputs = [v for v in var_names.values() if v not in params and v not in input_shapes]
+    if unknown_inputs:
+        raise InvalidCallError(
+            f"the graph has inputs without a shape or a parameter value: {unknown_inputs}; "
+            f"known inputs: {list(input_shapes)}"
+        )
+    used_params = {t for n in nodes for t in n.inputs if t in params}
+    return Graph(
+        nodes=nodes,
+        inputs={k: tuple(v) for k, v in input_shapes.items()},
+        outputs=outputs,
+        params={k: v for k, v in params.items() if k in used_params},
+        shapes={},
+        name=name,
+    )
+
+
+def _input_name(raw_nodes: list[dict], var_names: dict[int, str], entry: list[int]) -> str:
+    src, index = entry[0], entry[1]
+    if src in var_names:
+        return var_names[src]
+    return tensor_name(raw_nodes[src]["name"], index)
+
+
+def _register_output(raw_nodes: list[dict], node_by_name: dict[str, Node], entry: list[int]) -> None:
+    src, index = entry[0], entry[1]
+    node = node_by_name.get(raw_nodes[src]["name"])
+    if node is None:
+        return
+    while len(node.outputs) <= index:
+        node.outputs.append(tensor_name(node.name, len(node.outputs)))

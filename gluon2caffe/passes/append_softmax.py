@@ -1,0 +1,19 @@
+"""softmax=True: append a Softmax over the class axis (1) to the network output."""
+from __future__ import annotations
+
+from ..errors import InvalidCallError
+from ..frontend.attrs import Attrs
+from ..ir import Graph, Node
+
+
+def append_softmax(graph: Graph) -> str:
+    if len(graph.outputs) != 1:
+        raise InvalidCallError(f"softmax=True needs a single-output network; this one has {len(graph.outputs)}")
+    logits = graph.outputs[0]
+    if len(graph.shapes[logits]) < 2:
+        raise InvalidCallError(f"softmax=True needs a class axis 1; the output has shape {graph.shapes[logits]}")
+    name = graph.fresh_name(f"{logits}_softmax")
+    graph.nodes.append(Node(name, "softmax", Attrs(name, "softmax", {"axis": "1"}), [logits], [name]))
+    graph.shapes[name] = graph.shapes[logits]
+    graph.outputs = [name]
+    return name

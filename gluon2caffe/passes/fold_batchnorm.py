@@ -1,0 +1,66 @@
+"""Fold BatchNorm into the Convolution or FullyConnected that feeds it (merge_bn=True)."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..converters.batchnorm import batchnorm_axis, batchnorm_params
+from ..ir import Graph, Node
+
+log = logging.getLogger(__name__)
+
+
+def fold_batchnorm(graph: Graph) -> tuple[int, int]:
+    """Returns (folded, kept). A BatchNorm is folded when its producer is a Convolution or FullyConnected whose
+    output feeds nothing else and whose output channel axis is the axis the BatchNorm normalizes.
+
+    With s = gamma / sqrt(var + eps) (gamma = 1 under fix_gamma, eps the node's own):
+        W'[o] = W[o] * s[o]        b'[o] = (b[o] - mean[o]) * s[o] + beta[o]     (b = 0 when the producer had none)
+    """
+    folded = kept = 0
+    for bn in [n for n in graph.nodes if n.op == "BatchNorm"]:
+        producer = graph.producer(bn.inputs[0])
+        if producer is None or not _foldable(graph, producer, bn):
+            kept += 1
+            continue
+        _fold(graph, producer, bn)
+        folded += 1
+    graph.prune_params()
+    log.info("fold_batchnorm: folded %d BatchNorm node(s) into their producers, kept %d", folded, kept)
+    return folded, kept
+
+
+def _foldable(graph: Graph, producer: Node, bn: Node) -> bool:
+    if producer.op not in ("Convolution", "FullyConnected"):
+        return False
+    out = producer.outputs[0]
+    if graph.use_count(out) != 1 or len(producer.outputs) != 1:
+        return False
+    out_ndim = len(graph.shapes[out])
+    channel_axis = 1
+    if producer.op == "FullyConnected" and not producer.attrs.bool("flatten", True):
+        channel_axis = out_ndim - 1
+    if producer.op == "Convolution" and producer.attrs.str("layout", "None") not in ("None", "NCHW"):
+        return False
+    return batchnorm_axis(bn, out_ndim) == channel_axis
+
+
+def _fold(graph: Graph, producer: Node, bn: Node) -> None:
+    gamma, beta, mean, var, eps = batchnorm_params(bn, graph.params)
+    scale = gamma / np.sqrt(var + eps)
+    weight = graph.private_param(producer, 1).astype(np.float64)
+    new_weight = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+    graph.params[producer.inputs[1]] = new_weight.astype(np.float32)
+    if producer.attrs.bool("no_bias", False):
+        bias = np.zeros_like(scale)
+        bias_name = graph.add_param(f"{producer.name}_bias", bias.astype(np.float32))
+        producer.inputs = producer.inputs[:2] + [bias_name]
+        producer.attrs.set("no_bias", "False")
+    else:
+        bias = graph.private_param(producer, 2).astype(np.float64)
+    graph.params[producer.inputs[2]] = ((bias - mean) * scale + beta).astype(np.float32)
+    graph.shapes[producer.inputs[2]] = tuple(scale.shape)
+    # The BatchNorm's output name lives on, now produced by the folded producer.
+    graph.replace_uses(bn.outputs[0], producer.outputs[0])
+    graph.remove_node(bn)

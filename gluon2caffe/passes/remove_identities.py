@@ -1,0 +1,28 @@
+"""Remove ops that are identities at inference (Dropout, _copy, identity)."""
+from __future__ import annotations
+
+import logging
+
+from ..errors import ConversionError
+from ..ir import Graph
+
+log = logging.getLogger(__name__)
+
+IDENTITY_OPS = ("Dropout", "_copy", "identity")
+
+
+def remove_identities(graph: Graph) -> int:
+    removed = 0
+    for node in [n for n in graph.nodes if n.op in IDENTITY_OPS]:
+        if node.op == "Dropout" and node.attrs.str("mode", "training") == "always":
+            raise ConversionError(
+                "Dropout with mode='always' is active at inference; it has no deterministic Caffe equivalent",
+                node.name,
+                node.op,
+                "mode",
+            )
+        graph.replace_uses(node.outputs[0], node.inputs[0])
+        graph.remove_node(node)
+        removed += 1
+    log.info("remove_identities: removed %d node(s)", removed)
+    return removed

@@ -1,0 +1,118 @@
+"""Helpers for tests: run a Gluon block through the converter and the real Caffe, and compare with MXNet."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import mxnet as mx
+import numpy as np
+from mxnet.gluon import HybridBlock, nn
+
+from gluon2caffe import convert
+from gluon2caffe.api import ConversionResult
+from gluon2caffe.randomize import randomize
+from gluon2caffe.verify import TOLERANCE, Comparison, compare, mxnet_forward, run_converted
+
+BGR = [2, 1, 0]
+
+
+class Lambda(HybridBlock):
+    """A block from a function of (F, x, **params), with named parameters given as arrays (kept constant)."""
+
+    def __init__(self, fn: Callable, **constants: np.ndarray):
+        super().__init__()
+        self.fn = fn
+        self.names = list(constants)
+        with self.name_scope():
+            for name, value in constants.items():
+                setattr(self, name, self.params.get_constant(name, mx.nd.array(value)))
+
+    def hybrid_forward(self, F, x, **params):
+        return self.fn(F, x, **params)
+
+
+def seq(*blocks: HybridBlock) -> nn.HybridSequential:
+    net = nn.HybridSequential()
+    with net.name_scope():
+        net.add(*blocks)
+    return net
+
+
+def lam(fn: Callable) -> nn.HybridLambda:
+    return nn.HybridLambda(fn)
+
+
+@dataclass
+class Checked:
+    result: ConversionResult
+    comparisons: list[Comparison]
+    caffe_outputs: dict[str, np.ndarray]
+    mxnet_outputs: list[np.ndarray]
+
+    @property
+    def layer_types(self) -> list[str]:
+        return [layer.type for layer in self.result.text_net.layer]
+
+
+def make_input(shape: tuple[int, ...], seed: int, scale: float = 1.0) -> np.ndarray:
+    """Inputs of both signs."""
+    return (np.random.RandomState(seed).normal(0, 1, shape) * scale).astype(np.float32)
+
+
+def check_block(
+    block: HybridBlock,
+    input_shape: tuple[int, ...],
+    *,
+    merge_bn: bool = True,
+    to_bgr: bool = False,
+    relu6: str = "exact",
+    softmax: bool = False,
+    scale: float = 1.0,
+    seed: int = 0,
+    init: bool = True,
+    runtime: str = "caffe",
+    expect_match: bool = True,
+    require_alive: bool = True,
+) -> Checked:
+    """Convert `block`, run it in the real runtime, compare with MXNet; asserts the tolerance and input sensitivity.
+
+    The conversion happens before the MXNet reference runs: MXNet's forward overwrites a fix_gamma BatchNorm's
+    stored gamma with 1, which would hide a converter that ignores fix_gamma.
+    """
+    if init:
+        block.initialize(mx.init.Normal(0.5))
+        randomize(block, input_shape, seed=seed)
+    result = convert(block, input_shape, softmax=softmax, to_bgr=to_bgr, merge_bn=merge_bn, relu6=relu6)
+    x = make_input(input_shape, seed + 1, scale)
+    x_caffe = x[:, BGR] if to_bgr else x
+    caffe_out = run_converted(result.text_net, result.binary_weights, {"data": x_caffe}, runtime=runtime)
+    reference = mxnet_forward(block, x)
+    if softmax:
+        reference = [_softmax(reference[0], axis=1)]
+    assert len(reference) == len(result.graph.outputs)
+    comparisons = [compare(caffe_out[name], ref) for name, ref in zip(result.graph.outputs, reference)]
+    if expect_match:
+        for name, c in zip(result.graph.outputs, comparisons):
+            assert c.ok, f"output {name}: {c}"
+    if require_alive:
+        other = mxnet_forward(block, make_input(input_shape, seed + 2, scale))
+        for ref, ref2 in zip(reference, other):
+            change = float(np.max(np.abs(ref - ref2)))
+            assert change >= 100 * TOLERANCE * max(1.0, float(np.max(np.abs(ref)))), (
+                f"the MXNet output barely depends on the input (changed by {change:.3g}): the test would pass vacuously"
+            )
+    return Checked(result, comparisons, caffe_out, reference)
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def symbol_block(symbol: Any, params: dict[str, np.ndarray], input_name: str = "data") -> mx.gluon.SymbolBlock:
+    """A HybridBlock from a symbol-API graph (nodes keep exactly the attributes the symbol API wrote)."""
+    block = mx.gluon.SymbolBlock(symbol, mx.sym.var(input_name))
+    for name, p in block.collect_params().items():
+        p.initialize(init=mx.init.Constant(0))
+        p.set_data(mx.nd.array(params[name]))
+    return block

@@ -1,0 +1,31 @@
+"""FullyConnected -> InnerProduct and Flatten -> Flatten, in the real Caffe."""
+import pytest
+from mxnet.gluon import nn
+
+from helpers import check_block, lam, seq
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_fully_connected_flatten(use_bias):
+    checked = check_block(seq(nn.Dense(10, use_bias=use_bias)), (2, 3, 5, 7))
+    ip = checked.result.text_net.layer[-1].inner_product_param
+    assert ip.axis == 1 and ip.bias_term == use_bias
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_fully_connected_last_axis(use_bias):
+    """flatten=False applies the layer to the last axis only."""
+    checked = check_block(seq(nn.Dense(6, flatten=False, use_bias=use_bias)), (2, 3, 4, 5))
+    assert checked.result.text_net.layer[-1].inner_product_param.axis == 3
+    assert checked.mxnet_outputs[0].shape == (2, 3, 4, 6)
+
+
+def test_flatten_then_dense():
+    net = seq(nn.Conv2D(4, 3), nn.Flatten(), nn.Dense(5))
+    checked = check_block(net, (2, 3, 6, 5))
+    assert "Flatten" in checked.layer_types
+
+
+def test_flatten_op():
+    checked = check_block(seq(nn.Conv2D(3, 1), lam(lambda F, x: F.flatten(x))), (2, 3, 4, 3))
+    assert checked.layer_types[-1] == "Flatten"

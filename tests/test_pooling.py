@@ -1,0 +1,67 @@
+"""Pooling -> Pooling, both MXNet conventions, in the real Caffe (including the sizes where Caffe's ceil adds a row)."""
+import pytest
+from mxnet.gluon import nn
+
+from gluon2caffe.converters.pooling import caffe_pooled_size
+from helpers import check_block, lam, seq
+
+# (pool type, kernel, stride, pad, convention, input H, W)
+CASES = [
+    ("max", 3, 2, 1, "valid", 8, 8),  # ResNet stem on even sizes: Caffe adds a window -> sliced off
+    ("max", 3, 2, 1, "valid", 9, 9),
+    ("max", 3, 2, 0, "valid", 6, 7),  # no pad, Caffe ceil adds a window on H only
+    ("max", 3, 2, 0, "full", 6, 7),  # squeezenet/googlenet style ceil
+    ("max", 3, 2, 0, "full", 13, 12),
+    ("max", 2, 2, 0, "valid", 7, 9),
+    ("max", 2, 2, 0, "full", 7, 9),
+    ("avg", 3, 2, 1, "valid", 8, 11),
+    ("avg", 3, 1, 1, "valid", 7, 6),  # inception-style avg pool, count_include_pad
+    ("avg", 3, 2, 1, "full", 10, 9),
+    ("avg", 2, 2, 0, "valid", 5, 5),
+    ("avg", 5, 3, 2, "full", 14, 17),
+    ("max", 3, 3, 1, "valid", 10, 11),
+]
+
+
+@pytest.mark.parametrize("pool, kernel, stride, pad, convention, height, width", CASES)
+def test_pooling(pool, kernel, stride, pad, convention, height, width):
+    def fn(F, x):
+        return F.Pooling(x, kernel=(kernel, kernel), stride=(stride, stride), pad=(pad, pad), pool_type=pool,
+                         pooling_convention=convention)
+
+    checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width))
+    out_h, out_w = checked.mxnet_outputs[0].shape[2:]
+    caffe_h, caffe_w = (caffe_pooled_size(s, kernel, pad, stride) for s in (height, width))
+    slices = checked.layer_types.count("Slice")
+    assert slices == (caffe_h != out_h) + (caffe_w != out_w)
+
+
+def test_slice_fix_is_exercised():
+    """At least one case above really needs the fix (otherwise the tests would not show it works)."""
+    assert caffe_pooled_size(8, 3, 1, 2) == 5  # MXNet 'valid' gives 4
+    assert caffe_pooled_size(6, 3, 0, 2) == 3  # MXNet 'valid' gives 2
+
+
+def test_sliced_rows_are_silenced():
+    checked = check_block(seq(nn.Conv2D(4, 1), nn.MaxPool2D(3, 2, 1)), (1, 3, 8, 8))
+    assert checked.layer_types[-1] == "Silence"
+    assert list(checked.caffe_outputs) == checked.result.graph.outputs
+
+
+@pytest.mark.parametrize("block", [nn.GlobalAvgPool2D, nn.GlobalMaxPool2D])
+def test_global_pooling(block):
+    checked = check_block(seq(nn.Conv2D(5, 3), block()), (2, 3, 9, 7))
+    assert checked.result.text_net.layer[-1].pooling_param.global_pooling
+
+
+def test_gluon_pool_layers():
+    net = seq(nn.Conv2D(4, 3), nn.MaxPool2D(3, 2, ceil_mode=True), nn.AvgPool2D(2, 1, 1))
+    check_block(net, (1, 3, 12, 13))
+
+
+def test_count_include_pad_false_with_pad_is_refused():
+    from gluon2caffe import ConversionError
+
+    net = seq(nn.Conv2D(4, 1), nn.AvgPool2D(3, 1, 1, count_include_pad=False))
+    with pytest.raises(ConversionError, match="count_include_pad"):
+        check_block(net, (1, 3, 6, 6))
