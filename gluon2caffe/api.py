@@ -14,7 +14,7 @@ from google.protobuf import text_format
 from .emit import EmitOptions, build_nets, check_supported, emit_layers
 from .errors import InvalidCallError
 from .converters.clip import RELU6_MODES
-from .frontend.mxnet_graph import graph_from_symbol, trace_block
+from .frontend.mxnet_graph import attach_shapes, graph_from_json, trace_block
 from .ir import Graph
 from .passes import PassReport, run_passes
 from .proto import caffe_pb2 as pb
@@ -72,14 +72,16 @@ def convert(
     start = time.perf_counter()
     symbol, params = trace_block(net, input_shape, input_name)
     name = getattr(net, "name", None) or type(net).__name__
-    graph = graph_from_symbol(symbol, params, {input_name: input_shape}, name=name)
+    graph = graph_from_json(symbol.tojson(), params, {input_name: input_shape}, name=name)
+    check_supported(graph)  # before any work: every unsupported op at once
+    attach_shapes(graph, symbol)
     return convert_graph(graph, input_name, softmax, to_bgr, merge_bn, relu6, start)
 
 
 def convert_graph(
     graph: Graph, input_name: str, softmax: bool, to_bgr: bool, merge_bn: bool, relu6: str, start: float
 ) -> ConversionResult:
-    check_supported(graph)  # before any work: every unsupported op at once
+    """Passes and emission on a graph whose ops are supported and whose shapes are known."""
     report = run_passes(graph, input_name, merge_bn=merge_bn, to_bgr=to_bgr, softmax=softmax)
     ctx = emit_layers(graph, EmitOptions(relu6=relu6))
     text_net, binary_net = build_nets(graph, ctx)

@@ -22,6 +22,8 @@ def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch
     for name, p in params.items():
         if p.grad_req == "null" and not name.endswith(("running_mean", "running_var")):
             continue  # constants (e.g. a mean/std scale) keep their values
+        if p.shape is None or 0 in p.shape:
+            continue  # never used by the forward pass, so never initialized
         value = _random_value(name, p.shape, rng)
         if value is not None:
             p.set_data(mx.nd.array(value))

@@ -51,9 +51,8 @@ def trace_block(block: Any, input_shape: tuple[int, ...], input_name: str = "dat
     symbol = block(mx.sym.var(input_name))
     if isinstance(symbol, (list, tuple)):
         symbol = mx.sym.Group(list(_flatten(symbol)))
-    arrays = {}
-    for name, p in params.items():
-        arrays[p.name] = p.data().asnumpy()
+    used = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
+    arrays = {p.name: p.data().asnumpy() for p in params.values() if p.name in used}
     return symbol, arrays
 
 
@@ -70,7 +69,13 @@ def graph_from_symbol(
 ) -> Graph:
     """Build the IR from an MXNet Symbol, inferring every tensor's shape with MXNet itself."""
     graph = graph_from_json(symbol.tojson(), params, input_shapes, name=name)
-    graph.shapes.update(infer_shapes(symbol, input_shapes))
+    attach_shapes(graph, symbol)
+    return graph
+
+
+def attach_shapes(graph: Graph, symbol: Any) -> None:
+    """Fill `graph.shapes` from MXNet's shape inference on `symbol` and check the parameters against it."""
+    graph.shapes.update(infer_shapes(symbol, graph.inputs))
     missing = [t for node in graph.nodes for t in node.outputs + node.inputs if t not in graph.shapes]
     if missing:
         raise Gluon2CaffeError(f"MXNet shape inference left {len(missing)} tensor(s) unknown, e.g. {missing[:3]}")
@@ -79,7 +84,6 @@ def graph_from_symbol(
             raise ConversionError(
                 f"parameter has shape {graph.params[tensor].shape} but the graph needs {shape}", node=tensor
             )
-    return graph
 
 
 def infer_shapes(symbol: Any, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:

@@ -1,0 +1,136 @@
+"""Errors: unsupported ops reported together before any work, bad attributes and bad calls named clearly."""
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet.gluon import nn
+
+from gluon2caffe import (
+    ConversionError,
+    InvalidAttributeError,
+    InvalidCallError,
+    UnsupportedOperatorError,
+    convert_model,
+)
+from gluon2caffe.frontend.attrs import Attrs
+from helpers import lam, seq, symbol_block
+
+
+def test_every_unsupported_op_is_listed_with_counts_and_names():
+    net = seq(
+        nn.Conv2D(4, 3),
+        lam(lambda F, x: F.sin(x)),
+        lam(lambda F, x: F.cos(x)),
+        lam(lambda F, x: F.sin(x)),
+        nn.Activation("relu"),
+        lam(lambda F, x: F.sin(x)),
+    )
+    net.initialize()
+    with pytest.raises(UnsupportedOperatorError) as info:
+        convert_model(net, (1, 3, 8, 8))
+    err = info.value
+    assert set(err.unsupported) == {"sin", "cos"}
+    assert len(err.unsupported["sin"]) == 3 and len(err.unsupported["cos"]) == 1
+    message = str(err)
+    assert "sin x3" in message and "cos x1" in message
+    assert all(name in message for name in err.unsupported["sin"])
+
+
+def test_unsupported_scan_happens_before_any_attribute_error():
+    """A net with both a bad attribute and an unsupported op reports the unsupported op (nothing converted)."""
+    net = seq(lam(lambda F, x: F.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)), lam(lambda F, x: F.erf(x)))
+    net.initialize()
+    with pytest.raises(UnsupportedOperatorError, match="erf"):
+        convert_model(net, (1, 3, 8, 8), to_bgr=False)
+
+
+def test_bad_attribute_names_node_op_and_attribute():
+    net = seq(lam(lambda F, x: F.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)))
+    net.initialize()
+    with pytest.raises(ConversionError) as info:
+        convert_model(net, (1, 3, 8, 8), to_bgr=False)
+    assert info.value.op == "Pooling" and info.value.attr == "pool_type" and info.value.node
+    assert "Pooling" in str(info.value) and "pool_type" in str(info.value) and info.value.node in str(info.value)
+
+
+def test_attribute_strings_are_parsed_never_evaluated(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = f"__import__('pathlib').Path({str(marker)!r}).touch() or (3, 3)"
+    attrs = Attrs("conv0", "Convolution", {"kernel": evil, "eps": evil, "no_bias": evil})
+    with pytest.raises(InvalidAttributeError, match="conv0.*Convolution.*kernel"):
+        attrs.int_tuple("kernel")
+    with pytest.raises(InvalidAttributeError, match="eps"):
+        attrs.float("eps")
+    with pytest.raises(InvalidAttributeError, match="no_bias"):
+        attrs.bool("no_bias")
+    assert not marker.exists()
+
+
+def test_malicious_attribute_in_a_graph_is_rejected(tmp_path, monkeypatch):
+    """An attribute string that is code reaches the typed reader as a string and is refused, not run."""
+    import gluon2caffe.api as api
+
+    marker = tmp_path / "pwned"
+    data = mx.sym.var("data")
+    conv = mx.sym.Convolution(data, kernel=(3, 3), num_filter=2, name="conv")
+    block = symbol_block(conv, {"conv_weight": np.ones((2, 3, 3, 3)), "conv_bias": np.zeros(2)})
+    original = api.graph_from_json
+
+    def tampered(text, *args, **kwargs):
+        assert '"num_filter": "2"' in text
+        text = text.replace('"num_filter": "2"', f'"num_filter": "__import__(\'os\').system(\'touch {marker}\')"')
+        return original(text, *args, **kwargs)
+
+    monkeypatch.setattr(api, "graph_from_json", tampered)
+    with pytest.raises(InvalidAttributeError, match="num_filter"):
+        convert_model(block, (1, 3, 5, 5), to_bgr=False)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("(3, 3)", (3, 3)), ("[1,2]", (1, 2)), ("3", (3,)), ("()", ()), ("(3,)", (3,)), ("(2L, 2L)", (2, 2))],
+)
+def test_int_tuple(raw, expected):
+    assert Attrs("n", "op", {"k": raw}).int_tuple("k") == expected
+
+
+def test_typed_readers():
+    a = Attrs("n", "op", {"f": "1e-05", "b": "True", "b2": "0", "i": "4", "none": "None"})
+    assert a.float("f") == 1e-5 and a.bool("b") is True and a.bool("b2") is False and a.int("i") == 4
+    assert a.float("none", None) is None and a.float("missing", 2.0) == 2.0
+    with pytest.raises(InvalidAttributeError, match="required"):
+        a.int("missing")
+    with pytest.raises(InvalidAttributeError, match="not an integer"):
+        Attrs("n", "op", {"i": "2.5"}).int("i")
+
+
+def test_not_a_hybridblock():
+    class Plain(nn.Block):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(InvalidCallError, match="HybridBlock"):
+        convert_model(Plain())
+    with pytest.raises(InvalidCallError, match="HybridBlock"):
+        convert_model("resnet18_v1")
+
+
+@pytest.mark.parametrize("shape", [(3, 224, 224), (1, 3, 224), (1, 3, 224, 224, 1), (1, 3, 0, 4), "abc"])
+def test_bad_input_shape(shape):
+    net = seq(nn.Conv2D(4, 3))
+    net.initialize()
+    with pytest.raises(InvalidCallError, match="input_shape"):
+        convert_model(net, shape)
+
+
+def test_input_shape_the_net_cannot_take():
+    net = seq(nn.Conv2D(4, 3), nn.Flatten(), nn.Dense(3, in_units=100))
+    net.initialize()
+    with pytest.raises(InvalidCallError):
+        convert_model(net, (1, 3, 9, 9))
+
+
+def test_uninitialized_parameters():
+    net = seq(nn.Conv2D(4, 3))
+    with pytest.raises(InvalidCallError, match="initialize"):
+        convert_model(net, (1, 3, 8, 8))

@@ -1,0 +1,54 @@
+"""The merge_bn pass: numbers in the real Caffe and what remains, with random statistics and non-default eps."""
+import pytest
+from mxnet.gluon import HybridBlock, nn
+
+from helpers import check_block, seq
+
+
+class ConvBnRelu(HybridBlock):
+    def __init__(self, channels, use_bias, eps, fix_gamma=False):
+        super().__init__()
+        with self.name_scope():
+            self.conv = nn.Conv2D(channels, 3, padding=1, use_bias=use_bias)
+            self.bn = nn.BatchNorm(epsilon=eps, scale=not fix_gamma)
+
+    def hybrid_forward(self, F, x):
+        return F.relu(self.bn(self.conv(x)))
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("eps", [1e-5, 1e-3, 0.3])
+@pytest.mark.parametrize("fix_gamma", [False, True])
+def test_fold_into_conv(use_bias, eps, fix_gamma):
+    net = seq(ConvBnRelu(6, use_bias, eps, fix_gamma), ConvBnRelu(5, use_bias, eps, fix_gamma))
+    checked = check_block(net, (2, 3, 9, 8), merge_bn=True)
+    assert "BatchNorm" not in checked.layer_types and "Scale" not in checked.layer_types
+    assert checked.result.report.bn_folded == 2 and checked.result.report.bn_kept == 0
+    convs = [layer for layer in checked.result.text_net.layer if layer.type == "Convolution"]
+    assert all(c.convolution_param.bias_term for c in convs)  # a bias is added where the conv had none
+
+
+def test_fold_into_depthwise_and_grouped():
+    net = seq(nn.Conv2D(8, 3, padding=1), nn.Conv2D(8, 3, groups=8, use_bias=False), nn.BatchNorm(epsilon=1e-3),
+              nn.Conv2D(8, 1, groups=2), nn.BatchNorm())
+    checked = check_block(net, (1, 3, 7, 7), merge_bn=True)
+    assert "BatchNorm" not in checked.layer_types
+
+
+def test_fold_into_dense():
+    net = seq(nn.Dense(12, use_bias=False), nn.BatchNorm(epsilon=0.01), nn.Activation("relu"), nn.Dense(4))
+    checked = check_block(net, (3, 3, 4, 4), merge_bn=True)
+    assert "BatchNorm" not in checked.layer_types
+
+
+def test_dense_flatten_false_bn_on_other_axis_is_kept():
+    """Dense(flatten=False) on (N, C, W) outputs features on the last axis; a BatchNorm on axis 1 must not fold."""
+    net = seq(nn.Conv2D(4, 3), nn.Dense(6, flatten=False), nn.BatchNorm())
+    checked = check_block(net, (2, 3, 6, 6), merge_bn=True)
+    assert checked.layer_types.count("BatchNorm") == 1
+
+
+def test_merge_off_keeps_every_batchnorm():
+    net = seq(ConvBnRelu(6, False, 1e-5), ConvBnRelu(5, True, 2e-3))
+    checked = check_block(net, (1, 3, 7, 6), merge_bn=False)
+    assert checked.layer_types.count("BatchNorm") == 2 and checked.layer_types.count("Scale") == 2
