@@ -94,3 +94,21 @@ def net_outputs(text_net: Any) -> list[str]:
             if top not in consumed and top not in outs:
                 outs.append(top)
     return outs
+
+
+def verify_against_mxnet(
+    net: Any, result: Any, prototxt: str, caffemodel: str, to_bgr: bool, seed: int = 0
+) -> dict[str, Comparison]:
+    """Run the saved files in pycaffe on a random both-sign input and compare each output with MXNet's."""
+    input_name, shape = next(iter(result.graph.inputs.items()))
+    x = np.random.RandomState(seed).normal(0, 1, shape).astype(np.float32)
+    outputs = caffe_forward(prototxt, caffemodel, {input_name: np.ascontiguousarray(x[:, [2, 1, 0]]) if to_bgr else x})
+    reference = mxnet_forward(net, x)
+    if result.report.softmax_appended:
+        reference = [_softmax(reference[0], axis=1)]
+    return {name: compare(outputs[name], ref) for name, ref in zip(result.graph.outputs, reference)}
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)

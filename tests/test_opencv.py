@@ -1,0 +1,36 @@
+"""A second, independent runtime: the converted files load in OpenCV's readNetFromCaffe and give the same outputs."""
+import pytest
+from gluoncv.model_zoo import get_model
+from mxnet.gluon import nn
+
+from gluon2caffe import convert
+from gluon2caffe.randomize import randomize
+from gluon2caffe.verify import compare, mxnet_forward, run_converted
+from helpers import BGR, check_block, make_input, seq
+
+
+@pytest.mark.parametrize(
+    "name, shape, scale, relu6",
+    [
+        ("resnet18_v1", (1, 3, 224, 224), 1.0, "exact"),
+        ("mobilenetv2_1.0", (1, 3, 224, 224), 3.0, "exact"),
+        ("mobilenetv2_1.0", (1, 3, 224, 224), 3.0, "layer"),
+        ("squeezenet1.1", (1, 3, 227, 227), 1.0, "exact"),
+    ],
+)
+def test_zoo_model_in_opencv(name, shape, scale, relu6):
+    net = get_model(name, pretrained=False)
+    net.initialize()
+    randomize(net, shape, seed=2)
+    result = convert(net, shape, to_bgr=True, relu6=relu6)
+    x = make_input(shape, 5, scale)
+    outputs = run_converted(result.text_net, result.binary_weights, {"data": x[:, BGR]}, runtime="opencv")
+    c = compare(outputs[result.graph.outputs[0]].reshape(-1), mxnet_forward(net, x)[0].reshape(-1))
+    print(f"\nOpenCV {name} relu6={relu6}: {c}")
+    assert c.ok, c
+
+
+def test_pooling_slice_fix_in_opencv():
+    """The Slice (+ Silence) that drops Caffe's extra pooling row also loads and runs in OpenCV."""
+    checked = check_block(seq(nn.Conv2D(4, 3), nn.MaxPool2D(3, 2, 1), nn.Conv2D(3, 1)), (1, 3, 10, 9), runtime="opencv")
+    assert "Slice" in checked.layer_types
