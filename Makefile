@@ -6,11 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CAFFE_STAMP := $(VENV)/.caffe
 
-.PHONY: demo test setup caffe proto clean
+.PHONY: demo test setup caffe proto readme lint clean
 
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
+	@# mxnet's wheel links the system OpenMP and quadmath runtimes.
+	@ldconfig -p | grep -q libgomp.so.1 && ldconfig -p | grep -q libquadmath.so.0 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1 libquadmath0; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
@@ -35,6 +38,14 @@ test: $(STAMP) $(CAFFE_STAMP)
 # Regenerate gluon2caffe/proto/caffe_pb2.py from caffe.proto (Debian 12's protoc 3.21, matching protobuf==4.21.12).
 proto:
 	protoc --proto_path=. --python_out=. gluon2caffe/proto/caffe.proto
+
+# Regenerate the README's supported-operator table from the registry.
+readme: $(STAMP)
+	$(PY) scripts/sync_readme.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check gluon2caffe tests scripts --exclude gluon2caffe/proto/caffe_pb2.py
+	$(VENV)/bin/ruff format --check gluon2caffe tests scripts --exclude gluon2caffe/proto/caffe_pb2.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -1,4 +1,5 @@
 """gluon2caffe: convert MXNet Gluon models to Caffe models that compute the same numbers."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """The public API: convert_model, convert_ssd_model, save_model (same signatures as the original tool)."""
+
 from __future__ import annotations
 
 import logging
@@ -110,7 +111,9 @@ def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
     return shape
 
 
-def save_model(text_net: pb.NetParameter, binary_weights: pb.NetParameter, prefix: str | os.PathLike) -> tuple[str, str]:
+def save_model(
+    text_net: pb.NetParameter, binary_weights: pb.NetParameter, prefix: str | os.PathLike
+) -> tuple[str, str]:
     """Write PREFIX.prototxt and PREFIX.caffemodel, creating folders; both files are written atomically.
 
     Both files are written to temporary files first and only then moved into place, so a failure leaves no

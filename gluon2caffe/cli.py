@@ -1,4 +1,5 @@
 """The `gluon2caffe` command line. The library logs; this module owns the terminal."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,8 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gluon2caffe", description="Convert MXNet Gluon / GluonCV models to Caffe models that compute the same numbers."
+        prog="gluon2caffe",
+        description="Convert MXNet Gluon / GluonCV models to Caffe models that compute the same numbers.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         if args.command == "ops":
             from .converters import support_table
@@ -104,12 +108,14 @@ def _convert(args: argparse.Namespace) -> int:
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
     r = result.report
     weights = "given params" if args.params else "random weights"
-    print(f"{args.model} ({weights}): {len(result.graph.nodes)} MXNet nodes -> {len(result.text_net.layer)} Caffe layers")
+    print(
+        f"{args.model} ({weights}): {len(result.graph.nodes)} MXNet nodes -> {len(result.text_net.layer)} Caffe layers"
+    )
     print(f"  BatchNorm folded: {r.bn_folded}, kept: {r.bn_kept}; BGR swap in: {', '.join(r.bgr_swapped) or 'off'}")
     print(f"  converted in {result.seconds:.2f} s (total {time.perf_counter() - start:.2f} s)")
     print(f"  {prototxt}\n  {caffemodel}")
     if args.verify:
-        from .verify import verify_against_mxnet
+        from .verification import verify_against_mxnet
 
         comparisons = verify_against_mxnet(net, result, prototxt, caffemodel, to_bgr=not args.no_bgr)
         for name, c in comparisons.items():

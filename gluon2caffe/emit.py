@@ -1,4 +1,5 @@
 """Emit Caffe layers for an IR graph through the converter registry, and assemble the two NetParameters."""
+
 from __future__ import annotations
 
 import logging
@@ -91,6 +92,7 @@ def emit_layers(graph: Graph, options: EmitOptions) -> EmitContext:
         proto.input_param.shape.add().dim.extend(shape)
     for node in graph.nodes:
         _convert(node, ctx)
+    _expose_consumed_outputs(graph, ctx)
     _silence_dangling(graph, ctx)
     return ctx
 
@@ -100,6 +102,24 @@ def _convert(node: Node, ctx: EmitContext) -> None:
     if entry.convert is None:  # pragma: no cover - the pipeline removes these before emission
         raise RuntimeError(f"{node.op} node '{node.name}' should have been removed by a pass")
     entry.convert(node, ctx)
+
+
+def _expose_consumed_outputs(graph: Graph, ctx: EmitContext) -> None:
+    """Caffe's net outputs are the blobs no layer consumes. A model output that other layers also read is renamed
+    where it is produced and consumed, and a Split copies it back to its own name as a net output."""
+    outputs = {ctx.blob(t) for t in graph.outputs}
+    consumed = {b for layer in ctx.layers for b in layer.proto.bottom}
+    for blob in sorted(outputs & consumed):
+        inner = ctx.unique(f"{blob}_inner")
+        position = 0
+        for index, layer in enumerate(ctx.layers):
+            layer.proto.bottom[:] = [inner if b == blob else b for b in layer.proto.bottom]
+            if blob in layer.proto.top:
+                layer.proto.top[:] = [inner if t == blob else t for t in layer.proto.top]
+                position = index + 1
+        ctx.layer(ctx.unique(f"{blob}_output"), "Split", [inner], [blob])
+        # Right after the producer, so Caffe lists the outputs in the model's order where it can.
+        ctx.layers.insert(position, ctx.layers.pop())
 
 
 def _silence_dangling(graph: Graph, ctx: EmitContext) -> None:

@@ -1,4 +1,5 @@
 """Errors raised by gluon2caffe. Every message names what is wrong and, where it can, what to do."""
+
 from __future__ import annotations
 
 

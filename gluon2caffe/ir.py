@@ -4,6 +4,7 @@ Tensors are named by strings. A node's first output keeps the MXNet node name, s
 MXNet nodes; further outputs are named `<node>_output<i>`. Parameters (weights, BatchNorm statistics, constants)
 are numpy arrays in `Graph.params`, referenced by tensor name from node inputs like any other tensor.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -34,6 +35,9 @@ class Graph:
     params: dict[str, np.ndarray]
     shapes: dict[str, tuple[int, ...]]
     name: str = "net"
+    # Tensors whose channels 0 and 2 are swapped relative to MXNet (between a BGR input and the layer that absorbs
+    # the swap), for comparisons of intermediate blobs.
+    swapped_channels: set[str] = field(default_factory=set)
     _fresh: itertools.count = field(default_factory=itertools.count, repr=False)
 
     # -- queries -------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ A test on default-initialized weights passes vacuously: BatchNorm statistics of 
 outputs that barely depend on the input. The recipe here (measured on this project's nets): He-normal weights,
 BatchNorm running statistics taken from the net's own activations, then perturbed; gamma/beta/bias random.
 """
+
 from __future__ import annotations
 
 from typing import Any

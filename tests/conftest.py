@@ -1,4 +1,5 @@
 """Shared test set-up. Tests that need Caffe fail (never skip) when pycaffe is missing."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Helpers for tests: run a Gluon block through the converter and the real Caffe, and compare with MXNet."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from mxnet.gluon import HybridBlock, nn
 from gluon2caffe import convert
 from gluon2caffe.api import ConversionResult
 from gluon2caffe.randomize import randomize
-from gluon2caffe.verify import TOLERANCE, Comparison, compare, mxnet_forward, run_converted
+from gluon2caffe.verification import TOLERANCE, Comparison, compare, mxnet_forward, run_converted
 
 BGR = [2, 1, 0]
 

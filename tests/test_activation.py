@@ -1,4 +1,5 @@
 """Activations, in the real Caffe; inputs of both signs."""
+
 import pytest
 from mxnet.gluon import nn
 

@@ -1,4 +1,5 @@
 """BatchNorm -> BatchNorm + Scale (and the fold), in the real Caffe: random statistics, fix_gamma, every eps source."""
+
 import json
 
 import mxnet as mx
@@ -8,7 +9,7 @@ from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe import convert
 from helpers import check_block, make_input, seq, symbol_block
-from gluon2caffe.verify import compare, mxnet_forward, run_converted
+from gluon2caffe.verification import compare, mxnet_forward, run_converted
 
 MERGE = pytest.mark.parametrize("merge_bn", [True, False], ids=["merge", "nomerge"])
 
@@ -36,7 +37,9 @@ def test_fix_gamma_is_honoured(merge_bn):
 
     randomize(net, (2, 3, 7, 8))
     gamma = [p for n, p in net.collect_params().items() if n.endswith("gamma")][0]
-    assert not np.allclose(gamma.data().asnumpy(), 1.0), "stored gamma must differ from 1 for this test to mean anything"
+    assert not np.allclose(gamma.data().asnumpy(), 1.0), (
+        "stored gamma must differ from 1 for this test to mean anything"
+    )
     check_block(net, (2, 3, 7, 8), merge_bn=merge_bn, init=False)
 
 
@@ -64,8 +67,11 @@ def _symbol_bn_net(**bn_attrs):
 
 
 @MERGE
-@pytest.mark.parametrize("attrs", [{}, {"eps": 1e-4, "fix_gamma": False}, {"fix_gamma": True, "eps": 0.01}],
-                         ids=["no_attrs", "eps1e-4", "fixgamma_eps0.01"])
+@pytest.mark.parametrize(
+    "attrs",
+    [{}, {"eps": 1e-4, "fix_gamma": False}, {"fix_gamma": True, "eps": 0.01}],
+    ids=["no_attrs", "eps1e-4", "fixgamma_eps0.01"],
+)
 def test_symbol_api_batchnorm(merge_bn, attrs):
     """A symbol-API node with no attributes uses the op defaults: eps=1e-3, fix_gamma=True."""
     block, symbol = _symbol_bn_net(**attrs)

@@ -1,4 +1,5 @@
 """The command line through a subprocess: output, files, exit codes."""
+
 import subprocess
 import sys
 
@@ -34,7 +35,11 @@ def test_unknown_model_exit_1(tmp_path):
 
 
 def test_demo_runs(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "gluon2caffe.demo", "--output", str(tmp_path / "r18")],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gluon2caffe.demo", "--output", str(tmp_path / "r18")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "OK" in proc.stdout and str(tmp_path / "r18.caffemodel") in proc.stdout

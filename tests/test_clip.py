@@ -1,4 +1,5 @@
 """clip(0, 6) (ReLU6) and other clip ranges, in the real Caffe, with values far above 6 and below 0."""
+
 import logging
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Convolution -> Convolution, in the real Caffe."""
+
 import pytest
 from mxnet.gluon import nn
 

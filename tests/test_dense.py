@@ -1,4 +1,5 @@
 """FullyConnected -> InnerProduct and Flatten -> Flatten, in the real Caffe."""
+
 import pytest
 from mxnet.gluon import nn
 

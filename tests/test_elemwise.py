@@ -1,4 +1,5 @@
 """elemwise_add / add_n -> Eltwise SUM; per-channel constants -> Scale / Bias, in the real Caffe."""
+
 import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock, nn

@@ -1,4 +1,5 @@
 """The merge_bn pass: numbers in the real Caffe and what remains, with random statistics and non-default eps."""
+
 import pytest
 from mxnet.gluon import HybridBlock, nn
 
@@ -29,8 +30,13 @@ def test_fold_into_conv(use_bias, eps, fix_gamma):
 
 
 def test_fold_into_depthwise_and_grouped():
-    net = seq(nn.Conv2D(8, 3, padding=1), nn.Conv2D(8, 3, groups=8, use_bias=False), nn.BatchNorm(epsilon=1e-3),
-              nn.Conv2D(8, 1, groups=2), nn.BatchNorm())
+    net = seq(
+        nn.Conv2D(8, 3, padding=1),
+        nn.Conv2D(8, 3, groups=8, use_bias=False),
+        nn.BatchNorm(epsilon=1e-3),
+        nn.Conv2D(8, 1, groups=2),
+        nn.BatchNorm(),
+    )
     checked = check_block(net, (1, 3, 7, 7), merge_bn=True)
     assert "BatchNorm" not in checked.layer_types
 

@@ -1,4 +1,5 @@
 """GluonCV models on random live weights, converted with merge_bn on and off, compared in the real Caffe."""
+
 import gc
 import json
 import os
@@ -9,7 +10,7 @@ from gluoncv.model_zoo import get_model
 
 from gluon2caffe import convert
 from gluon2caffe.randomize import randomize
-from gluon2caffe.verify import TOLERANCE, compare, mxnet_forward, run_converted
+from gluon2caffe.verification import TOLERANCE, compare, mxnet_forward, run_converted
 from helpers import BGR, make_input
 
 # model: (input shape, input scale). Scale > 1 drives activations past 6 in ReLU6 nets.

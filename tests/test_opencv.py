@@ -1,11 +1,12 @@
 """A second, independent runtime: the converted files load in OpenCV's readNetFromCaffe and give the same outputs."""
+
 import pytest
 from gluoncv.model_zoo import get_model
 from mxnet.gluon import nn
 
 from gluon2caffe import convert
 from gluon2caffe.randomize import randomize
-from gluon2caffe.verify import compare, mxnet_forward, run_converted
+from gluon2caffe.verification import compare, mxnet_forward, run_converted
 from helpers import BGR, check_block, make_input, seq
 
 

@@ -1,4 +1,5 @@
 """Pooling -> Pooling, both MXNet conventions, in the real Caffe (including the sizes where Caffe's ceil adds a row)."""
+
 import pytest
 from mxnet.gluon import nn
 
@@ -26,8 +27,14 @@ CASES = [
 @pytest.mark.parametrize("pool, kernel, stride, pad, convention, height, width", CASES)
 def test_pooling(pool, kernel, stride, pad, convention, height, width):
     def fn(F, x):
-        return F.Pooling(x, kernel=(kernel, kernel), stride=(stride, stride), pad=(pad, pad), pool_type=pool,
-                         pooling_convention=convention)
+        return F.Pooling(
+            x,
+            kernel=(kernel, kernel),
+            stride=(stride, stride),
+            pad=(pad, pad),
+            pool_type=pool,
+            pooling_convention=convention,
+        )
 
     checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width))
     out_h, out_w = checked.mxnet_outputs[0].shape[2:]

@@ -1,4 +1,5 @@
 """save_model: creates folders, writes both files atomically, never leaves half-written files."""
+
 import os
 
 import pytest

@@ -1,4 +1,5 @@
 """The project's own caffe.proto: reproducible, its own proto package, field numbers identical to Caffe's."""
+
 import subprocess
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def _check_message(mine, theirs, path):
     for field in mine.fields:
         other = theirs.fields_by_name.get(field.name)
         assert other is not None, f"{path}.{field.name} does not exist in Caffe's schema"
-        assert (field.number, field.type, field.label) == (other.number, other.type, other.label), f"{path}.{field.name}"
+        assert (field.number, field.type, field.label) == (other.number, other.type, other.label), (
+            f"{path}.{field.name}"
+        )
         if field.message_type is not None:
             _check_message(field.message_type, other.message_type, f"{path}.{field.name}")
         if field.enum_type is not None:

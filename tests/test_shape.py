@@ -1,4 +1,5 @@
 """Reshape (every MXNet code), expand_dims, transpose -> Permute, Concat, Dropout, in the real Caffe."""
+
 import pytest
 from mxnet.gluon import HybridBlock, nn
 

@@ -1,4 +1,5 @@
 """softmax -> Softmax (axis always written) and softmax=True, in the real Caffe."""
+
 import pytest
 from mxnet.gluon import nn
 

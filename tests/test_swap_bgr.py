@@ -1,4 +1,5 @@
 """to_bgr=True: Caffe fed the BGR image equals MXNet fed RGB; unswappable inputs are refused, never ignored."""
+
 import mxnet as mx
 import numpy as np
 import pytest

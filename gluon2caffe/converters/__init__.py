@@ -1,4 +1,5 @@
 """Per-op converters, one module per op family. Importing this package fills the registry."""
+
 from . import (  # noqa: F401  (imported for their registrations)
     activation,
     batchnorm,

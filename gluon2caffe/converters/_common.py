@@ -1,4 +1,5 @@
 """Helpers shared by converters."""
+
 from __future__ import annotations
 
 from ..errors import ConversionError

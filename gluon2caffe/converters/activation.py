@@ -1,4 +1,5 @@
 """Pointwise activations."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -23,7 +24,10 @@ def convert_activation(node: Node, ctx: EmitContext) -> None:
     act = node.attrs.str("act_type")
     if act not in _ACTIVATIONS:
         raise ConversionError(
-            f"is {act!r}; exact Caffe layers exist for {', '.join(sorted(_ACTIVATIONS))}", node.name, node.op, "act_type"
+            f"is {act!r}; exact Caffe layers exist for {', '.join(sorted(_ACTIVATIONS))}",
+            node.name,
+            node.op,
+            "act_type",
         )
     _unary(node, ctx, _ACTIVATIONS[act])
 

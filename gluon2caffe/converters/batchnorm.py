@@ -1,4 +1,5 @@
 """Batch normalization (the layers left after the fold pass)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -1,4 +1,5 @@
 """clip, above all clip(0, 6) = ReLU6."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -1,4 +1,5 @@
 """Convolution family."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

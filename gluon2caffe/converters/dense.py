@@ -1,4 +1,5 @@
 """Fully connected layers."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

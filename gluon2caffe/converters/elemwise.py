@@ -1,4 +1,5 @@
 """Elementwise arithmetic."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -31,7 +32,9 @@ def constant_run(node: Node, const_shape: tuple[int, ...], out_shape: tuple[int,
     """
     ndim = len(out_shape)
     if len(const_shape) > ndim:
-        raise ConversionError(f"constant of shape {const_shape} broadcasts to more axes than {out_shape}", node.name, node.op)
+        raise ConversionError(
+            f"constant of shape {const_shape} broadcasts to more axes than {out_shape}", node.name, node.op
+        )
     padded = (1,) * (ndim - len(const_shape)) + tuple(const_shape)
     non_one = [i for i, d in enumerate(padded) if d != 1]
     if not non_one:
@@ -49,7 +52,7 @@ def constant_run(node: Node, const_shape: tuple[int, ...], out_shape: tuple[int,
 
 @register("broadcast_mul", "broadcast_add", caffe="Scale / Bias / Power")
 def convert_broadcast_const(node: Node, ctx: EmitContext) -> None:
-    """broadcast_mul/add of a tensor by a constant parameter -> Scale/Bias with the constant as blob (Power if scalar)."""
+    """broadcast_mul/add by a constant parameter -> Scale/Bias with the constant as blob (Power if scalar)."""
     consts = [t for t in node.inputs if ctx.is_param(t)]
     if len(consts) != 1:
         raise ConversionError(

@@ -1,4 +1,5 @@
 """Pooling."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -48,7 +49,9 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
     sh, sw = spatial_2d(node, "stride", a.int_tuple("stride", ()), 1)
     ph, pw = spatial_2d(node, "pad", a.int_tuple("pad", ()), 0)
     if ph >= kh or pw >= kw:
-        raise ConversionError(f"pad {(ph, pw)} >= kernel {(kh, kw)}; Caffe requires pad < kernel", node.name, node.op, "pad")
+        raise ConversionError(
+            f"pad {(ph, pw)} >= kernel {(kh, kw)}; Caffe requires pad < kernel", node.name, node.op, "pad"
+        )
     if pool_type == "avg" and (ph or pw) and a.bool("count_include_pad", True) is False:
         raise ConversionError(
             "average pooling that excludes padding (count_include_pad=False) with pad > 0 is not supported yet",

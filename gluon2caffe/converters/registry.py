@@ -1,4 +1,5 @@
 """The registry of per-op converters: MXNet op name -> function that emits Caffe layers for one node."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,8 +1,10 @@
 """Shape ops: Flatten, Reshape, expand_dims, transpose, Concat."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import ConversionError
 from ..ir import Node
 from ._common import positive_axis
 from .registry import register, register_removed
@@ -38,6 +40,8 @@ def convert_transpose(node: Node, ctx: EmitContext) -> None:
     ndim = len(ctx.shape(x))
     axes = node.attrs.int_tuple("axes", ())
     order = [positive_axis(node, "axes", ax, ndim) for ax in axes] if axes else list(reversed(range(ndim)))
+    if sorted(order) != list(range(ndim)):
+        raise ConversionError(f"is {axes}, not a permutation of {ndim} axes", node.name, node.op, "axes")
     layer = ctx.layer(node.name, "Permute", [x], [node.outputs[0]])
     layer.permute_param.order.extend(order)
 

@@ -1,4 +1,5 @@
 """Softmax."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

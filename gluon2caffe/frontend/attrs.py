@@ -4,6 +4,7 @@ MXNet stores every operator attribute as a string ("(3, 3)", "True", "1e-05", "N
 type, never evaluated: model files are untrusted input. A value that does not parse raises InvalidAttributeError
 naming the node, the op and the attribute.
 """
+
 from __future__ import annotations
 
 import math

@@ -2,6 +2,7 @@
 
 Nothing in the JSON is executed or evaluated: node attributes stay strings until a typed reader parses them.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ def tensor_name(node_name: str, index: int) -> str:
     return node_name if index == 0 else f"{node_name}_output{index}"
 
 
-def trace_block(block: Any, input_shape: tuple[int, ...], input_name: str = "data") -> tuple[Any, dict[str, np.ndarray]]:
+def trace_block(
+    block: Any, input_shape: tuple[int, ...], input_name: str = "data"
+) -> tuple[Any, dict[str, np.ndarray]]:
     """Trace a Gluon HybridBlock to an MXNet Symbol and collect its parameters as numpy arrays."""
     import mxnet as mx
     from mxnet.gluon import HybridBlock

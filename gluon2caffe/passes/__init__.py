@@ -1,4 +1,5 @@
 """Rewrite passes on the IR, run in a fixed order by `run_passes`."""
+
 from __future__ import annotations
 
 import logging

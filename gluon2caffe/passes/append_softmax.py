@@ -1,4 +1,5 @@
 """softmax=True: append a Softmax over the class axis (1) to the network output."""
+
 from __future__ import annotations
 
 from ..errors import InvalidCallError

@@ -1,4 +1,5 @@
 """Fold BatchNorm into the Convolution or FullyConnected that feeds it (merge_bn=True)."""
+
 from __future__ import annotations
 
 import logging
@@ -61,6 +62,7 @@ def _fold(graph: Graph, producer: Node, bn: Node) -> None:
         bias = graph.private_param(producer, 2).astype(np.float64)
     graph.params[producer.inputs[2]] = ((bias - mean) * scale + beta).astype(np.float32)
     graph.shapes[producer.inputs[2]] = tuple(scale.shape)
-    # The BatchNorm's output name lives on, now produced by the folded producer.
-    graph.replace_uses(bn.outputs[0], producer.outputs[0])
+    # The folded producer now computes the BatchNorm's output, so its blob takes that name: a Caffe blob is always
+    # named after the MXNet tensor whose values it holds (the producer's own output had no other user).
+    producer.outputs[0] = bn.outputs[0]
     graph.remove_node(bn)

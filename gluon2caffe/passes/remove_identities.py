@@ -1,4 +1,5 @@
 """Remove ops that are identities at inference (Dropout, _copy, identity)."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """to_bgr=True: make the Caffe net take BGR input by swapping channels 0 and 2 where the input is first used."""
+
 from __future__ import annotations
 
 import logging
@@ -32,6 +33,7 @@ def swap_bgr(graph: Graph, input_name: str) -> list[str]:
         )
     rewritten: list[str] = []
     pending = [input_name]
+    graph.swapped_channels.add(input_name)
     while pending:
         tensor = pending.pop()
         if tensor in graph.outputs:
@@ -44,6 +46,7 @@ def swap_bgr(graph: Graph, input_name: str) -> list[str]:
             else:
                 rewritten.append(node.name)
                 pending.extend(node.outputs[:1])
+                graph.swapped_channels.update(node.outputs[:1])
     log.info("swap_bgr: swapped input channels in %d node(s): %s", len(rewritten), ", ".join(rewritten))
     return rewritten
 

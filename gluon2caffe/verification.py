@@ -1,4 +1,5 @@
 """Run a converted model in a real runtime (pycaffe, OpenCV DNN) and compare it with MXNet."""
+
 from __future__ import annotations
 
 import os
@@ -61,7 +62,9 @@ def caffe_forward(prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray])
     return {name: np.array(value) for name, value in out.items()}
 
 
-def opencv_forward(prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str]) -> dict[str, np.ndarray]:
+def opencv_forward(
+    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str]
+) -> dict[str, np.ndarray]:
     """Forward pass in OpenCV's DNN module (a second, independent Caffe reader)."""
     import cv2
 
@@ -72,7 +75,9 @@ def opencv_forward(prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray]
     return {name: np.array(v) for name, v in zip(outputs, values)}
 
 
-def run_converted(text_net: Any, binary_weights: Any, inputs: dict[str, np.ndarray], runtime: str = "caffe") -> dict[str, np.ndarray]:
+def run_converted(
+    text_net: Any, binary_weights: Any, inputs: dict[str, np.ndarray], runtime: str = "caffe"
+) -> dict[str, np.ndarray]:
     """Save the two nets to a temporary folder and run them in `runtime` ('caffe' or 'opencv')."""
     from .api import save_model
 
