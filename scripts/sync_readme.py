@@ -1,4 +1,5 @@
 """Rewrite the README's supported-operator table from the converter registry (`make readme`)."""
+
 import re
 import sys
 from pathlib import Path
