@@ -10,8 +10,10 @@ from .errors import (
     Gluon2CaffeError,
     InvalidAttributeError,
     InvalidCallError,
+    ModelFileError,
     UnsupportedOperatorError,
 )
+from .frontend.exported import ExportedModel, load_exported
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -21,6 +23,9 @@ __all__ = [
     "Gluon2CaffeError",
     "InvalidAttributeError",
     "InvalidCallError",
+    "ExportedModel",
+    "ModelFileError",
+    "load_exported",
     "UnsupportedOperatorError",
     "convert",
     "convert_model",

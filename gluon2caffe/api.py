@@ -13,8 +13,9 @@ from typing import Any
 from google.protobuf import text_format
 
 from .emit import EmitOptions, build_nets, check_supported, emit_layers
-from .errors import InvalidCallError
+from .errors import ConversionError, InvalidCallError, ModelFileError
 from .converters.clip import RELU6_MODES
+from .frontend.exported import ExportedModel
 from .frontend.mxnet_graph import attach_shapes, graph_from_json, trace_block
 from .ir import Graph
 from .passes import PassReport, run_passes
@@ -32,6 +33,11 @@ class ConversionResult:
     graph: Graph
     report: PassReport
     seconds: float
+    source_nodes: int  # operator nodes in the MXNet graph, before the passes
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(len(blob.data) for layer in self.binary_weights.layer for blob in layer.blobs)
 
 
 def convert_model(
@@ -44,7 +50,9 @@ def convert_model(
     input_name: str = "data",
     relu6: str = "exact",
 ) -> tuple[pb.NetParameter, pb.NetParameter]:
-    """Convert a Gluon HybridBlock to Caffe: returns (text_net, binary_weights), both caffe NetParameter messages.
+    """Convert a Gluon HybridBlock (or an exported model from `load_exported`) to Caffe.
+
+    Returns (text_net, binary_weights), both caffe NetParameter messages.
 
     text_net has no weights (write it as .prototxt), binary_weights the same layers with their blobs (.caffemodel).
     relu6: how clip(0, 6) is written: 'exact' (BVLC layers, default), 'layer' (a ReLU6 layer, for OpenCV/ncnn and
@@ -71,24 +79,44 @@ def convert(
     if not isinstance(input_name, str) or not input_name:
         raise InvalidCallError(f"input_name must be a non-empty string, got {input_name!r}")
     start = time.perf_counter()
-    symbol, params = trace_block(net, input_shape, input_name)
-    name = getattr(net, "name", None) or type(net).__name__
-    graph = graph_from_json(symbol.tojson(), params, {input_name: input_shape}, name=name)
-    check_supported(graph)  # before any work: every unsupported op at once
-    attach_shapes(graph, symbol)
+    if isinstance(net, ExportedModel):
+        graph = _read_exported(net, input_shape, input_name)
+    else:
+        symbol, params = trace_block(net, input_shape, input_name)
+        name = getattr(net, "name", None) or type(net).__name__
+        graph = graph_from_json(symbol.tojson(), params, {input_name: input_shape}, name=name)
+        check_supported(graph)  # before any work: every unsupported op at once
+        attach_shapes(graph, symbol)
     return convert_graph(graph, input_name, softmax, to_bgr, merge_bn, relu6, start)
+
+
+def _read_exported(model: ExportedModel, input_shape: tuple[int, ...], input_name: str) -> Graph:
+    inputs = model.inputs
+    if len(inputs) != 1:
+        raise InvalidCallError(f"{model.symbol_path}: expected one data input, found {len(inputs)}: {inputs}")
+    var = inputs[0]
+    graph = graph_from_json(model.symbol_json, model.params, {var: input_shape}, name=model.name)
+    check_supported(graph)  # before any work (and before MXNet parses the graph): every unsupported op at once
+    try:
+        attach_shapes(graph, model.symbol())
+    except ConversionError as exc:  # a parameter whose shape the graph does not take
+        raise ModelFileError(model.params_path, str(exc)) from None
+    if var != input_name:
+        graph.rename_tensor(var, input_name)
+    return graph
 
 
 def convert_graph(
     graph: Graph, input_name: str, softmax: bool, to_bgr: bool, merge_bn: bool, relu6: str, start: float
 ) -> ConversionResult:
     """Passes and emission on a graph whose ops are supported and whose shapes are known."""
+    source_nodes = len(graph.nodes)
     report = run_passes(graph, input_name, merge_bn=merge_bn, to_bgr=to_bgr, softmax=softmax)
     ctx = emit_layers(graph, EmitOptions(relu6=relu6))
     text_net, binary_net = build_nets(graph, ctx)
     seconds = time.perf_counter() - start
     log.info("converted %s: %d Caffe layers in %.2f s", graph.name, len(text_net.layer), seconds)
-    return ConversionResult(text_net, binary_net, graph, report, seconds)
+    return ConversionResult(text_net, binary_net, graph, report, seconds, source_nodes)
 
 
 def convert_ssd_model(*args: Any, **kwargs: Any) -> tuple[pb.NetParameter, pb.NetParameter]:

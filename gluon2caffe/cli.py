@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 from .errors import Gluon2CaffeError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+MODEL_HELP = (
+    "a GluonCV model-zoo name (e.g. resnet18_v1; random weights unless --params), or an exported model: "
+    "PREFIX (reads PREFIX-symbol.json + PREFIX-EPOCH.params) or a -symbol.json path"
+)
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -23,32 +29,78 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _add_model_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--params",
+        metavar="FILE",
+        help="weights: the .params of an exported model, or trained weights (save_parameters) for a zoo model",
+    )
+    p.add_argument("--epoch", type=int, default=0, metavar="N", help="epoch of PREFIX-N.params (default 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gluon2caffe",
         description="Convert MXNet Gluon / GluonCV models to Caffe models that compute the same numbers.",
+        epilog="exit codes: 0 ok, 1 conversion or verification failure, 2 usage error",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,ops}")
 
-    convert = sub.add_parser("convert", help="convert a GluonCV model-zoo model to PREFIX.prototxt + PREFIX.caffemodel")
-    convert.add_argument("model", help="GluonCV model-zoo name, e.g. resnet18_v1")
-    convert.add_argument("-o", "--output", required=True, metavar="PREFIX", help="output prefix (folders are created)")
-    convert.add_argument("--input-shape", type=_shape, default=(1, 3, 224, 224), metavar="N,C,H,W")
-    convert.add_argument("--input-name", default="data", help="name of the Caffe input blob (default: data)")
-    convert.add_argument("--no-bgr", action="store_true", help="keep RGB input order (default: the net takes BGR)")
-    convert.add_argument("--no-merge-bn", action="store_true", help="keep BatchNorm layers (default: fold them)")
-    convert.add_argument("--softmax", action="store_true", help="append a Softmax over the class axis")
-    convert.add_argument(
+    c = sub.add_parser(
+        "convert",
+        help="convert a model to PREFIX.prototxt + PREFIX.caffemodel",
+        description="Convert a model to PREFIX.prototxt + PREFIX.caffemodel.",
+    )
+    c.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    c.add_argument("-o", "--output", required=True, metavar="PREFIX", help="output prefix (folders are created)")
+    c.add_argument(
+        "--input-shape",
+        type=_shape,
+        default=(1, 3, 224, 224),
+        metavar="N,C,H,W",
+        help="input shape (default 1,3,224,224)",
+    )
+    c.add_argument("--input-name", default="data", help="name of the Caffe input blob (default data)")
+    c.add_argument("--no-bgr", action="store_true", help="keep RGB input order (default: the Caffe net takes BGR)")
+    c.add_argument("--no-merge-bn", action="store_true", help="keep BatchNorm layers (default: fold them)")
+    c.add_argument("--softmax", action="store_true", help="append a Softmax over the class axis")
+    c.add_argument(
         "--relu6",
         choices=("exact", "layer", "relu"),
         default="exact",
         help="clip(0,6): exact BVLC layers (default), a ReLU6 layer, or lossy ReLU (warns)",
     )
-    convert.add_argument("--params", metavar="FILE", help="trained weights (.params); random live weights otherwise")
-    convert.add_argument("--verify", action="store_true", help="run the result in pycaffe and compare with MXNet")
+    _add_model_source(c)
+    c.add_argument("--verify", action="store_true", help="run the result (pycaffe, else OpenCV) against MXNet")
 
-    sub.add_parser("ops", help="print the supported-operator table")
+    v = sub.add_parser(
+        "verify",
+        help="run converted files and the MXNet model on one input and compare",
+        description="Run PREFIX.prototxt/.caffemodel and the MXNet model on the same input and report "
+        "the error of each output (and, with --layers, of every blob).",
+    )
+    v.add_argument("prefix", metavar="PREFIX", help="the converted model (PREFIX.prototxt + PREFIX.caffemodel)")
+    v.add_argument("--against", required=True, metavar="MODEL", help=MODEL_HELP)
+    _add_model_source(v)
+    v.add_argument("--runtime", choices=("caffe", "opencv"), help="default: pycaffe when importable, else OpenCV")
+    v.add_argument(
+        "--input",
+        default="random",
+        metavar="IMAGE|random",
+        help="an image (resized, ImageNet mean/std) or 'random' both-sign noise (default)",
+    )
+    v.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
+    v.add_argument("--no-bgr", action="store_true", help="the Caffe net takes RGB (it was converted with --no-bgr)")
+    v.add_argument(
+        "--layers",
+        action="store_true",
+        help="compare every blob that has an MXNet counterpart, in graph order, and name the first "
+        "whose error exceeds the tolerance (caffe runtime)",
+    )
+    v.add_argument("--plot", metavar="FILE.png", help="draw the per-layer error curve (log scale); implies --layers")
+
+    sub.add_parser("ops", help="print the supported-operator table", description="Print the supported-operator table.")
     return parser
 
 
@@ -67,37 +119,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(support_table(), end="")
             return EXIT_OK
-        return _convert(args)
+        if args.command == "convert":
+            return _convert(args)
+        return _verify(args)
     except Gluon2CaffeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
 
-def load_zoo_model(name: str, input_shape: tuple[int, ...], params: str | None) -> Any:
-    """A GluonCV zoo model with `params` loaded, or with random live weights (no download is possible)."""
-    from gluoncv.model_zoo import get_model
-
-    from .randomize import randomize
-
-    try:
-        net = get_model(name, pretrained=False)
-    except ValueError as exc:
-        raise Gluon2CaffeError(f"unknown GluonCV model {name!r}: {str(exc).splitlines()[0]}") from None
-    if params:
-        net.load_parameters(params)
-    else:
-        net.initialize()
-        randomize(net, input_shape, seed=0)
-    return net
-
-
 def _convert(args: argparse.Namespace) -> int:
     from .api import convert, save_model
+    from .models import describe_size, load_model
 
     start = time.perf_counter()
-    net = load_zoo_model(args.model, args.input_shape, args.params)
+    model, description = load_model(args.model, args.input_shape, args.params, args.epoch)
     result = convert(
-        net,
+        model,
         args.input_shape,
         softmax=args.softmax,
         to_bgr=not args.no_bgr,
@@ -107,22 +144,71 @@ def _convert(args: argparse.Namespace) -> int:
     )
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
     r = result.report
-    weights = "given params" if args.params else "random weights"
+    print(f"{description}")
     print(
-        f"{args.model} ({weights}): {len(result.graph.nodes)} MXNet nodes -> {len(result.text_net.layer)} Caffe layers"
+        f"  {result.source_nodes} MXNet nodes -> {len(result.text_net.layer)} Caffe layers, "
+        f"{result.num_parameters / 1e6:.2f}M parameters"
     )
-    print(f"  BatchNorm folded: {r.bn_folded}, kept: {r.bn_kept}; BGR swap in: {', '.join(r.bgr_swapped) or 'off'}")
-    print(f"  converted in {result.seconds:.2f} s (total {time.perf_counter() - start:.2f} s)")
-    print(f"  {prototxt}\n  {caffemodel}")
+    print(
+        f"  BatchNorm folded: {r.bn_folded}, kept: {r.bn_kept}; identities removed: {r.identities_removed}; "
+        f"BGR swap: {', '.join(r.bgr_swapped) if r.bgr_swapped else 'off'}; "
+        f"softmax appended: {'yes' if r.softmax_appended else 'no'}; relu6: {args.relu6}"
+    )
+    print(f"  converted in {result.seconds:.2f} s, {time.perf_counter() - start:.2f} s in all")
+    print(f"  wrote {prototxt} ({describe_size(prototxt)})")
+    print(f"        {caffemodel} ({describe_size(caffemodel)})")
     if args.verify:
-        from .verification import verify_against_mxnet
+        from .verification import verify
 
-        comparisons = verify_against_mxnet(net, result, prototxt, caffemodel, to_bgr=not args.no_bgr)
-        for name, c in comparisons.items():
-            print(f"  verify {name}: {c}")
-        if not all(c.ok for c in comparisons.values()):
+        v = verify(prototxt, caffemodel, model, to_bgr=not args.no_bgr)
+        for name, c in v.outputs.items():
+            print(f"  verify ({v.runtime}) {name}: {c}")
+        if not v.ok:
             return EXIT_FAILURE
     return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .models import load_model
+    from .verification import input_spec, plot_layers, read_prototxt, verify
+
+    prototxt, caffemodel = f"{args.prefix}.prototxt", f"{args.prefix}.caffemodel"
+    for path in (prototxt, caffemodel):
+        if not os.path.isfile(path):
+            raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
+    _, shape = input_spec(read_prototxt(prototxt))
+    model, description = load_model(args.against, shape, args.params, args.epoch)
+    layers = args.layers or bool(args.plot)
+    result = verify(
+        prototxt,
+        caffemodel,
+        model,
+        runtime=args.runtime,
+        input=args.input,
+        layers=layers,
+        to_bgr=not args.no_bgr,
+        seed=args.seed,
+    )
+    print(f"{args.prefix} against {description}")
+    print(
+        f"  runtime: {result.runtime}; input: {result.input_description}; "
+        f"{'BGR' if not args.no_bgr else 'RGB'} fed to Caffe"
+    )
+    for name, c in result.outputs.items():
+        print(f"  output {name}: {c}")
+    if layers:
+        print(result.layer_table())
+        first = result.first_divergence
+        if first is None:
+            print(f"every compared blob ({len(result.layers)}) is within the tolerance")
+        else:
+            print(
+                f"first blob above the tolerance: {first.blob} (layer {first.layer}), "
+                f"relative error {first.comparison.relative:.3g}"
+            )
+    if args.plot:
+        print(f"plot: {plot_layers(result, args.plot)}")
+    return EXIT_OK if result.ok else EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

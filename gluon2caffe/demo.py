@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     prefix = args.output or f"out/{args.model}"
 
     from .api import convert, save_model
-    from .cli import load_zoo_model
+    from .models import load_zoo_model
     from .verification import TOLERANCE, verify_against_mxnet
 
     print(f"[1/3] building {args.model} ({'weights from ' + args.params if args.params else 'random live weights'})")

@@ -45,3 +45,11 @@ class InvalidAttributeError(ConversionError):
 
 class InvalidCallError(Gluon2CaffeError, ValueError):
     """The API was called with arguments that cannot work (wrong block type, bad input shape, ...)."""
+
+
+class ModelFileError(Gluon2CaffeError):
+    """An exported model file (symbol JSON or .params) that is malformed, truncated or does not match."""
+
+    def __init__(self, path: object, message: str):
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")

@@ -94,6 +94,19 @@ class Graph:
             node.inputs = [new if t == old else t for t in node.inputs]
         self.outputs = [new if t == old else t for t in self.outputs]
 
+    def rename_tensor(self, old: str, new: str) -> None:
+        """Rename a tensor everywhere (inputs, outputs, shapes, params)."""
+        if new in self.shapes or new in self.params:
+            raise ValueError(f"tensor name {new!r} is already taken")
+        for node in self.nodes:
+            node.inputs = [new if t == old else t for t in node.inputs]
+            node.outputs = [new if t == old else t for t in node.outputs]
+        self.outputs = [new if t == old else t for t in self.outputs]
+        self.inputs = {(new if k == old else k): v for k, v in self.inputs.items()}
+        for table in (self.shapes, self.params):
+            if old in table:
+                table[new] = table.pop(old)
+
     def remove_node(self, node: Node) -> None:
         self.nodes.remove(node)
 

@@ -1,16 +1,36 @@
-"""Run a converted model in a real runtime (pycaffe, OpenCV DNN) and compare it with MXNet."""
+"""Run a converted model in a real runtime (pycaffe, OpenCV DNN) and compare it with MXNet.
+
+`verify(...)` is the library entry point (the CLI's `gluon2caffe verify` and the tests use it): it runs the Caffe
+files and the MXNet model on the same input and returns a VerificationResult with the error of every output and,
+on request, of every intermediate blob that has an MXNet counterpart (Caffe blobs are named after the MXNet tensors
+whose values they hold), so a user sees where a conversion goes wrong.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import numpy as np
 
+from .errors import Gluon2CaffeError, InvalidCallError
+
+# Caffe logs INFO/WARNING lines to stderr from the moment it is loaded; keep only errors unless the user says otherwise.
+os.environ.setdefault("GLOG_minloglevel", "2")
+
 # The project's tolerance: max|caffe - mxnet| <= TOLERANCE * max(1, max|mxnet|).
 TOLERANCE = 1e-4
+BGR = [2, 1, 0]
+# GluonCV's preprocessing: RGB in [0, 1], then this mean and std.
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+class RuntimeUnavailableError(Gluon2CaffeError):
+    """Neither pycaffe nor OpenCV (or not the one asked for) can be imported."""
 
 
 @dataclass
@@ -40,25 +60,247 @@ def compare(actual: np.ndarray, reference: np.ndarray) -> Comparison:
     return Comparison(max_abs, max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0))
 
 
-def mxnet_forward(block: Any, *inputs: np.ndarray) -> list[np.ndarray]:
-    import mxnet as mx
+@dataclass
+class BlobError:
+    """The error of one Caffe blob against the MXNet tensor it stands for."""
 
-    out = block(*[mx.nd.array(x) for x in inputs])
-    outs = out if isinstance(out, (list, tuple)) else [out]
-    return [o.asnumpy() for o in outs]
+    layer: str
+    blob: str
+    shape: tuple[int, ...]
+    comparison: Comparison
+    note: str = ""  # e.g. "channels 0/2 swapped (BGR)"
 
 
-def caffe_forward(prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Forward pass in pycaffe (CPU). Returns the net's outputs by blob name."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    import caffe
+@dataclass
+class VerificationResult:
+    runtime: str
+    outputs: dict[str, Comparison]
+    layers: list[BlobError] = field(default_factory=list)
+    input_description: str = ""
 
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.outputs.values())
+
+    @property
+    def first_divergence(self) -> BlobError | None:
+        """The first blob, in graph order, whose error exceeds the tolerance: where the conversion goes wrong."""
+        return next((b for b in self.layers if not b.comparison.ok), None)
+
+    def layer_table(self) -> str:
+        first = self.first_divergence
+        rows = [f"{'#':>4}  {'layer':40}  {'blob':40}  {'shape':18}  {'max abs':>9}  {'relative':>9}"]
+        for i, b in enumerate(self.layers):
+            mark = "  <- first error above tolerance" if b is first else ""
+            note = f"  [{b.note}]" if b.note else ""
+            rows.append(
+                f"{i:>4}  {b.layer[:40]:40}  {b.blob[:40]:40}  {str(b.shape)[:18]:18}  "
+                f"{b.comparison.max_abs:9.2e}  {b.comparison.relative:9.2e}{mark}{note}"
+            )
+        return "\n".join(rows)
+
+
+def verify(
+    prototxt: str,
+    caffemodel: str,
+    against: Any,
+    *,
+    runtime: str | None = None,
+    input: str | np.ndarray | None = None,
+    layers: bool = False,
+    to_bgr: bool = True,
+    seed: int = 0,
+) -> VerificationResult:
+    """Run PROTOTXT/CAFFEMODEL and the MXNet model `against` (a HybridBlock or an ExportedModel) on one input.
+
+    input: None or 'random' (both-sign normal noise, `seed`), an image path (resized to the net's input and
+    normalized the GluonCV way), or an RGB NCHW array. The Caffe net gets the same input in BGR when `to_bgr`.
+    runtime: 'caffe', 'opencv' or None (pycaffe when importable, else OpenCV). layers=True compares every Caffe
+    blob that has an MXNet counterpart (pycaffe only).
+    """
+    runtime = runtime or default_runtime()
+    if layers and runtime != "caffe":
+        raise InvalidCallError("per-layer comparison needs the caffe runtime (OpenCV does not expose every blob)")
+    text_net = read_prototxt(prototxt)
+    input_name, shape = input_spec(text_net)
+    x, description = make_input(input, shape, seed)
+    feed = {input_name: np.ascontiguousarray(x[:, BGR]) if to_bgr else x}
+    reference = MXNetReference(against, shape, input_name)
+    outputs = net_outputs(text_net)
+    if runtime == "caffe":
+        caffe_blobs = caffe_forward(prototxt, caffemodel, feed, all_blobs=layers)
+    elif runtime == "opencv":
+        caffe_blobs = opencv_forward(prototxt, caffemodel, feed, outputs)
+    else:
+        raise InvalidCallError(f"unknown runtime {runtime!r}; expected 'caffe' or 'opencv'")
+
+    wanted = set(reference.tensors) & {top for layer in text_net.layer for top in layer.top} if layers else set()
+    out_tensors = {name: _output_counterpart(name, reference.outputs) for name in outputs}
+    ref = reference.run(x, sorted(wanted | {t for t, _ in out_tensors.values()}))
+    result = VerificationResult(runtime, {}, input_description=description)
+    for name, (tensor, softmax) in out_tensors.items():
+        expected = _softmax(ref[tensor], axis=1) if softmax else ref[tensor]
+        result.outputs[name] = compare(caffe_blobs[name].reshape(expected.shape), expected)
+    if layers:
+        result.layers = _per_layer(text_net, caffe_blobs, ref, wanted, to_bgr, input_name)
+    return result
+
+
+def _output_counterpart(name: str, mxnet_outputs: list[str]) -> tuple[str, bool]:
+    """The MXNet output a Caffe output stands for, and whether a Softmax was appended (softmax=True)."""
+    if name in mxnet_outputs:
+        return name, False
+    if name.endswith("_softmax") and name[: -len("_softmax")] in mxnet_outputs:
+        return name[: -len("_softmax")], True
+    raise InvalidCallError(f"Caffe output {name!r} has no MXNet counterpart among {mxnet_outputs}: wrong --against?")
+
+
+def _per_layer(text_net: Any, blobs: dict, ref: dict, wanted: set, to_bgr: bool, input_name: str) -> list[BlobError]:
+    rows = []
+    for layer in text_net.layer:
+        for top in layer.top:
+            if top not in wanted or top == input_name or top not in blobs:
+                continue
+            actual, expected = blobs[top], ref[top]
+            if actual.shape != expected.shape:
+                actual = actual.reshape(expected.shape)
+            c, note = compare(actual, expected), ""
+            # Between a BGR input and the layer that absorbs the swap, blobs hold BGR-ordered channels.
+            if to_bgr and not c.ok and expected.ndim >= 2 and expected.shape[1] == 3:
+                swapped = compare(actual[:, BGR], expected)
+                if swapped.ok:
+                    c, note = swapped, "channels 0/2 swapped (BGR)"
+            rows.append(BlobError(layer.name, top, tuple(expected.shape), c, note))
+    return rows
+
+
+def plot_layers(result: VerificationResult, path: str) -> str:
+    """Draw the per-layer relative error (log scale) with the tolerance and the first divergence; returns path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    errors = [max(b.comparison.relative, 1e-12) for b in result.layers]
+    fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, 0.12 * len(errors))), 4.0))
+    ax.semilogy(range(len(errors)), errors, marker=".", linewidth=1)
+    ax.axhline(TOLERANCE, color="red", linestyle="--", label=f"tolerance {TOLERANCE:g}")
+    first = result.first_divergence
+    if first is not None:
+        index = result.layers.index(first)
+        ax.axvline(index, color="orange", label=f"first error: {first.layer}")
+    ax.set_xlabel("blob (graph order)")
+    ax.set_ylabel("max |caffe - mxnet| / max(1, max |mxnet|)")
+    ax.set_title(f"per-layer error ({result.runtime})")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# -- inputs ------------------------------------------------------------------------------------------------------
+
+
+def make_input(source: str | np.ndarray | None, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, str]:
+    """(RGB NCHW float32 input, description)."""
+    if isinstance(source, np.ndarray):
+        if tuple(source.shape) != tuple(shape):
+            raise InvalidCallError(f"input array has shape {source.shape}, the net takes {shape}")
+        return source.astype(np.float32), "given array"
+    if source is None or source == "random":
+        x = np.random.RandomState(seed).normal(0, 1, shape).astype(np.float32)
+        return x, f"random normal (seed {seed})"
+    return load_image(source, shape), f"image {source} (resized, ImageNet mean/std)"
+
+
+def load_image(path: str, shape: tuple[int, ...]) -> np.ndarray:
+    """An image as GluonCV models expect it: RGB, [0, 1], normalized by the ImageNet mean/std, NCHW."""
+    from PIL import Image, UnidentifiedImageError
+
+    n, c, h, w = shape
+    if c != 3:
+        raise InvalidCallError(f"an image input needs a 3-channel net; this one takes {c} channels")
+    try:
+        with Image.open(path) as image:
+            rgb = np.asarray(image.convert("RGB").resize((w, h), Image.BILINEAR), np.float32) / 255.0
+    except (OSError, UnidentifiedImageError) as exc:
+        raise InvalidCallError(f"cannot read image {path}: {exc}") from None
+    x = ((rgb - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None]
+    return np.repeat(x, n, axis=0).astype(np.float32)
+
+
+# -- the Caffe side ----------------------------------------------------------------------------------------------
+
+
+def read_prototxt(path: str) -> Any:
+    from google.protobuf import text_format
+
+    from .proto import caffe_pb2 as pb
+
+    try:
+        with open(path) as f:
+            return text_format.Parse(f.read(), pb.NetParameter(), allow_unknown_field=True)
+    except OSError as exc:
+        raise InvalidCallError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except text_format.ParseError as exc:
+        raise InvalidCallError(f"{path} is not a Caffe prototxt: {exc}") from None
+
+
+def input_spec(text_net: Any) -> tuple[str, tuple[int, ...]]:
+    inputs = [layer for layer in text_net.layer if layer.type == "Input"]
+    if len(inputs) != 1 or not inputs[0].input_param.shape:
+        raise InvalidCallError(f"expected one Input layer with a shape, found {len(inputs)}")
+    return inputs[0].top[0], tuple(int(d) for d in inputs[0].input_param.shape[0].dim)
+
+
+def net_outputs(text_net: Any) -> list[str]:
+    """The blobs a Caffe net outputs: tops no layer consumes (in layer order)."""
+    consumed = {b for layer in text_net.layer for b in layer.bottom}
+    outs: list[str] = []
+    for layer in text_net.layer:
+        for top in layer.top:
+            if top not in consumed and top not in outs:
+                outs.append(top)
+    return outs
+
+
+def default_runtime() -> str:
+    try:
+        import caffe  # noqa: F401
+
+        return "caffe"
+    except ImportError:
+        pass
+    try:
+        import cv2  # noqa: F401
+
+        return "opencv"
+    except ImportError:
+        raise RuntimeUnavailableError(
+            "no Caffe runtime: pycaffe is not importable (run `make caffe` to build it) and OpenCV is not installed "
+            "(pip install opencv-python-headless)"
+        ) from None
+
+
+def caffe_forward(
+    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], all_blobs: bool = False
+) -> dict[str, np.ndarray]:
+    """Forward pass in pycaffe (CPU). Returns the net's outputs (or every blob) by name."""
+    try:
+        import caffe
+    except ImportError as exc:
+        raise RuntimeUnavailableError(f"pycaffe is not importable ({exc}); run `make caffe` to build it") from None
     caffe.set_mode_cpu()
-    net = caffe.Net(prototxt, caffemodel, caffe.TEST)
+    net = caffe.Net(prototxt, caffe.TEST, weights=caffemodel)
     for name, value in inputs.items():
         net.blobs[name].reshape(*value.shape)
         net.blobs[name].data[...] = value
     out = net.forward()
+    if all_blobs:
+        return {name: np.array(blob.data) for name, blob in net.blobs.items()}
     return {name: np.array(value) for name, value in out.items()}
 
 
@@ -66,8 +308,10 @@ def opencv_forward(
     prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str]
 ) -> dict[str, np.ndarray]:
     """Forward pass in OpenCV's DNN module (a second, independent Caffe reader)."""
-    import cv2
-
+    try:
+        import cv2
+    except ImportError:
+        raise RuntimeUnavailableError("OpenCV is not installed (pip install opencv-python-headless)") from None
     net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
     for name, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, np.float32), name)
@@ -90,30 +334,81 @@ def run_converted(
         raise ValueError(f"unknown runtime {runtime!r}; expected 'caffe' or 'opencv'")
 
 
-def net_outputs(text_net: Any) -> list[str]:
-    """The blobs a Caffe net outputs: tops no layer consumes (in layer order)."""
-    consumed = {b for layer in text_net.layer for b in layer.bottom}
-    outs: list[str] = []
-    for layer in text_net.layer:
-        for top in layer.top:
-            if top not in consumed and top not in outs:
-                outs.append(top)
-    return outs
+# -- the MXNet side ----------------------------------------------------------------------------------------------
 
 
-def verify_against_mxnet(
-    net: Any, result: Any, prototxt: str, caffemodel: str, to_bgr: bool, seed: int = 0
-) -> dict[str, Comparison]:
-    """Run the saved files in pycaffe on a random both-sign input and compare each output with MXNet's."""
-    input_name, shape = next(iter(result.graph.inputs.items()))
-    x = np.random.RandomState(seed).normal(0, 1, shape).astype(np.float32)
-    outputs = caffe_forward(prototxt, caffemodel, {input_name: np.ascontiguousarray(x[:, [2, 1, 0]]) if to_bgr else x})
-    reference = mxnet_forward(net, x)
-    if result.report.softmax_appended:
-        reference = [_softmax(reference[0], axis=1)]
-    return {name: compare(outputs[name], ref) for name, ref in zip(result.graph.outputs, reference)}
+def mxnet_forward(block: Any, *inputs: np.ndarray) -> list[np.ndarray]:
+    import mxnet as mx
+
+    out = block(*[mx.nd.array(x) for x in inputs])
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return [o.asnumpy() for o in outs]
+
+
+class MXNetReference:
+    """The MXNet model as a symbol + parameters, able to return any internal tensor by its IR name."""
+
+    def __init__(self, against: Any, input_shape: tuple[int, ...], input_name: str):
+        from .frontend.exported import ExportedModel
+        from .frontend.mxnet_graph import internal_tensor_names, trace_block
+
+        if isinstance(against, ExportedModel):
+            self.symbol, self.params = against.symbol(), against.params
+            inputs = against.inputs
+            if len(inputs) != 1:
+                raise InvalidCallError(f"{against.symbol_path}: expected one data input, found {inputs}")
+            self.var = inputs[0]
+        else:
+            self.symbol, self.params = trace_block(against, input_shape, input_name)
+            self.var = input_name
+        self.input_name = input_name
+        self.tensors = internal_tensor_names(self.symbol)
+        self._index = {t: i for i, t in enumerate(self.tensors)}
+        head_names = internal_tensor_names(self.symbol)  # outputs are internals too
+        outs = self.symbol.list_outputs()
+        self.outputs = [head_names[self.symbol.get_internals().list_outputs().index(o)] for o in outs]
+        # The Caffe input may have been renamed (input_name); MXNet's own variable keeps its name.
+        if self.var != input_name:
+            self.tensors = [input_name if t == self.var else t for t in self.tensors]
+            self._index = {t: i for i, t in enumerate(self.tensors)}
+
+    def run(self, x: np.ndarray, tensors: list[str]) -> dict[str, np.ndarray]:
+        """Forward pass (inference) returning the named tensors."""
+        import mxnet as mx
+
+        internals = self.symbol.get_internals()
+        group = mx.sym.Group([internals[self._index[t]] for t in tensors])
+        args = {}
+        for name in group.list_arguments():
+            args[name] = mx.nd.array(x) if name == self.var else mx.nd.array(self.params[name])
+        aux = {name: mx.nd.array(self.params[name]) for name in group.list_auxiliary_states()}
+        with _no_subgraph_backend():
+            executor = group.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null")
+            values = executor.forward(is_train=False)
+        return {t: v.asnumpy() for t, v in zip(tensors, values)}
+
+
+@contextmanager
+def _no_subgraph_backend() -> Iterator[None]:
+    """MXNet's default subgraph backend gives wrong final outputs when BatchNorm internals are bound beside them."""
+    old = os.environ.get("MXNET_SUBGRAPH_BACKEND")
+    os.environ["MXNET_SUBGRAPH_BACKEND"] = "NONE"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MXNET_SUBGRAPH_BACKEND"]
+        else:
+            os.environ["MXNET_SUBGRAPH_BACKEND"] = old
 
 
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def verify_against_mxnet(
+    net: Any, result: Any, prototxt: str, caffemodel: str, to_bgr: bool, seed: int = 0
+) -> dict[str, Comparison]:
+    """The outputs' errors of freshly converted files against `net` (used by `make demo` and `convert --verify`)."""
+    return verify(prototxt, caffemodel, net, runtime="caffe", to_bgr=to_bgr, seed=seed).outputs

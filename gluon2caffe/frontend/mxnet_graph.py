@@ -97,19 +97,21 @@ def infer_shapes(symbol: Any, input_shapes: dict[str, tuple[int, ...]]) -> dict[
         raise InvalidCallError(f"MXNet shape inference failed for inputs {input_shapes}: {exc}") from exc
     if out_shapes is None:
         raise InvalidCallError(f"MXNet could not infer all shapes from inputs {input_shapes}")
+    names = internal_tensor_names(symbol)
+    return {tensor: tuple(shape) for tensor, shape in zip(names, out_shapes)}
+
+
+def internal_tensor_names(symbol: Any) -> list[str]:
+    """IR tensor names of `symbol.get_internals()` outputs, in order (variables keep their own names)."""
     variables = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
-    shapes = {}
-    for out_name, shape in zip(internals.list_outputs(), out_shapes):
-        if out_name in variables:
-            shapes[out_name] = tuple(shape)
-            continue
-        match = _OUTPUT_SUFFIX.match(out_name)
+    names = []
+    for out_name in symbol.get_internals().list_outputs():
+        match = None if out_name in variables else _OUTPUT_SUFFIX.match(out_name)
         if match is None:
-            shapes[out_name] = tuple(shape)
-            continue
-        index = int(match.group("index") or 0)
-        shapes[tensor_name(match.group("node"), index)] = tuple(shape)
-    return shapes
+            names.append(out_name)
+        else:
+            names.append(tensor_name(match.group("node"), int(match.group("index") or 0)))
+    return names
 
 
 def graph_from_json(

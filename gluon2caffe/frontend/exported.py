@@ -1,0 +1,188 @@
+"""Exported models: what `HybridBlock.export()` writes (NAME-symbol.json + NAME-0000.params), loaded safely.
+
+Nothing in either file is executed. The JSON is parsed with `json` and checked node by node before MXNet sees it
+(MXNet is used only for shape inference, on a graph already known to be well formed); the params file is read by
+our own bounds-checked reader. Every problem is a ModelFileError naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelFileError
+from .ndarray_file import load_params
+
+log = logging.getLogger(__name__)
+
+PARAM_PREFIXES = ("arg:", "aux:")
+MAX_NODES = 1_000_000
+MAX_OUTPUT_INDEX = 1024
+ATTR_KEYS = ("attrs", "attr", "param")
+
+
+@dataclass
+class ExportedModel:
+    """A model as exported files: the validated symbol JSON and its parameters (prefixes stripped)."""
+
+    name: str
+    symbol_path: str
+    params_path: str
+    symbol_json: str
+    params: dict[str, np.ndarray]
+
+    @property
+    def inputs(self) -> list[str]:
+        """Variables with no parameter value: the data inputs."""
+        doc = json.loads(self.symbol_json)
+        return [n["name"] for n in doc["nodes"] if n["op"] == "null" and n["name"] not in self.params]
+
+    def symbol(self) -> Any:
+        """The MXNet Symbol (for shape inference and reference runs)."""
+        import mxnet as mx
+
+        try:
+            return mx.sym.load_json(self.symbol_json)
+        except Exception as exc:  # MXNetError for an op or attribute MXNet itself rejects
+            raise ModelFileError(self.symbol_path, f"MXNet cannot load this graph: {_first_line(exc)}") from None
+
+
+def resolve_paths(model: str | Path, epoch: int = 0, params: str | Path | None = None) -> tuple[str, str, str]:
+    """(name, symbol path, params path) from a prefix or a -symbol.json path, and an epoch or an explicit params path."""
+    model = str(model)
+    if model.endswith("-symbol.json"):
+        symbol_path, prefix = model, model[: -len("-symbol.json")]
+    elif model.endswith(".json"):
+        symbol_path, prefix = model, model[: -len(".json")]
+    else:
+        symbol_path, prefix = f"{model}-symbol.json", model
+    params_path = str(params) if params is not None else f"{prefix}-{int(epoch):04d}.params"
+    return Path(prefix).name, symbol_path, params_path
+
+
+def is_exported_model(model: str | Path) -> bool:
+    model = str(model)
+    return model.endswith(".json") or Path(f"{model}-symbol.json").is_file()
+
+
+def load_exported(model: str | Path, epoch: int = 0, params: str | Path | None = None) -> ExportedModel:
+    """Load NAME-symbol.json + NAME-EPOCH.params (by prefix and epoch, or the two paths)."""
+    name, symbol_path, params_path = resolve_paths(model, epoch, params)
+    text = _read_text(symbol_path)
+    doc = parse_symbol_json(text, symbol_path)
+    raw = load_params(params_path)
+    values = strip_prefixes(raw, params_path)
+    variables = [n["name"] for n in doc["nodes"] if n["op"] == "null"]
+    inputs = [v for v in variables if v not in values]
+    if not inputs:
+        raise ModelFileError(symbol_path, "every variable has a parameter value: the graph has no data input")
+    if len(inputs) > 1:
+        raise ModelFileError(
+            params_path,
+            f"no values for {len(inputs)} graph variables {inputs[:6]}{' ...' if len(inputs) > 6 else ''}: a model "
+            "has one data input, so this file lacks parameters (or belongs to another graph)",
+        )
+    unused = sorted(set(values) - set(variables))
+    if unused:
+        log.info("%s: %d parameter(s) the graph does not use: %s", params_path, len(unused), unused[:5])
+    return ExportedModel(name, symbol_path, params_path, text, {k: v for k, v in values.items() if k in variables})
+
+
+def strip_prefixes(raw: dict[str, np.ndarray], path: str) -> dict[str, np.ndarray]:
+    """`arg:`/`aux:` prefixes (export, Module.save_checkpoint) removed; unprefixed names are taken as they are."""
+    values: dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        name = key.split(":", 1)[1] if key.startswith(PARAM_PREFIXES) else key
+        if name in values:
+            raise ModelFileError(path, f"parameter {name!r} appears twice (with and without a prefix)")
+        values[name] = value
+    return values
+
+
+def _read_text(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(path, f"not UTF-8 text (byte {exc.start})") from None
+
+
+def parse_symbol_json(text: str, path: str = "<symbol>") -> dict:
+    """Parse and check MXNet symbol JSON: a node list in topological order (so no cycles) with well-formed fields."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ModelFileError(path, f"not valid JSON: {_first_line(exc)}") from None
+    if not isinstance(doc, dict):
+        raise ModelFileError(path, f"expected a JSON object with 'nodes' and 'heads', got {type(doc).__name__}")
+    nodes, heads = doc.get("nodes"), doc.get("heads")
+    if not isinstance(nodes, list) or not nodes:
+        raise ModelFileError(path, "'nodes' must be a non-empty list")
+    if len(nodes) > MAX_NODES:
+        raise ModelFileError(path, f"{len(nodes)} nodes is more than the {MAX_NODES} supported")
+    if not isinstance(heads, list) or not heads:
+        raise ModelFileError(path, "'heads' (the outputs) must be a non-empty list")
+    names: set[str] = set()
+    for index, node in enumerate(nodes):
+        _check_node(node, index, len(nodes), names, path)
+    for head in heads:
+        _check_entry(head, len(nodes), f"head {head!r}", path)
+    return doc
+
+
+def _check_node(node: Any, index: int, count: int, names: set[str], path: str) -> None:
+    where = f"node {index}"
+    if not isinstance(node, dict):
+        raise ModelFileError(path, f"{where} is a {type(node).__name__}, not an object")
+    op, name = node.get("op"), node.get("name")
+    if not isinstance(op, str) or not op:
+        raise ModelFileError(path, f"{where} has no 'op' string")
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(path, f"{where} ({op}) has no 'name' string")
+    where = f"node {index} '{name}' ({op})"
+    if name in names:
+        raise ModelFileError(path, f"{where}: the name is used by another node")
+    names.add(name)
+    inputs = node.get("inputs", [])
+    if not isinstance(inputs, list):
+        raise ModelFileError(path, f"{where}: 'inputs' must be a list")
+    if op == "null" and inputs:
+        raise ModelFileError(path, f"{where}: a variable cannot have inputs")
+    for entry in inputs:
+        _check_entry(entry, index, f"{where} input {entry!r}", path)
+    for key in ATTR_KEYS:
+        if key in node:
+            attrs = node[key]
+            if not isinstance(attrs, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in attrs.items()
+            ):
+                raise ModelFileError(path, f"{where}: '{key}' must map attribute names to strings")
+
+
+def _check_entry(entry: Any, limit: int, where: str, path: str) -> None:
+    """[node index, output index(, version)] referring to an earlier node: this also rules out cycles."""
+    if not isinstance(entry, list) or len(entry) not in (2, 3) or not all(type(v) is int for v in entry):
+        raise ModelFileError(path, f"{where}: expected [node, output(, version)] integers")
+    if not 0 <= entry[0] < limit:
+        raise ModelFileError(path, f"{where}: refers to node {entry[0]}, not an earlier node (or a cycle)")
+    if not 0 <= entry[1] < MAX_OUTPUT_INDEX:
+        raise ModelFileError(path, f"{where}: output index {entry[1]} out of range")
+
+
+def _first_line(exc: BaseException) -> str:
+    """The informative line of an exception message (MXNet's start with a C++ traceback)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    for line in reversed(lines):
+        if line.startswith("MXNetError:") or "Check failed" in line:
+            return line
+    return lines[0] if not lines[0].startswith("Traceback") else lines[-1]
