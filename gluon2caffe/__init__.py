@@ -14,6 +14,7 @@ from .errors import (
     UnsupportedOperatorError,
 )
 from .frontend.exported import ExportedModel, load_exported
+from .verification import VerificationResult, verify
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -31,5 +32,7 @@ __all__ = [
     "convert_model",
     "convert_ssd_model",
     "save_model",
+    "VerificationResult",
+    "verify",
 ]
 __version__ = "0.1.0"

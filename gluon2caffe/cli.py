@@ -44,11 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert MXNet Gluon / GluonCV models to Caffe models that compute the same numbers.",
         epilog="exit codes: 0 ok, 1 conversion or verification failure, 2 usage error",
     )
+    common = argparse.ArgumentParser(add_help=False)
+    # default=SUPPRESS: `gluon2caffe -v convert` and `gluon2caffe convert -v` both work.
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what every pass does"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,ops}")
 
     c = sub.add_parser(
         "convert",
+        parents=[common],
         help="convert a model to PREFIX.prototxt + PREFIX.caffemodel",
         description="Convert a model to PREFIX.prototxt + PREFIX.caffemodel.",
     )
@@ -76,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser(
         "verify",
+        parents=[common],
         help="run converted files and the MXNet model on one input and compare",
         description="Run PREFIX.prototxt/.caffemodel and the MXNet model on the same input and report "
         "the error of each output (and, with --layers, of every blob).",

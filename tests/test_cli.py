@@ -1,13 +1,79 @@
-"""The command line through a subprocess: output, files, exit codes."""
+"""The command line through subprocesses: every option, error paths, exit codes (0 ok, 1 failure, 2 usage)."""
 
+import os
 import subprocess
 import sys
 
+import mxnet as mx
+import numpy as np
+import pytest
+from PIL import Image
+
 from gluon2caffe.converters import support_table
 
+SMALL = "cifar_resnet20_v1"
+SMALL_SHAPE = "2,3,32,32"
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "gluon2caffe", *args], capture_output=True, text=True, timeout=600)
+
+def run(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "gluon2caffe", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """cifar_resnet20_v1 converted with default options (BGR, BatchNorm folded)."""
+    prefix = tmp_path_factory.mktemp("cli") / "small"
+    proc = run("convert", SMALL, "-o", prefix, "--input-shape", SMALL_SHAPE)
+    assert proc.returncode == 0, proc.stderr
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The same zoo model exported (-symbol.json + .params), with the seeded random weights the CLI uses."""
+    from gluon2caffe.models import load_zoo_model
+
+    folder = tmp_path_factory.mktemp("exported")
+    net = load_zoo_model(SMALL, (2, 3, 32, 32))
+    net.hybridize()
+    net(mx.nd.zeros((2, 3, 32, 32)))
+    net.export(str(folder / "small"), epoch=3)
+    net.save_parameters(str(folder / "trained.params"))
+    return folder
+
+
+def test_help_is_complete():
+    main = run("--help")
+    assert main.returncode == 0 and all(c in main.stdout for c in ("convert", "verify", "ops", "exit codes"))
+    convert = run("convert", "--help").stdout
+    for option in (
+        "--output",
+        "--input-shape",
+        "--input-name",
+        "--no-bgr",
+        "--no-merge-bn",
+        "--softmax",
+        "--relu6",
+        "--params",
+        "--epoch",
+        "--verify",
+    ):
+        assert option in convert, option
+    verify = run("verify", "--help").stdout
+    for option in (
+        "--against",
+        "--params",
+        "--epoch",
+        "--runtime",
+        "--input",
+        "--seed",
+        "--no-bgr",
+        "--layers",
+        "--plot",
+    ):
+        assert option in verify, option
 
 
 def test_ops_prints_the_registry_table():
@@ -15,23 +81,186 @@ def test_ops_prints_the_registry_table():
     assert proc.returncode == 0 and proc.stdout == support_table()
 
 
-def test_convert_and_verify(tmp_path):
-    prefix = tmp_path / "sub" / "sq"
-    proc = run("convert", "squeezenet1.1", "-o", str(prefix), "--input-shape", "1,3,227,227", "--verify")
+def test_console_script_is_installed():
+    script = os.path.join(os.path.dirname(sys.executable), "gluon2caffe")
+    proc = subprocess.run([script, "ops"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Convolution" in proc.stdout
+
+
+def test_convert_summary_and_files(converted):
+    assert converted.with_suffix(".prototxt").exists() and converted.with_suffix(".caffemodel").exists()
+
+
+def test_convert_prints_summary(tmp_path):
+    proc = run("convert", SMALL, "-o", tmp_path / "a" / "b", "--input-shape", SMALL_SHAPE, "--verify")
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "sub" / "sq.prototxt").exists() and (tmp_path / "sub" / "sq.caffemodel").exists()
-    assert "verify" in proc.stdout and "(ok)" in proc.stdout
+    out = proc.stdout
+    assert "MXNet nodes ->" in out and "Caffe layers" in out and "M parameters" in out
+    assert "BatchNorm folded: 21" in out and "converted in" in out and "(ok)" in out
+    assert str(tmp_path / "a" / "b.prototxt") in out
 
 
-def test_usage_error_exit_2():
-    assert run("convert").returncode == 2
-    assert run("convert", "resnet18_v1", "-o", "x", "--input-shape", "1,3").returncode == 2
-    assert run("nonsense").returncode == 2
+def test_convert_options(tmp_path):
+    prefix = tmp_path / "opts"
+    proc = run(
+        "convert",
+        SMALL,
+        "-o",
+        prefix,
+        "--input-shape",
+        "1,3,33,31",
+        "--input-name",
+        "img",
+        "--no-bgr",
+        "--no-merge-bn",
+        "--softmax",
+        "-v",
+        "--verify",
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = prefix.with_suffix(".prototxt").read_text()
+    assert 'top: "img"' in text and "dim: 33" in text and 'type: "BatchNorm"' in text and 'type: "Softmax"' in text
+    assert "BGR swap: off" in proc.stdout and "softmax appended: yes" in proc.stdout
+    assert "fold_batchnorm" not in proc.stderr and "INFO" in proc.stderr  # -v logs the passes
 
 
-def test_unknown_model_exit_1(tmp_path):
-    proc = run("convert", "no_such_model", "-o", str(tmp_path / "x"))
-    assert proc.returncode == 1 and "no_such_model" in proc.stderr
+@pytest.mark.parametrize("mode, layer", [("exact", "Eltwise"), ("layer", "ReLU6"), ("relu", None)])
+def test_convert_relu6_modes(tmp_path, mode, layer):
+    proc = run("convert", "mobilenetv2_0.25", "-o", tmp_path / "m", "--input-shape", "1,3,64,64", "--relu6", mode)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "m.prototxt").read_text()
+    if layer:
+        assert f'type: "{layer}"' in text
+    else:
+        assert 'type: "ReLU6"' not in text and "NOT exact" in proc.stderr
+
+
+def test_convert_exported_by_prefix_and_epoch(tmp_path, exported):
+    proc = run(
+        "convert", exported / "small", "--epoch", 3, "-o", tmp_path / "e", "--input-shape", SMALL_SHAPE, "--verify"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "exported" in proc.stdout and "(ok)" in proc.stdout
+
+
+def test_convert_exported_by_two_paths(tmp_path, exported, converted):
+    proc = run(
+        "convert",
+        exported / "small-symbol.json",
+        "--params",
+        exported / "small-0003.params",
+        "-o",
+        tmp_path / "e",
+        "--input-shape",
+        SMALL_SHAPE,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # Same weights, same graph: the exported conversion equals the zoo one, but for the net's name.
+    from gluon2caffe.proto import caffe_pb2 as pb
+
+    ours, zoo = (
+        pb.NetParameter.FromString(p.read_bytes())
+        for p in (tmp_path / "e.caffemodel", converted.with_suffix(".caffemodel"))
+    )
+    assert ours.name == "small" and zoo.name != "small"
+    ours.name = zoo.name
+    assert ours == zoo
+
+
+def test_convert_zoo_model_with_trained_params(tmp_path, exported):
+    proc = run(
+        "convert",
+        SMALL,
+        "--params",
+        exported / "trained.params",
+        "-o",
+        tmp_path / "t",
+        "--input-shape",
+        SMALL_SHAPE,
+        "--verify",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "weights from" in proc.stdout
+
+
+def test_verify_outputs(converted):
+    proc = run("verify", converted, "--against", SMALL)
+    assert proc.returncode == 0, proc.stderr
+    assert "output" in proc.stdout and "(ok)" in proc.stdout and "runtime: caffe" in proc.stdout
+
+
+def test_verify_layers_and_plot(converted, tmp_path):
+    plot = tmp_path / "err.png"
+    proc = run("verify", converted, "--against", SMALL, "--layers", "--plot", plot, "--seed", 5)
+    assert proc.returncode == 0, proc.stderr
+    assert "every compared blob" in proc.stdout and "seed 5" in proc.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verify_opencv_runtime_and_image(converted, tmp_path):
+    image = tmp_path / "cat.jpg"
+    Image.fromarray(np.random.RandomState(0).randint(0, 255, (50, 40, 3), np.uint8)).save(image)
+    proc = run("verify", converted, "--against", SMALL, "--runtime", "opencv", "--input", image)
+    assert proc.returncode == 0, proc.stderr
+    assert "runtime: opencv" in proc.stdout and "cat.jpg" in proc.stdout
+
+
+def test_verify_against_exported(converted, exported):
+    proc = run("verify", converted, "--against", exported / "small", "--epoch", 3)
+    assert proc.returncode == 0, proc.stderr
+    proc = run("verify", converted, "--against", SMALL, "--params", exported / "trained.params")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_verify_mismatch_exits_1_and_names_the_first_bad_layer(converted):
+    """Feeding RGB to a net converted for BGR is wrong from the first convolution on."""
+    proc = run("verify", converted, "--against", SMALL, "--no-bgr", "--layers")
+    assert proc.returncode == 1
+    assert "MISMATCH" in proc.stdout and "first blob above the tolerance" in proc.stdout
+
+
+def test_verify_layers_needs_caffe(converted):
+    proc = run("verify", converted, "--against", SMALL, "--runtime", "opencv", "--layers")
+    assert proc.returncode == 1 and "caffe runtime" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["convert"],
+        ["convert", SMALL],  # no -o
+        ["convert", SMALL, "-o", "x", "--input-shape", "1,3"],
+        ["convert", SMALL, "-o", "x", "--relu6", "approx"],
+        ["verify", "x"],  # no --against
+        ["verify", "x", "--against", SMALL, "--runtime", "tensorrt"],
+        ["nonsense"],
+        [],
+    ],
+)
+def test_usage_errors_exit_2(args):
+    proc = run(*args)
+    assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["convert", "no_such_model", "-o", "{tmp}/x"], "no_such_model"),
+        (["convert", "{tmp}/missing/model-symbol.json", "-o", "{tmp}/x"], "cannot read"),
+        (["verify", "{tmp}/nothing", "--against", SMALL], "does not exist"),
+        (["verify", "{converted}", "--against", SMALL, "--input", "{tmp}/no.jpg"], "cannot read image"),
+    ],
+)
+def test_failures_exit_1_with_a_message(args, message, tmp_path, converted):
+    proc = run(*[a.format(tmp=tmp_path, converted=converted) for a in args])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_failed_conversion_writes_nothing(tmp_path):
+    proc = run("convert", SMALL, "-o", tmp_path / "x", "--input-shape", "1,1,32,32")  # to_bgr on 1 channel
+    assert proc.returncode == 1 and "to_bgr" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_demo_runs(tmp_path):

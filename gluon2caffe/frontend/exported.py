@@ -53,7 +53,7 @@ class ExportedModel:
 
 
 def resolve_paths(model: str | Path, epoch: int = 0, params: str | Path | None = None) -> tuple[str, str, str]:
-    """(name, symbol path, params path) from a prefix or a -symbol.json path, and an epoch or an explicit params path."""
+    """(name, symbol path, params path) from a prefix or a -symbol.json path, and an epoch or a params path."""
     model = str(model)
     if model.endswith("-symbol.json"):
         symbol_path, prefix = model, model[: -len("-symbol.json")]
