@@ -31,7 +31,7 @@ def test_verify_outputs_and_layers(model, tmp_path):
     assert list(r.outputs) == result.graph.outputs
     # Every conv/relu/pool/add blob has an MXNet counterpart (folded convs carry their BatchNorm's name).
     assert len(r.layers) >= 40 and all(b.comparison.ok for b in r.layers)
-    assert "resnetv10_batchnorm0_fwd" in [b.blob for b in r.layers]
+    assert any(b.blob.endswith("_batchnorm0_fwd") for b in r.layers)
     png = plot_layers(r, str(tmp_path / "p.png"))
     assert open(png, "rb").read(4) == b"\x89PNG"
 
