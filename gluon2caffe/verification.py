@@ -20,6 +20,8 @@ from .errors import Gluon2CaffeError, InvalidCallError
 
 # Caffe logs INFO/WARNING lines to stderr from the moment it is loaded; keep only errors unless the user says otherwise.
 os.environ.setdefault("GLOG_minloglevel", "2")
+# MXNet announces its subgraph backend on every bind; that is noise on a user's terminal.
+os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
 
 # The project's tolerance: max|caffe - mxnet| <= TOLERANCE * max(1, max|mxnet|).
 TOLERANCE = 1e-4
@@ -376,21 +378,28 @@ class MXNetReference:
         """Forward pass (inference) returning the named tensors."""
         import mxnet as mx
 
-        internals = self.symbol.get_internals()
-        group = mx.sym.Group([internals[self._index[t]] for t in tensors])
+        only_outputs = set(tensors) <= set(self.outputs)
+        if only_outputs:
+            group, names = self.symbol, self.outputs
+        else:
+            internals = self.symbol.get_internals()
+            group, names = mx.sym.Group([internals[self._index[t]] for t in tensors]), tensors
         args = {}
         for name in group.list_arguments():
             args[name] = mx.nd.array(x) if name == self.var else mx.nd.array(self.params[name])
         aux = {name: mx.nd.array(self.params[name]) for name in group.list_auxiliary_states()}
-        with _no_subgraph_backend():
+        with _no_subgraph_backend(enabled=not only_outputs):
             executor = group.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null")
             values = executor.forward(is_train=False)
-        return {t: v.asnumpy() for t, v in zip(tensors, values)}
+        return {t: v.asnumpy() for t, v in zip(names, values)}
 
 
 @contextmanager
-def _no_subgraph_backend() -> Iterator[None]:
+def _no_subgraph_backend(enabled: bool = True) -> Iterator[None]:
     """MXNet's default subgraph backend gives wrong final outputs when BatchNorm internals are bound beside them."""
+    if not enabled:
+        yield
+        return
     old = os.environ.get("MXNET_SUBGRAPH_BACKEND")
     os.environ["MXNET_SUBGRAPH_BACKEND"] = "NONE"
     try:
