@@ -36,9 +36,16 @@ class EmitContext:
         self.layers: list[Layer] = []
         self._alias: dict[str, str] = {}
         self._names: set[str] = set()
+        self._blob_shapes: dict[str, tuple[int, ...]] = {}
 
     def shape(self, tensor: str) -> tuple[int, ...]:
-        return self.graph.shapes[tensor]
+        """Shape of an IR tensor, or of an intermediate blob a converter registered with `set_shape`."""
+        if tensor in self.graph.shapes:
+            return self.graph.shapes[tensor]
+        return self._blob_shapes[tensor]
+
+    def set_shape(self, blob: str, shape: tuple[int, ...]) -> None:
+        self._blob_shapes[blob] = tuple(shape)
 
     def param(self, tensor: str) -> np.ndarray:
         return self.graph.params[tensor]
@@ -52,7 +59,10 @@ class EmitContext:
 
     def alias(self, tensor: str, blob: str) -> None:
         """Make `tensor` an alias of an existing blob (ops that are identities in Caffe)."""
-        self._alias[tensor] = self.blob(blob)
+        if tensor == blob:
+            self._alias.pop(tensor, None)
+        else:
+            self._alias[tensor] = self.blob(blob)
 
     def unique(self, base: str) -> str:
         """A fresh layer/blob name derived from an MXNet name (for the extra layers of a decomposition)."""
@@ -107,6 +117,10 @@ def _convert(node: Node, ctx: EmitContext) -> None:
 def _expose_consumed_outputs(graph: Graph, ctx: EmitContext) -> None:
     """Caffe's net outputs are the blobs no layer consumes. A model output that other layers also read is renamed
     where it is produced and consumed, and a Split copies it back to its own name as a net output."""
+    for tensor in graph.outputs:  # an output that is an alias (an identity op) gets a blob of its own name
+        if ctx.blob(tensor) != tensor:
+            ctx.layer(ctx.unique(f"{tensor}_output"), "Split", [tensor], [tensor])
+            ctx.alias(tensor, tensor)
     outputs = {ctx.blob(t) for t in graph.outputs}
     consumed = {b for layer in ctx.layers for b in layer.proto.bottom}
     for blob in sorted(outputs & consumed):

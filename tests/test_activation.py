@@ -26,3 +26,34 @@ def test_unsupported_activation_type_is_a_clear_error():
 
     with pytest.raises(ConversionError, match="act_type.*softsign"):
         check_block(seq(nn.Conv2D(4, 3), nn.Activation("softsign")), (1, 3, 6, 7))
+
+
+@pytest.mark.parametrize(
+    "kwargs, caffe_type",
+    [
+        (dict(act_type="leaky", slope=0.1), "ReLU"),
+        (dict(act_type="leaky"), "ReLU"),
+        (dict(act_type="elu", slope=0.7), "ELU"),
+    ],
+)
+def test_leaky_relu(kwargs, caffe_type):
+    checked = check_block(seq(nn.Conv2D(4, 3), lam(lambda F, x: F.LeakyReLU(x, **kwargs))), (2, 3, 6, 7), scale=3.0)
+    assert checked.layer_types[-1] == caffe_type
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_prelu(shared):
+    net = seq(
+        nn.Conv2D(5, 3),
+        nn.PReLU(alpha_initializer=__import__("mxnet").init.Constant(0.2), in_channels=1 if shared else 5),
+    )
+    checked = check_block(net, (2, 3, 6, 7), scale=3.0)
+    assert checked.layer_types[-1] == "PReLU"
+    assert checked.result.text_net.layer[-1].prelu_param.channel_shared == shared
+
+
+def test_gelu_is_refused():
+    from gluon2caffe import ConversionError
+
+    with pytest.raises(ConversionError, match="gelu"):
+        check_block(seq(nn.Conv2D(4, 3), lam(lambda F, x: F.LeakyReLU(x, act_type="gelu"))), (1, 3, 6, 7))

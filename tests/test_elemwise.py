@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock, nn
 
-from helpers import Lambda, check_block, seq
+from helpers import Lambda, check_block, lam, seq
 
 
 class Residual(HybridBlock):
@@ -44,3 +44,93 @@ def test_broadcast_constant(op, caffe_type, shape):
     checked = check_block(seq(nn.Conv2D(4, 3, padding=1), fn), (2, 3, 5, 6))
     expected = "Power" if const.size == 1 else caffe_type
     assert checked.layer_types[-1] == expected
+
+
+class Binary(HybridBlock):
+    """Two conv branches with the given output shapes combined by `op` (broadcasting through reshape/pooling)."""
+
+    def __init__(self, op, shape_a, shape_b):
+        super().__init__()
+        self.op, self.shape_a, self.shape_b = op, shape_a, shape_b
+        with self.name_scope():
+            self.a = nn.Conv2D(4, 3, padding=1)
+            self.b = nn.Conv2D(4, 1)
+
+    def hybrid_forward(self, F, x):
+        a = _shape_like(F, self.a(x), self.shape_a)
+        b = _shape_like(F, self.b(x), self.shape_b)
+        return getattr(F, self.op)(a, b)
+
+
+def _shape_like(F, t, kind):
+    if kind == "full":
+        return t
+    if kind == "channel":  # (N, C, 1, 1): SE blocks
+        return F.contrib.AdaptiveAvgPooling2D(t, 1)
+    if kind == "spatial":  # (N, 1, H, W): attention maps
+        return F.sum(t, axis=1, keepdims=True)
+    if kind == "row":  # (N, C, H, 1)
+        return (
+            F.max(t, axis=3, keepdims=True)
+            if False
+            else F.Pooling(t, kernel=(1, 6), pool_type="avg", global_pool=False)
+        )
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("op", ["elemwise_add", "elemwise_sub", "elemwise_mul"])
+def test_same_shape_binary(op):
+    checked = check_block(Binary(op, "full", "full"), (2, 3, 5, 6))
+    assert checked.layer_types[-1] == "Eltwise"
+
+
+@pytest.mark.parametrize("op", ["broadcast_mul", "broadcast_add", "broadcast_sub"])
+@pytest.mark.parametrize(
+    "a, b", [("full", "channel"), ("channel", "full"), ("full", "spatial"), ("spatial", "channel"), ("full", "row")]
+)
+def test_broadcast_binary(op, a, b):
+    checked = check_block(Binary(op, a, b), (2, 3, 5, 6))
+    if op in ("broadcast_mul", "broadcast_add") and "channel" in (a, b) and "full" in (a, b):
+        assert checked.layer_types[-1] in ("Scale", "Bias")  # the efficient per-channel form
+
+
+class SplitAttention(HybridBlock):
+    """ResNeSt's 5-D broadcast: (N, R, C, 1, 1) * (N, R, C, H, W), then a sum over the radix axis."""
+
+    def __init__(self, radix=2):
+        super().__init__()
+        self.radix = radix
+        with self.name_scope():
+            self.conv = nn.Conv2D(4 * radix, 3, padding=1)
+            self.fc = nn.Dense(4 * radix)
+
+    def hybrid_forward(self, F, x):
+        y = self.conv(x)
+        splited = F.reshape(y.expand_dims(1), (0, self.radix, 4, 0, 0))
+        atten = self.fc(F.contrib.AdaptiveAvgPooling2D(F.sum(splited, axis=1), 1))
+        atten = F.softmax(atten.reshape((0, 1, self.radix, -1)).swapaxes(1, 2), axis=1).reshape(
+            (0, self.radix, -1, 1, 1)
+        )
+        return F.sum(F.broadcast_mul(atten, splited), axis=1)
+
+
+@pytest.mark.parametrize("radix", [2, 4])
+def test_resnest_split_attention(radix):
+    check_block(SplitAttention(radix), (2, 3, 6, 5), scale=2.0)
+
+
+@pytest.mark.parametrize("op", ["broadcast_sub", "elemwise_sub"])
+@pytest.mark.parametrize("const_first", [False, True])
+def test_subtract_constant(op, const_first):
+    const = (
+        np.random.RandomState(2).normal(size=(1, 4, 1, 1) if op == "broadcast_sub" else (1, 4, 5, 6)).astype(np.float32)
+    )
+    fn = (lambda F, x, c: getattr(F, op)(c, x)) if const_first else (lambda F, x, c: getattr(F, op)(x, c))
+    check_block(seq(nn.Conv2D(4, 3, padding=1), Lambda(fn, c=const)), (1, 3, 5, 6))
+
+
+@pytest.mark.parametrize("op, caffe_value", [("ones_like", 1.0), ("zeros_like", 0.0)])
+def test_fill_like(op, caffe_value):
+    """Residual attention: ones_like(mask) + mask."""
+    net = seq(nn.Conv2D(4, 3), lam(lambda F, x: F.elemwise_add(getattr(F, op)(x), F.sigmoid(x)) * x))
+    check_block(net, (2, 3, 6, 5))

@@ -66,9 +66,47 @@ def test_gluon_pool_layers():
     check_block(net, (1, 3, 12, 13))
 
 
-def test_count_include_pad_false_with_pad_is_refused():
-    from gluon2caffe import ConversionError
+# (kernel, stride, pad, convention, H, W): NASNet's 3x3 stride 1/2 pad 1 pools and odd/even sizes
+EXCLUDE_PAD = [
+    (3, 1, 1, "valid", 7, 8),
+    (3, 2, 1, "valid", 9, 8),
+    (3, 2, 1, "full", 10, 7),
+    (5, 2, 2, "valid", 11, 11),
+    (1, 2, 0, "valid", 7, 6),
+    (2, 2, 1, "full", 8, 10),
+]
 
-    net = seq(nn.Conv2D(4, 1), nn.AvgPool2D(3, 1, 1, count_include_pad=False))
-    with pytest.raises(ConversionError, match="count_include_pad"):
-        check_block(net, (1, 3, 6, 6))
+
+@pytest.mark.parametrize("kernel, stride, pad, convention, height, width", EXCLUDE_PAD)
+def test_average_pooling_excluding_padding(kernel, stride, pad, convention, height, width):
+    """count_include_pad=False (NASNet): Caffe's average times a constant per-position factor."""
+
+    def fn(F, x):
+        return F.Pooling(
+            x,
+            kernel=(kernel, kernel),
+            stride=(stride, stride),
+            pad=(pad, pad),
+            pool_type="avg",
+            pooling_convention=convention,
+            count_include_pad=False,
+        )
+
+    checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width))
+    assert ("Scale" in checked.layer_types) == (pad > 0)
+
+
+@pytest.mark.parametrize(
+    "in_hw, out_hw, caffe_type",
+    [
+        ((9, 7), 1, "Pooling"),
+        ((8, 12), (2, 3), "Pooling"),
+        ((8, 8), 3, "InnerProduct"),
+        ((11, 7), (5, 3), "InnerProduct"),
+        ((7, 9), (7, 4), "InnerProduct"),
+    ],
+)
+def test_adaptive_average_pooling(in_hw, out_hw, caffe_type):
+    net = seq(nn.Conv2D(4, 1), lam(lambda F, x: F.contrib.AdaptiveAvgPooling2D(x, output_size=out_hw)))
+    checked = check_block(net, (2, 3) + in_hw)
+    assert caffe_type in checked.layer_types

@@ -67,3 +67,45 @@ def test_concat(dim):
 def test_dropout_is_identity():
     checked = check_block(seq(nn.Conv2D(4, 3), nn.Dropout(0.5), nn.Activation("relu")), (1, 3, 6, 6))
     assert checked.layer_types == ["Input", "Convolution", "ReLU"]
+
+
+@pytest.mark.parametrize("dims", [(1, 2), (2, 3), (1, 3)])
+def test_swapaxis(dims):
+    checked = check_block(seq(nn.Conv2D(4, 3, padding=1), lam(lambda F, x: F.swapaxes(x, *dims))), (2, 3, 5, 6))
+    assert checked.layer_types[-1] == "Permute"
+
+
+def test_channel_shuffle():
+    """ShuffleNet: reshape to 5-D, swap the group axes, reshape back."""
+    fn = lambda F, x: F.reshape(F.swapaxes(F.reshape(x, (0, -4, 2, -1, -2)), 1, 2), (0, -3, -2))
+    check_block(seq(nn.Conv2D(6, 3, padding=1), lam(fn), nn.Conv2D(4, 1, groups=2)), (2, 3, 5, 6))
+
+
+@pytest.mark.parametrize("axis, begin, end", [(1, 0, 2), (1, 1, None), (2, 1, -1), (3, -3, None), (-1, 0, 1)])
+def test_slice_axis(axis, begin, end):
+    checked = check_block(
+        seq(nn.Conv2D(4, 3, padding=1), lam(lambda F, x: F.slice_axis(x, axis, begin, end))), (2, 3, 5, 6)
+    )
+    assert "Slice" in checked.layer_types and checked.layer_types[-1] == "Silence"
+
+
+@pytest.mark.parametrize(
+    "begin, end",
+    [
+        ((0, 0, 1, 1), (None, None, None, None)),
+        ((None, 1), (None, 3)),
+        ((0, 0, 0), (2, 4, -1)),
+        ((0, 0, 0, 0), (None, None, None, None)),
+    ],
+)
+def test_slice(begin, end):
+    check_block(seq(nn.Conv2D(4, 3, padding=1), lam(lambda F, x: F.slice(x, begin, end))), (2, 3, 5, 6))
+
+
+def test_slice_with_step_is_refused():
+    from gluon2caffe import ConversionError
+
+    with pytest.raises(ConversionError, match="step"):
+        check_block(
+            seq(nn.Conv2D(4, 3), lam(lambda F, x: F.slice(x, (0, 0, 0), (None, None, None), (1, 1, 2)))), (1, 3, 6, 6)
+        )

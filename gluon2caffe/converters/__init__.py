@@ -7,7 +7,11 @@ from . import (  # noqa: F401  (imported for their registrations)
     conv,
     dense,
     elemwise,
+    pad,
     pooling,
+    reduce,
+    resample,
+    scalar,
     shape,
     softmax,
 )

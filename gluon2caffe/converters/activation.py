@@ -48,3 +48,29 @@ def convert_sigmoid(node: Node, ctx: EmitContext) -> None:
 def convert_tanh(node: Node, ctx: EmitContext) -> None:
     """tanh -> TanH."""
     _unary(node, ctx, "TanH")
+
+
+@register("LeakyReLU", caffe="ReLU / PReLU / ELU")
+def convert_leaky_relu(node: Node, ctx: EmitContext) -> None:
+    """LeakyReLU leaky -> ReLU(negative_slope); prelu -> PReLU (its gamma); elu -> ELU(alpha)."""
+    a = node.attrs
+    act = a.str("act_type", "leaky")
+    x, out = node.inputs[0], node.outputs[0]
+    if act == "leaky":
+        ctx.layer(node.name, "ReLU", [x], [out]).relu_param.negative_slope = a.float("slope", 0.25)
+    elif act == "elu":
+        ctx.layer(node.name, "ELU", [x], [out]).elu_param.alpha = a.float("slope", 0.25)
+    elif act == "prelu":
+        gamma = ctx.param(node.inputs[1]).reshape(-1)
+        shared = gamma.size == 1
+        # Caffe's shared PReLU slope is a 0-d blob; a per-channel one has shape (C,).
+        layer = ctx.layer(node.name, "PReLU", [x], [out], [gamma.reshape(()) if shared else gamma])
+        layer.prelu_param.channel_shared = shared
+        if gamma.size not in (1, ctx.shape(x)[1]):
+            raise ConversionError(
+                f"PReLU gamma of size {gamma.size} is neither shared nor per channel", node.name, node.op, "act_type"
+            )
+    else:
+        raise ConversionError(
+            f"is {act!r}; exact Caffe layers exist for leaky, prelu, elu", node.name, node.op, "act_type"
+        )

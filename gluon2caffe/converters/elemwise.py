@@ -1,4 +1,4 @@
-"""Elementwise arithmetic."""
+"""Elementwise arithmetic: sums, differences and products of tensors and constants, with MXNet broadcasting."""
 
 from __future__ import annotations
 
@@ -13,10 +13,19 @@ from .registry import register
 if TYPE_CHECKING:
     from ..emit import EmitContext
 
+_KIND = {
+    "elemwise_add": "add",
+    "broadcast_add": "add",
+    "elemwise_sub": "sub",
+    "broadcast_sub": "sub",
+    "elemwise_mul": "mul",
+    "broadcast_mul": "mul",
+}
 
-@register("elemwise_add", "add_n", caffe="Eltwise SUM")
-def convert_elemwise_add(node: Node, ctx: EmitContext) -> None:
-    """elemwise_add / add_n -> Eltwise SUM (inputs of equal shape)."""
+
+@register("add_n", caffe="Eltwise SUM")
+def convert_add_n(node: Node, ctx: EmitContext) -> None:
+    """add_n -> Eltwise SUM (inputs of equal shape)."""
     shapes = {ctx.shape(t) for t in node.inputs}
     if len(shapes) != 1:
         raise ConversionError(f"inputs have different shapes {sorted(shapes)}", node.name, node.op)
@@ -25,59 +34,158 @@ def convert_elemwise_add(node: Node, ctx: EmitContext) -> None:
 
 
 def constant_run(node: Node, const_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, int] | None:
-    """For a constant broadcast against `out_shape`: (first axis, number of axes) of its non-1 run, None if scalar.
+    """For a tensor broadcast against `out_shape`: (first axis, number of axes) of its non-1 run, None if scalar.
 
-    Caffe Scale/Bias take a blob whose shape equals a contiguous run of the bottom's axes, so the constant must
-    be 1 outside that run and match the output inside it.
+    Caffe Scale/Bias take a second operand whose shape equals a contiguous run of the first's axes, so the operand
+    must be 1 outside that run and match the output inside it; otherwise this raises.
     """
-    ndim = len(out_shape)
-    if len(const_shape) > ndim:
+    run = broadcast_run(const_shape, out_shape)
+    if run is False:
         raise ConversionError(
-            f"constant of shape {const_shape} broadcasts to more axes than {out_shape}", node.name, node.op
-        )
-    padded = (1,) * (ndim - len(const_shape)) + tuple(const_shape)
-    non_one = [i for i, d in enumerate(padded) if d != 1]
-    if not non_one:
-        return None
-    first, last = non_one[0], non_one[-1]
-    if any(padded[i] != out_shape[i] for i in range(first, last + 1)):
-        raise ConversionError(
-            f"constant of shape {const_shape} broadcasts inside a run of axes against {out_shape}; "
-            "Caffe Scale/Bias need the constant to match a contiguous run of the input's axes",
+            f"operand of shape {const_shape} broadcasts inside a run of axes against {out_shape}; "
+            "Caffe Scale/Bias need it to match a contiguous run of the input's axes",
             node.name,
             node.op,
         )
+    return run
+
+
+def broadcast_run(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, int] | None | bool:
+    """(axis, num_axes) of the contiguous run where `shape` equals `out_shape` (1 elsewhere); None: all ones;
+    False: no such run."""
+    ndim = len(out_shape)
+    if len(shape) > ndim:
+        return False
+    padded = (1,) * (ndim - len(shape)) + tuple(shape)
+    differs = [i for i in range(ndim) if padded[i] != out_shape[i]]
+    if any(padded[i] != 1 for i in differs):
+        return False
+    equal = [i for i in range(ndim) if padded[i] != 1]
+    if not equal:
+        return None
+    first, last = equal[0], equal[-1]
+    if any(padded[i] == 1 and out_shape[i] != 1 for i in range(first, last + 1)):
+        return False
     return first, last - first + 1
 
 
-@register("broadcast_mul", "broadcast_add", caffe="Scale / Bias / Power")
-def convert_broadcast_const(node: Node, ctx: EmitContext) -> None:
-    """broadcast_mul/add by a constant parameter -> Scale/Bias with the constant as blob (Power if scalar)."""
-    consts = [t for t in node.inputs if ctx.is_param(t)]
-    if len(consts) != 1:
-        raise ConversionError(
-            "only products/sums with one constant parameter are supported (e.g. a per-channel scale)",
-            node.name,
-            node.op,
-        )
-    const = consts[0]
-    x = next(t for t in node.inputs if t != const)
-    out_shape = ctx.shape(node.outputs[0])
+@register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Tile)")
+def convert_binary(node: Node, ctx: EmitContext) -> None:
+    """Sum/difference/product -> Eltwise for equal shapes, Scale/Bias for a broadcast run or a constant, Tile else."""
+    kind = _KIND[node.op]
+    a, b = node.inputs
+    if ctx.is_param(a) and ctx.is_param(b):
+        raise ConversionError("both operands are constants; nothing to compute at run time", node.name, node.op)
+    if ctx.is_param(a) or ctx.is_param(b):
+        _with_constant(node, ctx, kind)
+        return
+    out = node.outputs[0]
+    out_shape = ctx.shape(out)
+    shape_a, shape_b = ctx.shape(a), ctx.shape(b)
+    if shape_a == shape_b == out_shape:
+        _eltwise(ctx, node.name, kind, a, b, out)
+        return
+    # One operand has the output's shape, the other is broadcast along some axes.
+    if kind in ("add", "mul") and shape_a != out_shape and shape_b == out_shape:
+        a, b, shape_a, shape_b = b, a, shape_b, shape_a
+    if shape_a == out_shape and kind in ("add", "mul"):
+        run = broadcast_run(shape_b, out_shape)
+        if run:
+            _scale_or_bias_by_tensor(node, ctx, kind, a, b, run, out)
+            return
+    ta = _tile_to(node, ctx, a, out_shape, "a")
+    tb = _tile_to(node, ctx, b, out_shape, "b")
+    _eltwise(ctx, node.name, kind, ta, tb, out)
+
+
+def _eltwise(ctx: EmitContext, name: str, kind: str, a: str, b: str, out: str) -> None:
+    layer = ctx.layer(name, "Eltwise", [a, b], [out])
+    p = layer.eltwise_param
+    if kind == "mul":
+        p.operation = p.PROD
+    else:
+        p.operation = p.SUM
+        if kind == "sub":
+            p.coeff.extend([1.0, -1.0])
+
+
+def _scale_or_bias_by_tensor(
+    node: Node, ctx: EmitContext, kind: str, x: str, operand: str, run: tuple[int, int], out: str
+) -> None:
+    axis, num_axes = run
+    out_shape = ctx.shape(out)
+    operand_blob = ctx.blob(operand)
+    if ctx.shape(operand) != tuple(out_shape[axis : axis + num_axes]):
+        reshaped = ctx.unique(f"{node.name}_operand")
+        layer = ctx.layer(reshaped, "Reshape", [operand], [reshaped])
+        layer.reshape_param.shape.dim.extend(out_shape[axis : axis + num_axes])
+        operand_blob = reshaped
+    layer = ctx.layer(node.name, "Scale" if kind == "mul" else "Bias", [x], [out])
+    layer.bottom.append(operand_blob)
+    (layer.scale_param if kind == "mul" else layer.bias_param).axis = axis
+
+
+def _tile_to(node: Node, ctx: EmitContext, tensor: str, out_shape: tuple[int, ...], tag: str) -> str:
+    """Repeat `tensor` along its broadcast axes (Tile) until it has `out_shape`: exact, for any broadcast."""
+    shape = ctx.shape(tensor)
+    if shape == out_shape:
+        return tensor
+    ndim = len(out_shape)
+    padded = (1,) * (ndim - len(shape)) + tuple(shape)
+    current = tensor
+    if padded != shape:
+        current = ctx.unique(f"{node.name}_{tag}_expanded")
+        ctx.layer(current, "Reshape", [tensor], [current]).reshape_param.shape.dim.extend(padded)
+    for axis in range(ndim):
+        if padded[axis] == out_shape[axis]:
+            continue
+        if padded[axis] != 1:
+            raise ConversionError(f"shapes {shape} and {out_shape} do not broadcast", node.name, node.op)
+        tiled = ctx.unique(f"{node.name}_{tag}_tile{axis}")
+        layer = ctx.layer(tiled, "Tile", [current], [tiled])
+        layer.tile_param.axis, layer.tile_param.tiles = axis, out_shape[axis]
+        current = tiled
+    return current
+
+
+def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
+    """A tensor combined with a constant parameter: Scale/Bias with the constant as blob (Power if scalar)."""
+    a, b = node.inputs
+    const_first = ctx.is_param(a)
+    const, x = (a, b) if const_first else (b, a)
+    out = node.outputs[0]
+    out_shape = ctx.shape(out)
     if ctx.shape(x) != out_shape:
         raise ConversionError(f"input {ctx.shape(x)} is broadcast to {out_shape}", node.name, node.op)
-    value = ctx.param(const)
-    is_mul = node.op == "broadcast_mul"
+    value = np.asarray(ctx.param(const), np.float64)
+    if kind == "sub":  # x - c = x + (-c);  c - x = -x + c
+        value = value if const_first else -value
+        if const_first:
+            negated = ctx.unique(f"{node.name}_negated")
+            ctx.layer(negated, "Power", [x], [negated]).power_param.scale = -1.0
+            x = negated
+        kind = "add"
     run = constant_run(node, value.shape, out_shape)
     if run is None:
-        layer = ctx.layer(node.name, "Power", [x], [node.outputs[0]])
-        scalar = float(np.asarray(value).reshape(-1)[0])
-        if is_mul:
+        layer = ctx.layer(node.name, "Power", [x], [out])
+        scalar = float(value.reshape(-1)[0])
+        if kind == "mul":
             layer.power_param.scale = scalar
         else:
             layer.power_param.shift = scalar
         return
     axis, num_axes = run
-    blob = np.asarray(value).reshape(out_shape[axis : axis + num_axes])
-    layer = ctx.layer(node.name, "Scale" if is_mul else "Bias", [x], [node.outputs[0]], [blob])
-    p = layer.scale_param if is_mul else layer.bias_param
+    blob = value.reshape(out_shape[axis : axis + num_axes])
+    layer = ctx.layer(node.name, "Scale" if kind == "mul" else "Bias", [x], [out], [blob])
+    p = layer.scale_param if kind == "mul" else layer.bias_param
     p.axis, p.num_axes = axis, num_axes
+
+
+@register("ones_like", "zeros_like", caffe="Power")
+def convert_fill_like(node: Node, ctx: EmitContext) -> None:
+    """ones_like / zeros_like -> Power with power 0 (Caffe writes 1 everywhere) / scale 0 (writes 0)."""
+    layer = ctx.layer(node.name, "Power", [node.inputs[0]], [node.outputs[0]])
+    if node.op == "ones_like":
+        layer.power_param.power = 0.0
+    else:
+        layer.power_param.scale = 0.0

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import math
 
+import numpy as np
+
 from ..errors import ConversionError
 from ..ir import Node
 from ._common import require_nchw, spatial_2d
@@ -27,7 +29,8 @@ def caffe_pooled_size(size: int, kernel: int, pad: int, stride: int) -> int:
 
 @register("Pooling", caffe="Pooling (+ Slice)")
 def convert_pooling(node: Node, ctx: EmitContext) -> None:
-    """Pooling max/avg -> Pooling; the trailing row/column Caffe's ceil rounding adds to 'valid' is sliced off."""
+    """Pooling max/avg -> Pooling; an extra trailing window (Caffe's ceil) is sliced off; count_include_pad=False is
+    a constant per-position Scale."""
     a = node.attrs
     require_nchw(node)
     pool_type = a.str("pool_type", "max")
@@ -52,13 +55,7 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
         raise ConversionError(
             f"pad {(ph, pw)} >= kernel {(kh, kw)}; Caffe requires pad < kernel", node.name, node.op, "pad"
         )
-    if pool_type == "avg" and (ph or pw) and a.bool("count_include_pad", True) is False:
-        raise ConversionError(
-            "average pooling that excludes padding (count_include_pad=False) with pad > 0 is not supported yet",
-            node.name,
-            node.op,
-            "count_include_pad",
-        )
+    exclude_pad = pool_type == "avg" and bool(ph or pw) and a.bool("count_include_pad", True) is False
 
     _, _, height, width = ctx.shape(x)
     want = ctx.shape(out)[2:]
@@ -73,15 +70,35 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
                 "pooling_convention",
             )
 
-    pooled = out if got == tuple(want) else ctx.unique(f"{node.name}_caffe")
+    # With count_include_pad=False a Scale fixes the divisor, so the pooling writes an intermediate blob.
+    final = ctx.unique(f"{node.name}_counted") if exclude_pad else out
+    pooled = final if got == tuple(want) else ctx.unique(f"{node.name}_caffe")
     layer = ctx.layer(node.name, "Pooling", [x], [pooled])
     p = layer.pooling_param
     p.pool = getattr(p, _POOL[pool_type])
     p.kernel_h, p.kernel_w = kh, kw
     p.stride_h, p.stride_w = sh, sw
     p.pad_h, p.pad_w = ph, pw
-    if pooled != out:
-        _drop_trailing(node, ctx, pooled, out, got, tuple(want))
+    if pooled != final:
+        _drop_trailing(node, ctx, pooled, final, got, tuple(want))
+    if exclude_pad:
+        factors = np.outer(
+            _divisor_ratio(height, kh, sh, ph, want[0]), _divisor_ratio(width, kw, sw, pw, want[1])
+        ).astype(np.float32)
+        scale = ctx.layer(ctx.unique(f"{node.name}_exclude_pad"), "Scale", [final], [out], [factors])
+        scale.scale_param.axis, scale.scale_param.num_axes = 2, 2
+
+
+def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) -> np.ndarray:
+    """Per output position along one axis: Caffe's divisor (window clipped to size + pad) / the number of real
+    (non-padding) elements MXNet divides by with count_include_pad=False. Caffe's average times this is MXNet's."""
+    ratios = []
+    for i in range(count):
+        start = i * stride - pad
+        caffe = min(start + kernel, size + pad) - start
+        real = min(start + kernel, size) - max(start, 0)
+        ratios.append(caffe / real)
+    return np.array(ratios, np.float64)
 
 
 def _drop_trailing(node: Node, ctx: EmitContext, src: str, out: str, got: tuple, want: tuple) -> None:
@@ -95,3 +112,28 @@ def _drop_trailing(node: Node, ctx: EmitContext, src: str, out: str, got: tuple,
         layer.slice_param.axis = axis + 2
         layer.slice_param.slice_point.append(want[axis])
         current = keep
+
+
+@register("_contrib_AdaptiveAvgPooling2D", caffe="Pooling (global or AVE), else InnerProduct + Permute")
+def convert_adaptive_avg_pooling(node: Node, ctx: EmitContext) -> None:
+    """AdaptiveAvgPooling2D: output 1 -> global AVE; sizes that divide the input -> AVE with kernel = stride; others
+    -> the same averages as two separable InnerProducts (exact weights measured from MXNet's own op)."""
+    x, out = node.inputs[0], node.outputs[0]
+    _, _, height, width = ctx.shape(x)
+    _, _, oh, ow = ctx.shape(out)
+    if (oh, ow) == (1, 1):
+        layer = ctx.layer(node.name, "Pooling", [x], [out])
+        layer.pooling_param.pool = layer.pooling_param.AVE
+        layer.pooling_param.global_pooling = True
+        return
+    if height % oh == 0 and width % ow == 0:
+        layer = ctx.layer(node.name, "Pooling", [x], [out])
+        p = layer.pooling_param
+        p.pool = p.AVE
+        p.kernel_h, p.kernel_w = height // oh, width // ow
+        p.stride_h, p.stride_w = height // oh, width // ow
+        return
+    from .resample import emit_separable, measure_separable
+
+    rows, cols = measure_separable(node, ctx)
+    emit_separable(node, ctx, rows, cols)

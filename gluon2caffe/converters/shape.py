@@ -53,3 +53,95 @@ def convert_concat(node: Node, ctx: EmitContext) -> None:
     axis = positive_axis(node, "dim", node.attrs.int("dim", 1), ndim)
     layer = ctx.layer(node.name, "Concat", node.inputs, [node.outputs[0]])
     layer.concat_param.axis = axis
+
+
+@register("SwapAxis", caffe="Permute (caffe-ssd)")
+def convert_swapaxis(node: Node, ctx: EmitContext) -> None:
+    """SwapAxis(dim1, dim2) -> Permute with the two axes exchanged."""
+    ndim = len(ctx.shape(node.inputs[0]))
+    d1 = positive_axis(node, "dim1", node.attrs.int("dim1", 0), ndim)
+    d2 = positive_axis(node, "dim2", node.attrs.int("dim2", 0), ndim)
+    order = list(range(ndim))
+    order[d1], order[d2] = order[d2], order[d1]
+    layer = ctx.layer(node.name, "Permute", [node.inputs[0]], [node.outputs[0]])
+    layer.permute_param.order.extend(order)
+
+
+def emit_slice(ctx: EmitContext, name: str, src: str, axis: int, start: int, stop: int, out: str) -> None:
+    """Keep [start, stop) of `src` along `axis` with a Slice layer; the other parts are silenced later."""
+    shape = ctx.shape(src)
+    size = shape[axis]
+    points = [p for p in (start, stop) if 0 < p < size]
+    tops = []
+    for begin, end in zip([0] + points, points + [size]):
+        tops.append(out if (begin, end) == (start, stop) else ctx.unique(f"{name}_unused_{begin}_{end}"))
+    layer = ctx.layer(name, "Slice", [src], tops)
+    layer.slice_param.axis = axis
+    layer.slice_param.slice_point.extend(points)
+    ctx.set_shape(out, tuple(stop - start if i == axis else d for i, d in enumerate(shape)))
+
+
+def _range(node: Node, begin: int | None, end: int | None, size: int) -> tuple[int, int]:
+    start = 0 if begin is None else (begin + size if begin < 0 else begin)
+    stop = size if end is None else (end + size if end < 0 else end)
+    start, stop = max(0, min(start, size)), max(0, min(stop, size))
+    if stop <= start:
+        raise ConversionError(f"empty slice [{begin}:{end}] of an axis of size {size}", node.name, node.op)
+    return start, stop
+
+
+@register("slice_axis", caffe="Slice")
+def convert_slice_axis(node: Node, ctx: EmitContext) -> None:
+    """slice_axis(axis, begin, end) -> Slice; the parts not kept are silenced."""
+    x = node.inputs[0]
+    shape = ctx.shape(x)
+    axis = positive_axis(node, "axis", node.attrs.int("axis"), len(shape))
+    end = node.attrs.int("end", None) if node.attrs.str("end", "None") != "None" else None
+    start, stop = _range(node, node.attrs.int("begin"), end, shape[axis])
+    if (start, stop) == (0, shape[axis]):
+        ctx.alias(node.outputs[0], x)
+        return
+    emit_slice(ctx, node.name, x, axis, start, stop, node.outputs[0])
+
+
+@register("slice", caffe="Slice")
+def convert_slice(node: Node, ctx: EmitContext) -> None:
+    """slice(begin, end) with step 1 -> one Slice per sliced axis; the parts not kept are silenced."""
+    a = node.attrs
+    x, out = node.inputs[0], node.outputs[0]
+    shape = ctx.shape(x)
+    begin, end = _optional_ints(node, "begin"), _optional_ints(node, "end")
+    steps = _optional_ints(node, "step") if "step" in a else []
+    if any(s not in (None, 1) for s in steps):
+        raise ConversionError(f"is {a.str('step')}; only step 1 converts to Caffe Slice", node.name, node.op, "step")
+    cuts = []
+    for axis in range(len(begin)):
+        start, stop = _range(node, begin[axis], end[axis] if axis < len(end) else None, shape[axis])
+        if (start, stop) != (0, shape[axis]):
+            cuts.append((axis, start, stop))
+    if not cuts:
+        ctx.alias(out, x)
+        return
+    current = x
+    for i, (axis, start, stop) in enumerate(cuts):
+        last = i == len(cuts) - 1
+        top = out if last else ctx.unique(f"{node.name}_axis{axis}")
+        emit_slice(ctx, node.name if last else ctx.unique(f"{node.name}_slice{axis}"), current, axis, start, stop, top)
+        current = top
+
+
+def _optional_ints(node: Node, key: str) -> list[int | None]:
+    """'(0, None, 1)' -> [0, None, 1]."""
+    text = node.attrs.str(key).strip().strip("()[]")
+    values: list[int | None] = []
+    for item in (t.strip() for t in text.split(",")):
+        if item == "":
+            continue
+        if item == "None":
+            values.append(None)
+        else:
+            try:
+                values.append(int(item))
+            except ValueError:
+                raise node.attrs.error(key, f"is {node.attrs.str(key)!r}, not a tuple of integers or None") from None
+    return values

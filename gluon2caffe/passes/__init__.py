@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..ir import Graph
 from .append_softmax import append_softmax
 from .fold_batchnorm import fold_batchnorm
+from .fold_pad import fold_pad
 from .remove_identities import remove_identities
 from .swap_bgr import swap_bgr
 
@@ -19,6 +20,7 @@ class PassReport:
     """What each pass did, for logs and the CLI summary."""
 
     identities_removed: int = 0
+    pads_folded: int = 0
     bn_folded: int = 0
     bn_kept: int = 0
     bgr_swapped: list[str] = field(default_factory=list)
@@ -29,6 +31,7 @@ def run_passes(graph: Graph, input_name: str, merge_bn: bool, to_bgr: bool, soft
     report = PassReport()
     # Identities first, so a Dropout between a conv and its BatchNorm does not block the fold.
     report.identities_removed = remove_identities(graph)
+    report.pads_folded = fold_pad(graph)
     if merge_bn:
         report.bn_folded, report.bn_kept = fold_batchnorm(graph)
     else:

@@ -14,7 +14,28 @@ from ..ir import Graph, Node
 log = logging.getLogger(__name__)
 
 # Ops that act on each channel on its own: a channel-swapped input gives a channel-swapped output.
-_CHANNELWISE = {"Activation", "relu", "sigmoid", "tanh", "clip", "Pooling", "Dropout", "_copy", "identity"}
+_CHANNELWISE = {
+    "Activation",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "clip",
+    "Pooling",
+    "Dropout",
+    "_copy",
+    "identity",
+    "Pad",
+    "UpSampling",
+    "_contrib_BilinearResize2D",
+    "_contrib_AdaptiveAvgPooling2D",
+    "_plus_scalar",
+    "_minus_scalar",
+    "_rminus_scalar",
+    "_mul_scalar",
+    "_div_scalar",
+    "_rdiv_scalar",
+    "_power_scalar",
+}
 SWAP = [2, 1, 0]
 
 
@@ -65,6 +86,10 @@ def _absorb(graph: Graph, node: Node, tensor: str) -> bool:
             _refuse(node, "it normalizes an axis other than the channels")
         for index in range(1, 5):
             _swap(graph, node, index, axis=0)
+        return False
+    if node.op == "LeakyReLU":
+        if node.attrs.str("act_type", "leaky") == "prelu" and graph.shapes[node.inputs[1]][0] == 3:
+            _swap(graph, node, 1, axis=0)
         return False
     if node.op in ("broadcast_mul", "broadcast_add"):
         _per_channel_constant(graph, node, tensor)

@@ -1,0 +1,123 @@
+"""Resampling: nearest UpSampling, bilinear resize, and any separable linear resampling.
+
+A separable linear resampling out = R . X . C^T (R: rows H_out x H, C: cols W_out x W) runs in plain BVLC layers as
+InnerProduct over the last axis (C), Permute, InnerProduct (R), Permute back. The weights are measured from MXNet's
+own operator on unit probes, so they are MXNet's weights whatever the mode or align_corners.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Node
+from .registry import register
+
+if TYPE_CHECKING:
+    from ..emit import EmitContext
+
+
+@register("UpSampling", caffe="Deconvolution (depthwise, all-ones kernel)")
+def convert_upsampling(node: Node, ctx: EmitContext) -> None:
+    """UpSampling nearest x k -> depthwise Deconvolution with an all-ones k x k kernel and stride k (exact)."""
+    a = node.attrs
+    if a.str("sample_type", "nearest") != "nearest":
+        raise ConversionError(
+            "only nearest upsampling converts (bilinear UpSampling is a learned deconvolution)",
+            node.name,
+            node.op,
+            "sample_type",
+        )
+    if len(node.inputs) != 1:
+        raise ConversionError("multi-input UpSampling is not supported", node.name, node.op, "num_args")
+    k = a.int("scale")
+    x = node.inputs[0]
+    c = ctx.shape(x)[1]
+    layer = ctx.layer(node.name, "Deconvolution", [x], [node.outputs[0]], [np.ones((c, 1, k, k), np.float32)])
+    p = layer.convolution_param
+    p.num_output, p.group, p.bias_term = c, c, False
+    p.kernel_h = p.kernel_w = k
+    p.stride_h = p.stride_w = k
+
+
+@register("_contrib_BilinearResize2D", caffe="InnerProduct + Permute (separable)")
+def convert_bilinear_resize(node: Node, ctx: EmitContext) -> None:
+    """BilinearResize2D (any mode, align_corners; 'like' reads the size from shapes) -> separable InnerProducts."""
+    rows, cols = measure_separable(node, ctx)
+    emit_separable(node, ctx, rows, cols)
+
+
+def measure_separable(node: Node, ctx: EmitContext) -> tuple[np.ndarray, np.ndarray]:
+    """(rows H_out x H, cols W_out x W) of a separable resampling op, measured by running the MXNet op on probes.
+
+    Probe channel i holds a unit row i (or a unit column i); the op maps it to column i of the row matrix times the
+    column weights' row sums, which are 1 for every interpolation and averaging op: we check that.
+    """
+    import mxnet as mx
+
+    x = node.inputs[0]
+    _, _, h, w = ctx.shape(x)
+    _, _, oh, ow = ctx.shape(node.outputs[0])
+    op = _mxnet_op(node)
+    extra = [mx.nd.zeros(ctx.shape(t)) for t in node.inputs[1:]]
+
+    def run(probe: np.ndarray) -> np.ndarray:
+        return op(mx.nd.array(probe), *extra, **node.attrs.raw).asnumpy().astype(np.float64)
+
+    row_probe = np.zeros((1, h, h, w), np.float32)
+    row_probe[0, np.arange(h), np.arange(h), :] = 1.0
+    col_probe = np.zeros((1, w, h, w), np.float32)
+    col_probe[0, np.arange(w), :, np.arange(w)] = 1.0
+    rows = run(row_probe)[0, :, :, 0].T  # (oh, h)
+    cols = run(col_probe)[0, :, 0, :].T  # (ow, w)
+    if not (np.allclose(rows.sum(axis=1), 1.0, atol=1e-5) and np.allclose(cols.sum(axis=1), 1.0, atol=1e-5)):
+        raise ConversionError("the operator is not a normalized separable resampling", node.name, node.op)
+    return rows.astype(np.float32), cols.astype(np.float32)
+
+
+def _mxnet_op(node: Node):
+    import mxnet as mx
+
+    name = node.op
+    if name.startswith("_contrib_"):
+        return getattr(mx.nd.contrib, name[len("_contrib_") :])
+    return getattr(mx.nd, name)
+
+
+def emit_separable(node: Node, ctx: EmitContext, rows: np.ndarray, cols: np.ndarray) -> None:
+    """out = rows . X . cols^T per (n, c), as InnerProduct(axis 3) / Permute / InnerProduct / Permute."""
+    x, out = node.inputs[0], node.outputs[0]
+    n, c, h, w = ctx.shape(x)
+    oh, ow = rows.shape[0], cols.shape[0]
+    current, shape = x, (n, c, h, w)
+    if not (ow == w and np.array_equal(cols, np.eye(w))):
+        current, shape = _inner_product_last(ctx, f"{node.name}_cols", current, cols, shape)
+    if not (oh == h and np.array_equal(rows, np.eye(h))):
+        current, shape = _permute_hw(ctx, f"{node.name}_to_hlast", current, shape)
+        current, shape = _inner_product_last(ctx, f"{node.name}_rows", current, rows, shape)
+        current, shape = _permute_hw(ctx, f"{node.name}_back", current, shape)
+    if current == x:
+        ctx.alias(out, x)
+        return
+    last = ctx.layers[-1].proto  # the blob holding the result takes the MXNet tensor's name
+    last.top[0] = out
+
+
+def _inner_product_last(ctx: EmitContext, name: str, src: str, weight: np.ndarray, shape: tuple) -> tuple:
+    top = ctx.unique(name)
+    layer = ctx.layer(top, "InnerProduct", [src], [top], [weight])
+    p = layer.inner_product_param
+    p.num_output, p.bias_term, p.axis = weight.shape[0], False, 3
+    new = shape[:3] + (weight.shape[0],)
+    ctx.set_shape(top, new)
+    return top, new
+
+
+def _permute_hw(ctx: EmitContext, name: str, src: str, shape: tuple) -> tuple:
+    top = ctx.unique(name)
+    ctx.layer(top, "Permute", [src], [top]).permute_param.order.extend([0, 1, 3, 2])
+    new = (shape[0], shape[1], shape[3], shape[2])
+    ctx.set_shape(top, new)
+    return top, new
