@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what every pass does"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,ops}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,zoo,ops}")
 
     c = sub.add_parser(
         "convert",
@@ -107,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--plot", metavar="FILE.png", help="draw the per-layer error curve (log scale); implies --layers")
 
+    z = sub.add_parser(
+        "zoo",
+        parents=[common],
+        help="convert and verify GluonCV classification models, write docs/model_zoo.md",
+        description="Convert GluonCV classification models on live random weights, run each in the real Caffe "
+        "against MXNet, and write the coverage table (rows of earlier runs are kept).",
+    )
+    z.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
+    z.add_argument("--models", default="", metavar="M1,M2", help="only these models")
+    z.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    z.add_argument("--output", default="docs/model_zoo.md", metavar="FILE.md", help="(default docs/model_zoo.md)")
+    z.add_argument("--runtime", choices=("caffe", "opencv"), default="caffe", help="(default caffe)")
+
     sub.add_parser("ops", help="print the supported-operator table", description="Print the supported-operator table.")
     return parser
 
@@ -128,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "convert":
             return _convert(args)
+        if args.command == "zoo":
+            return _zoo(args)
         return _verify(args)
     except Gluon2CaffeError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -216,6 +231,49 @@ def _verify(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"plot: {plot_layers(result, args.plot)}")
     return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from . import zoo
+
+    if args.jobs < 1:
+        raise Gluon2CaffeError("--jobs must be at least 1")
+    entries = zoo.select_models(args.family, [m for m in args.models.split(",") if m])
+    if not entries:
+        raise Gluon2CaffeError("no model selected")
+    bar = tqdm(total=len(entries), unit="model", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(result: zoo.ZooResult) -> None:
+        bar.set_postfix_str(f"{result.model}: {result.status}")
+        bar.update(1)
+        if not result.exact:
+            bar.write(f"{result.model}: {result.status}: {result.message}")
+
+    start = time.perf_counter()
+    results = zoo.run_zoo(entries, jobs=args.jobs, runtime=args.runtime, progress=progress)
+    bar.close()
+    output = Path(args.output)
+    rows = zoo.save_results(output.with_suffix(".json"), results)
+    command = (
+        "gluon2caffe zoo"
+        + "".join(f" --family {f}" for f in args.family)
+        + (f" --models {args.models}" if args.models else "")
+        + (f" --runtime {args.runtime}" if args.runtime != "caffe" else "")
+    )
+    zoo.write_markdown(output, rows, command)
+    exact = sum(r.exact for r in results)
+    print(
+        f"{exact}/{len(results)} exact in this run ({time.perf_counter() - start:.0f} s); table: {output} "
+        f"({zoo.headline(rows)})"
+    )
+    for r in results:
+        if not r.exact:
+            print(f"  {r.model}: {r.status}: {r.message}")
+    return EXIT_OK if exact == len(results) else EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,6 +38,9 @@ class Graph:
     # Tensors whose channels 0 and 2 are swapped relative to MXNet (between a BGR input and the layer that absorbs
     # the swap), for comparisons of intermediate blobs.
     swapped_channels: set[str] = field(default_factory=set)
+    # The name given to each node of the source JSON, in its order (variables too): MXNet allows duplicate node
+    # names, ours are made unique, and shape inference results are matched to nodes by this order.
+    source_names: list[str] = field(default_factory=list)
     _fresh: itertools.count = field(default_factory=itertools.count, repr=False)
 
     # -- queries -------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A test on default-initialized weights passes vacuously: BatchNorm statistics of zeros/ones and Xavier weights give
 outputs that barely depend on the input. The recipe here (measured on this project's nets): He-normal weights,
-BatchNorm running statistics taken from the net's own activations, then perturbed; gamma/beta/bias random.
+each convolution/dense layer rescaled to unit output variance (LSUV), BatchNorm running statistics taken from the
+net's own activations, then perturbed; gamma/beta/bias random.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch
         if value is not None:
             p.set_data(mx.nd.array(value))
 
+    _unit_variance_pass(net, input_shape, rng, input_shape[0])
+
     # Running statistics from the net's own activations: momentum 0 makes one training pass store the batch stats.
     bns = [b for b in _blocks(net) if isinstance(b, nn.BatchNorm)]
     if bns:
@@ -36,18 +39,52 @@ def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch
 
     for name, p in params.items():
         if name.endswith("running_var"):
-            var = p.data().asnumpy()
+            var = np.maximum(p.data().asnumpy(), 0.0)  # a batch variance can round to slightly below zero
             mean_p = params[name[: -len("running_var")] + "running_mean"]
             mean = mean_p.data().asnumpy()
             mean = mean + rng.normal(0, 0.1, mean.shape) * np.sqrt(var)
-            var = var * rng.uniform(0.5, 1.5, var.shape)
+            # Symmetric in log scale: a chain of BatchNorms compounds the factors, and U(0.5, 1.5) drifts upward
+            # (E[1/sqrt(u)] > 1), which grew deep nets' activations 10x per stage.
+            var = var * np.exp(rng.normal(0, 0.1, var.shape))
             mean_p.set_data(mx.nd.array(mean))
             p.set_data(mx.nd.array(var))
-        elif name.endswith("gamma"):
-            # After the training pass: MXNet overwrites a fix_gamma BatchNorm's stored gamma with 1. Random values
-            # here make a converter that ignores fix_gamma visibly wrong.
-            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
+    for b in bns:
+        if b._kwargs.get("fix_gamma"):
+            # MXNet computes with gamma = 1 here and its training pass overwrote the stored gamma with 1. Random
+            # stored values make a converter that ignores fix_gamma visibly wrong. (Other gammas keep the values the
+            # statistics were taken with: redrawing them would rescale every layer and compound with depth.)
+            b.gamma.set_data(mx.nd.array(rng.uniform(0.5, 1.5, b.gamma.shape)))
     mx.nd.waitall()
+
+
+def _unit_variance_pass(net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int) -> None:
+    """Scale every convolution / dense layer so its output has unit standard deviation (LSUV), in one forward pass.
+
+    Without it, deep random nets whose branches end without BatchNorm (pre-activation residual sums, attention
+    masks) grow activations to 1e3 and more, where float32 rounding alone (a different summation order) moves a
+    sigmoid by more than the tolerance: the comparison then measures conditioning, not the converter. A forward
+    hook rescales the layer's weights and, in place, its output, so later layers already see the rescaled values.
+    """
+    import mxnet as mx
+    from mxnet.gluon import nn
+
+    def hook(block: Any, _inputs: Any, output: Any) -> None:
+        std = float(output.asnumpy().std())
+        if not np.isfinite(std) or std < 1e-8:
+            return
+        for p in (block.weight, getattr(block, "bias", None)):
+            if p is not None:
+                p.set_data(p.data() / std)
+        output[:] = output / std
+
+    layers = [b for b in _blocks(net) if isinstance(b, (nn.Conv2D, nn.Dense, nn.Conv2DTranspose))]
+    handles = [b.register_forward_hook(hook) for b in layers]
+    try:
+        net(mx.nd.array(rng.normal(0, 1, (batch,) + tuple(input_shape[1:])).astype(np.float32)))
+        mx.nd.waitall()
+    finally:
+        for h in handles:
+            h.detach()
 
 
 def _stats_from_activations(
@@ -61,6 +98,7 @@ def _stats_from_activations(
     for b in bns:
         b._kwargs["momentum"] = 0.0
     x = mx.nd.array(rng.normal(0, 1, (batch,) + tuple(input_shape[1:])).astype(np.float32))
+    x.attach_grad()  # so backward runs even when no parameter is trainable (MXNet updates the stats in backward)
     with autograd.record():
         out = net(x)
         outs = out if isinstance(out, (list, tuple)) else [out]

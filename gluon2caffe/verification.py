@@ -8,6 +8,7 @@ whose values they hold), so a user sees where a conversion goes wrong.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -352,7 +353,7 @@ class MXNetReference:
 
     def __init__(self, against: Any, input_shape: tuple[int, ...], input_name: str):
         from .frontend.exported import ExportedModel
-        from .frontend.mxnet_graph import internal_tensor_names, trace_block
+        from .frontend.mxnet_graph import internal_tensor_names, trace_block, unique_source_names
 
         if isinstance(against, ExportedModel):
             self.symbol, self.params = against.symbol(), against.params
@@ -364,11 +365,10 @@ class MXNetReference:
             self.symbol, self.params = trace_block(against, input_shape, input_name)
             self.var = input_name
         self.input_name = input_name
-        self.tensors = internal_tensor_names(self.symbol)
+        doc = json.loads(self.symbol.tojson())
+        self.tensors = internal_tensor_names(self.symbol, unique_source_names(doc["nodes"]))
         self._index = {t: i for i, t in enumerate(self.tensors)}
-        head_names = internal_tensor_names(self.symbol)  # outputs are internals too
-        outs = self.symbol.list_outputs()
-        self.outputs = [head_names[self.symbol.get_internals().list_outputs().index(o)] for o in outs]
+        self.outputs = [_head_name(doc, head) for head in doc["heads"]]
         # The Caffe input may have been renamed (input_name); MXNet's own variable keeps its name.
         if self.var != input_name:
             self.tensors = [input_name if t == self.var else t for t in self.tensors]
@@ -392,6 +392,13 @@ class MXNetReference:
             executor = group.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null")
             values = executor.forward(is_train=False)
         return {t: v.asnumpy() for t, v in zip(names, values)}
+
+
+def _head_name(doc: dict, head: list[int]) -> str:
+    from .frontend.mxnet_graph import tensor_name, unique_source_names
+
+    name = unique_source_names(doc["nodes"])[head[0]]
+    return name if doc["nodes"][head[0]]["op"] == "null" else tensor_name(name, head[1])
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """A converted net has exactly the model's inputs and outputs, with names that map back to MXNet nodes."""
 
+import numpy as np
 from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe.verification import net_outputs
@@ -69,3 +70,26 @@ def test_input_name_and_shape():
     outputs = run_converted(result.text_net, result.binary_weights, {"image": x})
     for name, ref in zip(result.graph.outputs, mxnet_forward(net, x)):
         assert compare(outputs[name], ref).ok
+
+
+def test_repeated_mxnet_node_names():
+    """MXNet allows two nodes with one name (GluonCV's dla34 has them); blobs must still be unique and right."""
+    import mxnet as mx
+
+    from helpers import symbol_block
+
+    data = mx.sym.var("data")
+    a = mx.sym.Activation(
+        mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, name="conv"), act_type="relu", name="act"
+    )
+    b = mx.sym.Activation(mx.sym.Convolution(a, kernel=(1, 1), num_filter=4, name="conv2"), act_type="tanh", name="act")
+    rng = np.random.RandomState(0)
+    params = {
+        "conv_weight": rng.normal(size=(4, 3, 3, 3)),
+        "conv_bias": rng.normal(size=4),
+        "conv2_weight": rng.normal(size=(4, 4, 1, 1)),
+        "conv2_bias": rng.normal(size=4),
+    }
+    checked = check_block(symbol_block(mx.sym.elemwise_add(a, b, name="sum"), params), (1, 3, 6, 7), init=False)
+    tops = [t for layer in checked.result.text_net.layer for t in layer.top]
+    assert len(tops) == len(set(tops)) and "act_1" in tops

@@ -78,7 +78,7 @@ def graph_from_symbol(
 
 def attach_shapes(graph: Graph, symbol: Any) -> None:
     """Fill `graph.shapes` from MXNet's shape inference on `symbol` and check the parameters against it."""
-    graph.shapes.update(infer_shapes(symbol, graph.inputs))
+    graph.shapes.update(infer_shapes(symbol, graph.inputs, graph.source_names))
     missing = [t for node in graph.nodes for t in node.outputs + node.inputs if t not in graph.shapes]
     if missing:
         raise Gluon2CaffeError(f"MXNet shape inference left {len(missing)} tensor(s) unknown, e.g. {missing[:3]}")
@@ -89,7 +89,9 @@ def attach_shapes(graph: Graph, symbol: Any) -> None:
             )
 
 
-def infer_shapes(symbol: Any, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+def infer_shapes(
+    symbol: Any, input_shapes: dict[str, tuple[int, ...]], source_names: list[str] | None = None
+) -> dict[str, tuple[int, ...]]:
     internals = symbol.get_internals()
     try:
         _, out_shapes, _ = internals.infer_shape(**input_shapes)
@@ -97,20 +99,47 @@ def infer_shapes(symbol: Any, input_shapes: dict[str, tuple[int, ...]]) -> dict[
         raise InvalidCallError(f"MXNet shape inference failed for inputs {input_shapes}: {exc}") from exc
     if out_shapes is None:
         raise InvalidCallError(f"MXNet could not infer all shapes from inputs {input_shapes}")
-    names = internal_tensor_names(symbol)
+    names = internal_tensor_names(symbol, source_names)
     return {tensor: tuple(shape) for tensor, shape in zip(names, out_shapes)}
 
 
-def internal_tensor_names(symbol: Any) -> list[str]:
-    """IR tensor names of `symbol.get_internals()` outputs, in order (variables keep their own names)."""
+def internal_tensor_names(symbol: Any, source_names: list[str] | None = None) -> list[str]:
+    """IR tensor names of `symbol.get_internals()` outputs, in order (variables keep their own names).
+
+    MXNet lists internals node by node in the order of the symbol JSON; with `source_names` (the IR's name of each
+    JSON node) the outputs are matched by position, which stays right when MXNet node names repeat.
+    """
     variables = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
-    names = []
-    for out_name in symbol.get_internals().list_outputs():
-        match = None if out_name in variables else _OUTPUT_SUFFIX.match(out_name)
+    outputs = symbol.get_internals().list_outputs()
+    if source_names is None:
+        names = []
+        for out_name in outputs:
+            match = None if out_name in variables else _OUTPUT_SUFFIX.match(out_name)
+            if match is None:
+                names.append(out_name)
+            else:
+                names.append(tensor_name(match.group("node"), int(match.group("index") or 0)))
+        return names
+    names, i = [], 0
+    for node_name in source_names:
+        if i < len(outputs) and outputs[i] in variables:
+            names.append(outputs[i])
+            i += 1
+            continue
+        match = _OUTPUT_SUFFIX.match(outputs[i]) if i < len(outputs) else None
         if match is None:
-            names.append(out_name)
-        else:
-            names.append(tensor_name(match.group("node"), int(match.group("index") or 0)))
+            raise Gluon2CaffeError(f"MXNet's internal outputs do not follow the graph order at {node_name!r}")
+        if match.group("index") == "":  # a single visible output
+            names.append(tensor_name(node_name, 0))
+            i += 1
+            continue
+        index = 0
+        while i < len(outputs):  # _output0, _output1, ... of this node
+            m = _OUTPUT_SUFFIX.match(outputs[i])
+            if m is None or m.group("index") != str(index):
+                break
+            names.append(tensor_name(node_name, index))
+            i, index = i + 1, index + 1
     return names
 
 
@@ -123,25 +152,28 @@ def graph_from_json(
     nodes: list[Node] = []
     var_names: dict[int, str] = {}
     num_outputs: dict[int, int] = {}
+    source_names = unique_source_names(raw_nodes)
+    unique_names: dict[int, str] = {}
     for index, raw in enumerate(raw_nodes):
         op = raw["op"]
-        node_name = raw["name"]
+        node_name = source_names[index]
         if op == "null":
             var_names[index] = node_name
             continue
+        unique_names[index] = node_name
         attrs = Attrs(node_name, op, raw.get("attrs", raw.get("attr", raw.get("param", {}))))
-        inputs = [_input_name(raw_nodes, var_names, entry) for entry in raw.get("inputs", [])]
+        inputs = [_input_name(unique_names, var_names, entry) for entry in raw.get("inputs", [])]
         num_outputs[index] = 1
         nodes.append(Node(node_name, op, attrs, inputs, [node_name]))
     # Multi-output nodes: find every output index that is referenced.
     node_by_name = {n.name: n for n in nodes}
     for raw in raw_nodes:
         for entry in raw.get("inputs", []):
-            _register_output(raw_nodes, node_by_name, entry)
+            _register_output(unique_names, node_by_name, entry)
     outputs = []
     for entry in doc["heads"]:
-        _register_output(raw_nodes, node_by_name, entry)
-        outputs.append(_input_name(raw_nodes, var_names, entry))
+        _register_output(unique_names, node_by_name, entry)
+        outputs.append(_input_name(unique_names, var_names, entry))
     unknown_inputs = [v for v in var_names.values() if v not in params and v not in input_shapes]
     if unknown_inputs:
         raise InvalidCallError(
@@ -156,19 +188,38 @@ def graph_from_json(
         params={k: v for k, v in params.items() if k in used_params},
         shapes={},
         name=name,
+        source_names=source_names,
     )
 
 
-def _input_name(raw_nodes: list[dict], var_names: dict[int, str], entry: list[int]) -> str:
+def unique_source_names(raw_nodes: list[dict]) -> list[str]:
+    """A unique name per JSON node: MXNet allows repeated node names (dla34 has them), tensor names may not repeat.
+    A repeat becomes NAME_1, NAME_2, ... (variables keep their names)."""
+    names: list[str] = []
+    taken = {raw["name"] for raw in raw_nodes if raw["op"] == "null"}
+    for raw in raw_nodes:
+        name = raw["name"]
+        if raw["op"] != "null":
+            if name in taken:
+                k = 1
+                while f"{name}_{k}" in taken:
+                    k += 1
+                name = f"{name}_{k}"
+            taken.add(name)
+        names.append(name)
+    return names
+
+
+def _input_name(unique_names: dict[int, str], var_names: dict[int, str], entry: list[int]) -> str:
     src, index = entry[0], entry[1]
     if src in var_names:
         return var_names[src]
-    return tensor_name(raw_nodes[src]["name"], index)
+    return tensor_name(unique_names[src], index)
 
 
-def _register_output(raw_nodes: list[dict], node_by_name: dict[str, Node], entry: list[int]) -> None:
+def _register_output(unique_names: dict[int, str], node_by_name: dict[str, Node], entry: list[int]) -> None:
     src, index = entry[0], entry[1]
-    node = node_by_name.get(raw_nodes[src]["name"])
+    node = node_by_name.get(unique_names.get(src, ""))
     if node is None:
         return
     while len(node.outputs) <= index:

@@ -1,0 +1,233 @@
+"""Model-zoo coverage: convert GluonCV models on live random weights, run them in the real Caffe, compare with MXNet.
+
+`check_model` is the single check behind both the `gluon2caffe zoo` command (which writes docs/model_zoo.md) and
+the parametrized zoo test, so every row of the coverage table is backed by a run of the same code in the real Caffe.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import platform
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .errors import Gluon2CaffeError
+from .zoo_models import CLASSIFICATION_MODELS
+
+log = logging.getLogger(__name__)
+
+INPUT_SCALE = 2.0  # inputs of both signs, large enough to push activations past ReLU6's 6
+SEED = 0
+
+
+@dataclass
+class ZooResult:
+    model: str
+    family: str
+    input_size: int
+    status: str  # exact | mismatch | refused | error
+    max_abs: float | None = None
+    relative: float | None = None
+    layers: int | None = None
+    convert_seconds: float | None = None
+    message: str = ""
+
+    @property
+    def exact(self) -> bool:
+        return self.status == "exact"
+
+
+def check_model(model: str, family: str = "", input_size: int = 224, runtime: str = "caffe") -> ZooResult:
+    """Build `model` with live random weights, convert it (merge_bn, to_bgr), run it in `runtime`, compare."""
+    import mxnet as mx
+    from gluoncv.model_zoo import get_model
+
+    from .api import convert, save_model
+    from .randomize import randomize
+    from .verification import TOLERANCE, caffe_forward, compare, mxnet_forward, opencv_forward
+
+    shape = (1, 3, input_size, input_size)
+    result = ZooResult(model, family, input_size, "error")
+    net = None
+    try:
+        mx.random.seed(SEED)
+        net = get_model(model, pretrained=False)
+        net.initialize()
+        randomize(net, shape, seed=SEED, stats_batch=2)
+        try:
+            conversion = convert(net, shape, to_bgr=True, merge_bn=True)
+        except Gluon2CaffeError as exc:
+            result.status, result.message = "refused", str(exc).splitlines()[0]
+            return result
+        result.convert_seconds = round(conversion.seconds, 3)
+        result.layers = len(conversion.text_net.layer)
+        rng = np.random.RandomState(SEED + 1)
+        x = (rng.normal(0, 1, shape) * INPUT_SCALE).astype(np.float32)
+        x2 = (rng.normal(0, 1, shape) * INPUT_SCALE).astype(np.float32)
+        with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
+            prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
+            del conversion.binary_weights
+            feed = {"data": np.ascontiguousarray(x[:, [2, 1, 0]])}
+            outputs = conversion.graph.outputs
+            if runtime == "caffe":
+                got = caffe_forward(prototxt, caffemodel, feed)
+            else:
+                got = opencv_forward(prototxt, caffemodel, feed, outputs)
+        reference = mxnet_forward(net, x)
+        other = mxnet_forward(net, x2)
+        comparisons = [compare(got[name].reshape(ref.shape), ref) for name, ref in zip(outputs, reference)]
+        worst = max(comparisons, key=lambda c: c.relative)
+        result.max_abs, result.relative = float(worst.max_abs), float(worst.relative)
+        change = max(float(np.max(np.abs(r - o))) for r, o in zip(reference, other))
+        if change < 100 * TOLERANCE * worst.scale:
+            result.status = "error"
+            result.message = f"the MXNet output barely depends on the input (changed by {change:.3g}): not a test"
+        elif all(c.ok for c in comparisons):
+            result.status = "exact"
+        else:
+            result.status = "mismatch"
+            result.message = f"relative error {worst.relative:.3g} > {TOLERANCE:g}"
+        return result
+    except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
+        log.exception("%s failed", model)
+        result.status, result.message = "error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return result
+    finally:
+        del net
+        gc.collect()
+
+
+def select_models(families: Iterable[str] = (), models: Iterable[str] = ()) -> list[tuple[str, str, int]]:
+    families, models = set(families), set(models)
+    known = {m for m, _, _ in CLASSIFICATION_MODELS}
+    unknown = models - known
+    if unknown:
+        raise Gluon2CaffeError(f"not in the classification zoo list: {sorted(unknown)}")
+    known_families = {f for _, f, _ in CLASSIFICATION_MODELS}
+    if families - known_families:
+        raise Gluon2CaffeError(f"unknown families {sorted(families - known_families)}; known: {sorted(known_families)}")
+    return [
+        entry
+        for entry in CLASSIFICATION_MODELS
+        if (not families or entry[1] in families) and (not models or entry[0] in models)
+    ]
+
+
+def _worker(entry: tuple[str, str, int], runtime: str) -> dict:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    return asdict(check_model(*entry, runtime=runtime))
+
+
+def run_zoo(
+    entries: list[tuple[str, str, int]],
+    jobs: int = 1,
+    runtime: str = "caffe",
+    progress: Callable[[ZooResult], None] | None = None,
+) -> list[ZooResult]:
+    """Check `entries` in `jobs` worker processes (each imports MXNet once and checks many models). A worker that
+    dies (a runtime abort, out of memory) costs only the model it was on: that model is reported as an error."""
+    import multiprocessing
+
+    results: dict[str, ZooResult] = {}
+    pending = list(entries)
+    workers = max(1, jobs)
+    while pending:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(_worker, entry, runtime): entry for entry in pending}
+            try:
+                for future in as_completed(futures):
+                    result = ZooResult(**future.result())
+                    results[result.model] = result
+                    if progress:
+                        progress(result)
+                pending = []
+            except BrokenProcessPool:
+                pending = [e for e in pending if e[0] not in results]
+                if workers == 1 or len(pending) == 1:
+                    # Alone in its pool, the first unfinished model is the one that killed the worker.
+                    dead = pending.pop(0)
+                    results[dead[0]] = ZooResult(
+                        dead[0],
+                        dead[1],
+                        dead[2],
+                        "error",
+                        message="the worker died (the runtime aborted or ran out of memory)",
+                    )
+                    if progress:
+                        progress(results[dead[0]])
+                    workers = max(1, jobs)
+                else:
+                    workers = 1  # rerun the next models one at a time to find the culprit
+    return [results[m] for m, _, _ in entries]
+
+
+# -- docs/model_zoo.md -------------------------------------------------------------------------------------------
+
+
+def load_results(path: Path) -> dict[str, dict]:
+    if path.exists():
+        return {row["model"]: row for row in json.loads(path.read_text())}
+    return {}
+
+
+def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
+    """Merge `results` into the JSON beside the table (so a --family run updates its rows) and return all rows."""
+    rows = load_results(path)
+    rows.update({r.model: asdict(r) for r in results})
+    order = [m for m, _, _ in CLASSIFICATION_MODELS]
+    merged = [rows[m] for m in order if m in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1) + "\n")
+    return {row["model"]: row for row in merged}
+
+
+def headline(rows: dict[str, dict]) -> str:
+    exact = sum(1 for r in rows.values() if r["status"] == "exact")
+    return f"{exact}/{len(CLASSIFICATION_MODELS)} classification models exact"
+
+
+def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
+    total = len(CLASSIFICATION_MODELS)
+    lines = [
+        "# GluonCV model zoo coverage",
+        "",
+        f"**{headline(rows)}** in the real Caffe (max|caffe - mxnet| <= 1e-4 * max(1, max|mxnet|)).",
+        "",
+        f"Generated by `{command}` on {platform.machine()} / Python {platform.python_version()}"
+        f" ({len(rows)}/{total} models in this table). Each model: live random weights (He-normal, BatchNorm"
+        " statistics from its own activations, perturbed), converted with merge_bn=True and to_bgr=True, run in"
+        " pycaffe on a both-sign input (BGR), compared with MXNet on the same input (RGB); the MXNet output must"
+        " also depend on the input, so no row passes vacuously. The same check runs in `make test`"
+        " (tests/test_zoo.py).",
+        "",
+        "| model | family | input | status | max abs error | relative error | Caffe layers | conversion (s) | note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, family, size in CLASSIFICATION_MODELS:
+        r = rows.get(model)
+        if r is None:
+            lines.append(f"| {model} | {family} | {size}x{size} | not run |  |  |  |  |  |")
+            continue
+        fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
+        lines.append(
+            f"| {model} | {family} | {size}x{size} | {r['status']} | {fmt(r['max_abs'], '.3g')} | "
+            f"{fmt(r['relative'], '.3g')} | {fmt(r['layers'], 'd')} | {fmt(r['convert_seconds'], '.2f')} | "
+            f"{r['message'].replace('|', '/')} |"
+        )
+    others = [r for r in rows.values() if r["status"] != "exact"]
+    lines += ["", "## Not exact", ""]
+    lines += [f"- {r['model']}: {r['status']}: {r['message']}" for r in others] or ["None."]
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text

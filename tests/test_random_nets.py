@@ -1,0 +1,62 @@
+"""Differential testing with random networks: every drawn network either matches MXNet in the real Caffe or is
+refused up front with a clear error. A crash, a mismatch or a file Caffe cannot load fails, and hypothesis shrinks it
+to a minimal network (then kept below as a regression test).
+
+Profiles: `make test` runs the fixed-seed "ci" profile (300 examples); `make fuzz` the random "fuzz" profile.
+"""
+
+import os
+
+import mxnet as mx
+import numpy as np
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from gluon2caffe import ConversionError, convert
+from gluon2caffe.randomize import randomize
+from gluon2caffe.verification import compare, mxnet_forward, run_converted
+from random_nets import RandomNet, network_spec
+
+settings.register_profile(
+    "ci", max_examples=300, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "3000")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
+PROFILE = os.environ.get("GLUON2CAFFE_FUZZ_PROFILE", "ci")
+
+
+def run_spec(shape, ops, merge_bn, to_bgr, relu6="exact"):
+    """Build, randomize, convert and compare one network; returns 'match' or 'refused: ...'."""
+    mx.random.seed(0)
+    net = RandomNet(ops)
+    net.initialize(mx.init.Normal(0.5))
+    randomize(net, shape, seed=0, stats_batch=max(2, shape[0]))
+    to_bgr = to_bgr and shape[1] == 3
+    try:
+        result = convert(net, shape, to_bgr=to_bgr, merge_bn=merge_bn, relu6=relu6)
+    except ConversionError as exc:
+        assert str(exc)
+        return f"refused: {str(exc).splitlines()[0]}"
+    x = (np.random.RandomState(1).normal(0, 1, shape) * 3).astype(np.float32)
+    outputs = run_converted(result.text_net, result.binary_weights, {"data": x[:, [2, 1, 0]] if to_bgr else x})
+    reference = mxnet_forward(net, x)
+    for name, ref in zip(result.graph.outputs, reference):
+        c = compare(outputs[name], ref)
+        assert c.ok, f"{name}: {c}\nspec: shape={shape} ops={ops} merge_bn={merge_bn} to_bgr={to_bgr}"
+    return "match"
+
+
+@settings(settings.get_profile(PROFILE))
+@given(spec=network_spec(), merge_bn=st.booleans(), to_bgr=st.booleans())
+def test_random_network(spec, merge_bn, to_bgr):
+    shape, ops = spec
+    outcome = run_spec(shape, ops, merge_bn, to_bgr)
+    event(outcome if outcome == "match" else outcome.split(":")[0] + ": " + outcome.split("attribute")[-1][:60])
+
+
+# -- regressions found by the random networks (kept as plain tests) -----------------------------------------------
