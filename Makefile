@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CAFFE_STAMP := $(VENV)/.caffe
 
-.PHONY: demo test setup caffe proto readme lint clean
+.PHONY: demo test fuzz zoo setup caffe proto readme lint clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,15 @@ demo: $(STAMP) $(CAFFE_STAMP)
 # Under `make test` a missing Caffe is a failure, never a skip (GLUON2CAFFE_REQUIRE_CAFFE).
 test: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(PYTEST_ARGS)
+
+# The random-network differential tests with a long random profile (FUZZ_EXAMPLES, default 3000), for local use.
+fuzz: $(STAMP) $(CAFFE_STAMP)
+	GLOG_minloglevel=2 GLUON2CAFFE_FUZZ_PROFILE=fuzz $(PY) -m pytest tests/test_random_nets.py tests/test_loader_fuzz.py \
+		--hypothesis-show-statistics $(PYTEST_ARGS)
+
+# Convert and verify the whole classification zoo in the real Caffe; rewrites docs/model_zoo.md (ZOO_ARGS=--family ...).
+zoo: $(STAMP) $(CAFFE_STAMP)
+	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe zoo --jobs 2 $(ZOO_ARGS)
 
 # Regenerate gluon2caffe/proto/caffe_pb2.py from caffe.proto (Debian 12's protoc 3.21, matching protobuf==4.21.12).
 proto:

@@ -32,7 +32,7 @@ def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch
 
     _unit_variance_pass(net, input_shape, rng, input_shape[0])
 
-    # Running statistics from the net's own activations: momentum 0 makes one training pass store the batch stats.
+    # Running statistics from the net's own activations.
     bns = [b for b in _blocks(net) if isinstance(b, nn.BatchNorm)]
     if bns:
         _stats_from_activations(net, bns, input_shape, rng, stats_batch)
@@ -50,9 +50,9 @@ def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch
             p.set_data(mx.nd.array(var))
     for b in bns:
         if b._kwargs.get("fix_gamma"):
-            # MXNet computes with gamma = 1 here and its training pass overwrote the stored gamma with 1. Random
-            # stored values make a converter that ignores fix_gamma visibly wrong. (Other gammas keep the values the
-            # statistics were taken with: redrawing them would rescale every layer and compound with depth.)
+            # MXNet computes with gamma = 1 here whatever is stored (and a training pass overwrites it with 1).
+            # Random stored values make a converter that ignores fix_gamma visibly wrong. (Other gammas keep the
+            # values the statistics were taken with: redrawing them would rescale every layer, compounding.)
             b.gamma.set_data(mx.nd.array(rng.uniform(0.5, 1.5, b.gamma.shape)))
     mx.nd.waitall()
 
@@ -75,13 +75,20 @@ def _unit_variance_pass(net: Any, input_shape: tuple[int, ...], rng: np.random.R
         for p in (block.weight, getattr(block, "bias", None)):
             if p is not None:
                 p.set_data(p.data() / std)
-        output[:] = output / std
+        output *= 1.0 / std  # in place (not output[:] = ..., which MKL-DNN layouts reject)
 
     layers = [b for b in _blocks(net) if isinstance(b, (nn.Conv2D, nn.Dense, nn.Conv2DTranspose))]
+    backup = {p.name: p.data().copy() for b in layers for p in b.collect_params().values()}
     handles = [b.register_forward_hook(hook) for b in layers]
     try:
-        net(mx.nd.array(rng.normal(0, 1, (batch,) + tuple(input_shape[1:])).astype(np.float32)))
-        mx.nd.waitall()
+        out = net(mx.nd.array(rng.normal(0, 1, (batch,) + tuple(input_shape[1:])).astype(np.float32)))
+        for o in out if isinstance(out, (list, tuple)) else [out]:
+            o.asnumpy()
+    except mx.base.MXNetError:
+        # Some MKL-DNN graphs (NASNet's slices, ResNeSt) reject the in-place rescale; keep the He-normal weights.
+        for b in layers:
+            for p in b.collect_params().values():
+                p.set_data(backup[p.name])
     finally:
         for h in handles:
             h.detach()
@@ -90,22 +97,29 @@ def _unit_variance_pass(net: Any, input_shape: tuple[int, ...], rng: np.random.R
 def _stats_from_activations(
     net: Any, bns: list, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int
 ) -> None:
-    """Momentum 0 makes one training pass store each BatchNorm's batch statistics as its running statistics."""
-    import mxnet as mx
-    from mxnet import autograd
+    """Set each BatchNorm's running statistics to the batch statistics of its own input, in one inference pass.
 
-    saved = [b._kwargs.get("momentum") for b in bns]
-    for b in bns:
-        b._kwargs["momentum"] = 0.0
-    x = mx.nd.array(rng.normal(0, 1, (batch,) + tuple(input_shape[1:])).astype(np.float32))
-    x.attach_grad()  # so backward runs even when no parameter is trainable (MXNet updates the stats in backward)
-    with autograd.record():
-        out = net(x)
-        outs = out if isinstance(out, (list, tuple)) else [out]
-        loss = sum(o.sum() for o in outs)
-    loss.backward()
-    for b, momentum in zip(bns, saved):
-        b._kwargs["momentum"] = momentum
+    A pre-forward hook measures the input and stores its per-channel mean and variance before the BatchNorm runs, so
+    it normalizes exactly as in training and later layers see normalized values. (No autograd: MXNet 1.9 updates
+    running statistics only in backward, and MKL-DNN's backward rejects some graphs, e.g. NASNet's slices.)
+    """
+    import mxnet as mx
+
+    def hook(block: Any, inputs: Any) -> None:
+        x = inputs[0].asnumpy().astype(np.float64)
+        axis = block._kwargs.get("axis", 1) % x.ndim
+        others = tuple(i for i in range(x.ndim) if i != axis)
+        block.running_mean.set_data(mx.nd.array(x.mean(axis=others)))
+        block.running_var.set_data(mx.nd.array(x.var(axis=others)))
+
+    handles = [b.register_forward_pre_hook(hook) for b in bns]
+    try:
+        out = net(mx.nd.array(rng.normal(0, 1, (batch,) + tuple(input_shape[1:])).astype(np.float32)))
+        for o in out if isinstance(out, (list, tuple)) else [out]:
+            o.wait_to_read()
+    finally:
+        for h in handles:
+            h.detach()
 
 
 def _random_value(name: str, shape: tuple[int, ...], rng: np.random.RandomState) -> np.ndarray | None:

@@ -68,6 +68,10 @@ cd "$src"
 
 # Stale generated protobuf code in the sdist (old protoc, same mtime as caffe.proto): make would never regenerate it.
 rm -f src/caffe/proto/caffe.pb.cc include/caffe/proto/caffe.pb.h python/caffe/proto/caffe_pb2.py
+# The sdist caps a protobuf file read at 512 MB (upstream BVLC uses INT_MAX): vgg16's 528 MB caffemodel would not load.
+sed -i 's/SetTotalBytesLimit(536870912)/SetTotalBytesLimit(INT_MAX)/' src/caffe/util/io.cpp
+grep -q 'SetTotalBytesLimit(INT_MAX)' src/caffe/util/io.cpp || { log "could not lift the 512 MB read limit"; exit 1; }
+grep -q '#include <climits>' src/caffe/util/io.cpp || sed -i '1i #include <climits>' src/caffe/util/io.cpp
 # Only the image helpers need skimage/scipy.ndimage; do not require them to import pycaffe.
 "$PY" - <<'PYEOF'
 import re

@@ -6,6 +6,7 @@ message; anything else (MXNetError, KeyError, RecursionError, a hang) is a bug.
 
 import copy
 import json
+import os
 from datetime import timedelta
 
 import mxnet as mx
@@ -18,11 +19,12 @@ from gluon2caffe import Gluon2CaffeError, convert_model, load_exported
 from gluon2caffe.frontend.exported import parse_symbol_json
 from gluon2caffe.frontend.ndarray_file import parse_params
 
+LONG = os.environ.get("GLUON2CAFFE_FUZZ_PROFILE") == "fuzz"  # `make fuzz`: many random examples; else a fixed seed
 FUZZ = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "3000")) if LONG else 150,
     deadline=timedelta(seconds=20),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=True,
+    derandomize=not LONG,
 )
 SHAPE = (1, 3, 9, 9)
 

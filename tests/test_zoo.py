@@ -22,7 +22,8 @@ def test_zoo_model(model, family, size):
     if model in NOT_EXACT:
         assert result.status == "refused" and NOT_EXACT[model] in result.message, result
         return
-    assert result.status == "exact", f"{model}: {result.status}: {result.message}"
+    # float32-limited: Caffe is as close to the float64 truth as MXNet float32 itself (see docs/model_zoo.md).
+    assert result.status in ("exact", "float32-limited"), f"{model}: {result.status}: {result.message}"
 
 
 def test_coverage_table_matches_the_model_list():
@@ -31,7 +32,7 @@ def test_coverage_table_matches_the_model_list():
     rows = json.loads((DOCS / "model_zoo.json").read_text())
     assert [r["model"] for r in rows] == [m for m, _, _ in CLASSIFICATION_MODELS]
     for row in rows:
-        expected = "refused" if row["model"] in NOT_EXACT else "exact"
-        assert row["status"] == expected, row
+        expected = ("refused",) if row["model"] in NOT_EXACT else ("exact", "float32-limited")
+        assert row["status"] in expected, row
     table = (DOCS / "model_zoo.md").read_text()
     assert all(f"| {m} |" in table for m, _, _ in CLASSIFICATION_MODELS)
