@@ -77,7 +77,12 @@ def _unit_variance_pass(net: Any, input_shape: tuple[int, ...], rng: np.random.R
                 p.set_data(p.data() / std)
         output *= 1.0 / std  # in place (not output[:] = ..., which MKL-DNN layouts reject)
 
-    layers = [b for b in _blocks(net) if isinstance(b, (nn.Conv2D, nn.Dense, nn.Conv2DTranspose))]
+    layers = [
+        b
+        for b in _blocks(net)
+        if isinstance(b, (nn.Conv2D, nn.Dense, nn.Conv2DTranspose))
+        and all(p._data is not None for p in b.collect_params().values())  # skip layers the forward never used
+    ]
     backup = {p.name: p.data().copy() for b in layers for p in b.collect_params().values()}
     handles = [b.register_forward_hook(hook) for b in layers]
     try:
