@@ -272,3 +272,33 @@ def test_demo_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "OK" in proc.stdout and str(tmp_path / "r18.caffemodel") in proc.stdout
+
+
+def test_zoo_command(tmp_path):
+    output = tmp_path / "docs" / "zoo.md"
+    proc = run(
+        "zoo",
+        "--family",
+        "cifar_resnet",
+        "--models",
+        "cifar_resnet20_v1,cifar_resnet20_v2",
+        "--jobs",
+        2,
+        "--output",
+        output,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "2/2 exact in this run" in proc.stdout and "2/2" in proc.stderr  # the progress bar
+    table = output.read_text()
+    assert "| cifar_resnet20_v1 | cifar_resnet | 32x32 | exact |" in table and "| alexnet |" in table  # not run yet
+    # A second run on another runtime updates only its rows (kept in the JSON beside the table).
+    proc = run("zoo", "--models", "cifar_resnet56_v1", "--runtime", "opencv", "--output", output)
+    assert proc.returncode == 0, proc.stderr
+    table = output.read_text()
+    assert "| cifar_resnet20_v1 | cifar_resnet | 32x32 | exact |" in table
+    assert "| cifar_resnet56_v1 | cifar_resnet | 32x32 | exact |" in table
+
+
+def test_zoo_unknown_family_exits_1():
+    proc = run("zoo", "--family", "nope")
+    assert proc.returncode == 1 and "unknown families" in proc.stderr

@@ -60,3 +60,30 @@ def test_random_network(spec, merge_bn, to_bgr):
 
 
 # -- regressions found by the random networks (kept as plain tests) -----------------------------------------------
+
+
+def test_regression_batchnorm_without_trainable_parameters():
+    """Shrunk by hypothesis: a net whose only layer is BatchNorm(scale=False, center=False). Random weights used to
+    fail on it (no trainable parameter for the statistics pass's backward)."""
+    assert run_spec((1, 3, 5, 5), [{"op": "bn", "eps": 1e-05, "fix_gamma": True, "center": False}], False, False) == (
+        "match"
+    )
+
+
+def test_regression_statistics_from_a_tiny_feature_map():
+    """Shrunk by hypothesis: Dense(flatten=False) then strided pooling leaves a 3x1 map; the statistics pass produced
+    NaN/inf (a negative rounded variance under sqrt, and an empty window)."""
+    ops = [
+        {"op": "dense", "units": 2, "flatten": False, "use_bias": False},
+        {
+            "op": "pool",
+            "kind": "max",
+            "kernel": 1,
+            "stride": 1,
+            "pad": 0,
+            "convention": "valid",
+            "count_include_pad": False,
+        },
+        {"op": "bn", "eps": 1e-05, "fix_gamma": False, "center": False},
+    ]
+    assert run_spec((1, 3, 5, 5), ops, False, False) == "match"
