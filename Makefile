@@ -29,7 +29,7 @@ $(CAFFE_STAMP): $(STAMP) scripts/build_caffe.sh
 	@touch $@
 
 demo: $(STAMP) $(CAFFE_STAMP)
-	GLOG_minloglevel=2 $(PY) -m gluon2caffe.demo $(DEMO_ARGS)
+	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe demo $(DEMO_ARGS)
 
 # Under `make test` a missing Caffe is a failure, never a skip (GLUON2CAFFE_REQUIRE_CAFFE).
 test: $(STAMP) $(CAFFE_STAMP)

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what every pass does"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,zoo,ops}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,zoo,demo,ops}")
 
     c = sub.add_parser(
         "convert",
@@ -120,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--output", default="docs/model_zoo.md", metavar="FILE.md", help="(default docs/model_zoo.md)")
     z.add_argument("--runtime", choices=("caffe", "opencv"), default="caffe", help="(default caffe)")
 
+    d = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="convert a zoo model, verify it in Caffe, print the max error and the files (`make demo`)",
+        description="Convert a GluonCV model (resnet18_v1), verify it in Caffe against MXNet, say where the files are.",
+    )
+    d.add_argument("--model", default="resnet18_v1", help="GluonCV model-zoo name (default resnet18_v1)")
+    d.add_argument("--params", metavar="FILE", help="trained .params file (random live weights otherwise)")
+    d.add_argument("--output", metavar="PREFIX", help="output prefix (default out/MODEL)")
+
     sub.add_parser("ops", help="print the supported-operator table", description="Print the supported-operator table.")
     return parser
 
@@ -143,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _convert(args)
         if args.command == "zoo":
             return _zoo(args)
+        if args.command == "demo":
+            return _demo(args)
         return _verify(args)
     except Gluon2CaffeError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -231,6 +243,33 @@ def _verify(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"plot: {plot_layers(result, args.plot)}")
     return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .api import convert, save_model
+    from .models import load_zoo_model
+    from .verification import TOLERANCE, verify
+
+    shape = (1, 3, 224, 224)
+    prefix = args.output or f"out/{args.model}"
+    print(f"[1/3] building {args.model} ({'weights from ' + args.params if args.params else 'random live weights'})")
+    net = load_zoo_model(args.model, shape, args.params)
+    print(f"[2/3] converting (to_bgr=True, merge_bn=True, input {shape})")
+    start = time.perf_counter()
+    result = convert(net, shape, to_bgr=True, merge_bn=True)
+    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, prefix)
+    print(
+        f"      {len(result.text_net.layer)} Caffe layers, {result.report.bn_folded} BatchNorm folded, "
+        f"{time.perf_counter() - start:.2f} s"
+    )
+    print("[3/3] verifying in Caffe (BGR input) against MXNet (RGB input)")
+    v = verify(prototxt, caffemodel, net, runtime="caffe", to_bgr=True)
+    for name, c in v.outputs.items():
+        print(f"      output {name}: {c}")
+    verdict = "holds" if v.ok else "does not hold"
+    print(f"{'OK' if v.ok else 'FAILED'}: max|caffe - mxnet| <= {TOLERANCE:g} * max(1, max|mxnet|) {verdict}")
+    print(f"files:\n  {prototxt}\n  {caffemodel}")
+    return EXIT_OK if v.ok else EXIT_FAILURE
 
 
 def _zoo(args: argparse.Namespace) -> int:

@@ -421,10 +421,3 @@ def _no_subgraph_backend(enabled: bool = True) -> Iterator[None]:
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
-
-
-def verify_against_mxnet(
-    net: Any, result: Any, prototxt: str, caffemodel: str, to_bgr: bool, seed: int = 0
-) -> dict[str, Comparison]:
-    """The outputs' errors of freshly converted files against `net` (used by `make demo` and `convert --verify`)."""
-    return verify(prototxt, caffemodel, net, runtime="caffe", to_bgr=to_bgr, seed=seed).outputs

@@ -46,7 +46,9 @@ def exported(tmp_path_factory):
 
 def test_help_is_complete():
     main = run("--help")
-    assert main.returncode == 0 and all(c in main.stdout for c in ("convert", "verify", "ops", "exit codes"))
+    assert main.returncode == 0 and all(
+        c in main.stdout for c in ("convert", "verify", "zoo", "demo", "ops", "exit codes")
+    )
     convert = run("convert", "--help").stdout
     for option in (
         "--output",
@@ -265,7 +267,7 @@ def test_failed_conversion_writes_nothing(tmp_path):
 
 def test_demo_runs(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "gluon2caffe.demo", "--output", str(tmp_path / "r18")],
+        [sys.executable, "-m", "gluon2caffe", "demo", "--output", str(tmp_path / "r18")],
         capture_output=True,
         text=True,
         timeout=600,

@@ -25,7 +25,7 @@ def _power(s: float, op: str) -> tuple[float, float, float]:
     }[op]
 
 
-@register(
+SCALAR_OPS = (
     "_plus_scalar",
     "_minus_scalar",
     "_rminus_scalar",
@@ -33,8 +33,10 @@ def _power(s: float, op: str) -> tuple[float, float, float]:
     "_div_scalar",
     "_rdiv_scalar",
     "_power_scalar",
-    caffe="Power",
 )
+
+
+@register(*SCALAR_OPS, caffe="Power")
 def convert_scalar(node: Node, ctx: EmitContext) -> None:
     """x+s, x-s, s-x, x*s, x/s (as x*(1/s), within an ulp), s/x, x^s -> Power(power, scale, shift)."""
     s = node.attrs.float("scalar")

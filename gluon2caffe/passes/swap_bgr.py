@@ -8,6 +8,7 @@ import numpy as np
 
 from ..converters.batchnorm import batchnorm_axis
 from ..converters.elemwise import constant_run
+from ..converters.scalar import SCALAR_OPS
 from ..errors import ConversionError
 from ..ir import Graph, Node
 
@@ -28,13 +29,7 @@ _CHANNELWISE = {
     "UpSampling",
     "_contrib_BilinearResize2D",
     "_contrib_AdaptiveAvgPooling2D",
-    "_plus_scalar",
-    "_minus_scalar",
-    "_rminus_scalar",
-    "_mul_scalar",
-    "_div_scalar",
-    "_rdiv_scalar",
-    "_power_scalar",
+    *SCALAR_OPS,
 }
 SWAP = [2, 1, 0]
 
