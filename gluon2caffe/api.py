@@ -15,7 +15,7 @@ from google.protobuf import text_format
 from .emit import EmitOptions, build_nets, check_supported, emit_layers
 from .errors import ConversionError, InvalidCallError, ModelFileError
 from .converters.clip import RELU6_MODES
-from .frontend.exported import ExportedModel
+from .frontend.exported import ExportedModel, infer_shapes_isolated
 from .frontend.mxnet_graph import attach_shapes, graph_from_json, trace_block
 from .ir import Graph
 from .passes import PassReport, run_passes
@@ -98,7 +98,7 @@ def _read_exported(model: ExportedModel, input_shape: tuple[int, ...], input_nam
     graph = graph_from_json(model.symbol_json, model.params, {var: input_shape}, name=model.name)
     check_supported(graph)  # before any work (and before MXNet parses the graph): every unsupported op at once
     try:
-        attach_shapes(graph, model.symbol())
+        attach_shapes(graph, None, infer_shapes_isolated(model, graph.inputs, graph.source_names))
     except ConversionError as exc:  # a parameter whose shape the graph does not take
         raise ModelFileError(model.params_path, str(exc)) from None
     if var != input_name:

@@ -176,3 +176,22 @@ def test_loading_executes_nothing(tmp_path):
     with pytest.raises(Gluon2CaffeError):
         convert_model(load_exported(tmp_path / "m"), (1, 3, 9, 9))
     assert not os.path.exists(marker)
+
+
+def test_mxnet_crash_during_shape_inference_is_a_clear_error(tmp_path, monkeypatch):
+    """MXNet's C++ trusts the graph (a fuzzed file made infer_shape segfault): it runs in a child process."""
+    import signal
+    import time
+
+    import gluon2caffe.frontend.exported as exported
+    import gluon2caffe.frontend.mxnet_graph as reader
+
+    _exported_pair(tmp_path)
+    model = load_exported(tmp_path / "m")
+    monkeypatch.setattr(reader, "infer_shapes", lambda *a: os.kill(os.getpid(), signal.SIGSEGV))
+    with pytest.raises(ModelFileError, match="m-symbol.json.*crashed"):
+        convert_model(model, (1, 3, 11, 13))
+    monkeypatch.setattr(reader, "infer_shapes", lambda *a: time.sleep(60))
+    monkeypatch.setattr(exported, "SHAPE_INFERENCE_TIMEOUT", 1)
+    with pytest.raises(ModelFileError, match="did not finish"):
+        convert_model(model, (1, 3, 11, 13))

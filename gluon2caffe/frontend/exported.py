@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ModelFileError
+from ..errors import Gluon2CaffeError, ModelFileError
 from .ndarray_file import load_params
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,65 @@ class ExportedModel:
             return mx.sym.load_json(self.symbol_json)
         except Exception as exc:  # MXNetError for an op or attribute MXNet itself rejects
             raise ModelFileError(self.symbol_path, f"MXNet cannot load this graph: {_first_line(exc)}") from None
+
+
+SHAPE_INFERENCE_TIMEOUT = 300  # seconds
+
+
+def infer_shapes_isolated(model: ExportedModel, input_shapes: dict, source_names: list[str]) -> dict:
+    """MXNet's shape inference on an untrusted graph, in a forked child process.
+
+    MXNet's C++ graph code trusts its input: a well-formed but hostile graph can crash the process (a fuzzed
+    attribute made infer_shape segfault) or run for ever. In a child, a crash or a hang becomes a ModelFileError.
+    """
+    import select
+    import signal
+
+    from .mxnet_graph import infer_shapes
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_fd)
+        try:
+            import mxnet as mx
+
+            shapes = infer_shapes(mx.sym.load_json(model.symbol_json), input_shapes, source_names)
+            payload = {"shapes": {k: list(v) for k, v in shapes.items()}}
+        except Gluon2CaffeError as exc:
+            payload = {"error": str(exc)}
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            payload = {"error": f"MXNet cannot load this graph: {_first_line(exc)}"}
+        with os.fdopen(write_fd, "w") as f:
+            f.write(json.dumps(payload))
+        os._exit(0)
+    os.close(write_fd)
+    chunks, deadline = [], time.monotonic() + SHAPE_INFERENCE_TIMEOUT
+    with os.fdopen(read_fd, "rb") as f:
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([f], [], [], max(0.0, left))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise ModelFileError(
+                    model.symbol_path, f"MXNet's shape inference did not finish in {SHAPE_INFERENCE_TIMEOUT} s; stopped"
+                )
+            chunk = os.read(f.fileno(), 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) or not chunks:
+        raise ModelFileError(
+            model.symbol_path,
+            f"MXNet crashed while reading this graph (signal "
+            f"{os.WTERMSIG(status) if os.WIFSIGNALED(status) else 'none'}); the file is malformed",
+        )
+    payload = json.loads(b"".join(chunks))
+    if "error" in payload:
+        raise ModelFileError(model.symbol_path, payload["error"])
+    return {k: tuple(v) for k, v in payload["shapes"].items()}
 
 
 def resolve_paths(model: str | Path, epoch: int = 0, params: str | Path | None = None) -> tuple[str, str, str]:

@@ -76,9 +76,9 @@ def graph_from_symbol(
     return graph
 
 
-def attach_shapes(graph: Graph, symbol: Any) -> None:
-    """Fill `graph.shapes` from MXNet's shape inference on `symbol` and check the parameters against it."""
-    graph.shapes.update(infer_shapes(symbol, graph.inputs, graph.source_names))
+def attach_shapes(graph: Graph, symbol: Any, shapes: dict[str, tuple[int, ...]] | None = None) -> None:
+    """Fill `graph.shapes` from MXNet's shape inference on `symbol` (or given `shapes`) and check the parameters."""
+    graph.shapes.update(shapes if shapes is not None else infer_shapes(symbol, graph.inputs, graph.source_names))
     missing = [t for node in graph.nodes for t in node.outputs + node.inputs if t not in graph.shapes]
     if missing:
         raise Gluon2CaffeError(f"MXNet shape inference left {len(missing)} tensor(s) unknown, e.g. {missing[:3]}")
