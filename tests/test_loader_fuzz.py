@@ -131,7 +131,9 @@ def _mutate(doc, data):
     elif kind == "delete":
         del nodes[i]
     elif kind == "cycle":
-        node.setdefault("inputs", []).append([data.draw(st.integers(i, len(nodes) + 2)), 0, 0])
+        if not isinstance(node.get("inputs"), list):
+            node["inputs"] = []
+        node["inputs"].append([data.draw(st.integers(i, len(nodes) + 2)), 0, 0])
     elif kind == "attr":
         attrs = node.setdefault("attrs", {})
         if isinstance(attrs, dict):

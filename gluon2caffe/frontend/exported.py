@@ -7,6 +7,7 @@ our own bounds-checked reader. Every problem is a ModelFileError naming the file
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
@@ -72,6 +73,7 @@ def infer_shapes_isolated(model: ExportedModel, input_shapes: dict, source_names
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
+        faulthandler.disable()  # a crash here is expected and reported by the parent, not dumped on the terminal
         try:
             import mxnet as mx
 
