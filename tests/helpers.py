@@ -12,7 +12,7 @@ from mxnet.gluon import HybridBlock, nn
 from gluon2caffe import convert
 from gluon2caffe.api import ConversionResult
 from gluon2caffe.randomize import randomize
-from gluon2caffe.verification import TOLERANCE, Comparison, compare, mxnet_forward, run_converted
+from gluon2caffe.verification import TOLERANCE, Comparison, _softmax, compare, mxnet_forward, run_converted
 
 BGR = [2, 1, 0]
 
@@ -103,11 +103,6 @@ def check_block(
                 f"the MXNet output barely depends on the input (changed by {change:.3g}): the test would pass vacuously"
             )
     return Checked(result, comparisons, caffe_out, reference)
-
-
-def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 def symbol_block(symbol: Any, params: dict[str, np.ndarray], input_name: str = "data") -> mx.gluon.SymbolBlock:

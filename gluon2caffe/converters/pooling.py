@@ -12,6 +12,7 @@ from ..errors import ConversionError
 from ..ir import Node
 from ._common import require_nchw, spatial_2d
 from .registry import register
+from .shape import emit_slice
 
 if TYPE_CHECKING:
     from ..emit import EmitContext
@@ -103,14 +104,13 @@ def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) ->
 
 def _drop_trailing(node: Node, ctx: EmitContext, src: str, out: str, got: tuple, want: tuple) -> None:
     """Caffe's windows start where MXNet's do, so slicing off the extra trailing row/column is exact."""
-    current = src
+    n, c = ctx.shape(node.inputs[0])[:2]
+    ctx.set_shape(src, (n, c) + tuple(got))
     axes = [axis for axis in (0, 1) if got[axis] != want[axis]]
+    current = src
     for i, axis in enumerate(axes):
         keep = out if i == len(axes) - 1 else ctx.unique(f"{node.name}_crop_h")
-        drop = ctx.unique(f"{node.name}_dropped_{'hw'[axis]}")
-        layer = ctx.layer(ctx.unique(f"{node.name}_slice_{'hw'[axis]}"), "Slice", [current], [keep, drop])
-        layer.slice_param.axis = axis + 2
-        layer.slice_param.slice_point.append(want[axis])
+        emit_slice(ctx, ctx.unique(f"{node.name}_slice_{'hw'[axis]}"), current, axis + 2, 0, want[axis], keep)
         current = keep
 
 
