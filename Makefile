@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CAFFE_STAMP := $(VENV)/.caffe
 
-.PHONY: demo test fuzz zoo setup caffe proto readme lint clean
+.PHONY: demo test fuzz zoo bench setup caffe proto readme lint clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,12 @@ fuzz: $(STAMP) $(CAFFE_STAMP)
 zoo: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe zoo --jobs 2 $(ZOO_ARGS)
 
+# Conversion speed/memory against the tofile floor and MXNet's ONNX exporter, and the converted models' forward
+# speed; prints the tables and rewrites docs/benchmarks.md (BENCH_ARGS=--no-onnx ...). onnx only for this.
+bench: $(STAMP) $(CAFFE_STAMP)
+	$(PY) -m pip install -q --no-deps -r requirements-bench.txt
+	GLOG_minloglevel=2 MXNET_SUBGRAPH_BACKEND=NONE $(PY) bench/bench.py $(BENCH_ARGS)
+
 # Regenerate gluon2caffe/proto/caffe_pb2.py from caffe.proto (Debian 12's protoc 3.21, matching protobuf==4.21.12).
 proto:
 	protoc --proto_path=. --python_out=. gluon2caffe/proto/caffe.proto
@@ -53,8 +59,8 @@ readme: $(STAMP)
 	$(PY) scripts/sync_readme.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gluon2caffe tests scripts --exclude gluon2caffe/proto/caffe_pb2.py
-	$(VENV)/bin/ruff format --check gluon2caffe tests scripts --exclude gluon2caffe/proto/caffe_pb2.py
+	$(VENV)/bin/ruff check gluon2caffe tests scripts bench --exclude gluon2caffe/proto/caffe_pb2.py
+	$(VENV)/bin/ruff format --check gluon2caffe tests scripts bench --exclude gluon2caffe/proto/caffe_pb2.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -6,13 +6,13 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import text_format
 
-from .emit import EmitOptions, build_nets, check_supported, emit_layers
+from .emit import CaffeModel, EmitOptions, build_nets, check_supported, emit_layers
 from .errors import ConversionError, InvalidCallError, ModelFileError
 from .converters.clip import RELU6_MODES
 from .frontend.exported import ExportedModel, infer_shapes_isolated
@@ -29,15 +29,18 @@ class ConversionResult:
     """Everything a conversion produced, for callers that want more than the two nets (the CLI, verification)."""
 
     text_net: pb.NetParameter
-    binary_weights: pb.NetParameter
+    binary_weights: CaffeModel  # a NetParameter streamed from numpy (see emit.CaffeModel)
     graph: Graph
     report: PassReport
     seconds: float
     source_nodes: int  # operator nodes in the MXNet graph, before the passes
+    detection: Any = None  # SSD: the AnchorReport (how the anchors were written)
+    head: Any = None  # SSD: the SSDHead read from the network
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (trace + shapes, passes, emission)
 
     @property
     def num_parameters(self) -> int:
-        return sum(len(blob.data) for layer in self.binary_weights.layer for blob in layer.blobs)
+        return self.binary_weights.num_parameters
 
 
 def convert_model(
@@ -49,10 +52,11 @@ def convert_model(
     *,
     input_name: str = "data",
     relu6: str = "exact",
-) -> tuple[pb.NetParameter, pb.NetParameter]:
+) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a Gluon HybridBlock (or an exported model from `load_exported`) to Caffe.
 
-    Returns (text_net, binary_weights), both caffe NetParameter messages.
+    Returns (text_net, binary_weights): a caffe NetParameter, and a CaffeModel (a NetParameter streamed from the
+    weight arrays: SerializeToString() gives the same bytes protobuf would, and attribute access parses it).
 
     text_net has no weights (write it as .prototxt), binary_weights the same layers with their blobs (.caffemodel).
     relu6: how clip(0, 6) is written: 'exact' (BVLC layers, default), 'layer' (a ReLU6 layer, for OpenCV/ncnn and
@@ -73,11 +77,15 @@ def convert(
     relu6: str = "exact",
 ) -> ConversionResult:
     """convert_model with the full result (IR graph, pass report, time)."""
+    from .frontend.ssd import is_ssd
+
+    if is_ssd(net):
+        if softmax:
+            raise InvalidCallError("softmax=True does not apply to an SSD: its DetectionOutput already scores classes")
+        log.info("%s is a GluonCV SSD: converting it with convert_ssd_model", getattr(net, "name", "the network"))
+        return convert_ssd(net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6)
     input_shape = _check_input_shape(input_shape)
-    if relu6 not in RELU6_MODES:
-        raise InvalidCallError(f"relu6={relu6!r}; expected one of {RELU6_MODES}")
-    if not isinstance(input_name, str) or not input_name:
-        raise InvalidCallError(f"input_name must be a non-empty string, got {input_name!r}")
+    _check_options(relu6, input_name)
     start = time.perf_counter()
     if isinstance(net, ExportedModel):
         graph = _read_exported(net, input_shape, input_name)
@@ -85,6 +93,7 @@ def convert(
         symbol, params = trace_block(net, input_shape, input_name)
         name = getattr(net, "name", None) or type(net).__name__
         graph = graph_from_json(symbol.tojson(), params, {input_name: input_shape}, name=name)
+        del params  # the graph holds the arrays; a fold then frees each original (peak memory ~1x the weights)
         check_supported(graph)  # before any work: every unsupported op at once
         attach_shapes(graph, symbol)
     return convert_graph(graph, input_name, softmax, to_bgr, merge_bn, relu6, start)
@@ -110,21 +119,113 @@ def convert_graph(
     graph: Graph, input_name: str, softmax: bool, to_bgr: bool, merge_bn: bool, relu6: str, start: float
 ) -> ConversionResult:
     """Passes and emission on a graph whose ops are supported and whose shapes are known."""
+    stages = {"trace + shapes": time.perf_counter() - start}
     source_nodes = len(graph.nodes)
+    t = time.perf_counter()
     report = run_passes(graph, input_name, merge_bn=merge_bn, to_bgr=to_bgr, softmax=softmax)
+    stages["passes"] = time.perf_counter() - t
+    t = time.perf_counter()
     ctx = emit_layers(graph, EmitOptions(relu6=relu6))
     text_net, binary_net = build_nets(graph, ctx)
+    stages["emission"] = time.perf_counter() - t
     seconds = time.perf_counter() - start
     log.info("converted %s: %d Caffe layers in %.2f s", graph.name, len(text_net.layer), seconds)
-    return ConversionResult(text_net, binary_net, graph, report, seconds, source_nodes)
+    return ConversionResult(text_net, binary_net, graph, report, seconds, source_nodes, stages=stages)
 
 
-def convert_ssd_model(*args: Any, **kwargs: Any) -> tuple[pb.NetParameter, pb.NetParameter]:
-    """Convert a GluonCV SSD detector to caffe-ssd (PriorBox + DetectionOutput). Not implemented yet."""
-    raise NotImplementedError(
-        "convert_ssd_model is not implemented yet (SSD support: PriorBox + DetectionOutput is planned); "
-        "convert_model converts SSD backbones and heads without the detection post-processing"
+def convert_ssd_model(
+    net: Any,
+    input_shape: tuple[int, ...] = (1, 3, 512, 512),
+    to_bgr: bool = True,
+    merge_bn: bool = True,
+    *,
+    input_name: str = "data",
+    relu6: str = "exact",
+    anchors: str = "exact",
+    nms: bool = True,
+) -> tuple[pb.NetParameter, CaffeModel]:
+    """Convert a GluonCV SSD to caffe-ssd: backbone and heads, anchors, and a DetectionOutput layer.
+
+    The net's output `detection_out` has rows [image_id, label, score, xmin, ymin, xmax, ymax]: label is GluonCV's
+    class id + 1 (0 is background), coordinates are normalized to [0, 1] (multiply by the input width/height for
+    GluonCV's pixels), rows are grouped by label; an image without detections gives one row of -1s.
+    anchors: 'exact' (default: PriorBox layers where they reproduce the net's anchors in every runtime, otherwise the
+    anchors as a constant blob), 'priorbox' (always PriorBox; warns with the largest deviation when not exact) or
+    'constant'. nms=False stops before DetectionOutput: outputs mbox_loc, mbox_conf_flatten (softmax) and
+    mbox_priorbox, for runtimes without caffe-ssd layers.
+    """
+    result = convert_ssd(
+        net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6, anchors=anchors, nms=nms
     )
+    return result.text_net, result.binary_weights
+
+
+def convert_ssd(
+    net: Any,
+    input_shape: tuple[int, ...] = (1, 3, 512, 512),
+    to_bgr: bool = True,
+    merge_bn: bool = True,
+    *,
+    input_name: str = "data",
+    relu6: str = "exact",
+    anchors: str = "exact",
+    nms: bool = True,
+) -> ConversionResult:
+    """convert_ssd_model with the full result; `result.detection` says how the anchors were written."""
+    from .converters.detection import CONF, LOC, emit_ssd_head, plan_anchors
+    from .frontend.ssd import is_ssd, read_ssd
+
+    input_shape = _check_input_shape(input_shape)
+    _check_options(relu6, input_name)
+    if not is_ssd(net):
+        raise InvalidCallError(
+            f"convert_ssd_model expects a GluonCV SSD, got {type(net).__module__}.{type(net).__name__}"
+        )
+    start = time.perf_counter()
+    block, head, num_features = read_ssd(net, input_shape)
+    report = plan_anchors(head, anchors)
+    import mxnet as mx
+
+    with mx.name.NameManager():  # fresh op counters: the same net gives the same layer names every time
+        symbol, params = trace_block(block, input_shape, input_name)
+    graph = graph_from_json(symbol.tojson(), params, {input_name: input_shape}, name=net.name)
+    del params  # see convert()
+    check_supported(graph)
+    attach_shapes(graph, symbol)
+    stages = {"trace + shapes": time.perf_counter() - start}
+    graph.rename_tensor(graph.outputs[0], LOC)
+    graph.rename_tensor(graph.outputs[1], CONF)
+    features = list(graph.outputs[2 : 2 + num_features])
+    source_nodes = len(graph.nodes)
+    t = time.perf_counter()
+    passes = run_passes(graph, input_name, merge_bn=merge_bn, to_bgr=to_bgr, softmax=False)
+    stages["passes"] = time.perf_counter() - t
+    t = time.perf_counter()
+
+    def tail(ctx: Any) -> list[str]:
+        return emit_ssd_head(ctx, head, features, input_name, report, nms)
+
+    ctx = emit_layers(graph, EmitOptions(relu6=relu6), tail=tail)
+    names = {layer.proto.name for layer in ctx.layers}
+    for layer in ctx.layers:  # caffe-ssd's usual names; OpenCV also looks blobs up by layer name
+        if list(layer.proto.top) in ([LOC], [CONF]) and layer.proto.top[0] not in names:
+            layer.proto.name = layer.proto.top[0]
+    text_net, binary_net = build_nets(graph, ctx)
+    stages["emission"] = time.perf_counter() - t
+    seconds = time.perf_counter() - start
+    log.info(
+        "converted SSD %s: %d Caffe layers in %.2f s; %s", graph.name, len(text_net.layer), seconds, report.describe()
+    )
+    return ConversionResult(
+        text_net, binary_net, graph, passes, seconds, source_nodes, detection=report, head=head, stages=stages
+    )
+
+
+def _check_options(relu6: str, input_name: str) -> None:
+    if relu6 not in RELU6_MODES:
+        raise InvalidCallError(f"relu6={relu6!r}; expected one of {RELU6_MODES}")
+    if not isinstance(input_name, str) or not input_name:
+        raise InvalidCallError(f"input_name must be a non-empty string, got {input_name!r}")
 
 
 def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
@@ -139,34 +240,50 @@ def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
     return shape
 
 
+# Seconds the last save_model spent on each file (prototxt: text format + write; weights: caffemodel streamed to disk
+# with fsync), for bench/bench.py.
+SAVE_SECONDS: dict[str, float] = {}
+
+
 def save_model(
-    text_net: pb.NetParameter, binary_weights: pb.NetParameter, prefix: str | os.PathLike
+    text_net: pb.NetParameter, binary_weights: CaffeModel | pb.NetParameter, prefix: str | os.PathLike
 ) -> tuple[str, str]:
     """Write PREFIX.prototxt and PREFIX.caffemodel, creating folders; both files are written atomically.
 
     Both files are written to temporary files first and only then moved into place, so a failure leaves no
-    half-written file and does not clobber a previous good pair. Returns the two paths.
+    half-written file and does not clobber a previous good pair. The caffemodel is streamed from the weight
+    arrays (binary_weights is a CaffeModel; a plain NetParameter is serialized). Returns the two paths.
     """
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     prototxt = prefix.parent / (prefix.name + ".prototxt")
     caffemodel = prefix.parent / (prefix.name + ".caffemodel")
+    t = time.perf_counter()
     text = text_format.MessageToString(text_net).encode()
-    binary = binary_weights.SerializeToString()
     temps = []
+    sizes = []
     try:
-        for data, final in ((text, prototxt), (binary, caffemodel)):
+        for data, final in ((text, prototxt), (binary_weights, caffemodel)):
+            if temps:
+                SAVE_SECONDS["prototxt"] = time.perf_counter() - t
+                t = time.perf_counter()
             fd, tmp = tempfile.mkstemp(dir=prefix.parent, prefix=f".{final.name}.", suffix=".tmp")
             temps.append(tmp)
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                if isinstance(data, CaffeModel):
+                    sizes.append(data.write_to(f))
+                else:
+                    data = data if isinstance(data, bytes) else data.SerializeToString()
+                    f.write(data)
+                    sizes.append(len(data))
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(temps[0], prototxt)
         os.replace(temps[1], caffemodel)
+        SAVE_SECONDS["weights"] = time.perf_counter() - t
     finally:
         for tmp in temps:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    log.info("saved %s (%d bytes) and %s (%d bytes)", prototxt, len(text), caffemodel, len(binary))
+    log.info("saved %s (%d bytes) and %s (%d bytes)", prototxt, sizes[0], caffemodel, sizes[1])
     return str(prototxt), str(caffemodel)

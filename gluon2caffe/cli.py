@@ -63,9 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--input-shape",
         type=_shape,
-        default=(1, 3, 224, 224),
         metavar="N,C,H,W",
-        help="input shape (default 1,3,224,224)",
+        help="input shape (default 1,3,224,224; a zoo SSD's own size, e.g. 1,3,512,512 for ssd_512_...)",
     )
     c.add_argument("--input-name", default="data", help="name of the Caffe input blob (default data)")
     c.add_argument("--no-bgr", action="store_true", help="keep RGB input order (default: the Caffe net takes BGR)")
@@ -76,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("exact", "layer", "relu"),
         default="exact",
         help="clip(0,6): exact BVLC layers (default), a ReLU6 layer, or lossy ReLU (warns)",
+    )
+    c.add_argument(
+        "--anchors",
+        choices=("exact", "priorbox", "constant"),
+        default="exact",
+        help="SSD: PriorBox layers where exact, else the anchors as a constant (default); always PriorBox "
+        "(portable, warns with the deviation); or always the constant",
+    )
+    c.add_argument(
+        "--no-nms",
+        action="store_true",
+        help="SSD: stop before DetectionOutput (outputs mbox_loc, mbox_conf_flatten, mbox_priorbox)",
     )
     _add_model_source(c)
     c.add_argument("--verify", action="store_true", help="run the result (pycaffe, else OpenCV) against MXNet")
@@ -93,9 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--runtime", choices=("caffe", "opencv"), help="default: pycaffe when importable, else OpenCV")
     v.add_argument(
         "--input",
-        default="random",
-        metavar="IMAGE|random",
-        help="an image (resized, ImageNet mean/std) or 'random' both-sign noise (default)",
+        metavar="IMAGE|random|scene",
+        help="an image (resized, ImageNet mean/std), 'random' both-sign noise (default for classifiers) or "
+        "'scene', a synthetic real-looking image (default for detectors)",
     )
     v.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
     v.add_argument("--no-bgr", action="store_true", help="the Caffe net takes RGB (it was converted with --no-bgr)")
@@ -110,9 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser(
         "zoo",
         parents=[common],
-        help="convert and verify GluonCV classification models, write docs/model_zoo.md",
-        description="Convert GluonCV classification models on live random weights, run each in the real Caffe "
-        "against MXNet, and write the coverage table (rows of earlier runs are kept).",
+        help="convert and verify GluonCV classification models and SSD detectors, write docs/model_zoo.md",
+        description="Convert GluonCV classification models and SSD detectors on live random weights, run each in "
+        "the real Caffe against MXNet/GluonCV, and write the coverage table (rows of earlier runs are kept). "
+        "SSD families: ssd_mobilenet, ssd_resnet, ssd_vgg16.",
     )
     z.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
     z.add_argument("--models", default="", metavar="M1,M2", help="only these models")
@@ -162,20 +174,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .api import convert, save_model
-    from .models import describe_size, load_model
+    from .api import convert, convert_ssd, save_model
+    from .frontend.ssd import is_ssd
+    from .models import default_input_shape, describe_size, load_model
 
     start = time.perf_counter()
-    model, description = load_model(args.model, args.input_shape, args.params, args.epoch)
-    result = convert(
-        model,
-        args.input_shape,
-        softmax=args.softmax,
-        to_bgr=not args.no_bgr,
-        merge_bn=not args.no_merge_bn,
-        input_name=args.input_name,
-        relu6=args.relu6,
-    )
+    shape = args.input_shape or default_input_shape(args.model) or (1, 3, 224, 224)
+    model, description = load_model(args.model, shape, args.params, args.epoch)
+    ssd = is_ssd(model)
+    if ssd:
+        if args.softmax:
+            raise Gluon2CaffeError("--softmax does not apply to an SSD (its DetectionOutput scores the classes)")
+        result = convert_ssd(
+            model,
+            shape,
+            to_bgr=not args.no_bgr,
+            merge_bn=not args.no_merge_bn,
+            input_name=args.input_name,
+            relu6=args.relu6,
+            anchors=args.anchors,
+            nms=not args.no_nms,
+        )
+    else:
+        for flag, value in (("--anchors", args.anchors != "exact"), ("--no-nms", args.no_nms)):
+            if value:
+                raise Gluon2CaffeError(f"{flag} applies to SSD detectors only; {args.model} is not one")
+        result = convert(
+            model,
+            shape,
+            softmax=args.softmax,
+            to_bgr=not args.no_bgr,
+            merge_bn=not args.no_merge_bn,
+            input_name=args.input_name,
+            relu6=args.relu6,
+        )
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
     r = result.report
     print(f"{description}")
@@ -188,9 +220,23 @@ def _convert(args: argparse.Namespace) -> int:
         f"BGR swap: {', '.join(r.bgr_swapped) if r.bgr_swapped else 'off'}; "
         f"softmax appended: {'yes' if r.softmax_appended else 'no'}; relu6: {args.relu6}"
     )
+    if ssd:
+        head = result.head
+        print(
+            f"  SSD: {head.num_classes} classes (Caffe label = GluonCV class id + 1), {head.num_anchors} anchors; "
+            + (
+                f"DetectionOutput nms {head.nms_thresh:g}, top_k {head.nms_topk}, keep_top_k {head.post_nms}, "
+                f"score > {head.score_thresh:g}"
+                if not args.no_nms
+                else "no DetectionOutput (--no-nms)"
+            )
+        )
+        print(f"  {result.detection.describe()}")
     print(f"  converted in {result.seconds:.2f} s, {time.perf_counter() - start:.2f} s in all")
     print(f"  wrote {prototxt} ({describe_size(prototxt)})")
     print(f"        {caffemodel} ({describe_size(caffemodel)})")
+    if args.verify and ssd:
+        return _print_ssd_check(model, result.head, prototxt, caffemodel, None, not args.no_bgr, "scene", 0)
     if args.verify:
         from .verification import verify
 
@@ -212,13 +258,21 @@ def _verify(args: argparse.Namespace) -> int:
             raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
     _, shape = input_spec(read_prototxt(prototxt))
     model, description = load_model(args.against, shape, args.params, args.epoch)
+    from .frontend.ssd import is_ssd
+
+    if is_ssd(model):
+        from .frontend.ssd import read_ssd
+
+        print(f"{args.prefix} against {description}")
+        _, head, _ = read_ssd(model, shape)
+        return _print_ssd_check(model, head, prototxt, caffemodel, args.runtime, not args.no_bgr, args.input, args.seed)
     layers = args.layers or bool(args.plot)
     result = verify(
         prototxt,
         caffemodel,
         model,
         runtime=args.runtime,
-        input=args.input,
+        input=args.input or "random",
         layers=layers,
         to_bgr=not args.no_bgr,
         seed=args.seed,
@@ -243,6 +297,23 @@ def _verify(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"plot: {plot_layers(result, args.plot)}")
     return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+def _print_ssd_check(
+    model, head, prototxt: str, caffemodel: str, runtime: str | None, to_bgr: bool, source: str, seed: int
+) -> int:
+    from .verification import default_runtime, make_input
+    from .verification_ssd import check_ssd
+
+    runtime = runtime or default_runtime()
+    x, input_description = make_input(source, (1, 3) + tuple(head.image_size), seed)
+    check = check_ssd(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime)
+    print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")
+    for name, c in check.pre_nms.items():
+        print(f"  before NMS, {name}: {c}")
+    if check.detections is not None:
+        print(f"  detections: {check.detections}")
+    return EXIT_OK if check.ok else EXIT_FAILURE
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -37,6 +37,7 @@ class EmitContext:
         self._alias: dict[str, str] = {}
         self._names: set[str] = set()
         self._blob_shapes: dict[str, tuple[int, ...]] = {}
+        self.outputs: list[str] = []  # the net's output blobs, set by emit_layers
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         """Shape of an IR tensor, or of an intermediate blob a converter registered with `set_shape`."""
@@ -95,15 +96,21 @@ def check_supported(graph: Graph) -> None:
         raise UnsupportedOperatorError(unsupported)
 
 
-def emit_layers(graph: Graph, options: EmitOptions) -> EmitContext:
+def emit_layers(
+    graph: Graph, options: EmitOptions, tail: Callable[[EmitContext], list[str]] | None = None
+) -> EmitContext:
+    """Convert every node; `tail` (e.g. SSD's detection layers) may append layers and returns the net's outputs
+    (default: the graph's outputs). `ctx.outputs` holds the output blobs."""
     ctx = EmitContext(graph, options)
     for name, shape in graph.inputs.items():
         proto = ctx.layer(name, "Input", [], [name])
         proto.input_param.shape.add().dim.extend(shape)
     for node in graph.nodes:
         _convert(node, ctx)
-    _expose_consumed_outputs(graph, ctx)
-    _silence_dangling(graph, ctx)
+    outputs = tail(ctx) if tail else list(graph.outputs)
+    _expose_consumed_outputs(outputs, ctx)
+    _silence_dangling(outputs, ctx)
+    ctx.outputs = [ctx.blob(t) for t in outputs]
     return ctx
 
 
@@ -114,14 +121,14 @@ def _convert(node: Node, ctx: EmitContext) -> None:
     entry.convert(node, ctx)
 
 
-def _expose_consumed_outputs(graph: Graph, ctx: EmitContext) -> None:
+def _expose_consumed_outputs(graph_outputs: list[str], ctx: EmitContext) -> None:
     """Caffe's net outputs are the blobs no layer consumes. A model output that other layers also read is renamed
     where it is produced and consumed, and a Split copies it back to its own name as a net output."""
-    for tensor in graph.outputs:  # an output that is an alias (an identity op) gets a blob of its own name
+    for tensor in graph_outputs:  # an output that is an alias (an identity op) gets a blob of its own name
         if ctx.blob(tensor) != tensor:
             ctx.layer(ctx.unique(f"{tensor}_output"), "Split", [tensor], [tensor])
             ctx.alias(tensor, tensor)
-    outputs = {ctx.blob(t) for t in graph.outputs}
+    outputs = {ctx.blob(t) for t in graph_outputs}
     consumed = {b for layer in ctx.layers for b in layer.proto.bottom}
     for blob in sorted(outputs & consumed):
         inner = ctx.unique(f"{blob}_inner")
@@ -136,10 +143,10 @@ def _expose_consumed_outputs(graph: Graph, ctx: EmitContext) -> None:
         ctx.layers.insert(position, ctx.layers.pop())
 
 
-def _silence_dangling(graph: Graph, ctx: EmitContext) -> None:
+def _silence_dangling(graph_outputs: list[str], ctx: EmitContext) -> None:
     """Blobs nobody consumes (e.g. the trailing row a pooling fix slices off) would become extra net outputs."""
     consumed = {b for layer in ctx.layers for b in layer.proto.bottom}
-    outputs = {ctx.blob(t) for t in graph.outputs}
+    outputs = {ctx.blob(t) for t in graph_outputs}
     dangling = [t for layer in ctx.layers for t in layer.proto.top if t not in consumed and t not in outputs]
     if dangling:
         ctx.layer(ctx.unique("silence"), "Silence", [], [])
@@ -164,26 +171,134 @@ def _varint(value: int) -> bytes:
 
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field."""
-    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+    return _header(number, len(payload)) + payload
 
 
-def _blob_bytes(array: np.ndarray) -> bytes:
-    """BlobProto{shape, data (packed float32)} serialized straight from numpy (no per-float protobuf work)."""
-    shape = pb.BlobShape(dim=array.shape).SerializeToString()
-    data = np.ascontiguousarray(array, dtype="<f4").tobytes()
-    return _field(7, shape) + _field(5, data)
+def _header(number: int, length: int) -> bytes:
+    return _varint((number << 3) | 2) + _varint(length)
 
 
-def build_nets(graph: Graph, ctx: EmitContext) -> tuple[pb.NetParameter, pb.NetParameter]:
+_BLOBS = 7  # LayerParameter.blobs
+
+
+def _split_before(serialized: bytes, number: int) -> int:
+    """Offset of the first top-level field numbered above `number` (protobuf writes known fields in order)."""
+    pos = 0
+    while pos < len(serialized):
+        start = pos
+        tag, pos = _read_varint(serialized, pos)
+        if tag >> 3 > number:
+            return start
+        wire = tag & 7
+        if wire == 0:
+            _, pos = _read_varint(serialized, pos)
+        elif wire == 2:
+            length, pos = _read_varint(serialized, pos)
+            pos += length
+        elif wire == 5:
+            pos += 4
+        elif wire == 1:
+            pos += 8
+        else:  # pragma: no cover - groups are not in caffe.proto
+            raise ValueError(f"unexpected wire type {wire}")
+    return len(serialized)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+class CaffeModel:
+    """binary_weights: a Caffe NetParameter whose bytes are assembled from numpy arrays, not through protobuf.
+
+    Filling protobuf's repeated float fields costs about 100x writing the same floats from numpy, and a parsed
+    message holds a second copy of every weight. This keeps the arrays and streams them: `write_to(file)` writes the
+    serialized NetParameter without building it in memory (save_model uses it), `SerializeToString()` returns the
+    same bytes -- byte-identical to protobuf's own serialization of the same message (a test checks). Anything else
+    (`.layer`, `.name`, `ListFields()`, ...) is answered by the parsed message, built once on first use.
+    """
+
+    def __init__(self, name: str, layers: list[Layer]):
+        self._name = name
+        self._layers = layers
+        self._message: pb.NetParameter | None = None
+
+    # -- streaming -----------------------------------------------------------------------------------------------
+    def _chunks(self):
+        """The serialized message as a sequence of bytes-like pieces (weight arrays as zero-copy memoryviews)."""
+        yield _field(1, self._name.encode())
+        for layer in self._layers:
+            proto = layer.proto.SerializeToString()
+            split = _split_before(proto, _BLOBS)
+            blobs = [_blob_parts(b) for b in layer.blobs]
+            body = len(proto) + sum(sum(len(part) for part in parts) for parts in blobs)
+            yield _header(100, body)
+            yield proto[:split]
+            for parts in blobs:
+                yield from parts
+            yield proto[split:]
+
+    def write_to(self, f: Any) -> int:
+        """Write the serialized NetParameter to the binary file `f`; returns the number of bytes."""
+        written = 0
+        for chunk in self._chunks():
+            f.write(chunk)
+            written += len(chunk)
+        return written
+
+    def SerializeToString(self) -> bytes:  # noqa: N802 - protobuf's name
+        return b"".join(bytes(c) if isinstance(c, memoryview) else c for c in self._chunks())
+
+    def ByteSize(self) -> int:  # noqa: N802 - protobuf's name
+        return sum(len(c) for c in self._chunks())
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(int(b.size) for layer in self._layers for b in layer.blobs)
+
+    # -- everything else: the parsed message -----------------------------------------------------------------------
+    def message(self) -> pb.NetParameter:
+        if self._message is None:
+            self._message = pb.NetParameter.FromString(self.SerializeToString())
+        return self._message
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.message(), name)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CaffeModel):
+            return self.SerializeToString() == other.SerializeToString()
+        if isinstance(other, pb.NetParameter):
+            return self.message() == other
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"CaffeModel({self._name!r}, {len(self._layers)} layers, {self.num_parameters} parameters)"
+
+
+def _blob_parts(array: np.ndarray) -> list[Any]:
+    """BlobProto{data (packed float32) = 5, shape = 7} as field 7 of its layer, the data as a zero-copy view."""
+    data = np.ascontiguousarray(array, dtype="<f4")
+    shape = _field(7, pb.BlobShape(dim=array.shape).SerializeToString())
+    head = _header(5, data.nbytes) if data.size else b""  # protobuf omits an empty packed field
+    view = memoryview(data.reshape(-1)).cast("B") if data.size else b""
+    return [_header(_BLOBS, len(head) + data.nbytes + len(shape)), head, view, shape]
+
+
+def build_nets(graph: Graph, ctx: EmitContext) -> tuple[pb.NetParameter, CaffeModel]:
     """(text_net without weights, binary_weights with every layer's blobs)."""
     text_net = pb.NetParameter(name=graph.name)
     text_net.layer.extend(layer.proto for layer in ctx.layers)
-    chunks = [_field(1, graph.name.encode())]
-    for layer in ctx.layers:
-        body = layer.proto.SerializeToString() + b"".join(_field(7, _blob_bytes(b)) for b in layer.blobs)
-        chunks.append(_field(100, body))
-    binary_net = pb.NetParameter.FromString(b"".join(chunks))
-    return text_net, binary_net
+    return text_net, CaffeModel(graph.name, ctx.layers)
 
 
 def layer_type_counts(net: Any) -> dict[str, int]:

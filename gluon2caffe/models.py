@@ -34,8 +34,15 @@ def load_zoo_model(name: str, input_shape: tuple[int, ...], params: str | None =
 
     from .randomize import randomize
 
+    from .zoo_models import CUSTOM_CLASSES
+
+    kwargs: dict[str, Any] = {}
+    if name.startswith(("ssd_", "yolo3_")):  # detectors would download their base network otherwise
+        kwargs["pretrained_base"] = False
+        if name.endswith("_custom"):
+            kwargs["classes"] = CUSTOM_CLASSES
     try:
-        net = get_model(name, pretrained=False)
+        net = get_model(name, pretrained=False, **kwargs)
     except (ValueError, KeyError) as exc:
         raise Gluon2CaffeError(f"unknown GluonCV model {name!r}: {str(exc).strip().splitlines()[0]}") from None
     mx.random.seed(RANDOM_SEED)
@@ -43,8 +50,18 @@ def load_zoo_model(name: str, input_shape: tuple[int, ...], params: str | None =
     if params:
         set_parameters(net, params, input_shape)
     else:
-        randomize(net, input_shape, seed=RANDOM_SEED)
+        randomize(net, input_shape, seed=RANDOM_SEED, images="pretrained_base" in kwargs)
     return net
+
+
+def default_input_shape(name: str) -> tuple[int, ...] | None:
+    """The input shape a zoo detector is built for (ssd_512_... -> 1,3,512,512), None for other models."""
+    from .zoo_models import SSD_MODELS
+
+    for model, _, size in SSD_MODELS:
+        if model == name:
+            return (1, 3, size, size)
+    return None
 
 
 def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:

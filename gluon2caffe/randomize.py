@@ -8,13 +8,21 @@ net's own activations, then perturbed; gamma/beta/bias random.
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import numpy as np
 
 
-def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch: int = 4) -> None:
-    """Fill `net` (an initialized Gluon block, not hybridized) with live random weights and BatchNorm statistics."""
+def randomize(
+    net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch: int = 4, images: bool = False
+) -> None:
+    """Fill `net` (an initialized Gluon block, not hybridized) with live random weights and BatchNorm statistics.
+
+    images=True takes the statistics on synthetic scenes instead of white noise (detectors: a net whose statistics
+    come from noise saturates on image-like inputs, where every score ties).
+    """
     import mxnet as mx
     from mxnet.gluon import nn
 
@@ -22,7 +30,7 @@ def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch
     net(mx.nd.zeros(input_shape))  # finish deferred initialization
     params = net.collect_params()
     for name, p in params.items():
-        if p.grad_req == "null" and not name.endswith(("running_mean", "running_var")):
+        if p.grad_req == "null" and not name.endswith(("running_mean", "running_var", "moving_mean", "moving_var")):
             continue  # constants (e.g. a mean/std scale) keep their values
         if p.shape is None or 0 in p.shape:
             continue  # never used by the forward pass, so never initialized
@@ -30,17 +38,24 @@ def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch
         if value is not None:
             p.set_data(mx.nd.array(value))
 
-    _unit_variance_pass(net, input_shape, rng, input_shape[0])
+    # Layers built as symbols (SSD's FeatureExpander) first need sane statistics for the rescale to measure them.
+    _symbol_block_stats(net, input_shape, rng, stats_batch, images)
+    _unit_variance_pass(net, input_shape, rng, input_shape[0], images)
 
     # Running statistics from the net's own activations.
     bns = [b for b in _blocks(net) if isinstance(b, nn.BatchNorm)]
     if bns:
-        _stats_from_activations(net, bns, input_shape, rng, stats_batch)
+        _stats_from_activations(net, bns, input_shape, rng, stats_batch, images)
+    _symbol_block_stats(net, input_shape, rng, stats_batch, images)
 
     for name, p in params.items():
-        if name.endswith("running_var"):
+        if name.endswith(("running_var", "moving_var")):
             var = np.maximum(p.data().asnumpy(), 0.0)  # a batch variance can round to slightly below zero
-            mean_p = params[name[: -len("running_var")] + "running_mean"]
+            # A channel that was (nearly) constant over the statistics batch -- a small map such as SSD's 1x1
+            # extras, seen at a few positions only -- would divide rounding noise by sqrt(eps) (30x at 1e-3):
+            # floor each variance at a fraction of the layer's mean.
+            var = np.maximum(var, VAR_FLOOR * float(var.mean()))
+            mean_p = params[name[: -len("_var")] + "_mean"]
             mean = mean_p.data().asnumpy()
             mean = mean + rng.normal(0, 0.1, mean.shape) * np.sqrt(var)
             # Symmetric in log scale: a chain of BatchNorms compounds the factors, and U(0.5, 1.5) drifts upward
@@ -54,10 +69,54 @@ def randomize(net: Any, input_shape: tuple[int, ...], seed: int = 0, stats_batch
             # Random stored values make a converter that ignores fix_gamma visibly wrong. (Other gammas keep the
             # values the statistics were taken with: redrawing them would rescale every layer, compounding.)
             b.gamma.set_data(mx.nd.array(rng.uniform(0.5, 1.5, b.gamma.shape)))
+    if images and hasattr(net, "class_predictors") and hasattr(net, "box_predictors"):
+        _calibrate_detector_heads(net, input_shape, rng, stats_batch)
     mx.nd.waitall()
 
 
-def _unit_variance_pass(net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int) -> None:
+VAR_FLOOR = 0.05
+
+# Detector heads on image-like inputs: class logits with unit spread keep scores apart (no saturation at 1.0, where
+# every score ties); damped box offsets keep exp() of the size offsets moderate (no boxes 30x their anchor).
+CLASS_LOGIT_STD = 1.0
+BOX_OFFSET_STD = 0.5
+
+
+def _calibrate_detector_heads(net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int) -> None:
+    """Rescale each class / box predictor so its output has the target standard deviation on synthetic scenes."""
+    import mxnet as mx
+    from mxnet.gluon import nn
+
+    targets = {}
+    for heads, std in ((net.class_predictors, CLASS_LOGIT_STD), (net.box_predictors, BOX_OFFSET_STD)):
+        for head in heads:
+            for block in _blocks(head):
+                if isinstance(block, nn.Conv2D):
+                    targets[id(block)] = (block, std)
+    measured: dict[int, float] = {}
+
+    def hook(block: Any, _inputs: Any, output: Any) -> None:
+        measured[id(block)] = float(output.asnumpy().std())
+
+    handles = [b.register_forward_hook(hook) for b, _ in targets.values()]
+    try:
+        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), True)))
+        for o in out if isinstance(out, (list, tuple)) else [out]:
+            o.wait_to_read()
+    finally:
+        for h in handles:
+            h.detach()
+    for key, (block, std) in targets.items():
+        got = measured.get(key, 0.0)
+        if np.isfinite(got) and got > 1e-8:
+            for p in (block.weight, block.bias):
+                if p is not None:
+                    p.set_data(p.data() * (std / got))
+
+
+def _unit_variance_pass(
+    net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int, images: bool
+) -> None:
     """Scale every convolution / dense layer so its output has unit standard deviation (LSUV), in one forward pass.
 
     Without it, deep random nets whose branches end without BatchNorm (pre-activation residual sums, attention
@@ -86,7 +145,7 @@ def _unit_variance_pass(net: Any, input_shape: tuple[int, ...], rng: np.random.R
     backup = {p.name: p.data().copy() for b in layers for p in b.collect_params().values()}
     handles = [b.register_forward_hook(hook) for b in layers]
     try:
-        out = net(mx.nd.array(rng.normal(0, 1, (batch,) + tuple(input_shape[1:])).astype(np.float32)))
+        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), images)))
         for o in out if isinstance(out, (list, tuple)) else [out]:
             o.asnumpy()
     except mx.base.MXNetError:
@@ -100,7 +159,7 @@ def _unit_variance_pass(net: Any, input_shape: tuple[int, ...], rng: np.random.R
 
 
 def _stats_from_activations(
-    net: Any, bns: list, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int
+    net: Any, bns: list, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int, images: bool
 ) -> None:
     """Set each BatchNorm's running statistics to the batch statistics of its own input, in one inference pass.
 
@@ -119,12 +178,92 @@ def _stats_from_activations(
 
     handles = [b.register_forward_pre_hook(hook) for b in bns]
     try:
-        out = net(mx.nd.array(rng.normal(0, 1, (batch,) + tuple(input_shape[1:])).astype(np.float32)))
+        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), images)))
         for o in out if isinstance(out, (list, tuple)) else [out]:
             o.wait_to_read()
     finally:
         for h in handles:
             h.detach()
+
+
+def _symbol_block_stats(
+    net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int, images: bool
+) -> None:
+    """The same for BatchNorm ops inside SymbolBlocks (GluonCV's SSD FeatureExpander builds its extra layers with
+    mx.sym.BatchNorm): capture the block's inputs, then, BatchNorm by BatchNorm in graph order, evaluate the
+    symbol feeding it and store that input's statistics (so each sees its predecessors already normalized)."""
+    import mxnet as mx
+    from mxnet.gluon import SymbolBlock
+
+    blocks = [b for b in _blocks(net) if isinstance(b, SymbolBlock)]
+    if not blocks:
+        return
+    captured: dict[int, list] = {}
+
+    def hook(block: Any, inputs: Any) -> None:
+        captured[id(block)] = [i.copy() for i in inputs]
+
+    handles = [b.register_forward_pre_hook(hook) for b in blocks]
+    try:
+        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), images)))
+        for o in out if isinstance(out, (list, tuple)) else [out]:
+            o.wait_to_read()
+    finally:
+        for h in handles:
+            h.detach()
+    for block in blocks:
+        if id(block) not in captured:
+            continue
+        inputs_syms, output_sym = block._cached_graph
+        internals = output_sym.get_internals()
+        graph = json.loads(output_sym.tojson())
+        params = {p.name: p for p in block.collect_params().values()}
+        feed = {s.name: x for s, x in zip(inputs_syms, captured[id(block)])}
+        nodes = graph["nodes"]
+        targets, stats = [], []
+        for node in nodes:
+            if node["op"] != "BatchNorm":
+                continue
+            src = nodes[node["inputs"][0][0]]
+            targets.append(internals[src["name"] + "_output" if src["op"] != "null" else src["name"]])
+            stats.append((nodes[node["inputs"][3][0]]["name"], nodes[node["inputs"][4][0]]["name"]))
+        if not targets:
+            continue
+        # One training-mode pass: each BatchNorm normalizes with its batch statistics, which is exactly what it
+        # does in inference once those statistics are stored, so every input comes out as in a sequential pass.
+        group = mx.sym.load_json(mx.sym.Group(targets).tojson())  # a grouped Group repeats shared variables
+        args = {n: feed[n] if n in feed else params[n].data() for n in group.list_arguments()}
+        aux = {n: params[n].data().copy() for n in group.list_auxiliary_states()}
+        outs = _bind_plain(group, args, aux).forward(is_train=True)
+        for (mean_name, var_name), out in zip(stats, outs):
+            x = out.asnumpy().astype(np.float64)
+            others = (0,) + tuple(range(2, x.ndim))
+            params[mean_name].set_data(mx.nd.array(x.mean(axis=others)))
+            params[var_name].set_data(mx.nd.array(x.var(axis=others)))
+
+
+def _sample(rng: np.random.RandomState, shape: tuple[int, ...], images: bool) -> np.ndarray:
+    if images:
+        from .verification import synthetic_scene
+
+        return synthetic_scene(shape, seed=int(rng.randint(1 << 30)))
+    return rng.normal(0, 1, shape).astype(np.float32)
+
+
+def _bind_plain(symbol: Any, args: dict, aux: dict) -> Any:
+    """Bind without MXNet's MKL-DNN subgraph backend, whose fused graph rejects a plain argument list."""
+    import mxnet as mx
+
+    saved = {k: os.environ.get(k) for k in ("MXNET_SUBGRAPH_BACKEND", "MXNET_SUBGRAPH_VERBOSE")}
+    os.environ.update(MXNET_SUBGRAPH_BACKEND="NONE", MXNET_SUBGRAPH_VERBOSE="0")
+    try:
+        return symbol.bind(mx.cpu(), args, aux_states=aux)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _random_value(name: str, shape: tuple[int, ...], rng: np.random.RandomState) -> np.ndarray | None:

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .errors import Gluon2CaffeError
-from .zoo_models import CLASSIFICATION_MODELS
+from .zoo_models import CLASSIFICATION_MODELS, SSD_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -140,25 +140,129 @@ def _float64_check(net, x, got, outputs, reference, result: ZooResult) -> None:
         )
 
 
+@dataclass
+class SSDZooResult:
+    """One SSD row: errors before NMS (relative; priors and decoded boxes relative to the image size) and whether
+    the detections equal GluonCV's as sets."""
+
+    model: str
+    family: str
+    input_size: int
+    status: str  # exact | float32-limited | mismatch | refused | error
+    anchors: str = ""  # priorbox | constant
+    loc: float | None = None
+    conf: float | None = None
+    priors: float | None = None
+    decoded: float | None = None
+    detections: str = ""
+    detections_match: bool | None = None
+    layers: int | None = None
+    convert_seconds: float | None = None
+    message: str = ""
+
+    @property
+    def exact(self) -> bool:
+        return self.status == "exact"
+
+    @property
+    def max_pre_nms(self) -> float | None:
+        values = [v for v in (self.loc, self.conf, self.priors, self.decoded) if v is not None]
+        return max(values) if values else None
+
+
+def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime: str = "caffe") -> SSDZooResult:
+    """Build an SSD with live random weights, convert it (merge_bn, to_bgr, exact anchors), run it in `runtime` on a
+    synthetic scene and compare with GluonCV before NMS and after (verification_ssd.check_ssd)."""
+    from .api import convert_ssd, save_model
+    from .models import load_zoo_model
+    from .verification import TOLERANCE, synthetic_scene
+    from .verification_ssd import check_ssd
+
+    shape = (1, 3, input_size, input_size)
+    result = SSDZooResult(model, family, input_size, "error")
+    net = None
+    try:
+        net = load_zoo_model(model, shape)
+        try:
+            conversion = convert_ssd(net, shape, to_bgr=True, merge_bn=True)
+        except Gluon2CaffeError as exc:
+            result.status, result.message = "refused", str(exc).splitlines()[0]
+            return result
+        result.convert_seconds = round(conversion.seconds, 3)
+        result.layers = len(conversion.text_net.layer)
+        result.anchors = conversion.detection.mode
+        with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
+            prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
+            del conversion.binary_weights
+            check = check_ssd(
+                net,
+                conversion.head,
+                prototxt,
+                caffemodel,
+                synthetic_scene(shape, SEED + 1),
+                runtime=runtime,
+                x2=synthetic_scene(shape, SEED + 2),
+            )
+        pre = {k.split(" ")[0]: float(c.relative) for k, c in check.pre_nms.items()}
+        result.loc, result.conf, result.priors, result.decoded = (
+            pre.get(k) for k in ("loc", "conf", "priors", "decoded")
+        )
+        if check.detections is not None:
+            result.detections, result.detections_match = str(check.detections), check.detections.ok
+        if not check.sensitivity >= 100 * TOLERANCE:
+            result.status = "error"
+            result.message = f"the class scores barely depend on the input ({check.sensitivity:.3g}): not a test"
+        elif check.detections is not None and check.detections.gluoncv == 0:
+            result.status = "error"
+            result.message = "GluonCV found no detections: the set comparison would be vacuous"
+        else:
+            result.status = check.status
+            if not check.exact:
+                result.message = f"max pre-NMS relative error {check.max_pre_nms:.3g}; detections: {check.detections}"
+                if check.float64 is not None:
+                    result.message += (
+                        f"; vs float64: Caffe {check.float64[0]:.2g}, MXNet float32 {check.float64[1]:.2g}"
+                    )
+        return result
+    except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
+        log.exception("%s failed", model)
+        result.status, result.message = "error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return result
+    finally:
+        del net
+        gc.collect()
+
+
+ALL_MODELS = CLASSIFICATION_MODELS + SSD_MODELS
+
+
+def _is_ssd(family: str) -> bool:
+    return family.startswith("ssd")
+
+
 def select_models(families: Iterable[str] = (), models: Iterable[str] = ()) -> list[tuple[str, str, int]]:
     families, models = set(families), set(models)
-    known = {m for m, _, _ in CLASSIFICATION_MODELS}
+    known = {m for m, _, _ in ALL_MODELS}
     unknown = models - known
     if unknown:
-        raise Gluon2CaffeError(f"not in the classification zoo list: {sorted(unknown)}")
-    known_families = {f for _, f, _ in CLASSIFICATION_MODELS}
+        raise Gluon2CaffeError(f"not in the zoo lists: {sorted(unknown)}")
+    known_families = {f for _, f, _ in ALL_MODELS}
     if families - known_families:
         raise Gluon2CaffeError(f"unknown families {sorted(families - known_families)}; known: {sorted(known_families)}")
     return [
-        entry
-        for entry in CLASSIFICATION_MODELS
-        if (not families or entry[1] in families) and (not models or entry[0] in models)
+        entry for entry in ALL_MODELS if (not families or entry[1] in families) and (not models or entry[0] in models)
     ]
 
 
 def _worker(entry: tuple[str, str, int], runtime: str) -> dict:
     os.environ.setdefault("GLOG_minloglevel", "2")
-    return asdict(check_model(*entry, runtime=runtime))
+    os.environ.setdefault("MXNET_SUBGRAPH_BACKEND", "NONE")  # hooks on internal outputs need the plain executor
+    check = check_ssd_model if _is_ssd(entry[1]) else check_model
+    return asdict(check(*entry, runtime=runtime))
+
+
+def _row(data: dict) -> ZooResult | SSDZooResult:
+    return SSDZooResult(**data) if _is_ssd(data["family"]) else ZooResult(**data)
 
 
 def run_zoo(
@@ -180,7 +284,7 @@ def run_zoo(
             futures = {pool.submit(_worker, entry, runtime): entry for entry in pending}
             try:
                 for future in as_completed(futures):
-                    result = ZooResult(**future.result())
+                    result = _row(future.result())
                     results[result.model] = result
                     if progress:
                         progress(result)
@@ -190,12 +294,14 @@ def run_zoo(
                 if workers == 1 or len(pending) == 1:
                     # Alone in its pool, the first unfinished model is the one that killed the worker.
                     dead = pending.pop(0)
-                    results[dead[0]] = ZooResult(
-                        dead[0],
-                        dead[1],
-                        dead[2],
-                        "error",
-                        message="the worker died (the runtime aborted or ran out of memory)",
+                    results[dead[0]] = _row(
+                        dict(
+                            model=dead[0],
+                            family=dead[1],
+                            input_size=dead[2],
+                            status="error",
+                            message="the worker died (the runtime aborted or ran out of memory)",
+                        )
                     )
                     if progress:
                         progress(results[dead[0]])
@@ -218,7 +324,7 @@ def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
     """Merge `results` into the JSON beside the table (so a --family run updates its rows) and return all rows."""
     rows = load_results(path)
     rows.update({r.model: asdict(r) for r in results})
-    order = [m for m, _, _ in CLASSIFICATION_MODELS]
+    order = [m for m, _, _ in ALL_MODELS]
     merged = [rows[m] for m in order if m in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(merged, indent=1) + "\n")
@@ -226,16 +332,52 @@ def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
 
 
 def headline(rows: dict[str, dict]) -> str:
-    exact = sum(1 for r in rows.values() if r["status"] == "exact")
-    limited = sum(1 for r in rows.values() if r["status"] == "float32-limited")
+    classification = [r for r in rows.values() if not _is_ssd(r["family"])]
+    exact = sum(1 for r in classification if r["status"] == "exact")
+    limited = sum(1 for r in classification if r["status"] == "float32-limited")
     text = f"{exact}/{len(CLASSIFICATION_MODELS)} classification models exact"
     if limited:
         text += f" (and {limited} float32-limited: off by no more than MXNet's own float32 rounding)"
+    ssd = [r for r in rows.values() if _is_ssd(r["family"])]
+    if ssd:
+        text += f"; {sum(1 for r in ssd if r['status'] == 'exact')}/{len(SSD_MODELS)} SSD detectors exact"
     return text
 
 
+def _ssd_section(rows: dict[str, dict]) -> list[str]:
+    fmt = lambda v: "" if v is None else format(v, ".2g")  # noqa: E731
+    lines = [
+        "",
+        "## SSD detectors",
+        "",
+        "`convert_ssd_model` (PriorBox or constant anchors + caffe-ssd DetectionOutput), merge_bn and to_bgr on,"
+        " live random weights with statistics taken on synthetic scenes and the heads calibrated so scores spread,"
+        " run in pycaffe on a synthetic scene (tests/test_ssd.py runs the same check). Pre-NMS columns are relative"
+        " errors against GluonCV's own decoder inputs/outputs (priors and decoded boxes: pixels / image size;"
+        " decoded = Caffe's DetectionOutput decoding of every anchor). `exact`: all within 1e-4 and the detections"
+        " equal GluonCV's as sets (label, score within 1e-4, box within 1e-4 of the image size).",
+        "",
+        "| model | input | status | anchors | loc | conf | priors | decoded | detections | Caffe layers "
+        "| conversion (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, _family, size in SSD_MODELS:
+        r = rows.get(model)
+        if r is None:
+            lines.append(f"| {model} | {size}x{size} | not run |  |  |  |  |  |  |  |  |")
+            continue
+        match = {True: "match", False: "DIFFER", None: ""}[r["detections_match"]]
+        detail = r["detections"].split(" (")[0] if r["detections"] else ""
+        lines.append(
+            f"| {model} | {size}x{size} | {r['status']} | {r['anchors']} | {fmt(r['loc'])} | {fmt(r['conf'])} | "
+            f"{fmt(r['priors'])} | {fmt(r['decoded'])} | {match}: {detail} | {r['layers'] or ''} | "
+            f"{'' if r['convert_seconds'] is None else format(r['convert_seconds'], '.2f')} |"
+        )
+    return lines
+
+
 def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
-    total = len(CLASSIFICATION_MODELS)
+    total = len(ALL_MODELS)
     lines = [
         "# GluonCV model zoo coverage",
         "",
@@ -247,6 +389,8 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
         " pycaffe on a both-sign input (BGR), compared with MXNet on the same input (RGB); the MXNet output must"
         " also depend on the input, so no row passes vacuously. The same check runs in `make test`"
         " (tests/test_zoo.py).",
+        "",
+        "## Classification models",
         "",
         "| model | family | input | status | max abs error | relative error | Caffe layers | conversion (s) | note |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -262,6 +406,7 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
             f"{fmt(r['relative'], '.3g')} | {fmt(r['layers'], 'd')} | {fmt(r['convert_seconds'], '.2f')} | "
             f"{r['message'].replace('|', '/')} |"
         )
+    lines += _ssd_section(rows)
     others = [r for r in rows.values() if r["status"] != "exact"]
     lines += [
         "",

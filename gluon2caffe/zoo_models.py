@@ -133,3 +133,32 @@ CLASSIFICATION_MODELS: list[tuple[str, str, int]] = [
 
 # Not in the list: resnet50_v1b_gn / resnet101_v1b_gn cannot be hybridized in gluoncv 0.10.5 (a GroupNorm bug:
 # Reshape with keep_highest=-1 is rejected by MXNet 1.9.1), and the *_int8 models are quantized MKL-DNN graphs.
+
+# The GluonCV SSD detectors that build offline (pretrained_base=False), with their input size.
+SSD_MODELS: list[tuple[str, str, int]] = [
+    ("ssd_300_mobilenet0.25_coco", "ssd_mobilenet", 300),
+    ("ssd_300_mobilenet0.25_custom", "ssd_mobilenet", 300),
+    ("ssd_300_mobilenet0.25_voc", "ssd_mobilenet", 300),
+    ("ssd_300_mobilenet1.0_lite_coco", "ssd_mobilenet", 300),
+    ("ssd_512_mobilenet1.0_coco", "ssd_mobilenet", 512),
+    ("ssd_512_mobilenet1.0_custom", "ssd_mobilenet", 512),
+    ("ssd_512_mobilenet1.0_voc", "ssd_mobilenet", 512),
+    ("ssd_300_resnet34_v1b_coco", "ssd_resnet", 300),
+    ("ssd_300_resnet34_v1b_custom", "ssd_resnet", 300),
+    ("ssd_300_resnet34_v1b_voc", "ssd_resnet", 300),
+    ("ssd_512_resnet101_v2_voc", "ssd_resnet", 512),
+    ("ssd_512_resnet152_v2_voc", "ssd_resnet", 512),
+    ("ssd_512_resnet18_v1_coco", "ssd_resnet", 512),
+    ("ssd_512_resnet18_v1_voc", "ssd_resnet", 512),
+    ("ssd_512_resnet50_v1_coco", "ssd_resnet", 512),
+    ("ssd_512_resnet50_v1_custom", "ssd_resnet", 512),
+    ("ssd_512_resnet50_v1_voc", "ssd_resnet", 512),
+    ("ssd_300_vgg16_atrous_coco", "ssd_vgg16", 300),
+    ("ssd_300_vgg16_atrous_custom", "ssd_vgg16", 300),
+    ("ssd_300_vgg16_atrous_voc", "ssd_vgg16", 300),
+    ("ssd_512_vgg16_atrous_coco", "ssd_vgg16", 512),
+    ("ssd_512_vgg16_atrous_custom", "ssd_vgg16", 512),
+    ("ssd_512_vgg16_atrous_voc", "ssd_vgg16", 512),
+]
+# Classes given to the *_custom models (GluonCV requires a list); trained weights must have as many.
+CUSTOM_CLASSES = ("person", "car", "dog")

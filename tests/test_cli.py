@@ -304,3 +304,39 @@ def test_zoo_command(tmp_path):
 def test_zoo_unknown_family_exits_1():
     proc = run("zoo", "--family", "nope")
     assert proc.returncode == 1 and "unknown families" in proc.stderr
+
+
+SSD = "ssd_300_mobilenet0.25_voc"
+
+
+def test_convert_ssd_detects_the_detector_and_says_how_anchors_were_written(tmp_path):
+    proc = run("convert", SSD, "-o", tmp_path / "ssd", "--verify")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "SSD: 20 classes (Caffe label = GluonCV class id + 1)" in out and "keep_top_k 100" in out
+    assert "anchors: PriorBox layers (exact in caffe-ssd and OpenCV)" in out
+    assert "before NMS, loc:" in out and "(ok)" in out and "100/100 GluonCV detections found" in out
+    assert "input { shape { dim: 1 dim: 3 dim: 300 dim: 300 } }" in " ".join(
+        (tmp_path / "ssd.prototxt").read_text().split()
+    )
+    # verify the written files again, in OpenCV
+    proc = run("verify", tmp_path / "ssd", "--against", SSD, "--runtime", "opencv", "--input", "scene")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "runtime: opencv" in proc.stdout and "detections:" in proc.stdout
+
+
+def test_convert_ssd_anchor_options(tmp_path):
+    proc = run("convert", "ssd_512_mobilenet1.0_voc", "-o", tmp_path / "p", "--anchors", "priorbox", "--no-nms")
+    assert proc.returncode == 0, proc.stderr
+    assert "NOT exact: up to 0.424 px off in caffe-ssd" in proc.stdout and "no DetectionOutput" in proc.stdout
+    assert "WARNING" in proc.stderr and "NOT exact" in proc.stderr
+    text = (tmp_path / "p.prototxt").read_text()
+    assert "PriorBox" in text and "DetectionOutput" not in text
+    proc = run("convert", "ssd_300_mobilenet1.0_lite_coco", "-o", tmp_path / "l", "--anchors", "priorbox")
+    assert proc.returncode == 1 and "cannot express" in proc.stderr
+    assert not (tmp_path / "l.prototxt").exists()
+
+
+def test_ssd_options_on_a_classifier_exit_1(tmp_path):
+    proc = run("convert", SMALL, "-o", tmp_path / "x", "--input-shape", SMALL_SHAPE, "--no-nms")
+    assert proc.returncode == 1 and "SSD detectors only" in proc.stderr

@@ -8,6 +8,7 @@ from gluoncv.model_zoo import get_model
 
 import gluon2caffe
 from gluon2caffe import convert, save_model
+from gluon2caffe.proto import caffe_pb2 as pb
 from gluon2caffe.randomize import randomize
 from gluon2caffe.verification import RuntimeUnavailableError, default_runtime, plot_layers
 
@@ -38,8 +39,7 @@ def test_verify_outputs_and_layers(model, tmp_path):
 
 def test_first_divergence_finds_a_broken_layer(model, tmp_path):
     net, result, files = model
-    broken = type(result.binary_weights)()
-    broken.CopyFrom(result.binary_weights)
+    broken = pb.NetParameter.FromString(result.binary_weights.SerializeToString())
     target = [layer for layer in broken.layer if layer.type == "Convolution"][5]
     weights = np.array(target.blobs[0].data)
     target.blobs[0].data[:] = (weights * 1.01).tolist()

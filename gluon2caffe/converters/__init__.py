@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     conv,
     dense,
     elemwise,
+    normalize,
     pad,
     pooling,
     reduce,

@@ -104,4 +104,6 @@ def _read_array(r: _Reader, index: int) -> np.ndarray:
         size *= d
     nbytes = size * dtype.itemsize
     raw = r.take(nbytes, f"array {index} data ({shape}, {dtype})")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    array = np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    array.flags.writeable = False  # the model's own values: passes that rewrite a weight copy it first
+    return array

@@ -9,6 +9,7 @@ from ..ir import Graph
 from .append_softmax import append_softmax
 from .fold_batchnorm import fold_batchnorm
 from .fold_pad import fold_pad
+from .fuse_normalize_scale import fuse_normalize_scale
 from .remove_identities import remove_identities
 from .swap_bgr import swap_bgr
 
@@ -23,6 +24,7 @@ class PassReport:
     pads_folded: int = 0
     bn_folded: int = 0
     bn_kept: int = 0
+    normalize_scales_folded: int = 0
     bgr_swapped: list[str] = field(default_factory=list)
     softmax_appended: str | None = None
 
@@ -32,6 +34,7 @@ def run_passes(graph: Graph, input_name: str, merge_bn: bool, to_bgr: bool, soft
     # Identities first, so a Dropout between a conv and its BatchNorm does not block the fold.
     report.identities_removed = remove_identities(graph)
     report.pads_folded = fold_pad(graph)
+    report.normalize_scales_folded = fuse_normalize_scale(graph)
     if merge_bn:
         report.bn_folded, report.bn_kept = fold_batchnorm(graph)
     else:

@@ -1,0 +1,311 @@
+"""Conversion speed and memory, and the converted models' forward speed, in one run: `make bench`.
+
+For each model (in a fresh process, so its memory is its own): the time of each conversion stage (model
+construction excluded), the floor (the same weights written with numpy's tofile), MXNet's own ONNX exporter on the
+same block, and the peak RSS increase over the constructed model. Then the Caffe forward time of converted
+resnet50_v1 and mobilenetv2_1.0 (batch 1 and 8; merge_bn on/off; the exact ReLU6 composition vs the ReLU6 layer)
+next to MXNet's. Prints the tables and writes them to docs/benchmarks.md (--output).
+
+Numbers, not pass/fail: the targets (weights stage <= 3x the floor, resnet50_v1 under 1 s, faster than the ONNX
+export, peak memory <= 1.5x the weight bytes, merge_bn on not slower than off) are read off the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CONVERSION_MODELS = [
+    ("resnet50_v1", 224),
+    ("mobilenetv2_1.0", 224),
+    ("vgg16", 224),
+    ("ssd_512_resnet50_v1_voc", 512),
+]
+FORWARD_REPEATS = 5
+
+
+# -- one model's conversion, in a child process -------------------------------------------------------------------
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as f:  # "5" resets the peak RSS (VmHWM) to the current RSS
+        f.write("5")
+
+
+def measure_conversion(name: str, size: int, onnx: bool) -> dict:
+    import mxnet as mx
+    import numpy as np
+    from gluoncv.model_zoo import get_model
+
+    from gluon2caffe import api
+    from gluon2caffe.frontend.ssd import is_ssd
+
+    shape = (1, 3, size, size)
+    kwargs = {"pretrained_base": False} if name.startswith("ssd_") else {}
+    net = get_model(name, pretrained=False, **kwargs)
+    net.initialize()
+    net(mx.nd.zeros(shape))  # deferred initialization: part of construction, not of the conversion
+    mx.nd.waitall()
+    row: dict = {"model": name, "input": f"{size}x{size}"}
+    with tempfile.TemporaryDirectory(prefix="gluon2caffe-bench-") as tmp:
+        _reset_peak()
+        rss0 = _rss_kib("VmRSS")
+        start = time.perf_counter()
+        convert = api.convert_ssd if is_ssd(net) else api.convert
+        result = convert(net, shape)
+        api.save_model(result.text_net, result.binary_weights, os.path.join(tmp, "m"))
+        total = time.perf_counter() - start
+        peak = _rss_kib("VmHWM") - rss0
+        row.update({k: round(v, 4) for k, v in result.stages.items()})
+        row["weights"] = round(api.SAVE_SECONDS["weights"], 4)
+        row["prototxt"] = round(api.SAVE_SECONDS["prototxt"], 4)
+        row["total"] = round(total, 4)
+        arrays = [b for layer in result.binary_weights._layers for b in layer.blobs]
+        weight_bytes = sum(int(a.size) * 4 for a in arrays)
+        row["weight_mb"] = round(weight_bytes / 2**20, 1)
+        row["peak_mb"] = round(peak / 1024, 1)
+        # The floor: the same float32 weights with ndarray.tofile, flushed to disk like save_model's files. Disk
+        # writes vary from run to run, so the floor and our streaming writer alone are both timed best of 3.
+        contiguous = [np.ascontiguousarray(a, np.float32) for a in arrays]
+
+        def floor(path):
+            with open(path, "wb") as f:
+                for a in contiguous:
+                    a.tofile(f)
+                f.flush()
+                os.fsync(f.fileno())
+
+        def ours(path):
+            with open(path, "wb") as f:
+                result.binary_weights.write_to(f)
+                f.flush()
+                os.fsync(f.fileno())
+
+        row["floor"] = round(_best_of(3, floor, os.path.join(tmp, "floor.bin")), 4)
+        row["weights_best"] = round(_best_of(3, ours, os.path.join(tmp, "ours.bin")), 4)
+        result = arrays = contiguous = None  # free before the ONNX export
+        if onnx:
+            row["onnx"] = _onnx_export(net, shape, os.path.join(tmp, "m.onnx"))
+    return row
+
+
+def _best_of(n, fn, path) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn(path)
+        times.append(time.perf_counter() - start)
+        os.unlink(path)
+    return min(times)
+
+
+def _onnx_export(net, shape, path) -> float | str:
+    """MXNet's own exporter on the same block: trace + mx.onnx.export_model. Seconds, or why it failed."""
+    import mxnet as mx
+    import numpy as np
+
+    try:
+        start = time.perf_counter()
+        sym = net(mx.sym.var("data"))
+        if isinstance(sym, (list, tuple)):
+            sym = mx.sym.Group(list(sym))
+        params = {p.name: p.data() for p in net.collect_params().values()}
+        mx.onnx.export_model(sym, params, [shape], np.float32, path)
+        return round(time.perf_counter() - start, 4)
+    except Exception as exc:  # noqa: BLE001 - reported in the table
+        return f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
+
+
+# -- forward speed of converted models ----------------------------------------------------------------------------
+
+
+def measure_forward() -> list[dict]:
+    import caffe
+    import mxnet as mx
+    import numpy as np
+
+    from gluon2caffe import api
+    from gluon2caffe.models import load_zoo_model
+
+    caffe.set_mode_cpu()
+    rows = []
+    configs = [
+        ("resnet50_v1", {"merge_bn": True}, "merge_bn on"),
+        ("resnet50_v1", {"merge_bn": False}, "merge_bn off"),
+        ("mobilenetv2_1.0", {"merge_bn": True, "relu6": "exact"}, "merge_bn on, relu6 exact"),
+        ("mobilenetv2_1.0", {"merge_bn": False, "relu6": "exact"}, "merge_bn off, relu6 exact"),
+        ("mobilenetv2_1.0", {"merge_bn": True, "relu6": "layer"}, "merge_bn on, ReLU6 layer"),
+    ]
+    nets = {}
+    with tempfile.TemporaryDirectory(prefix="gluon2caffe-bench-") as tmp:
+        for name, options, label in configs:
+            for batch in (1, 8):
+                shape = (batch, 3, 224, 224)
+                if (name, batch) not in nets:
+                    nets[(name, batch)] = load_zoo_model(name, shape)
+                net = nets[(name, batch)]
+                result = api.convert(net, shape, **options)
+                prefix = os.path.join(tmp, f"{name}-{batch}")
+                prototxt, caffemodel = api.save_model(result.text_net, result.binary_weights, prefix)
+                x = np.random.RandomState(0).normal(0, 1, shape).astype(np.float32)
+                c = caffe.Net(prototxt, caffe.TEST, weights=caffemodel)
+                c.blobs["data"].data[...] = x
+                c.forward()  # warm-up
+                caffe_s = _best(c.forward)
+                net.hybridize(static_alloc=True, static_shape=True)
+                xm = mx.nd.array(x)
+                net(xm).wait_to_read()
+                mxnet_s = _best(lambda net=net, xm=xm: net(xm).wait_to_read())
+                net.hybridize(active=False)
+                rows.append(
+                    {
+                        "model": name,
+                        "batch": batch,
+                        "conversion": label,
+                        "caffe_ms": round(caffe_s * 1000, 1),
+                        "mxnet_ms": round(mxnet_s * 1000, 1),
+                    }
+                )
+                print(
+                    f"  forward {name} batch {batch} {label}: caffe {caffe_s * 1000:.1f} ms, "
+                    f"mxnet {mxnet_s * 1000:.1f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return rows
+
+
+def _best(fn) -> float:
+    times = []
+    for _ in range(FORWARD_REPEATS):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# -- report -------------------------------------------------------------------------------------------------------
+
+
+def render(conversions: list[dict], forwards: list[dict], command: str) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `{command}` on {_machine()}.",
+        "",
+        "## Conversion",
+        "",
+        "Seconds per stage of one `convert` + `save_model` (model construction excluded; the weights stage streams"
+        " the caffemodel to disk with fsync), the floor (the same float32 weights written with `ndarray.tofile`"
+        " and fsynced, best of 3) next to our weights writer alone (best of 3: disk writes vary), MXNet's"
+        " `mx.onnx.export_model` on the same block (trace + export), and the peak RSS increase of the conversion"
+        " over the constructed model (`VmHWM`, reset before converting).",
+        "",
+        "| model | input | trace + shapes | passes | emission | prototxt | weights stage | total | floor |"
+        " weights stage (best of 3) | best / floor | ONNX export | total / ONNX | weights (MB) |"
+        " peak RSS increase (MB) | peak / weights |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in conversions:
+        onnx = r.get("onnx", "not run")
+        ratio = f"{r['total'] / onnx:.2f}" if isinstance(onnx, float) and onnx > 0 else ""
+        onnx_text = f"{onnx:.3f}" if isinstance(onnx, float) else str(onnx)
+        lines.append(
+            f"| {r['model']} | {r['input']} | {r['trace + shapes']:.3f} | {r['passes']:.3f} | {r['emission']:.3f} |"
+            f" {r['prototxt']:.3f} | {r['weights']:.3f} | {r['total']:.3f} | {r['floor']:.3f} |"
+            f" {r['weights_best']:.3f} | {r['weights_best'] / max(r['floor'], 1e-9):.2f} | {onnx_text} | {ratio} |"
+            f" {r['weight_mb']} |"
+            f" {r['peak_mb']} | {r['peak_mb'] / max(r['weight_mb'], 1e-9):.2f} |"
+        )
+    lines += [
+        "",
+        "## Forward time of converted models",
+        "",
+        f"pycaffe CPU forward, best of {FORWARD_REPEATS} after a warm-up, next to MXNet (hybridized, static"
+        " alloc) on the same input; random live weights.",
+        "",
+        "| model | batch | conversion | Caffe (ms) | MXNet (ms) | Caffe / MXNet |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in forwards:
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['conversion']} | {r['caffe_ms']} | {r['mxnet_ms']} |"
+            f" {r['caffe_ms'] / r['mxnet_ms']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _machine() -> str:
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        mem = f", {int(open('/proc/meminfo').readline().split()[1]) / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{cpu or platform.processor()} ({os.cpu_count()} cores{mem}), {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(m for m, _ in CONVERSION_MODELS), help="conversion models")
+    parser.add_argument("--no-onnx", action="store_true", help="skip MXNet's ONNX export (needs onnx<=1.18)")
+    parser.add_argument("--no-forward", action="store_true", help="skip the forward-time table")
+    parser.add_argument("--output", default="docs/benchmarks.md", help="(default docs/benchmarks.md)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:  # one model's conversion, in its own process
+        name, size = args.child.split(":")
+        print(json.dumps(measure_conversion(name, int(size), not args.no_onnx)))
+        return 0
+    sizes = dict(CONVERSION_MODELS)
+    conversions = []
+    for name in args.models.split(","):
+        print(f"converting {name} ...", file=sys.stderr, flush=True)
+        cmd = [sys.executable, __file__, "--child", f"{name}:{sizes.get(name, 224)}"]
+        if args.no_onnx:
+            cmd.append("--no-onnx")
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stderr, file=sys.stderr)
+            return 1
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        conversions.append(row)
+        print(f"  {json.dumps(row)}", file=sys.stderr, flush=True)
+    forwards = [] if args.no_forward else measure_forward()
+    command = "make bench" if len(sys.argv) == 1 else "python bench/bench.py " + " ".join(sys.argv[1:])
+    text = render(conversions, forwards, command)
+    print(text)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"written to {output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
