@@ -232,6 +232,7 @@ def render(conversions: list[dict], forwards: list[dict], command: str) -> str:
             f" {r['weight_mb']} |"
             f" {r['peak_mb']} | {r['peak_mb'] / max(r['weight_mb'], 1e-9):.2f} |"
         )
+    lines += ["", "## Targets (issue 6)", ""] + _targets(conversions, forwards)
     lines += [
         "",
         "## Forward time of converted models",
@@ -248,6 +249,49 @@ def render(conversions: list[dict], forwards: list[dict], command: str) -> str:
             f" {r['caffe_ms'] / r['mxnet_ms']:.2f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _targets(conversions: list[dict], forwards: list[dict]) -> list[str]:
+    """Each target of the performance issue, read off the measurements: holds / does NOT hold."""
+
+    def verdict(ok: bool) -> str:
+        return "holds" if ok else "does NOT hold"
+
+    by_name = {r["model"]: r for r in conversions}
+    lines = []
+    for name in ("resnet50_v1", "vgg16"):
+        if name in by_name:
+            r = by_name[name]
+            ratio = r["weights_best"] / r["floor"]
+            lines.append(
+                f"- weights stage <= 3x the tofile floor on {name}: {ratio:.2f}x (best of 3; the single in-conversion"
+                f" stage took {r['weights']:.3f} s vs {r['floor']:.3f} s, disk writes vary): {verdict(ratio <= 3)}"
+            )
+    if "resnet50_v1" in by_name:
+        total = by_name["resnet50_v1"]["total"]
+        lines.append(f"- whole conversion of resnet50_v1 under 1 s: {total:.3f} s: {verdict(total < 1)}")
+    onnx = [(r["model"], r["total"], r.get("onnx")) for r in conversions]
+    measured = [(m, t, o) for m, t, o in onnx if isinstance(o, float)]
+    if measured:
+        slowest = max(t / o for _, t, o in measured)
+        lines.append(
+            f"- faster than MXNet's ONNX export on every model: at most {slowest:.2f}x its time"
+            f" ({', '.join(m for m, _, _ in measured)}): {verdict(slowest < 1 and len(measured) == len(onnx))}"
+        )
+    if conversions:
+        worst = max(r["peak_mb"] / r["weight_mb"] for r in conversions)
+        lines.append(f"- peak memory increase <= 1.5x the weight bytes: at most {worst:.2f}x: {verdict(worst <= 1.5)}")
+    pairs = {}
+    for r in forwards:
+        if r["conversion"].startswith("merge_bn on") and "ReLU6 layer" not in r["conversion"]:
+            pairs.setdefault((r["model"], r["batch"]), {})["on"] = r["caffe_ms"]
+        elif r["conversion"].startswith("merge_bn off"):
+            pairs.setdefault((r["model"], r["batch"]), {})["off"] = r["caffe_ms"]
+    complete = [v for v in pairs.values() if len(v) == 2]
+    if complete:
+        ok = all(v["on"] <= v["off"] for v in complete)
+        lines.append(f"- merge_bn on not slower than off in Caffe ({len(complete)} pairs): {verdict(ok)}")
+    return lines
 
 
 def _machine() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .api import ConversionResult, convert, convert_model, convert_ssd_model, save_model
+from .api import ConversionResult, convert, convert_model, convert_ssd_model, convert_yolo_model, save_model
 from .errors import (
     ConversionError,
     Gluon2CaffeError,
@@ -31,6 +31,7 @@ __all__ = [
     "convert",
     "convert_model",
     "convert_ssd_model",
+    "convert_yolo_model",
     "save_model",
     "VerificationResult",
     "verify",

@@ -78,12 +78,15 @@ def convert(
 ) -> ConversionResult:
     """convert_model with the full result (IR graph, pass report, time)."""
     from .frontend.ssd import is_ssd
+    from .frontend.yolo import is_yolo
 
-    if is_ssd(net):
+    if is_ssd(net) or is_yolo(net):
+        kind = "SSD" if is_ssd(net) else "YOLOv3"
         if softmax:
-            raise InvalidCallError("softmax=True does not apply to an SSD: its DetectionOutput already scores classes")
-        log.info("%s is a GluonCV SSD: converting it with convert_ssd_model", getattr(net, "name", "the network"))
-        return convert_ssd(net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6)
+            raise InvalidCallError(f"softmax=True does not apply to a {kind}: its DetectionOutput scores the classes")
+        log.info("%s is a GluonCV %s: converting it as a detector", getattr(net, "name", "the network"), kind)
+        detector = convert_ssd if kind == "SSD" else convert_yolo
+        return detector(net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6)
     input_shape = _check_input_shape(input_shape)
     _check_options(relu6, input_name)
     start = time.perf_counter()
@@ -219,6 +222,73 @@ def convert_ssd(
     return ConversionResult(
         text_net, binary_net, graph, passes, seconds, source_nodes, detection=report, head=head, stages=stages
     )
+
+
+def convert_yolo_model(
+    net: Any,
+    input_shape: tuple[int, ...] = (1, 3, 416, 416),
+    to_bgr: bool = True,
+    merge_bn: bool = True,
+    *,
+    input_name: str = "data",
+    relu6: str = "exact",
+    nms: bool = True,
+) -> tuple[pb.NetParameter, CaffeModel]:
+    """Convert a GluonCV YOLOv3 to Caffe: backbone, heads, the decoding from exact layers, and DetectionOutput.
+
+    `detection_out` rows are [image_id, label, score, xmin, ymin, xmax, ymax] with label = GluonCV's class id + 1
+    (as in the SSD path) and coordinates normalized to [0, 1], grouped by label; no detection gives a row of -1s.
+    nms=False stops before DetectionOutput: outputs yolo_boxes (B, N*4; pixel corners) and yolo_scores (B, N*C).
+    """
+    result = convert_yolo(net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6, nms=nms)
+    return result.text_net, result.binary_weights
+
+
+def convert_yolo(
+    net: Any,
+    input_shape: tuple[int, ...] = (1, 3, 416, 416),
+    to_bgr: bool = True,
+    merge_bn: bool = True,
+    *,
+    input_name: str = "data",
+    relu6: str = "exact",
+    nms: bool = True,
+) -> ConversionResult:
+    """convert_yolo_model with the full result (`result.head` is the YOLOHead read from the network)."""
+    import mxnet as mx
+
+    from .converters.yolo import emit_yolo_head
+    from .frontend.yolo import is_yolo, read_yolo
+
+    input_shape = _check_input_shape(input_shape)
+    _check_options(relu6, input_name)
+    if not is_yolo(net):
+        raise InvalidCallError(
+            f"convert_yolo_model expects a GluonCV YOLOv3, got {type(net).__module__}.{type(net).__name__}"
+        )
+    start = time.perf_counter()
+    block, head = read_yolo(net, input_shape)
+    with mx.name.NameManager():  # fresh op counters: the same net gives the same layer names every time
+        symbol, params = trace_block(block, input_shape, input_name)
+    graph = graph_from_json(symbol.tojson(), params, {input_name: input_shape}, name=net.name)
+    del params  # see convert()
+    check_supported(graph)
+    attach_shapes(graph, symbol)
+    stages = {"trace + shapes": time.perf_counter() - start}
+    predictions = list(graph.outputs)
+    source_nodes = len(graph.nodes)
+    t = time.perf_counter()
+    passes = run_passes(graph, input_name, merge_bn=merge_bn, to_bgr=to_bgr, softmax=False)
+    stages["passes"] = time.perf_counter() - t
+    t = time.perf_counter()
+    ctx = emit_layers(
+        graph, EmitOptions(relu6=relu6), tail=lambda ctx: emit_yolo_head(ctx, head, predictions, input_name, nms)
+    )
+    text_net, binary_net = build_nets(graph, ctx)
+    stages["emission"] = time.perf_counter() - t
+    seconds = time.perf_counter() - start
+    log.info("converted YOLOv3 %s: %d Caffe layers in %.2f s", graph.name, len(text_net.layer), seconds)
+    return ConversionResult(text_net, binary_net, graph, passes, seconds, source_nodes, head=head, stages=stages)
 
 
 def _check_options(relu6: str, input_name: str) -> None:

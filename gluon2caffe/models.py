@@ -50,15 +50,17 @@ def load_zoo_model(name: str, input_shape: tuple[int, ...], params: str | None =
     if params:
         set_parameters(net, params, input_shape)
     else:
-        randomize(net, input_shape, seed=RANDOM_SEED, images="pretrained_base" in kwargs)
+        detector = "pretrained_base" in kwargs
+        # Detectors: statistics over more scenes (random scenes vary; few of them leave some scenes saturating).
+        randomize(net, input_shape, seed=RANDOM_SEED, images=detector, stats_batch=8 if detector else 4)
     return net
 
 
 def default_input_shape(name: str) -> tuple[int, ...] | None:
-    """The input shape a zoo detector is built for (ssd_512_... -> 1,3,512,512), None for other models."""
-    from .zoo_models import SSD_MODELS
+    """The input shape a zoo detector is built for (ssd_512_... -> 1,3,512,512; yolo3_... 416), None for others."""
+    from .zoo_models import SSD_MODELS, YOLO_MODELS
 
-    for model, _, size in SSD_MODELS:
+    for model, _, size in SSD_MODELS + YOLO_MODELS:
         if model == name:
             return (1, 3, size, size)
     return None

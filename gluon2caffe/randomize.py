@@ -69,7 +69,7 @@ def randomize(
             # Random stored values make a converter that ignores fix_gamma visibly wrong. (Other gammas keep the
             # values the statistics were taken with: redrawing them would rescale every layer, compounding.)
             b.gamma.set_data(mx.nd.array(rng.uniform(0.5, 1.5, b.gamma.shape)))
-    if images and hasattr(net, "class_predictors") and hasattr(net, "box_predictors"):
+    if images and _detector_heads(net):
         _calibrate_detector_heads(net, input_shape, rng, stats_batch)
     mx.nd.waitall()
 
@@ -80,23 +80,48 @@ VAR_FLOOR = 0.05
 # every score ties); damped box offsets keep exp() of the size offsets moderate (no boxes 30x their anchor).
 CLASS_LOGIT_STD = 1.0
 BOX_OFFSET_STD = 0.5
+# YOLOv3's one prediction conv holds, per anchor, (x, y, log w, log h, objectness, classes...): per-role targets
+# for the largest |value| over the calibration scenes (random darknets are heavy-tailed: calibrating the standard
+# deviation left logits above 17, where sigmoid is 1.0 in float32 and every score ties).
+YOLO_ROLE_MAX = (2.0, 2.0, 1.0, 1.0, 3.0)  # the classes take the last value
+
+
+def _detector_heads(net: Any) -> list[tuple[Any, Any]]:
+    """(head block, target: a number (the output's standard deviation), or a function of the channel count giving
+    each channel's largest |value|)."""
+    if hasattr(net, "class_predictors") and hasattr(net, "box_predictors"):
+        return [(h, CLASS_LOGIT_STD) for h in net.class_predictors] + [(h, BOX_OFFSET_STD) for h in net.box_predictors]
+    if hasattr(net, "yolo_outputs"):
+        return [(out.prediction, _yolo_role_max(out._num_pred)) for out in net.yolo_outputs]
+    return []
+
+
+def _yolo_role_max(per_anchor: int):
+    def largest(channels: int) -> np.ndarray:
+        role = np.arange(channels) % per_anchor
+        return np.array([YOLO_ROLE_MAX[min(r, len(YOLO_ROLE_MAX) - 1)] for r in role])
+
+    return largest
 
 
 def _calibrate_detector_heads(net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int) -> None:
-    """Rescale each class / box predictor so its output has the target standard deviation on synthetic scenes."""
+    """Rescale each class / box predictor so its output has the target spread on synthetic scenes (per output
+    channel for YOLOv3: weights rows and bias entries are scaled together)."""
     import mxnet as mx
     from mxnet.gluon import nn
 
     targets = {}
-    for heads, std in ((net.class_predictors, CLASS_LOGIT_STD), (net.box_predictors, BOX_OFFSET_STD)):
-        for head in heads:
-            for block in _blocks(head):
-                if isinstance(block, nn.Conv2D):
-                    targets[id(block)] = (block, std)
-    measured: dict[int, float] = {}
+    for head, std in _detector_heads(net):
+        for block in _blocks(head):
+            if isinstance(block, nn.Conv2D):
+                targets[id(block)] = (block, std)
+    measured: dict[int, np.ndarray] = {}
 
     def hook(block: Any, _inputs: Any, output: Any) -> None:
-        measured[id(block)] = float(output.asnumpy().std())
+        out = output.asnumpy()
+        channels = out.reshape(out.shape[0], out.shape[1], -1).transpose(1, 0, 2).reshape(out.shape[1], -1)
+        per_channel = callable(targets[id(block)][1])
+        measured[id(block)] = np.abs(channels).max(axis=1) if per_channel else np.array(out.std())
 
     handles = [b.register_forward_hook(hook) for b, _ in targets.values()]
     try:
@@ -107,11 +132,16 @@ def _calibrate_detector_heads(net: Any, input_shape: tuple[int, ...], rng: np.ra
         for h in handles:
             h.detach()
     for key, (block, std) in targets.items():
-        got = measured.get(key, 0.0)
-        if np.isfinite(got) and got > 1e-8:
-            for p in (block.weight, block.bias):
-                if p is not None:
-                    p.set_data(p.data() * (std / got))
+        got = measured.get(key)
+        if got is None:
+            continue
+        want = std(got.size) if callable(std) else std
+        factor = np.where(np.isfinite(got) & (got > 1e-8), want / np.maximum(got, 1e-8), 1.0)
+        for p in (block.weight, block.bias):
+            if p is not None:
+                value = p.data().asnumpy()
+                shape = (-1,) + (1,) * (value.ndim - 1) if factor.ndim else ()
+                p.set_data(mx.nd.array(value * factor.reshape(shape)))
 
 
 def _unit_variance_pass(

@@ -212,27 +212,34 @@ def _float64_errors(net: Any, x: np.ndarray, ref: dict, got: dict) -> tuple[floa
 
 _FLOAT64_CHILD = """
 import sys, numpy as np, mxnet as mx
-d = sys.argv[1]
+d, count = sys.argv[1], int(sys.argv[2])
 net = mx.gluon.SymbolBlock.imports(d + "/p-symbol.json", ["data"], d + "/p.params")
 net.cast("float64")
 out = net(mx.nd.array(np.load(d + "/x.npy"), dtype="float64"))
-np.save(d + "/loc.npy", out[0].asnumpy())
-np.save(d + "/conf.npy", out[1].asnumpy())
+out = out if isinstance(out, (list, tuple)) else [out]
+for i in range(count):
+    np.save(d + "/out%d.npy" % i, out[i].asnumpy())
 """
 
 
 def float64_predictions(net: Any, x: np.ndarray) -> list[np.ndarray] | None:
-    """The SSD's loc and conf (flattened, before the decoders) computed by MXNet in float64.
+    """The SSD's loc and conf (flattened, before the decoders) computed by MXNet in float64."""
+    from .frontend.ssd import SSDPredictions
+
+    return float64_outputs(SSDPredictions(net), x, 2)
+
+
+def float64_outputs(block: Any, x: np.ndarray, count: int) -> list[np.ndarray] | None:
+    """The first `count` outputs of `block` computed by MXNet in float64.
 
     MKL-DNN has no float64 kernels for some ops, and it can only be switched off when MXNet loads, so this runs
-    the traced prediction graph in a child process with MXNET_MKLDNN_ENABLED=0. None if that fails.
+    the traced graph in a child process with MXNET_MKLDNN_ENABLED=0. None if that fails.
     """
     import mxnet as mx
 
     from .frontend.mxnet_graph import trace_block
-    from .frontend.ssd import SSDPredictions
 
-    symbol, params = trace_block(SSDPredictions(net), tuple(x.shape))
+    symbol, params = trace_block(block, tuple(x.shape))
     aux = set(symbol.list_auxiliary_states())
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-f64-") as tmp:
         symbol.save(os.path.join(tmp, "p-symbol.json"))
@@ -243,12 +250,16 @@ def float64_predictions(net: Any, x: np.ndarray) -> list[np.ndarray] | None:
         np.save(os.path.join(tmp, "x.npy"), x.astype(np.float64))
         env = dict(os.environ, MXNET_MKLDNN_ENABLED="0", MXNET_STORAGE_FALLBACK_LOG_VERBOSE="0")
         proc = subprocess.run(
-            [sys.executable, "-c", _FLOAT64_CHILD, tmp], env=env, capture_output=True, text=True, timeout=1800
+            [sys.executable, "-c", _FLOAT64_CHILD, tmp, str(count)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
         if proc.returncode != 0:
             log.warning("float64 reference failed: %s", proc.stderr.strip().splitlines()[-1:])
             return None
-        return [np.load(os.path.join(tmp, f"{k}.npy")) for k in ("loc", "conf")]
+        return [np.load(os.path.join(tmp, f"out{i}.npy")) for i in range(count)]
 
 
 def _px(actual_px: np.ndarray, reference_px: np.ndarray, size: int) -> Comparison:
@@ -317,3 +328,98 @@ def _last_candidate_score(probs: np.ndarray, head: Any) -> float:
         return float("inf")
     k = head.nms_topk if head.nms_topk > 0 else valid.size
     return float(valid[min(k, valid.size) - 1])
+
+
+# -- YOLOv3 ------------------------------------------------------------------------------------------------------
+
+
+def yolo_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
+    """GluonCV's decoded boxes (B, N, 4) and class scores (B, N, C) before NMS, in the converter's order (outputs,
+    then positions, then anchors), and its detections; `conf` has a zero background column for match_detections."""
+    import mxnet as mx
+
+    captured: list[np.ndarray] = []
+    handles = [o.register_forward_hook(lambda _b, _i, out: captured.append(out.asnumpy())) for o in net.yolo_outputs]
+    try:
+        ids, scores, boxes = (o.asnumpy() for o in net(mx.nd.array(x, dtype=x.dtype)))
+    finally:
+        for h in handles:
+            h.detach()
+    all_boxes, all_scores = [], []
+    classes = len(net.classes)
+    for det in captured:  # (B, C * n, 6): class-major copies of the same n boxes
+        per_class = det.reshape(det.shape[0], classes, -1, 6)
+        all_boxes.append(per_class[:, 0, :, 2:6])
+        all_scores.append(per_class[:, :, :, 1].transpose(0, 2, 1))
+    pre_boxes, pre_scores = np.concatenate(all_boxes, 1), np.concatenate(all_scores, 1)
+    conf = np.concatenate([np.zeros(pre_scores.shape[:2] + (1,), pre_scores.dtype), pre_scores], -1)
+    return {
+        "pre_boxes": pre_boxes,
+        "pre_scores": pre_scores,
+        "conf": conf,
+        "ids": ids,
+        "scores": scores,
+        "boxes": boxes,
+    }
+
+
+def check_yolo(
+    net: Any,
+    head: Any,
+    prototxt: str,
+    caffemodel: str,
+    x: np.ndarray,
+    to_bgr: bool = True,
+    runtime: str = "caffe",
+    x2: np.ndarray | None = None,
+) -> SSDCheck:
+    """Compare a converted YOLOv3 with GluonCV: decoded boxes and scores before NMS, then the detections."""
+    from .converters.yolo import BOXES, SCORES
+
+    ref = yolo_reference(net, x)
+    x_caffe = x[:, ::-1].copy() if to_bgr else x
+    outputs = net_outputs(read_prototxt(prototxt))
+    wanted = list(dict.fromkeys([BOXES, SCORES] + outputs))
+    if runtime == "caffe":
+        blobs = caffe_forward(prototxt, caffemodel, {"data": x_caffe}, all_blobs=True)
+        got = {name: blobs[name] for name in wanted}
+    else:
+        got = opencv_forward(prototxt, caffemodel, {"data": x_caffe}, wanted)
+    b, n, c = ref["pre_scores"].shape
+    scores = got[SCORES].reshape(b, n, -1)[:, :, -c:]  # without the background column, when there is one
+    pre = {
+        "boxes": compare(got[BOXES].reshape(b, n, 4), ref["pre_boxes"]),
+        "scores": compare(scores, ref["pre_scores"]),
+    }
+    detections = match_detections(ref, got[DETECTIONS], head) if DETECTIONS in got else None
+    sensitivity = float("nan")
+    if x2 is not None:
+        other = yolo_reference(net, x2)["pre_scores"]
+        sensitivity = float(np.abs(other - ref["pre_scores"]).max() / max(1.0, np.abs(ref["pre_scores"]).max()))
+    check = SSDCheck(runtime, pre, detections, sensitivity)
+    if not check.exact:
+        check.float64 = _yolo_float64_errors(net, head, x, ref, got[BOXES].reshape(b, n, 4), scores)
+    return check
+
+
+def _yolo_float64_errors(net, head, x, ref, caffe_boxes, caffe_scores) -> tuple[float, float] | None:
+    """(Caffe, MXNet float32) relative errors of the decoded boxes and scores against float64: the prediction maps
+    in float64 (child process, no MKL-DNN) decoded in float64 with the network's constants."""
+    from .frontend.yolo import YOLOPredictions
+
+    predictions = float64_outputs(YOLOPredictions(net), x, len(head.outputs))
+    if predictions is None:
+        return None
+    boxes, scores = [], []
+    for pred, out in zip(predictions, head.outputs):
+        bsz, a, hw = pred.shape[0], out.num_anchors, out.height * out.width
+        p = pred.reshape(bsz, a, -1, hw).transpose(0, 3, 1, 2)  # (B, HW, A, 5 + C)
+        sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        centers = (sig(p[..., 0:2]) + out.offsets.astype(np.float64)[None, :, None, :]) * out.stride
+        half = np.exp(p[..., 2:4]) * out.anchors.astype(np.float64)[None, None] / 2
+        boxes.append(np.concatenate([centers - half, centers + half], -1).reshape(bsz, -1, 4))
+        scores.append((sig(p[..., 5:]) * sig(p[..., 4:5])).reshape(bsz, hw * a, -1))
+    truth_boxes, truth_scores = np.concatenate(boxes, 1), np.concatenate(scores, 1)
+    caffe = max(compare(caffe_boxes, truth_boxes).relative, compare(caffe_scores, truth_scores).relative)
+    mxnet = max(compare(ref["pre_boxes"], truth_boxes).relative, compare(ref["pre_scores"], truth_scores).relative)
+    return caffe, mxnet

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .errors import Gluon2CaffeError
-from .zoo_models import CLASSIFICATION_MODELS, SSD_MODELS
+from .zoo_models import CLASSIFICATION_MODELS, SSD_MODELS, YOLO_MODELS
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +171,16 @@ class SSDZooResult:
 
 
 def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime: str = "caffe") -> SSDZooResult:
-    """Build an SSD with live random weights, convert it (merge_bn, to_bgr, exact anchors), run it in `runtime` on a
-    synthetic scene and compare with GluonCV before NMS and after (verification_ssd.check_ssd)."""
-    from .api import convert_ssd, save_model
+    """Build an SSD or YOLOv3 with live random weights, convert it (merge_bn, to_bgr; SSD: exact anchors), run it in
+    `runtime` on a synthetic scene and compare with GluonCV before NMS and after (verification_ssd.check_ssd /
+    check_yolo). For YOLOv3 the `loc`/`conf` columns hold the decoded boxes / scores."""
+    from .api import convert_ssd, convert_yolo, save_model
     from .models import load_zoo_model
     from .verification import TOLERANCE, synthetic_scene
-    from .verification_ssd import check_ssd
+    from .verification_ssd import check_ssd, check_yolo
+
+    yolo = family.startswith("yolo")
+    convert_fn, check_fn = (convert_yolo, check_yolo) if yolo else (convert_ssd, check_ssd)
 
     shape = (1, 3, input_size, input_size)
     result = SSDZooResult(model, family, input_size, "error")
@@ -184,17 +188,17 @@ def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime
     try:
         net = load_zoo_model(model, shape)
         try:
-            conversion = convert_ssd(net, shape, to_bgr=True, merge_bn=True)
+            conversion = convert_fn(net, shape, to_bgr=True, merge_bn=True)
         except Gluon2CaffeError as exc:
             result.status, result.message = "refused", str(exc).splitlines()[0]
             return result
         result.convert_seconds = round(conversion.seconds, 3)
         result.layers = len(conversion.text_net.layer)
-        result.anchors = conversion.detection.mode
+        result.anchors = "decoded" if yolo else conversion.detection.mode
         with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
             prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
             del conversion.binary_weights
-            check = check_ssd(
+            check = check_fn(
                 net,
                 conversion.head,
                 prototxt,
@@ -204,9 +208,8 @@ def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime
                 x2=synthetic_scene(shape, SEED + 2),
             )
         pre = {k.split(" ")[0]: float(c.relative) for k, c in check.pre_nms.items()}
-        result.loc, result.conf, result.priors, result.decoded = (
-            pre.get(k) for k in ("loc", "conf", "priors", "decoded")
-        )
+        keys = ("boxes", "scores", "priors", "decoded") if yolo else ("loc", "conf", "priors", "decoded")
+        result.loc, result.conf, result.priors, result.decoded = (pre.get(k) for k in keys)
         if check.detections is not None:
             result.detections, result.detections_match = str(check.detections), check.detections.ok
         if not check.sensitivity >= 100 * TOLERANCE:
@@ -233,11 +236,12 @@ def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime
         gc.collect()
 
 
-ALL_MODELS = CLASSIFICATION_MODELS + SSD_MODELS
+ALL_MODELS = CLASSIFICATION_MODELS + SSD_MODELS + YOLO_MODELS
 
 
 def _is_ssd(family: str) -> bool:
-    return family.startswith("ssd")
+    """A detector row (SSD or YOLOv3)."""
+    return family.startswith(("ssd", "yolo"))
 
 
 def select_models(families: Iterable[str] = (), models: Iterable[str] = ()) -> list[tuple[str, str, int]]:
@@ -338,9 +342,10 @@ def headline(rows: dict[str, dict]) -> str:
     text = f"{exact}/{len(CLASSIFICATION_MODELS)} classification models exact"
     if limited:
         text += f" (and {limited} float32-limited: off by no more than MXNet's own float32 rounding)"
-    ssd = [r for r in rows.values() if _is_ssd(r["family"])]
-    if ssd:
-        text += f"; {sum(1 for r in ssd if r['status'] == 'exact')}/{len(SSD_MODELS)} SSD detectors exact"
+    for models, kind in ((SSD_MODELS, "SSD"), (YOLO_MODELS, "YOLOv3")):
+        done = [rows[m] for m, _, _ in models if m in rows]
+        if done:
+            text += f"; {sum(1 for r in done if r['status'] == 'exact')}/{len(models)} {kind} detectors exact"
     return text
 
 
@@ -372,6 +377,29 @@ def _ssd_section(rows: dict[str, dict]) -> list[str]:
             f"| {model} | {size}x{size} | {r['status']} | {r['anchors']} | {fmt(r['loc'])} | {fmt(r['conf'])} | "
             f"{fmt(r['priors'])} | {fmt(r['decoded'])} | {match}: {detail} | {r['layers'] or ''} | "
             f"{'' if r['convert_seconds'] is None else format(r['convert_seconds'], '.2f')} |"
+        )
+    lines += [
+        "",
+        "## YOLOv3 detectors",
+        "",
+        "`convert_yolo_model` (GluonCV's YOLOOutputV3 decoding from exact Caffe layers + caffe-ssd DetectionOutput),"
+        " same recipe as the SSD rows. Pre-NMS columns: the decoded boxes (pixels) and class scores against GluonCV's"
+        " YOLOOutputV3 outputs, relative errors. `exact`: both within 1e-4 and the detections equal GluonCV's as"
+        " sets.",
+        "",
+        "| model | input | status | boxes | scores | detections | Caffe layers | conversion (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for model, _family, size in YOLO_MODELS:
+        r = rows.get(model)
+        if r is None:
+            lines.append(f"| {model} | {size}x{size} | not run |  |  |  |  |  |")
+            continue
+        match = {True: "match", False: "DIFFER", None: ""}[r["detections_match"]]
+        detail = r["detections"].split(" (")[0] if r["detections"] else ""
+        lines.append(
+            f"| {model} | {size}x{size} | {r['status']} | {fmt(r['loc'])} | {fmt(r['conf'])} | {match}: {detail} |"
+            f" {r['layers'] or ''} | {'' if r['convert_seconds'] is None else format(r['convert_seconds'], '.2f')} |"
         )
     return lines
 

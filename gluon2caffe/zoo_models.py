@@ -162,3 +162,16 @@ SSD_MODELS: list[tuple[str, str, int]] = [
 ]
 # Classes given to the *_custom models (GluonCV requires a list); trained weights must have as many.
 CUSTOM_CLASSES = ("person", "car", "dog")
+
+# The GluonCV YOLOv3 detectors that build offline (pretrained_base=False), with their input size.
+YOLO_MODELS: list[tuple[str, str, int]] = [
+    ("yolo3_darknet53_coco", "yolo3_darknet", 416),
+    ("yolo3_darknet53_custom", "yolo3_darknet", 416),
+    ("yolo3_darknet53_voc", "yolo3_darknet", 416),
+    ("yolo3_mobilenet0.25_coco", "yolo3_mobilenet", 416),
+    ("yolo3_mobilenet0.25_custom", "yolo3_mobilenet", 416),
+    ("yolo3_mobilenet0.25_voc", "yolo3_mobilenet", 416),
+    ("yolo3_mobilenet1.0_coco", "yolo3_mobilenet", 416),
+    ("yolo3_mobilenet1.0_custom", "yolo3_mobilenet", 416),
+    ("yolo3_mobilenet1.0_voc", "yolo3_mobilenet", 416),
+]

@@ -316,7 +316,7 @@ def test_convert_ssd_detects_the_detector_and_says_how_anchors_were_written(tmp_
     assert "SSD: 20 classes (Caffe label = GluonCV class id + 1)" in out and "keep_top_k 100" in out
     assert "anchors: PriorBox layers (exact in caffe-ssd and OpenCV)" in out
     assert "before NMS, loc:" in out and "(ok)" in out and "100/100 GluonCV detections found" in out
-    assert "input { shape { dim: 1 dim: 3 dim: 300 dim: 300 } }" in " ".join(
+    assert "input_param { shape { dim: 1 dim: 3 dim: 300 dim: 300 } }" in " ".join(
         (tmp_path / "ssd.prototxt").read_text().split()
     )
     # verify the written files again, in OpenCV
@@ -339,4 +339,17 @@ def test_convert_ssd_anchor_options(tmp_path):
 
 def test_ssd_options_on_a_classifier_exit_1(tmp_path):
     proc = run("convert", SMALL, "-o", tmp_path / "x", "--input-shape", SMALL_SHAPE, "--no-nms")
-    assert proc.returncode == 1 and "SSD detectors only" in proc.stderr
+    assert proc.returncode == 1 and "detectors only" in proc.stderr
+
+
+def test_convert_yolo_and_verify(tmp_path):
+    proc = run("convert", "yolo3_mobilenet0.25_voc", "-o", tmp_path / "y", "--verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "YOLOv3: 20 classes (Caffe label = GluonCV class id + 1)" in proc.stdout
+    assert "before NMS, boxes:" in proc.stdout and "100/100 GluonCV detections found" in proc.stdout
+    assert "dim: 416" in (tmp_path / "y.prototxt").read_text()
+    proc = run("convert", "yolo3_mobilenet0.25_voc", "-o", tmp_path / "n", "--no-nms", "--input-shape", "1,3,320,320")
+    assert proc.returncode == 0 and "no DetectionOutput" in proc.stdout, proc.stderr
+    proc = run("verify", tmp_path / "n", "--against", "yolo3_mobilenet0.25_voc", "--runtime", "opencv")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "before NMS, scores:" in proc.stdout and "detections:" not in proc.stdout

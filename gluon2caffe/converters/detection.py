@@ -217,26 +217,29 @@ def _priorbox_param(param: pb.PriorBoxParameter, p: PriorBoxParams, stds: tuple[
 
 
 def _constant_priors(ctx: EmitContext, head: SSDHead, input_name: str) -> None:
-    """The network's own anchors as a constant (1, 2, 4N) blob: priors then variances, like PriorBox's output.
-
-    A global pooling of the input feeds an InnerProduct with zero weights; its bias is the constant, so the output
-    is exactly the bias for any finite input.
-    """
+    """The network's own anchors as a constant (1, 2, 4N) blob: priors then variances, like PriorBox's output."""
     priors = head.corner_anchors().astype(np.float32).reshape(-1)
     variances = np.tile(np.asarray(head.stds, dtype=np.float32), head.num_anchors)
-    constant = np.concatenate([priors, variances])
+    emit_constant_blob(ctx, PRIORS, np.concatenate([priors, variances]), input_name)
+
+
+def emit_constant_blob(ctx: EmitContext, top: str, constant: np.ndarray, input_name: str) -> None:
+    """A constant (1, 2, size/2) blob named `top`, in layers every runtime has.
+
+    A global pooling of the input feeds an InnerProduct with zero weights; its bias is the constant, so the output
+    is exactly the bias for any finite input. (Caffe's Parameter layer would do, but OpenCV cannot load it.)
+    """
     channels = ctx.shape(input_name)[1]
-    source = ctx.unique(f"{PRIORS}_source")
+    source = ctx.unique(f"{top}_source")
     proto = ctx.layer(source, "Pooling", [input_name], [source])
     proto.pooling_param.pool = pb.PoolingParameter.AVE
     proto.pooling_param.global_pooling = True
-    flat = ctx.unique(f"{PRIORS}_flat")
-    proto = ctx.layer(
-        flat, "InnerProduct", [source], [flat], [np.zeros((constant.size, channels), np.float32), constant]
-    )
+    flat = ctx.unique(f"{top}_flat")
+    weights = np.zeros((constant.size, channels), np.float32)
+    proto = ctx.layer(flat, "InnerProduct", [source], [flat], [weights, constant.astype(np.float32)])
     proto.inner_product_param.num_output = constant.size
     proto.inner_product_param.bias_term = True
-    proto = ctx.layer(PRIORS, "Reshape", [flat], [PRIORS])
+    proto = ctx.layer(top, "Reshape", [flat], [top])
     proto.reshape_param.shape.dim.extend([0, 2, -1])
 
 

@@ -90,6 +90,26 @@ def _range(node: Node, begin: int | None, end: int | None, size: int) -> tuple[i
     return start, stop
 
 
+@register("slice_like", caffe="Crop (or nothing)")
+def convert_slice_like(node: Node, ctx: EmitContext) -> None:
+    """slice_like(x, ref, axes) -> nothing when the shapes already agree, else Crop at offset 0 to ref's shape."""
+    x, ref = node.inputs[0], node.inputs[1]
+    xs, rs = ctx.shape(x), ctx.shape(ref)
+    axes = node.attrs.int_tuple("axes", ())
+    axes = tuple(positive_axis(node, "axes", a, len(xs)) for a in axes) if axes else tuple(range(len(xs)))
+    out = ctx.shape(node.outputs[0])
+    if out == xs:
+        ctx.alias(node.outputs[0], x)
+        return
+    # Crop crops every axis from `axis` on to the reference's size; the others must then already agree.
+    first = min(axes)
+    if any(xs[i] != rs[i] and i not in axes for i in range(first, len(xs))) or len(rs) != len(xs):
+        raise ConversionError(f"crops axes {axes} of {xs} to {rs}; Crop needs trailing axes", node.name, node.op)
+    layer = ctx.layer(node.name, "Crop", [x, ref], [node.outputs[0]])
+    layer.crop_param.axis = first
+    layer.crop_param.offset.append(0)
+
+
 @register("slice_axis", caffe="Slice")
 def convert_slice_axis(node: Node, ctx: EmitContext) -> None:
     """slice_axis(axis, begin, end) -> Slice; the parts not kept are silenced."""

@@ -90,7 +90,7 @@ def attach_shapes(graph: Graph, symbol: Any, shapes: dict[str, tuple[int, ...]] 
 
 
 def infer_shapes(
-    symbol: Any, input_shapes: dict[str, tuple[int, ...]], source_names: list[str] | None = None
+    symbol: Any, input_shapes: dict[str, tuple[int, ...]], source_names: list[str]
 ) -> dict[str, tuple[int, ...]]:
     internals = symbol.get_internals()
     try:
@@ -103,23 +103,14 @@ def infer_shapes(
     return {tensor: tuple(shape) for tensor, shape in zip(names, out_shapes)}
 
 
-def internal_tensor_names(symbol: Any, source_names: list[str] | None = None) -> list[str]:
+def internal_tensor_names(symbol: Any, source_names: list[str]) -> list[str]:
     """IR tensor names of `symbol.get_internals()` outputs, in order (variables keep their own names).
 
-    MXNet lists internals node by node in the order of the symbol JSON; with `source_names` (the IR's name of each
-    JSON node) the outputs are matched by position, which stays right when MXNet node names repeat.
+    MXNet lists internals node by node in the order of the symbol JSON; `source_names` (the IR's name of each JSON
+    node) match them by position, which stays right when MXNet node names repeat.
     """
     variables = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
     outputs = symbol.get_internals().list_outputs()
-    if source_names is None:
-        names = []
-        for out_name in outputs:
-            match = None if out_name in variables else _OUTPUT_SUFFIX.match(out_name)
-            if match is None:
-                names.append(out_name)
-            else:
-                names.append(tensor_name(match.group("node"), int(match.group("index") or 0)))
-        return names
     names, i = [], 0
     for node_name in source_names:
         if i < len(outputs) and outputs[i] in variables:

@@ -1,0 +1,138 @@
+"""YOLOv3's decoding (GluonCV's YOLOOutputV3) from exact Caffe layers, and its NMS on caffe-ssd's DetectionOutput.
+
+Per output, from the 1x1 prediction map (B, A*(5+C), H, W), the same float32 operations GluonCV performs:
+    (B, A, 5+C, H*W) -Permute-> (B, H*W, A, 5+C) -Slice-> centers | sizes | objectness | classes
+    centers: Sigmoid -> Scale(1) + bias (the grid offsets, a blob of this layer) -> Power(scale=stride)
+    sizes:   Exp -> Scale (the anchors, a blob) -> Power(scale=0.5) = half sizes
+    corners: Eltwise centers -/+ half sizes -> Concat (B, H*W, A, 4)
+    scores:  Sigmoid(classes) x Sigmoid(objectness) (Scale with two bottoms)
+The outputs are flattened and concatenated: `yolo_boxes` (B, N*4) pixel corners and `yolo_scores` (B, N*C), or
+(B, N*(C+1)) with the background column when DetectionOutput follows.
+
+DetectionOutput then runs GluonCV's NMS on them: the boxes are its "loc" against all-zero priors with code_type
+CORNER, whose decoding is prior + variance * loc, so variances (1/W, 1/H, 1/W, 1/H) make it the identity plus the
+normalization to [0, 1] (like the SSD path); the scores are its "conf" with no background class
+(background_label_id -1), so labels are GluonCV's class ids.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..proto import caffe_pb2 as pb
+
+if TYPE_CHECKING:
+    from ..emit import EmitContext
+    from ..frontend.yolo import YOLOHead
+
+BOXES, SCORES, PRIORS, DETECTIONS = "yolo_boxes", "yolo_scores", "yolo_priors", "detection_out"
+
+
+def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], input_name: str, nms: bool) -> list[str]:
+    """Append the decoding (and DetectionOutput); returns the net's outputs."""
+    boxes, scores = [], []
+    for index, (pred, out) in enumerate(zip(predictions, head.outputs)):
+        b, s = _decode(ctx, pred, out, head.num_classes, f"yolo_output{index}", background=nms)
+        boxes.append(b)
+        scores.append(s)
+    for parts, top in ((boxes, BOXES), (scores, SCORES)):
+        layer = ctx.layer(top, "Concat", parts, [top])
+        layer.concat_param.axis = 1
+    if not nms:
+        return [BOXES, SCORES]
+    _identity_priors(ctx, head, input_name)
+    layer = ctx.layer(DETECTIONS, "DetectionOutput", [BOXES, SCORES, PRIORS], [DETECTIONS])
+    d = layer.detection_output_param
+    d.num_classes = head.num_classes + 1
+    d.share_location = True
+    d.background_label_id = 0
+    d.code_type = pb.PriorBoxParameter.CORNER
+    d.variance_encoded_in_target = False
+    d.confidence_threshold = head.score_thresh
+    if 0 < head.nms_thresh < 1:
+        d.nms_param.nms_threshold = head.nms_thresh
+        if head.nms_topk > 0:
+            d.nms_param.top_k = head.nms_topk
+        d.keep_top_k = head.post_nms if head.post_nms > 0 else -1
+    else:  # GluonCV skips NMS and post_nms: IoU <= 1 always holds, so nothing is suppressed
+        d.nms_param.nms_threshold = 1.0
+        d.keep_top_k = -1
+    return [DETECTIONS]
+
+
+def _decode(ctx: EmitContext, pred: str, out, num_classes: int, base: str, background: bool) -> tuple[str, str]:
+    a, hw, p = out.num_anchors, out.height * out.width, 5 + num_classes
+
+    def name(tag: str) -> str:
+        return ctx.unique(f"{base}_{tag}")
+
+    grid = name("grid")
+    ctx.layer(grid, "Reshape", [pred], [grid]).reshape_param.shape.dim.extend([0, a, p, hw])
+    cells = name("cells")
+    ctx.layer(cells, "Permute", [grid], [cells]).permute_param.order.extend([0, 3, 1, 2])
+    raw_centers, raw_sizes, raw_obj, raw_cls = name("raw_centers"), name("raw_sizes"), name("raw_obj"), name("raw_cls")
+    layer = ctx.layer(name("split"), "Slice", [cells], [raw_centers, raw_sizes, raw_obj, raw_cls])
+    layer.slice_param.axis = 3
+    layer.slice_param.slice_point.extend([2, 4, 5])
+
+    sig = name("centers_sigmoid")
+    ctx.layer(sig, "Sigmoid", [raw_centers], [sig])
+    offsets = np.repeat(out.offsets[:, None, :], a, axis=1)  # (HW, A, 2): GluonCV broadcasts over anchors
+    shifted = name("centers_grid")
+    # Scale by ones plus a bias (x * 1 is exact): OpenCV has no Bias layer.
+    blobs = [np.ones(offsets.shape, np.float32), offsets.astype(np.float32)]
+    layer = ctx.layer(shifted, "Scale", [sig], [shifted], blobs)
+    layer.scale_param.axis, layer.scale_param.num_axes, layer.scale_param.bias_term = 1, 3, True
+    centers = name("centers")
+    layer = ctx.layer(centers, "Power", [shifted], [centers])
+    layer.power_param.power, layer.power_param.scale, layer.power_param.shift = 1.0, out.stride, 0.0
+
+    exp = name("sizes_exp")
+    ctx.layer(exp, "Exp", [raw_sizes], [exp])
+    sizes = name("sizes")
+    layer = ctx.layer(sizes, "Scale", [exp], [sizes], [out.anchors.astype(np.float32)])
+    layer.scale_param.axis, layer.scale_param.num_axes, layer.scale_param.bias_term = 2, 2, False
+    half = name("half_sizes")
+    layer = ctx.layer(half, "Power", [sizes], [half])
+    layer.power_param.power, layer.power_param.scale, layer.power_param.shift = 1.0, 0.5, 0.0
+
+    low, high = name("corner_min"), name("corner_max")
+    for top, sign in ((low, -1.0), (high, 1.0)):
+        layer = ctx.layer(top, "Eltwise", [centers, half], [top])
+        layer.eltwise_param.operation = pb.EltwiseParameter.SUM
+        layer.eltwise_param.coeff.extend([1.0, sign])
+    corners = name("boxes")
+    ctx.layer(corners, "Concat", [low, high], [corners]).concat_param.axis = 3
+    boxes = name("boxes_flat")
+    ctx.layer(boxes, "Flatten", [corners], [boxes])
+
+    obj = name("objectness")
+    ctx.layer(obj, "Sigmoid", [raw_obj], [obj])
+    obj3 = name("objectness_3d")
+    ctx.layer(obj3, "Reshape", [obj], [obj3]).reshape_param.shape.dim.extend([0, hw, a])
+    cls = name("class_sigmoid")
+    ctx.layer(cls, "Sigmoid", [raw_cls], [cls])
+    score = name("scores")
+    ctx.layer(score, "Scale", [cls, obj3], [score]).scale_param.axis = 0
+    if background:  # a zero score column 0 (Power with scale 0 writes zeros whatever its input)
+        zero = name("background")
+        layer = ctx.layer(zero, "Power", [raw_obj], [zero])
+        layer.power_param.power, layer.power_param.scale, layer.power_param.shift = 1.0, 0.0, 0.0
+        with_bg = name("scores_bg")
+        ctx.layer(with_bg, "Concat", [zero, score], [with_bg]).concat_param.axis = 3
+        score = with_bg
+    scores = name("scores_flat")
+    ctx.layer(scores, "Flatten", [score], [scores])
+    return boxes, scores
+
+
+def _identity_priors(ctx: EmitContext, head: YOLOHead, input_name: str) -> None:
+    """(1, 2, 4N): zero priors, then variances (1/W, 1/H, 1/W, 1/H): CORNER decoding becomes loc / image size."""
+    from .detection import emit_constant_blob
+
+    h, w = head.image_size
+    variances = np.tile(np.array([1.0 / w, 1.0 / h, 1.0 / w, 1.0 / h], np.float32), head.num_boxes)
+    constant = np.concatenate([np.zeros(4 * head.num_boxes, np.float32), variances])
+    emit_constant_blob(ctx, PRIORS, constant, input_name)

@@ -1,0 +1,147 @@
+"""YOLOv3 detectors: convert_yolo_model in the real Caffe against GluonCV.
+
+All 9 GluonCV YOLOv3 models that build offline, on live random weights (prediction convolutions calibrated so
+scores spread) and a real-looking synthetic scene: the decoded boxes and class scores before NMS equal GluonCV's
+YOLOOutputV3 outputs within the tolerance, and the detections equal GluonCV's as sets (verification_ssd).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import Lambda, check_block, seq
+from mxnet.gluon import nn
+
+from gluon2caffe import convert_model, convert_yolo_model, save_model
+from gluon2caffe.api import convert_yolo
+from gluon2caffe.models import load_zoo_model
+from gluon2caffe.verification import TOLERANCE, synthetic_scene
+from gluon2caffe.verification_ssd import _yolo_float64_errors, check_yolo, yolo_reference
+from gluon2caffe.zoo_models import YOLO_MODELS
+
+
+def _check(net, shape, tmp_path, runtime="caffe", **kwargs):
+    result = convert_yolo(net, shape, **kwargs)
+    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "yolo")
+    check = check_yolo(
+        net,
+        result.head,
+        prototxt,
+        caffemodel,
+        synthetic_scene(shape, seed=1),
+        runtime=runtime,
+        x2=synthetic_scene(shape, seed=2),
+        to_bgr=kwargs.get("to_bgr", True),
+    )
+    return result, check
+
+
+def _assert_good(check):
+    assert check.sensitivity >= 100 * TOLERANCE, f"scores barely depend on the input: {check.sensitivity}"
+    if check.detections is not None:
+        assert check.detections.gluoncv > 0, "no GluonCV detections: the set comparison would be vacuous"
+    detail = ", ".join(f"{k}: {c}" for k, c in check.pre_nms.items()) + f"; detections: {check.detections}"
+    assert check.status in ("exact", "float32-limited"), f"{check.status} (float64: {check.float64}): {detail}"
+
+
+@pytest.mark.parametrize("name,family,size", YOLO_MODELS, ids=[m[0] for m in YOLO_MODELS])
+def test_zoo_yolo(name, family, size, tmp_path):
+    shape = (1, 3, size, size)
+    net = load_zoo_model(name, shape)
+    result, check = _check(net, shape, tmp_path)
+    _assert_good(check)
+    types = [layer.type for layer in result.text_net.layer if layer.type != "Silence"]
+    assert types[-1] == "DetectionOutput" and types.count("DetectionOutput") == 1
+    d = result.text_net.layer[-1].detection_output_param
+    assert d.num_classes == len(net.classes) + 1 and d.nms_param.top_k == net.nms_topk
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 320, 320), (2, 3, 320, 448), (1, 3, 608, 608)])
+def test_other_input_sizes(shape, tmp_path):
+    net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
+    _, check = _check(net, shape, tmp_path)
+    _assert_good(check)
+
+
+@pytest.mark.parametrize("nms", [True, False])
+def test_same_files_in_opencv(nms, tmp_path):
+    shape = (1, 3, 416, 416)
+    net = load_zoo_model("yolo3_mobilenet1.0_voc", shape)
+    result, check = _check(net, shape, tmp_path, runtime="opencv", nms=nms)
+    _assert_good(check)
+    assert (check.detections is None) == (not nms)
+    if not nms:
+        outputs = {layer.top[0] for layer in result.text_net.layer[-2:]}
+        assert outputs == {"yolo_boxes", "yolo_scores"}
+
+
+def test_merge_bn_off_rgb_and_settings_from_the_network(tmp_path):
+    shape = (1, 3, 416, 416)
+    net = load_zoo_model("yolo3_mobilenet0.25_coco", shape)
+    net.set_nms(nms_thresh=0.3, nms_topk=200, post_nms=30)
+    result, check = _check(net, shape, tmp_path, merge_bn=False, to_bgr=False)
+    _assert_good(check)
+    d = result.text_net.layer[-1].detection_output_param
+    assert (d.nms_param.nms_threshold, d.nms_param.top_k, d.keep_top_k) == (pytest.approx(0.3), 200, 30)
+    assert "BatchNorm" in [layer.type for layer in result.text_net.layer]
+
+
+def test_convert_model_routes_yolo():
+    shape = (1, 3, 320, 320)
+    net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
+    text_net, weights = convert_model(net, shape)
+    assert [layer.type for layer in text_net.layer if layer.type != "Silence"][-1] == "DetectionOutput"
+    assert text_net == convert_yolo_model(net, shape)[0]  # deterministic layer names
+    assert len(weights.layer) == len(text_net.layer)
+
+
+def test_float64_arbiter_decodes_like_gluoncv():
+    """The float64 reference of float32-limited rows: prediction maps in float64, decoded in numpy."""
+    shape = (1, 3, 320, 320)
+    net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
+    from gluon2caffe.frontend.yolo import read_yolo
+
+    _, head = read_yolo(net, shape)
+    x = synthetic_scene(shape, seed=1)
+    ref = yolo_reference(net, x)
+    caffe_err, mxnet_err = _yolo_float64_errors(net, head, x, ref, ref["pre_boxes"], ref["pre_scores"])
+    assert caffe_err == mxnet_err and 0 < mxnet_err < TOLERANCE  # GluonCV's float32 decoding is ~float64's
+
+
+# -- the ops YOLOv3's upsampling adds -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("axis,repeats", [(-1, 2), (-2, 2), (3, 3), (2, 1)])
+def test_repeat_along_h_or_w(axis, repeats):
+    block = seq(nn.Conv2D(3, 3, padding=1), Lambda(lambda F, x: F.repeat(x, repeats=repeats, axis=axis)))
+    checked = check_block(block, (2, 3, 7, 5))
+    assert "Deconvolution" in checked.layer_types or repeats == 1
+
+
+def test_yolo_upsample_and_slice_like():
+    def up_and_crop(F, x):
+        up = F.repeat(F.repeat(x, repeats=2, axis=-1), repeats=2, axis=-2)  # gluoncv's _upsample
+        same = F.slice_like(up, up, axes=(2, 3))  # shapes agree: no layer
+        return F.concat(F.slice_like(same, x, axes=(2, 3)), x, dim=1)  # a real crop: Crop
+
+    block = seq(nn.Conv2D(4, 3, padding=1), Lambda(up_and_crop))
+    checked = check_block(block, (1, 3, 9, 6))
+    assert checked.layer_types.count("Crop") == 1
+
+
+def test_repeat_on_channels_is_refused():
+    from gluon2caffe.errors import ConversionError
+
+    block = seq(nn.Conv2D(2, 1), Lambda(lambda F, x: F.repeat(x, repeats=2, axis=1)))
+    block.initialize()
+    with pytest.raises(ConversionError, match="only H or W"):
+        convert_model(block, (1, 3, 4, 4), to_bgr=False)
+
+
+def test_yolo_reference_order_matches_the_decoding():
+    shape = (1, 3, 320, 320)
+    net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
+    ref = yolo_reference(net, synthetic_scene(shape))
+    n = sum((320 // s) ** 2 * 3 for s in (32, 16, 8))
+    assert ref["pre_boxes"].shape == (1, n, 4) and ref["pre_scores"].shape == (1, n, 20)
+    assert np.all(ref["pre_boxes"][..., 2] > ref["pre_boxes"][..., 0])
