@@ -8,7 +8,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from google.protobuf import text_format
 
@@ -187,6 +187,40 @@ def convert_ssd(
     start = time.perf_counter()
     block, head, num_features = read_ssd(net, input_shape)
     report = plan_anchors(head, anchors)
+    features: list[str] = []
+
+    def name_outputs(graph: Graph) -> None:
+        graph.rename_tensor(graph.outputs[0], LOC)
+        graph.rename_tensor(graph.outputs[1], CONF)
+        features.extend(graph.outputs[2 : 2 + num_features])
+
+    def tail(ctx: Any) -> list[str]:
+        outputs = emit_ssd_head(ctx, head, features, input_name, report, nms)
+        names = {layer.proto.name for layer in ctx.layers}
+        for layer in ctx.layers:  # caffe-ssd's usual names; OpenCV also looks blobs up by layer name
+            if list(layer.proto.top) in ([LOC], [CONF]) and layer.proto.top[0] not in names:
+                layer.proto.name = layer.proto.top[0]
+        return outputs
+
+    result = _convert_detector(net, block, input_shape, input_name, to_bgr, merge_bn, relu6, start, name_outputs, tail)
+    result.detection, result.head = report, head
+    log.info("converted SSD %s in %.2f s; %s", net.name, result.seconds, report.describe())
+    return result
+
+
+def _convert_detector(
+    net: Any,
+    block: Any,
+    input_shape: tuple[int, ...],
+    input_name: str,
+    to_bgr: bool,
+    merge_bn: bool,
+    relu6: str,
+    start: float,
+    name_outputs: Callable[[Graph], None],
+    tail: Callable[[Any], list[str]],
+) -> ConversionResult:
+    """A detector's traced prediction `block` through the passes and emission; `tail` appends its head layers."""
     import mxnet as mx
 
     with mx.name.NameManager():  # fresh op counters: the same net gives the same layer names every time
@@ -196,32 +230,17 @@ def convert_ssd(
     check_supported(graph)
     attach_shapes(graph, symbol)
     stages = {"trace + shapes": time.perf_counter() - start}
-    graph.rename_tensor(graph.outputs[0], LOC)
-    graph.rename_tensor(graph.outputs[1], CONF)
-    features = list(graph.outputs[2 : 2 + num_features])
+    name_outputs(graph)
     source_nodes = len(graph.nodes)
     t = time.perf_counter()
     passes = run_passes(graph, input_name, merge_bn=merge_bn, to_bgr=to_bgr, softmax=False)
     stages["passes"] = time.perf_counter() - t
     t = time.perf_counter()
-
-    def tail(ctx: Any) -> list[str]:
-        return emit_ssd_head(ctx, head, features, input_name, report, nms)
-
     ctx = emit_layers(graph, EmitOptions(relu6=relu6), tail=tail)
-    names = {layer.proto.name for layer in ctx.layers}
-    for layer in ctx.layers:  # caffe-ssd's usual names; OpenCV also looks blobs up by layer name
-        if list(layer.proto.top) in ([LOC], [CONF]) and layer.proto.top[0] not in names:
-            layer.proto.name = layer.proto.top[0]
     text_net, binary_net = build_nets(graph, ctx)
     stages["emission"] = time.perf_counter() - t
     seconds = time.perf_counter() - start
-    log.info(
-        "converted SSD %s: %d Caffe layers in %.2f s; %s", graph.name, len(text_net.layer), seconds, report.describe()
-    )
-    return ConversionResult(
-        text_net, binary_net, graph, passes, seconds, source_nodes, detection=report, head=head, stages=stages
-    )
+    return ConversionResult(text_net, binary_net, graph, passes, seconds, source_nodes, stages=stages)
 
 
 def convert_yolo_model(
@@ -255,8 +274,6 @@ def convert_yolo(
     nms: bool = True,
 ) -> ConversionResult:
     """convert_yolo_model with the full result (`result.head` is the YOLOHead read from the network)."""
-    import mxnet as mx
-
     from .converters.yolo import emit_yolo_head
     from .frontend.yolo import is_yolo, read_yolo
 
@@ -268,27 +285,26 @@ def convert_yolo(
         )
     start = time.perf_counter()
     block, head = read_yolo(net, input_shape)
-    with mx.name.NameManager():  # fresh op counters: the same net gives the same layer names every time
-        symbol, params = trace_block(block, input_shape, input_name)
-    graph = graph_from_json(symbol.tojson(), params, {input_name: input_shape}, name=net.name)
-    del params  # see convert()
-    check_supported(graph)
-    attach_shapes(graph, symbol)
-    stages = {"trace + shapes": time.perf_counter() - start}
-    predictions = list(graph.outputs)
-    source_nodes = len(graph.nodes)
-    t = time.perf_counter()
-    passes = run_passes(graph, input_name, merge_bn=merge_bn, to_bgr=to_bgr, softmax=False)
-    stages["passes"] = time.perf_counter() - t
-    t = time.perf_counter()
-    ctx = emit_layers(
-        graph, EmitOptions(relu6=relu6), tail=lambda ctx: emit_yolo_head(ctx, head, predictions, input_name, nms)
+    predictions: list[str] = []
+
+    def tail(ctx: Any) -> list[str]:
+        return emit_yolo_head(ctx, head, predictions, input_name, nms)
+
+    result = _convert_detector(
+        net,
+        block,
+        input_shape,
+        input_name,
+        to_bgr,
+        merge_bn,
+        relu6,
+        start,
+        lambda g: predictions.extend(g.outputs),
+        tail,
     )
-    text_net, binary_net = build_nets(graph, ctx)
-    stages["emission"] = time.perf_counter() - t
-    seconds = time.perf_counter() - start
-    log.info("converted YOLOv3 %s: %d Caffe layers in %.2f s", graph.name, len(text_net.layer), seconds)
-    return ConversionResult(text_net, binary_net, graph, passes, seconds, source_nodes, head=head, stages=stages)
+    result.head = head
+    log.info("converted YOLOv3 %s: %d Caffe layers in %.2f s", net.name, len(result.text_net.layer), result.seconds)
+    return result
 
 
 def _check_options(relu6: str, input_name: str) -> None:

@@ -113,13 +113,19 @@ def gluoncv_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
 def run_caffe_ssd(
     prototxt: str, caffemodel: str, x_caffe: np.ndarray, runtime: str = "caffe", input_name: str = "data"
 ) -> dict[str, np.ndarray]:
-    """The converted net's output and its pre-NMS blobs (mbox_loc, mbox_conf_flatten, mbox_priorbox)."""
-    outputs = net_outputs(read_prototxt(prototxt))
-    wanted = list(dict.fromkeys([LOC, CONF, PRIORS] + outputs))
+    """The converted SSD's output and its pre-NMS blobs (mbox_loc, mbox_conf_flatten, mbox_priorbox)."""
+    return run_with_blobs(prototxt, caffemodel, x_caffe, [LOC, CONF, PRIORS], runtime, input_name)
+
+
+def run_with_blobs(
+    prototxt: str, caffemodel: str, x: np.ndarray, blobs: list[str], runtime: str = "caffe", input_name: str = "data"
+) -> dict[str, np.ndarray]:
+    """The net's outputs plus the named intermediate blobs, in pycaffe or OpenCV."""
+    wanted = list(dict.fromkeys(blobs + net_outputs(read_prototxt(prototxt))))
     if runtime == "caffe":
-        blobs = caffe_forward(prototxt, caffemodel, {input_name: x_caffe}, all_blobs=True)
-        return {name: blobs[name] for name in wanted}
-    return opencv_forward(prototxt, caffemodel, {input_name: x_caffe}, wanted)
+        every = caffe_forward(prototxt, caffemodel, {input_name: x}, all_blobs=True)
+        return {name: every[name] for name in wanted}
+    return opencv_forward(prototxt, caffemodel, {input_name: x}, wanted)
 
 
 def decode_in_caffe(loc: np.ndarray, priors: np.ndarray) -> np.ndarray:
@@ -378,13 +384,7 @@ def check_yolo(
 
     ref = yolo_reference(net, x)
     x_caffe = x[:, ::-1].copy() if to_bgr else x
-    outputs = net_outputs(read_prototxt(prototxt))
-    wanted = list(dict.fromkeys([BOXES, SCORES] + outputs))
-    if runtime == "caffe":
-        blobs = caffe_forward(prototxt, caffemodel, {"data": x_caffe}, all_blobs=True)
-        got = {name: blobs[name] for name in wanted}
-    else:
-        got = opencv_forward(prototxt, caffemodel, {"data": x_caffe}, wanted)
+    got = run_with_blobs(prototxt, caffemodel, x_caffe, [BOXES, SCORES], runtime)
     b, n, c = ref["pre_scores"].shape
     scores = got[SCORES].reshape(b, n, -1)[:, :, -c:]  # without the background column, when there is one
     pre = {

@@ -112,3 +112,16 @@ def symbol_block(symbol: Any, params: dict[str, np.ndarray], input_name: str = "
         p.initialize(init=mx.init.Constant(0))
         p.set_data(mx.nd.array(params[name]))
     return block
+
+
+def assert_detector_ok(check: Any) -> None:
+    """A detector check (verification_ssd.SSDCheck) passes: alive, not vacuous, exact or proven float32-limited.
+
+    Exact: every pre-NMS tensor within the tolerance and the detections equal as sets. float32-limited (as in the
+    classification zoo): MXNet float32 itself is as far from the float64 result as Caffe (proven, not assumed).
+    """
+    assert check.sensitivity >= 100 * TOLERANCE, f"scores barely depend on the input: {check.sensitivity}"
+    if check.detections is not None:
+        assert check.detections.gluoncv > 0, "no GluonCV detections: the set comparison would be vacuous"
+    detail = ", ".join(f"{k}: {c}" for k, c in check.pre_nms.items()) + f"; detections: {check.detections}"
+    assert check.status in ("exact", "float32-limited"), f"{check.status} (float64: {check.float64}): {detail}"

@@ -15,6 +15,7 @@ import logging
 import mxnet as mx
 import numpy as np
 import pytest
+from helpers import assert_detector_ok
 
 from gluon2caffe import convert_model, convert_ssd_model, save_model
 from gluon2caffe.api import convert_ssd
@@ -26,7 +27,7 @@ from gluon2caffe.converters.detection import (
 )
 from gluon2caffe.models import load_zoo_model
 from gluon2caffe.randomize import randomize
-from gluon2caffe.verification import TOLERANCE, synthetic_scene
+from gluon2caffe.verification import synthetic_scene
 from gluon2caffe.verification_ssd import check_ssd, gluoncv_reference, match_detections
 from gluon2caffe.zoo_models import SSD_MODELS
 
@@ -48,22 +49,12 @@ def _check(net, shape, tmp_path, runtime="caffe", **kwargs):
     return result, check
 
 
-def _assert_good(check):
-    """Exact: every pre-NMS tensor within the tolerance and the detections equal as sets. float32-limited (as in the
-    classification zoo): MXNet float32 itself is as far from the float64 result as Caffe (proven, not assumed)."""
-    assert check.sensitivity >= 100 * TOLERANCE, f"class probabilities barely depend on the input: {check.sensitivity}"
-    if check.detections is not None:
-        assert check.detections.gluoncv > 0, "no GluonCV detections: the set comparison would be vacuous"
-    detail = ", ".join(f"{k}: {c}" for k, c in check.pre_nms.items()) + f"; detections: {check.detections}"
-    assert check.status in ("exact", "float32-limited"), f"{check.status} (float64: {check.float64}): {detail}"
-
-
 @pytest.mark.parametrize("name,family,size", SSD_MODELS, ids=[m[0] for m in SSD_MODELS])
 def test_zoo_ssd(name, family, size, tmp_path):
     shape = (1, 3, size, size)
     net = load_zoo_model(name, shape)
     result, check = _check(net, shape, tmp_path)
-    _assert_good(check)
+    assert_detector_ok(check)
     types = [layer.type for layer in result.text_net.layer if layer.type != "Silence"]
     assert types[-1] == "DetectionOutput" and types.count("DetectionOutput") == 1
     assert ("PriorBox" in types) == (result.detection.mode == "priorbox")
@@ -95,7 +86,7 @@ def test_custom_mobilenetv2_ssd(tmp_path):
     net = custom_mobilenetv2_ssd()
     randomize(net, shape, seed=0, images=True)
     result, check = _check(net, shape, tmp_path)
-    _assert_good(check)
+    assert_detector_ok(check)
     assert result.head.num_classes == 4 and result.text_net.layer[-1].detection_output_param.num_classes == 5
 
 
@@ -107,14 +98,14 @@ def test_same_files_in_opencv(name, size, tmp_path):
     shape = (1, 3, size, size)
     net = load_zoo_model(name, shape)
     _, check = _check(net, shape, tmp_path, runtime="opencv")
-    _assert_good(check)
+    assert_detector_ok(check)
 
 
 def test_merge_bn_off_and_rgb(tmp_path):
     shape = (1, 3, 300, 300)
     net = load_zoo_model("ssd_300_resnet34_v1b_voc", shape)
     result, check = _check(net, shape, tmp_path, merge_bn=False, to_bgr=False)
-    _assert_good(check)
+    assert_detector_ok(check)
     assert "BatchNorm" in [layer.type for layer in result.text_net.layer]
 
 
@@ -125,7 +116,7 @@ def test_batch_of_two_and_non_square_input(tmp_path):
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "ssd")
     x = synthetic_scene(shape, seed=4)
     check = check_ssd(net, result.head, prototxt, caffemodel, x, x2=synthetic_scene(shape, seed=5))
-    _assert_good(check)
+    assert_detector_ok(check)
 
 
 def test_anchor_modes(tmp_path, caplog):
@@ -145,7 +136,7 @@ def test_anchor_modes(tmp_path, caplog):
     assert convert_ssd(net, shape).detection.mode == "priorbox"
     result, check = _check(net, shape, tmp_path, anchors="constant")
     assert result.detection.mode == "constant" and "PriorBox" not in [lay.type for lay in result.text_net.layer]
-    _assert_good(check)
+    assert_detector_ok(check)
 
 
 def test_priorbox_semantics_measured_in_both_runtimes(tmp_path):
@@ -194,7 +185,7 @@ def test_no_nms_outputs_the_pre_nms_blobs(tmp_path):
     outputs = [layer.top[0] for layer in result.text_net.layer if layer.type != "Silence"][-3:]
     assert "DetectionOutput" not in [layer.type for layer in result.text_net.layer]
     assert check.detections is None and set(outputs) >= {"mbox_priorbox"}
-    _assert_good(check)
+    assert_detector_ok(check)
 
 
 def test_no_detection_gives_one_row_of_minus_one(tmp_path):
@@ -213,7 +204,7 @@ def test_nms_settings_come_from_the_network(tmp_path):
     result, check = _check(net, shape, tmp_path)
     d = result.text_net.layer[-1].detection_output_param
     assert (d.nms_param.nms_threshold, d.nms_param.top_k, d.keep_top_k) == (pytest.approx(0.3), 50, 20)
-    _assert_good(check)
+    assert_detector_ok(check)
 
 
 def test_convert_model_routes_ssd_and_api_signature():

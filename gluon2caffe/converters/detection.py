@@ -189,6 +189,12 @@ def emit_ssd_head(
     d.background_label_id = 0
     d.code_type = pb.PriorBoxParameter.CENTER_SIZE
     d.variance_encoded_in_target = False
+    set_nms(d, head)
+    return [DETECTIONS]
+
+
+def set_nms(d: pb.DetectionOutputParameter, head: SSDHead) -> None:
+    """GluonCV's box_nms settings (any head with score_thresh, nms_thresh, nms_topk, post_nms) on DetectionOutput."""
     d.confidence_threshold = head.score_thresh
     if 0 < head.nms_thresh < 1:
         d.nms_param.nms_threshold = head.nms_thresh
@@ -198,7 +204,6 @@ def emit_ssd_head(
     else:  # GluonCV skips NMS and post_nms: IoU <= 1 always holds, so nothing is suppressed
         d.nms_param.nms_threshold = 1.0
         d.keep_top_k = -1
-    return [DETECTIONS]
 
 
 def _priorbox_param(param: pb.PriorBoxParameter, p: PriorBoxParams, stds: tuple[float, ...]) -> None:

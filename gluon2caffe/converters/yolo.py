@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..proto import caffe_pb2 as pb
+from .detection import emit_constant_blob, set_nms
 
 if TYPE_CHECKING:
     from ..emit import EmitContext
@@ -50,15 +51,7 @@ def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], inp
     d.background_label_id = 0
     d.code_type = pb.PriorBoxParameter.CORNER
     d.variance_encoded_in_target = False
-    d.confidence_threshold = head.score_thresh
-    if 0 < head.nms_thresh < 1:
-        d.nms_param.nms_threshold = head.nms_thresh
-        if head.nms_topk > 0:
-            d.nms_param.top_k = head.nms_topk
-        d.keep_top_k = head.post_nms if head.post_nms > 0 else -1
-    else:  # GluonCV skips NMS and post_nms: IoU <= 1 always holds, so nothing is suppressed
-        d.nms_param.nms_threshold = 1.0
-        d.keep_top_k = -1
+    set_nms(d, head)
     return [DETECTIONS]
 
 
@@ -130,8 +123,6 @@ def _decode(ctx: EmitContext, pred: str, out, num_classes: int, base: str, backg
 
 def _identity_priors(ctx: EmitContext, head: YOLOHead, input_name: str) -> None:
     """(1, 2, 4N): zero priors, then variances (1/W, 1/H, 1/W, 1/H): CORNER decoding becomes loc / image size."""
-    from .detection import emit_constant_blob
-
     h, w = head.image_size
     variances = np.tile(np.array([1.0 / w, 1.0 / h, 1.0 / w, 1.0 / h], np.float32), head.num_boxes)
     constant = np.concatenate([np.zeros(4 * head.num_boxes, np.float32), variances])
