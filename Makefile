@@ -40,7 +40,8 @@ fuzz: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 GLUON2CAFFE_FUZZ_PROFILE=fuzz $(PY) -m pytest tests/test_random_nets.py tests/test_loader_fuzz.py \
 		--hypothesis-show-statistics $(PYTEST_ARGS)
 
-# Convert and verify the whole classification zoo in the real Caffe; rewrites docs/model_zoo.md (ZOO_ARGS=--family ...).
+# Convert and verify the whole zoo (classifiers, SSD, YOLOv3) in the real Caffe; rewrites docs/model_zoo.md
+# (ZOO_ARGS=--family ...).
 zoo: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe zoo --jobs 2 $(ZOO_ARGS)
 
