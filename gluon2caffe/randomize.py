@@ -124,13 +124,7 @@ def _calibrate_detector_heads(net: Any, input_shape: tuple[int, ...], rng: np.ra
         measured[id(block)] = np.abs(channels).max(axis=1) if per_channel else np.array(out.std())
 
     handles = [b.register_forward_hook(hook) for b, _ in targets.values()]
-    try:
-        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), True)))
-        for o in out if isinstance(out, (list, tuple)) else [out]:
-            o.wait_to_read()
-    finally:
-        for h in handles:
-            h.detach()
+    _forward_sample(net, handles, rng, input_shape, batch, True)
     for key, (block, std) in targets.items():
         got = measured.get(key)
         if got is None:
@@ -175,17 +169,12 @@ def _unit_variance_pass(
     backup = {p.name: p.data().copy() for b in layers for p in b.collect_params().values()}
     handles = [b.register_forward_hook(hook) for b in layers]
     try:
-        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), images)))
-        for o in out if isinstance(out, (list, tuple)) else [out]:
-            o.asnumpy()
+        _forward_sample(net, handles, rng, input_shape, batch, images)
     except mx.base.MXNetError:
         # Some MKL-DNN graphs (NASNet's slices, ResNeSt) reject the in-place rescale; keep the He-normal weights.
         for b in layers:
             for p in b.collect_params().values():
                 p.set_data(backup[p.name])
-    finally:
-        for h in handles:
-            h.detach()
 
 
 def _stats_from_activations(
@@ -207,13 +196,7 @@ def _stats_from_activations(
         block.running_var.set_data(mx.nd.array(x.var(axis=others)))
 
     handles = [b.register_forward_pre_hook(hook) for b in bns]
-    try:
-        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), images)))
-        for o in out if isinstance(out, (list, tuple)) else [out]:
-            o.wait_to_read()
-    finally:
-        for h in handles:
-            h.detach()
+    _forward_sample(net, handles, rng, input_shape, batch, images)
 
 
 def _symbol_block_stats(
@@ -234,13 +217,7 @@ def _symbol_block_stats(
         captured[id(block)] = [i.copy() for i in inputs]
 
     handles = [b.register_forward_pre_hook(hook) for b in blocks]
-    try:
-        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), images)))
-        for o in out if isinstance(out, (list, tuple)) else [out]:
-            o.wait_to_read()
-    finally:
-        for h in handles:
-            h.detach()
+    _forward_sample(net, handles, rng, input_shape, batch, images)
     for block in blocks:
         if id(block) not in captured:
             continue
@@ -270,6 +247,21 @@ def _symbol_block_stats(
             others = (0,) + tuple(range(2, x.ndim))
             params[mean_name].set_data(mx.nd.array(x.mean(axis=others)))
             params[var_name].set_data(mx.nd.array(x.var(axis=others)))
+
+
+def _forward_sample(
+    net: Any, handles: list, rng: np.random.RandomState, input_shape: tuple[int, ...], batch: int, images: bool
+) -> None:
+    """One forward pass on a random batch (noise, or synthetic scenes) for the hooks in `handles`, detached after."""
+    import mxnet as mx
+
+    try:
+        out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), images)))
+        for o in out if isinstance(out, (list, tuple)) else [out]:
+            o.wait_to_read()
+    finally:
+        for h in handles:
+            h.detach()
 
 
 def _sample(rng: np.random.RandomState, shape: tuple[int, ...], images: bool) -> np.ndarray:

@@ -197,8 +197,7 @@ def check_ssd(
         detections = match_detections(ref, got[DETECTIONS], head)
     sensitivity = float("nan")
     if x2 is not None:
-        other = gluoncv_reference(net, x2)["conf"]
-        sensitivity = float(np.abs(other - ref["conf"]).max() / max(1.0, np.abs(ref["conf"]).max()))
+        sensitivity = compare(gluoncv_reference(net, x2)["conf"], ref["conf"]).relative
     check = SSDCheck(runtime, pre, detections, sensitivity)
     if not check.exact:
         check.float64 = _float64_errors(net, x, ref, got)
@@ -394,8 +393,7 @@ def check_yolo(
     detections = match_detections(ref, got[DETECTIONS], head) if DETECTIONS in got else None
     sensitivity = float("nan")
     if x2 is not None:
-        other = yolo_reference(net, x2)["pre_scores"]
-        sensitivity = float(np.abs(other - ref["pre_scores"]).max() / max(1.0, np.abs(ref["pre_scores"]).max()))
+        sensitivity = compare(yolo_reference(net, x2)["pre_scores"], ref["pre_scores"]).relative
     check = SSDCheck(runtime, pre, detections, sensitivity)
     if not check.exact:
         check.float64 = _yolo_float64_errors(net, head, x, ref, got[BOXES].reshape(b, n, 4), scores)

@@ -366,18 +366,9 @@ def _ssd_section(rows: dict[str, dict]) -> list[str]:
         "| conversion (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for model, _family, size in SSD_MODELS:
-        r = rows.get(model)
-        if r is None:
-            lines.append(f"| {model} | {size}x{size} | not run |  |  |  |  |  |  |  |  |")
-            continue
-        match = {True: "match", False: "DIFFER", None: ""}[r["detections_match"]]
-        detail = r["detections"].split(" (")[0] if r["detections"] else ""
-        lines.append(
-            f"| {model} | {size}x{size} | {r['status']} | {r['anchors']} | {fmt(r['loc'])} | {fmt(r['conf'])} | "
-            f"{fmt(r['priors'])} | {fmt(r['decoded'])} | {match}: {detail} | {r['layers'] or ''} | "
-            f"{'' if r['convert_seconds'] is None else format(r['convert_seconds'], '.2f')} |"
-        )
+    lines += _detector_rows(
+        rows, SSD_MODELS, lambda r: [r["anchors"]] + [fmt(r[k]) for k in ("loc", "conf", "priors", "decoded")]
+    )
     lines += [
         "",
         "## YOLOv3 detectors",
@@ -390,18 +381,35 @@ def _ssd_section(rows: dict[str, dict]) -> list[str]:
         "| model | input | status | boxes | scores | detections | Caffe layers | conversion (s) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for model, _family, size in YOLO_MODELS:
+    lines += _detector_rows(rows, YOLO_MODELS, lambda r: [fmt(r["loc"]), fmt(r["conf"])])
+    return lines
+
+
+def _detector_rows(rows: dict[str, dict], models: list, middle: Callable[[dict], list[str]]) -> list[str]:
+    """Table rows: model | input | status | `middle` columns | detections | Caffe layers | conversion (s)."""
+    lines = []
+    for model, _family, size in models:
         r = rows.get(model)
         if r is None:
-            lines.append(f"| {model} | {size}x{size} | not run |  |  |  |  |  |")
+            lines.append(f"| {model} | {size}x{size} | not run |" + "  |" * (len(middle(_EMPTY_ROW)) + 3))
             continue
         match = {True: "match", False: "DIFFER", None: ""}[r["detections_match"]]
         detail = r["detections"].split(" (")[0] if r["detections"] else ""
-        lines.append(
-            f"| {model} | {size}x{size} | {r['status']} | {fmt(r['loc'])} | {fmt(r['conf'])} | {match}: {detail} |"
-            f" {r['layers'] or ''} | {'' if r['convert_seconds'] is None else format(r['convert_seconds'], '.2f')} |"
-        )
+        seconds = "" if r["convert_seconds"] is None else format(r["convert_seconds"], ".2f")
+        cells = [
+            model,
+            f"{size}x{size}",
+            r["status"],
+            *middle(r),
+            f"{match}: {detail}",
+            str(r["layers"] or ""),
+            seconds,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+_EMPTY_ROW = {k: None for k in ("anchors", "loc", "conf", "priors", "decoded")}
 
 
 def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
