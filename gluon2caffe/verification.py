@@ -32,6 +32,22 @@ IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
+# Verdicts. `exact`: every output within the tolerance end to end, every segment within it on MXNet's own inputs
+# (verification_local, where it ran) and, for a detector, the detections equal to GluonCV's. `exact by layer`: every
+# segment exact (and the detections equal) but the end-to-end output beyond the tolerance: the network amplifies
+# float32 rounding; reported with both numbers, never counted as exact. `mismatch`: anything else.
+EXACT, BY_LAYER, MISMATCH = "exact", "exact by layer", "mismatch"
+
+
+def judge(end_to_end_ok: bool, local: Any = None) -> str:
+    """The verdict from the end-to-end comparison and the layer-local result (None where it did not run)."""
+    if local is not None and not local.ok:
+        return MISMATCH
+    if end_to_end_ok:
+        return EXACT
+    return BY_LAYER if local is not None else MISMATCH
+
+
 class RuntimeUnavailableError(Gluon2CaffeError):
     """Neither pycaffe nor OpenCV (or not the one asked for) can be imported."""
 
@@ -78,12 +94,23 @@ class BlobError:
 class VerificationResult:
     runtime: str
     outputs: dict[str, Comparison]
-    layers: list[BlobError] = field(default_factory=list)
+    layers: list[BlobError] = field(default_factory=list)  # layers="accumulated": every blob of one Caffe forward
     input_description: str = ""
+    local: Any = None  # layers="local": a verification_local.LocalResult (every segment on MXNet's inputs)
 
     @property
     def ok(self) -> bool:
+        """Exact: every output within the tolerance (and every segment, when the local check ran)."""
+        return self.outputs_ok and (self.local is None or self.local.ok)
+
+    @property
+    def outputs_ok(self) -> bool:
         return all(c.ok for c in self.outputs.values())
+
+    @property
+    def status(self) -> str:
+        """exact | exact by layer | mismatch (see `judge`)."""
+        return judge(self.outputs_ok, self.local)
 
     @property
     def first_divergence(self) -> BlobError | None:
@@ -110,7 +137,7 @@ def verify(
     *,
     runtime: str | None = None,
     input: str | np.ndarray | None = None,
-    layers: bool = False,
+    layers: bool | str = False,
     to_bgr: bool = True,
     seed: int = 0,
 ) -> VerificationResult:
@@ -118,12 +145,18 @@ def verify(
 
     input: None or 'random' (both-sign normal noise, `seed`), an image path (resized to the net's input and
     normalized the GluonCV way), or an RGB NCHW array. The Caffe net gets the same input in BGR when `to_bgr`.
-    runtime: 'caffe', 'opencv' or None (pycaffe when importable, else OpenCV). layers=True compares every Caffe
-    blob that has an MXNet counterpart (pycaffe only).
+    runtime: 'caffe', 'opencv' or None (pycaffe when importable, else OpenCV).
+    layers: False (outputs only); 'accumulated' (or True): every Caffe blob that has an MXNet counterpart, from one
+    forward pass, so errors add up along the net; 'local': every segment of layers run on MXNet's own values of its
+    inputs (verification_local), which proves each layer however ill-conditioned the net. Both need pycaffe.
     """
     runtime = runtime or default_runtime()
-    if layers and runtime != "caffe":
+    mode = {False: None, True: "accumulated", "accumulated": "accumulated", "local": "local"}.get(layers, "?")
+    if mode == "?":
+        raise InvalidCallError(f"layers={layers!r}; expected False, 'accumulated' (or True) or 'local'")
+    if mode and runtime != "caffe":
         raise InvalidCallError("per-layer comparison needs the caffe runtime (OpenCV does not expose every blob)")
+    layers = mode == "accumulated"
     text_net = read_prototxt(prototxt)
     input_name, shape = input_spec(text_net)
     x, description = make_input(input, shape, seed)
@@ -146,6 +179,10 @@ def verify(
         result.outputs[name] = compare(caffe_blobs[name].reshape(expected.shape), expected)
     if layers:
         result.layers = _per_layer(text_net, caffe_blobs, ref, wanted, to_bgr, input_name)
+    if mode == "local":
+        from .verification_local import check_local
+
+        result.local = check_local(prototxt, caffemodel, reference, x, to_bgr)
     return result
 
 
@@ -178,23 +215,32 @@ def _per_layer(text_net: Any, blobs: dict, ref: dict, wanted: set, to_bgr: bool,
 
 
 def plot_layers(result: VerificationResult, path: str) -> str:
-    """Draw the per-layer relative error (log scale) with the tolerance and the first divergence; returns path."""
+    """Draw the error along the net (log scale) with the tolerance and the first error beyond it: the local error of
+    every segment when the local check ran, else every blob's accumulated error. Returns path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    errors = [max(b.comparison.relative, 1e-12) for b in result.layers]
+    if result.local is not None:
+        points = [(s.layers[0], s.comparison.relative) for s in result.local.segments]
+        first = result.local.first_failure
+        first_index = result.local.segments.index(first) if first else None
+        what = "local error (each segment on MXNet's inputs)"
+    else:
+        points = [(b.layer, b.comparison.relative) for b in result.layers]
+        first = result.first_divergence
+        first_index = result.layers.index(first) if first else None
+        what = "accumulated error (one forward pass)"
+    errors = [max(e, 1e-12) for _, e in points]
     fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, 0.12 * len(errors))), 4.0))
     ax.semilogy(range(len(errors)), errors, marker=".", linewidth=1)
     ax.axhline(TOLERANCE, color="red", linestyle="--", label=f"tolerance {TOLERANCE:g}")
-    first = result.first_divergence
-    if first is not None:
-        index = result.layers.index(first)
-        ax.axvline(index, color="orange", label=f"first error: {first.layer}")
-    ax.set_xlabel("blob (graph order)")
+    if first_index is not None:
+        ax.axvline(first_index, color="orange", label=f"first error: {points[first_index][0]}")
+    ax.set_xlabel("layer (net order)")
     ax.set_ylabel("max |caffe - mxnet| / max(1, max |mxnet|)")
-    ax.set_title(f"per-layer error ({result.runtime})")
+    ax.set_title(f"{what} ({result.runtime})")
     ax.legend(loc="upper left")
     fig.tight_layout()
     directory = os.path.dirname(os.path.abspath(path))
@@ -391,12 +437,19 @@ def mxnet_forward(block: Any, *inputs: np.ndarray) -> list[np.ndarray]:
 
 
 class MXNetReference:
-    """The MXNet model as a symbol + parameters, able to return any internal tensor by its IR name."""
+    """The MXNet model as a symbol + parameters, able to return any internal tensor by its IR name.
+
+    `against` is a HybridBlock, an ExportedModel, or a GluonCV SSD / YOLOv3: then the reference is the prediction
+    part the detector converter traces (same names), and the Caffe blobs that renamed its outputs (mbox_loc,
+    mbox_conf_flatten) are aliases of them (`tensor_of`).
+    """
 
     def __init__(self, against: Any, input_shape: tuple[int, ...], input_name: str):
         from .frontend.exported import ExportedModel
-        from .frontend.mxnet_graph import internal_tensor_names, trace_block, unique_source_names
+        from .frontend.mxnet_graph import internal_tensor_names, unique_source_names
 
+        self.aliases: dict[str, str] = {}  # Caffe blob -> MXNet tensor, where the converter renamed a tensor
+        ssd = False
         if isinstance(against, ExportedModel):
             self.symbol, self.params = against.symbol(), against.params
             inputs = against.inputs
@@ -404,17 +457,29 @@ class MXNetReference:
                 raise InvalidCallError(f"{against.symbol_path}: expected one data input, found {inputs}")
             self.var = inputs[0]
         else:
-            self.symbol, self.params = trace_block(against, input_shape, input_name)
+            self.symbol, self.params, ssd = _trace_reference(against, input_shape, input_name)
             self.var = input_name
         self.input_name = input_name
         doc = json.loads(self.symbol.tojson())
-        self.tensors = internal_tensor_names(self.symbol, unique_source_names(doc["nodes"]))
-        self._index = {t: i for i, t in enumerate(self.tensors)}
+        source_names = unique_source_names(doc["nodes"])
+        self.tensors = internal_tensor_names(self.symbol, source_names)
         self.outputs = [_head_name(doc, head) for head in doc["heads"]]
+        if not isinstance(against, ExportedModel) and ssd:
+            from .converters.detection import CONF, LOC
+
+            self.aliases = {LOC: self.outputs[0], CONF: self.outputs[1]}  # api.convert_ssd renames these
         # The Caffe input may have been renamed (input_name); MXNet's own variable keeps its name.
         if self.var != input_name:
             self.tensors = [input_name if t == self.var else t for t in self.tensors]
-            self._index = {t: i for i, t in enumerate(self.tensors)}
+        self._index = {t: i for i, t in enumerate(self.tensors)}
+        ops = {name: raw["op"] for name, raw in zip(source_names, doc["nodes"])}
+        self.nodes = {t: _node_of(t, ops) for t in self.tensors}  # tensor -> (MXNet node, op)
+        self.nodes[input_name] = (self.var, "null")
+
+    def tensor_of(self, blob: str) -> str | None:
+        """The MXNet tensor a Caffe blob holds, or None for a blob of the converter's own."""
+        tensor = self.aliases.get(blob, blob)
+        return tensor if tensor in self._index else None
 
     def run(self, x: np.ndarray, tensors: list[str]) -> dict[str, np.ndarray]:
         """Forward pass (inference) returning the named tensors."""
@@ -434,6 +499,36 @@ class MXNetReference:
             executor = group.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null")
             values = executor.forward(is_train=False)
         return {t: v.asnumpy() for t, v in zip(names, values)}
+
+
+def _trace_reference(
+    against: Any, input_shape: tuple[int, ...], input_name: str
+) -> tuple[Any, dict[str, np.ndarray], bool]:
+    """Trace a block as the converter does; for a detector, its prediction part under fresh op counters.
+    Returns (symbol, params, is an SSD)."""
+    import mxnet as mx
+
+    from .frontend.mxnet_graph import trace_block
+    from .frontend.ssd import is_ssd, read_ssd
+    from .frontend.yolo import is_yolo, read_yolo
+
+    ssd = is_ssd(against)
+    if not (ssd or is_yolo(against)):
+        return (*trace_block(against, input_shape, input_name), False)
+    block = read_ssd(against, input_shape)[0] if ssd else read_yolo(against, input_shape)[0]
+    with mx.name.NameManager():  # the converter's names (api._convert_detector)
+        symbol, params = trace_block(block, input_shape, input_name)
+    return symbol, params, ssd
+
+
+def _node_of(tensor: str, ops: dict[str, str]) -> tuple[str, str]:
+    from .frontend.mxnet_graph import _OUTPUT_SUFFIX
+
+    if tensor in ops:
+        return tensor, ops[tensor]
+    match = _OUTPUT_SUFFIX.match(tensor)
+    node = match.group("node") if match else tensor
+    return node, ops.get(node, "?")
 
 
 def _head_name(doc: dict, head: list[int]) -> str:

@@ -23,7 +23,19 @@ from typing import Any
 import numpy as np
 
 from .converters.detection import CONF, DETECTIONS, LOC, PRIORS
-from .verification import TOLERANCE, Comparison, caffe_forward, compare, net_outputs, opencv_forward, read_prototxt
+from .verification import (
+    EXACT,
+    MISMATCH,
+    TOLERANCE,
+    Comparison,
+    MXNetReference,
+    caffe_forward,
+    compare,
+    judge,
+    net_outputs,
+    opencv_forward,
+    read_prototxt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,30 +73,29 @@ class SSDCheck:
     pre_nms: dict[str, Comparison]  # loc, conf, priors (px), decoded (px) -- relative errors
     detections: DetectionMatch | None
     sensitivity: float  # relative change of the class probabilities for a second input (must be >> tolerance)
-    # When the pre-NMS error exceeds the tolerance: (Caffe, MXNet float32) relative errors against MXNet in float64.
+    # When the pre-NMS error exceeds the tolerance: (Caffe, MXNet float32) relative errors against MXNet in float64,
+    # which say how much the network amplifies float32 rounding (information; the verdict does not use them).
     float64: tuple[float, float] | None = None
+    local: Any = None  # verification_local.LocalResult of the prediction part (pycaffe), None where it did not run
 
     @property
     def max_pre_nms(self) -> float:
         return max(c.relative for c in self.pre_nms.values())
 
     @property
-    def exact(self) -> bool:
-        return self.max_pre_nms <= TOLERANCE and (self.detections is None or self.detections.ok)
+    def status(self) -> str:
+        """exact | exact by layer | mismatch (verification.judge); different detections are a mismatch."""
+        if self.detections is not None and not self.detections.ok:
+            return MISMATCH
+        return judge(self.max_pre_nms <= TOLERANCE, self.local)
 
     @property
-    def float32_limited(self) -> bool:
-        """Not exact, but MXNet's own float32 result is as far from float64 as Caffe's (within 1.5x): the random
-        net is too ill-conditioned for the tolerance (then NMS and ranking can flip on near-ties too)."""
-        return not self.exact and self.float64 is not None and self.float64[0] <= 1.5 * self.float64[1]
+    def exact(self) -> bool:
+        return self.status == EXACT
 
     @property
     def ok(self) -> bool:
         return self.exact
-
-    @property
-    def status(self) -> str:
-        return "exact" if self.exact else "float32-limited" if self.float32_limited else "mismatch"
 
 
 def gluoncv_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -198,10 +209,19 @@ def check_ssd(
     sensitivity = float("nan")
     if x2 is not None:
         sensitivity = compare(gluoncv_reference(net, x2)["conf"], ref["conf"]).relative
-    check = SSDCheck(runtime, pre, detections, sensitivity)
-    if not check.exact:
+    check = SSDCheck(runtime, pre, detections, sensitivity, local=_local(net, prototxt, caffemodel, x, to_bgr, runtime))
+    if check.max_pre_nms > TOLERANCE:
         check.float64 = _float64_errors(net, x, ref, got)
     return check
+
+
+def _local(net: Any, prototxt: str, caffemodel: str, x: np.ndarray, to_bgr: bool, runtime: str) -> Any:
+    """The layer-local check of the detector's prediction part (backbone and heads) in pycaffe; None elsewhere."""
+    if runtime != "caffe":
+        return None
+    from .verification_local import check_local
+
+    return check_local(prototxt, caffemodel, MXNetReference(net, tuple(x.shape), "data"), x, to_bgr)
 
 
 def _float64_errors(net: Any, x: np.ndarray, ref: dict, got: dict) -> tuple[float, float] | None:
@@ -394,8 +414,8 @@ def check_yolo(
     sensitivity = float("nan")
     if x2 is not None:
         sensitivity = compare(yolo_reference(net, x2)["pre_scores"], ref["pre_scores"]).relative
-    check = SSDCheck(runtime, pre, detections, sensitivity)
-    if not check.exact:
+    check = SSDCheck(runtime, pre, detections, sensitivity, local=_local(net, prototxt, caffemodel, x, to_bgr, runtime))
+    if check.max_pre_nms > TOLERANCE:
         check.float64 = _yolo_float64_errors(net, head, x, ref, got[BOXES].reshape(b, n, 4), scores)
     return check
 

@@ -73,6 +73,8 @@ def test_help_is_complete():
         "--seed",
         "--no-bgr",
         "--layers",
+        "--local",
+        "--all",
         "--plot",
     ):
         assert option in verify, option
@@ -219,6 +221,26 @@ def test_verify_mismatch_exits_1_and_names_the_first_bad_layer(converted):
     proc = run("verify", converted, "--against", SMALL, "--no-bgr", "--layers")
     assert proc.returncode == 1
     assert "MISMATCH" in proc.stdout and "first blob above the tolerance" in proc.stdout
+
+
+def test_verify_local_prints_the_segments_and_plots(converted, tmp_path):
+    plot = tmp_path / "local.png"
+    proc = run("verify", converted, "--against", SMALL, "--local", "--all", "--plot", plot)
+    assert proc.returncode == 0, proc.stderr
+    assert "layer-local check" in proc.stdout and "every segment" in proc.stdout and "status: exact" in proc.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verify_local_mismatch_exits_1_and_names_the_layer(converted):
+    """RGB fed to a BGR net: only the first convolution is wrong on MXNet's inputs; the local check names it."""
+    proc = run("verify", converted, "--against", SMALL, "--no-bgr", "--local")
+    assert proc.returncode == 1
+    assert "first segment beyond the tolerance" in proc.stdout and "status: mismatch" in proc.stdout
+
+
+def test_verify_all_needs_local(converted):
+    proc = run("verify", converted, "--against", SMALL, "--all")
+    assert proc.returncode == 1 and "--all goes with --local" in proc.stderr
 
 
 def test_verify_layers_needs_caffe(converted):

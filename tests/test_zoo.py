@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from gluon2caffe.verification import TOLERANCE
 from gluon2caffe.zoo import check_model
 from gluon2caffe.zoo_models import CLASSIFICATION_MODELS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 # Models that cannot be expressed exactly with Caffe layers: model -> the reason the converter must give.
 NOT_EXACT: dict[str, str] = {}
+# Random-weight nets that amplify float32 rounding past the tolerance end to end while every layer is exact on
+# MXNet's own inputs: model -> why (measured; docs/model_zoo.md gives the numbers). Every other model must be exact.
+BY_LAYER: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("model, family, size", CLASSIFICATION_MODELS, ids=[m for m, _, _ in CLASSIFICATION_MODELS])
@@ -22,8 +26,10 @@ def test_zoo_model(model, family, size):
     if model in NOT_EXACT:
         assert result.status == "refused" and NOT_EXACT[model] in result.message, result
         return
-    # float32-limited: Caffe is as close to the float64 truth as MXNet float32 itself (see docs/model_zoo.md).
-    assert result.status in ("exact", "float32-limited"), f"{model}: {result.status}: {result.message}"
+    # The layer-local check ran and every segment is exact on MXNet's own inputs.
+    assert result.local is not None and result.local <= TOLERANCE and result.local_segments, result
+    allowed = ("exact", "exact by layer") if model in BY_LAYER else ("exact",)
+    assert result.status in allowed, f"{model}: {result.status}: {result.message}"
 
 
 def test_coverage_table_matches_the_model_list():
@@ -34,8 +40,12 @@ def test_coverage_table_matches_the_model_list():
     rows = json.loads((DOCS / "model_zoo.json").read_text())
     assert [r["model"] for r in rows] == [m for m, _, _ in ALL_MODELS]  # classifiers, then SSD and YOLOv3 detectors
     for row in rows:
-        expected = ("refused",) if row["model"] in NOT_EXACT else ("exact", "float32-limited")
+        if row["model"] in NOT_EXACT:
+            assert row["status"] == "refused", row
+            continue
+        expected = ("exact", "exact by layer") if row["model"] in BY_LAYER else ("exact",)
         assert row["status"] in expected, row
+        assert row["local"] is not None and row["local"] <= TOLERANCE, row  # every segment exact on MXNet's inputs
         if "detections_match" in row:  # a detector: its detections equal GluonCV's as sets
             assert row["detections_match"] and "swapped" not in row["detections"], row
     table = (DOCS / "model_zoo.md").read_text()

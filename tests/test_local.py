@@ -1,0 +1,119 @@
+"""The layer-local check (verification_local): each segment of Caffe layers run on MXNet's own inputs.
+
+It must (1) pass on right conversions, grouping decompositions into one segment, (2) name the one layer that is
+wrong, and nothing else, and (3) prove a net whose end-to-end error is only amplified float32 rounding."""
+
+import mxnet as mx
+import numpy as np
+import pytest
+from gluoncv.model_zoo import get_model
+from mxnet.gluon import nn
+
+import gluon2caffe
+from gluon2caffe import convert, save_model
+from gluon2caffe.proto import caffe_pb2 as pb
+from gluon2caffe.randomize import randomize
+from gluon2caffe.verification import MXNetReference, TOLERANCE
+from gluon2caffe.verification_local import check_local
+from helpers import Lambda, make_input, seq
+
+SHAPE = (1, 3, 64, 64)
+
+
+@pytest.fixture(scope="module")
+def resnet(tmp_path_factory):
+    net = get_model("resnet18_v1", pretrained=False)
+    net.initialize()
+    randomize(net, SHAPE, seed=4)
+    result = convert(net, SHAPE)
+    files = save_model(result.text_net, result.binary_weights, tmp_path_factory.mktemp("local") / "r18")
+    return net, result, files
+
+
+def test_every_segment_of_a_resnet_is_exact(resnet):
+    net, result, files = resnet
+    r = gluon2caffe.verify(*files, net, layers="local")
+    local = r.local
+    assert r.status == "exact" and local.ok and local.first_failure is None
+    # One segment per MXNet op that survives conversion: BatchNorm folded into its convolution is one segment.
+    folded = [s for s in local.segments if s.op == "BatchNorm" and s.types == ["Convolution"]]
+    assert len(folded) == 20, [(s.layers, s.op) for s in local.segments]
+    assert {s.op for s in local.segments} >= {"BatchNorm", "Activation", "Pooling", "elemwise_add", "FullyConnected"}
+    # The first convolution reads the BGR input and absorbs the swap: its output is in MXNet's order.
+    assert all(s.note == "" for s in local.segments)
+    assert 0 < local.max_relative <= TOLERANCE and "segments: median" in local.distribution()
+    assert "MISMATCH" not in local.table(None)
+
+
+def test_a_corrupted_layer_is_named_and_only_it(resnet, tmp_path):
+    net, result, files = resnet
+    broken = pb.NetParameter.FromString(result.binary_weights.SerializeToString())
+    target = [layer for layer in broken.layer if layer.type == "Convolution"][7]
+    weights = np.array(target.blobs[0].data)
+    target.blobs[0].data[:] = (weights * 1.01).tolist()
+    bad = save_model(result.text_net, broken, tmp_path / "bad")
+    r = gluon2caffe.verify(*bad, net, layers="local")
+    assert r.status == "mismatch" and not r.ok
+    failing = [s for s in r.local.segments if not s.ok]
+    assert [s.layers for s in failing] == [[target.name]]  # teacher forcing: later layers read MXNet's values
+    assert r.local.first_failure.layers == [target.name]
+    assert "<- first segment beyond the tolerance" in r.local.table()
+
+
+def test_decompositions_are_one_segment(tmp_path):
+    """Exact ReLU6 (several BVLC layers) and a 'valid' max pool whose extra Caffe row is sliced off (Pooling +
+    Slice, the slice silenced) are each one segment, checked at their MXNet outputs."""
+    net = seq(
+        nn.Conv2D(6, 3, in_channels=3),
+        Lambda(lambda F, x: F.clip(x, 0, 6)),
+        nn.MaxPool2D(3, 2),
+        nn.Conv2D(4, 1, in_channels=6),
+    )
+    shape = (1, 3, 12, 12)  # 10x10 after the conv: 3/2 pooling 'valid' gives 4, Caffe's ceil 5
+    net.initialize(mx.init.Normal(0.5))
+    randomize(net, shape, seed=0)
+    result = convert(net, shape, to_bgr=False)
+    files = save_model(result.text_net, result.binary_weights, tmp_path / "d")
+    x = make_input(shape, 1, scale=3.0)
+    local = check_local(*files, MXNetReference(net, shape, "data"), x, to_bgr=False)
+    assert local.ok
+    by_op = {s.op: s for s in local.segments}
+    assert len(by_op["clip"].layers) > 1 and len(by_op["Pooling"].layers) > 1, local.table(None)
+    assert "Slice" in by_op["Pooling"].types
+    assert len(local.segments) == 4 and not local.unchecked
+
+
+class _Amplifier(nn.HybridBlock):
+    """(conv_a(x) - conv_b(x)) * 1e4 with conv_b = conv_a + a small delta: float32 rounding of the two
+    convolutions is amplified far past the tolerance, though every layer is exact."""
+
+    def __init__(self):
+        super().__init__()
+        with self.name_scope():
+            self.a = nn.Conv2D(8, 3, in_channels=3, use_bias=False)
+            self.b = nn.Conv2D(8, 3, in_channels=3, use_bias=False)
+
+    def hybrid_forward(self, F, x):
+        return (self.a(x) - self.b(x)) * 1e4
+
+
+def test_amplified_rounding_is_exact_by_layer(tmp_path):
+    shape = (1, 3, 17, 17)
+    net = _Amplifier()
+    net.initialize(mx.init.Normal(1.0))
+    w = net.a.weight.data().asnumpy()
+    net.b.weight.set_data(mx.nd.array(w * (1 + 1e-4 * np.random.RandomState(0).normal(size=w.shape))))
+    result = convert(net, shape, to_bgr=False)
+    files = save_model(result.text_net, result.binary_weights, tmp_path / "amp")
+    x = make_input(shape, 1, scale=10.0)
+    r = gluon2caffe.verify(*files, net, input=x, layers="local", to_bgr=False)
+    assert not r.outputs_ok, f"the end-to-end error should show the amplification: {r.outputs}"
+    assert r.local.ok and r.status == "exact by layer", r.local.table(None)
+
+
+def test_layers_argument_is_checked(resnet):
+    net, _, files = resnet
+    with pytest.raises(gluon2caffe.errors.InvalidCallError, match="layers="):
+        gluon2caffe.verify(*files, net, layers="everything")
+    with pytest.raises(gluon2caffe.errors.InvalidCallError, match="caffe runtime"):
+        gluon2caffe.verify(*files, net, layers="local", runtime="opencv")
