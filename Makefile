@@ -51,17 +51,17 @@ bench: $(STAMP) $(CAFFE_STAMP)
 	$(PY) -m pip install -q --no-deps -r requirements-bench.txt
 	GLOG_minloglevel=2 MXNET_SUBGRAPH_BACKEND=NONE $(PY) bench/bench.py $(BENCH_ARGS)
 
-# Regenerate gluon2caffe/proto/caffe_pb2.py from caffe.proto (Debian 12's protoc 3.21, matching protobuf==4.21.12).
+# Regenerate gluon2caffe/caffe/caffe_pb2.py from caffe.proto (Debian 12's protoc 3.21, matching protobuf==4.21.12).
 proto:
-	protoc --proto_path=. --python_out=. gluon2caffe/proto/caffe.proto
+	protoc --proto_path=. --python_out=. gluon2caffe/caffe/caffe.proto
 
 # Regenerate the README's supported-operator table from the registry.
 readme: $(STAMP)
 	$(PY) scripts/sync_readme.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gluon2caffe tests scripts bench --exclude gluon2caffe/proto/caffe_pb2.py
-	$(VENV)/bin/ruff format --check gluon2caffe tests scripts bench --exclude gluon2caffe/proto/caffe_pb2.py
+	$(VENV)/bin/ruff check gluon2caffe tests scripts bench --exclude gluon2caffe/caffe/caffe_pb2.py
+	$(VENV)/bin/ruff format --check gluon2caffe tests scripts bench --exclude gluon2caffe/caffe/caffe_pb2.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -12,14 +12,14 @@ from typing import Any, Callable
 
 from google.protobuf import text_format
 
-from .emit import CaffeModel, EmitOptions, build_nets, check_supported, emit_layers
+from .converters.emit import CaffeModel, EmitOptions, build_nets, check_supported, emit_layers
 from .errors import ConversionError, InvalidCallError, ModelFileError
 from .converters.clip import RELU6_MODES
 from .frontend.exported import ExportedModel, infer_shapes_isolated
 from .frontend.mxnet_graph import attach_shapes, graph_from_json, trace_block
-from .ir import Graph
+from .ir.graph import Graph
 from .passes import PassReport, run_passes
-from .proto import caffe_pb2 as pb
+from .caffe import caffe_pb2 as pb
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ def convert(
     relu6: str = "exact",
 ) -> ConversionResult:
     """convert_model with the full result (IR graph, pass report, time)."""
-    from .frontend.ssd import is_ssd
-    from .frontend.yolo import is_yolo
+    from .detectors.ssd import is_ssd
+    from .detectors.yolo import is_yolo
 
     if is_ssd(net) or is_yolo(net):
         kind = "SSD" if is_ssd(net) else "YOLOv3"
@@ -175,8 +175,8 @@ def convert_ssd(
     nms: bool = True,
 ) -> ConversionResult:
     """convert_ssd_model with the full result; `result.detection` says how the anchors were written."""
-    from .converters.detection import CONF, LOC, emit_ssd_head, plan_anchors
-    from .frontend.ssd import is_ssd, read_ssd
+    from .detectors.ssd_layers import CONF, LOC, emit_ssd_head, plan_anchors
+    from .detectors.ssd import is_ssd, read_ssd
 
     input_shape = _check_input_shape(input_shape)
     _check_options(relu6, input_name)
@@ -274,8 +274,8 @@ def convert_yolo(
     nms: bool = True,
 ) -> ConversionResult:
     """convert_yolo_model with the full result (`result.head` is the YOLOHead read from the network)."""
-    from .converters.yolo import emit_yolo_head
-    from .frontend.yolo import is_yolo, read_yolo
+    from .detectors.yolo_layers import emit_yolo_head
+    from .detectors.yolo import is_yolo, read_yolo
 
     input_shape = _check_input_shape(input_shape)
     _check_options(relu6, input_name)

@@ -11,7 +11,7 @@ from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe import convert
 from gluon2caffe.api import ConversionResult
-from gluon2caffe.randomize import randomize
+from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import TOLERANCE, Comparison, _softmax, compare, mxnet_forward, run_converted
 
 BGR = [2, 1, 0]

@@ -33,7 +33,7 @@ def converted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """The same zoo model exported (-symbol.json + .params), with the seeded random weights the CLI uses."""
-    from gluon2caffe.models import load_zoo_model
+    from gluon2caffe.tools.models import load_zoo_model
 
     folder = tmp_path_factory.mktemp("exported")
     net = load_zoo_model(SMALL, (2, 3, 32, 32))
@@ -160,7 +160,7 @@ def test_convert_exported_by_two_paths(tmp_path, exported, converted):
     )
     assert proc.returncode == 0, proc.stderr
     # Same weights, same graph: the exported conversion equals the zoo one, but for the net's name.
-    from gluon2caffe.proto import caffe_pb2 as pb
+    from gluon2caffe.caffe import caffe_pb2 as pb
 
     ours, zoo = (
         pb.NetParameter.FromString(p.read_bytes())

@@ -12,7 +12,7 @@ from gluon2caffe import (
     UnsupportedOperatorError,
     convert_model,
 )
-from gluon2caffe.frontend.attrs import Attrs
+from gluon2caffe.ir.attrs import Attrs
 from helpers import lam, seq, symbol_block
 
 

@@ -9,7 +9,7 @@ import pytest
 from gluoncv.model_zoo import get_model
 
 from gluon2caffe import convert
-from gluon2caffe.randomize import randomize
+from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import TOLERANCE, compare, mxnet_forward, run_converted
 from helpers import BGR, make_input
 

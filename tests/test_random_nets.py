@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gluon2caffe import ConversionError, convert
-from gluon2caffe.randomize import randomize
+from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import compare, mxnet_forward, run_converted
 from random_nets import RandomNet, network_spec
 

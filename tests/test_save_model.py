@@ -7,7 +7,7 @@ from google.protobuf import text_format
 from mxnet.gluon import nn
 
 from gluon2caffe import convert_model, save_model
-from gluon2caffe.proto import caffe_pb2 as pb
+from gluon2caffe.caffe import caffe_pb2 as pb
 from helpers import seq
 
 

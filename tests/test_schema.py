@@ -6,17 +6,17 @@ from pathlib import Path
 import caffe  # noqa: F401  (pycaffe's caffe_pb2 must coexist with ours in one process)
 from caffe.proto import caffe_pb2 as upstream
 
-from gluon2caffe.proto import caffe_pb2 as ours
+from gluon2caffe.caffe import caffe_pb2 as ours
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_generated_code_is_reproducible(tmp_path):
     subprocess.run(
-        ["protoc", f"--proto_path={ROOT}", f"--python_out={tmp_path}", "gluon2caffe/proto/caffe.proto"], check=True
+        ["protoc", f"--proto_path={ROOT}", f"--python_out={tmp_path}", "gluon2caffe/caffe/caffe.proto"], check=True
     )
-    regenerated = (tmp_path / "gluon2caffe/proto/caffe_pb2.py").read_text()
-    assert regenerated == (ROOT / "gluon2caffe/proto/caffe_pb2.py").read_text(), "run `make proto` and commit"
+    regenerated = (tmp_path / "gluon2caffe/caffe/caffe_pb2.py").read_text()
+    assert regenerated == (ROOT / "gluon2caffe/caffe/caffe_pb2.py").read_text(), "run `make proto` and commit"
 
 
 def test_own_package_coexists_with_pycaffe():

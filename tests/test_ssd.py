@@ -19,17 +19,17 @@ from helpers import assert_detector_ok
 
 from gluon2caffe import convert_model, convert_ssd_model, save_model
 from gluon2caffe.api import convert_ssd
-from gluon2caffe.converters.detection import (
+from gluon2caffe.detectors.ssd_layers import (
     DETECTIONS,
     PriorBoxParams,
     fit_priorbox,
     priorbox_output,
 )
-from gluon2caffe.models import load_zoo_model
-from gluon2caffe.randomize import randomize
+from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import synthetic_scene
-from gluon2caffe.verification_ssd import check_ssd, gluoncv_reference, match_detections
-from gluon2caffe.zoo_models import SSD_MODELS
+from gluon2caffe.verification.detectors import check_ssd, gluoncv_reference, match_detections
+from gluon2caffe.tools.zoo_models import SSD_MODELS
 
 
 def _check(net, shape, tmp_path, runtime="caffe", **kwargs):
@@ -144,7 +144,7 @@ def test_priorbox_semantics_measured_in_both_runtimes(tmp_path):
     import caffe
     import cv2
 
-    from gluon2caffe.proto import caffe_pb2 as pb
+    from gluon2caffe.caffe import caffe_pb2 as pb
     from google.protobuf import text_format
 
     p = PriorBoxParams(51.2, 102.4, [2.0, 0.5, 3.0], 16.0, 16.0, 0.5)
@@ -153,7 +153,7 @@ def test_priorbox_semantics_measured_in_both_runtimes(tmp_path):
         layer = net.layer.add(name=name, type="Input", top=[name])
         layer.input_param.shape.add().dim.extend(shape)
     layer = net.layer.add(name="pb", type="PriorBox", bottom=["feat", "data"], top=["pb"])
-    from gluon2caffe.converters.detection import _priorbox_param
+    from gluon2caffe.detectors.ssd_layers import _priorbox_param
 
     _priorbox_param(layer.prior_box_param, p, (0.1, 0.1, 0.2, 0.2))
     path = tmp_path / "pb.prototxt"
@@ -171,7 +171,7 @@ def test_priorbox_semantics_measured_in_both_runtimes(tmp_path):
 def test_fit_priorbox_recovers_gluoncv_parameters():
     shape = (1, 3, 300, 300)
     net = load_zoo_model("ssd_300_vgg16_atrous_voc", shape)
-    from gluon2caffe.frontend.ssd import read_ssd
+    from gluon2caffe.detectors.ssd import read_ssd
 
     _, head, _ = read_ssd(net, shape)
     p = fit_priorbox(head.anchors[0])
@@ -255,7 +255,7 @@ def test_matching_counts_ties_and_flags_real_differences():
 
 def test_float64_reference_without_mkldnn():
     """The arbiter for float32-limited rows: the prediction graph in float64 in a child process."""
-    from gluon2caffe.verification_ssd import float64_predictions
+    from gluon2caffe.verification.detectors import float64_predictions
 
     shape = (1, 3, 300, 300)
     net = load_zoo_model("ssd_300_mobilenet0.25_voc", shape)

@@ -8,8 +8,8 @@ from gluoncv.model_zoo import get_model
 
 import gluon2caffe
 from gluon2caffe import convert, save_model
-from gluon2caffe.proto import caffe_pb2 as pb
-from gluon2caffe.randomize import randomize
+from gluon2caffe.caffe import caffe_pb2 as pb
+from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import RuntimeUnavailableError, default_runtime, plot_layers
 
 SHAPE = (1, 3, 64, 64)

@@ -14,10 +14,10 @@ from mxnet.gluon import nn
 
 from gluon2caffe import convert_model, convert_yolo_model, save_model
 from gluon2caffe.api import convert_yolo
-from gluon2caffe.models import load_zoo_model
+from gluon2caffe.tools.models import load_zoo_model
 from gluon2caffe.verification import TOLERANCE, synthetic_scene
-from gluon2caffe.verification_ssd import _yolo_float64_errors, check_yolo, yolo_reference
-from gluon2caffe.zoo_models import YOLO_MODELS
+from gluon2caffe.verification.detectors import _yolo_float64_errors, check_yolo, yolo_reference
+from gluon2caffe.tools.zoo_models import YOLO_MODELS
 
 
 def _check(net, shape, tmp_path, runtime="caffe", **kwargs):
@@ -91,7 +91,7 @@ def test_float64_arbiter_decodes_like_gluoncv():
     """The float64 reference of float32-limited rows: prediction maps in float64, decoded in numpy."""
     shape = (1, 3, 320, 320)
     net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
-    from gluon2caffe.frontend.yolo import read_yolo
+    from gluon2caffe.detectors.yolo import read_yolo
 
     _, head = read_yolo(net, shape)
     x = synthetic_scene(shape, seed=1)

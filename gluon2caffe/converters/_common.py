@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ConversionError
-from ..ir import Node
+from ..ir.graph import Node
 
 
 def spatial_2d(node: Node, key: str, value: tuple[int, ...], fill: int) -> tuple[int, int]:

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConversionError
-from ..ir import Node
+from ..ir.graph import Node
 from ._common import positive_axis
 from .registry import register
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
+    from .emit import EmitContext
 
 # MXNet's op defaults, used when a node carries no attributes (symbol API); Gluon writes its own (eps 1e-5).
 BN_DEFAULT_EPS = 1e-3

@@ -8,11 +8,11 @@ import logging
 import math
 
 from ..errors import ConversionError
-from ..ir import Node
+from ..ir.graph import Node
 from .registry import register
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
+    from .emit import EmitContext
 
 log = logging.getLogger(__name__)
 

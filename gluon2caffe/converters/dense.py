@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..ir import Node
+from ..ir.graph import Node
 from .registry import register
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
+    from .emit import EmitContext
 
 
 @register("FullyConnected", caffe="InnerProduct")

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConversionError
-from ..ir import Node
+from ..ir.graph import Node
 from .registry import register
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
+    from .emit import EmitContext
 
 
 @register("L2Normalization", caffe="Normalize (caffe-ssd)")

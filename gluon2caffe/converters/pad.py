@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConversionError
-from ..ir import Node
+from ..ir.graph import Node
 from .registry import register
 from .shape import emit_slice
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
+    from .emit import EmitContext
 
 
 def pad_amounts(node: Node) -> tuple[int, int, int, int]:

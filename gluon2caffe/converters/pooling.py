@@ -9,13 +9,13 @@ import math
 import numpy as np
 
 from ..errors import ConversionError
-from ..ir import Node
+from ..ir.graph import Node
 from ._common import require_nchw, spatial_2d
 from .registry import register
 from .shape import emit_slice
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
+    from .emit import EmitContext
 
 _POOL = {"max": "MAX", "avg": "AVE"}
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
-    from ..ir import Node
+    from .emit import EmitContext
+    from ..ir.graph import Node
 
 Converter = Callable[["Node", "EmitContext"], None]
 

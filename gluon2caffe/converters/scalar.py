@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ConversionError
-from ..ir import Node
+from ..ir.graph import Node
 from .registry import register
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
+    from .emit import EmitContext
 
 
 def _power(s: float, op: str) -> tuple[float, float, float]:

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConversionError, Gluon2CaffeError, InvalidCallError
-from ..ir import Graph, Node
-from .attrs import Attrs
+from ..ir.graph import Graph, Node
+from ..ir.attrs import Attrs
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ..ir import Graph
+from ..ir.graph import Graph
 from .append_softmax import append_softmax
 from .fold_batchnorm import fold_batchnorm
 from .fold_pad import fold_pad

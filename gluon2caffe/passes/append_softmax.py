@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..errors import InvalidCallError
-from ..frontend.attrs import Attrs
-from ..ir import Graph, Node
+from ..ir.attrs import Attrs
+from ..ir.graph import Graph, Node
 
 
 def append_softmax(graph: Graph) -> str:

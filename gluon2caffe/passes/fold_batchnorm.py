@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from ..converters.batchnorm import batchnorm_axis, batchnorm_params
-from ..ir import Graph, Node
+from ..ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir import Graph
+from ..ir.graph import Graph
 
 _MULTIPLY = ("broadcast_mul", "elemwise_mul", "_mul", "broadcast_multiply")
 

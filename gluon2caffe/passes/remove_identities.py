@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..errors import ConversionError
-from ..ir import Graph
+from ..ir.graph import Graph
 
 log = logging.getLogger(__name__)
 

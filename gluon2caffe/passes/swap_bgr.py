@@ -10,7 +10,7 @@ from ..converters.batchnorm import batchnorm_axis
 from ..converters.elemwise import constant_run
 from ..converters.scalar import SCALAR_OPS
 from ..errors import ConversionError
-from ..ir import Graph, Node
+from ..ir.graph import Graph, Node
 
 log = logging.getLogger(__name__)
 

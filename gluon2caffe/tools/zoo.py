@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import Gluon2CaffeError
+from ..errors import Gluon2CaffeError
 from .zoo_models import CLASSIFICATION_MODELS, SSD_MODELS, YOLO_MODELS
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,9 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
     import mxnet as mx
     from gluoncv.model_zoo import get_model
 
-    from .api import convert, save_model
+    from ..api import convert, save_model
     from .randomize import randomize
-    from .verification import (
+    from ..verification import (
         EXACT,
         MISMATCH,
         TOLERANCE,
@@ -132,7 +132,7 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
 
 def _local_check(prototxt: str, caffemodel: str, reference, x: np.ndarray, result) -> object:
     """The layer-local check (verification_local); records its largest segment error in the row."""
-    from .verification_local import check_local
+    from ..verification.local import check_local
 
     local = check_local(prototxt, caffemodel, reference, x, to_bgr=True)
     _record_local(local, result)
@@ -168,7 +168,7 @@ def _float64_note(net, x, got, outputs, reference) -> str:
     layer is exact: the network amplifies float32 rounding."""
     import mxnet as mx
 
-    from .verification import compare
+    from ..verification import compare
 
     try:
         net.cast("float64")
@@ -218,10 +218,10 @@ def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime
     """Build an SSD or YOLOv3 with live random weights, convert it (merge_bn, to_bgr; SSD: exact anchors), run it in
     `runtime` on a synthetic scene and compare with GluonCV before NMS and after (verification_ssd.check_ssd /
     check_yolo). For YOLOv3 the `loc`/`conf` columns hold the decoded boxes / scores."""
-    from .api import convert_ssd, convert_yolo, save_model
+    from ..api import convert_ssd, convert_yolo, save_model
     from .models import load_zoo_model
-    from .verification import EXACT, TOLERANCE, synthetic_scene
-    from .verification_ssd import check_ssd, check_yolo
+    from ..verification import EXACT, TOLERANCE, synthetic_scene
+    from ..verification.detectors import check_ssd, check_yolo
 
     yolo = family.startswith("yolo")
     convert_fn, check_fn = (convert_yolo, check_yolo) if yolo else (convert_ssd, check_ssd)

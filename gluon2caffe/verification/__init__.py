@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import Gluon2CaffeError, InvalidCallError
+from ..errors import Gluon2CaffeError, InvalidCallError
 
 # Caffe logs INFO/WARNING lines to stderr from the moment it is loaded; keep only errors unless the user says otherwise.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -180,7 +180,7 @@ def verify(
     if layers:
         result.layers = _per_layer(text_net, caffe_blobs, ref, wanted, to_bgr, input_name)
     if mode == "local":
-        from .verification_local import check_local
+        from .local import check_local
 
         result.local = check_local(prototxt, caffemodel, reference, x, to_bgr)
     return result
@@ -329,7 +329,7 @@ def load_image(path: str, shape: tuple[int, ...]) -> np.ndarray:
 def read_prototxt(path: str) -> Any:
     from google.protobuf import text_format
 
-    from .proto import caffe_pb2 as pb
+    from ..caffe import caffe_pb2 as pb
 
     try:
         with open(path) as f:
@@ -414,7 +414,7 @@ def run_converted(
     text_net: Any, binary_weights: Any, inputs: dict[str, np.ndarray], runtime: str = "caffe"
 ) -> dict[str, np.ndarray]:
     """Save the two nets to a temporary folder and run them in `runtime` ('caffe' or 'opencv')."""
-    from .api import save_model
+    from ..api import save_model
 
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-") as tmp:
         prototxt, caffemodel = save_model(text_net, binary_weights, os.path.join(tmp, "model"))
@@ -445,8 +445,8 @@ class MXNetReference:
     """
 
     def __init__(self, against: Any, input_shape: tuple[int, ...], input_name: str):
-        from .frontend.exported import ExportedModel
-        from .frontend.mxnet_graph import internal_tensor_names, unique_source_names
+        from ..frontend.exported import ExportedModel
+        from ..frontend.mxnet_graph import internal_tensor_names, unique_source_names
 
         self.aliases: dict[str, str] = {}  # Caffe blob -> MXNet tensor, where the converter renamed a tensor
         ssd = False
@@ -465,7 +465,7 @@ class MXNetReference:
         self.tensors = internal_tensor_names(self.symbol, source_names)
         self.outputs = [_head_name(doc, head) for head in doc["heads"]]
         if not isinstance(against, ExportedModel) and ssd:
-            from .converters.detection import CONF, LOC
+            from ..detectors.ssd_layers import CONF, LOC
 
             self.aliases = {LOC: self.outputs[0], CONF: self.outputs[1]}  # api.convert_ssd renames these
         # The Caffe input may have been renamed (input_name); MXNet's own variable keeps its name.
@@ -508,9 +508,9 @@ def _trace_reference(
     Returns (symbol, params, is an SSD)."""
     import mxnet as mx
 
-    from .frontend.mxnet_graph import trace_block
-    from .frontend.ssd import is_ssd, read_ssd
-    from .frontend.yolo import is_yolo, read_yolo
+    from ..frontend.mxnet_graph import trace_block
+    from ..detectors.ssd import is_ssd, read_ssd
+    from ..detectors.yolo import is_yolo, read_yolo
 
     ssd = is_ssd(against)
     if not (ssd or is_yolo(against)):
@@ -522,7 +522,7 @@ def _trace_reference(
 
 
 def _node_of(tensor: str, ops: dict[str, str]) -> tuple[str, str]:
-    from .frontend.mxnet_graph import _OUTPUT_SUFFIX
+    from ..frontend.mxnet_graph import _OUTPUT_SUFFIX
 
     if tensor in ops:
         return tensor, ops[tensor]
@@ -532,7 +532,7 @@ def _node_of(tensor: str, ops: dict[str, str]) -> tuple[str, str]:
 
 
 def _head_name(doc: dict, head: list[int]) -> str:
-    from .frontend.mxnet_graph import tensor_name, unique_source_names
+    from ..frontend.mxnet_graph import tensor_name, unique_source_names
 
     name = unique_source_names(doc["nodes"])[head[0]]
     return name if doc["nodes"][head[0]]["op"] == "null" else tensor_name(name, head[1])

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Sequence
 
-from .errors import Gluon2CaffeError
+from ..errors import Gluon2CaffeError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "ops":
-            from .converters import support_table
+            from ..converters import support_table
 
             print(support_table(), end="")
             return EXIT_OK
@@ -188,10 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .api import convert, convert_ssd, convert_yolo, save_model
-    from .frontend.ssd import is_ssd
-    from .frontend.yolo import is_yolo
-    from .models import default_input_shape, describe_size, load_model
+    from ..api import convert, convert_ssd, convert_yolo, save_model
+    from ..detectors.ssd import is_ssd
+    from ..detectors.yolo import is_yolo
+    from ..tools.models import default_input_shape, describe_size, load_model
 
     start = time.perf_counter()
     shape = args.input_shape or default_input_shape(args.model) or (1, 3, 224, 224)
@@ -270,7 +270,7 @@ def _convert(args: argparse.Namespace) -> int:
     if args.verify and result.head is not None:
         return _print_ssd_check(model, result.head, prototxt, caffemodel, None, not args.no_bgr, "scene", 0)
     if args.verify:
-        from .verification import default_runtime, verify
+        from ..verification import default_runtime, verify
 
         runtime = default_runtime()
         v = verify(prototxt, caffemodel, model, to_bgr=not args.no_bgr, layers="local" if runtime == "caffe" else False)
@@ -284,8 +284,8 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .models import load_model
-    from .verification import input_spec, plot_layers, read_prototxt, verify
+    from ..tools.models import load_model
+    from ..verification import input_spec, plot_layers, read_prototxt, verify
 
     prototxt, caffemodel = f"{args.prefix}.prototxt", f"{args.prefix}.caffemodel"
     for path in (prototxt, caffemodel):
@@ -293,12 +293,12 @@ def _verify(args: argparse.Namespace) -> int:
             raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
     _, shape = input_spec(read_prototxt(prototxt))
     model, description = load_model(args.against, shape, args.params, args.epoch)
-    from .frontend.ssd import is_ssd
-    from .frontend.yolo import is_yolo
+    from ..detectors.ssd import is_ssd
+    from ..detectors.yolo import is_yolo
 
     if is_ssd(model) or is_yolo(model):
-        from .frontend.ssd import read_ssd
-        from .frontend.yolo import read_yolo
+        from ..detectors.ssd import read_ssd
+        from ..detectors.yolo import read_yolo
 
         print(f"{args.prefix} against {description}")
         if args.layers or args.plot or args.all:
@@ -381,9 +381,9 @@ def _print_ssd_check(
     seed: int,
     show_local: bool = False,
 ) -> int:
-    from .frontend.yolo import is_yolo
-    from .verification import default_runtime, make_input
-    from .verification_ssd import check_ssd, check_yolo
+    from ..detectors.yolo import is_yolo
+    from ..verification import default_runtime, make_input
+    from ..verification.detectors import check_ssd, check_yolo
 
     runtime = runtime or default_runtime()
     if show_local and runtime != "caffe":
@@ -412,9 +412,9 @@ def _print_ssd_check(
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .api import convert, save_model
-    from .models import load_zoo_model
-    from .verification import TOLERANCE, verify
+    from ..api import convert, save_model
+    from ..tools.models import load_zoo_model
+    from ..verification import TOLERANCE, verify
 
     shape = (1, 3, 224, 224)
     prefix = args.output or f"out/{args.model}"
@@ -443,7 +443,7 @@ def _zoo(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from . import zoo
+    from ..tools import zoo
 
     if args.jobs < 1:
         raise Gluon2CaffeError("--jobs must be at least 1")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .frontend.attrs import Attrs
+from .attrs import Attrs
 
 
 @dataclass

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .converters.detection import CONF, DETECTIONS, LOC, PRIORS
-from .verification import (
+from ..detectors.ssd_layers import CONF, DETECTIONS, LOC, PRIORS
+from . import (
     EXACT,
     MISMATCH,
     TOLERANCE,
@@ -145,7 +145,7 @@ def decode_in_caffe(loc: np.ndarray, priors: np.ndarray) -> np.ndarray:
     brocolli-caffe's DetectionOutput then keeps every prior in index order (no NMS, no threshold), so row i is
     anchor i decoded by the runtime. loc (B, N*4), priors (1, 2, N*4); returns (N, 4) normalized corners (image 0).
     """
-    from .proto import caffe_pb2 as pb
+    from ..caffe import caffe_pb2 as pb
     from google.protobuf import text_format
 
     n = priors.shape[2] // 4
@@ -219,7 +219,7 @@ def _local(net: Any, prototxt: str, caffemodel: str, x: np.ndarray, to_bgr: bool
     """The layer-local check of the detector's prediction part (backbone and heads) in pycaffe; None elsewhere."""
     if runtime != "caffe":
         return None
-    from .verification_local import check_local
+    from .local import check_local
 
     return check_local(prototxt, caffemodel, MXNetReference(net, tuple(x.shape), "data"), x, to_bgr)
 
@@ -249,7 +249,7 @@ for i in range(count):
 
 def float64_predictions(net: Any, x: np.ndarray) -> list[np.ndarray] | None:
     """The SSD's loc and conf (flattened, before the decoders) computed by MXNet in float64."""
-    from .frontend.ssd import SSDPredictions
+    from ..detectors.ssd import SSDPredictions
 
     return float64_outputs(SSDPredictions(net), x, 2)
 
@@ -262,7 +262,7 @@ def float64_outputs(block: Any, x: np.ndarray, count: int) -> list[np.ndarray] |
     """
     import mxnet as mx
 
-    from .frontend.mxnet_graph import trace_block
+    from ..frontend.mxnet_graph import trace_block
 
     symbol, params = trace_block(block, tuple(x.shape))
     aux = set(symbol.list_auxiliary_states())
@@ -399,7 +399,7 @@ def check_yolo(
     x2: np.ndarray | None = None,
 ) -> SSDCheck:
     """Compare a converted YOLOv3 with GluonCV: decoded boxes and scores before NMS, then the detections."""
-    from .converters.yolo import BOXES, SCORES
+    from ..detectors.yolo_layers import BOXES, SCORES
 
     ref = yolo_reference(net, x)
     x_caffe = x[:, ::-1].copy() if to_bgr else x
@@ -423,7 +423,7 @@ def check_yolo(
 def _yolo_float64_errors(net, head, x, ref, caffe_boxes, caffe_scores) -> tuple[float, float] | None:
     """(Caffe, MXNet float32) relative errors of the decoded boxes and scores against float64: the prediction maps
     in float64 (child process, no MKL-DNN) decoded in float64 with the network's constants."""
-    from .frontend.yolo import YOLOPredictions
+    from ..detectors.yolo import YOLOPredictions
 
     predictions = float64_outputs(YOLOPredictions(net), x, len(head.outputs))
     if predictions is None:

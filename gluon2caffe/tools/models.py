@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import Gluon2CaffeError, ModelFileError
-from .frontend.exported import is_exported_model, load_exported, strip_prefixes
-from .frontend.ndarray_file import load_params
+from ..errors import Gluon2CaffeError, ModelFileError
+from ..frontend.exported import is_exported_model, load_exported, strip_prefixes
+from ..frontend.ndarray_file import load_params
 
 RANDOM_SEED = 0
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .verification import BGR, TOLERANCE, Comparison, MXNetReference, RuntimeUnavailableError, compare
+from . import BGR, TOLERANCE, Comparison, MXNetReference, RuntimeUnavailableError, compare
 
 
 @dataclass

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..proto import caffe_pb2 as pb
-from .detection import emit_constant_blob, set_nms
+from ..caffe import caffe_pb2 as pb
+from .ssd_layers import emit_constant_blob, set_nms
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
-    from ..frontend.yolo import YOLOHead
+    from ..converters.emit import EmitContext
+    from .yolo import YOLOHead
 
 BOXES, SCORES, PRIORS, DETECTIONS = "yolo_boxes", "yolo_scores", "yolo_priors", "detection_out"
 

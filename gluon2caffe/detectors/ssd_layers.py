@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InvalidCallError
-from ..proto import caffe_pb2 as pb
+from ..caffe import caffe_pb2 as pb
 
 if TYPE_CHECKING:
-    from ..emit import EmitContext
-    from ..frontend.ssd import SSDHead
+    from ..converters.emit import EmitContext
+    from .ssd import SSDHead
 
 log = logging.getLogger(__name__)
 

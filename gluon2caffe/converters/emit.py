@@ -8,10 +8,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .converters import REGISTRY
-from .errors import UnsupportedOperatorError
-from .ir import Graph, Node
-from .proto import caffe_pb2 as pb
+from . import REGISTRY
+from ..errors import UnsupportedOperatorError
+from ..ir.graph import Graph, Node
+from ..caffe import caffe_pb2 as pb
 
 log = logging.getLogger(__name__)
 
