@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConversionError
 from ..ir.graph import Node
+from ..ir.ops import positive_axis  # noqa: F401  (re-exported for the converters)
 
 
 def spatial_2d(node: Node, key: str, value: tuple[int, ...], fill: int) -> tuple[int, int]:
@@ -21,9 +22,3 @@ def require_nchw(node: Node) -> None:
     layout = node.attrs.str("layout", "None")
     if layout not in ("None", "NCHW"):
         raise ConversionError(f"is {layout!r}; only NCHW converts to Caffe", node.name, node.op, "layout")
-
-
-def positive_axis(node: Node, key: str, axis: int, ndim: int) -> int:
-    if not -ndim <= axis < ndim:
-        raise ConversionError(f"is {axis}, out of range for a {ndim}-D input", node.name, node.op, key)
-    return axis % ndim

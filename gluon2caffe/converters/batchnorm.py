@@ -8,30 +8,11 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
-from ._common import positive_axis
+from ..ir.ops import batchnorm_axis, batchnorm_params
 from .registry import register
 
 if TYPE_CHECKING:
     from .emit import EmitContext
-
-# MXNet's op defaults, used when a node carries no attributes (symbol API); Gluon writes its own (eps 1e-5).
-BN_DEFAULT_EPS = 1e-3
-BN_DEFAULT_FIX_GAMMA = True
-
-
-def batchnorm_params(node: Node, params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """(gamma, beta, mean, var, eps) as MXNet computes with them: gamma is 1 when fix_gamma is set."""
-    a = node.attrs
-    eps = a.float("eps", BN_DEFAULT_EPS)
-    fix_gamma = a.bool("fix_gamma", BN_DEFAULT_FIX_GAMMA)
-    gamma, beta, mean, var = (params[t].astype(np.float64) for t in node.inputs[1:5])
-    if fix_gamma:
-        gamma = np.ones_like(gamma)
-    return gamma, beta, mean, var, eps
-
-
-def batchnorm_axis(node: Node, ndim: int) -> int:
-    return positive_axis(node, "axis", node.attrs.int("axis", 1), ndim)
 
 
 @register("BatchNorm", caffe="BatchNorm + Scale")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
+from ..ir.ops import broadcast_run, constant_run
 from .registry import register
 
 if TYPE_CHECKING:
@@ -31,42 +32,6 @@ def convert_add_n(node: Node, ctx: EmitContext) -> None:
         raise ConversionError(f"inputs have different shapes {sorted(shapes)}", node.name, node.op)
     layer = ctx.layer(node.name, "Eltwise", node.inputs, [node.outputs[0]])
     layer.eltwise_param.operation = layer.eltwise_param.SUM
-
-
-def constant_run(node: Node, const_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, int] | None:
-    """For a tensor broadcast against `out_shape`: (first axis, number of axes) of its non-1 run, None if scalar.
-
-    Caffe Scale/Bias take a second operand whose shape equals a contiguous run of the first's axes, so the operand
-    must be 1 outside that run and match the output inside it; otherwise this raises.
-    """
-    run = broadcast_run(const_shape, out_shape)
-    if run is False:
-        raise ConversionError(
-            f"operand of shape {const_shape} broadcasts inside a run of axes against {out_shape}; "
-            "Caffe Scale/Bias need it to match a contiguous run of the input's axes",
-            node.name,
-            node.op,
-        )
-    return run
-
-
-def broadcast_run(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple[int, int] | None | bool:
-    """(axis, num_axes) of the contiguous run where `shape` equals `out_shape` (1 elsewhere); None: all ones;
-    False: no such run."""
-    ndim = len(out_shape)
-    if len(shape) > ndim:
-        return False
-    padded = (1,) * (ndim - len(shape)) + tuple(shape)
-    differs = [i for i in range(ndim) if padded[i] != out_shape[i]]
-    if any(padded[i] != 1 for i in differs):
-        return False
-    equal = [i for i in range(ndim) if padded[i] != 1]
-    if not equal:
-        return None
-    first, last = equal[0], equal[-1]
-    if any(padded[i] == 1 and out_shape[i] != 1 for i in range(first, last + 1)):
-        return False
-    return first, last - first + 1
 
 
 @register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Tile)")

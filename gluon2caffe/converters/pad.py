@@ -7,29 +7,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ConversionError
 from ..ir.graph import Node
+from ..ir.ops import pad_amounts
 from .registry import register
 from .shape import emit_slice
 
 if TYPE_CHECKING:
     from .emit import EmitContext
-
-
-def pad_amounts(node: Node) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) of a 4-D constant Pad; raises for anything Caffe cannot express."""
-    a = node.attrs
-    mode = a.str("mode", "constant")
-    if mode != "constant":
-        raise ConversionError(f"is {mode!r}; only constant padding converts", node.name, node.op, "mode")
-    width = a.int_tuple("pad_width")
-    if len(width) != 8:
-        raise ConversionError(f"is {width}; only 4-D (NCHW) padding converts", node.name, node.op, "pad_width")
-    if any(width[:4]) or min(width) < 0:
-        raise ConversionError(
-            f"is {width}; only non-negative padding of H and W converts", node.name, node.op, "pad_width"
-        )
-    return width[4], width[5], width[6], width[7]
 
 
 @register("Pad", caffe="Convolution (depthwise 1x1 identity) + Slice (+ Bias)")

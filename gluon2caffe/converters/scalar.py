@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConversionError
 from ..ir.graph import Node
+from ..ir.ops import SCALAR_OPS
 from .registry import register
 
 if TYPE_CHECKING:
@@ -23,17 +24,6 @@ def _power(s: float, op: str) -> tuple[float, float, float]:
         "_rdiv_scalar": (-1.0, 1.0 / s if s else float("inf"), 0.0),  # s / x = (x / s) ^ -1
         "_power_scalar": (s, 1.0, 0.0),
     }[op]
-
-
-SCALAR_OPS = (
-    "_plus_scalar",
-    "_minus_scalar",
-    "_rminus_scalar",
-    "_mul_scalar",
-    "_div_scalar",
-    "_rdiv_scalar",
-    "_power_scalar",
-)
 
 
 @register(*SCALAR_OPS, caffe="Power")

@@ -28,17 +28,20 @@ class Attrs:
     def __init__(self, node: str, op: str, raw: dict[str, str] | None = None):
         self.node, self.op = node, op
         self.raw: dict[str, str] = {str(k): str(v) for k, v in (raw or {}).items()}
+        self.typed: dict[str, Any] = {}  # values a pass set (see `set`), ahead of `raw`
 
     def __contains__(self, key: str) -> bool:
-        return key in self.raw
+        return key in self.typed or key in self.raw
 
     def __repr__(self) -> str:
-        return f"Attrs({self.raw})"
+        return f"Attrs({self.raw}, typed={self.typed})" if self.typed else f"Attrs({self.raw})"
 
     def error(self, attr: str, message: str) -> InvalidAttributeError:
         return InvalidAttributeError(message, node=self.node, op=self.op, attr=attr)
 
     def _get(self, key: str, default: Any) -> str | Any:
+        if key in self.typed:
+            return self.typed[key]
         if key in self.raw:
             return self.raw[key]
         if default is _REQUIRED:
@@ -46,7 +49,10 @@ class Attrs:
         return default
 
     def set(self, key: str, value: Any) -> None:
-        self.raw[key] = str(value)
+        """A pass's rewrite: a typed value (int, float, bool, tuple of ints) the getters return as it is.
+
+        Never an MXNet attribute string: `raw` keeps what the model file said."""
+        self.typed[key] = value
 
     def str(self, key: str, default: Any = _REQUIRED, choices: tuple[str, ...] | None = None) -> str | Any:
         value = self._get(key, default)

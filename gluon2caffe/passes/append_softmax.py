@@ -14,7 +14,9 @@ def append_softmax(graph: Graph) -> str:
     if len(graph.shapes[logits]) < 2:
         raise InvalidCallError(f"softmax=True needs a class axis 1; the output has shape {graph.shapes[logits]}")
     name = graph.fresh_name(f"{logits}_softmax")
-    graph.nodes.append(Node(name, "softmax", Attrs(name, "softmax", {"axis": "1"}), [logits], [name]))
+    attrs = Attrs(name, "softmax")
+    attrs.set("axis", 1)
+    graph.nodes.append(Node(name, "softmax", attrs, [logits], [name]))
     graph.shapes[name] = graph.shapes[logits]
     graph.outputs = [name]
     return name

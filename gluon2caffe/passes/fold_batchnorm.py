@@ -6,8 +6,8 @@ import logging
 
 import numpy as np
 
-from ..converters.batchnorm import batchnorm_axis, batchnorm_params
 from ..ir.graph import Graph, Node
+from ..ir.ops import batchnorm_axis, batchnorm_params
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _fold(graph: Graph, producer: Node, bn: Node) -> None:
         bias = np.zeros_like(scale)
         bias_name = graph.add_param(f"{producer.name}_bias", bias.astype(np.float32))
         producer.inputs = producer.inputs[:2] + [bias_name]
-        producer.attrs.set("no_bias", "False")
+        producer.attrs.set("no_bias", False)
     else:
         bias = graph.private_param(producer, 2).astype(np.float64)
     graph.params[producer.inputs[2]] = ((bias - mean) * scale + beta).astype(np.float32)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from ..converters.pad import pad_amounts
 from ..ir.graph import Graph
+from ..ir.ops import pad_amounts
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def fold_pad(graph: Graph) -> int:
             continue
         old = conv.attrs.int_tuple("pad", ())
         ph, pw = (old + (0, 0))[:2] if len(old) == 2 else ((old[0], old[0]) if old else (0, 0))
-        conv.attrs.set("pad", f"({ph + top}, {pw + left})")
+        conv.attrs.set("pad", (ph + top, pw + left))
         conv.inputs[0] = pad.inputs[0]
         graph.remove_node(pad)
         folded += 1

@@ -6,10 +6,9 @@ import logging
 
 from ..errors import ConversionError
 from ..ir.graph import Graph
+from ..ir.ops import IDENTITY_OPS
 
 log = logging.getLogger(__name__)
-
-IDENTITY_OPS = ("Dropout", "_copy", "identity")
 
 
 def remove_identities(graph: Graph) -> int:

@@ -6,31 +6,12 @@ import logging
 
 import numpy as np
 
-from ..converters.batchnorm import batchnorm_axis
-from ..converters.elemwise import constant_run
-from ..converters.scalar import SCALAR_OPS
 from ..errors import ConversionError
 from ..ir.graph import Graph, Node
+from ..ir.ops import CHANNELWISE_OPS, batchnorm_axis, constant_run
 
 log = logging.getLogger(__name__)
 
-# Ops that act on each channel on its own: a channel-swapped input gives a channel-swapped output.
-_CHANNELWISE = {
-    "Activation",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "clip",
-    "Pooling",
-    "Dropout",
-    "_copy",
-    "identity",
-    "Pad",
-    "UpSampling",
-    "_contrib_BilinearResize2D",
-    "_contrib_AdaptiveAvgPooling2D",
-    *SCALAR_OPS,
-}
 SWAP = [2, 1, 0]
 
 
@@ -89,7 +70,7 @@ def _absorb(graph: Graph, node: Node, tensor: str) -> bool:
     if node.op in ("broadcast_mul", "broadcast_add"):
         _per_channel_constant(graph, node, tensor)
         return False
-    if node.op in _CHANNELWISE:
+    if node.op in CHANNELWISE_OPS:
         return False
     _refuse(node, "it mixes channels in a way no weight swap can absorb")
     return False  # unreachable
