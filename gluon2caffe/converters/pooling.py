@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
+from ..ir.ops import separable_weights
 from ._common import require_nchw, spatial_2d
 from .registry import register
 from .shape import emit_slice
@@ -133,7 +134,6 @@ def convert_adaptive_avg_pooling(node: Node, ctx: EmitContext) -> None:
         p.kernel_h, p.kernel_w = height // oh, width // ow
         p.stride_h, p.stride_w = height // oh, width // ow
         return
-    from .resample import emit_separable, measure_separable
+    from .resample import emit_separable
 
-    rows, cols = measure_separable(node, ctx)
-    emit_separable(node, ctx, rows, cols)
+    emit_separable(node, ctx, *separable_weights(node))

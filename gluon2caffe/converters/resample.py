@@ -1,8 +1,9 @@
 """Resampling: nearest UpSampling, bilinear resize, and any separable linear resampling.
 
 A separable linear resampling out = R . X . C^T (R: rows H_out x H, C: cols W_out x W) runs in plain BVLC layers as
-InnerProduct over the last axis (C), Permute, InnerProduct (R), Permute back. The weights are measured from MXNet's
-own operator on unit probes, so they are MXNet's weights whatever the mode or align_corners.
+InnerProduct over the last axis (C), Permute, InnerProduct (R), Permute back. The weights were measured from MXNet's
+own operator on unit probes when the graph was read (frontend/resample.py), so they are MXNet's weights whatever the
+mode or align_corners; nothing here runs MXNet.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
+from ..ir.ops import separable_weights
 from .registry import register
 
 if TYPE_CHECKING:
@@ -70,45 +72,7 @@ def convert_repeat(node: Node, ctx: EmitContext) -> None:
 @register("_contrib_BilinearResize2D", caffe="InnerProduct + Permute (separable)")
 def convert_bilinear_resize(node: Node, ctx: EmitContext) -> None:
     """BilinearResize2D (any mode, align_corners; 'like' reads the size from shapes) -> separable InnerProducts."""
-    rows, cols = measure_separable(node, ctx)
-    emit_separable(node, ctx, rows, cols)
-
-
-def measure_separable(node: Node, ctx: EmitContext) -> tuple[np.ndarray, np.ndarray]:
-    """(rows H_out x H, cols W_out x W) of a separable resampling op, measured by running the MXNet op on probes.
-
-    Probe channel i holds a unit row i (or a unit column i); the op maps it to column i of the row matrix times the
-    column weights' row sums, which are 1 for every interpolation and averaging op: we check that.
-    """
-    import mxnet as mx
-
-    x = node.inputs[0]
-    _, _, h, w = ctx.shape(x)
-    _, _, oh, ow = ctx.shape(node.outputs[0])
-    op = _mxnet_op(node)
-    extra = [mx.nd.zeros(ctx.shape(t)) for t in node.inputs[1:]]
-
-    def run(probe: np.ndarray) -> np.ndarray:
-        return op(mx.nd.array(probe), *extra, **node.attrs.raw).asnumpy().astype(np.float64)
-
-    row_probe = np.zeros((1, h, h, w), np.float32)
-    row_probe[0, np.arange(h), np.arange(h), :] = 1.0
-    col_probe = np.zeros((1, w, h, w), np.float32)
-    col_probe[0, np.arange(w), :, np.arange(w)] = 1.0
-    rows = run(row_probe)[0, :, :, 0].T  # (oh, h)
-    cols = run(col_probe)[0, :, 0, :].T  # (ow, w)
-    if not (np.allclose(rows.sum(axis=1), 1.0, atol=1e-5) and np.allclose(cols.sum(axis=1), 1.0, atol=1e-5)):
-        raise ConversionError("the operator is not a normalized separable resampling", node.name, node.op)
-    return rows.astype(np.float32), cols.astype(np.float32)
-
-
-def _mxnet_op(node: Node):
-    import mxnet as mx
-
-    name = node.op
-    if name.startswith("_contrib_"):
-        return getattr(mx.nd.contrib, name[len("_contrib_") :])
-    return getattr(mx.nd, name)
+    emit_separable(node, ctx, *separable_weights(node))
 
 
 def emit_separable(node: Node, ctx: EmitContext, rows: np.ndarray, cols: np.ndarray) -> None:

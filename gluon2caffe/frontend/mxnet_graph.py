@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConversionError, Gluon2CaffeError, InvalidCallError
 from ..ir.graph import Graph, Node
+from .resample import measure_resampling
 from ..ir.attrs import Attrs
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def attach_shapes(graph: Graph, symbol: Any, shapes: dict[str, tuple[int, ...]] 
             raise ConversionError(
                 f"parameter has shape {graph.params[tensor].shape} but the graph needs {shape}", node=tensor
             )
+    measure_resampling(graph)  # the only MXNet a converter would otherwise need
 
 
 def infer_shapes(
