@@ -1,17 +1,14 @@
-"""The public API: convert_model, convert_ssd_model, save_model (same signatures as the original tool)."""
+"""The public API: convert_model, convert_ssd_model, convert_yolo_model, convert; save_model (caffe/io.py)."""
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-from google.protobuf import text_format
 
+from .caffe.io import save_model  # noqa: F401  (public, re-exported)
 from .converters.emit import CaffeModel, EmitOptions, build_nets, check_supported, emit_layers
 from .errors import ConversionError, InvalidCallError, ModelFileError
 from .converters.clip import RELU6_MODES
@@ -324,52 +321,3 @@ def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
     if any(d <= 0 for d in shape):
         raise InvalidCallError(f"input_shape must be positive, got {shape}")
     return shape
-
-
-# Seconds the last save_model spent on each file (prototxt: text format + write; weights: caffemodel streamed to disk
-# with fsync), for bench/bench.py.
-SAVE_SECONDS: dict[str, float] = {}
-
-
-def save_model(
-    text_net: pb.NetParameter, binary_weights: CaffeModel | pb.NetParameter, prefix: str | os.PathLike
-) -> tuple[str, str]:
-    """Write PREFIX.prototxt and PREFIX.caffemodel, creating folders; both files are written atomically.
-
-    Both files are written to temporary files first and only then moved into place, so a failure leaves no
-    half-written file and does not clobber a previous good pair. The caffemodel is streamed from the weight
-    arrays (binary_weights is a CaffeModel; a plain NetParameter is serialized). Returns the two paths.
-    """
-    prefix = Path(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    prototxt = prefix.parent / (prefix.name + ".prototxt")
-    caffemodel = prefix.parent / (prefix.name + ".caffemodel")
-    t = time.perf_counter()
-    text = text_format.MessageToString(text_net).encode()
-    temps = []
-    sizes = []
-    try:
-        for data, final in ((text, prototxt), (binary_weights, caffemodel)):
-            if temps:
-                SAVE_SECONDS["prototxt"] = time.perf_counter() - t
-                t = time.perf_counter()
-            fd, tmp = tempfile.mkstemp(dir=prefix.parent, prefix=f".{final.name}.", suffix=".tmp")
-            temps.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                if isinstance(data, CaffeModel):
-                    sizes.append(data.write_to(f))
-                else:
-                    data = data if isinstance(data, bytes) else data.SerializeToString()
-                    f.write(data)
-                    sizes.append(len(data))
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(temps[0], prototxt)
-        os.replace(temps[1], caffemodel)
-        SAVE_SECONDS["weights"] = time.perf_counter() - t
-    finally:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    log.info("saved %s (%d bytes) and %s (%d bytes)", prototxt, sizes[0], caffemodel, sizes[1])
-    return str(prototxt), str(caffemodel)

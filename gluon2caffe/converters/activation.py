@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..errors import ConversionError
 from ..ir.graph import Node
+from .context import EmitContext
 from .registry import register
 
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 _ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "TanH", "softrelu": "BNLL"}
 

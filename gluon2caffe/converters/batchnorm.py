@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import batchnorm_axis, batchnorm_params
+from .context import EmitContext
 from .registry import register
-
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 
 @register("BatchNorm", caffe="BatchNorm + Scale")

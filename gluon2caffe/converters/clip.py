@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import logging
 import math
 
 from ..errors import ConversionError
 from ..ir.graph import Node
+from .context import EmitContext
 from .registry import register
 
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..ir.graph import Node
+from .context import EmitContext
 from .registry import register
-
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 
 @register("FullyConnected", caffe="InnerProduct")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import broadcast_run, constant_run
+from .context import EmitContext
 from .registry import register
 
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 _KIND = {
     "elemwise_add": "add",

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
+from .context import EmitContext
 from .registry import register
-
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 
 @register("L2Normalization", caffe="Normalize (caffe-ssd)")

@@ -3,17 +3,13 @@ x * 1.0 + no bias), a Slice trims the sides that needed less, and a Bias adds a 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..ir.graph import Node
 from ..ir.ops import pad_amounts
+from .context import EmitContext
 from .registry import register
 from .shape import emit_slice
-
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 
 @register("Pad", caffe="Convolution (depthwise 1x1 identity) + Slice (+ Bias)")

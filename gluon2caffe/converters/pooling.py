@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
 
 import numpy as np
@@ -12,11 +10,10 @@ from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
 from ._common import require_nchw, spatial_2d
+from .context import EmitContext
 from .registry import register
 from .shape import emit_slice
 
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 _POOL = {"max": "MAX", "avg": "AVE"}
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ._common import positive_axis
+from .context import EmitContext
 from .registry import register
 
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 MAX_TERMS = 64
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from .emit import EmitContext
+    from .context import EmitContext
     from ..ir.graph import Node
 
 Converter = Callable[["Node", "EmitContext"], None]

@@ -8,17 +8,13 @@ mode or align_corners; nothing here runs MXNet.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
+from .context import EmitContext
 from .registry import register
-
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 
 @register("UpSampling", caffe="Deconvolution (depthwise, all-ones kernel)")

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import SCALAR_OPS
+from .context import EmitContext
 from .registry import register
-
-if TYPE_CHECKING:
-    from .emit import EmitContext
 
 
 def _power(s: float, op: str) -> tuple[float, float, float]:

@@ -21,16 +21,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import InvalidCallError
 from ..caffe import caffe_pb2 as pb
+from ..converters.context import EmitContext
+from ..errors import InvalidCallError
+from .ssd import SSDHead
 
-if TYPE_CHECKING:
-    from ..converters.emit import EmitContext
-    from .ssd import SSDHead
 
 log = logging.getLogger(__name__)
 

@@ -17,16 +17,13 @@ normalization to [0, 1] (like the SSD path); the scores are its "conf" with no b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..caffe import caffe_pb2 as pb
+from ..converters.context import EmitContext
 from .ssd_layers import emit_constant_blob, set_nms
+from .yolo import YOLOHead
 
-if TYPE_CHECKING:
-    from ..converters.emit import EmitContext
-    from .yolo import YOLOHead
 
 BOXES, SCORES, PRIORS, DETECTIONS = "yolo_boxes", "yolo_scores", "yolo_priors", "detection_out"
 

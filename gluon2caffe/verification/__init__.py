@@ -325,19 +325,7 @@ def load_image(path: str, shape: tuple[int, ...]) -> np.ndarray:
 
 # -- the Caffe side ----------------------------------------------------------------------------------------------
 
-
-def read_prototxt(path: str) -> Any:
-    from google.protobuf import text_format
-
-    from ..caffe import caffe_pb2 as pb
-
-    try:
-        with open(path) as f:
-            return text_format.Parse(f.read(), pb.NetParameter(), allow_unknown_field=True)
-    except OSError as exc:
-        raise InvalidCallError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except text_format.ParseError as exc:
-        raise InvalidCallError(f"{path} is not a Caffe prototxt: {exc}") from None
+from ..caffe.io import read_prototxt  # noqa: E402  (re-exported: verification's callers read prototxts)
 
 
 def input_spec(text_net: Any) -> tuple[str, tuple[int, ...]]:
@@ -414,7 +402,7 @@ def run_converted(
     text_net: Any, binary_weights: Any, inputs: dict[str, np.ndarray], runtime: str = "caffe"
 ) -> dict[str, np.ndarray]:
     """Save the two nets to a temporary folder and run them in `runtime` ('caffe' or 'opencv')."""
-    from ..api import save_model
+    from ..caffe.io import save_model
 
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-") as tmp:
         prototxt, caffemodel = save_model(text_net, binary_weights, os.path.join(tmp, "model"))

@@ -1,0 +1,80 @@
+"""Reading and writing Caffe files: save_model (atomic, the caffemodel streamed) and read_prototxt."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import text_format
+
+from ..errors import InvalidCallError
+from . import caffe_pb2 as pb
+from .caffemodel import CaffeModel
+
+log = logging.getLogger(__name__)
+
+
+def save_model(
+    text_net: pb.NetParameter,
+    binary_weights: CaffeModel | pb.NetParameter,
+    prefix: str | os.PathLike,
+    *,
+    timings: dict[str, float] | None = None,
+) -> tuple[str, str]:
+    """Write PREFIX.prototxt and PREFIX.caffemodel, creating folders; both files are written atomically.
+
+    Both files are written to temporary files first and only then moved into place, so a failure leaves no
+    half-written file and does not clobber a previous good pair. The caffemodel is streamed from the weight
+    arrays (binary_weights is a CaffeModel; a plain NetParameter is serialized). Returns the two paths.
+    `timings`, if given, receives the seconds spent on each file ("prototxt": text format + write; "weights": the
+    caffemodel streamed to disk with fsync), for the benchmark.
+    """
+    timings = {} if timings is None else timings
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prototxt = prefix.parent / (prefix.name + ".prototxt")
+    caffemodel = prefix.parent / (prefix.name + ".caffemodel")
+    t = time.perf_counter()
+    text = text_format.MessageToString(text_net).encode()
+    temps = []
+    sizes = []
+    try:
+        for data, final in ((text, prototxt), (binary_weights, caffemodel)):
+            if temps:
+                timings["prototxt"] = time.perf_counter() - t
+                t = time.perf_counter()
+            fd, tmp = tempfile.mkstemp(dir=prefix.parent, prefix=f".{final.name}.", suffix=".tmp")
+            temps.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                if isinstance(data, CaffeModel):
+                    sizes.append(data.write_to(f))
+                else:
+                    data = data if isinstance(data, bytes) else data.SerializeToString()
+                    f.write(data)
+                    sizes.append(len(data))
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(temps[0], prototxt)
+        os.replace(temps[1], caffemodel)
+        timings["weights"] = time.perf_counter() - t
+    finally:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    log.info("saved %s (%d bytes) and %s (%d bytes)", prototxt, sizes[0], caffemodel, sizes[1])
+    return str(prototxt), str(caffemodel)
+
+
+def read_prototxt(path: str) -> Any:
+    """The NetParameter of a .prototxt (unknown fields allowed); InvalidCallError naming the file otherwise."""
+    try:
+        with open(path) as f:
+            return text_format.Parse(f.read(), pb.NetParameter(), allow_unknown_field=True)
+    except OSError as exc:
+        raise InvalidCallError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except text_format.ParseError as exc:
+        raise InvalidCallError(f"{path} is not a Caffe prototxt: {exc}") from None

@@ -1,0 +1,76 @@
+"""The emission context: what a converter sees (the graph, typed shapes and parameters) and `layer()` to append
+Caffe layers; EmitOptions are the user's emission choices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..caffe import caffe_pb2 as pb
+from ..caffe.caffemodel import Layer
+from ..ir.graph import Graph
+
+
+@dataclass
+class EmitOptions:
+    relu6: str = "exact"  # 'exact' | 'layer' | 'relu'
+
+
+class EmitContext:
+    """What a converter sees: the graph, typed shapes/params, and `layer()` to append Caffe layers."""
+
+    def __init__(self, graph: Graph, options: EmitOptions):
+        self.graph = graph
+        self.options = options
+        self.layers: list[Layer] = []
+        self._alias: dict[str, str] = {}
+        self._names: set[str] = set()
+        self._blob_shapes: dict[str, tuple[int, ...]] = {}
+        self.outputs: list[str] = []  # the net's output blobs, set by emit_layers
+
+    def shape(self, tensor: str) -> tuple[int, ...]:
+        """Shape of an IR tensor, or of an intermediate blob a converter registered with `set_shape`."""
+        if tensor in self.graph.shapes:
+            return self.graph.shapes[tensor]
+        return self._blob_shapes[tensor]
+
+    def set_shape(self, blob: str, shape: tuple[int, ...]) -> None:
+        self._blob_shapes[blob] = tuple(shape)
+
+    def param(self, tensor: str) -> np.ndarray:
+        return self.graph.params[tensor]
+
+    def is_param(self, tensor: str) -> bool:
+        return tensor in self.graph.params
+
+    def blob(self, tensor: str) -> str:
+        """The Caffe blob that holds an IR tensor."""
+        return self._alias.get(tensor, tensor)
+
+    def alias(self, tensor: str, blob: str) -> None:
+        """Make `tensor` an alias of an existing blob (ops that are identities in Caffe)."""
+        if tensor == blob:
+            self._alias.pop(tensor, None)
+        else:
+            self._alias[tensor] = self.blob(blob)
+
+    def unique(self, base: str) -> str:
+        """A fresh layer/blob name derived from an MXNet name (for the extra layers of a decomposition)."""
+        name, i = base, 1
+        while name in self._names or name in self.graph.shapes:
+            name, i = f"{base}_{i}", i + 1
+        self._names.add(name)
+        return name
+
+    def layer(
+        self, name: str, type_: str, bottoms: list[str], tops: list[str], blobs: list[np.ndarray] | None = None
+    ) -> pb.LayerParameter:
+        """Append a layer; `bottoms` are IR tensor names (resolved through aliases), `tops` new blob names."""
+        proto = pb.LayerParameter(name=name, type=type_)
+        proto.bottom.extend(self.blob(b) for b in bottoms)
+        proto.top.extend(tops)
+        self._names.add(name)
+        self._names.update(tops)
+        self.layers.append(Layer(proto, [np.asarray(b) for b in blobs or []]))
+        return proto
