@@ -429,11 +429,15 @@ def _demo(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - start:.2f} s"
     )
     print("[3/3] verifying in Caffe (BGR input) against MXNet (RGB input)")
-    v = verify(prototxt, caffemodel, net, runtime="caffe", to_bgr=True)
+    v = verify(prototxt, caffemodel, net, runtime="caffe", to_bgr=True, layers="local")
     for name, c in v.outputs.items():
         print(f"      output {name}: {c}")
+    print(f"      layer by layer, on MXNet's own inputs: {v.local.distribution()}")
     verdict = "holds" if v.ok else "does not hold"
-    print(f"{'OK' if v.ok else 'FAILED'}: max|caffe - mxnet| <= {TOLERANCE:g} * max(1, max|mxnet|) {verdict}")
+    print(
+        f"{'OK' if v.ok else 'FAILED'} ({v.status}): max|caffe - mxnet| <= {TOLERANCE:g} * max(1, max|mxnet|) "
+        f"{verdict} for the output and every layer"
+    )
     print(f"files:\n  {prototxt}\n  {caffemodel}")
     return EXIT_OK if v.ok else EXIT_FAILURE
 
