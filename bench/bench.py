@@ -53,7 +53,7 @@ def measure_conversion(name: str, size: int, onnx: bool) -> dict:
     from gluoncv.model_zoo import get_model
 
     from gluon2caffe import api
-    from gluon2caffe.detectors.ssd import is_ssd
+    from gluon2caffe.detectors.ssd_read import is_ssd
 
     shape = (1, 3, size, size)
     kwargs = {"pretrained_base": False} if name.startswith("ssd_") else {}

@@ -74,8 +74,8 @@ def convert(
     relu6: str = "exact",
 ) -> ConversionResult:
     """convert_model with the full result (IR graph, pass report, time)."""
-    from .detectors.ssd import is_ssd
-    from .detectors.yolo import is_yolo
+    from .detectors.ssd_read import is_ssd
+    from .detectors.yolo_read import is_yolo
 
     if is_ssd(net) or is_yolo(net):
         kind = "SSD" if is_ssd(net) else "YOLOv3"
@@ -173,7 +173,7 @@ def convert_ssd(
 ) -> ConversionResult:
     """convert_ssd_model with the full result; `result.detection` says how the anchors were written."""
     from .detectors.ssd_layers import CONF, LOC, emit_ssd_head, plan_anchors
-    from .detectors.ssd import is_ssd, read_ssd
+    from .detectors.ssd_read import is_ssd, read_ssd
 
     input_shape = _check_input_shape(input_shape)
     _check_options(relu6, input_name)
@@ -272,7 +272,7 @@ def convert_yolo(
 ) -> ConversionResult:
     """convert_yolo_model with the full result (`result.head` is the YOLOHead read from the network)."""
     from .detectors.yolo_layers import emit_yolo_head
-    from .detectors.yolo import is_yolo, read_yolo
+    from .detectors.yolo_read import is_yolo, read_yolo
 
     input_shape = _check_input_shape(input_shape)
     _check_options(relu6, input_name)

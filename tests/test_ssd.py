@@ -171,7 +171,7 @@ def test_priorbox_semantics_measured_in_both_runtimes(tmp_path):
 def test_fit_priorbox_recovers_gluoncv_parameters():
     shape = (1, 3, 300, 300)
     net = load_zoo_model("ssd_300_vgg16_atrous_voc", shape)
-    from gluon2caffe.detectors.ssd import read_ssd
+    from gluon2caffe.detectors.ssd_read import read_ssd
 
     _, head, _ = read_ssd(net, shape)
     p = fit_priorbox(head.anchors[0])

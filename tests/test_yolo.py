@@ -91,7 +91,7 @@ def test_float64_arbiter_decodes_like_gluoncv():
     """The float64 reference of float32-limited rows: prediction maps in float64, decoded in numpy."""
     shape = (1, 3, 320, 320)
     net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
-    from gluon2caffe.detectors.yolo import read_yolo
+    from gluon2caffe.detectors.yolo_read import read_yolo
 
     _, head = read_yolo(net, shape)
     x = synthetic_scene(shape, seed=1)

@@ -189,8 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _convert(args: argparse.Namespace) -> int:
     from ..api import convert, convert_ssd, convert_yolo, save_model
-    from ..detectors.ssd import is_ssd
-    from ..detectors.yolo import is_yolo
+    from ..detectors.ssd_read import is_ssd
+    from ..detectors.yolo_read import is_yolo
     from ..tools.models import default_input_shape, describe_size, load_model
 
     start = time.perf_counter()
@@ -293,12 +293,12 @@ def _verify(args: argparse.Namespace) -> int:
             raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
     _, shape = input_spec(read_prototxt(prototxt))
     model, description = load_model(args.against, shape, args.params, args.epoch)
-    from ..detectors.ssd import is_ssd
-    from ..detectors.yolo import is_yolo
+    from ..detectors.ssd_read import is_ssd
+    from ..detectors.yolo_read import is_yolo
 
     if is_ssd(model) or is_yolo(model):
-        from ..detectors.ssd import read_ssd
-        from ..detectors.yolo import read_yolo
+        from ..detectors.ssd_read import read_ssd
+        from ..detectors.yolo_read import read_yolo
 
         print(f"{args.prefix} against {description}")
         if args.layers or args.plot or args.all:
@@ -381,7 +381,7 @@ def _print_ssd_check(
     seed: int,
     show_local: bool = False,
 ) -> int:
-    from ..detectors.yolo import is_yolo
+    from ..detectors.yolo_read import is_yolo
     from ..verification import default_runtime, make_input
     from ..verification.detectors import check_ssd, check_yolo
 

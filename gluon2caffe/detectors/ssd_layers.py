@@ -27,7 +27,7 @@ import numpy as np
 from ..caffe import caffe_pb2 as pb
 from ..converters.context import EmitContext
 from ..errors import InvalidCallError
-from .ssd import SSDHead
+from .ssd_read import SSDHead
 
 
 log = logging.getLogger(__name__)

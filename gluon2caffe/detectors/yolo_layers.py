@@ -22,7 +22,7 @@ import numpy as np
 from ..caffe import caffe_pb2 as pb
 from ..converters.context import EmitContext
 from .ssd_layers import emit_constant_blob, set_nms
-from .yolo import YOLOHead
+from .yolo_read import YOLOHead
 
 
 BOXES, SCORES, PRIORS, DETECTIONS = "yolo_boxes", "yolo_scores", "yolo_priors", "detection_out"

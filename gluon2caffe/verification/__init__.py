@@ -497,8 +497,8 @@ def _trace_reference(
     import mxnet as mx
 
     from ..frontend.mxnet_graph import trace_block
-    from ..detectors.ssd import is_ssd, read_ssd
-    from ..detectors.yolo import is_yolo, read_yolo
+    from ..detectors.ssd_read import is_ssd, read_ssd
+    from ..detectors.yolo_read import is_yolo, read_yolo
 
     ssd = is_ssd(against)
     if not (ssd or is_yolo(against)):

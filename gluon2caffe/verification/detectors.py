@@ -249,7 +249,7 @@ for i in range(count):
 
 def float64_predictions(net: Any, x: np.ndarray) -> list[np.ndarray] | None:
     """The SSD's loc and conf (flattened, before the decoders) computed by MXNet in float64."""
-    from ..detectors.ssd import SSDPredictions
+    from ..detectors.ssd_read import SSDPredictions
 
     return float64_outputs(SSDPredictions(net), x, 2)
 
@@ -423,7 +423,7 @@ def check_yolo(
 def _yolo_float64_errors(net, head, x, ref, caffe_boxes, caffe_scores) -> tuple[float, float] | None:
     """(Caffe, MXNet float32) relative errors of the decoded boxes and scores against float64: the prediction maps
     in float64 (child process, no MKL-DNN) decoded in float64 with the network's constants."""
-    from ..detectors.yolo import YOLOPredictions
+    from ..detectors.yolo_read import YOLOPredictions
 
     predictions = float64_outputs(YOLOPredictions(net), x, len(head.outputs))
     if predictions is None:
