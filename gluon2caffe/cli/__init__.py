@@ -188,54 +188,47 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from ..api import convert, convert_ssd, convert_yolo, save_model
-    from ..detectors.ssd_read import is_ssd
-    from ..detectors.yolo_read import is_yolo
-    from ..tools.models import default_input_shape, describe_size, load_model
+    from ..api import ConvertOptions, convert_with, save_model
+    from ..detectors import DetectorOptions, detector_for
+    from ..tools.models import default_input_shape, load_model
 
     start = time.perf_counter()
     shape = args.input_shape or default_input_shape(args.model) or (1, 3, 224, 224)
     model, description = load_model(args.model, shape, args.params, args.epoch)
-    ssd = is_ssd(model)
-    if ssd:
-        if args.softmax:
-            raise Gluon2CaffeError("--softmax does not apply to an SSD (its DetectionOutput scores the classes)")
-        result = convert_ssd(
-            model,
-            shape,
-            to_bgr=not args.no_bgr,
-            merge_bn=not args.no_merge_bn,
-            input_name=args.input_name,
-            relu6=args.relu6,
-            anchors=args.anchors,
-            nms=not args.no_nms,
+    family = detector_for(model)
+    _check_detector_flags(args, family)
+    options = ConvertOptions(shape, args.softmax, not args.no_bgr, not args.no_merge_bn, args.input_name, args.relu6)
+    detector = DetectorOptions(anchors=args.anchors, nms=not args.no_nms) if family is not None else None
+    result = convert_with(model, options, detector, family)
+    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
+    _print_conversion(args, description, result, prototxt, caffemodel, start)
+    if args.verify and family is not None:
+        return _print_detector_check(
+            family, model, result.head, prototxt, caffemodel, None, not args.no_bgr, "scene", 0
         )
-    elif is_yolo(model):
-        if args.softmax or args.anchors != "exact":
-            raise Gluon2CaffeError("--softmax and --anchors do not apply to a YOLOv3")
-        result = convert_yolo(
-            model,
-            shape,
-            to_bgr=not args.no_bgr,
-            merge_bn=not args.no_merge_bn,
-            input_name=args.input_name,
-            relu6=args.relu6,
-            nms=not args.no_nms,
-        )
-    else:
+    if args.verify:
+        return _verify_conversion(prototxt, caffemodel, model, not args.no_bgr)
+    return EXIT_OK
+
+
+def _check_detector_flags(args: argparse.Namespace, family) -> None:
+    """--anchors / --no-nms only for the detectors that take them; --softmax for no detector."""
+    if family is None:
         for flag, value in (("--anchors", args.anchors != "exact"), ("--no-nms", args.no_nms)):
             if value:
                 raise Gluon2CaffeError(f"{flag} applies to SSD / YOLOv3 detectors only; {args.model} is not one")
-        result = convert(
-            model,
-            shape,
-            softmax=args.softmax,
-            to_bgr=not args.no_bgr,
-            merge_bn=not args.no_merge_bn,
-            input_name=args.input_name,
-            relu6=args.relu6,
-        )
-    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
+        return
+    if args.softmax:
+        raise Gluon2CaffeError(f"--softmax does not apply to a {family.kind} (its DetectionOutput scores the classes)")
+    if args.anchors != "exact" and "anchors" not in family.options:
+        raise Gluon2CaffeError(f"--anchors does not apply to a {family.kind}")
+
+
+def _print_conversion(
+    args: argparse.Namespace, description: str, result, prototxt: str, caffemodel: str, start
+) -> None:
+    from ..tools.models import describe_size
+
     r = result.report
     print(f"{description}")
     print(
@@ -247,40 +240,25 @@ def _convert(args: argparse.Namespace) -> int:
         f"BGR swap: {', '.join(r.bgr_swapped) if r.bgr_swapped else 'off'}; "
         f"softmax appended: {'yes' if r.softmax_appended else 'no'}; relu6: {args.relu6}"
     )
-    if result.head is not None:
-        head = result.head
-        kind = "SSD" if ssd else "YOLOv3"
-        boxes = head.num_anchors if ssd else head.num_boxes
-        print(
-            f"  {kind}: {head.num_classes} classes (Caffe label = GluonCV class id + 1), {boxes} boxes; "
-            + (
-                f"DetectionOutput nms {head.nms_thresh:g}, top_k {head.nms_topk}, keep_top_k {head.post_nms}, "
-                f"score > {head.score_thresh:g}"
-                if not args.no_nms
-                else "no DetectionOutput (--no-nms)"
-            )
-        )
-        if ssd:
-            print(f"  {result.detection.describe()}")
-        else:
-            print("  decoding: exact Caffe layers (Sigmoid, Exp, Scale with the grid offsets and anchors, Eltwise)")
+    if result.detector is not None:
+        for line in result.detector.summary(result.head, result.detection, not args.no_nms):
+            print(f"  {line}")
     print(f"  converted in {result.seconds:.2f} s, {time.perf_counter() - start:.2f} s in all")
     print(f"  wrote {prototxt} ({describe_size(prototxt)})")
     print(f"        {caffemodel} ({describe_size(caffemodel)})")
-    if args.verify and result.head is not None:
-        return _print_ssd_check(model, result.head, prototxt, caffemodel, None, not args.no_bgr, "scene", 0)
-    if args.verify:
-        from ..verification import default_runtime, verify
 
-        runtime = default_runtime()
-        v = verify(prototxt, caffemodel, model, to_bgr=not args.no_bgr, layers="local" if runtime == "caffe" else False)
-        for name, c in v.outputs.items():
-            print(f"  verify ({v.runtime}) {name}: {c}")
-        if v.local is not None:
-            print(f"  layer-local check: {v.local.distribution()}")
-        print(f"  status: {v.status}")
-        return EXIT_OK if v.status in _PASSING else EXIT_FAILURE
-    return EXIT_OK
+
+def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool) -> int:
+    from ..verification import default_runtime, verify
+
+    runtime = default_runtime()
+    v = verify(prototxt, caffemodel, model, to_bgr=to_bgr, layers="local" if runtime == "caffe" else False)
+    for name, c in v.outputs.items():
+        print(f"  verify ({v.runtime}) {name}: {c}")
+    if v.local is not None:
+        print(f"  layer-local check: {v.local.distribution()}")
+    print(f"  status: {v.status}")
+    return EXIT_OK if v.status in _PASSING else EXIT_FAILURE
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -293,22 +271,19 @@ def _verify(args: argparse.Namespace) -> int:
             raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
     _, shape = input_spec(read_prototxt(prototxt))
     model, description = load_model(args.against, shape, args.params, args.epoch)
-    from ..detectors.ssd_read import is_ssd
-    from ..detectors.yolo_read import is_yolo
+    from ..detectors import detector_for
 
-    if is_ssd(model) or is_yolo(model):
-        from ..detectors.ssd_read import read_ssd
-        from ..detectors.yolo_read import read_yolo
-
+    family = detector_for(model)
+    if family is not None:
         print(f"{args.prefix} against {description}")
         if args.layers or args.plot or args.all:
             raise Gluon2CaffeError(
                 "--layers, --plot and --all compare classifier blobs; for a detector use --local (backbone and "
                 "heads on MXNet's inputs), the decoding and NMS are checked end to end"
             )
-        head = read_ssd(model, shape)[1] if is_ssd(model) else read_yolo(model, shape)[1]
-        return _print_ssd_check(
-            model, head, prototxt, caffemodel, args.runtime, not args.no_bgr, args.input, args.seed, args.local
+        head = family.read(model, shape)[1]
+        return _print_detector_check(
+            family, model, head, prototxt, caffemodel, args.runtime, not args.no_bgr, args.input, args.seed, args.local
         )
     if args.all and not args.local:
         raise Gluon2CaffeError("--all goes with --local")
@@ -370,7 +345,8 @@ def _print_local(local, every: bool) -> None:
         )
 
 
-def _print_ssd_check(
+def _print_detector_check(
+    family,
     model,
     head,
     prototxt: str,
@@ -381,17 +357,13 @@ def _print_ssd_check(
     seed: int,
     show_local: bool = False,
 ) -> int:
-    from ..detectors.yolo_read import is_yolo
     from ..verification import default_runtime, make_input
-    from ..verification.detectors import check_ssd, check_yolo
 
     runtime = runtime or default_runtime()
     if show_local and runtime != "caffe":
         raise Gluon2CaffeError("--local needs the caffe runtime (OpenCV does not expose every blob)")
     x, input_description = make_input(source, (1, 3) + tuple(head.image_size), seed)
-    check = (check_yolo if is_yolo(model) else check_ssd)(
-        model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime
-    )
+    check = family.check(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime)
     print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")
     for name, c in check.pre_nms.items():
         print(f"  before NMS, {name}: {c}")

@@ -1,1 +1,23 @@
-"""GluonCV detector heads (SSD, YOLOv3): read from the network, emitted as caffe-ssd layers."""
+"""GluonCV detectors behind one protocol (base.py): each family reads its head from the network, emits its decoding
+and DetectionOutput, and checks a conversion against GluonCV. Registering a family here is all the pipeline, the CLI
+and the zoo sweep need."""
+
+from __future__ import annotations
+
+from .base import DETECTORS, Detector, DetectorOptions, DetectorPlan, detector_for, register_detector
+from .ssd import SSD
+from .yolo import YOLOv3
+
+SSD_DETECTOR = register_detector(SSD())
+YOLO_DETECTOR = register_detector(YOLOv3())
+
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "DetectorOptions",
+    "DetectorPlan",
+    "SSD_DETECTOR",
+    "YOLO_DETECTOR",
+    "detector_for",
+    "register_detector",
+]

@@ -27,6 +27,7 @@ import numpy as np
 from ..caffe import caffe_pb2 as pb
 from ..converters.context import EmitContext
 from ..errors import InvalidCallError
+from .common import DETECTIONS, emit_constant_blob, emit_detection_output  # noqa: F401  (DETECTIONS: the output)
 from .ssd_read import SSDHead
 
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 ANCHOR_MODES = ("exact", "priorbox", "constant")
 EXACT_PX = 1e-3  # anchors closer than this (in input pixels) to the network's count as exact (float32 rounding)
 
-LOC, CONF, PRIORS, DETECTIONS = "mbox_loc", "mbox_conf_flatten", "mbox_priorbox", "detection_out"
+LOC, CONF, PRIORS = "mbox_loc", "mbox_conf_flatten", "mbox_priorbox"
 
 
 @dataclass
@@ -180,28 +181,7 @@ def emit_ssd_head(
         _constant_priors(ctx, head, input_name)
     if not nms:
         return [LOC, CONF, PRIORS]
-    proto = ctx.layer(DETECTIONS, "DetectionOutput", [LOC, CONF, PRIORS], [DETECTIONS])
-    d = proto.detection_output_param
-    d.num_classes = head.num_classes + 1
-    d.share_location = True
-    d.background_label_id = 0
-    d.code_type = pb.PriorBoxParameter.CENTER_SIZE
-    d.variance_encoded_in_target = False
-    set_nms(d, head)
-    return [DETECTIONS]
-
-
-def set_nms(d: pb.DetectionOutputParameter, head: SSDHead) -> None:
-    """GluonCV's box_nms settings (any head with score_thresh, nms_thresh, nms_topk, post_nms) on DetectionOutput."""
-    d.confidence_threshold = head.score_thresh
-    if 0 < head.nms_thresh < 1:
-        d.nms_param.nms_threshold = head.nms_thresh
-        if head.nms_topk > 0:
-            d.nms_param.top_k = head.nms_topk
-        d.keep_top_k = head.post_nms if head.post_nms > 0 else -1
-    else:  # GluonCV skips NMS and post_nms: IoU <= 1 always holds, so nothing is suppressed
-        d.nms_param.nms_threshold = 1.0
-        d.keep_top_k = -1
+    return [emit_detection_output(ctx, head, LOC, CONF, PRIORS, pb.PriorBoxParameter.CENTER_SIZE)]
 
 
 def _priorbox_param(param: pb.PriorBoxParameter, p: PriorBoxParams, stds: tuple[float, ...]) -> None:
@@ -224,26 +204,6 @@ def _constant_priors(ctx: EmitContext, head: SSDHead, input_name: str) -> None:
     priors = head.corner_anchors().astype(np.float32).reshape(-1)
     variances = np.tile(np.asarray(head.stds, dtype=np.float32), head.num_anchors)
     emit_constant_blob(ctx, PRIORS, np.concatenate([priors, variances]), input_name)
-
-
-def emit_constant_blob(ctx: EmitContext, top: str, constant: np.ndarray, input_name: str) -> None:
-    """A constant (1, 2, size/2) blob named `top`, in layers every runtime has.
-
-    A global pooling of the input feeds an InnerProduct with zero weights; its bias is the constant, so the output
-    is exactly the bias for any finite input. (Caffe's Parameter layer would do, but OpenCV cannot load it.)
-    """
-    channels = ctx.shape(input_name)[1]
-    source = ctx.unique(f"{top}_source")
-    proto = ctx.layer(source, "Pooling", [input_name], [source])
-    proto.pooling_param.pool = pb.PoolingParameter.AVE
-    proto.pooling_param.global_pooling = True
-    flat = ctx.unique(f"{top}_flat")
-    weights = np.zeros((constant.size, channels), np.float32)
-    proto = ctx.layer(flat, "InnerProduct", [source], [flat], [weights, constant.astype(np.float32)])
-    proto.inner_product_param.num_output = constant.size
-    proto.inner_product_param.bias_term = True
-    proto = ctx.layer(top, "Reshape", [flat], [top])
-    proto.reshape_param.shape.dim.extend([0, 2, -1])
 
 
 def _nice(value: float) -> float:

@@ -21,11 +21,11 @@ import numpy as np
 
 from ..caffe import caffe_pb2 as pb
 from ..converters.context import EmitContext
-from .ssd_layers import emit_constant_blob, set_nms
+from .common import emit_constant_blob, emit_detection_output
 from .yolo_read import YOLOHead
 
 
-BOXES, SCORES, PRIORS, DETECTIONS = "yolo_boxes", "yolo_scores", "yolo_priors", "detection_out"
+BOXES, SCORES, PRIORS = "yolo_boxes", "yolo_scores", "yolo_priors"
 
 
 def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], input_name: str, nms: bool) -> list[str]:
@@ -41,15 +41,7 @@ def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], inp
     if not nms:
         return [BOXES, SCORES]
     _identity_priors(ctx, head, input_name)
-    layer = ctx.layer(DETECTIONS, "DetectionOutput", [BOXES, SCORES, PRIORS], [DETECTIONS])
-    d = layer.detection_output_param
-    d.num_classes = head.num_classes + 1
-    d.share_location = True
-    d.background_label_id = 0
-    d.code_type = pb.PriorBoxParameter.CORNER
-    d.variance_encoded_in_target = False
-    set_nms(d, head)
-    return [DETECTIONS]
+    return [emit_detection_output(ctx, head, BOXES, SCORES, PRIORS, pb.PriorBoxParameter.CORNER)]
 
 
 def _decode(ctx: EmitContext, pred: str, out, num_classes: int, base: str, background: bool) -> tuple[str, str]:

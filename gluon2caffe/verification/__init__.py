@@ -437,7 +437,7 @@ class MXNetReference:
         from ..frontend.mxnet_graph import internal_tensor_names, unique_source_names
 
         self.aliases: dict[str, str] = {}  # Caffe blob -> MXNet tensor, where the converter renamed a tensor
-        ssd = False
+        family = None
         if isinstance(against, ExportedModel):
             self.symbol, self.params = against.symbol(), against.params
             inputs = against.inputs
@@ -445,17 +445,15 @@ class MXNetReference:
                 raise InvalidCallError(f"{against.symbol_path}: expected one data input, found {inputs}")
             self.var = inputs[0]
         else:
-            self.symbol, self.params, ssd = _trace_reference(against, input_shape, input_name)
+            self.symbol, self.params, family = _trace_reference(against, input_shape, input_name)
             self.var = input_name
         self.input_name = input_name
         doc = json.loads(self.symbol.tojson())
         source_names = unique_source_names(doc["nodes"])
         self.tensors = internal_tensor_names(self.symbol, source_names)
         self.outputs = [_head_name(doc, head) for head in doc["heads"]]
-        if not isinstance(against, ExportedModel) and ssd:
-            from ..detectors.ssd_layers import CONF, LOC
-
-            self.aliases = {LOC: self.outputs[0], CONF: self.outputs[1]}  # api.convert_ssd renames these
+        if family is not None:  # the converter renames these outputs
+            self.aliases = {blob: self.outputs[index] for blob, index in family.renamed_outputs.items()}
         # The Caffe input may have been renamed (input_name); MXNet's own variable keeps its name.
         if self.var != input_name:
             self.tensors = [input_name if t == self.var else t for t in self.tensors]
@@ -491,22 +489,21 @@ class MXNetReference:
 
 def _trace_reference(
     against: Any, input_shape: tuple[int, ...], input_name: str
-) -> tuple[Any, dict[str, np.ndarray], bool]:
+) -> tuple[Any, dict[str, np.ndarray], Any]:
     """Trace a block as the converter does; for a detector, its prediction part under fresh op counters.
-    Returns (symbol, params, is an SSD)."""
+    Returns (symbol, params, the detector family or None)."""
     import mxnet as mx
 
+    from ..detectors import detector_for
     from ..frontend.mxnet_graph import trace_block
-    from ..detectors.ssd_read import is_ssd, read_ssd
-    from ..detectors.yolo_read import is_yolo, read_yolo
 
-    ssd = is_ssd(against)
-    if not (ssd or is_yolo(against)):
-        return (*trace_block(against, input_shape, input_name), False)
-    block = read_ssd(against, input_shape)[0] if ssd else read_yolo(against, input_shape)[0]
-    with mx.name.NameManager():  # the converter's names (api._convert_detector)
+    family = detector_for(against)
+    if family is None:
+        return (*trace_block(against, input_shape, input_name), None)
+    block = family.read(against, input_shape)[0]
+    with mx.name.NameManager():  # the converter's names (api._read_block)
         symbol, params = trace_block(block, input_shape, input_name)
-    return symbol, params, ssd
+    return symbol, params, family
 
 
 def _node_of(tensor: str, ops: dict[str, str]) -> tuple[str, str]:
