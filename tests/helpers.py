@@ -115,8 +115,8 @@ def symbol_block(symbol: Any, params: dict[str, np.ndarray], input_name: str = "
 
 
 def assert_detector_ok(check: Any, by_layer_ok: bool = False) -> None:
-    """A detector check (verification_ssd.SSDCheck) passes: alive, not vacuous, and exact: every pre-NMS tensor
-    within the tolerance, every segment of the backbone and heads within it on MXNet's own inputs (pycaffe), and
+    """A detector check (verification.detectors.DetectorCheck) passes: alive, not vacuous, and exact: every pre-NMS
+    tensor within the tolerance, every segment of the backbone and heads within it on MXNet's own inputs (pycaffe), and
     the detections equal as sets. `by_layer_ok` also accepts `exact by layer` (every segment exact and the same
     detections, the pre-NMS tensors beyond the tolerance): only for a net documented as amplifying rounding."""
     assert check.sensitivity >= 100 * TOLERANCE, f"scores barely depend on the input: {check.sensitivity}"
@@ -131,3 +131,27 @@ def assert_detector_ok(check: Any, by_layer_ok: bool = False) -> None:
             detail += f", first failure {check.local.first_failure.layers}"
     allowed = ("exact", "exact by layer") if by_layer_ok else ("exact",)
     assert check.status in allowed, f"{check.status} (float64: {check.float64}): {detail}"
+
+
+def convert_and_check_detector(net: Any, shape: tuple[int, ...], tmp_path: Any, runtime: str = "caffe", **kwargs: Any):
+    """Convert a GluonCV detector (kwargs: the conversion options of its family), save it, and check it against
+    GluonCV on a synthetic scene (a second scene for the sensitivity). Returns (ConversionResult, DetectorCheck)."""
+    from gluon2caffe import save_model
+    from gluon2caffe.api import detector_converter
+    from gluon2caffe.detectors import detector_for
+    from gluon2caffe.verification import synthetic_scene
+
+    family = detector_for(net)
+    result = detector_converter(family)(net, shape, **kwargs)
+    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "detector")
+    check = family.check(
+        net,
+        result.head,
+        prototxt,
+        caffemodel,
+        synthetic_scene(shape, seed=1),
+        runtime=runtime,
+        x2=synthetic_scene(shape, seed=2),
+        to_bgr=kwargs.get("to_bgr", True),
+    )
+    return result, check

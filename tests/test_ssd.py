@@ -15,7 +15,7 @@ import logging
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import assert_detector_ok
+from helpers import assert_detector_ok, convert_and_check_detector
 
 from gluon2caffe import convert_model, convert_ssd_model, save_model
 from gluon2caffe.api import convert_ssd
@@ -32,21 +32,7 @@ from gluon2caffe.verification.detectors import check_ssd, gluoncv_reference, mat
 from gluon2caffe.tools.zoo_models import SSD_MODELS
 
 
-def _check(net, shape, tmp_path, runtime="caffe", **kwargs):
-    result = convert_ssd(net, shape, **kwargs)
-    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "ssd")
-    x = synthetic_scene(shape, seed=1)
-    check = check_ssd(
-        net,
-        result.head,
-        prototxt,
-        caffemodel,
-        x,
-        runtime=runtime,
-        x2=synthetic_scene(shape, seed=2),
-        to_bgr=kwargs.get("to_bgr", True),
-    )
-    return result, check
+_check = convert_and_check_detector
 
 
 @pytest.mark.parametrize("name,family,size", SSD_MODELS, ids=[m[0] for m in SSD_MODELS])

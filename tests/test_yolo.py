@@ -9,31 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import Lambda, assert_detector_ok, check_block, seq
+from helpers import Lambda, assert_detector_ok, check_block, convert_and_check_detector, seq
 from mxnet.gluon import nn
 
-from gluon2caffe import convert_model, convert_yolo_model, save_model
-from gluon2caffe.api import convert_yolo
+from gluon2caffe import convert_model, convert_yolo_model
 from gluon2caffe.tools.models import load_zoo_model
 from gluon2caffe.verification import TOLERANCE, synthetic_scene
-from gluon2caffe.verification.detectors import _yolo_float64_errors, check_yolo, yolo_reference
+from gluon2caffe.verification.detectors import _yolo_float64_errors, yolo_reference
 from gluon2caffe.tools.zoo_models import YOLO_MODELS
 
 
-def _check(net, shape, tmp_path, runtime="caffe", **kwargs):
-    result = convert_yolo(net, shape, **kwargs)
-    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "yolo")
-    check = check_yolo(
-        net,
-        result.head,
-        prototxt,
-        caffemodel,
-        synthetic_scene(shape, seed=1),
-        runtime=runtime,
-        x2=synthetic_scene(shape, seed=2),
-        to_bgr=kwargs.get("to_bgr", True),
-    )
-    return result, check
+_check = convert_and_check_detector
 
 
 @pytest.mark.parametrize("name,family,size", YOLO_MODELS, ids=[m[0] for m in YOLO_MODELS])

@@ -55,13 +55,9 @@ class ZooResult:
 
 
 def check_model(model: str, family: str = "", input_size: int = 224, runtime: str = "caffe") -> ZooResult:
-    """Build `model` with live random weights, convert it (merge_bn, to_bgr), run it in `runtime`, compare end to
-    end, and (pycaffe) check every segment on MXNet's own inputs."""
-    import mxnet as mx
-    from gluoncv.model_zoo import get_model
-
+    """Build `model` with live random weights (models.load_zoo_model), convert it (merge_bn, to_bgr), run it in
+    `runtime`, compare end to end, and (pycaffe) check every segment on MXNet's own inputs."""
     from ..api import convert, save_model
-    from .randomize import randomize
     from ..verification import (
         EXACT,
         MISMATCH,
@@ -73,15 +69,13 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
         mxnet_forward,
         opencv_forward,
     )
+    from .models import load_zoo_model
 
     shape = (1, 3, input_size, input_size)
     result = ZooResult(model, family, input_size, "error")
     net = None
     try:
-        mx.random.seed(SEED)
-        net = get_model(model, pretrained=False)
-        net.initialize()
-        randomize(net, shape, seed=SEED, stats_batch=2)
+        net = load_zoo_model(model, shape)  # the CLI's and the tests' random net too
         try:
             conversion = convert(net, shape, to_bgr=True, merge_bn=True)
         except Gluon2CaffeError as exc:
@@ -182,15 +176,16 @@ def _float64_note(net, x, got, outputs, reference) -> str:
 
 
 @dataclass
-class SSDZooResult:
-    """One SSD row: errors before NMS (relative; priors and decoded boxes relative to the image size) and whether
-    the detections equal GluonCV's as sets."""
+class DetectorZooResult:
+    """One detector row: errors before NMS (relative; priors and decoded boxes relative to the image size) and
+    whether the detections equal GluonCV's as sets. The columns are the family's pre-NMS comparisons in order:
+    SSD loc, conf, priors, decoded; YOLOv3 boxes, scores (in loc, conf)."""
 
     model: str
     family: str
     input_size: int
     status: str  # exact | exact by layer | mismatch | refused | error (verification.judge)
-    anchors: str = ""  # priorbox | constant
+    anchors: str = ""  # SSD: priorbox | constant; YOLOv3: decoded
     loc: float | None = None
     conf: float | None = None
     priors: float | None = None
@@ -214,35 +209,34 @@ class SSDZooResult:
         return max(values) if values else None
 
 
-def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime: str = "caffe") -> SSDZooResult:
-    """Build an SSD or YOLOv3 with live random weights, convert it (merge_bn, to_bgr; SSD: exact anchors), run it in
-    `runtime` on a synthetic scene and compare with GluonCV before NMS and after (verification_ssd.check_ssd /
-    check_yolo). For YOLOv3 the `loc`/`conf` columns hold the decoded boxes / scores."""
-    from ..api import convert_ssd, convert_yolo, save_model
-    from .models import load_zoo_model
+def check_detector_model(
+    model: str, family: str = "", input_size: int = 512, runtime: str = "caffe"
+) -> DetectorZooResult:
+    """Build a detector with live random weights, convert it (merge_bn, to_bgr; SSD: exact anchors), run it in
+    `runtime` on a synthetic scene and compare with GluonCV before NMS and after (its family's check)."""
+    from ..api import ConvertOptions, convert_with, save_model
+    from ..detectors import DetectorOptions, detector_for
     from ..verification import EXACT, TOLERANCE, synthetic_scene
-    from ..verification.detectors import check_ssd, check_yolo
-
-    yolo = family.startswith("yolo")
-    convert_fn, check_fn = (convert_yolo, check_yolo) if yolo else (convert_ssd, check_ssd)
+    from .models import load_zoo_model
 
     shape = (1, 3, input_size, input_size)
-    result = SSDZooResult(model, family, input_size, "error")
+    result = DetectorZooResult(model, family, input_size, "error")
     net = None
     try:
         net = load_zoo_model(model, shape)
+        detector = detector_for(net)
         try:
-            conversion = convert_fn(net, shape, to_bgr=True, merge_bn=True)
+            conversion = convert_with(net, ConvertOptions(shape), DetectorOptions(), detector)
         except Gluon2CaffeError as exc:
             result.status, result.message = "refused", str(exc).splitlines()[0]
             return result
         result.convert_seconds = round(conversion.seconds, 3)
         result.layers = len(conversion.text_net.layer)
-        result.anchors = "decoded" if yolo else conversion.detection.mode
+        result.anchors = conversion.detection.mode if conversion.detection is not None else "decoded"
         with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
             prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
             del conversion.binary_weights
-            check = check_fn(
+            check = detector.check(
                 net,
                 conversion.head,
                 prototxt,
@@ -251,9 +245,8 @@ def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime
                 runtime=runtime,
                 x2=synthetic_scene(shape, SEED + 2),
             )
-        pre = {k.split(" ")[0]: float(c.relative) for k, c in check.pre_nms.items()}
-        keys = ("boxes", "scores", "priors", "decoded") if yolo else ("loc", "conf", "priors", "decoded")
-        result.loc, result.conf, result.priors, result.decoded = (pre.get(k) for k in keys)
+        columns = [float(c.relative) for c in check.pre_nms.values()] + [None] * 4
+        result.loc, result.conf, result.priors, result.decoded = columns[:4]
         if check.detections is not None:
             result.detections, result.detections_match = str(check.detections), check.detections.ok
         _record_local(check.local, result)
@@ -277,10 +270,13 @@ def check_ssd_model(model: str, family: str = "", input_size: int = 512, runtime
         gc.collect()
 
 
+# The names before YOLOv3 shared them.
+SSDZooResult, check_ssd_model = DetectorZooResult, check_detector_model
+
 ALL_MODELS = CLASSIFICATION_MODELS + SSD_MODELS + YOLO_MODELS
 
 
-def _is_ssd(family: str) -> bool:
+def _is_detector(family: str) -> bool:
     """A detector row (SSD or YOLOv3)."""
     return family.startswith(("ssd", "yolo"))
 
@@ -302,12 +298,12 @@ def select_models(families: Iterable[str] = (), models: Iterable[str] = ()) -> l
 def _worker(entry: tuple[str, str, int], runtime: str) -> dict:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("MXNET_SUBGRAPH_BACKEND", "NONE")  # hooks on internal outputs need the plain executor
-    check = check_ssd_model if _is_ssd(entry[1]) else check_model
+    check = check_detector_model if _is_detector(entry[1]) else check_model
     return asdict(check(*entry, runtime=runtime))
 
 
-def _row(data: dict) -> ZooResult | SSDZooResult:
-    return SSDZooResult(**data) if _is_ssd(data["family"]) else ZooResult(**data)
+def _row(data: dict) -> ZooResult | DetectorZooResult:
+    return DetectorZooResult(**data) if _is_detector(data["family"]) else ZooResult(**data)
 
 
 def run_zoo(
@@ -377,7 +373,7 @@ def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
 
 
 def headline(rows: dict[str, dict]) -> str:
-    classification = [r for r in rows.values() if not _is_ssd(r["family"])]
+    classification = [r for r in rows.values() if not _is_detector(r["family"])]
     exact = sum(1 for r in classification if r["status"] == "exact")
     text = f"{exact}/{len(CLASSIFICATION_MODELS)} classification models exact end to end"
     for models, kind in ((SSD_MODELS, "SSD"), (YOLO_MODELS, "YOLOv3")):

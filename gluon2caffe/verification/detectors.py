@@ -1,4 +1,4 @@
-"""Check a converted SSD against GluonCV: the tensors before NMS, and the final detections as sets.
+"""Check a converted detector (SSD, YOLOv3) against GluonCV: the tensors before NMS, and the detections as sets.
 
 Before NMS: box predictions (mbox_loc), class probabilities (mbox_conf_flatten), priors (mbox_priorbox, in pixels)
 against the inputs GluonCV's own box and class decoders receive, and Caffe's decoding of every anchor (run through
@@ -6,7 +6,7 @@ the runtime's DetectionOutput in a probe net) against GluonCV's decoded boxes.
 
 Detections: every GluonCV detection must appear in Caffe's output (same label, score and box within the tolerance);
 Caffe may return more only when GluonCV returned fewer than keep_top_k, and then only rows scoring no higher than
-GluonCV's last NMS candidate (Caffe's top_k is per class, GluonCV's global: see converters/detection.py). Rows whose
+GluonCV's last NMS candidate (Caffe's top_k is per class, GluonCV's global: see detectors/ssd_layers.py). Rows whose
 scores tie within the tolerance at the cut-off may be swapped for each other; they are counted, not hidden.
 """
 
@@ -18,11 +18,12 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from ..detectors.ssd_layers import CONF, DETECTIONS, LOC, PRIORS
+from ..detectors.common import DETECTIONS
+from ..detectors.ssd_layers import CONF, LOC, PRIORS
 from . import (
     EXACT,
     MISMATCH,
@@ -68,15 +69,17 @@ class DetectionMatch:
 
 
 @dataclass
-class SSDCheck:
+class DetectorCheck:
+    """A detector checked against GluonCV (check_ssd, check_yolo)."""
+
     runtime: str
-    pre_nms: dict[str, Comparison]  # loc, conf, priors (px), decoded (px) -- relative errors
+    pre_nms: dict[str, Comparison]  # SSD: loc, conf, priors (px), decoded (px); YOLOv3: boxes, scores (relative)
     detections: DetectionMatch | None
     sensitivity: float  # relative change of the class probabilities for a second input (must be >> tolerance)
     # When the pre-NMS error exceeds the tolerance: (Caffe, MXNet float32) relative errors against MXNet in float64,
     # which say how much the network amplifies float32 rounding (information; the verdict does not use them).
     float64: tuple[float, float] | None = None
-    local: Any = None  # verification_local.LocalResult of the prediction part (pycaffe), None where it did not run
+    local: Any = None  # verification.local.LocalResult of the prediction part (pycaffe), None where it did not run
 
     @property
     def max_pre_nms(self) -> float:
@@ -96,6 +99,9 @@ class SSDCheck:
     @property
     def ok(self) -> bool:
         return self.exact
+
+
+SSDCheck = DetectorCheck  # the name before YOLOv3 shared it
 
 
 def gluoncv_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -185,7 +191,7 @@ def check_ssd(
     to_bgr: bool = True,
     runtime: str = "caffe",
     x2: np.ndarray | None = None,
-) -> SSDCheck:
+) -> DetectorCheck:
     """Compare the converted SSD with GluonCV on input x (RGB; fed to Caffe as BGR when to_bgr)."""
     ref = gluoncv_reference(net, x)
     x_caffe = x[:, ::-1].copy() if to_bgr else x
@@ -203,15 +209,44 @@ def check_ssd(
     if runtime == "caffe":
         decoded = decode_in_caffe(got[LOC], priors)
         pre["decoded (px)"] = _px(decoded * scale, ref["decoded"][0], max(h, w))
-    detections = None
-    if DETECTIONS in got:
-        detections = match_detections(ref, got[DETECTIONS], head)
-    sensitivity = float("nan")
-    if x2 is not None:
-        sensitivity = compare(gluoncv_reference(net, x2)["conf"], ref["conf"]).relative
-    check = SSDCheck(runtime, pre, detections, sensitivity, local=_local(net, prototxt, caffemodel, x, to_bgr, runtime))
+    sensitivity = float("nan") if x2 is None else compare(gluoncv_reference(net, x2)["conf"], ref["conf"]).relative
+    return _detector_check(
+        net,
+        head,
+        prototxt,
+        caffemodel,
+        x,
+        to_bgr,
+        runtime,
+        ref,
+        got,
+        pre,
+        sensitivity,
+        lambda: _float64_errors(net, x, ref, got),
+    )
+
+
+def _detector_check(
+    net: Any,
+    head: Any,
+    prototxt: str,
+    caffemodel: str,
+    x: np.ndarray,
+    to_bgr: bool,
+    runtime: str,
+    ref: dict[str, np.ndarray],
+    got: dict[str, np.ndarray],
+    pre: dict[str, Comparison],
+    sensitivity: float,
+    float64: Callable[[], tuple[float, float] | None],
+) -> DetectorCheck:
+    """What every detector check does after comparing its pre-NMS tensors: the detections as sets, the layer-local
+    check, and (when the pre-NMS error exceeds the tolerance) the float64 errors."""
+    detections = match_detections(ref, got[DETECTIONS], head) if DETECTIONS in got else None
+    local = _local(net, prototxt, caffemodel, x, to_bgr, runtime)
+    check = DetectorCheck(runtime, pre, detections, sensitivity, local=local)
     if check.max_pre_nms > TOLERANCE:
-        check.float64 = _float64_errors(net, x, ref, got)
+        check.float64 = float64()
     return check
 
 
@@ -397,7 +432,7 @@ def check_yolo(
     to_bgr: bool = True,
     runtime: str = "caffe",
     x2: np.ndarray | None = None,
-) -> SSDCheck:
+) -> DetectorCheck:
     """Compare a converted YOLOv3 with GluonCV: decoded boxes and scores before NMS, then the detections."""
     from ..detectors.yolo_layers import BOXES, SCORES
 
@@ -410,14 +445,23 @@ def check_yolo(
         "boxes": compare(got[BOXES].reshape(b, n, 4), ref["pre_boxes"]),
         "scores": compare(scores, ref["pre_scores"]),
     }
-    detections = match_detections(ref, got[DETECTIONS], head) if DETECTIONS in got else None
-    sensitivity = float("nan")
-    if x2 is not None:
-        sensitivity = compare(yolo_reference(net, x2)["pre_scores"], ref["pre_scores"]).relative
-    check = SSDCheck(runtime, pre, detections, sensitivity, local=_local(net, prototxt, caffemodel, x, to_bgr, runtime))
-    if check.max_pre_nms > TOLERANCE:
-        check.float64 = _yolo_float64_errors(net, head, x, ref, got[BOXES].reshape(b, n, 4), scores)
-    return check
+    sensitivity = (
+        float("nan") if x2 is None else compare(yolo_reference(net, x2)["pre_scores"], ref["pre_scores"]).relative
+    )
+    return _detector_check(
+        net,
+        head,
+        prototxt,
+        caffemodel,
+        x,
+        to_bgr,
+        runtime,
+        ref,
+        got,
+        pre,
+        sensitivity,
+        lambda: _yolo_float64_errors(net, head, x, ref, got[BOXES].reshape(b, n, 4), scores),
+    )
 
 
 def _yolo_float64_errors(net, head, x, ref, caffe_boxes, caffe_scores) -> tuple[float, float] | None:
