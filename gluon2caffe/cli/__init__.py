@@ -160,7 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_runtimes() -> None:
+    """The terminal's log environment, set before Caffe or MXNet load (the library never touches os.environ)."""
+    # Caffe logs INFO/WARNING lines to stderr from the moment it is loaded; keep only errors unless the user says so.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    # MXNet announces its subgraph backend on every bind; that is noise on a user's terminal.
+    os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_runtimes()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -19,11 +19,6 @@ import numpy as np
 
 from ..errors import Gluon2CaffeError, InvalidCallError
 
-# Caffe logs INFO/WARNING lines to stderr from the moment it is loaded; keep only errors unless the user says otherwise.
-os.environ.setdefault("GLOG_minloglevel", "2")
-# MXNet announces its subgraph backend on every bind; that is noise on a user's terminal.
-os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
-
 # The project's tolerance: max|caffe - mxnet| <= TOLERANCE * max(1, max|mxnet|).
 TOLERANCE = 1e-4
 BGR = [2, 1, 0]
