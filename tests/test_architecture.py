@@ -1,0 +1,159 @@
+"""The import rules of docs/architecture.md, read from the source with `ast` (imports inside functions count too).
+
+Each rule is a dependency the layout promises: the passes rewrite the IR without knowing Caffe, the Caffe file
+format knows no graph, the IR knows nothing else, converters emit without reading models or verifying, only the
+CLI talks to the terminal and the environment, and the library never depends on the tooling.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "gluon2caffe"
+GENERATED = {"caffe/caffe_pb2.py"}
+
+
+def _modules() -> dict[str, Path]:
+    """Module name relative to the package ("passes.fold_batchnorm", "api", "ir") -> file."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in GENERATED:
+            continue
+        parts = rel[: -len(".py")].split("/")
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts) or "__init__"] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: Path) -> tuple[set[str], set[str]]:
+    """(package-internal modules imported, relative to the package; external top-level modules) of one file."""
+    is_package = path.name == "__init__.py"
+    here = name.split(".") if name != "__init__" else []
+    package = here if is_package else here[:-1]
+    internal, external = set(), set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "gluon2caffe" or alias.name.startswith("gluon2caffe."):
+                    internal.add(alias.name.partition(".")[2] or "__init__")
+                else:
+                    external.add(alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                module = node.module or ""
+                if module == "gluon2caffe" or module.startswith("gluon2caffe."):
+                    base = module.partition(".")[2].split(".") if "." in module else []
+                else:
+                    external.add(module.split(".")[0])
+                    continue
+            else:
+                base = package[: len(package) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+            for alias in node.names:  # `from . import zoo` imports the module zoo
+                candidate = ".".join(base + [alias.name])
+                internal.add(candidate if candidate in MODULES else (".".join(base) or "__init__"))
+    return internal, external
+
+
+IMPORTS = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def _top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def _in(module: str, *folders: str) -> bool:
+    return _top(module) in folders
+
+
+def _violations(importer_filter, forbidden) -> list[str]:
+    return sorted(
+        f"{name} imports {target}"
+        for name, (internal, _) in IMPORTS.items()
+        if importer_filter(name)
+        for target in internal
+        if forbidden(target)
+    )
+
+
+def test_the_reader_finds_every_module_and_import():
+    assert {"api", "ir.graph", "passes.fold_batchnorm", "caffe.caffemodel", "cli", "tools.zoo"} <= set(MODULES)
+    internal, _ = IMPORTS["passes.fold_batchnorm"]
+    assert {"ir.graph", "ir.ops"} <= internal
+    internal, _ = IMPORTS["cli"]  # imports inside functions count
+    assert {"api", "tools.zoo", "verification"} <= internal
+
+
+def test_passes_import_only_the_ir():
+    assert _violations(lambda m: _in(m, "passes"), lambda t: not _in(t, "ir", "passes", "errors")) == []
+
+
+def test_the_ir_imports_nothing_else_of_the_package():
+    assert _violations(lambda m: _in(m, "ir"), lambda t: not _in(t, "ir", "errors")) == []
+
+
+def test_the_caffe_format_knows_no_graph():
+    assert _violations(lambda m: _in(m, "caffe"), lambda t: not _in(t, "caffe", "errors")) == []
+
+
+def test_converters_do_not_read_models_verify_or_use_tooling():
+    forbidden = ("frontend", "verification", "tools", "cli", "api", "detectors", "passes")
+    assert _violations(lambda m: _in(m, "converters"), lambda t: _in(t, *forbidden)) == []
+
+
+def test_the_frontend_does_not_emit_or_verify():
+    forbidden = ("converters", "passes", "verification", "tools", "cli", "api", "detectors", "caffe")
+    assert _violations(lambda m: _in(m, "frontend"), lambda t: _in(t, *forbidden)) == []
+
+
+def test_detectors_use_the_pipeline_pieces_not_the_api_tools_or_cli():
+    assert _violations(lambda m: _in(m, "detectors"), lambda t: _in(t, "api", "tools", "cli", "frontend")) == []
+
+
+def test_nothing_outside_the_cli_imports_the_cli():
+    assert _violations(lambda m: not _in(m, "cli", "__main__"), lambda t: _in(t, "cli")) == []
+
+
+def test_the_library_does_not_depend_on_the_tooling():
+    assert _violations(lambda m: not _in(m, "tools", "cli"), lambda t: _in(t, "tools")) == []
+
+
+@pytest.mark.parametrize("folder", ["ir", "passes", "converters", "caffe"])
+def test_no_mxnet_outside_reading_and_verifying(folder):
+    """MXNet runs where models are read (frontend/, detectors/*_read.py) and checked (verification/), not while
+    rewriting or emitting."""
+    offenders = sorted(name for name, (_, ext) in IMPORTS.items() if _in(name, folder) and "mxnet" in ext)
+    assert offenders == []
+
+
+def test_only_the_cli_prints():
+    offenders = []
+    for name, path in MODULES.items():
+        if _in(name, "cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                offenders.append(f"{name}:{node.lineno}")
+    assert offenders == []
+
+
+def test_importing_the_package_changes_no_environment():
+    code = (
+        "import os; before = dict(os.environ); import gluon2caffe, gluon2caffe.verification, "
+        "gluon2caffe.verification.detectors, gluon2caffe.verification.local; "
+        "changed = {k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)}; "
+        "print(sorted(changed))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("GLOG_minloglevel", "MXNET_SUBGRAPH_VERBOSE")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
