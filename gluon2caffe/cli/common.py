@@ -1,0 +1,66 @@
+"""What the commands share: exit codes, the verdicts that pass, and the printing of checks."""
+
+from __future__ import annotations
+
+from ..errors import Gluon2CaffeError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+# `exact by layer` passes: every layer is proven on MXNet's own inputs, and the end-to-end difference is float32
+# rounding the network amplifies (the output says so with both numbers).
+PASSING = ("exact", "exact by layer")
+
+
+def print_local(local, every: bool) -> None:
+    print(f"layer-local check ({local.distribution()}):")
+    print(local.table(None if every else 20))
+    if len(local.segments) > 20 and not every:
+        print(f"  ... {len(local.segments) - 20} more segments (--all lists every one)")
+    if local.unchecked:
+        print(f"  {len(local.unchecked)} layers lead to no MXNet tensor and are checked end to end only")
+    bad = local.first_failure
+    if bad is None:
+        print(f"every segment ({len(local.segments)}) is within the tolerance on MXNet's inputs")
+    else:
+        print(
+            f"first segment beyond the tolerance: layer {bad.layers[0]} ({bad.op} {bad.node}), "
+            f"relative error {bad.comparison.relative:.3g}"
+        )
+
+
+def print_detector_check(
+    family,
+    model,
+    head,
+    prototxt: str,
+    caffemodel: str,
+    runtime: str | None,
+    to_bgr: bool,
+    source: str,
+    seed: int,
+    show_local: bool = False,
+) -> int:
+    from ..verification import default_runtime, make_input
+
+    runtime = runtime or default_runtime()
+    if show_local and runtime != "caffe":
+        raise Gluon2CaffeError("--local needs the caffe runtime (OpenCV does not expose every blob)")
+    x, input_description = make_input(source, (1, 3) + tuple(head.image_size), seed)
+    check = family.check(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime)
+    print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")
+    for name, c in check.pre_nms.items():
+        print(f"  before NMS, {name}: {c}")
+    if check.detections is not None:
+        print(f"  detections: {check.detections}")
+    if check.local is not None:
+        if show_local:
+            print_local(check.local, False)
+        else:
+            print(f"  layer-local check: {check.local.distribution()}")
+    if check.float64 is not None:
+        print(
+            f"  against MXNet in float64: Caffe {check.float64[0]:.3g}, MXNet float32 {check.float64[1]:.3g} "
+            "(how much the network amplifies float32 rounding)"
+        )
+    print(f"  status: {check.status}")
+    return EXIT_OK if check.status in PASSING else EXIT_FAILURE

@@ -1,0 +1,81 @@
+"""`gluon2caffe convert`: convert a model, print what was done, optionally verify it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ..errors import Gluon2CaffeError
+from .common import EXIT_FAILURE, EXIT_OK, PASSING, print_detector_check
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import ConvertOptions, convert_with, save_model
+    from ..detectors import DetectorOptions, detector_for
+    from ..tools.models import default_input_shape, load_model
+
+    start = time.perf_counter()
+    shape = args.input_shape or default_input_shape(args.model) or (1, 3, 224, 224)
+    model, description = load_model(args.model, shape, args.params, args.epoch)
+    family = detector_for(model)
+    _check_detector_flags(args, family)
+    options = ConvertOptions(shape, args.softmax, not args.no_bgr, not args.no_merge_bn, args.input_name, args.relu6)
+    detector = DetectorOptions(anchors=args.anchors, nms=not args.no_nms) if family is not None else None
+    result = convert_with(model, options, detector, family)
+    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
+    _print_conversion(args, description, result, prototxt, caffemodel, start)
+    if args.verify and family is not None:
+        return print_detector_check(family, model, result.head, prototxt, caffemodel, None, not args.no_bgr, "scene", 0)
+    if args.verify:
+        return _verify_conversion(prototxt, caffemodel, model, not args.no_bgr)
+    return EXIT_OK
+
+
+def _check_detector_flags(args: argparse.Namespace, family) -> None:
+    """--anchors / --no-nms only for the detectors that take them; --softmax for no detector."""
+    if family is None:
+        for flag, value in (("--anchors", args.anchors != "exact"), ("--no-nms", args.no_nms)):
+            if value:
+                raise Gluon2CaffeError(f"{flag} applies to SSD / YOLOv3 detectors only; {args.model} is not one")
+        return
+    if args.softmax:
+        raise Gluon2CaffeError(f"--softmax does not apply to a {family.kind} (its DetectionOutput scores the classes)")
+    if args.anchors != "exact" and "anchors" not in family.options:
+        raise Gluon2CaffeError(f"--anchors does not apply to a {family.kind}")
+
+
+def _print_conversion(
+    args: argparse.Namespace, description: str, result, prototxt: str, caffemodel: str, start
+) -> None:
+    from ..tools.models import describe_size
+
+    r = result.report
+    print(f"{description}")
+    print(
+        f"  {result.source_nodes} MXNet nodes -> {len(result.text_net.layer)} Caffe layers, "
+        f"{result.num_parameters / 1e6:.2f}M parameters"
+    )
+    print(
+        f"  BatchNorm folded: {r.bn_folded}, kept: {r.bn_kept}; identities removed: {r.identities_removed}; "
+        f"BGR swap: {', '.join(r.bgr_swapped) if r.bgr_swapped else 'off'}; "
+        f"softmax appended: {'yes' if r.softmax_appended else 'no'}; relu6: {args.relu6}"
+    )
+    if result.detector is not None:
+        for line in result.detector.summary(result.head, result.detection, not args.no_nms):
+            print(f"  {line}")
+    print(f"  converted in {result.seconds:.2f} s, {time.perf_counter() - start:.2f} s in all")
+    print(f"  wrote {prototxt} ({describe_size(prototxt)})")
+    print(f"        {caffemodel} ({describe_size(caffemodel)})")
+
+
+def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool) -> int:
+    from ..verification import default_runtime, verify
+
+    runtime = default_runtime()
+    v = verify(prototxt, caffemodel, model, to_bgr=to_bgr, layers="local" if runtime == "caffe" else False)
+    for name, c in v.outputs.items():
+        print(f"  verify ({v.runtime}) {name}: {c}")
+    if v.local is not None:
+        print(f"  layer-local check: {v.local.distribution()}")
+    print(f"  status: {v.status}")
+    return EXIT_OK if v.status in PASSING else EXIT_FAILURE

@@ -1,0 +1,39 @@
+"""`gluon2caffe demo`: build, convert and verify one zoo model, step by step."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .common import EXIT_FAILURE, EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import convert, save_model
+    from ..tools.models import load_zoo_model
+    from ..verification import TOLERANCE, verify
+
+    shape = (1, 3, 224, 224)
+    prefix = args.output or f"out/{args.model}"
+    print(f"[1/3] building {args.model} ({'weights from ' + args.params if args.params else 'random live weights'})")
+    net = load_zoo_model(args.model, shape, args.params)
+    print(f"[2/3] converting (to_bgr=True, merge_bn=True, input {shape})")
+    start = time.perf_counter()
+    result = convert(net, shape, to_bgr=True, merge_bn=True)
+    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, prefix)
+    print(
+        f"      {len(result.text_net.layer)} Caffe layers, {result.report.bn_folded} BatchNorm folded, "
+        f"{time.perf_counter() - start:.2f} s"
+    )
+    print("[3/3] verifying in Caffe (BGR input) against MXNet (RGB input)")
+    v = verify(prototxt, caffemodel, net, runtime="caffe", to_bgr=True, layers="local")
+    for name, c in v.outputs.items():
+        print(f"      output {name}: {c}")
+    print(f"      layer by layer, on MXNet's own inputs: {v.local.distribution()}")
+    verdict = "holds" if v.ok else "does not hold"
+    print(
+        f"{'OK' if v.ok else 'FAILED'} ({v.status}): max|caffe - mxnet| <= {TOLERANCE:g} * max(1, max|mxnet|) "
+        f"{verdict} for the output and every layer"
+    )
+    print(f"files:\n  {prototxt}\n  {caffemodel}")
+    return EXIT_OK if v.ok else EXIT_FAILURE
