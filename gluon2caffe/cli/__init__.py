@@ -10,6 +10,7 @@ import sys
 from typing import Sequence
 
 from ..errors import Gluon2CaffeError
+from ..verification.runtimes import RUNTIMES
 from . import convert, demo, verify, zoo
 from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE  # noqa: F401  (the exit codes are part of the CLI)
 
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("prefix", metavar="PREFIX", help="the converted model (PREFIX.prototxt + PREFIX.caffemodel)")
     v.add_argument("--against", required=True, metavar="MODEL", help=MODEL_HELP)
     _add_model_source(v)
-    v.add_argument("--runtime", choices=("caffe", "opencv"), help="default: pycaffe when importable, else OpenCV")
+    v.add_argument("--runtime", choices=tuple(RUNTIMES), help="default: pycaffe when importable, else OpenCV")
     v.add_argument(
         "--input",
         metavar="IMAGE|random|scene",
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--models", default="", metavar="M1,M2", help="only these models")
     z.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     z.add_argument("--output", default="docs/model_zoo.md", metavar="FILE.md", help="(default docs/model_zoo.md)")
-    z.add_argument("--runtime", choices=("caffe", "opencv"), default="caffe", help="(default caffe)")
+    z.add_argument("--runtime", choices=tuple(RUNTIMES), default="caffe", help="(default caffe)")
 
     d = sub.add_parser(
         "demo",

@@ -63,11 +63,10 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
         MISMATCH,
         TOLERANCE,
         MXNetReference,
-        caffe_forward,
         compare,
+        forward,
         judge,
         mxnet_forward,
-        opencv_forward,
     )
     from .models import load_zoo_model
 
@@ -93,11 +92,9 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
             del conversion.binary_weights
             feed = {"data": np.ascontiguousarray(x[:, [2, 1, 0]])}
             outputs = conversion.graph.outputs
+            got = forward(runtime, prototxt, caffemodel, feed, outputs)
             if runtime == "caffe":
-                got = caffe_forward(prototxt, caffemodel, feed)
                 local = _local_check(prototxt, caffemodel, MXNetReference(net, shape, "data"), x, result)
-            else:
-                got = opencv_forward(prototxt, caffemodel, feed, outputs)
         reference = mxnet_forward(net, x)
         other = mxnet_forward(net, x2)
         comparisons = [compare(got[name].reshape(ref.shape), ref) for name, ref in zip(outputs, reference)]

@@ -17,7 +17,17 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..errors import Gluon2CaffeError, InvalidCallError
+from ..errors import InvalidCallError
+from .runtimes import (  # noqa: F401  (re-exported: the runtimes are part of verification's interface)
+    RUNTIMES,
+    Runtime,
+    RuntimeUnavailableError,
+    caffe_forward,
+    default_runtime,
+    forward,
+    opencv_forward,
+    register_runtime,
+)
 
 # The project's tolerance: max|caffe - mxnet| <= TOLERANCE * max(1, max|mxnet|).
 TOLERANCE = 1e-4
@@ -41,10 +51,6 @@ def judge(end_to_end_ok: bool, local: Any = None) -> str:
     if end_to_end_ok:
         return EXACT
     return BY_LAYER if local is not None else MISMATCH
-
-
-class RuntimeUnavailableError(Gluon2CaffeError):
-    """Neither pycaffe nor OpenCV (or not the one asked for) can be imported."""
 
 
 @dataclass
@@ -158,12 +164,7 @@ def verify(
     feed = {input_name: np.ascontiguousarray(x[:, BGR]) if to_bgr else x}
     reference = MXNetReference(against, shape, input_name)
     outputs = net_outputs(text_net)
-    if runtime == "caffe":
-        caffe_blobs = caffe_forward(prototxt, caffemodel, feed, all_blobs=layers)
-    elif runtime == "opencv":
-        caffe_blobs = opencv_forward(prototxt, caffemodel, feed, outputs)
-    else:
-        raise InvalidCallError(f"unknown runtime {runtime!r}; expected 'caffe' or 'opencv'")
+    caffe_blobs = forward(runtime, prototxt, caffemodel, feed, outputs, all_blobs=layers)
 
     wanted = set(reference.tensors) & {top for layer in text_net.layer for top in layer.top} if layers else set()
     out_tensors = {name: _output_counterpart(name, reference.outputs) for name in outputs}
@@ -341,71 +342,15 @@ def net_outputs(text_net: Any) -> list[str]:
     return outs
 
 
-def default_runtime() -> str:
-    try:
-        import caffe  # noqa: F401
-
-        return "caffe"
-    except ImportError:
-        pass
-    try:
-        import cv2  # noqa: F401
-
-        return "opencv"
-    except ImportError:
-        raise RuntimeUnavailableError(
-            "no Caffe runtime: pycaffe is not importable (run `make caffe` to build it) and OpenCV is not installed "
-            "(pip install opencv-python-headless)"
-        ) from None
-
-
-def caffe_forward(
-    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], all_blobs: bool = False
-) -> dict[str, np.ndarray]:
-    """Forward pass in pycaffe (CPU). Returns the net's outputs (or every blob) by name."""
-    try:
-        import caffe
-    except ImportError as exc:
-        raise RuntimeUnavailableError(f"pycaffe is not importable ({exc}); run `make caffe` to build it") from None
-    caffe.set_mode_cpu()
-    net = caffe.Net(prototxt, caffe.TEST, weights=caffemodel)
-    for name, value in inputs.items():
-        net.blobs[name].reshape(*value.shape)
-        net.blobs[name].data[...] = value
-    out = net.forward()
-    if all_blobs:
-        return {name: np.array(blob.data) for name, blob in net.blobs.items()}
-    return {name: np.array(value) for name, value in out.items()}
-
-
-def opencv_forward(
-    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str]
-) -> dict[str, np.ndarray]:
-    """Forward pass in OpenCV's DNN module (a second, independent Caffe reader)."""
-    try:
-        import cv2
-    except ImportError:
-        raise RuntimeUnavailableError("OpenCV is not installed (pip install opencv-python-headless)") from None
-    net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
-    for name, value in inputs.items():
-        net.setInput(np.ascontiguousarray(value, np.float32), name)
-    values = net.forward(outputs)
-    return {name: np.array(v) for name, v in zip(outputs, values)}
-
-
 def run_converted(
     text_net: Any, binary_weights: Any, inputs: dict[str, np.ndarray], runtime: str = "caffe"
 ) -> dict[str, np.ndarray]:
-    """Save the two nets to a temporary folder and run them in `runtime` ('caffe' or 'opencv')."""
+    """Save the two nets to a temporary folder and run them in `runtime` (runtimes.RUNTIMES: 'caffe', 'opencv')."""
     from ..caffe.io import save_model
 
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-") as tmp:
         prototxt, caffemodel = save_model(text_net, binary_weights, os.path.join(tmp, "model"))
-        if runtime == "caffe":
-            return caffe_forward(prototxt, caffemodel, inputs)
-        if runtime == "opencv":
-            return opencv_forward(prototxt, caffemodel, inputs, net_outputs(text_net))
-        raise ValueError(f"unknown runtime {runtime!r}; expected 'caffe' or 'opencv'")
+        return forward(runtime, prototxt, caffemodel, inputs, net_outputs(text_net))
 
 
 # -- the MXNet side ----------------------------------------------------------------------------------------------

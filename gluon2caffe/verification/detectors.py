@@ -24,17 +24,16 @@ import numpy as np
 
 from ..detectors.common import DETECTIONS
 from ..detectors.ssd_layers import CONF, LOC, PRIORS
+from .runtimes import forward
 from . import (
     EXACT,
     MISMATCH,
     TOLERANCE,
     Comparison,
     MXNetReference,
-    caffe_forward,
     compare,
     judge,
     net_outputs,
-    opencv_forward,
     read_prototxt,
 )
 
@@ -137,12 +136,10 @@ def run_caffe_ssd(
 def run_with_blobs(
     prototxt: str, caffemodel: str, x: np.ndarray, blobs: list[str], runtime: str = "caffe", input_name: str = "data"
 ) -> dict[str, np.ndarray]:
-    """The net's outputs plus the named intermediate blobs, in pycaffe or OpenCV."""
+    """The net's outputs plus the named intermediate blobs, in `runtime`."""
     wanted = list(dict.fromkeys(blobs + net_outputs(read_prototxt(prototxt))))
-    if runtime == "caffe":
-        every = caffe_forward(prototxt, caffemodel, {input_name: x}, all_blobs=True)
-        return {name: every[name] for name in wanted}
-    return opencv_forward(prototxt, caffemodel, {input_name: x}, wanted)
+    every = forward(runtime, prototxt, caffemodel, {input_name: x}, wanted, all_blobs=True)
+    return {name: every[name] for name in wanted}
 
 
 def decode_in_caffe(loc: np.ndarray, priors: np.ndarray) -> np.ndarray:
