@@ -29,14 +29,7 @@ def randomize(
     rng = np.random.RandomState(seed)
     net(mx.nd.zeros(input_shape))  # finish deferred initialization
     params = net.collect_params()
-    for name, p in params.items():
-        if p.grad_req == "null" and not name.endswith(("running_mean", "running_var", "moving_mean", "moving_var")):
-            continue  # constants (e.g. a mean/std scale) keep their values
-        if p.shape is None or 0 in p.shape:
-            continue  # never used by the forward pass, so never initialized
-        value = _random_value(name, p.shape, rng)
-        if value is not None:
-            p.set_data(mx.nd.array(value))
+    _draw_weights(params, rng)
 
     # Layers built as symbols (SSD's FeatureExpander) first need sane statistics for the rescale to measure them.
     _symbol_block_stats(net, input_shape, rng, stats_batch, images)
@@ -47,6 +40,31 @@ def randomize(
     if bns:
         _stats_from_activations(net, bns, input_shape, rng, stats_batch, images)
     _symbol_block_stats(net, input_shape, rng, stats_batch, images)
+
+    _perturb_statistics(params, rng)
+    _scramble_fixed_gammas(bns, rng)
+    if images and _detector_heads(net):
+        _calibrate_detector_heads(net, input_shape, rng, stats_batch)
+    mx.nd.waitall()
+
+
+def _draw_weights(params: Any, rng: np.random.RandomState) -> None:
+    """He-normal weights and fresh values for every trainable parameter and running statistic."""
+    import mxnet as mx
+
+    for name, p in params.items():
+        if p.grad_req == "null" and not name.endswith(("running_mean", "running_var", "moving_mean", "moving_var")):
+            continue  # constants (e.g. a mean/std scale) keep their values
+        if p.shape is None or 0 in p.shape:
+            continue  # never used by the forward pass, so never initialized
+        value = _random_value(name, p.shape, rng)
+        if value is not None:
+            p.set_data(mx.nd.array(value))
+
+
+def _perturb_statistics(params: Any, rng: np.random.RandomState) -> None:
+    """Move each BatchNorm's measured mean and variance off the batch's own, so a fold is not an identity."""
+    import mxnet as mx
 
     for name, p in params.items():
         if name.endswith(("running_var", "moving_var")):
@@ -63,15 +81,17 @@ def randomize(
             var = var * np.exp(rng.normal(0, 0.1, var.shape))
             mean_p.set_data(mx.nd.array(mean))
             p.set_data(mx.nd.array(var))
+
+
+def _scramble_fixed_gammas(bns: list[Any], rng: np.random.RandomState) -> None:
+    """MXNet computes with gamma = 1 where fix_gamma is set, whatever is stored (and a training pass overwrites it
+    with 1). Random stored values make a converter that ignores fix_gamma visibly wrong. (Other gammas keep the
+    values the statistics were taken with: redrawing them would rescale every layer, compounding.)"""
+    import mxnet as mx
+
     for b in bns:
         if b._kwargs.get("fix_gamma"):
-            # MXNet computes with gamma = 1 here whatever is stored (and a training pass overwrites it with 1).
-            # Random stored values make a converter that ignores fix_gamma visibly wrong. (Other gammas keep the
-            # values the statistics were taken with: redrawing them would rescale every layer, compounding.)
             b.gamma.set_data(mx.nd.array(rng.uniform(0.5, 1.5, b.gamma.shape)))
-    if images and _detector_heads(net):
-        _calibrate_detector_heads(net, input_shape, rng, stats_batch)
-    mx.nd.waitall()
 
 
 VAR_FLOOR = 0.05

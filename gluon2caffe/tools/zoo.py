@@ -57,17 +57,7 @@ class ZooResult:
 def check_model(model: str, family: str = "", input_size: int = 224, runtime: str = "caffe") -> ZooResult:
     """Build `model` with live random weights (models.load_zoo_model), convert it (merge_bn, to_bgr), run it in
     `runtime`, compare end to end, and (pycaffe) check every segment on MXNet's own inputs."""
-    from ..api import convert, save_model
-    from ..verification import (
-        EXACT,
-        MISMATCH,
-        TOLERANCE,
-        MXNetReference,
-        compare,
-        forward,
-        judge,
-        mxnet_forward,
-    )
+    from ..api import convert
     from .models import load_zoo_model
 
     shape = (1, 3, input_size, input_size)
@@ -82,35 +72,9 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
             return result
         result.convert_seconds = round(conversion.seconds, 3)
         result.layers = len(conversion.text_net.layer)
-        rng = np.random.RandomState(SEED + 1)
-        scale = CLIP_FAMILIES.get(family, INPUT_SCALE)
-        x = (rng.normal(0, 1, shape) * scale).astype(np.float32)
-        x2 = (rng.normal(0, 1, shape) * scale).astype(np.float32)
-        local = None
-        with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
-            prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
-            del conversion.binary_weights
-            feed = {"data": np.ascontiguousarray(x[:, [2, 1, 0]])}
-            outputs = conversion.graph.outputs
-            got = forward(runtime, prototxt, caffemodel, feed, outputs)
-            if runtime == "caffe":
-                local = _local_check(prototxt, caffemodel, MXNetReference(net, shape, "data"), x, result)
-        reference = mxnet_forward(net, x)
-        other = mxnet_forward(net, x2)
-        comparisons = [compare(got[name].reshape(ref.shape), ref) for name, ref in zip(outputs, reference)]
-        worst = max(comparisons, key=lambda c: c.relative)
-        result.max_abs, result.relative = float(worst.max_abs), float(worst.relative)
-        change = max(float(np.max(np.abs(r - o))) for r, o in zip(reference, other))
-        if change < 100 * TOLERANCE * worst.scale:
-            result.status = "error"
-            result.message = f"the MXNet output barely depends on the input (changed by {change:.3g}): not a test"
-            return result
-        result.status = judge(all(c.ok for c in comparisons), local)
-        if result.status == MISMATCH and local is not None and not local.ok:
-            result.message = _local_failure(local)
-        elif result.status != EXACT:
-            result.message = f"end-to-end relative error {worst.relative:.3g} > {TOLERANCE:g}"
-            result.message += _float64_note(net, x, got, outputs, reference)
+        x, x2 = _classifier_inputs(shape, family)
+        got, local = _run_classifier(conversion, net, x, runtime, result)
+        _judge_classifier(net, x, x2, got, conversion.graph.outputs, local, result)
         return result
     except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
         log.exception("%s failed", model)
@@ -119,6 +83,53 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
     finally:
         del net
         gc.collect()
+
+
+def _classifier_inputs(shape: tuple[int, ...], family: str) -> tuple[np.ndarray, np.ndarray]:
+    """The input compared on and a second one (the output must depend on the input), both signs."""
+    rng = np.random.RandomState(SEED + 1)
+    scale = CLIP_FAMILIES.get(family, INPUT_SCALE)
+    x = (rng.normal(0, 1, shape) * scale).astype(np.float32)
+    x2 = (rng.normal(0, 1, shape) * scale).astype(np.float32)
+    return x, x2
+
+
+def _run_classifier(conversion, net, x: np.ndarray, runtime: str, result: ZooResult) -> tuple[dict, object]:
+    """The converted net's outputs on x (BGR) in `runtime`, and (pycaffe) the layer-local check."""
+    from ..caffe.io import save_model
+    from ..verification import MXNetReference, forward
+
+    local = None
+    with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
+        prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
+        del conversion.binary_weights
+        feed = {"data": np.ascontiguousarray(x[:, [2, 1, 0]])}
+        got = forward(runtime, prototxt, caffemodel, feed, conversion.graph.outputs)
+        if runtime == "caffe":
+            local = _local_check(prototxt, caffemodel, MXNetReference(net, tuple(x.shape), "data"), x, result)
+    return got, local
+
+
+def _judge_classifier(net, x: np.ndarray, x2: np.ndarray, got: dict, outputs: list[str], local, result) -> None:
+    """Compare with MXNet end to end, refuse a vacuous comparison, and set the row's status and message."""
+    from ..verification import EXACT, MISMATCH, TOLERANCE, compare, judge, mxnet_forward
+
+    reference = mxnet_forward(net, x)
+    other = mxnet_forward(net, x2)
+    comparisons = [compare(got[name].reshape(ref.shape), ref) for name, ref in zip(outputs, reference)]
+    worst = max(comparisons, key=lambda c: c.relative)
+    result.max_abs, result.relative = float(worst.max_abs), float(worst.relative)
+    change = max(float(np.max(np.abs(r - o))) for r, o in zip(reference, other))
+    if change < 100 * TOLERANCE * worst.scale:
+        result.status = "error"
+        result.message = f"the MXNet output barely depends on the input (changed by {change:.3g}): not a test"
+        return
+    result.status = judge(all(c.ok for c in comparisons), local)
+    if result.status == MISMATCH and local is not None and not local.ok:
+        result.message = _local_failure(local)
+    elif result.status != EXACT:
+        result.message = f"end-to-end relative error {worst.relative:.3g} > {TOLERANCE:g}"
+        result.message += _float64_note(net, x, got, outputs, reference)
 
 
 def _local_check(prototxt: str, caffemodel: str, reference, x: np.ndarray, result) -> object:
@@ -213,7 +224,7 @@ def check_detector_model(
     `runtime` on a synthetic scene and compare with GluonCV before NMS and after (its family's check)."""
     from ..api import ConvertOptions, convert_with, save_model
     from ..detectors import DetectorOptions, detector_for
-    from ..verification import EXACT, TOLERANCE, synthetic_scene
+    from ..verification import synthetic_scene
     from .models import load_zoo_model
 
     shape = (1, 3, input_size, input_size)
@@ -242,21 +253,7 @@ def check_detector_model(
                 runtime=runtime,
                 x2=synthetic_scene(shape, SEED + 2),
             )
-        columns = [float(c.relative) for c in check.pre_nms.values()] + [None] * 4
-        result.loc, result.conf, result.priors, result.decoded = columns[:4]
-        if check.detections is not None:
-            result.detections, result.detections_match = str(check.detections), check.detections.ok
-        _record_local(check.local, result)
-        if not check.sensitivity >= 100 * TOLERANCE:
-            result.status = "error"
-            result.message = f"the class scores barely depend on the input ({check.sensitivity:.3g}): not a test"
-        elif check.detections is not None and check.detections.gluoncv == 0:
-            result.status = "error"
-            result.message = "GluonCV found no detections: the set comparison would be vacuous"
-        else:
-            result.status = check.status
-            if check.status != EXACT:
-                result.message = _detector_message(check)
+        _record_detector_check(check, result)
         return result
     except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
         log.exception("%s failed", model)
@@ -265,6 +262,27 @@ def check_detector_model(
     finally:
         del net
         gc.collect()
+
+
+def _record_detector_check(check, result: DetectorZooResult) -> None:
+    """The row's columns from a DetectorCheck, its status, and why it is not exact."""
+    from ..verification import EXACT, TOLERANCE
+
+    columns = [float(c.relative) for c in check.pre_nms.values()] + [None] * 4
+    result.loc, result.conf, result.priors, result.decoded = columns[:4]
+    if check.detections is not None:
+        result.detections, result.detections_match = str(check.detections), check.detections.ok
+    _record_local(check.local, result)
+    if not check.sensitivity >= 100 * TOLERANCE:
+        result.status = "error"
+        result.message = f"the class scores barely depend on the input ({check.sensitivity:.3g}): not a test"
+    elif check.detections is not None and check.detections.gluoncv == 0:
+        result.status = "error"
+        result.message = "GluonCV found no detections: the set comparison would be vacuous"
+    else:
+        result.status = check.status
+        if check.status != EXACT:
+            result.message = _detector_message(check)
 
 
 # The names before YOLOv3 shared them.
