@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..caffe.io import read_prototxt  # noqa: F401  (re-exported: verification's callers read prototxts)
 from ..errors import InvalidCallError
 from .runtimes import (  # noqa: F401  (re-exported: the runtimes are part of verification's interface)
     RUNTIMES,
@@ -320,8 +321,6 @@ def load_image(path: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 # -- the Caffe side ----------------------------------------------------------------------------------------------
-
-from ..caffe.io import read_prototxt  # noqa: E402  (re-exported: verification's callers read prototxts)
 
 
 def input_spec(text_net: Any) -> tuple[str, tuple[int, ...]]:
