@@ -9,7 +9,7 @@ new family is one module that subclasses Detector and registers itself in detect
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import InvalidCallError
 
@@ -90,6 +90,22 @@ def head_line(kind: str, head: Any, boxes: int, nms: bool) -> str:
         if nms
         else "no DetectionOutput (--no-nms)"
     )
+
+
+def prediction_block(net: Any, forward: Callable[[Any, Any, Any], Any]) -> Any:
+    """A HybridBlock computing `forward(F, net, x)`: the part of a detector the converter traces (the class is built
+    on first use, so importing this module does not import MXNet)."""
+    from mxnet.gluon import HybridBlock
+
+    class _Predictions(HybridBlock):
+        def __init__(self, detector: Any):
+            super().__init__(prefix="")
+            self.detector = detector
+
+        def hybrid_forward(self, F: Any, x: Any) -> Any:
+            return forward(F, self.detector, x)
+
+    return _Predictions(net)
 
 
 DETECTORS: list[Detector] = []

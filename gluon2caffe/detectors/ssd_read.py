@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidCallError
+from .base import prediction_block
 
 # `SSD.hybrid_forward` passes valid_thresh=0.01 to box_nms as a literal (gluoncv 0.10.5); the class decoder's
 # threshold is an attribute. A score must pass both.
@@ -120,29 +121,17 @@ def _ensure_initialized(net: Any, input_shape: tuple[int, ...]) -> None:
         net(mx.nd.zeros(input_shape))
 
 
-def _make_predictions_block() -> type:
-    from mxnet.gluon import HybridBlock
-
-    class _SSDPredictions(HybridBlock):
-        """SSD.hybrid_forward up to the decoders: [loc (B, N*4), softmax conf (B, N*(C+1)), feature maps...]."""
-
-        def __init__(self, ssd: Any):
-            super().__init__(prefix="")
-            self.ssd = ssd
-
-        def hybrid_forward(self, F: Any, x: Any) -> Any:
-            ssd = self.ssd
-            features = ssd.features(x)
-            features = list(features) if isinstance(features, (list, tuple)) else [features]
-            cls = [F.flatten(F.transpose(cp(f), (0, 2, 3, 1))) for f, cp in zip(features, ssd.class_predictors)]
-            box = [F.flatten(F.transpose(bp(f), (0, 2, 3, 1))) for f, bp in zip(features, ssd.box_predictors)]
-            conf = F.concat(*cls, dim=1).reshape((0, -1, ssd.num_classes + 1))
-            conf = F.flatten(F.softmax(conf, axis=-1))
-            loc = F.concat(*box, dim=1)
-            return [loc, conf] + features
-
-    return _SSDPredictions
+def _ssd_predictions(F: Any, ssd: Any, x: Any) -> Any:
+    """SSD.hybrid_forward up to the decoders: [loc (B, N*4), softmax conf (B, N*(C+1)), feature maps...]."""
+    features = ssd.features(x)
+    features = list(features) if isinstance(features, (list, tuple)) else [features]
+    cls = [F.flatten(F.transpose(cp(f), (0, 2, 3, 1))) for f, cp in zip(features, ssd.class_predictors)]
+    box = [F.flatten(F.transpose(bp(f), (0, 2, 3, 1))) for f, bp in zip(features, ssd.box_predictors)]
+    conf = F.concat(*cls, dim=1).reshape((0, -1, ssd.num_classes + 1))
+    conf = F.flatten(F.softmax(conf, axis=-1))
+    loc = F.concat(*box, dim=1)
+    return [loc, conf] + features
 
 
-def SSDPredictions(net: Any) -> Any:  # noqa: N802 - a class built lazily (mxnet is imported on first use)
-    return _make_predictions_block()(net)
+def SSDPredictions(net: Any) -> Any:  # noqa: N802 - a block class built lazily (mxnet is imported on first use)
+    return prediction_block(net, _ssd_predictions)

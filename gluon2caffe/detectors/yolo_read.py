@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidCallError
+from .base import prediction_block
 
 # `YOLOV3.hybrid_forward` passes valid_thresh=0.01 to box_nms as a literal (gluoncv 0.10.5).
 BOX_NMS_VALID_THRESH = 0.01
@@ -104,38 +105,27 @@ def read_yolo(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, YOLOHead]:
     return block, head
 
 
-def _make_predictions_block() -> type:
+def _yolo_predictions(F: Any, yolo: Any, x: Any) -> Any:
+    """YOLOV3.hybrid_forward (inference) up to each output's prediction convolution: [pred_0, pred_1, ...]."""
     from gluoncv.model_zoo.yolo.yolo3 import _upsample
-    from mxnet.gluon import HybridBlock
 
-    class _YOLOPredictions(HybridBlock):
-        """YOLOV3.hybrid_forward (inference) up to each output's prediction convolution: [pred_0, pred_1, ...]."""
-
-        def __init__(self, yolo: Any):
-            super().__init__(prefix="")
-            self.yolo = yolo
-
-        def hybrid_forward(self, F: Any, x: Any) -> Any:
-            yolo = self.yolo
-            routes = []
-            for stage in yolo.stages:
-                x = stage(x)
-                routes.append(x)
-            predictions = []
-            for i, block, output in zip(range(len(routes)), yolo.yolo_blocks, yolo.yolo_outputs):
-                x, tip = block(x)
-                predictions.append(output.prediction(tip))
-                if i >= len(routes) - 1:
-                    break
-                x = yolo.transitions[i](x)
-                upsample = _upsample(x, stride=2)
-                route_now = routes[::-1][i + 1]
-                # GluonCV crops to route_now * 0; only the shape matters, so the route itself is the reference.
-                x = F.concat(F.slice_like(upsample, route_now, axes=(2, 3)), route_now, dim=1)
-            return predictions
-
-    return _YOLOPredictions
+    routes = []
+    for stage in yolo.stages:
+        x = stage(x)
+        routes.append(x)
+    predictions = []
+    for i, block, output in zip(range(len(routes)), yolo.yolo_blocks, yolo.yolo_outputs):
+        x, tip = block(x)
+        predictions.append(output.prediction(tip))
+        if i >= len(routes) - 1:
+            break
+        x = yolo.transitions[i](x)
+        upsample = _upsample(x, stride=2)
+        route_now = routes[::-1][i + 1]
+        # GluonCV crops to route_now * 0; only the shape matters, so the route itself is the reference.
+        x = F.concat(F.slice_like(upsample, route_now, axes=(2, 3)), route_now, dim=1)
+    return predictions
 
 
-def YOLOPredictions(net: Any) -> Any:  # noqa: N802 - a class built lazily (mxnet is imported on first use)
-    return _make_predictions_block()(net)
+def YOLOPredictions(net: Any) -> Any:  # noqa: N802 - a block class built lazily (mxnet is imported on first use)
+    return prediction_block(net, _yolo_predictions)
