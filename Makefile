@@ -31,14 +31,15 @@ $(CAFFE_STAMP): $(STAMP) scripts/build_caffe.sh
 demo: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe demo $(DEMO_ARGS)
 
-# Under `make test` a missing Caffe is a failure, never a skip (GLUON2CAFFE_REQUIRE_CAFFE).
+# Under `make test` (and `make fuzz`) a missing pycaffe or OpenCV stops the session with an error, never a skip
+# (GLUON2CAFFE_REQUIRE_CAFFE, read by tests/conftest.py).
 test: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(PYTEST_ARGS)
 
 # The random-network differential tests with a long random profile (FUZZ_EXAMPLES, default 3000), for local use.
 fuzz: $(STAMP) $(CAFFE_STAMP)
-	GLOG_minloglevel=2 GLUON2CAFFE_FUZZ_PROFILE=fuzz $(PY) -m pytest tests/test_random_nets.py tests/test_loader_fuzz.py \
-		--hypothesis-show-statistics $(PYTEST_ARGS)
+	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 GLUON2CAFFE_FUZZ_PROFILE=fuzz $(PY) -m pytest \
+		tests/test_random_nets.py tests/test_loader_fuzz.py --hypothesis-show-statistics $(PYTEST_ARGS)
 
 # Convert and verify the whole zoo (classifiers, SSD, YOLOv3) in the real Caffe; rewrites docs/model_zoo.md
 # (ZOO_ARGS=--family ...).

@@ -6,6 +6,7 @@ from mxnet.gluon import nn
 from helpers import check_block, lam, seq
 
 
+@pytest.mark.op("Activation")
 @pytest.mark.parametrize(
     "act, caffe_type",
     [("relu", "ReLU"), ("sigmoid", "Sigmoid"), ("tanh", "TanH"), ("softrelu", "BNLL")],
@@ -15,7 +16,14 @@ def test_activation(act, caffe_type):
     assert checked.layer_types[-1] == caffe_type
 
 
-@pytest.mark.parametrize("op, caffe_type", [("relu", "ReLU"), ("sigmoid", "Sigmoid"), ("tanh", "TanH")])
+@pytest.mark.parametrize(
+    "op, caffe_type",
+    [
+        pytest.param("relu", "ReLU", marks=pytest.mark.op("relu")),
+        pytest.param("sigmoid", "Sigmoid", marks=pytest.mark.op("sigmoid")),
+        pytest.param("tanh", "TanH", marks=pytest.mark.op("tanh")),
+    ],
+)
 def test_bare_activation_ops(op, caffe_type):
     checked = check_block(seq(nn.Conv2D(4, 3), lam(lambda F, x: getattr(F, op)(x))), (1, 3, 6, 7), scale=3.0)
     assert checked.layer_types[-1] == caffe_type
@@ -28,6 +36,7 @@ def test_unsupported_activation_type_is_a_clear_error():
         check_block(seq(nn.Conv2D(4, 3), nn.Activation("softsign")), (1, 3, 6, 7))
 
 
+@pytest.mark.op("LeakyReLU")
 @pytest.mark.parametrize(
     "kwargs, caffe_type",
     [
@@ -41,6 +50,7 @@ def test_leaky_relu(kwargs, caffe_type):
     assert checked.layer_types[-1] == caffe_type
 
 
+@pytest.mark.op("LeakyReLU")
 @pytest.mark.parametrize("shared", [False, True])
 def test_prelu(shared):
     net = seq(

@@ -18,6 +18,7 @@ def bn_types(checked):
     return [t for t in checked.layer_types if t in ("BatchNorm", "Scale")]
 
 
+@pytest.mark.op("BatchNorm")
 @MERGE
 @pytest.mark.parametrize("eps", [1e-5, 2e-3, 0.5])
 def test_gluon_batchnorm_eps(merge_bn, eps):
@@ -28,6 +29,7 @@ def test_gluon_batchnorm_eps(merge_bn, eps):
         assert checked.result.text_net.layer[2].batch_norm_param.use_global_stats
 
 
+@pytest.mark.op("BatchNorm")
 @MERGE
 def test_fix_gamma_is_honoured(merge_bn):
     """Gluon scale=False is fix_gamma=True: MXNet uses gamma=1 whatever is stored (here random, not 1)."""
@@ -43,6 +45,7 @@ def test_fix_gamma_is_honoured(merge_bn):
     check_block(net, (2, 3, 7, 8), merge_bn=merge_bn, init=False)
 
 
+@pytest.mark.op("BatchNorm")
 @MERGE
 def test_center_false(merge_bn):
     check_block(seq(nn.Conv2D(6, 3), nn.BatchNorm(center=False)), (1, 3, 6, 6), merge_bn=merge_bn)
@@ -66,6 +69,7 @@ def _symbol_bn_net(**bn_attrs):
     return symbol_block(out, params), out
 
 
+@pytest.mark.op("BatchNorm")
 @MERGE
 @pytest.mark.parametrize(
     "attrs",
@@ -107,6 +111,7 @@ class Shared(HybridBlock):
         return F.elemwise_add(self.bn(y), y)
 
 
+@pytest.mark.op("BatchNorm")
 @MERGE
 def test_batchnorm_on_input_and_shared_producer_stay(merge_bn):
     net = seq(nn.BatchNorm(), nn.Conv2D(4, 3), Shared())
@@ -115,6 +120,7 @@ def test_batchnorm_on_input_and_shared_producer_stay(merge_bn):
     assert checked.result.report.bn_folded == 0
 
 
+@pytest.mark.op("BatchNorm")
 @MERGE
 def test_batchnorm_after_dense(merge_bn):
     checked = check_block(seq(nn.Dense(8), nn.BatchNorm(epsilon=1e-3)), (2, 3, 4, 4), merge_bn=merge_bn)

@@ -14,6 +14,7 @@ def relu6_net():
     return seq(nn.Conv2D(8, 3, padding=1), lam(lambda F, x: F.clip(x, 0, 6)))
 
 
+@pytest.mark.op("clip")
 def test_relu6_exact_by_default_with_bvlc_layers():
     checked = check_block(relu6_net(), (2, 3, 7, 6), scale=8.0)
     assert "ReLU6" not in checked.layer_types
@@ -22,6 +23,7 @@ def test_relu6_exact_by_default_with_bvlc_layers():
     assert (ref == 6).mean() > 0.05 and (ref == 0).mean() > 0.05, "the test input must reach both clip bounds"
 
 
+@pytest.mark.op("clip")
 def test_relu6_layer_mode():
     checked = check_block(relu6_net(), (2, 3, 7, 6), scale=8.0, relu6="layer")
     assert checked.layer_types[-1] == "ReLU6"
@@ -40,6 +42,7 @@ def test_relu_mode_is_lossy_opt_in_and_warns(caplog):
     assert not checked.comparisons[0].ok  # values above 6 are no longer clipped
 
 
+@pytest.mark.op("clip")
 @pytest.mark.parametrize("lo, hi", [(-1.0, 2.5), (0.5, 3.0), (-6.0, 0.0), (0.0, 1.0), (0.0, 6.0)])
 def test_other_clip_ranges_are_exact(lo, hi):
     net = seq(nn.Conv2D(6, 3, padding=1), lam(lambda F, x: F.clip(x, lo, hi)))

@@ -21,6 +21,7 @@ CASES = {
 }
 
 
+@pytest.mark.op("Convolution")
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_convolution(case):
     kwargs, shape = CASES[case]
@@ -28,6 +29,7 @@ def test_convolution(case):
     assert checked.layer_types == ["Input", "Convolution"]
 
 
+@pytest.mark.op("Convolution")
 def test_depthwise_convolution():
     net = seq(nn.Conv2D(12, 3, padding=1), nn.Conv2D(12, 3, strides=2, padding=1, groups=12, use_bias=False))
     checked = check_block(net, (1, 3, 15, 14))

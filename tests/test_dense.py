@@ -6,6 +6,7 @@ from mxnet.gluon import nn
 from helpers import check_block, lam, seq
 
 
+@pytest.mark.op("FullyConnected")
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_fully_connected_flatten(use_bias):
     checked = check_block(seq(nn.Dense(10, use_bias=use_bias)), (2, 3, 5, 7))
@@ -13,6 +14,7 @@ def test_fully_connected_flatten(use_bias):
     assert ip.axis == 1 and ip.bias_term == use_bias
 
 
+@pytest.mark.op("FullyConnected")
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_fully_connected_last_axis(use_bias):
     """flatten=False applies the layer to the last axis only."""
@@ -21,12 +23,14 @@ def test_fully_connected_last_axis(use_bias):
     assert checked.mxnet_outputs[0].shape == (2, 3, 4, 6)
 
 
+@pytest.mark.op("Flatten", "FullyConnected")
 def test_flatten_then_dense():
     net = seq(nn.Conv2D(4, 3), nn.Flatten(), nn.Dense(5))
     checked = check_block(net, (2, 3, 6, 5))
     assert "Flatten" in checked.layer_types
 
 
+@pytest.mark.op("Flatten")
 def test_flatten_op():
     checked = check_block(seq(nn.Conv2D(3, 1), lam(lambda F, x: F.flatten(x))), (2, 3, 4, 3))
     assert checked.layer_types[-1] == "Flatten"

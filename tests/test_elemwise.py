@@ -26,17 +26,25 @@ class AddN(Residual):
         return F.add_n(a, self.b(a), self.c(a))
 
 
+@pytest.mark.op("elemwise_add")
 def test_elemwise_add():
     checked = check_block(Residual(), (2, 3, 7, 8))
     assert checked.layer_types[-1] == "Eltwise"
 
 
+@pytest.mark.op("add_n")
 def test_add_n():
     checked = check_block(AddN(), (1, 3, 6, 5))
     assert len(checked.result.text_net.layer[-1].bottom) == 3
 
 
-@pytest.mark.parametrize("op, caffe_type", [("broadcast_mul", "Scale"), ("broadcast_add", "Bias")])
+@pytest.mark.parametrize(
+    "op, caffe_type",
+    [
+        pytest.param("broadcast_mul", "Scale", marks=pytest.mark.op("broadcast_mul")),
+        pytest.param("broadcast_add", "Bias", marks=pytest.mark.op("broadcast_add")),
+    ],
+)
 @pytest.mark.parametrize("shape", [(1, 4, 1, 1), (4, 1, 1), (1, 4, 5, 6), (1, 1, 1, 6), (1,)])
 def test_broadcast_constant(op, caffe_type, shape):
     const = np.random.RandomState(3).uniform(0.5, 2.0, shape).astype(np.float32)
@@ -78,13 +86,27 @@ def _shape_like(F, t, kind):
     raise ValueError(kind)
 
 
-@pytest.mark.parametrize("op", ["elemwise_add", "elemwise_sub", "elemwise_mul"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param("elemwise_add", marks=pytest.mark.op("elemwise_add")),
+        pytest.param("elemwise_sub", marks=pytest.mark.op("elemwise_sub")),
+        pytest.param("elemwise_mul", marks=pytest.mark.op("elemwise_mul")),
+    ],
+)
 def test_same_shape_binary(op):
     checked = check_block(Binary(op, "full", "full"), (2, 3, 5, 6))
     assert checked.layer_types[-1] == "Eltwise"
 
 
-@pytest.mark.parametrize("op", ["broadcast_mul", "broadcast_add", "broadcast_sub"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param("broadcast_mul", marks=pytest.mark.op("broadcast_mul")),
+        pytest.param("broadcast_add", marks=pytest.mark.op("broadcast_add")),
+        pytest.param("broadcast_sub", marks=pytest.mark.op("broadcast_sub")),
+    ],
+)
 @pytest.mark.parametrize(
     "a, b", [("full", "channel"), ("channel", "full"), ("full", "spatial"), ("spatial", "channel"), ("full", "row")]
 )
@@ -114,12 +136,19 @@ class SplitAttention(HybridBlock):
         return F.sum(F.broadcast_mul(atten, splited), axis=1)
 
 
+@pytest.mark.op("broadcast_mul", "sum")
 @pytest.mark.parametrize("radix", [2, 4])
 def test_resnest_split_attention(radix):
     check_block(SplitAttention(radix), (2, 3, 6, 5), scale=2.0)
 
 
-@pytest.mark.parametrize("op", ["broadcast_sub", "elemwise_sub"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param("broadcast_sub", marks=pytest.mark.op("broadcast_sub")),
+        pytest.param("elemwise_sub", marks=pytest.mark.op("elemwise_sub")),
+    ],
+)
 @pytest.mark.parametrize("const_first", [False, True])
 def test_subtract_constant(op, const_first):
     const = (
@@ -129,7 +158,13 @@ def test_subtract_constant(op, const_first):
     check_block(seq(nn.Conv2D(4, 3, padding=1), Lambda(fn, c=const)), (1, 3, 5, 6))
 
 
-@pytest.mark.parametrize("op, caffe_value", [("ones_like", 1.0), ("zeros_like", 0.0)])
+@pytest.mark.parametrize(
+    "op, caffe_value",
+    [
+        pytest.param("ones_like", 1.0, marks=pytest.mark.op("ones_like")),
+        pytest.param("zeros_like", 0.0, marks=pytest.mark.op("zeros_like")),
+    ],
+)
 def test_fill_like(op, caffe_value):
     """Residual attention: ones_like(mask) + mask."""
     net = seq(nn.Conv2D(4, 3), lam(lambda F, x: F.elemwise_add(getattr(F, op)(x), F.sigmoid(x)) * x))

@@ -11,6 +11,7 @@ from gluon2caffe import convert
 from gluon2caffe.errors import ConversionError
 
 
+@pytest.mark.op("L2Normalization")
 @pytest.mark.parametrize("mode", ["channel", "instance"])
 @pytest.mark.parametrize("eps", [1e-10, 1e-3, 0.5])
 def test_l2_normalization(mode, eps):

@@ -24,6 +24,7 @@ CASES = [
 ]
 
 
+@pytest.mark.op("Pooling")
 @pytest.mark.parametrize("pool, kernel, stride, pad, convention, height, width", CASES)
 def test_pooling(pool, kernel, stride, pad, convention, height, width):
     def fn(F, x):
@@ -55,12 +56,14 @@ def test_sliced_rows_are_silenced():
     assert list(checked.caffe_outputs) == checked.result.graph.outputs
 
 
+@pytest.mark.op("Pooling")
 @pytest.mark.parametrize("block", [nn.GlobalAvgPool2D, nn.GlobalMaxPool2D])
 def test_global_pooling(block):
     checked = check_block(seq(nn.Conv2D(5, 3), block()), (2, 3, 9, 7))
     assert checked.result.text_net.layer[-1].pooling_param.global_pooling
 
 
+@pytest.mark.op("Pooling")
 def test_gluon_pool_layers():
     net = seq(nn.Conv2D(4, 3), nn.MaxPool2D(3, 2, ceil_mode=True), nn.AvgPool2D(2, 1, 1))
     check_block(net, (1, 3, 12, 13))
@@ -77,6 +80,7 @@ EXCLUDE_PAD = [
 ]
 
 
+@pytest.mark.op("Pooling")
 @pytest.mark.parametrize("kernel, stride, pad, convention, height, width", EXCLUDE_PAD)
 def test_average_pooling_excluding_padding(kernel, stride, pad, convention, height, width):
     """count_include_pad=False (NASNet): Caffe's average times a constant per-position factor."""
@@ -96,6 +100,7 @@ def test_average_pooling_excluding_padding(kernel, stride, pad, convention, heig
     assert ("Scale" in checked.layer_types) == (pad > 0)
 
 
+@pytest.mark.op("_contrib_AdaptiveAvgPooling2D")
 @pytest.mark.parametrize(
     "in_hw, out_hw, caffe_type",
     [

@@ -7,6 +7,7 @@ from gluon2caffe import ConversionError
 from helpers import check_block, lam, seq
 
 
+@pytest.mark.op("sum")
 @pytest.mark.parametrize("axis", [1, 2, 3, -1])
 @pytest.mark.parametrize("keepdims", [True, False])
 def test_sum_axis(axis, keepdims):

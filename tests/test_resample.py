@@ -6,6 +6,7 @@ from mxnet.gluon import nn
 from helpers import check_block, lam, seq
 
 
+@pytest.mark.op("UpSampling")
 @pytest.mark.parametrize("scale", [2, 3])
 def test_nearest_upsampling(scale):
     net = seq(nn.Conv2D(4, 3), lam(lambda F, x: F.UpSampling(x, scale=scale, sample_type="nearest")))
@@ -13,6 +14,7 @@ def test_nearest_upsampling(scale):
     assert checked.layer_types[-1] == "Deconvolution"
 
 
+@pytest.mark.op("_contrib_BilinearResize2D")
 @pytest.mark.parametrize("size", [(10, 12), (7, 7), (3, 4), (5, 9)])
 @pytest.mark.parametrize("align_corners", [True, False])
 def test_bilinear_resize(size, align_corners):
@@ -21,6 +23,7 @@ def test_bilinear_resize(size, align_corners):
     assert "InnerProduct" in checked.layer_types
 
 
+@pytest.mark.op("_contrib_BilinearResize2D")
 def test_bilinear_resize_like():
     class Like(nn.HybridBlock):
         def __init__(self):

@@ -1,9 +1,14 @@
-"""Reshape (every MXNet code), expand_dims, transpose -> Permute, Concat, Dropout, in the real Caffe."""
+"""Reshape (every MXNet code), expand_dims, transpose -> Permute, Concat, Dropout and the other identities."""
 
+import json
+
+import mxnet as mx
 import pytest
 from mxnet.gluon import HybridBlock, nn
 
-from helpers import check_block, lam, seq
+from gluon2caffe import convert, load_exported
+from gluon2caffe.verification import compare, run_converted
+from helpers import check_block, lam, make_input, seq
 
 # Input to the op: conv output of shape (2, 6, 4, 5).
 RESHAPES = {
@@ -20,6 +25,7 @@ RESHAPES = {
 }
 
 
+@pytest.mark.op("Reshape")
 @pytest.mark.parametrize("case", sorted(RESHAPES))
 def test_reshape(case):
     kwargs = RESHAPES[case]
@@ -31,12 +37,14 @@ def test_reshape(case):
     assert dims[0] == (0 if checked.mxnet_outputs[0].shape[0] == 2 else checked.mxnet_outputs[0].shape[0])
 
 
+@pytest.mark.op("expand_dims")
 @pytest.mark.parametrize("axis", [0, 1, 2, -1])
 def test_expand_dims(axis):
     net = seq(nn.Conv2D(4, 3, padding=1), nn.Flatten(), lam(lambda F, x: F.expand_dims(x, axis=axis)))
     check_block(net, (2, 3, 3, 4))
 
 
+@pytest.mark.op("transpose")
 @pytest.mark.parametrize("axes", [(0, 2, 3, 1), (0, 3, 1, 2), (0, 1, 3, 2), None])
 def test_transpose(axes):
     fn = (lambda F, x: F.transpose(x)) if axes is None else (lambda F, x: F.transpose(x, axes=axes))
@@ -58,17 +66,54 @@ class Branches(HybridBlock):
         return F.concat(self.a(x), self.b(x), self.c(x), dim=self.dim)
 
 
+@pytest.mark.op("Concat")
 @pytest.mark.parametrize("dim", [1, 2, 3, 0, -1])
 def test_concat(dim):
     checked = check_block(Branches(dim), (2, 3, 5, 6))
     assert checked.result.text_net.layer[-1].concat_param.axis == dim % 4
 
 
+@pytest.mark.op("Dropout")
 def test_dropout_is_identity():
     checked = check_block(seq(nn.Conv2D(4, 3), nn.Dropout(0.5), nn.Activation("relu")), (1, 3, 6, 6))
     assert checked.layer_types == ["Input", "Convolution", "ReLU"]
 
 
+def _net_with_copy():
+    return seq(nn.Conv2D(4, 3), lam(lambda F, x: F.identity(x)), nn.Activation("relu"))
+
+
+@pytest.mark.op("_copy")
+def test_copy_is_identity():
+    """F.identity traces to MXNet's `_copy` node; the identities pass removes it."""
+    checked = check_block(_net_with_copy(), (2, 3, 6, 5))
+    assert checked.result.report.identities_removed == 1
+    assert checked.layer_types == ["Input", "Convolution", "ReLU"]
+
+
+@pytest.mark.op("identity")
+def test_identity_in_an_exported_graph_is_removed(tmp_path):
+    """`identity` (the name other writers of MXNet JSON use for `_copy`) in an exported model: removed too."""
+    net = _net_with_copy()
+    checked = check_block(net, (2, 3, 6, 5))  # also proves the output depends on the input
+    net.hybridize()
+    net(mx.nd.zeros((2, 3, 6, 5)))
+    net.export(str(tmp_path / "m"))
+    symbol = json.loads((tmp_path / "m-symbol.json").read_text())
+    copies = [node for node in symbol["nodes"] if node["op"] == "_copy"]
+    assert len(copies) == 1
+    copies[0]["op"] = "identity"
+    (tmp_path / "m-symbol.json").write_text(json.dumps(symbol))
+    result = convert(load_exported(tmp_path / "m"), (2, 3, 6, 5), to_bgr=False)
+    assert result.report.identities_removed == 1
+    x = make_input((2, 3, 6, 5), 1)  # check_block's input (seed + 1)
+    outputs = run_converted(result.text_net, result.binary_weights, {"data": x})
+    assert [layer.type for layer in result.text_net.layer] == checked.layer_types
+    c = compare(outputs[result.graph.outputs[0]], checked.mxnet_outputs[0])
+    assert c.ok, c
+
+
+@pytest.mark.op("SwapAxis")
 @pytest.mark.parametrize("dims", [(1, 2), (2, 3), (1, 3)])
 def test_swapaxis(dims):
     checked = check_block(seq(nn.Conv2D(4, 3, padding=1), lam(lambda F, x: F.swapaxes(x, *dims))), (2, 3, 5, 6))
@@ -81,6 +126,7 @@ def test_channel_shuffle():
     check_block(seq(nn.Conv2D(6, 3, padding=1), lam(fn), nn.Conv2D(4, 1, groups=2)), (2, 3, 5, 6))
 
 
+@pytest.mark.op("slice_axis")
 @pytest.mark.parametrize("axis, begin, end", [(1, 0, 2), (1, 1, None), (2, 1, -1), (3, -3, None), (-1, 0, 1)])
 def test_slice_axis(axis, begin, end):
     checked = check_block(
@@ -89,6 +135,7 @@ def test_slice_axis(axis, begin, end):
     assert "Slice" in checked.layer_types and checked.layer_types[-1] == "Silence"
 
 
+@pytest.mark.op("slice")
 @pytest.mark.parametrize(
     "begin, end",
     [

@@ -6,6 +6,7 @@ from mxnet.gluon import nn
 from helpers import check_block, lam, seq
 
 
+@pytest.mark.op("softmax")
 @pytest.mark.parametrize("axis, expected", [(-1, 3), (1, 1), (2, 2), (-3, 1)])
 def test_softmax_axis(axis, expected):
     checked = check_block(seq(nn.Conv2D(4, 3), lam(lambda F, x: F.softmax(x, axis=axis))), (2, 3, 6, 5), scale=3.0)

@@ -240,7 +240,8 @@ def test_matching_counts_ties_and_flags_real_differences():
 
 
 def test_float64_reference_without_mkldnn():
-    """The arbiter for float32-limited rows: the prediction graph in float64 in a child process."""
+    """The float64 reference of not-exact rows (how much the net amplifies rounding): the prediction graph in float64
+    in a child process."""
     from gluon2caffe.verification.detectors import float64_predictions
 
     shape = (1, 3, 300, 300)

@@ -74,7 +74,7 @@ def test_convert_model_routes_yolo():
 
 
 def test_float64_arbiter_decodes_like_gluoncv():
-    """The float64 reference of float32-limited rows: prediction maps in float64, decoded in numpy."""
+    """The float64 reference of not-exact rows: prediction maps in float64, decoded in numpy."""
     shape = (1, 3, 320, 320)
     net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
     from gluon2caffe.detectors.yolo_read import read_yolo
@@ -89,6 +89,7 @@ def test_float64_arbiter_decodes_like_gluoncv():
 # -- the ops YOLOv3's upsampling adds -----------------------------------------------------------------------------
 
 
+@pytest.mark.op("repeat")
 @pytest.mark.parametrize("axis,repeats", [(-1, 2), (-2, 2), (3, 3), (2, 1)])
 def test_repeat_along_h_or_w(axis, repeats):
     block = seq(nn.Conv2D(3, 3, padding=1), Lambda(lambda F, x: F.repeat(x, repeats=repeats, axis=axis)))
@@ -96,6 +97,7 @@ def test_repeat_along_h_or_w(axis, repeats):
     assert "Deconvolution" in checked.layer_types or repeats == 1
 
 
+@pytest.mark.op("repeat", "slice_like")
 def test_yolo_upsample_and_slice_like():
     def up_and_crop(F, x):
         up = F.repeat(F.repeat(x, repeats=2, axis=-1), repeats=2, axis=-2)  # gluoncv's _upsample

@@ -33,15 +33,16 @@ def randomize(
 
     # Layers built as symbols (SSD's FeatureExpander) first need sane statistics for the rescale to measure them.
     _symbol_block_stats(net, input_shape, rng, stats_batch, images)
-    _unit_variance_pass(net, input_shape, rng, input_shape[0], images)
-
-    # Running statistics from the net's own activations.
+    # Rescale (LSUV) and running statistics in ONE pass, layer after layer, so every layer is calibrated on what its
+    # predecessors finally output. (Measured: rescaling first, with the BatchNorms still at mean 0 / var 1, then
+    # taking the statistics changed the inputs of the layers without BatchNorm after the rescale: senet_154e's SE
+    # logits reached |400|, its BatchNorm outputs a spread of 100 at stage 4; float32 vs float64 3.3e-4.)
     bns = [b for b in _blocks(net) if isinstance(b, nn.BatchNorm)]
-    if bns:
-        _stats_from_activations(net, bns, input_shape, rng, stats_batch, images)
+    _calibration_pass(net, bns, input_shape, rng, stats_batch, images)
     _symbol_block_stats(net, input_shape, rng, stats_batch, images)
 
-    _perturb_statistics(params, rng)
+    # The Gluon BatchNorms got their final statistics inside the calibration pass; the SymbolBlock ones here.
+    _finish_symbol_statistics(params, {b.running_var.name for b in bns}, rng)
     _scramble_fixed_gammas(bns, rng)
     if images and _detector_heads(net):
         _calibrate_detector_heads(net, input_shape, rng, stats_batch)
@@ -62,23 +63,14 @@ def _draw_weights(params: Any, rng: np.random.RandomState) -> None:
             p.set_data(mx.nd.array(value))
 
 
-def _perturb_statistics(params: Any, rng: np.random.RandomState) -> None:
-    """Move each BatchNorm's measured mean and variance off the batch's own, so a fold is not an identity."""
+def _finish_symbol_statistics(params: Any, final: set[str], rng: np.random.RandomState) -> None:
+    """The final (perturbed) statistics of the BatchNorms not in `final` (those inside SymbolBlocks)."""
     import mxnet as mx
 
     for name, p in params.items():
-        if name.endswith(("running_var", "moving_var")):
-            var = np.maximum(p.data().asnumpy(), 0.0)  # a batch variance can round to slightly below zero
-            # A channel that was (nearly) constant over the statistics batch -- a small map such as SSD's 1x1
-            # extras, seen at a few positions only -- would divide rounding noise by sqrt(eps) (30x at 1e-3):
-            # floor each variance at a fraction of the layer's mean.
-            var = np.maximum(var, VAR_FLOOR * float(var.mean()))
+        if name.endswith(("running_var", "moving_var")) and name not in final:
             mean_p = params[name[: -len("_var")] + "_mean"]
-            mean = mean_p.data().asnumpy()
-            mean = mean + rng.normal(0, 0.1, mean.shape) * np.sqrt(var)
-            # Symmetric in log scale: a chain of BatchNorms compounds the factors, and U(0.5, 1.5) drifts upward
-            # (E[1/sqrt(u)] > 1), which grew deep nets' activations 10x per stage.
-            var = var * np.exp(rng.normal(0, 0.1, var.shape))
+            mean, var = _final_statistics(mean_p.data().asnumpy(), p.data().asnumpy(), rng)
             mean_p.set_data(mx.nd.array(mean))
             p.set_data(mx.nd.array(var))
 
@@ -95,6 +87,15 @@ def _scramble_fixed_gammas(bns: list[Any], rng: np.random.RandomState) -> None:
 
 
 VAR_FLOOR = 0.05
+MAX_MEAN_RATIO = 4.0  # largest |mean| / sqrt(var) of a BatchNorm channel
+# BatchNorm shift: N(BETA_MEAN, 0.2). With running statistics that normalize every channel, a ReLU after a BatchNorm
+# keeps the rounding error but removes part of the signal's variance (its mean is thrown away by the next
+# BatchNorm): the relative error grows by sqrt(P(z > 0) / Var(relu(z))) per ReLU, for z ~ N(beta, 1): 1.21 at
+# beta = 0 ("BatchNorm causes gradient explosion", Yang et al. 2019), 1.06 at beta = 1. Compounded over a deep net
+# at beta = 0 this is what made the random nets ill-conditioned (measured, MXNet float32 vs float64:
+# resnet152_v1b 2.3e-4 -> 5.9e-7, yolo3_mobilenet1.0_coco 1.2e-4 -> 5e-6). With beta = 1, 16% of the units are
+# still cut by each ReLU, so the non-linearity stays tested.
+BETA_MEAN = 1.0
 
 # Detector heads on image-like inputs: class logits with unit spread keep scores apart (no saturation at 1.0, where
 # every score ties); damped box offsets keep exp() of the size offsets moderate (no boxes 30x their anchor).
@@ -158,9 +159,21 @@ def _calibrate_detector_heads(net: Any, input_shape: tuple[int, ...], rng: np.ra
                 p.set_data(mx.nd.array(value * factor.reshape(shape)))
 
 
-def _unit_variance_pass(
-    net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int, images: bool
+def _calibration_pass(
+    net: Any, bns: list, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int, images: bool
 ) -> None:
+    """LSUV rescale of every convolution / dense layer and BatchNorm statistics from its input, in one forward pass
+    (see `_unit_variance_pass` and `_stats_from_activations`). Where MKL-DNN rejects the in-place rescale, the
+    weights are restored and the statistics taken in a pass of their own."""
+    if _unit_variance_pass(net, input_shape, rng, batch, images, bns=bns):
+        return
+    if bns:
+        _stats_from_activations(net, bns, input_shape, rng, batch, images)
+
+
+def _unit_variance_pass(
+    net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int, images: bool, bns: list = ()
+) -> bool:
     """Scale every convolution / dense layer so its output has unit standard deviation (LSUV), in one forward pass.
 
     Without it, deep random nets whose branches end without BatchNorm (pre-activation residual sums, attention
@@ -186,15 +199,18 @@ def _unit_variance_pass(
         if isinstance(b, (nn.Conv2D, nn.Dense, nn.Conv2DTranspose))
         and all(p._data is not None for p in b.collect_params().values())  # skip layers the forward never used
     ]
-    backup = {p.name: p.data().copy() for b in layers for p in b.collect_params().values()}
+    backup = {p.name: p.data().copy() for b in layers + list(bns) for p in b.collect_params().values()}
     handles = [b.register_forward_hook(hook) for b in layers]
+    handles += [b.register_forward_pre_hook(_stats_hook(rng)) for b in bns]
     try:
         _forward_sample(net, handles, rng, input_shape, batch, images)
     except mx.base.MXNetError:
         # Some MKL-DNN graphs (NASNet's slices, ResNeSt) reject the in-place rescale; keep the He-normal weights.
-        for b in layers:
+        for b in layers + list(bns):
             for p in b.collect_params().values():
                 p.set_data(backup[p.name])
+        return False
+    return True
 
 
 def _stats_from_activations(
@@ -206,17 +222,45 @@ def _stats_from_activations(
     it normalizes exactly as in training and later layers see normalized values. (No autograd: MXNet 1.9 updates
     running statistics only in backward, and MKL-DNN's backward rejects some graphs, e.g. NASNet's slices.)
     """
+    handles = [b.register_forward_pre_hook(_stats_hook(rng)) for b in bns]
+    _forward_sample(net, handles, rng, input_shape, batch, images)
+
+
+def _stats_hook(rng: np.random.RandomState):
+    """A pre-forward hook that stores the input's per-channel mean and variance, floored and perturbed
+    (`_final_statistics`), as the BatchNorm's running statistics: the BatchNorm then runs in this very pass exactly
+    as it will in the test, so later layers are calibrated on its final output."""
     import mxnet as mx
 
     def hook(block: Any, inputs: Any) -> None:
         x = inputs[0].asnumpy().astype(np.float64)
         axis = block._kwargs.get("axis", 1) % x.ndim
         others = tuple(i for i in range(x.ndim) if i != axis)
-        block.running_mean.set_data(mx.nd.array(x.mean(axis=others)))
-        block.running_var.set_data(mx.nd.array(x.var(axis=others)))
+        mean, var = _final_statistics(x.mean(axis=others), x.var(axis=others), rng)
+        block.running_mean.set_data(mx.nd.array(mean))
+        block.running_var.set_data(mx.nd.array(var))
 
-    handles = [b.register_forward_pre_hook(hook) for b in bns]
-    _forward_sample(net, handles, rng, input_shape, batch, images)
+    return hook
+
+
+def _final_statistics(mean: np.ndarray, var: np.ndarray, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """Measured batch statistics -> stored running statistics: floored, then perturbed."""
+    var = np.maximum(var, 0.0)  # a batch variance can round to slightly below zero
+    # BatchNorm computes (x - mean) / sqrt(var): float32 rounding of x, which is relative to the magnitude of the
+    # values that made x (the layer's mean square, E[x^2] = mean^2 + var), is multiplied by 1 / sqrt(var). A channel
+    # that barely varies over the statistics batch turns that rounding into output: SSD's 1x1 extras seen at a few
+    # positions; every BatchNorm after global pooling (ResNeSt's split attention), whose input is the pooled
+    # average of a noise image, nearly the same for every input and measured on `stats_batch` values: there
+    # |mean| / sqrt(var) reached 345 and MXNet float32 was 1.2e-2 from float64 on resnest50. Floor each variance
+    # at a fraction of the layer's mean square and of the channel's own squared mean: the amplification stays
+    # below 1 / sqrt(VAR_FLOOR) (4.5x) and MAX_MEAN_RATIO.
+    var = np.maximum(var, VAR_FLOOR * float(np.mean(var + mean**2)))
+    var = np.maximum(var, (mean / MAX_MEAN_RATIO) ** 2)
+    mean = mean + rng.normal(0, 0.1, mean.shape) * np.sqrt(var)
+    # Symmetric in log scale: a chain of BatchNorms compounds the factors, and U(0.5, 1.5) drifts upward
+    # (E[1/sqrt(u)] > 1), which grew deep nets' activations 10x per stage.
+    var = var * np.exp(rng.normal(0, 0.1, var.shape))
+    return mean, var
 
 
 def _symbol_block_stats(
@@ -286,7 +330,7 @@ def _forward_sample(
 
 def _sample(rng: np.random.RandomState, shape: tuple[int, ...], images: bool) -> np.ndarray:
     if images:
-        from ..verification import synthetic_scene
+        from .verification import synthetic_scene
 
         return synthetic_scene(shape, seed=int(rng.randint(1 << 30)))
     return rng.normal(0, 1, shape).astype(np.float32)
@@ -317,7 +361,7 @@ def _random_value(name: str, shape: tuple[int, ...], rng: np.random.RandomState)
     if name.endswith("gamma"):
         return rng.uniform(0.5, 1.5, shape)
     if name.endswith("beta"):
-        return rng.normal(0, 0.2, shape)
+        return rng.normal(BETA_MEAN, 0.2, shape)
     if name.endswith("alpha"):
         return rng.uniform(0.05, 0.3, shape)
     return None
