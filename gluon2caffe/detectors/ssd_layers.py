@@ -1,6 +1,6 @@
 """SSD's anchors and detection step as caffe-ssd layers: PriorBox (or the anchors as a constant) + DetectionOutput.
 
-Not an op converter: GluonCV's box decoding and NMS are read from the network (frontend/ssd.py) and written as the
+Not an op converter: GluonCV's box decoding and NMS are read from the network (detectors/ssd_read.py) and written as the
 layers caffe-ssd defines for exactly that job.
 
 Anchors. caffe-ssd's PriorBox computes center +- size/2 over (image w, h) per cell, in the order: min-size square,

@@ -3,7 +3,7 @@ YOLOOutputV3 layers decode with (anchors, strides, grid offsets) and its NMS set
 
 GluonCV's YOLOOutputV3 decodes with ops Caffe has no layers for (slice_like on constant grids, tile, arange) and
 ends in box_nms. The converter traces the network up to each output's 1x1 prediction convolution and writes the
-decoding itself from exact Caffe layers (converters/yolo.py), reading the constants from the network.
+decoding itself from exact Caffe layers (detectors/yolo_layers.py), reading the constants from the network.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def _judge_classifier(net, x: np.ndarray, x2: np.ndarray, got: dict, outputs: li
 
 
 def _local_check(prototxt: str, caffemodel: str, reference, x: np.ndarray, result) -> object:
-    """The layer-local check (verification_local); records its largest segment error in the row."""
+    """The layer-local check (verification/local.py); records its largest segment error in the row."""
     from ..verification.local import check_local
 
     local = check_local(prototxt, caffemodel, reference, x, to_bgr=True)

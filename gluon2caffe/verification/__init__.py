@@ -39,7 +39,7 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 # Verdicts. `exact`: every output within the tolerance end to end, every segment within it on MXNet's own inputs
-# (verification_local, where it ran) and, for a detector, the detections equal to GluonCV's. `exact by layer`: every
+# (verification/local.py, where it ran) and, for a detector, the detections equal to GluonCV's. `exact by layer`: every
 # segment exact (and the detections equal) but the end-to-end output beyond the tolerance: the network amplifies
 # float32 rounding; reported with both numbers, never counted as exact. `mismatch`: anything else.
 EXACT, BY_LAYER, MISMATCH = "exact", "exact by layer", "mismatch"
@@ -98,7 +98,7 @@ class VerificationResult:
     outputs: dict[str, Comparison]
     layers: list[BlobError] = field(default_factory=list)  # layers="accumulated": every blob of one Caffe forward
     input_description: str = ""
-    local: Any = None  # layers="local": a verification_local.LocalResult (every segment on MXNet's inputs)
+    local: Any = None  # layers="local": a verification.local.LocalResult (every segment on MXNet's inputs)
 
     @property
     def ok(self) -> bool:
@@ -150,7 +150,7 @@ def verify(
     runtime: 'caffe', 'opencv' or None (pycaffe when importable, else OpenCV).
     layers: False (outputs only); 'accumulated' (or True): every Caffe blob that has an MXNet counterpart, from one
     forward pass, so errors add up along the net; 'local': every segment of layers run on MXNet's own values of its
-    inputs (verification_local), which proves each layer however ill-conditioned the net. Both need pycaffe.
+    inputs (verification/local.py), which proves each layer however ill-conditioned the net. Both need pycaffe.
     """
     runtime = runtime or default_runtime()
     mode = {False: None, True: "accumulated", "accumulated": "accumulated", "local": "local"}.get(layers, "?")
