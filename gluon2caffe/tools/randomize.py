@@ -330,7 +330,7 @@ def _forward_sample(
 
 def _sample(rng: np.random.RandomState, shape: tuple[int, ...], images: bool) -> np.ndarray:
     if images:
-        from .verification import synthetic_scene
+        from ..verification import synthetic_scene
 
         return synthetic_scene(shape, seed=int(rng.randint(1 << 30)))
     return rng.normal(0, 1, shape).astype(np.float32)
