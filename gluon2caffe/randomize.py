@@ -38,6 +38,7 @@ def randomize(
         if value is not None:
             p.set_data(mx.nd.array(value))
 
+    stats_batch = _usable_batch(net, input_shape, stats_batch)
     # Layers built as symbols (SSD's FeatureExpander) first need sane statistics for the rescale to measure them.
     _symbol_block_stats(net, input_shape, rng, stats_batch, images)
     # Rescale (LSUV) and running statistics in ONE pass, layer after layer, so every layer is calibrated on what its
@@ -65,6 +66,25 @@ def randomize(
     if images and _detector_heads(net):
         _calibrate_detector_heads(net, input_shape, rng, stats_batch)
     mx.nd.waitall()
+
+
+def _usable_batch(net: Any, input_shape: tuple[int, ...], batch: int) -> int:
+    """`batch`, or the input's own batch size where the net may not take another: a reshape that writes the batch
+    size as a number. MXNet's shape inference does not reject such a reshape, and the forward pass then crashes the
+    process (a segfault), so the test is that every output still leads with the batch size when inferred at
+    `batch`."""
+    import mxnet as mx
+
+    if batch == input_shape[0]:
+        return batch
+    try:
+        with mx.name.NameManager():  # leaves the global op counters (symbol-API names) as they were
+            symbol = net(mx.sym.var("data"))
+        symbol = mx.sym.Group(list(symbol)) if isinstance(symbol, (list, tuple)) else symbol
+        _, shapes, _ = symbol.infer_shape(data=(batch,) + tuple(input_shape[1:]))
+    except mx.base.MXNetError:
+        return input_shape[0]
+    return batch if shapes and all(len(s) > 0 and s[0] == batch for s in shapes) else input_shape[0]
 
 
 VAR_FLOOR = 0.05
