@@ -1,4 +1,4 @@
-"""The layer-local check (verification_local): each segment of Caffe layers run on MXNet's own inputs.
+"""The layer-local check (verification/local.py): each segment of Caffe layers run on MXNet's own inputs.
 
 It must (1) pass on right conversions, grouping decompositions into one segment, (2) name the one layer that is
 wrong, and nothing else, and (3) prove a net whose end-to-end error is only amplified float32 rounding."""

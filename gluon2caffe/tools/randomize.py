@@ -31,6 +31,7 @@ def randomize(
     params = net.collect_params()
     _draw_weights(params, rng)
 
+    stats_batch = _usable_batch(net, input_shape, stats_batch)
     # Layers built as symbols (SSD's FeatureExpander) first need sane statistics for the rescale to measure them.
     _symbol_block_stats(net, input_shape, rng, stats_batch, images)
     # Rescale (LSUV) and running statistics in ONE pass, layer after layer, so every layer is calibrated on what its
@@ -84,6 +85,25 @@ def _scramble_fixed_gammas(bns: list[Any], rng: np.random.RandomState) -> None:
     for b in bns:
         if b._kwargs.get("fix_gamma"):
             b.gamma.set_data(mx.nd.array(rng.uniform(0.5, 1.5, b.gamma.shape)))
+
+
+def _usable_batch(net: Any, input_shape: tuple[int, ...], batch: int) -> int:
+    """`batch`, or the input's own batch size where the net may not take another: a reshape that writes the batch
+    size as a number. MXNet's shape inference does not reject such a reshape, and the forward pass then crashes the
+    process (a segfault), so the test is that every output still leads with the batch size when inferred at
+    `batch`."""
+    import mxnet as mx
+
+    if batch == input_shape[0]:
+        return batch
+    try:
+        with mx.name.NameManager():  # leaves the global op counters (symbol-API names) as they were
+            symbol = net(mx.sym.var("data"))
+        symbol = mx.sym.Group(list(symbol)) if isinstance(symbol, (list, tuple)) else symbol
+        _, shapes, _ = symbol.infer_shape(data=(batch,) + tuple(input_shape[1:]))
+    except mx.base.MXNetError:
+        return input_shape[0]
+    return batch if shapes and all(len(s) > 0 and s[0] == batch for s in shapes) else input_shape[0]
 
 
 VAR_FLOOR = 0.05
