@@ -92,6 +92,17 @@ def head_line(kind: str, head: Any, boxes: int, nms: bool) -> str:
     )
 
 
+def ensure_initialized(net: Any, input_shape: tuple[int, ...], kind: str) -> None:
+    """Refuse a detector whose parameters were never initialized; finish deferred initialization (one forward)."""
+    import mxnet as mx
+
+    params = net.collect_params()
+    if any(p._data is None and not p._deferred_init for p in params.values()):
+        raise InvalidCallError(f"the {kind}'s parameters are not initialized; call net.initialize() or load_parameters")
+    if any(p._deferred_init for p in params.values()):
+        net(mx.nd.zeros(input_shape))
+
+
 def prediction_block(net: Any, forward: Callable[[Any, Any, Any], Any]) -> Any:
     """A HybridBlock computing `forward(F, net, x)`: the part of a detector the converter traces (the class is built
     on first use, so importing this module does not import MXNet)."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidCallError
-from .base import prediction_block
+from .base import ensure_initialized, prediction_block
 
 # `SSD.hybrid_forward` passes valid_thresh=0.01 to box_nms as a literal (gluoncv 0.10.5); the class decoder's
 # threshold is an attribute. A score must pass both.
@@ -67,7 +67,7 @@ def read_ssd(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, SSDHead, int]
     missing = [p for p in _SSD_PARTS if not hasattr(net, p)]
     if missing:
         raise InvalidCallError(f"not a GluonCV SSD: it has no {', '.join(missing)}")
-    _ensure_initialized(net, input_shape)
+    ensure_initialized(net, input_shape, "SSD")
     # Feature map shapes by symbolic shape inference (a forward pass would allocate every activation).
     symbols = net.features(mx.sym.var("data"))
     symbols = list(symbols) if isinstance(symbols, (list, tuple)) else [symbols]
@@ -109,16 +109,6 @@ def read_ssd(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, SSDHead, int]
 @dataclass
 class _Shape:
     shape: tuple[int, ...]
-
-
-def _ensure_initialized(net: Any, input_shape: tuple[int, ...]) -> None:
-    import mxnet as mx
-
-    params = net.collect_params()
-    if any(p._data is None and not p._deferred_init for p in params.values()):
-        raise InvalidCallError("the SSD's parameters are not initialized; call net.initialize() or load_parameters")
-    if any(p._deferred_init for p in params.values()):
-        net(mx.nd.zeros(input_shape))
 
 
 def _ssd_predictions(F: Any, ssd: Any, x: Any) -> Any:

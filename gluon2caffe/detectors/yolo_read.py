@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidCallError
-from .base import prediction_block
+from .base import ensure_initialized, prediction_block
 
 # `YOLOV3.hybrid_forward` passes valid_thresh=0.01 to box_nms as a literal (gluoncv 0.10.5).
 BOX_NMS_VALID_THRESH = 0.01
@@ -71,11 +71,7 @@ def read_yolo(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, YOLOHead]:
     for part in ("stages", "yolo_blocks", "yolo_outputs", "transitions"):
         if not hasattr(net, part):
             raise InvalidCallError(f"not a GluonCV YOLOv3: it has no {part}")
-    params = net.collect_params()
-    if any(p._data is None and not p._deferred_init for p in params.values()):
-        raise InvalidCallError("the YOLOv3's parameters are not initialized; call net.initialize() or load_parameters")
-    if any(p._deferred_init for p in params.values()):
-        net(mx.nd.zeros(input_shape))
+    ensure_initialized(net, input_shape, "YOLOv3")
     block = YOLOPredictions(net)
     # Each prediction map's size, by symbolic shape inference (no forward pass).
     symbols = block(mx.sym.var("data"))

@@ -78,11 +78,12 @@ class LocalResult:
 
     def table(self, rows: int | None = 20) -> str:
         """Segments worst first (`rows` of them; None: every segment, in net order)."""
-        chosen = self.segments if rows is None else sorted(self.segments, key=lambda s: -s.comparison.relative)[:rows]
+        numbered = list(enumerate(self.segments))
+        if rows is not None:
+            numbered = sorted(numbered, key=lambda item: -item[1].comparison.relative)[:rows]
         first = self.first_failure
         lines = [f"{'#':>4}  {'layers':44}  {'MXNet node':36}  {'op':18}  {'max abs':>9}  {'relative':>9}"]
-        for segment in chosen:
-            index = self.segments.index(segment)
+        for index, segment in numbered:
             layers = segment.layers[0] + (f" (+{len(segment.layers) - 1})" if len(segment.layers) > 1 else "")
             mark = "  <- first segment beyond the tolerance" if segment is first else ""
             mark += "" if segment.ok else "  MISMATCH"
