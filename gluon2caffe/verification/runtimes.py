@@ -1,13 +1,25 @@
-"""The runtimes a converted model runs in: pycaffe and OpenCV's DNN module, behind one registry.
+"""The runtimes a converted model runs in, behind one registry: pycaffe, OpenCV's DNN module, and the deployment
+runtimes that read Caffe files through their own converters (MNN, ncnn, OpenVINO; one module each).
 
-A runtime is a name, the module that must be importable, whether it can return every blob (the per-layer checks
-need that), and a forward function. Adding one is a forward function and a `register_runtime(...)` line here; the
-CLI's --runtime choices are the registry's names.
+A runtime is a name, whether it can return every blob (the per-layer checks need that), a forward function and a
+probe that says what is missing. Adding one is a forward function and a `register_runtime(...)` line; the CLI's
+--runtime choices are the registry's names. Every runtime is set to compute in full float32 precision (their fast
+defaults, Winograd convolutions or FP16 weights, cost 1e-4 .. 6e-3 relative: never judge a conversion with them).
+
+The outputs come back in Caffe's layout: a DetectionOutput top as (1, 1, rows, 7) with the image id first (MNN and
+ncnn drop that column), every other blob with the batch axis first (ncnn has none: it runs one image at a time).
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -16,16 +28,21 @@ from ..errors import Gluon2CaffeError, InvalidCallError
 
 
 class RuntimeUnavailableError(Gluon2CaffeError):
-    """Neither pycaffe nor OpenCV (or not the one asked for) can be imported."""
+    """The runtime asked for (or, without a choice, every Caffe runtime) is not installed; says how to install it."""
+
+
+class RuntimeFailedError(Gluon2CaffeError):
+    """A runtime's own converter or loader refused the files (its message is kept)."""
 
 
 @dataclass(frozen=True)
 class Runtime:
     name: str
-    module: str  # importable when the runtime is installed
     every_blob: bool  # can return every intermediate blob (not only the outputs)
-    # (prototxt, caffemodel, inputs by name, the output blobs wanted, every blob?) -> blobs by name
+    # (prototxt, caffemodel, inputs by name, the blobs wanted, every blob?) -> blobs by name
     run: Callable[[str, str, dict[str, np.ndarray], list[str], bool], dict[str, np.ndarray]]
+    probe: Callable[[], None]  # raises RuntimeUnavailableError (with what to install) when the runtime is missing
+    install: str = ""  # one line for the README and the error
 
 
 RUNTIMES: dict[str, Runtime] = {}
@@ -46,24 +63,94 @@ def forward(
     outputs: list[str],
     all_blobs: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Run the files in `runtime`: the net's `outputs` (or, where the runtime can, every blob) by name."""
+    """Run the files in `runtime`: the blobs `outputs` (or, in pycaffe, every blob) by name. Runtimes that return
+    only what was asked for treat `all_blobs` as "the named blobs", which may be intermediate ones."""
     if runtime not in RUNTIMES:
         raise InvalidCallError(f"unknown runtime {runtime!r}; expected one of {', '.join(map(repr, RUNTIMES))}")
+    RUNTIMES[runtime].probe()
     return RUNTIMES[runtime].run(prototxt, caffemodel, inputs, outputs, all_blobs)
 
 
+def available(runtime: str) -> str | None:
+    """None when `runtime` can run here, else why not (with what to install)."""
+    try:
+        RUNTIMES[runtime].probe()
+    except RuntimeUnavailableError as exc:
+        return str(exc)
+    return None
+
+
 def default_runtime() -> str:
-    """The first registered runtime that is installed (pycaffe, else OpenCV)."""
-    for runtime in RUNTIMES.values():
-        try:
-            __import__(runtime.module)
-            return runtime.name
-        except ImportError:
-            continue
+    """pycaffe when importable, else OpenCV."""
+    for name in ("caffe", "opencv"):
+        if available(name) is None:
+            return name
     raise RuntimeUnavailableError(
         "no Caffe runtime: pycaffe is not importable (run `make caffe` to build it) and OpenCV is not installed "
         "(pip install opencv-python-headless)"
     )
+
+
+def require_module(module: str, install: str) -> Callable[[], None]:
+    """A probe: `module` must be importable."""
+
+    def probe() -> None:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise RuntimeUnavailableError(f"{module} is not importable ({exc}); {install}") from None
+
+    return probe
+
+
+def find_tool(variable: str, executable: str, install: str) -> str:
+    """A converter tool: $`variable`, else `executable` on PATH or beside this interpreter (a venv's bin)."""
+    path = os.environ.get(variable)
+    if path:
+        if not os.access(path, os.X_OK):
+            raise RuntimeUnavailableError(f"${variable} is {path!r}, which is not an executable file")
+        return path
+    found = shutil.which(executable) or shutil.which(executable, path=str(Path(sys.executable).parent))
+    if found is None:
+        raise RuntimeUnavailableError(f"{executable} not found (set ${variable} or put it on PATH); {install}")
+    return found
+
+
+def run_tool(command: list[str], what: str, success: str | None = None, env: dict | None = None) -> str:
+    """Run a runtime's converter in a child process (a crash or abort in it costs only that process)."""
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0 or (success is not None and success not in output):
+        tail = "\n".join(line for line in output.strip().splitlines()[-12:])
+        raise RuntimeFailedError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return output
+
+
+def detection_tops(prototxt: str) -> set[str]:
+    """The tops of DetectionOutput layers (their row layout differs between runtimes)."""
+    from ..caffe.io import read_prototxt
+
+    return {top for layer in read_prototxt(prototxt).layer if layer.type == "DetectionOutput" for top in layer.top}
+
+
+def caffe_rows(rows: np.ndarray, width: int, image: int = 0) -> np.ndarray:
+    """DetectionOutput rows in caffe-ssd's (1, 1, n, 7) layout: [image_id, label, score, x0, y0, x1, y1]. Rows of
+    `width` 6 (MNN, ncnn: no image id) get `image`; padding rows (image id or label -1, OpenVINO) are dropped; an
+    empty result is one row of -1s, as in Caffe."""
+    rows = np.asarray(rows, np.float32).reshape(-1, width)
+    if width == 6:
+        rows = np.concatenate([np.full((len(rows), 1), image, np.float32), rows], 1)
+    rows = rows[(rows[:, 0] >= 0) & (rows[:, 1] >= 0)]
+    if not len(rows):
+        rows = -np.ones((1, 7), np.float32)
+    return rows.reshape(1, 1, -1, 7)
+
+
+def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix=f"gluon2caffe-{prefix}-")
+
+
+# -- pycaffe and OpenCV -------------------------------------------------------------------------------------------
 
 
 def caffe_forward(
@@ -101,8 +188,23 @@ def opencv_forward(
 
 
 register_runtime(
-    Runtime("caffe", "caffe", True, lambda p, m, inputs, _outputs, every: caffe_forward(p, m, inputs, all_blobs=every))
+    Runtime(
+        "caffe",
+        True,
+        lambda p, m, inputs, _outputs, every: caffe_forward(p, m, inputs, all_blobs=every),
+        require_module("caffe", "run `make caffe` to build pycaffe"),
+        "make caffe (builds pycaffe with the caffe-ssd layers)",
+    )
 )
 register_runtime(
-    Runtime("opencv", "cv2", False, lambda p, m, inputs, outputs, _every: opencv_forward(p, m, inputs, outputs))
+    Runtime(
+        "opencv",
+        False,
+        lambda p, m, inputs, outputs, _every: opencv_forward(p, m, inputs, outputs),
+        require_module("cv2", "pip install opencv-python-headless"),
+        "pip install opencv-python-headless",
+    )
 )
+
+# The deployment runtimes register themselves (imported last: they use the helpers above).
+from . import runtime_mnn, runtime_ncnn, runtime_openvino  # noqa: E402, F401

@@ -1,0 +1,97 @@
+"""ncnn (Tencent): its `caffe2ncnn` converter, then the pip `ncnn` runtime, in full float32.
+
+No package registry ships caffe2ncnn (the pip wheel has the runtime only). Build it from ncnn's two source files
+(`tools/caffe/caffe2ncnn.cpp` + `caffe.proto`) with `make caffe2ncnn NCNN_TOOL_SRC=DIR`; it is found through
+$GLUON2CAFFE_CAFFE2NCNN, else on PATH or beside this interpreter (the venv's bin, where the make target puts it).
+
+Precision: Winograd and packed-sgemm convolutions and fp16/bf16 storage off (their defaults cost 2e-4 .. 2e-3).
+ncnn runs one image at a time without a batch axis: each image of a batch is its own extraction.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .runtimes import (
+    Runtime,
+    RuntimeUnavailableError,
+    caffe_rows,
+    detection_tops,
+    find_tool,
+    register_runtime,
+    require_module,
+    run_tool,
+    scratch_dir,
+)
+
+VARIABLE = "GLUON2CAFFE_CAFFE2NCNN"
+INSTALL = (
+    "pip install ncnn==1.0.20261020, and build ncnn's caffe2ncnn (no registry ships it): "
+    "make caffe2ncnn NCNN_TOOL_SRC=DIR (DIR holds caffe2ncnn.cpp and caffe.proto from ncnn's tools/caffe)"
+)
+
+
+def caffe2ncnn() -> str:
+    return find_tool(VARIABLE, "caffe2ncnn", INSTALL)
+
+
+def probe() -> None:
+    require_module("ncnn", INSTALL)()
+    caffe2ncnn()
+
+
+def convert_to_ncnn(prototxt: str, caffemodel: str, param: str, weights: str) -> None:
+    output = run_tool([caffe2ncnn(), prototxt, caffemodel, param, weights], "ncnn's caffe2ncnn")
+    for line in output.splitlines():  # it reports unknown layer types and goes on
+        if "not supported" in line.lower() or "unknown" in line.lower():
+            raise RuntimeUnavailableError(f"ncnn's caffe2ncnn: {line.strip()}")
+
+
+def strict_options(net) -> None:
+    """Every convolution in plain float32 (no Winograd, no packed sgemm, no fp16/bf16), on the CPU."""
+    opt = net.opt
+    opt.use_vulkan_compute = False
+    opt.use_winograd_convolution = False
+    opt.use_sgemm_convolution = False
+    opt.use_fp16_storage = opt.use_fp16_packed = opt.use_fp16_arithmetic = False
+    opt.use_bf16_storage = False
+    opt.num_threads = 1
+
+
+def ncnn_forward(
+    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str], _every: bool = False
+) -> dict[str, np.ndarray]:
+    import ncnn
+
+    detections = detection_tops(prototxt)
+    batch = {value.shape[0] for value in inputs.values()}
+    if len(batch) != 1:
+        raise ValueError(f"inputs of different batch sizes: {sorted(batch)}")
+    with scratch_dir("ncnn") as tmp:
+        param, weights = os.path.join(tmp, "model.param"), os.path.join(tmp, "model.bin")
+        convert_to_ncnn(prototxt, caffemodel, param, weights)
+        net = ncnn.Net()
+        strict_options(net)
+        if net.load_param(param) != 0 or net.load_model(weights) != 0:
+            raise RuntimeUnavailableError(f"ncnn could not load the files converted from {prototxt}")
+        per_image: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
+        for i in range(batch.pop()):
+            extractor = net.create_extractor()
+            for name, value in inputs.items():
+                # clone: ncnn.Mat(array) borrows the buffer, and a first layer working in place would write to it.
+                extractor.input(name, ncnn.Mat(np.ascontiguousarray(value[i], np.float32)).clone())
+            for name in outputs:
+                ret, mat = extractor.extract(name)
+                if ret != 0:
+                    raise RuntimeUnavailableError(f"ncnn could not compute blob {name!r} (error {ret})")
+                value = np.array(mat, np.float32, copy=True)
+                del mat  # ncnn's allocator must outlive every Mat it gave out
+                per_image[name].append(caffe_rows(value, 6, image=i) if name in detections else value[None])
+            del extractor
+        net.clear()
+    return {name: np.concatenate(parts, 2 if name in detections else 0) for name, parts in per_image.items()}
+
+
+register_runtime(Runtime("ncnn", False, ncnn_forward, probe, INSTALL))
