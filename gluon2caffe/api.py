@@ -12,6 +12,7 @@ from typing import Any, Callable
 from .caffe import caffe_pb2 as pb
 from .caffe.io import save_model  # noqa: F401  (public, re-exported)
 from .converters.clip import RELU6_MODES
+from .converters.context import TARGETS
 from .converters.emit import CaffeModel, EmitOptions, build_nets, check_supported, emit_layers
 from .detectors import SSD_DETECTOR, YOLO_DETECTOR, Detector, DetectorOptions, detector_for
 from .errors import ConversionError, InvalidCallError, ModelFileError
@@ -53,12 +54,15 @@ class ConvertOptions:
     merge_bn: bool = True
     input_name: str = "data"
     relu6: str = "exact"
+    target: str = "any"  # the runtime the files are for (converters.context.TARGETS); 'any' loads in all of them
 
     def checked(self) -> ConvertOptions:
         """These options with input_shape as a tuple of ints; InvalidCallError for anything out of range."""
         shape = _check_input_shape(self.input_shape)
         if self.relu6 not in RELU6_MODES:
             raise InvalidCallError(f"relu6={self.relu6!r}; expected one of {RELU6_MODES}")
+        if self.target not in TARGETS:
+            raise InvalidCallError(f"target={self.target!r}; expected one of {tuple(TARGETS)}")
         if not isinstance(self.input_name, str) or not self.input_name:
             raise InvalidCallError(f"input_name must be a non-empty string, got {self.input_name!r}")
         return replace(self, input_shape=shape)
@@ -76,6 +80,7 @@ def convert_model(
     *,
     input_name: str = "data",
     relu6: str = "exact",
+    target: str = "any",
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a Gluon HybridBlock (or an exported model from `load_exported`) to Caffe.
 
@@ -85,8 +90,11 @@ def convert_model(
     text_net has no weights (write it as .prototxt), binary_weights the same layers with their blobs (.caffemodel).
     relu6: how clip(0, 6) is written: 'exact' (BVLC layers, default), 'layer' (a ReLU6 layer, for OpenCV/ncnn and
     forks that have one) or 'relu' (the original tool's lossy plain ReLU; logs a warning).
+    target: the runtime the files are for. 'any' (default) writes only layers every runtime loads (pycaffe, OpenCV,
+    ncnn, MNN, OpenVINO); 'caffe', 'opencv', 'ncnn', 'mnn', 'openvino' pick what that runtime runs best (all exact;
+    docs/runtimes.md).
     """
-    result = convert(net, input_shape, softmax, to_bgr, merge_bn, input_name=input_name, relu6=relu6)
+    result = convert(net, input_shape, softmax, to_bgr, merge_bn, input_name=input_name, relu6=relu6, target=target)
     return result.text_net, result.binary_weights
 
 
@@ -99,9 +107,10 @@ def convert(
     *,
     input_name: str = "data",
     relu6: str = "exact",
+    target: str = "any",
 ) -> ConversionResult:
     """convert_model with the full result (IR graph, pass report, time); a GluonCV detector converts as one."""
-    return convert_with(net, ConvertOptions(input_shape, softmax, to_bgr, merge_bn, input_name, relu6))
+    return convert_with(net, ConvertOptions(input_shape, softmax, to_bgr, merge_bn, input_name, relu6, target))
 
 
 def convert_ssd_model(
@@ -114,6 +123,7 @@ def convert_ssd_model(
     relu6: str = "exact",
     anchors: str = "exact",
     nms: bool = True,
+    target: str = "any",
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a GluonCV SSD to caffe-ssd: backbone and heads, anchors, and a DetectionOutput layer.
 
@@ -123,9 +133,9 @@ def convert_ssd_model(
     anchors: 'exact' (default: PriorBox layers where they reproduce the net's anchors in every runtime, otherwise the
     anchors as a constant blob), 'priorbox' (always PriorBox; warns with the largest deviation when not exact) or
     'constant'. nms=False stops before DetectionOutput: outputs mbox_loc, mbox_conf_flatten (softmax) and
-    mbox_priorbox, for runtimes without caffe-ssd layers.
+    mbox_priorbox, for runtimes without caffe-ssd layers. target: as in convert_model.
     """
-    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6)
+    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
     result = convert_with(net, options, DetectorOptions(anchors=anchors, nms=nms), SSD_DETECTOR)
     return result.text_net, result.binary_weights
 
@@ -139,14 +149,16 @@ def convert_yolo_model(
     input_name: str = "data",
     relu6: str = "exact",
     nms: bool = True,
+    target: str = "any",
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a GluonCV YOLOv3 to Caffe: backbone, heads, the decoding from exact layers, and DetectionOutput.
 
     `detection_out` rows are [image_id, label, score, xmin, ymin, xmax, ymax] with label = GluonCV's class id + 1
     (as in the SSD path) and coordinates normalized to [0, 1], grouped by label; no detection gives a row of -1s.
     nms=False stops before DetectionOutput: outputs yolo_boxes (B, N*4; pixel corners) and yolo_scores (B, N*C).
+    target: as in convert_model.
     """
-    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6)
+    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
     result = convert_with(net, options, DetectorOptions(nms=nms), YOLO_DETECTOR)
     return result.text_net, result.binary_weights
 
@@ -158,7 +170,7 @@ def detector_converter(family: Detector) -> Callable[..., ConversionResult]:
     def convert_detector(
         net: Any, input_shape: tuple[int, ...] | None = None, to_bgr: bool = True, merge_bn: bool = True, **kwargs: Any
     ) -> ConversionResult:
-        unknown = set(kwargs) - {"input_name", "relu6"} - set(family.options)
+        unknown = set(kwargs) - {"input_name", "relu6", "target"} - set(family.options)
         if unknown:
             raise TypeError(f"{family.function}: unexpected option(s) {sorted(unknown)}")
         detector = DetectorOptions(**{k: kwargs.pop(k) for k in family.options if k in kwargs})
@@ -261,7 +273,7 @@ def _passes_and_emission(
     )
     stages["passes"] = time.perf_counter() - t
     t = time.perf_counter()
-    ctx = emit_layers(graph, EmitOptions(relu6=options.relu6), tail=tail)
+    ctx = emit_layers(graph, EmitOptions(relu6=options.relu6, target=options.target), tail=tail)
     text_net, binary_net = build_nets(graph, ctx)
     stages["emission"] = time.perf_counter() - t
     seconds = time.perf_counter() - start

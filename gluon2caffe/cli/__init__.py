@@ -10,6 +10,7 @@ import sys
 from typing import Sequence
 
 from ..errors import Gluon2CaffeError
+from ..converters.context import TARGETS
 from ..verification.runtimes import RUNTIMES
 from . import convert, demo, verify, zoo
 from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE  # noqa: F401  (the exit codes are part of the CLI)
@@ -77,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("exact", "layer", "relu"),
         default="exact",
         help="clip(0,6): exact BVLC layers (default), a ReLU6 layer, or lossy ReLU (warns)",
+    )
+    c.add_argument(
+        "--target",
+        choices=tuple(TARGETS),
+        default="any",
+        help="the runtime the files are for: any (default: layers every runtime loads) or one runtime, for the "
+        "pattern it runs best (all exact; see docs/runtimes.md)",
     )
     c.add_argument(
         "--anchors",

@@ -19,7 +19,9 @@ def run(args: argparse.Namespace) -> int:
     model, description = load_model(args.model, shape, args.params, args.epoch)
     family = detector_for(model)
     _check_detector_flags(args, family)
-    options = ConvertOptions(shape, args.softmax, not args.no_bgr, not args.no_merge_bn, args.input_name, args.relu6)
+    options = ConvertOptions(
+        shape, args.softmax, not args.no_bgr, not args.no_merge_bn, args.input_name, args.relu6, args.target
+    )
     detector = DetectorOptions(anchors=args.anchors, nms=not args.no_nms) if family is not None else None
     result = convert_with(model, options, detector, family)
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
@@ -58,7 +60,7 @@ def _print_conversion(
     print(
         f"  BatchNorm folded: {r.bn_folded}, kept: {r.bn_kept}; identities removed: {r.identities_removed}; "
         f"BGR swap: {', '.join(r.bgr_swapped) if r.bgr_swapped else 'off'}; "
-        f"softmax appended: {'yes' if r.softmax_appended else 'no'}; relu6: {args.relu6}"
+        f"softmax appended: {'yes' if r.softmax_appended else 'no'}; relu6: {args.relu6}; target: {args.target}"
     )
     if result.detector is not None:
         for line in result.detector.summary(result.head, result.detection, not args.no_nms):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import positive_axis  # noqa: F401  (re-exported for the converters)
@@ -22,3 +26,45 @@ def require_nchw(node: Node) -> None:
     layout = node.attrs.str("layout", "None")
     if layout not in ("None", "NCHW"):
         raise ConversionError(f"is {layout!r}; only NCHW converts to Caffe", node.name, node.op, "layout")
+
+
+def set_window(
+    param: Any, kernel: tuple[int, int], stride: tuple[int, int] = (1, 1), pad: tuple[int, int] = (0, 0)
+) -> None:
+    """Kernel, stride and pad of a Convolution/Deconvolution/Pooling parameter. Where H and W agree, the one-value
+    field (`kernel_size`, `stride`, `pad`): every reader takes it, while some read only that form (x2paddle takes a
+    Pooling's scalar `pad` and ignores `pad_h`/`pad_w`). Defaults (stride 1, pad 0) are left out."""
+    repeated = param.DESCRIPTOR.fields_by_name["pad"].label == FieldDescriptor.LABEL_REPEATED
+    for field, (h, w), default in (("kernel", kernel, None), ("stride", stride, 1), ("pad", pad, 0)):
+        if h == w == default:
+            continue
+        single = "kernel_size" if field == "kernel" else field
+        if h != w:
+            setattr(param, f"{field}_h", h)
+            setattr(param, f"{field}_w", w)
+        elif repeated:
+            getattr(param, single).append(h)
+        else:
+            setattr(param, single, h)
+
+
+def one_hot_window(cuts: list[tuple[int, int]]) -> tuple[list[int], list[int], list[int]]:
+    """(kernel, dilation, tap) per spatial axis of a one-hot kernel that keeps `size - extra` values starting at
+    `start`, for each (extra, start) of `cuts`: a cut at either end is two taps `extra` apart (dilation), any other
+    start + 1 taps. Dilations are equal on both axes or dense: MNN reads a Convolution's two dilations swapped."""
+    kernel, dilation, tap = [], [], []
+    for extra, start in cuts:
+        if extra == 0:
+            k, d, t = 1, 1, 0
+        elif start in (0, extra):
+            k, d, t = 2, extra, int(start == extra)
+        else:
+            k, d, t = extra + 1, 1, start
+        kernel.append(k)
+        dilation.append(d)
+        tap.append(t)
+    if len(set(dilation)) > 1:
+        for i, d in enumerate(dilation):
+            if d > 1:
+                kernel[i], dilation[i], tap[i] = d + 1, 1, tap[i] * d
+    return kernel, dilation, tap

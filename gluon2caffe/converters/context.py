@@ -12,9 +12,40 @@ from ..caffe.caffemodel import Layer
 from ..ir.graph import Graph
 
 
+@dataclass(frozen=True)
+class Patterns:
+    """How a target writes the two constructs whose best Caffe form differs between runtimes (all exact)."""
+
+    # Keeping part of a blob (Caffe's extra pooling window, a slice): 'convolution' (a depthwise or 1x1 Convolution
+    # with one-hot weights: one top, loads everywhere) or 'slice' (Slice + Silence of the rest: OpenVINO's Model
+    # Optimizer, caffe2onnx and x2paddle reject Silence; MNN turns the silenced blobs into extra outputs).
+    crop: str
+    # A product/sum with a tensor broadcast along trailing axes (SE gates, YOLO's objectness): 'eltwise' (the operand
+    # expanded by all-ones depthwise Deconvolutions, then Eltwise: loads everywhere) or 'scale' (Scale/Bias with
+    # two bottoms, no expanded copy: MNN and x2paddle reject it).
+    broadcast: str
+
+
+# The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
+# measurements behind each choice).
+TARGETS: dict[str, Patterns] = {
+    "any": Patterns(crop="convolution", broadcast="eltwise"),
+    "caffe": Patterns(crop="slice", broadcast="scale"),
+    "opencv": Patterns(crop="slice", broadcast="scale"),
+    "ncnn": Patterns(crop="slice", broadcast="scale"),
+    "mnn": Patterns(crop="convolution", broadcast="eltwise"),
+    "openvino": Patterns(crop="convolution", broadcast="scale"),
+}
+
+
 @dataclass
 class EmitOptions:
     relu6: str = "exact"  # 'exact' | 'layer' | 'relu'
+    target: str = "any"  # a key of TARGETS
+
+    @property
+    def patterns(self) -> Patterns:
+        return TARGETS[self.target]
 
 
 class EmitContext:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConversionError
 from ..ir.graph import Node
-from ._common import require_nchw, spatial_2d
+from ._common import require_nchw, set_window, spatial_2d
 from .context import EmitContext
 from .registry import register
 
@@ -29,9 +29,7 @@ def convert_convolution(node: Node, ctx: EmitContext) -> None:
     p = layer.convolution_param
     p.num_output = a.int("num_filter")
     p.bias_term = not no_bias
-    p.kernel_h, p.kernel_w = kh, kw
-    p.stride_h, p.stride_w = sh, sw
-    p.pad_h, p.pad_w = ph, pw
+    set_window(p, (kh, kw), (sh, sw), (ph, pw))
     if (dh, dw) != (1, 1):
         p.dilation.extend([dh, dw])
     if group != 1:

@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import broadcast_run, constant_run
+from ._common import set_window
 from .context import EmitContext
 from .registry import register
 
@@ -31,9 +32,11 @@ def convert_add_n(node: Node, ctx: EmitContext) -> None:
     layer.eltwise_param.operation = layer.eltwise_param.SUM
 
 
-@register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Tile)")
+@register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Deconvolution or Tile)")
 def convert_binary(node: Node, ctx: EmitContext) -> None:
-    """Sum/difference/product -> Eltwise for equal shapes, Scale/Bias for a broadcast run or a constant, Tile else."""
+    """Sum/difference/product -> Eltwise for equal shapes; a broadcast tensor -> expanded (all-ones Deconvolution on
+    H/W, Tile elsewhere) + Eltwise, or for a trailing run with target pattern 'scale' a two-bottom Scale/Bias; a
+    constant -> Scale/Bias/Power."""
     kind = _KIND[node.op]
     a, b = node.inputs
     if ctx.is_param(a) and ctx.is_param(b):
@@ -74,13 +77,22 @@ def _eltwise(ctx: EmitContext, name: str, kind: str, a: str, b: str, out: str) -
 def _scale_or_bias_by_tensor(
     node: Node, ctx: EmitContext, kind: str, x: str, operand: str, run: tuple[int, int], out: str
 ) -> None:
-    axis, num_axes = run
+    """x * operand / x + operand, the operand broadcast along trailing axes (an SE gate), in the target's broadcast
+    pattern: expanded (expand_axes) + Eltwise, or a two-bottom Scale/Bias (the operand reshaped to the run, batch
+    copied)."""
     out_shape = ctx.shape(out)
+    if ctx.options.patterns.broadcast == "eltwise":
+        _eltwise(ctx, node.name, kind, x, _tile_to(node, ctx, operand, out_shape, "b"), out)
+        return
+    axis, num_axes = run
     operand_blob = ctx.blob(operand)
     if ctx.shape(operand) != tuple(out_shape[axis : axis + num_axes]):
         reshaped = ctx.unique(f"{node.name}_operand")
         layer = ctx.layer(reshaped, "Reshape", [operand], [reshaped])
-        layer.reshape_param.shape.dim.extend(out_shape[axis : axis + num_axes])
+        dims = list(out_shape[axis : axis + num_axes])
+        if axis == 0:
+            dims[0] = 0  # copy the batch size, so the net can be reshaped to another batch
+        layer.reshape_param.shape.dim.extend(dims)
         operand_blob = reshaped
     layer = ctx.layer(node.name, "Scale" if kind == "mul" else "Bias", [x], [out])
     layer.bottom.append(operand_blob)
@@ -88,7 +100,7 @@ def _scale_or_bias_by_tensor(
 
 
 def _tile_to(node: Node, ctx: EmitContext, tensor: str, out_shape: tuple[int, ...], tag: str) -> str:
-    """Repeat `tensor` along its broadcast axes (Tile) until it has `out_shape`: exact, for any broadcast."""
+    """Repeat `tensor` along its broadcast axes until it has `out_shape`: exact, for any broadcast (expand_axes)."""
     shape = ctx.shape(tensor)
     if shape == out_shape:
         return tensor
@@ -98,15 +110,43 @@ def _tile_to(node: Node, ctx: EmitContext, tensor: str, out_shape: tuple[int, ..
     if padded != shape:
         current = ctx.unique(f"{node.name}_{tag}_expanded")
         ctx.layer(current, "Reshape", [tensor], [current]).reshape_param.shape.dim.extend(padded)
+        ctx.set_shape(current, padded)
     for axis in range(ndim):
-        if padded[axis] == out_shape[axis]:
-            continue
-        if padded[axis] != 1:
+        if padded[axis] != out_shape[axis] and padded[axis] != 1:
             raise ConversionError(f"shapes {shape} and {out_shape} do not broadcast", node.name, node.op)
-        tiled = ctx.unique(f"{node.name}_{tag}_tile{axis}")
-        layer = ctx.layer(tiled, "Tile", [current], [tiled])
-        layer.tile_param.axis, layer.tile_param.tiles = axis, out_shape[axis]
-        current = tiled
+    return expand_axes(ctx, f"{node.name}_{tag}", current, out_shape)
+
+
+def expand_axes(ctx: EmitContext, base: str, blob: str, out_shape: tuple[int, ...]) -> str:
+    """`blob` (size 1 where it differs from `out_shape`) repeated to `out_shape`, exactly. On a 4-D blob, H and W
+    are expanded by a depthwise Deconvolution with an all-ones 1-D kernel (value x 1, every runtime has it; MNN has
+    no Tile); any other axis by Tile."""
+    shape = list(ctx.shape(blob))
+    current = blob
+    if len(shape) == 4 and shape[2:] == [1, 1] and tuple(out_shape[2:]) != (1, 1):
+        # A no-op in Caffe; ncnn keeps a (C, 1, 1) blob as 1-D (after global pooling) and its Deconvolution crashes on
+        # one: the Reshape makes it 3-D again.
+        top = ctx.unique(f"{base}_as_map")
+        ctx.layer(top, "Reshape", [current], [top]).reshape_param.shape.dim.extend([0, shape[1], 1, 1])
+        ctx.set_shape(top, tuple(shape))
+        current = top
+    for axis, size in enumerate(out_shape):
+        if shape[axis] == size:
+            continue
+        top = ctx.unique(f"{base}_expand{axis}")
+        if len(shape) == 4 and axis in (2, 3):
+            kernel = (size, 1) if axis == 2 else (1, size)
+            channels = shape[1]
+            weights = np.ones((channels, 1, *kernel), np.float32)
+            p = ctx.layer(top, "Deconvolution", [current], [top], [weights]).convolution_param
+            p.num_output, p.group, p.bias_term = channels, channels, False
+            set_window(p, kernel)
+        else:
+            layer = ctx.layer(top, "Tile", [current], [top])
+            layer.tile_param.axis, layer.tile_param.tiles = axis, size
+        shape[axis] = size
+        ctx.set_shape(top, tuple(shape))
+        current = top
     return current
 
 

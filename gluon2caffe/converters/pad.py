@@ -7,50 +7,49 @@ import numpy as np
 
 from ..ir.graph import Node
 from ..ir.ops import pad_amounts
+from ._common import one_hot_window, set_window
 from .context import EmitContext
 from .registry import register
-from .shape import emit_slice
+from .shape import emit_crop
 
 
-@register("Pad", caffe="Convolution (depthwise 1x1 identity) + Slice (+ Bias)")
+@register("Pad", caffe="Convolution (depthwise one-hot) (+ Slice) (+ Bias)")
 def convert_pad(node: Node, ctx: EmitContext) -> None:
-    """Pad constant -> identity depthwise Convolution with symmetric pad, Slice off the extra, Bias for a constant."""
+    """Pad constant -> one depthwise one-hot Convolution (asymmetric pads as a second tap), or with the 'slice' crop
+    pattern an identity Convolution + Slice of the extra; then Bias for a non-zero constant."""
     top, bottom, left, right = pad_amounts(node)
     value = node.attrs.float("constant_value", 0.0)
     x, out = node.inputs[0], node.outputs[0]
     n, c, h, w = ctx.shape(x)
     ph, pw = max(top, bottom), max(left, right)
     exact_size = (top, left) == (bottom, right)
-    padded = out if exact_size and value == 0 else ctx.unique(f"{node.name}_padded")
+    one_conv = exact_size or ctx.options.patterns.crop == "convolution"
+    padded = out if one_conv and value == 0 else ctx.unique(f"{node.name}_padded")
+    # One-hot depthwise kernel: symmetric padding max(lo, hi), and where lo != hi a second tap |lo - hi| away that
+    # skips the extra rows of the larger side (x * 1 + 0 * neighbour: exact for finite values).
+    pairs = ((top, bottom), (left, right)) if one_conv else ((0, 0), (0, 0))
+    # lo < hi: the kept values start `hi - lo` into the symmetric padding; lo > hi: at its start.
+    kernel, dilation, tap = one_hot_window([(abs(lo - hi), max(hi - lo, 0)) for lo, hi in pairs])
+    weights = np.zeros((c, 1, *kernel), np.float32)
+    weights[:, 0, tap[0], tap[1]] = 1.0
     layer = ctx.layer(
-        node.name if padded == out else ctx.unique(f"{node.name}_conv"),
-        "Convolution",
-        [x],
-        [padded],
-        [np.ones((c, 1, 1, 1), np.float32)],
+        node.name if padded == out else ctx.unique(f"{node.name}_conv"), "Convolution", [x], [padded], [weights]
     )
     p = layer.convolution_param
     p.num_output, p.group, p.bias_term = c, c, False
-    p.kernel_h = p.kernel_w = 1
-    p.pad_h, p.pad_w = ph, pw
-    ctx.set_shape(padded, (n, c, h + 2 * ph, w + 2 * pw))
+    set_window(p, (kernel[0], kernel[1]), pad=(ph, pw))
+    if dilation != [1, 1]:
+        p.dilation.extend(dilation if dilation[0] != dilation[1] else dilation[:1])
+    ctx.set_shape(padded, ctx.shape(out) if one_conv else (n, c, h + 2 * ph, w + 2 * pw))
     current = padded
-    for axis, (lo, hi, full) in ((2, (top, bottom, ph)), (3, (left, right, pw))):
-        if lo == hi:
-            continue
-        start, stop = full - lo, full + (h if axis == 2 else w) + hi
-        last = axis == 3 or left == right
-        target = out if last and value == 0 else ctx.unique(f"{node.name}_trim{axis}")
-        emit_slice(
-            ctx,
-            node.name if target == out else ctx.unique(f"{node.name}_slice{axis}"),
-            current,
-            axis,
-            start,
-            stop,
-            target,
-        )
-        current = target
+    if not one_conv:  # Slice off the extra rows/columns of the symmetric padding
+        cuts = [
+            (axis, full - lo, full + size + hi)
+            for axis, (lo, hi, full, size) in ((2, (top, bottom, ph, h)), (3, (left, right, pw, w)))
+            if lo != hi
+        ]
+        current = out if value == 0 else ctx.unique(f"{node.name}_trimmed")
+        emit_crop(ctx, node.name if current == out else ctx.unique(f"{node.name}_trim"), padded, cuts, current)
     if value != 0:
         _, _, oh, ow = ctx.shape(out)
         border = np.full((oh, ow), value, np.float32)

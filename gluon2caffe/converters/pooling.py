@@ -9,10 +9,10 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
-from ._common import require_nchw, spatial_2d
+from ._common import require_nchw, set_window, spatial_2d
 from .context import EmitContext
 from .registry import register
-from .shape import emit_slice
+from .shape import emit_crop
 
 
 _POOL = {"max": "MAX", "avg": "AVE"}
@@ -26,10 +26,10 @@ def caffe_pooled_size(size: int, kernel: int, pad: int, stride: int) -> int:
     return out
 
 
-@register("Pooling", caffe="Pooling (+ Slice)")
+@register("Pooling", caffe="Pooling (+ crop)")
 def convert_pooling(node: Node, ctx: EmitContext) -> None:
-    """Pooling max/avg -> Pooling; an extra trailing window (Caffe's ceil) is sliced off; count_include_pad=False is
-    a constant per-position Scale."""
+    """Pooling max/avg -> Pooling; an extra trailing window (Caffe's ceil) is cropped off (shape.emit_crop);
+    count_include_pad=False is a constant per-position Scale."""
     a = node.attrs
     require_nchw(node)
     pool_type = a.str("pool_type", "max")
@@ -72,12 +72,12 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
     # With count_include_pad=False a Scale fixes the divisor, so the pooling writes an intermediate blob.
     final = ctx.unique(f"{node.name}_counted") if exclude_pad else out
     pooled = final if got == tuple(want) else ctx.unique(f"{node.name}_caffe")
-    layer = ctx.layer(node.name, "Pooling", [x], [pooled])
+    # The layer that writes the MXNet tensor carries the node's name (OpenCV refuses a layer named like another
+    # layer's top when a Convolution crop follows).
+    layer = ctx.layer(node.name if pooled == final else pooled, "Pooling", [x], [pooled])
     p = layer.pooling_param
     p.pool = getattr(p, _POOL[pool_type])
-    p.kernel_h, p.kernel_w = kh, kw
-    p.stride_h, p.stride_w = sh, sw
-    p.pad_h, p.pad_w = ph, pw
+    set_window(p, (kh, kw), (sh, sw), (ph, pw))
     if pooled != final:
         _drop_trailing(node, ctx, pooled, final, got, tuple(want))
     if exclude_pad:
@@ -101,15 +101,11 @@ def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) ->
 
 
 def _drop_trailing(node: Node, ctx: EmitContext, src: str, out: str, got: tuple, want: tuple) -> None:
-    """Caffe's windows start where MXNet's do, so slicing off the extra trailing row/column is exact."""
+    """Caffe's windows start where MXNet's do, so dropping the extra trailing row/column is exact."""
     n, c = ctx.shape(node.inputs[0])[:2]
     ctx.set_shape(src, (n, c) + tuple(got))
-    axes = [axis for axis in (0, 1) if got[axis] != want[axis]]
-    current = src
-    for i, axis in enumerate(axes):
-        keep = out if i == len(axes) - 1 else ctx.unique(f"{node.name}_crop_h")
-        emit_slice(ctx, ctx.unique(f"{node.name}_slice_{'hw'[axis]}"), current, axis + 2, 0, want[axis], keep)
-        current = keep
+    cuts = [(axis + 2, 0, want[axis]) for axis in (0, 1) if got[axis] != want[axis]]
+    emit_crop(ctx, node.name if out == node.outputs[0] else ctx.unique(f"{node.name}_crop"), src, cuts, out)
 
 
 @register("_contrib_AdaptiveAvgPooling2D", caffe="Pooling (global or AVE), else InnerProduct + Permute")
@@ -128,8 +124,7 @@ def convert_adaptive_avg_pooling(node: Node, ctx: EmitContext) -> None:
         layer = ctx.layer(node.name, "Pooling", [x], [out])
         p = layer.pooling_param
         p.pool = p.AVE
-        p.kernel_h, p.kernel_w = height // oh, width // ow
-        p.stride_h, p.stride_w = height // oh, width // ow
+        set_window(p, (height // oh, width // ow), (height // oh, width // ow))
         return
     from .resample import emit_separable
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
+from ._common import set_window
 from .context import EmitContext
 from .registry import register
 
@@ -36,8 +37,7 @@ def convert_upsampling(node: Node, ctx: EmitContext) -> None:
     layer = ctx.layer(node.name, "Deconvolution", [x], [node.outputs[0]], [np.ones((c, 1, k, k), np.float32)])
     p = layer.convolution_param
     p.num_output, p.group, p.bias_term = c, c, False
-    p.kernel_h = p.kernel_w = k
-    p.stride_h = p.stride_w = k
+    set_window(p, (k, k), (k, k))
 
 
 @register("repeat", caffe="Deconvolution (depthwise, all-ones 1 x k / k x 1 kernel)")
@@ -61,8 +61,7 @@ def convert_repeat(node: Node, ctx: EmitContext) -> None:
     layer = ctx.layer(node.name, "Deconvolution", [x], [node.outputs[0]], [np.ones((c, 1, kh, kw), np.float32)])
     p = layer.convolution_param
     p.num_output, p.group, p.bias_term = c, c, False
-    p.kernel_h, p.kernel_w = kh, kw
-    p.stride_h, p.stride_w = kh, kw
+    set_window(p, (kh, kw), (kh, kw))
 
 
 @register("_contrib_BilinearResize2D", caffe="InnerProduct + Permute (separable)")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ConversionError
 from ..ir.graph import Node
-from ._common import positive_axis
+from ._common import one_hot_window, positive_axis, set_window
 from .context import EmitContext
 from .registry import register, register_removed
 
@@ -65,6 +67,57 @@ def convert_swapaxis(node: Node, ctx: EmitContext) -> None:
 
 
 def emit_slice(ctx: EmitContext, name: str, src: str, axis: int, start: int, stop: int, out: str) -> None:
+    """Keep [start, stop) of `src` along `axis` (see emit_crop)."""
+    emit_crop(ctx, name, src, [(axis, start, stop)], out)
+
+
+def emit_crop(ctx: EmitContext, name: str, src: str, cuts: list[tuple[int, int, int]], out: str) -> None:
+    """Keep [start, stop) of `src` along each (axis, start, stop) of `cuts`, in the target's crop pattern:
+
+    - 'convolution' (NCHW, any of C/H/W cut): one Convolution with one-hot weights, bias-free: out[i] = 1 * x[i +
+      start] + 0 * (its neighbours), exact for finite values; depthwise when the channels are kept (along H/W: 2 taps
+      with dilation for a cut at either end, else start+1 taps), else a 1x1-style channel selection. One top.
+    - 'slice' (and every other rank or axis): Slice layers; the parts not kept are silenced later.
+    """
+    shape = ctx.shape(src)
+    kept = list(shape)
+    for axis, start, stop in cuts:
+        kept[axis] = stop - start
+    ctx.set_shape(out, tuple(kept))
+    if ctx.options.patterns.crop == "convolution" and len(shape) == 4 and all(axis > 0 for axis, _, _ in cuts):
+        _crop_by_convolution(ctx, name, src, {axis: (start, stop) for axis, start, stop in cuts}, out)
+        return
+    current = src
+    for i, (axis, start, stop) in enumerate(cuts):
+        last = i == len(cuts) - 1
+        top = out if last else ctx.unique(f"{name}_axis{axis}")
+        _slice(ctx, name if last else ctx.unique(f"{name}_slice{axis}"), current, axis, start, stop, top)
+        current = top
+
+
+def _crop_by_convolution(ctx: EmitContext, name: str, src: str, cuts: dict[int, tuple[int, int]], out: str) -> None:
+    n, c, h, w = ctx.shape(src)
+    window = []
+    for axis, size in ((2, h), (3, w)):
+        start, stop = cuts.get(axis, (0, size))
+        window.append((size - (stop - start), start))
+    kernel, dilation, tap = one_hot_window(window)
+    c_start, c_stop = cuts.get(1, (0, c))
+    depthwise = (c_start, c_stop) == (0, c)
+    weights = np.zeros((c if depthwise else c_stop - c_start, 1 if depthwise else c, *kernel), np.float32)
+    for j in range(weights.shape[0]):
+        weights[j, 0 if depthwise else c_start + j, tap[0], tap[1]] = 1.0
+    layer = ctx.layer(name, "Convolution", [src], [out], [weights])
+    p = layer.convolution_param
+    p.num_output, p.bias_term = weights.shape[0], False
+    if depthwise:
+        p.group = c
+    set_window(p, (kernel[0], kernel[1]))
+    if dilation != [1, 1]:
+        p.dilation.extend(dilation if dilation[0] != dilation[1] else dilation[:1])
+
+
+def _slice(ctx: EmitContext, name: str, src: str, axis: int, start: int, stop: int, out: str) -> None:
     """Keep [start, stop) of `src` along `axis` with a Slice layer; the other parts are silenced later."""
     shape = ctx.shape(src)
     size = shape[axis]
@@ -107,9 +160,9 @@ def convert_slice_like(node: Node, ctx: EmitContext) -> None:
     layer.crop_param.offset.append(0)
 
 
-@register("slice_axis", caffe="Slice")
+@register("slice_axis", caffe="Convolution (one-hot) or Slice")
 def convert_slice_axis(node: Node, ctx: EmitContext) -> None:
-    """slice_axis(axis, begin, end) -> Slice; the parts not kept are silenced."""
+    """slice_axis(axis, begin, end) -> the target's crop (emit_crop: a one-hot Convolution, or Slice + Silence)."""
     x = node.inputs[0]
     shape = ctx.shape(x)
     axis = positive_axis(node, "axis", node.attrs.int("axis"), len(shape))
@@ -121,9 +174,9 @@ def convert_slice_axis(node: Node, ctx: EmitContext) -> None:
     emit_slice(ctx, node.name, x, axis, start, stop, node.outputs[0])
 
 
-@register("slice", caffe="Slice")
+@register("slice", caffe="Convolution (one-hot) or Slice")
 def convert_slice(node: Node, ctx: EmitContext) -> None:
-    """slice(begin, end) with step 1 -> one Slice per sliced axis; the parts not kept are silenced."""
+    """slice(begin, end) with step 1 -> the target's crop of every sliced axis (emit_crop)."""
     a = node.attrs
     x, out = node.inputs[0], node.outputs[0]
     shape = ctx.shape(x)
@@ -139,12 +192,7 @@ def convert_slice(node: Node, ctx: EmitContext) -> None:
     if not cuts:
         ctx.alias(out, x)
         return
-    current = x
-    for i, (axis, start, stop) in enumerate(cuts):
-        last = i == len(cuts) - 1
-        top = out if last else ctx.unique(f"{node.name}_axis{axis}")
-        emit_slice(ctx, node.name if last else ctx.unique(f"{node.name}_slice{axis}"), current, axis, start, stop, top)
-        current = top
+    emit_crop(ctx, node.name, x, cuts, out)
 
 
 def _optional_ints(node: Node, key: str) -> list[int | None]:

@@ -2,10 +2,10 @@
 
 Per output, from the 1x1 prediction map (B, A*(5+C), H, W), the same float32 operations GluonCV performs:
     (B, A, 5+C, H*W) -Permute-> (B, H*W, A, 5+C) -Slice-> centers | sizes | objectness | classes
-    centers: Sigmoid -> Scale(1) + bias (the grid offsets, a blob of this layer) -> Power(scale=stride)
-    sizes:   Exp -> Scale (the anchors, a blob) -> Power(scale=0.5) = half sizes
+    centers: Sigmoid -> Eltwise SUM with the grid offsets (a constant blob) -> Power(scale=stride)
+    sizes:   Exp -> Eltwise PROD with the anchors (a constant blob) -> Power(scale=0.5) = half sizes
     corners: Eltwise centers -/+ half sizes -> Concat (B, H*W, A, 4)
-    scores:  Sigmoid(classes) x Sigmoid(objectness) (Scale with two bottoms)
+    scores:  Sigmoid(classes) x Sigmoid(objectness) (expanded by a Deconvolution + Eltwise PROD, or a two-bottom Scale)
 The outputs are flattened and concatenated: `yolo_boxes` (B, N*4) pixel corners and `yolo_scores` (B, N*C), or
 (B, N*(C+1)) with the background column when DetectionOutput follows.
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from ..caffe import caffe_pb2 as pb
 from ..converters.context import EmitContext
+from ..converters.elemwise import expand_axes
 from .common import emit_constant_blob, emit_detection_output
 from .yolo_read import YOLOHead
 
@@ -32,7 +33,7 @@ def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], inp
     """Append the decoding (and DetectionOutput); returns the net's outputs."""
     boxes, scores = [], []
     for index, (pred, out) in enumerate(zip(predictions, head.outputs)):
-        b, s = _decode(ctx, pred, out, head.num_classes, f"yolo_output{index}", background=nms)
+        b, s = _decode(ctx, pred, out, head.num_classes, f"yolo_output{index}", nms, input_name)
         boxes.append(b)
         scores.append(s)
     for parts, top in ((boxes, BOXES), (scores, SCORES)):
@@ -44,7 +45,9 @@ def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], inp
     return [emit_detection_output(ctx, head, BOXES, SCORES, PRIORS, pb.PriorBoxParameter.CORNER)]
 
 
-def _decode(ctx: EmitContext, pred: str, out, num_classes: int, base: str, background: bool) -> tuple[str, str]:
+def _decode(
+    ctx: EmitContext, pred: str, out, num_classes: int, base: str, background: bool, input_name: str
+) -> tuple[str, str]:
     a, hw, p = out.num_anchors, out.height * out.width, 5 + num_classes
 
     def name(tag: str) -> str:
@@ -61,21 +64,22 @@ def _decode(ctx: EmitContext, pred: str, out, num_classes: int, base: str, backg
 
     sig = name("centers_sigmoid")
     ctx.layer(sig, "Sigmoid", [raw_centers], [sig])
-    offsets = np.repeat(out.offsets[:, None, :], a, axis=1)  # (HW, A, 2): GluonCV broadcasts over anchors
+    # The grid offsets and the anchors vary per element: constant (B, HW, A, 2) blobs and Eltwise (x + c, x * c are
+    # exact). A Scale/Bias with a multi-axis blob would be simpler, but ncnn and MNN apply only per-channel ones.
+    offsets = name("grid_offsets")
+    emit_constant_blob(ctx, offsets, np.repeat(out.offsets[:, None, :], a, axis=1), input_name, (hw, a, 2))
     shifted = name("centers_grid")
-    # Scale by ones plus a bias (x * 1 is exact): OpenCV has no Bias layer.
-    blobs = [np.ones(offsets.shape, np.float32), offsets.astype(np.float32)]
-    layer = ctx.layer(shifted, "Scale", [sig], [shifted], blobs)
-    layer.scale_param.axis, layer.scale_param.num_axes, layer.scale_param.bias_term = 1, 3, True
+    ctx.layer(shifted, "Eltwise", [sig, offsets], [shifted]).eltwise_param.operation = pb.EltwiseParameter.SUM
     centers = name("centers")
     layer = ctx.layer(centers, "Power", [shifted], [centers])
     layer.power_param.power, layer.power_param.scale, layer.power_param.shift = 1.0, out.stride, 0.0
 
     exp = name("sizes_exp")
     ctx.layer(exp, "Exp", [raw_sizes], [exp])
+    anchors = name("anchor_sizes")
+    emit_constant_blob(ctx, anchors, np.broadcast_to(out.anchors, (hw, a, 2)), input_name, (hw, a, 2))
     sizes = name("sizes")
-    layer = ctx.layer(sizes, "Scale", [exp], [sizes], [out.anchors.astype(np.float32)])
-    layer.scale_param.axis, layer.scale_param.num_axes, layer.scale_param.bias_term = 2, 2, False
+    ctx.layer(sizes, "Eltwise", [exp, anchors], [sizes]).eltwise_param.operation = pb.EltwiseParameter.PROD
     half = name("half_sizes")
     layer = ctx.layer(half, "Power", [sizes], [half])
     layer.power_param.power, layer.power_param.scale, layer.power_param.shift = 1.0, 0.5, 0.0
@@ -92,12 +96,18 @@ def _decode(ctx: EmitContext, pred: str, out, num_classes: int, base: str, backg
 
     obj = name("objectness")
     ctx.layer(obj, "Sigmoid", [raw_obj], [obj])
-    obj3 = name("objectness_3d")
-    ctx.layer(obj3, "Reshape", [obj], [obj3]).reshape_param.shape.dim.extend([0, hw, a])
     cls = name("class_sigmoid")
     ctx.layer(cls, "Sigmoid", [raw_cls], [cls])
     score = name("scores")
-    ctx.layer(score, "Scale", [cls, obj3], [score]).scale_param.axis = 0
+    if ctx.options.patterns.broadcast == "eltwise":  # (B, HW, A, 1) repeated over the classes, then a product
+        batch = ctx.shape(pred)[0]
+        ctx.set_shape(obj, (batch, hw, a, 1))
+        tiled = expand_axes(ctx, name("objectness"), obj, (batch, hw, a, num_classes))
+        ctx.layer(score, "Eltwise", [cls, tiled], [score]).eltwise_param.operation = pb.EltwiseParameter.PROD
+    else:  # a Scale with two bottoms, the objectness as (B, HW, A)
+        obj3 = name("objectness_3d")
+        ctx.layer(obj3, "Reshape", [obj], [obj3]).reshape_param.shape.dim.extend([0, hw, a])
+        ctx.layer(score, "Scale", [cls, obj3], [score]).scale_param.axis = 0
     if background:  # a zero score column 0 (Power with scale 0 writes zeros whatever its input)
         zero = name("background")
         layer = ctx.layer(zero, "Power", [raw_obj], [zero])
