@@ -1,8 +1,11 @@
 """Shared test set-up.
 
 Runtimes: tests that need Caffe fail (never skip) when pycaffe is missing. Under GLUON2CAFFE_REQUIRE_CAFFE=1 (set
-by `make test` and `make fuzz`) the session does not start at all unless both runtimes the tests use, pycaffe and
-OpenCV, import: a usage error naming what is missing, never a skip.
+by `make test` and `make fuzz`) the session does not start at all unless the runtimes the tests use, pycaffe, OpenCV,
+MNN and OpenVINO (`make openvino`), are there: a usage error naming what is missing, never a skip. ncnn needs
+caffe2ncnn built from source (`make caffe2ncnn NCNN_TOOL_SRC=DIR`): without it the tests that need ncnn skip, and
+the session says so in its header and in a banner at the end; under GLUON2CAFFE_REQUIRE_NCNN=1 (CI) a missing ncnn
+is a usage error too. A test that runs in a runtime calls `runtime_or_skip(name)` (check_block does).
 
 Op coverage: `@pytest.mark.op("Convolution", ...)` (on a test, or on one of its `pytest.param`s) declares the MXNet
 ops the test covers; tests/test_readme.py checks every registered op is declared by some test. A marked test fails
@@ -24,34 +27,106 @@ os.environ.setdefault("MXNET_SUBGRAPH_BACKEND", "NONE")
 sys.path.insert(0, os.path.dirname(__file__))
 
 REQUIRE_CAFFE = "GLUON2CAFFE_REQUIRE_CAFFE"
+REQUIRE_NCNN = "GLUON2CAFFE_REQUIRE_NCNN"
+# The runtimes the tests use (gluon2caffe.verification.runtimes' names), as messages call them.
+RUNTIME_NAMES = {"caffe": "pycaffe", "opencv": "OpenCV", "mnn": "MNN", "openvino": "OpenVINO", "ncnn": "ncnn"}
+REQUIRED_RUNTIMES = ("caffe", "opencv", "mnn", "openvino")  # under REQUIRE_CAFFE; ncnn only under REQUIRE_NCNN
+# The make target that provides each runtime, added to a reason that does not name it already.
+MAKE_TARGETS = {
+    "caffe": ("make caffe", "builds it"),
+    "opencv": ("make setup", "installs it"),
+    "mnn": ("make setup", "installs it"),
+    "openvino": ("make openvino", "builds it"),
+    "ncnn": ("make caffe2ncnn NCNN_TOOL_SRC=DIR", "builds caffe2ncnn (DIR: ncnn's tools/caffe)"),
+}
+NCNN_SKIPPED = "ncnn checks did not run: "  # how a skipped ncnn test's reason begins (counted for the banner)
 
 
-def missing_runtimes() -> list[str]:
-    """The test runtimes that do not import, each with the reason and the fix."""
-    missing = []
-    try:
-        import caffe  # noqa: F401
-    except ImportError as exc:
-        missing.append(f"pycaffe is not importable ({exc}); run `make caffe`")
-    try:
-        import cv2  # noqa: F401
-    except ImportError as exc:
-        missing.append(f"OpenCV is not importable ({exc}); `make setup` installs opencv-python-headless")
-    return missing
+def enabled(environ: Mapping[str, str], variable: str) -> bool:
+    return environ.get(variable, "") not in ("", "0")
+
+
+def unavailable(runtime: str) -> str | None:
+    """None when `runtime` can run here, else what is missing and how to get it."""
+    from gluon2caffe.verification import runtimes
+
+    reason = runtimes.available(runtime)
+    target, does = MAKE_TARGETS[runtime]
+    if reason is not None and target not in reason:
+        reason += f"; `{target}` {does}"
+    return reason
+
+
+def named(runtime: str, reason: str) -> str:
+    """The reason, starting with the runtime's name (some reasons already do)."""
+    name = RUNTIME_NAMES[runtime]
+    return reason if reason.startswith((f"{name} ", f"{name}:")) else f"{name}: {reason}"
+
+
+def missing_runtimes(names: tuple[str, ...] = REQUIRED_RUNTIMES) -> list[str]:
+    """The runtimes among `names` that cannot run here, each named, with the reason and the fix."""
+    return [named(name, reason) for name in names if (reason := unavailable(name)) is not None]
 
 
 def require_runtimes(environ: Mapping[str, str] = os.environ) -> None:
-    """Under GLUON2CAFFE_REQUIRE_CAFFE (any value but '' or '0'), a missing runtime is an error."""
-    if environ.get(REQUIRE_CAFFE, "") in ("", "0"):
+    """Under GLUON2CAFFE_REQUIRE_CAFFE (any value but '' or '0') a missing pycaffe, OpenCV, MNN or OpenVINO is an
+    error; under GLUON2CAFFE_REQUIRE_NCNN a missing ncnn is."""
+    errors = []
+    for variable, names in ((REQUIRE_CAFFE, REQUIRED_RUNTIMES), (REQUIRE_NCNN, ("ncnn",))):
+        if enabled(environ, variable) and (missing := missing_runtimes(names)):
+            errors.append(f"{variable}={environ[variable]}, but:\n  " + "\n  ".join(missing))
+    if errors:
+        raise pytest.UsageError("\n".join(errors))
+
+
+def runtime_or_skip(runtime: str, environ: Mapping[str, str] = os.environ) -> None:
+    """For a test that runs in `runtime`: returns when it can run here. A missing pycaffe, OpenCV, MNN or OpenVINO
+    fails the test, never a skip. A missing ncnn (caffe2ncnn is built from source) skips it, counted in the session's
+    closing banner, unless GLUON2CAFFE_REQUIRE_NCNN: then it fails too."""
+    reason = unavailable(runtime)
+    if reason is None:
         return
-    missing = missing_runtimes()
-    if missing:
-        raise pytest.UsageError(f"{REQUIRE_CAFFE}={environ[REQUIRE_CAFFE]}: " + "; ".join(missing))
+    if runtime == "ncnn" and not enabled(environ, REQUIRE_NCNN):
+        pytest.skip(NCNN_SKIPPED + reason)
+    pytest.fail(named(runtime, reason), pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "op(*names): the registered MXNet ops this test converts (see conftest.py)")
     require_runtimes()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    reasons = {name: unavailable(name) for name in RUNTIME_NAMES}
+    lines = [
+        "runtimes: " + ", ".join(f"{RUNTIME_NAMES[n]} {'ok' if r is None else 'MISSING'}" for n, r in reasons.items())
+    ]
+    if reasons["ncnn"] is not None:
+        lines.append(f"ncnn checks WILL NOT RUN: {reasons['ncnn']}")
+    return lines
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """A missing caffe2ncnn must not pass unnoticed: a banner with the reason and how many ncnn tests skipped."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if NCNN_SKIPPED in skip_reason(r)]
+    reason = unavailable("ncnn")
+    if reason is None and not skipped:
+        return
+    if reason is None:  # caffe2ncnn appeared during the session: the reason the tests skipped
+        reason = skip_reason(skipped[0]).split(NCNN_SKIPPED, 1)[1]
+    terminalreporter.write_sep("!", "ncnn checks DID NOT RUN", red=True, bold=True)
+    terminalreporter.write_line(f"ncnn checks DID NOT RUN: {reason}", red=True, bold=True)
+    count = f"{len(skipped)} test{'' if len(skipped) == 1 else 's'} that need{'s' if len(skipped) == 1 else ''} ncnn"
+    terminalreporter.write_line(
+        f"{count} skipped. Under {REQUIRE_NCNN}=1 (as in CI: .ci/run builds caffe2ncnn) this is an error.",
+        red=True,
+        bold=True,
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)

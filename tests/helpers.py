@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import mxnet as mx
 import numpy as np
+from conftest import runtime_or_skip
 from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe import convert
@@ -80,6 +81,7 @@ def check_block(
     The conversion happens before the MXNet reference runs: MXNet's forward overwrites a fix_gamma BatchNorm's
     stored gamma with 1, which would hide a converter that ignores fix_gamma.
     """
+    runtime_or_skip(runtime)
     if init:
         block.initialize(mx.init.Normal(0.5))
         randomize(block, input_shape, seed=seed)
@@ -141,6 +143,7 @@ def convert_and_check_detector(net: Any, shape: tuple[int, ...], tmp_path: Any, 
     from gluon2caffe.detectors import detector_for
     from gluon2caffe.verification import synthetic_scene
 
+    runtime_or_skip(runtime)
     family = detector_for(net)
     result = detector_converter(family)(net, shape, **kwargs)
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "detector")
