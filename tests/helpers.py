@@ -68,6 +68,7 @@ def check_block(
     merge_bn: bool = True,
     to_bgr: bool = False,
     relu6: str = "exact",
+    target: str = "any",
     softmax: bool = False,
     scale: float = 1.0,
     seed: int = 0,
@@ -85,7 +86,7 @@ def check_block(
     if init:
         block.initialize(mx.init.Normal(0.5))
         randomize(block, input_shape, seed=seed)
-    result = convert(block, input_shape, softmax=softmax, to_bgr=to_bgr, merge_bn=merge_bn, relu6=relu6)
+    result = convert(block, input_shape, softmax=softmax, to_bgr=to_bgr, merge_bn=merge_bn, relu6=relu6, target=target)
     x = make_input(input_shape, seed + 1, scale)
     x_caffe = x[:, BGR] if to_bgr else x
     caffe_out = run_converted(result.text_net, result.binary_weights, {"data": x_caffe}, runtime=runtime)

@@ -369,7 +369,7 @@ def test_convert_yolo_and_verify(tmp_path):
     proc = run("convert", "yolo3_mobilenet0.25_voc", "-o", tmp_path / "y", "--verify")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "YOLOv3: 20 classes (Caffe label = GluonCV class id + 1)" in proc.stdout
-    assert "before NMS, boxes:" in proc.stdout and "100/100 GluonCV detections found" in proc.stdout
+    assert "before NMS, loc:" in proc.stdout and "100/100 GluonCV detections found" in proc.stdout
     assert "dim: 416" in (tmp_path / "y.prototxt").read_text()
     proc = run("convert", "yolo3_mobilenet0.25_voc", "-o", tmp_path / "n", "--no-nms", "--input-shape", "1,3,320,320")
     assert proc.returncode == 0 and "no DetectionOutput" in proc.stdout, proc.stderr

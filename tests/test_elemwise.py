@@ -110,10 +110,14 @@ def test_same_shape_binary(op):
 @pytest.mark.parametrize(
     "a, b", [("full", "channel"), ("channel", "full"), ("full", "spatial"), ("spatial", "channel"), ("full", "row")]
 )
-def test_broadcast_binary(op, a, b):
-    checked = check_block(Binary(op, a, b), (2, 3, 5, 6))
+@pytest.mark.parametrize("target", ["any", "caffe"])
+def test_broadcast_binary(op, a, b, target):
+    checked = check_block(Binary(op, a, b), (2, 3, 5, 6), target=target)
     if op in ("broadcast_mul", "broadcast_add") and "channel" in (a, b) and "full" in (a, b):
-        assert checked.layer_types[-1] in ("Scale", "Bias")  # the efficient per-channel form
+        if target == "caffe":
+            assert checked.layer_types[-1] in ("Scale", "Bias")  # the two-bottom per-channel form
+        else:  # the operand expanded over H and W (loads in MNN, which rejects a two-bottom Scale)
+            assert checked.layer_types[-3:] == ["Deconvolution", "Deconvolution", "Eltwise"], checked.layer_types
 
 
 class SplitAttention(HybridBlock):

@@ -31,7 +31,9 @@ def test_zoo_model_in_opencv(name, shape, scale, relu6):
     assert c.ok, c
 
 
-def test_pooling_slice_fix_in_opencv():
-    """The Slice (+ Silence) that drops Caffe's extra pooling row also loads and runs in OpenCV."""
-    checked = check_block(seq(nn.Conv2D(4, 3), nn.MaxPool2D(3, 2, 1), nn.Conv2D(3, 1)), (1, 3, 10, 9), runtime="opencv")
-    assert "Slice" in checked.layer_types
+@pytest.mark.parametrize("target, crop", [("any", "Convolution"), ("opencv", "Slice")])
+def test_pooling_crop_in_opencv(target, crop):
+    """The crop that drops Caffe's extra pooling row (a one-hot Convolution, or Slice + Silence) runs in OpenCV."""
+    block = seq(nn.Conv2D(4, 3), nn.MaxPool2D(3, 2, 1), nn.Conv2D(3, 1))
+    checked = check_block(block, (1, 3, 10, 9), runtime="opencv", target=target)
+    assert checked.layer_types.count(crop) == 1 + 2 * (crop == "Convolution")

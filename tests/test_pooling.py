@@ -25,8 +25,9 @@ CASES = [
 
 
 @pytest.mark.op("Pooling")
+@pytest.mark.parametrize("target", ["any", "caffe"])
 @pytest.mark.parametrize("pool, kernel, stride, pad, convention, height, width", CASES)
-def test_pooling(pool, kernel, stride, pad, convention, height, width):
+def test_pooling(pool, kernel, stride, pad, convention, height, width, target):
     def fn(F, x):
         return F.Pooling(
             x,
@@ -37,11 +38,14 @@ def test_pooling(pool, kernel, stride, pad, convention, height, width):
             pooling_convention=convention,
         )
 
-    checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width))
+    checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width), target=target)
     out_h, out_w = checked.mxnet_outputs[0].shape[2:]
     caffe_h, caffe_w = (caffe_pooled_size(s, kernel, pad, stride) for s in (height, width))
-    slices = checked.layer_types.count("Slice")
-    assert slices == (caffe_h != out_h) + (caffe_w != out_w)
+    if target == "caffe":  # a Slice per cropped axis, the rest silenced
+        assert checked.layer_types.count("Slice") == (caffe_h != out_h) + (caffe_w != out_w)
+    else:  # one one-hot Convolution for both axes (the other Convolution is the block's own)
+        assert checked.layer_types.count("Convolution") == 1 + (caffe_h != out_h or caffe_w != out_w)
+        assert "Silence" not in checked.layer_types
 
 
 def test_slice_fix_is_exercised():
@@ -51,7 +55,7 @@ def test_slice_fix_is_exercised():
 
 
 def test_sliced_rows_are_silenced():
-    checked = check_block(seq(nn.Conv2D(4, 1), nn.MaxPool2D(3, 2, 1)), (1, 3, 8, 8))
+    checked = check_block(seq(nn.Conv2D(4, 1), nn.MaxPool2D(3, 2, 1)), (1, 3, 8, 8), target="caffe")
     assert checked.layer_types[-1] == "Silence"
     assert list(checked.caffe_outputs) == checked.result.graph.outputs
 

@@ -21,17 +21,7 @@ from gluon2caffe.tools.models import load_zoo_model
 from gluon2caffe.verification import TOLERANCE, compare, forward, mxnet_forward
 from helpers import BGR, assert_detector_ok, convert_and_check_detector, lam, make_input, seq
 
-try:
-    from helpers import runtime_or_skip
-except ImportError:  # TEMP until the plumbing branch lands
-
-    def runtime_or_skip(name):
-        from gluon2caffe.verification.runtimes import available
-
-        reason = available(name)
-        if reason:
-            pytest.fail(reason)
-
+from conftest import runtime_or_skip
 
 RUNTIMES = ["caffe", "opencv", "mnn", "ncnn", "openvino"]
 
@@ -199,4 +189,3 @@ def test_runtime_registry_lists_the_deployment_runtimes():
     from gluon2caffe.verification.runtimes import RUNTIMES as REGISTRY
 
     assert set(RUNTIMES) <= set(REGISTRY)
-

@@ -15,7 +15,7 @@ from mxnet.gluon import nn
 from gluon2caffe import convert_model, convert_yolo_model
 from gluon2caffe.tools.models import load_zoo_model
 from gluon2caffe.verification import TOLERANCE, synthetic_scene
-from gluon2caffe.verification.detectors import _yolo_float64_errors, yolo_reference
+from gluon2caffe.verification.detectors import _yolo_float64_errors, yolo_loc, yolo_reference
 from gluon2caffe.tools.zoo_models import YOLO_MODELS
 
 
@@ -82,8 +82,14 @@ def test_float64_arbiter_decodes_like_gluoncv():
     _, head = read_yolo(net, shape)
     x = synthetic_scene(shape, seed=1)
     ref = yolo_reference(net, x)
-    caffe_err, mxnet_err = _yolo_float64_errors(net, head, x, ref, ref["pre_boxes"], ref["pre_scores"])
+    boxes = ("boxes", ref["pre_boxes"], "pre_boxes")
+    caffe_err, mxnet_err = _yolo_float64_errors(net, head, x, ref, boxes, ref["pre_scores"])
     assert caffe_err == mxnet_err and 0 < mxnet_err < TOLERANCE  # GluonCV's float32 decoding is ~float64's
+    ref["pre_loc"] = yolo_loc(ref["predictions"], head).astype(np.float32)  # DetectionOutput's input
+    caffe_err, mxnet_err = _yolo_float64_errors(
+        net, head, x, ref, ("loc", ref["pre_loc"], "pre_loc"), ref["pre_scores"]
+    )
+    assert caffe_err == mxnet_err and 0 < mxnet_err < TOLERANCE
 
 
 # -- the ops YOLOv3's upsampling adds -----------------------------------------------------------------------------

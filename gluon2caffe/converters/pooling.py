@@ -69,6 +69,9 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
                 "pooling_convention",
             )
 
+    if got != tuple(want) and ctx.options.patterns.crop == "convolution":
+        x, got = _crop_unread_input(node, ctx, x, (kh, kw), (sh, sw), (ph, pw), got, tuple(want))
+
     # With count_include_pad=False a Scale fixes the divisor, so the pooling writes an intermediate blob.
     final = ctx.unique(f"{node.name}_counted") if exclude_pad else out
     pooled = final if got == tuple(want) else ctx.unique(f"{node.name}_caffe")
@@ -98,6 +101,24 @@ def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) ->
         real = min(start + kernel, size) - max(start, 0)
         ratios.append(caffe / real)
     return np.array(ratios, np.float64)
+
+
+def _crop_unread_input(node: Node, ctx: EmitContext, x: str, kernel, stride, pad, got: tuple, want: tuple):
+    """Along an axis without padding, Caffe's extra window may start past the input: an AVE over no element is 0/0,
+    and a one-hot crop (1 x value + 0 x NaN) would spread that NaN. There, crop the input instead to the rows MXNet's
+    windows read, (want - 1) * stride + kernel, over which Caffe's ceil gives MXNet's windows exactly. Returns the
+    pooling's input and Caffe's output size after that."""
+    cuts = [
+        (axis + 2, 0, (want[axis] - 1) * stride[axis] + kernel[axis])
+        for axis in (0, 1)
+        if got[axis] != want[axis] and pad[axis] == 0
+    ]
+    if not cuts:
+        return x, got
+    cropped = ctx.unique(f"{node.name}_input")
+    emit_crop(ctx, cropped, x, cuts, cropped)
+    size = ctx.shape(cropped)[2:]
+    return cropped, tuple(caffe_pooled_size(size[i], kernel[i], pad[i], stride[i]) for i in (0, 1))
 
 
 def _drop_trailing(node: Node, ctx: EmitContext, src: str, out: str, got: tuple, want: tuple) -> None:

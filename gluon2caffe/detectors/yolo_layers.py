@@ -3,8 +3,8 @@
 Per output, from the 1x1 prediction map (B, A*(5+C), H, W), the same float32 operations GluonCV performs:
     (B, A, 5+C, H*W) -Permute-> (B, H*W, A, 5+C) -Slice-> centers | sizes | objectness | classes
     centers: Sigmoid -> Eltwise SUM with the grid offsets (a constant blob) -> Power(scale=stride)
-    sizes:   Exp -> Eltwise PROD with the anchors (a constant blob) -> Power(scale=0.5) = half sizes
-    corners: Eltwise centers -/+ half sizes -> Concat (B, H*W, A, 4)
+    sizes:   Exp -> Eltwise PROD with the anchors (a constant blob) -> Power(scale=-/+0.5)
+    corners: Eltwise SUM centers + those -> Concat (B, H*W, A, 4)
     scores:  Sigmoid(classes) x Sigmoid(objectness) (expanded by a Deconvolution + Eltwise PROD, or a two-bottom Scale)
 The outputs are flattened and concatenated: `yolo_boxes` (B, N*4) pixel corners and `yolo_scores` (B, N*C), or
 (B, N*(C+1)) with the background column when DetectionOutput follows.
@@ -26,7 +26,7 @@ from .common import emit_constant_blob, emit_detection_output
 from .yolo_read import YOLOHead
 
 
-BOXES, SCORES, PRIORS = "yolo_boxes", "yolo_scores", "yolo_priors"
+BOXES, SCORES, PRIORS, LOC = "yolo_boxes", "yolo_scores", "yolo_priors", "yolo_loc"
 
 
 def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], input_name: str, nms: bool) -> list[str]:
@@ -36,13 +36,13 @@ def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], inp
         b, s = _decode(ctx, pred, out, head.num_classes, f"yolo_output{index}", nms, input_name)
         boxes.append(b)
         scores.append(s)
-    for parts, top in ((boxes, BOXES), (scores, SCORES)):
+    for parts, top in ((boxes, LOC if nms else BOXES), (scores, SCORES)):
         layer = ctx.layer(top, "Concat", parts, [top])
         layer.concat_param.axis = 1
     if not nms:
         return [BOXES, SCORES]
-    _identity_priors(ctx, head, input_name)
-    return [emit_detection_output(ctx, head, BOXES, SCORES, PRIORS, pb.PriorBoxParameter.CORNER)]
+    _anchor_priors(ctx, head, input_name)
+    return [emit_detection_output(ctx, head, LOC, SCORES, PRIORS, pb.PriorBoxParameter.CENTER_SIZE)]
 
 
 def _decode(
@@ -74,25 +74,13 @@ def _decode(
     layer = ctx.layer(centers, "Power", [shifted], [centers])
     layer.power_param.power, layer.power_param.scale, layer.power_param.shift = 1.0, out.stride, 0.0
 
-    exp = name("sizes_exp")
-    ctx.layer(exp, "Exp", [raw_sizes], [exp])
-    anchors = name("anchor_sizes")
-    emit_constant_blob(ctx, anchors, np.broadcast_to(out.anchors, (hw, a, 2)), input_name, (hw, a, 2))
-    sizes = name("sizes")
-    ctx.layer(sizes, "Eltwise", [exp, anchors], [sizes]).eltwise_param.operation = pb.EltwiseParameter.PROD
-    half = name("half_sizes")
-    layer = ctx.layer(half, "Power", [sizes], [half])
-    layer.power_param.power, layer.power_param.scale, layer.power_param.shift = 1.0, 0.5, 0.0
-
-    low, high = name("corner_min"), name("corner_max")
-    for top, sign in ((low, -1.0), (high, 1.0)):
-        layer = ctx.layer(top, "Eltwise", [centers, half], [top])
-        layer.eltwise_param.operation = pb.EltwiseParameter.SUM
-        layer.eltwise_param.coeff.extend([1.0, sign])
-    corners = name("boxes")
-    ctx.layer(corners, "Concat", [low, high], [corners]).concat_param.axis = 3
-    boxes = name("boxes_flat")
-    ctx.layer(boxes, "Flatten", [corners], [boxes])
+    if background:  # DetectionOutput's CENTER_SIZE input: pixel centers and the raw size logits (_anchor_priors)
+        loc = name("loc")
+        ctx.layer(loc, "Concat", [centers, raw_sizes], [loc]).concat_param.axis = 3
+        boxes = name("loc_flat")
+        ctx.layer(boxes, "Flatten", [loc], [boxes])
+    else:
+        boxes = _corners(ctx, name, raw_sizes, centers, out, input_name)
 
     obj = name("objectness")
     ctx.layer(obj, "Sigmoid", [raw_obj], [obj])
@@ -120,9 +108,40 @@ def _decode(
     return boxes, scores
 
 
-def _identity_priors(ctx: EmitContext, head: YOLOHead, input_name: str) -> None:
-    """(1, 2, 4N): zero priors, then variances (1/W, 1/H, 1/W, 1/H): CORNER decoding becomes loc / image size."""
+def _corners(ctx: EmitContext, name, raw_sizes: str, centers: str, out, input_name: str) -> str:
+    """GluonCV's pixel corners, flattened (B, HW*A*4): centers -/+ exp(raw sizes) * anchors / 2."""
+    hw, a = out.height * out.width, out.num_anchors
+    exp = name("sizes_exp")
+    ctx.layer(exp, "Exp", [raw_sizes], [exp])
+    anchors = name("anchor_sizes")
+    emit_constant_blob(ctx, anchors, np.broadcast_to(out.anchors, (hw, a, 2)), input_name, (hw, a, 2))
+    sizes = name("sizes")
+    ctx.layer(sizes, "Eltwise", [exp, anchors], [sizes]).eltwise_param.operation = pb.EltwiseParameter.PROD
+    # centers -/+ sizes / 2 as two plain sums with +-0.5 * sizes (negation is exact): MNN merges two Eltwise layers
+    # over the same bottoms whatever their coeff (corner_max came out as corner_min).
+    low, high = name("corner_min"), name("corner_max")
+    for top, half, factor in ((low, name("minus_half_sizes"), -0.5), (high, name("half_sizes"), 0.5)):
+        layer = ctx.layer(half, "Power", [sizes], [half])
+        layer.power_param.power, layer.power_param.scale, layer.power_param.shift = 1.0, factor, 0.0
+        ctx.layer(top, "Eltwise", [centers, half], [top]).eltwise_param.operation = pb.EltwiseParameter.SUM
+    corners = name("boxes")
+    ctx.layer(corners, "Concat", [low, high], [corners]).concat_param.axis = 3
+    boxes = name("boxes_flat")
+    ctx.layer(boxes, "Flatten", [corners], [boxes])
+    return boxes
+
+
+def _anchor_priors(ctx: EmitContext, head: YOLOHead, input_name: str) -> None:
+    """(1, 2, 4N) priors for CENTER_SIZE decoding that reproduces GluonCV's boxes from `yolo_loc`:
+    prior i is centered at 0 with the anchor's normalized size (aw/W, ah/H) and variances (1/aw, 1/ah, 1, 1), so
+    DetectionOutput's center = (1/aw) * cx * aw/W = cx/W and size = exp(raw) * aw/W, both normalized to [0, 1].
+    (Every runtime implements CENTER_SIZE; ncnn's DetectionOutput has no other code type.)"""
     h, w = head.image_size
-    variances = np.tile(np.array([1.0 / w, 1.0 / h, 1.0 / w, 1.0 / h], np.float32), head.num_boxes)
-    constant = np.concatenate([np.zeros(4 * head.num_boxes, np.float32), variances])
-    emit_constant_blob(ctx, PRIORS, constant, input_name)
+    priors, variances = [], []
+    for out in head.outputs:
+        anchors = np.tile(out.anchors.astype(np.float64), (out.height * out.width, 1))  # (HW*A, 2), anchor fastest
+        half = anchors / 2 / np.array([w, h])
+        priors.append(np.concatenate([-half, half], 1))
+        variances.append(np.concatenate([1 / anchors, np.ones_like(anchors)], 1))
+    constant = np.concatenate([np.concatenate(priors).reshape(-1), np.concatenate(variances).reshape(-1)])
+    emit_constant_blob(ctx, PRIORS, constant.astype(np.float32), input_name)

@@ -396,7 +396,12 @@ def yolo_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
     import mxnet as mx
 
     captured: list[np.ndarray] = []
+    predictions: list[np.ndarray] = []  # each output's 1x1 prediction map (B, A*(5+C), H, W)
     handles = [o.register_forward_hook(lambda _b, _i, out: captured.append(out.asnumpy())) for o in net.yolo_outputs]
+    handles += [
+        o.prediction.register_forward_hook(lambda _b, _i, out: predictions.append(out.asnumpy()))
+        for o in net.yolo_outputs
+    ]
     try:
         ids, scores, boxes = (o.asnumpy() for o in net(mx.nd.array(x, dtype=x.dtype)))
     finally:
@@ -413,6 +418,7 @@ def yolo_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "pre_boxes": pre_boxes,
         "pre_scores": pre_scores,
+        "predictions": predictions,
         "conf": conf,
         "ids": ids,
         "scores": scores,
@@ -430,18 +436,23 @@ def check_yolo(
     runtime: str = "caffe",
     x2: np.ndarray | None = None,
 ) -> DetectorCheck:
-    """Compare a converted YOLOv3 with GluonCV: decoded boxes and scores before NMS, then the detections."""
+    """Compare a converted YOLOv3 with GluonCV before NMS (the decoded boxes, or with DetectionOutput its `yolo_loc`
+    input: pixel centers and raw size logits), the scores, then the detections."""
     from ..detectors.yolo_layers import BOXES, SCORES
+    from ..detectors.yolo_layers import LOC as YOLO_LOC
 
     ref = yolo_reference(net, x)
     x_caffe = x[:, ::-1].copy() if to_bgr else x
-    got = run_with_blobs(prototxt, caffemodel, x_caffe, [BOXES, SCORES], runtime)
+    located = any(YOLO_LOC in layer.top for layer in read_prototxt(prototxt).layer)
+    got = run_with_blobs(prototxt, caffemodel, x_caffe, [YOLO_LOC if located else BOXES, SCORES], runtime)
     b, n, c = ref["pre_scores"].shape
     scores = got[SCORES].reshape(b, n, -1)[:, :, -c:]  # without the background column, when there is one
-    pre = {
-        "boxes": compare(got[BOXES].reshape(b, n, 4), ref["pre_boxes"]),
-        "scores": compare(scores, ref["pre_scores"]),
-    }
+    if located:
+        ref["pre_loc"] = yolo_loc(ref["predictions"], head).astype(np.float32)
+        boxes = ("loc", got[YOLO_LOC].reshape(b, n, 4), "pre_loc")
+    else:
+        boxes = ("boxes", got[BOXES].reshape(b, n, 4), "pre_boxes")
+    pre = {boxes[0]: compare(boxes[1], ref[boxes[2]]), "scores": compare(scores, ref["pre_scores"])}
     sensitivity = (
         float("nan") if x2 is None else compare(yolo_reference(net, x2)["pre_scores"], ref["pre_scores"]).relative
     )
@@ -457,28 +468,42 @@ def check_yolo(
         got,
         pre,
         sensitivity,
-        lambda: _yolo_float64_errors(net, head, x, ref, got[BOXES].reshape(b, n, 4), scores),
+        lambda: _yolo_float64_errors(net, head, x, ref, boxes, scores),
     )
 
 
-def _yolo_float64_errors(net, head, x, ref, caffe_boxes, caffe_scores) -> tuple[float, float] | None:
-    """(Caffe, MXNet float32) relative errors of the decoded boxes and scores against float64: the prediction maps
+def yolo_loc(predictions: list[np.ndarray], head: Any) -> np.ndarray:
+    """`yolo_loc` from the prediction maps, in float64: (B, N, 4) = pixel centers (sigmoid + grid offset) * stride
+    and the raw size logits, in the converter's box order."""
+    locs = []
+    for pred, out in zip(predictions, head.outputs):
+        bsz, a, hw = pred.shape[0], out.num_anchors, out.height * out.width
+        p = pred.astype(np.float64).reshape(bsz, a, -1, hw).transpose(0, 3, 1, 2)  # (B, HW, A, 5 + C)
+        centers = (1 / (1 + np.exp(-p[..., 0:2])) + out.offsets.astype(np.float64)[None, :, None, :]) * out.stride
+        locs.append(np.concatenate([centers, p[..., 2:4]], -1).reshape(bsz, -1, 4))
+    return np.concatenate(locs, 1)
+
+
+def _yolo_float64_errors(net, head, x, ref, boxes, caffe_scores) -> tuple[float, float] | None:
+    """(Caffe, MXNet float32) relative errors of the boxes (or loc) and scores against float64: the prediction maps
     in float64 (child process, no MKL-DNN) decoded in float64 with the network's constants."""
     from ..detectors.yolo_read import YOLOPredictions
 
     predictions = float64_outputs(YOLOPredictions(net), x, len(head.outputs))
     if predictions is None:
         return None
-    boxes, scores = [], []
+    what, caffe_boxes, ref_key = boxes
+    truth_boxes, scores = [], []
     for pred, out in zip(predictions, head.outputs):
         bsz, a, hw = pred.shape[0], out.num_anchors, out.height * out.width
         p = pred.reshape(bsz, a, -1, hw).transpose(0, 3, 1, 2)  # (B, HW, A, 5 + C)
         sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
         centers = (sig(p[..., 0:2]) + out.offsets.astype(np.float64)[None, :, None, :]) * out.stride
         half = np.exp(p[..., 2:4]) * out.anchors.astype(np.float64)[None, None] / 2
-        boxes.append(np.concatenate([centers - half, centers + half], -1).reshape(bsz, -1, 4))
+        truth_boxes.append(np.concatenate([centers - half, centers + half], -1).reshape(bsz, -1, 4))
         scores.append((sig(p[..., 5:]) * sig(p[..., 4:5])).reshape(bsz, hw * a, -1))
-    truth_boxes, truth_scores = np.concatenate(boxes, 1), np.concatenate(scores, 1)
-    caffe = max(compare(caffe_boxes, truth_boxes).relative, compare(caffe_scores, truth_scores).relative)
-    mxnet = max(compare(ref["pre_boxes"], truth_boxes).relative, compare(ref["pre_scores"], truth_scores).relative)
+    truth = yolo_loc(predictions, head) if what == "loc" else np.concatenate(truth_boxes, 1)
+    truth_scores = np.concatenate(scores, 1)
+    caffe = max(compare(caffe_boxes, truth).relative, compare(caffe_scores, truth_scores).relative)
+    mxnet = max(compare(ref[ref_key], truth).relative, compare(ref["pre_scores"], truth_scores).relative)
     return caffe, mxnet

@@ -10,6 +10,7 @@ Winograd convolutions cost 2e-4 .. 2e-3 relative.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from .runtimes import (
     Runtime,
+    Timing,
     caffe_rows,
     detection_tops,
     register_runtime,
@@ -39,7 +41,12 @@ def convert_to_mnn(prototxt: str, caffemodel: str, out: str, keep: list[str] = (
 
 
 def mnn_forward(
-    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str], _every: bool = False
+    prototxt: str,
+    caffemodel: str,
+    inputs: dict[str, np.ndarray],
+    outputs: list[str],
+    _every: bool = False,
+    timing: Timing | None = None,
 ) -> dict[str, np.ndarray]:
     import MNN
 
@@ -58,6 +65,8 @@ def mnn_forward(
             host = MNN.Tensor(value.shape, MNN.Halide_Type_Float, value, MNN.Tensor_DimensionType_Caffe)
             interpreter.getSessionInput(session, name).copyFrom(host)
         interpreter.runSession(session)
+        if timing is not None:
+            timing.run(functools.partial(interpreter.runSession, session))
         result = {}
         for name in outputs:
             tensor = interpreter.getSessionOutput(session, name)

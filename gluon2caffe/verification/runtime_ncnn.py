@@ -16,7 +16,9 @@ import numpy as np
 
 from .runtimes import (
     Runtime,
+    RuntimeFailedError,
     RuntimeUnavailableError,
+    Timing,
     caffe_rows,
     detection_tops,
     find_tool,
@@ -61,7 +63,12 @@ def strict_options(net) -> None:
 
 
 def ncnn_forward(
-    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str], _every: bool = False
+    prototxt: str,
+    caffemodel: str,
+    inputs: dict[str, np.ndarray],
+    outputs: list[str],
+    _every: bool = False,
+    timing: Timing | None = None,
 ) -> dict[str, np.ndarray]:
     import ncnn
 
@@ -75,23 +82,32 @@ def ncnn_forward(
         net = ncnn.Net()
         strict_options(net)
         if net.load_param(param) != 0 or net.load_model(weights) != 0:
-            raise RuntimeUnavailableError(f"ncnn could not load the files converted from {prototxt}")
+            raise RuntimeFailedError(f"ncnn could not load the files ncnn's caffe2ncnn wrote from {prototxt}")
         per_image: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
         for i in range(batch.pop()):
-            extractor = net.create_extractor()
-            for name, value in inputs.items():
-                # clone: ncnn.Mat(array) borrows the buffer, and a first layer working in place would write to it.
-                extractor.input(name, ncnn.Mat(np.ascontiguousarray(value[i], np.float32)).clone())
-            for name in outputs:
-                ret, mat = extractor.extract(name)
-                if ret != 0:
-                    raise RuntimeUnavailableError(f"ncnn could not compute blob {name!r} (error {ret})")
-                value = np.array(mat, np.float32, copy=True)
-                del mat  # ncnn's allocator must outlive every Mat it gave out
+            for name, value in _extract(ncnn, net, {k: v[i] for k, v in inputs.items()}, outputs).items():
                 per_image[name].append(caffe_rows(value, 6, image=i) if name in detections else value[None])
-            del extractor
+        if timing is not None:
+            timing.run(lambda: _extract(ncnn, net, {k: v[0] for k, v in inputs.items()}, outputs))
         net.clear()
     return {name: np.concatenate(parts, 2 if name in detections else 0) for name, parts in per_image.items()}
+
+
+def _extract(ncnn, net, image: dict[str, np.ndarray], outputs: list[str]) -> dict[str, np.ndarray]:
+    """One image (no batch axis) through `net`: the blobs `outputs`, copied out of ncnn's memory."""
+    extractor = net.create_extractor()
+    for name, value in image.items():
+        # clone: ncnn.Mat(array) borrows the buffer, and a first layer working in place would write to it.
+        extractor.input(name, ncnn.Mat(np.ascontiguousarray(value, np.float32)).clone())
+    result = {}
+    for name in outputs:
+        ret, mat = extractor.extract(name)
+        if ret != 0:
+            raise RuntimeFailedError(f"ncnn could not compute blob {name!r} (error {ret})")
+        result[name] = np.array(mat, np.float32, copy=True)
+        del mat  # ncnn's allocator must outlive every Mat it gave out
+    del extractor
+    return result
 
 
 register_runtime(Runtime("ncnn", False, ncnn_forward, probe, INSTALL))

@@ -19,6 +19,7 @@ import numpy as np
 
 from .runtimes import (
     Runtime,
+    Timing,
     RuntimeUnavailableError,
     caffe_rows,
     detection_tops,
@@ -49,17 +50,27 @@ def probe() -> None:
 
 
 def openvino_forward(
-    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str], _every: bool = False
+    prototxt: str,
+    caffemodel: str,
+    inputs: dict[str, np.ndarray],
+    outputs: list[str],
+    _every: bool = False,
+    timing: Timing | None = None,
 ) -> dict[str, np.ndarray]:
     detections = detection_tops(prototxt)
     with scratch_dir("openvino") as tmp:
         feed, result = os.path.join(tmp, "inputs.npz"), os.path.join(tmp, "outputs.npz")
         np.savez(feed, **{name: np.ascontiguousarray(v, np.float32) for name, v in inputs.items()})
-        request = dict(prototxt=prototxt, caffemodel=caffemodel, inputs=feed, outputs=outputs, result=result, work=tmp)
+        repeat = timing.repeat if timing is not None else 0
+        request = dict(
+            prototxt=prototxt, caffemodel=caffemodel, inputs=feed, outputs=outputs, result=result, repeat=repeat
+        )
         env = dict(os.environ, PYTHONPATH="", PYTHONNOUSERSITE="1")
         run_tool([openvino_python(), str(WORKER), json.dumps(request)], "OpenVINO's Model Optimizer", env=env)
         with np.load(result) as values:
             got = {name: values[name] for name in outputs}
+            if timing is not None:
+                timing.seconds.extend(float(v) for v in values["__seconds__"])
     return {name: caffe_rows(v, 7) if name in detections else v for name, v in got.items()}
 
 

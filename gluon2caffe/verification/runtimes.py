@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -39,13 +40,28 @@ class RuntimeFailedError(Gluon2CaffeError):
 class Runtime:
     name: str
     every_blob: bool  # can return every intermediate blob (not only the outputs)
-    # (prototxt, caffemodel, inputs by name, the blobs wanted, every blob?) -> blobs by name
-    run: Callable[[str, str, dict[str, np.ndarray], list[str], bool], dict[str, np.ndarray]]
+    # (prototxt, caffemodel, inputs by name, the blobs wanted, every blob?, Timing or None) -> blobs by name
+    run: Callable[[str, str, dict[str, np.ndarray], list[str], bool, "Timing | None"], dict[str, np.ndarray]]
     probe: Callable[[], None]  # raises RuntimeUnavailableError (with what to install) when the runtime is missing
     install: str = ""  # one line for the README and the error
 
 
 RUNTIMES: dict[str, Runtime] = {}
+
+
+@dataclass
+class Timing:
+    """Ask a runtime to time its forward pass: `repeat` more passes after the first (a warm-up) on the loaded
+    model; `seconds` gets each one. Loading and the runtime's own conversion are not timed."""
+
+    repeat: int
+    seconds: list[float] = field(default_factory=list)
+
+    def run(self, step: Callable[[], object]) -> None:
+        for _ in range(self.repeat):
+            start = time.perf_counter()
+            step()
+            self.seconds.append(time.perf_counter() - start)
 
 
 def register_runtime(runtime: Runtime) -> Runtime:
@@ -62,13 +78,15 @@ def forward(
     inputs: dict[str, np.ndarray],
     outputs: list[str],
     all_blobs: bool = False,
+    timing: Timing | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the files in `runtime`: the blobs `outputs` (or, in pycaffe, every blob) by name. Runtimes that return
-    only what was asked for treat `all_blobs` as "the named blobs", which may be intermediate ones."""
+    only what was asked for treat `all_blobs` as "the named blobs", which may be intermediate ones. `timing`: also
+    time the forward pass (bench/runtimes.py)."""
     if runtime not in RUNTIMES:
         raise InvalidCallError(f"unknown runtime {runtime!r}; expected one of {', '.join(map(repr, RUNTIMES))}")
     RUNTIMES[runtime].probe()
-    return RUNTIMES[runtime].run(prototxt, caffemodel, inputs, outputs, all_blobs)
+    return RUNTIMES[runtime].run(prototxt, caffemodel, inputs, outputs, all_blobs, timing)
 
 
 def available(runtime: str) -> str | None:
@@ -154,7 +172,7 @@ def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory:
 
 
 def caffe_forward(
-    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], all_blobs: bool = False
+    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], all_blobs: bool = False, timing: Timing | None = None
 ) -> dict[str, np.ndarray]:
     """Forward pass in pycaffe (CPU). Returns the net's outputs (or every blob) by name."""
     try:
@@ -167,13 +185,15 @@ def caffe_forward(
         net.blobs[name].reshape(*value.shape)
         net.blobs[name].data[...] = value
     out = net.forward()
+    if timing is not None:
+        timing.run(net.forward)
     if all_blobs:
         return {name: np.array(blob.data) for name, blob in net.blobs.items()}
     return {name: np.array(value) for name, value in out.items()}
 
 
 def opencv_forward(
-    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str]
+    prototxt: str, caffemodel: str, inputs: dict[str, np.ndarray], outputs: list[str], timing: Timing | None = None
 ) -> dict[str, np.ndarray]:
     """Forward pass in OpenCV's DNN module (a second, independent Caffe reader)."""
     try:
@@ -184,6 +204,8 @@ def opencv_forward(
     for name, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, np.float32), name)
     values = net.forward(outputs)
+    if timing is not None:
+        timing.run(lambda: net.forward(outputs))
     return {name: np.array(v) for name, v in zip(outputs, values)}
 
 
@@ -191,7 +213,7 @@ register_runtime(
     Runtime(
         "caffe",
         True,
-        lambda p, m, inputs, _outputs, every: caffe_forward(p, m, inputs, all_blobs=every),
+        lambda p, m, inputs, _outputs, every, timing: caffe_forward(p, m, inputs, every, timing),
         require_module("caffe", "run `make caffe` to build pycaffe"),
         "make caffe (builds pycaffe with the caffe-ssd layers)",
     )
@@ -200,7 +222,7 @@ register_runtime(
     Runtime(
         "opencv",
         False,
-        lambda p, m, inputs, outputs, _every: opencv_forward(p, m, inputs, outputs),
+        lambda p, m, inputs, outputs, _every, timing: opencv_forward(p, m, inputs, outputs, timing),
         require_module("cv2", "pip install opencv-python-headless"),
         "pip install opencv-python-headless",
     )
