@@ -24,15 +24,19 @@ class Patterns:
     # expanded by all-ones depthwise Deconvolutions, then Eltwise: loads everywhere) or 'scale' (Scale/Bias with
     # two bottoms, no expanded copy: MNN and x2paddle reject it).
     broadcast: str
+    # An average pooling with padding: 'pooling' (the pad in the Pooling layer) or 'convolution' (an explicit zero
+    # pad by a depthwise 1x1 Convolution, then a pad-free Pooling): ncnn's Caffe importer averages over the real
+    # elements only, where Caffe divides by the window including its padding.
+    average_pad: str = "pooling"
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
 # measurements behind each choice).
 TARGETS: dict[str, Patterns] = {
-    "any": Patterns(crop="convolution", broadcast="eltwise"),
+    "any": Patterns(crop="convolution", broadcast="eltwise", average_pad="convolution"),
     "caffe": Patterns(crop="slice", broadcast="scale"),
     "opencv": Patterns(crop="slice", broadcast="scale"),
-    "ncnn": Patterns(crop="slice", broadcast="scale"),
+    "ncnn": Patterns(crop="slice", broadcast="scale", average_pad="convolution"),
     "mnn": Patterns(crop="convolution", broadcast="eltwise"),
     "openvino": Patterns(crop="convolution", broadcast="scale"),
 }

@@ -69,8 +69,12 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
                 "pooling_convention",
             )
 
+    pool_pad = (ph, pw)
+    if pool_type == "avg" and (ph or pw) and ctx.options.patterns.average_pad == "convolution":
+        x, got = _pad_explicitly(node, ctx, x, (kh, kw), (sh, sw), (ph, pw))
+        pool_pad = (0, 0)
     if got != tuple(want) and ctx.options.patterns.crop == "convolution":
-        x, got = _crop_unread_input(node, ctx, x, (kh, kw), (sh, sw), (ph, pw), got, tuple(want))
+        x, got = _crop_unread_input(node, ctx, x, (kh, kw), (sh, sw), pool_pad, got, tuple(want))
 
     # With count_include_pad=False a Scale fixes the divisor, so the pooling writes an intermediate blob.
     final = ctx.unique(f"{node.name}_counted") if exclude_pad else out
@@ -80,7 +84,7 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
     layer = ctx.layer(node.name if pooled == final else pooled, "Pooling", [x], [pooled])
     p = layer.pooling_param
     p.pool = getattr(p, _POOL[pool_type])
-    set_window(p, (kh, kw), (sh, sw), (ph, pw))
+    set_window(p, (kh, kw), (sh, sw), pool_pad)
     if pooled != final:
         _drop_trailing(node, ctx, pooled, final, got, tuple(want))
     if exclude_pad:
@@ -101,6 +105,21 @@ def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) ->
         real = min(start + kernel, size) - max(start, 0)
         ratios.append(caffe / real)
     return np.array(ratios, np.float64)
+
+
+def _pad_explicitly(node: Node, ctx: EmitContext, x: str, kernel, stride, pad) -> tuple[str, tuple]:
+    """The average pooling's zero padding as its own layer (a depthwise 1x1 identity Convolution with that pad), so
+    the Pooling has none: its windows and divisors are Caffe's own (clipped at H + 2p of the padded blob, H + p of
+    the original), in every runtime. Returns the padded blob and Caffe's pad-free output size over it."""
+    n, c, h, w = ctx.shape(x)
+    padded = ctx.unique(f"{node.name}_padded")
+    layer = ctx.layer(padded, "Convolution", [x], [padded], [np.ones((c, 1, 1, 1), np.float32)])
+    p = layer.convolution_param
+    p.num_output, p.group, p.bias_term = c, c, False
+    set_window(p, (1, 1), pad=pad)
+    size = (h + 2 * pad[0], w + 2 * pad[1])
+    ctx.set_shape(padded, (n, c) + size)
+    return padded, tuple(caffe_pooled_size(size[i], kernel[i], 0, stride[i]) for i in (0, 1))
 
 
 def _crop_unread_input(node: Node, ctx: EmitContext, x: str, kernel, stride, pad, got: tuple, want: tuple):
