@@ -145,16 +145,30 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser(
         "zoo",
         parents=[common],
-        help="convert and verify GluonCV classification models and SSD detectors, write docs/model_zoo.md",
-        description="Convert GluonCV classification models and SSD detectors on live random weights, run each in "
+        help="convert and verify GluonCV classification models and detectors, write docs/model_zoo.md "
+        "(or, with --runtime, docs/runtimes.md)",
+        description="Convert GluonCV classification models and detectors on live random weights, run each in "
         "the real Caffe against MXNet/GluonCV, and write the coverage table (rows of earlier runs are kept). "
-        "SSD families: ssd_mobilenet, ssd_resnet, ssd_vgg16.",
+        "With --runtime R (repeatable) the same converted files also run in each runtime R, and the table is the "
+        "runtime x model-family one of docs/runtimes.md instead. "
+        "Detector families: ssd_mobilenet, ssd_resnet, ssd_vgg16, yolo3_darknet, yolo3_mobilenet.",
     )
     z.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
     z.add_argument("--models", default="", metavar="M1,M2", help="only these models")
     z.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    z.add_argument("--output", default="docs/model_zoo.md", metavar="FILE.md", help="(default docs/model_zoo.md)")
-    z.add_argument("--runtime", choices=tuple(RUNTIMES), default="caffe", help="(default caffe)")
+    z.add_argument(
+        "--output",
+        metavar="FILE.md",
+        help="(default docs/model_zoo.md; with a runtime other than caffe docs/runtimes.md), the JSON beside it",
+    )
+    z.add_argument(
+        "--runtime",
+        action="append",
+        choices=tuple(RUNTIMES),
+        metavar="R",
+        help=f"also run the converted files in R, one of {', '.join(RUNTIMES)} (repeatable; default: caffe only, "
+        "which writes docs/model_zoo.md)",
+    )
 
     d = sub.add_parser(
         "demo",

@@ -1,4 +1,5 @@
-"""`gluon2caffe zoo`: the model-zoo sweep (tools/zoo.py) with a progress bar; writes docs/model_zoo.md."""
+"""`gluon2caffe zoo`: the model-zoo sweep (tools/zoo.py) with a progress bar; writes docs/model_zoo.md, or with
+`--runtime R` (other than caffe) docs/runtimes.md (tools/runtimes_table.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import time
 
 from ..errors import Gluon2CaffeError
 from .common import EXIT_FAILURE, EXIT_OK
+
+MODEL_ZOO_DOC = "docs/model_zoo.md"
+RUNTIMES_DOC = "docs/runtimes.md"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,32 +26,66 @@ def run(args: argparse.Namespace) -> int:
     entries = zoo.select_models(args.family, [m for m in args.models.split(",") if m])
     if not entries:
         raise Gluon2CaffeError("no model selected")
+    extras = [name for name in dict.fromkeys(args.runtime or []) if name != "caffe"]
+    _require(extras)
     bar = tqdm(total=len(entries), unit="model", file=sys.stderr, dynamic_ncols=True)
 
     def progress(result: zoo.ZooResult) -> None:
         bar.set_postfix_str(f"{result.model}: {result.status}")
         bar.update(1)
-        if not result.exact:
-            bar.write(f"{result.model}: {result.status}: {result.message}")
+        for line in _problems(result):
+            bar.write(line)
 
     start = time.perf_counter()
-    results = zoo.run_zoo(entries, jobs=args.jobs, runtime=args.runtime, progress=progress)
+    results = zoo.run_zoo(entries, jobs=args.jobs, progress=progress, extra_runtimes=extras)
     bar.close()
-    output = Path(args.output)
-    rows = zoo.save_results(output.with_suffix(".json"), results)
-    command = (
+    output = Path(args.output or (RUNTIMES_DOC if extras else MODEL_ZOO_DOC))
+    headline = _write(output, results, _command(args, extras), runtime_sweep=bool(extras))
+    exact = sum(r.exact_everywhere for r in results)
+    print(
+        f"{exact}/{len(results)} exact in this run ({time.perf_counter() - start:.0f} s); table: {output} ({headline})"
+    )
+    for r in results:
+        for line in _problems(r):
+            print(f"  {line}")
+    return EXIT_OK if exact == len(results) else EXIT_FAILURE
+
+
+def _require(runtimes: list[str]) -> None:
+    """Every runtime asked for must be installed before the sweep starts (not one error row per model)."""
+    from ..verification.runtimes import available
+
+    missing = [f"{name}: {reason}" for name in runtimes if (reason := available(name)) is not None]
+    if missing:
+        raise Gluon2CaffeError("runtimes not available:\n  " + "\n  ".join(missing))
+
+
+def _problems(result) -> list[str]:
+    """'model: status: message' for pycaffe and for each extra runtime where the model is not exact."""
+    lines = [] if result.exact else [f"{result.model}: {result.status}: {result.message}"]
+    lines += [
+        f"{result.model} in {name}: {r.status}: {r.message}" for name, r in result.runtimes.items() if not r.exact
+    ]
+    return lines
+
+
+def _command(args: argparse.Namespace, extras: list[str]) -> str:
+    return (
         "gluon2caffe zoo"
         + "".join(f" --family {f}" for f in args.family)
         + (f" --models {args.models}" if args.models else "")
-        + (f" --runtime {args.runtime}" if args.runtime != "caffe" else "")
+        + "".join(f" --runtime {r}" for r in extras)
     )
+
+
+def _write(output, results: list, command: str, runtime_sweep: bool) -> str:
+    """Merge the rows into the JSON beside `output`, write the table, return its headline."""
+    from ..tools import runtimes_table, zoo
+
+    if runtime_sweep:
+        rows = runtimes_table.save_results(output.with_suffix(".json"), results)
+        runtimes_table.write_markdown(output, rows, command)
+        return runtimes_table.headline(rows, runtimes_table.runtimes_in(rows))
+    rows = zoo.save_results(output.with_suffix(".json"), results)
     zoo.write_markdown(output, rows, command)
-    exact = sum(r.exact for r in results)
-    print(
-        f"{exact}/{len(results)} exact in this run ({time.perf_counter() - start:.0f} s); table: {output} "
-        f"({zoo.headline(rows)})"
-    )
-    for r in results:
-        if not r.exact:
-            print(f"  {r.model}: {r.status}: {r.message}")
-    return EXIT_OK if exact == len(results) else EXIT_FAILURE
+    return zoo.headline(rows)

@@ -2,6 +2,8 @@
 
 `check_model` is the single check behind both the `gluon2caffe zoo` command (which writes docs/model_zoo.md) and
 the parametrized zoo test, so every row of the coverage table is backed by a run of the same code in the real Caffe.
+With `extra_runtimes` the same saved files then run in each of those runtimes too (`gluon2caffe zoo --runtime mnn
+--runtime ncnn`, docs/runtimes.md): one conversion per model, a RuntimeResult per runtime inside the row.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import logging
 import os
 import platform
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -35,6 +38,31 @@ SEED = 0
 
 
 @dataclass
+class RuntimeResult:
+    """The model's converted files run in one more runtime (verification/runtimes.py at its full-float32 settings),
+    compared end to end with MXNet (detectors: the family's check). There is no layer-local check outside pycaffe,
+    so the verdict is exact or mismatch; error: the runtime's converter or loader refused the files, or it crashed
+    (the message says which, with the runtime's own words)."""
+
+    status: str  # exact | mismatch | error | not run
+    relative: float | None = None  # classifiers: the worst output; detectors: the largest pre-NMS error
+    max_abs: float | None = None  # classifiers: the worst output's
+    seconds: float | None = None  # the runtime's own conversion, load and forward (classifiers), or its whole check
+    message: str = ""
+    pre_nms: dict[str, float] = field(default_factory=dict)  # detectors: relative error of each pre-NMS tensor
+    detections: str = ""  # detectors: the detections against GluonCV's, as sets
+    detections_match: bool | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.status == "exact"
+
+
+# Row fields that only runtime sweeps fill; docs/model_zoo.json is written without them.
+RUNTIME_FIELDS = ("runtimes", "seconds")
+
+
+@dataclass
 class ZooResult:
     model: str
     family: str
@@ -48,22 +76,43 @@ class ZooResult:
     local: float | None = None  # the largest segment error (relative) of the layer-local check
     local_segments: int | None = None
     local_worst: str = ""  # the MXNet node of that segment
+    runtimes: dict[str, RuntimeResult] = field(default_factory=dict)  # the extra runtimes' results, by name
+    seconds: float | None = None  # the whole check (runtime sweeps only)
 
     @property
     def exact(self) -> bool:
         return self.status == "exact"
 
+    @property
+    def exact_everywhere(self) -> bool:
+        """Exact in pycaffe and in every extra runtime."""
+        return self.exact and all(r.exact for r in self.runtimes.values())
 
-def check_model(model: str, family: str = "", input_size: int = 224, runtime: str = "caffe") -> ZooResult:
+
+# Called with (stage, row so far) before each runtime's part of a check: the sweep's journal of where a worker was.
+StageHook = Callable[[str, object], None]
+
+
+def check_model(
+    model: str,
+    family: str = "",
+    input_size: int = 224,
+    runtime: str = "caffe",
+    extra_runtimes: Sequence[str] = (),
+    on_stage: StageHook | None = None,
+) -> ZooResult:
     """Build `model` with live random weights (models.load_zoo_model), convert it (merge_bn, to_bgr), run it in
-    `runtime`, compare end to end, and (pycaffe) check every segment on MXNet's own inputs."""
+    `runtime`, compare end to end, and (pycaffe) check every segment on MXNet's own inputs; then run the same files
+    in each of `extra_runtimes` (each in a child process) and compare those end to end (`result.runtimes`)."""
     from ..api import convert
     from .models import load_zoo_model
 
     shape = (1, 3, input_size, input_size)
     result = ZooResult(model, family, input_size, "error")
+    start = time.perf_counter()
     net = None
     try:
+        _enter(on_stage, runtime, result)
         net = load_zoo_model(model, shape)  # the CLI's and the tests' random net too
         try:
             conversion = convert(net, shape, to_bgr=True, merge_bn=True)
@@ -73,8 +122,12 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
         result.convert_seconds = round(conversion.seconds, 3)
         result.layers = len(conversion.text_net.layer)
         x, x2 = _classifier_inputs(shape, family)
-        got, local = _run_classifier(conversion, net, x, runtime, result)
-        _judge_classifier(net, x, x2, got, conversion.graph.outputs, local, result)
+        references = _references(net, x, x2)
+        runs = _run_classifier(conversion, net, x, runtime, _extras(extra_runtimes, runtime), result, on_stage)
+        outputs = conversion.graph.outputs
+        _judge_classifier(net, x, runs.got, outputs, references, runs.local, result)
+        for name, run in runs.elsewhere.items():
+            result.runtimes[name] = _judge_in_runtime(name, net, x, run, outputs, references)
         return result
     except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
         log.exception("%s failed", model)
@@ -83,6 +136,18 @@ def check_model(model: str, family: str = "", input_size: int = 224, runtime: st
     finally:
         del net
         gc.collect()
+        if extra_runtimes:
+            result.seconds = round(time.perf_counter() - start, 1)
+
+
+def _extras(extra_runtimes: Sequence[str], runtime: str) -> list[str]:
+    """The extra runtimes once each, without the one the row is checked in."""
+    return [name for name in dict.fromkeys(extra_runtimes) if name != runtime]
+
+
+def _enter(on_stage: StageHook | None, stage: str, result) -> None:
+    if on_stage is not None:
+        on_stage(stage, result)
 
 
 def _classifier_inputs(shape: tuple[int, ...], family: str) -> tuple[np.ndarray, np.ndarray]:
@@ -94,42 +159,106 @@ def _classifier_inputs(shape: tuple[int, ...], family: str) -> tuple[np.ndarray,
     return x, x2
 
 
-def _run_classifier(conversion, net, x: np.ndarray, runtime: str, result: ZooResult) -> tuple[dict, object]:
-    """The converted net's outputs on x (BGR) in `runtime`, and (pycaffe) the layer-local check."""
+def _references(net, x: np.ndarray, x2: np.ndarray) -> tuple[list, list]:
+    """MXNet's outputs on the input compared on, and on the second input (the output must depend on the input)."""
+    from ..verification import mxnet_forward
+
+    return mxnet_forward(net, x), mxnet_forward(net, x2)
+
+
+@dataclass
+class _ClassifierRuns:
+    """What ran on one model's saved files: the outputs in the primary runtime, its layer-local check (pycaffe),
+    and per extra runtime (outputs or None, seconds, error message)."""
+
+    got: dict
+    local: object = None
+    elsewhere: dict[str, tuple] = field(default_factory=dict)
+
+
+def _run_classifier(
+    conversion, net, x: np.ndarray, runtime: str, extra_runtimes: list[str], result: ZooResult, on_stage
+) -> _ClassifierRuns:
+    """The converted net's outputs on x (BGR) in `runtime`, (pycaffe) the layer-local check, then the outputs in
+    each extra runtime, all from the same saved files."""
     from ..caffe.io import save_model
     from ..verification import MXNetReference, forward
 
-    local = None
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
         prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
         del conversion.binary_weights
         feed = {"data": np.ascontiguousarray(x[:, [2, 1, 0]])}
-        got = forward(runtime, prototxt, caffemodel, feed, conversion.graph.outputs)
+        runs = _ClassifierRuns(forward(runtime, prototxt, caffemodel, feed, conversion.graph.outputs))
         if runtime == "caffe":
-            local = _local_check(prototxt, caffemodel, MXNetReference(net, tuple(x.shape), "data"), x, result)
-    return got, local
+            runs.local = _local_check(prototxt, caffemodel, MXNetReference(net, tuple(x.shape), "data"), x, result)
+        for name in extra_runtimes:
+            _enter(on_stage, name, result)
+            runs.elsewhere[name] = _run_elsewhere(name, prototxt, caffemodel, feed, conversion.graph.outputs)
+    return runs
 
 
-def _judge_classifier(net, x: np.ndarray, x2: np.ndarray, got: dict, outputs: list[str], local, result) -> None:
+def _run_elsewhere(runtime: str, prototxt: str, caffemodel: str, feed: dict, outputs: list[str]) -> tuple:
+    """(outputs or None, seconds, error message) of the files in another runtime, run in a child process."""
+    from .child_forward import forward_in_child
+
+    start = time.perf_counter()
+    try:
+        got, error = forward_in_child(runtime, prototxt, caffemodel, feed, outputs), ""
+    except Exception as exc:  # noqa: BLE001 - the runtime's refusal or crash is its result, not the row's
+        got, error = None, error_text(exc)
+    return got, round(time.perf_counter() - start, 2), error
+
+
+def error_text(exc: Exception) -> str:
+    """A runtime's failure as one table cell. The runtimes' own errors say which runtime and tool failed; a
+    multi-line one (a tool's output) is cut to its first and last lines (the tail ends with the reason)."""
+    from ..verification.runtimes import RuntimeFailedError, RuntimeUnavailableError
+
+    text = (
+        str(exc) if isinstance(exc, (RuntimeFailedError, RuntimeUnavailableError)) else f"{type(exc).__name__}: {exc}"
+    )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(exc).__name__
+    return f"{lines[0]} [...] {lines[-1]}"
+
+
+def _judge_classifier(net, x: np.ndarray, got: dict, outputs: list[str], references, local, result) -> None:
     """Compare with MXNet end to end, refuse a vacuous comparison, and set the row's status and message."""
-    from ..verification import EXACT, MISMATCH, TOLERANCE, compare, judge, mxnet_forward
+    worst, result.status, result.message = _classifier_verdict(net, x, got, outputs, references, local, "Caffe")
+    result.max_abs, result.relative = float(worst.max_abs), float(worst.relative)
 
-    reference = mxnet_forward(net, x)
-    other = mxnet_forward(net, x2)
+
+def _judge_in_runtime(runtime: str, net, x: np.ndarray, run: tuple, outputs: list[str], references) -> RuntimeResult:
+    """An extra runtime's outputs judged like pycaffe's, without the layer-local check."""
+    got, seconds, error = run
+    if got is None:
+        return RuntimeResult("error", seconds=seconds, message=error)
+    try:
+        worst, status, message = _classifier_verdict(net, x, got, outputs, references, None, runtime)
+    except Exception as exc:  # noqa: BLE001 - e.g. an output of another size: this runtime's result, not the row's
+        return RuntimeResult("error", seconds=seconds, message=error_text(exc))
+    return RuntimeResult(status, float(worst.relative), float(worst.max_abs), seconds, message)
+
+
+def _classifier_verdict(net, x, got: dict, outputs: list[str], references, local, label: str) -> tuple:
+    """(worst output comparison, status, message) of `got` against MXNet; `label` names the runtime in the float64
+    note."""
+    from ..verification import EXACT, MISMATCH, TOLERANCE, compare, judge
+
+    reference, other = references
     comparisons = [compare(got[name].reshape(ref.shape), ref) for name, ref in zip(outputs, reference)]
     worst = max(comparisons, key=lambda c: c.relative)
-    result.max_abs, result.relative = float(worst.max_abs), float(worst.relative)
     change = max(float(np.max(np.abs(r - o))) for r, o in zip(reference, other))
     if change < 100 * TOLERANCE * worst.scale:
-        result.status = "error"
-        result.message = f"the MXNet output barely depends on the input (changed by {change:.3g}): not a test"
-        return
-    result.status = judge(all(c.ok for c in comparisons), local)
-    if result.status == MISMATCH and local is not None and not local.ok:
-        result.message = _local_failure(local)
-    elif result.status != EXACT:
-        result.message = f"end-to-end relative error {worst.relative:.3g} > {TOLERANCE:g}"
-        result.message += _float64_note(net, x, got, outputs, reference)
+        return worst, "error", f"the MXNet output barely depends on the input (changed by {change:.3g}): not a test"
+    status = judge(all(c.ok for c in comparisons), local)
+    if status == MISMATCH and local is not None and not local.ok:
+        return worst, status, _local_failure(local)
+    if status != EXACT:
+        message = f"end-to-end relative error {worst.relative:.3g} > {TOLERANCE:g}"
+        return worst, status, message + _float64_note(net, x, got, outputs, reference, label)
+    return worst, status, ""
 
 
 def _local_check(prototxt: str, caffemodel: str, reference, x: np.ndarray, result) -> object:
@@ -160,12 +289,13 @@ def _detector_message(check) -> str:
         return _local_failure(check.local)
     text = f"max pre-NMS relative error {check.max_pre_nms:.3g}; detections: {check.detections}"
     if check.float64 is not None:
-        text += f"; vs float64: Caffe {check.float64[0]:.2g}, MXNet float32 {check.float64[1]:.2g}"
+        label = "Caffe" if check.runtime == "caffe" else check.runtime
+        text += f"; vs float64: {label} {check.float64[0]:.2g}, MXNet float32 {check.float64[1]:.2g}"
     return text
 
 
-def _float64_note(net, x, got, outputs, reference) -> str:
-    """How far MXNet's own float32 output is from the same net in float64, and Caffe's: ', MXNet float32 itself
+def _float64_note(net, x, got, outputs, reference, label: str = "Caffe") -> str:
+    """How far MXNet's own float32 output is from the same net in float64, and the runtime's: ', MXNet float32 itself
     A from float64 (Caffe B)'; '' where the net does not run in float64. Explains an end-to-end error whose every
     layer is exact: the network amplifies float32 rounding."""
     import mxnet as mx
@@ -180,7 +310,7 @@ def _float64_note(net, x, got, outputs, reference) -> str:
         return ""
     caffe_err = max(compare(got[n].reshape(t.shape), t).relative for n, t in zip(outputs, truth))
     mxnet_err = max(compare(r, t).relative for r, t in zip(reference, truth))
-    return f"; MXNet float32 itself {mxnet_err:.2g} from float64 (Caffe {caffe_err:.2g})"
+    return f"; MXNet float32 itself {mxnet_err:.2g} from float64 ({label} {caffe_err:.2g})"
 
 
 @dataclass
@@ -206,10 +336,17 @@ class DetectorZooResult:
     local: float | None = None  # the largest segment error of the layer-local check (backbone and heads)
     local_segments: int | None = None
     local_worst: str = ""
+    runtimes: dict[str, RuntimeResult] = field(default_factory=dict)  # the extra runtimes' results, by name
+    seconds: float | None = None  # the whole check (runtime sweeps only)
 
     @property
     def exact(self) -> bool:
         return self.status == "exact"
+
+    @property
+    def exact_everywhere(self) -> bool:
+        """Exact in pycaffe and in every extra runtime."""
+        return self.exact and all(r.exact for r in self.runtimes.values())
 
     @property
     def max_pre_nms(self) -> float | None:
@@ -218,19 +355,26 @@ class DetectorZooResult:
 
 
 def check_detector_model(
-    model: str, family: str = "", input_size: int = 512, runtime: str = "caffe"
+    model: str,
+    family: str = "",
+    input_size: int = 512,
+    runtime: str = "caffe",
+    extra_runtimes: Sequence[str] = (),
+    on_stage: StageHook | None = None,
 ) -> DetectorZooResult:
     """Build a detector with live random weights, convert it (merge_bn, to_bgr; SSD: exact anchors), run it in
-    `runtime` on a synthetic scene and compare with GluonCV before NMS and after (its family's check)."""
+    `runtime` on a synthetic scene and compare with GluonCV before NMS and after (its family's check); then the
+    family's check of the same files in each of `extra_runtimes` (`result.runtimes`)."""
     from ..api import ConvertOptions, convert_with, save_model
     from ..detectors import DetectorOptions, detector_for
-    from ..verification import synthetic_scene
     from .models import load_zoo_model
 
     shape = (1, 3, input_size, input_size)
     result = DetectorZooResult(model, family, input_size, "error")
+    start = time.perf_counter()
     net = None
     try:
+        _enter(on_stage, runtime, result)
         net = load_zoo_model(model, shape)
         detector = detector_for(net)
         try:
@@ -244,16 +388,13 @@ def check_detector_model(
         with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
             prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
             del conversion.binary_weights
-            check = detector.check(
-                net,
-                conversion.head,
-                prototxt,
-                caffemodel,
-                synthetic_scene(shape, SEED + 1),
-                runtime=runtime,
-                x2=synthetic_scene(shape, SEED + 2),
-            )
-        _record_detector_check(check, result)
+            check = _detector_check(detector, net, conversion.head, prototxt, caffemodel, shape, runtime)
+            _record_detector_check(check, result)
+            for name in _extras(extra_runtimes, runtime):
+                _enter(on_stage, name, result)
+                result.runtimes[name] = _detector_in_runtime(
+                    detector, net, conversion.head, prototxt, caffemodel, shape, name
+                )
         return result
     except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
         log.exception("%s failed", model)
@@ -262,27 +403,56 @@ def check_detector_model(
     finally:
         del net
         gc.collect()
+        if extra_runtimes:
+            result.seconds = round(time.perf_counter() - start, 1)
+
+
+def _detector_check(detector, net, head, prototxt: str, caffemodel: str, shape: tuple[int, ...], runtime: str):
+    """The family's check (verification/detectors.py) of the saved files in `runtime`, on the sweep's scenes."""
+    from ..verification import synthetic_scene
+
+    scene, other = synthetic_scene(shape, SEED + 1), synthetic_scene(shape, SEED + 2)
+    return detector.check(net, head, prototxt, caffemodel, scene, runtime=runtime, x2=other)
+
+
+def _detector_in_runtime(detector, net, head, prototxt, caffemodel, shape, runtime: str) -> RuntimeResult:
+    """The family's check in an extra runtime as a RuntimeResult; the runtime's refusal is its message."""
+    start = time.perf_counter()
+    try:
+        check = _detector_check(detector, net, head, prototxt, caffemodel, shape, runtime)
+    except Exception as exc:  # noqa: BLE001 - the runtime's refusal or error is its result, not the row's
+        return RuntimeResult("error", seconds=round(time.perf_counter() - start, 2), message=error_text(exc))
+    status, message = _detector_verdict(check)
+    return RuntimeResult(
+        status,
+        relative=float(check.max_pre_nms),
+        seconds=round(time.perf_counter() - start, 2),
+        message=message,
+        pre_nms={name: float(c.relative) for name, c in check.pre_nms.items()},
+        detections=str(check.detections or ""),
+        detections_match=None if check.detections is None else check.detections.ok,
+    )
 
 
 def _record_detector_check(check, result: DetectorZooResult) -> None:
     """The row's columns from a DetectorCheck, its status, and why it is not exact."""
-    from ..verification import EXACT, TOLERANCE
-
     columns = [float(c.relative) for c in check.pre_nms.values()] + [None] * 4
     result.loc, result.conf, result.priors, result.decoded = columns[:4]
     if check.detections is not None:
         result.detections, result.detections_match = str(check.detections), check.detections.ok
     _record_local(check.local, result)
+    result.status, result.message = _detector_verdict(check)
+
+
+def _detector_verdict(check) -> tuple[str, str]:
+    """(status, message) of a DetectorCheck; a comparison that could not fail is an error."""
+    from ..verification import EXACT, TOLERANCE
+
     if not check.sensitivity >= 100 * TOLERANCE:
-        result.status = "error"
-        result.message = f"the class scores barely depend on the input ({check.sensitivity:.3g}): not a test"
-    elif check.detections is not None and check.detections.gluoncv == 0:
-        result.status = "error"
-        result.message = "GluonCV found no detections: the set comparison would be vacuous"
-    else:
-        result.status = check.status
-        if check.status != EXACT:
-            result.message = _detector_message(check)
+        return "error", f"the class scores barely depend on the input ({check.sensitivity:.3g}): not a test"
+    if check.detections is not None and check.detections.gluoncv == 0:
+        return "error", "GluonCV found no detections: the set comparison would be vacuous"
+    return check.status, "" if check.status == EXACT else _detector_message(check)
 
 
 # The names before YOLOv3 shared them.
@@ -291,7 +461,7 @@ SSDZooResult, check_ssd_model = DetectorZooResult, check_detector_model
 ALL_MODELS = CLASSIFICATION_MODELS + SSD_MODELS + YOLO_MODELS
 
 
-def _is_detector(family: str) -> bool:
+def is_detector(family: str) -> bool:
     """A detector row (SSD or YOLOv3)."""
     return family.startswith(("ssd", "yolo"))
 
@@ -310,15 +480,52 @@ def select_models(families: Iterable[str] = (), models: Iterable[str] = ()) -> l
     ]
 
 
-def _worker(entry: tuple[str, str, int], runtime: str) -> dict:
+def _worker(
+    entry: tuple[str, str, int], runtime: str, extra_runtimes: tuple[str, ...] = (), journal: str | None = None
+) -> dict:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("MXNET_SUBGRAPH_BACKEND", "NONE")  # hooks on internal outputs need the plain executor
-    check = check_detector_model if _is_detector(entry[1]) else check_model
-    return asdict(check(*entry, runtime=runtime))
+    check = check_detector_model if is_detector(entry[1]) else check_model
+    on_stage = _journal_writer(journal, entry[0]) if journal else None
+    return asdict(check(*entry, runtime=runtime, extra_runtimes=extra_runtimes, on_stage=on_stage))
+
+
+def _journal_writer(folder: str, model: str) -> StageHook:
+    """Writes where the worker is, (stage, the row so far), to folder/model.json: read back if the worker dies."""
+    path = Path(folder) / f"{model}.json"
+    path.unlink(missing_ok=True)  # a journal of an earlier attempt (a pool another model broke) is not this one's
+
+    def write(stage: str, row) -> None:
+        path.write_text(json.dumps({"stage": stage, "row": asdict(row)}))
+
+    return write
 
 
 def _row(data: dict) -> ZooResult | DetectorZooResult:
-    return DetectorZooResult(**data) if _is_detector(data["family"]) else ZooResult(**data)
+    data = dict(data)
+    runtimes = {name: RuntimeResult(**r) for name, r in data.pop("runtimes", {}).items()}
+    row = DetectorZooResult(**data) if is_detector(data["family"]) else ZooResult(**data)
+    row.runtimes = runtimes
+    return row
+
+
+WHY_DIED = "(the runtime aborted or ran out of memory)"
+DIED = f"the worker died {WHY_DIED}"
+
+
+def _dead_row(entry: tuple[str, str, int], journal: str | None, extra_runtimes: tuple[str, ...]):
+    """The row of a model whose worker died. Where the journal says it died in an extra runtime, the row keeps
+    what was checked before, that runtime gets the error and the ones after it are 'not run'."""
+    model, family, size = entry
+    path = Path(journal) / f"{model}.json" if journal else None
+    saved = json.loads(path.read_text()) if path is not None and path.exists() else None
+    if saved is None or saved["stage"] not in extra_runtimes:
+        return _row(dict(model=model, family=family, input_size=size, status="error", message=DIED))
+    row, stage = _row(saved["row"]), saved["stage"]
+    row.runtimes[stage] = RuntimeResult("error", message=f"the worker died in {stage} {WHY_DIED}")
+    for name in extra_runtimes[extra_runtimes.index(stage) + 1 :]:
+        row.runtimes[name] = RuntimeResult("not run", message=f"the worker died in {stage} before")
+    return row
 
 
 def run_zoo(
@@ -326,18 +533,26 @@ def run_zoo(
     jobs: int = 1,
     runtime: str = "caffe",
     progress: Callable[[ZooResult], None] | None = None,
+    extra_runtimes: Sequence[str] = (),
 ) -> list[ZooResult]:
-    """Check `entries` in `jobs` worker processes (each imports MXNet once and checks many models). A worker that
-    dies (a runtime abort, out of memory) costs only the model it was on: that model is reported as an error."""
+    """Check `entries` in `jobs` worker processes (each imports MXNet once and checks many models), each also in
+    `extra_runtimes`. A worker that dies (a runtime abort, out of memory) costs only the model it was on: that model
+    is reported as an error (in a runtime sweep, an error of the runtime it died in, from the workers' journal)."""
+    extras = tuple(extra_runtimes)
+    with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-journal-") as folder:
+        return _run_pools(entries, max(1, jobs), runtime, progress, extras, folder if extras else None)
+
+
+def _run_pools(entries, jobs: int, runtime: str, progress, extras: tuple[str, ...], journal: str | None) -> list:
     import multiprocessing
 
     results: dict[str, ZooResult] = {}
     pending = list(entries)
-    workers = max(1, jobs)
+    workers = jobs
     while pending:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_worker, entry, runtime): entry for entry in pending}
+            futures = {pool.submit(_worker, entry, runtime, extras, journal): entry for entry in pending}
             try:
                 for future in as_completed(futures):
                     result = _row(future.result())
@@ -350,18 +565,10 @@ def run_zoo(
                 if workers == 1 or len(pending) == 1:
                     # Alone in its pool, the first unfinished model is the one that killed the worker.
                     dead = pending.pop(0)
-                    results[dead[0]] = _row(
-                        dict(
-                            model=dead[0],
-                            family=dead[1],
-                            input_size=dead[2],
-                            status="error",
-                            message="the worker died (the runtime aborted or ran out of memory)",
-                        )
-                    )
+                    results[dead[0]] = _dead_row(dead, journal, extras)
                     if progress:
                         progress(results[dead[0]])
-                    workers = max(1, jobs)
+                    workers = jobs
                 else:
                     workers = 1  # rerun the next models one at a time to find the culprit
     return [results[m] for m, _, _ in entries]
@@ -379,7 +586,7 @@ def load_results(path: Path) -> dict[str, dict]:
 def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
     """Merge `results` into the JSON beside the table (so a --family run updates its rows) and return all rows."""
     rows = load_results(path)
-    rows.update({r.model: asdict(r) for r in results})
+    rows.update({r.model: {k: v for k, v in asdict(r).items() if k not in RUNTIME_FIELDS} for r in results})
     order = [m for m, _, _ in ALL_MODELS]
     merged = [rows[m] for m in order if m in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -388,7 +595,7 @@ def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
 
 
 def headline(rows: dict[str, dict]) -> str:
-    classification = [r for r in rows.values() if not _is_detector(r["family"])]
+    classification = [r for r in rows.values() if not is_detector(r["family"])]
     exact = sum(1 for r in classification if r["status"] == "exact")
     text = f"{exact}/{len(CLASSIFICATION_MODELS)} classification models exact end to end"
     for models, kind in ((SSD_MODELS, "SSD"), (YOLO_MODELS, "YOLOv3")):
