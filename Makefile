@@ -62,8 +62,12 @@ demo: $(STAMP) $(CAFFE_STAMP)
 # never a skip (GLUON2CAFFE_REQUIRE_CAFFE, read by tests/conftest.py). Without caffe2ncnn the ncnn checks skip and
 # the session says so at the start and the end; `make test NCNN_TOOL_SRC=DIR` builds it first (.ci/run does, and
 # also sets GLUON2CAFFE_REQUIRE_NCNN=1, which makes a missing ncnn an error too).
+# Two pytest workers (the machines have 2 cores), one test file each at a time so a file's module fixtures (the
+# converted zoo models of tests/test_runtimes.py) are built once; a worker a runtime aborts is replaced and its test
+# fails. TEST_JOBS= runs in one process.
+TEST_JOBS ?= -n 2 --dist loadfile
 test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(if $(NCNN_TOOL_SRC),caffe2ncnn)
-	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(PYTEST_ARGS)
+	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(TEST_JOBS) $(PYTEST_ARGS)
 
 # The random-network differential tests with a long random profile (FUZZ_EXAMPLES, default 3000), for local use.
 fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP)
