@@ -43,6 +43,7 @@ def emit_layers(
     outputs = tail(ctx) if tail else list(graph.outputs)
     _expose_consumed_outputs(outputs, ctx)
     _silence_dangling(outputs, ctx)
+    _unclash_names(ctx)
     ctx.outputs = [ctx.blob(t) for t in outputs]
     return ctx
 
@@ -85,6 +86,17 @@ def _silence_dangling(graph_outputs: list[str], ctx: EmitContext) -> None:
         ctx.layer(ctx.unique("silence"), "Silence", [], [])
         ctx.layers[-1].proto.bottom.extend(dangling)
         log.debug("silenced %d dangling blob(s): %s", len(dangling), dangling)
+
+
+def _unclash_names(ctx: EmitContext) -> None:
+    """A layer named like a blob another layer writes is renamed (`<name>_<type>`): OpenCV's importer refuses the
+    net ("Layer ... already into net") or wires the wrong blob. The layer that writes blob X keeps the name X."""
+    written_by = {top: layer.proto for layer in ctx.layers for top in layer.proto.top}
+    for layer in ctx.layers:
+        proto = layer.proto
+        writer = written_by.get(proto.name)
+        if writer is not None and writer is not proto:
+            proto.name = ctx.unique(f"{proto.name}_{proto.type.lower()}")
 
 
 def build_nets(graph: Graph, ctx: EmitContext) -> tuple[pb.NetParameter, CaffeModel]:

@@ -6,10 +6,12 @@ import math
 
 import numpy as np
 
+from ..caffe import caffe_pb2 as pb
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
 from ._common import require_nchw, set_window, spatial_2d
+from .constants import emit_constant_blob
 from .context import EmitContext
 from .registry import register
 from .shape import emit_crop
@@ -29,7 +31,7 @@ def caffe_pooled_size(size: int, kernel: int, pad: int, stride: int) -> int:
 @register("Pooling", caffe="Pooling (+ crop)")
 def convert_pooling(node: Node, ctx: EmitContext) -> None:
     """Pooling max/avg -> Pooling; an extra trailing window (Caffe's ceil) is cropped off (shape.emit_crop);
-    count_include_pad=False is a constant per-position Scale."""
+    count_include_pad=False a constant per-position factor (_rescale_positions)."""
     a = node.attrs
     require_nchw(node)
     pool_type = a.str("pool_type", "max")
@@ -79,20 +81,30 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
     # With count_include_pad=False a Scale fixes the divisor, so the pooling writes an intermediate blob.
     final = ctx.unique(f"{node.name}_counted") if exclude_pad else out
     pooled = final if got == tuple(want) else ctx.unique(f"{node.name}_caffe")
-    # The layer that writes the MXNet tensor carries the node's name (OpenCV refuses a layer named like another
-    # layer's top when a Convolution crop follows).
-    layer = ctx.layer(node.name if pooled == final else pooled, "Pooling", [x], [pooled])
+    # The layer that writes the node's output carries its name; the Pooling does when nothing follows it.
+    layer = ctx.layer(node.name if pooled == out else ctx.unique(f"{node.name}_pooling"), "Pooling", [x], [pooled])
     p = layer.pooling_param
     p.pool = getattr(p, _POOL[pool_type])
     set_window(p, (kh, kw), (sh, sw), pool_pad)
     if pooled != final:
         _drop_trailing(node, ctx, pooled, final, got, tuple(want))
     if exclude_pad:
-        factors = np.outer(
-            _divisor_ratio(height, kh, sh, ph, want[0]), _divisor_ratio(width, kw, sw, pw, want[1])
-        ).astype(np.float32)
-        scale = ctx.layer(ctx.unique(f"{node.name}_exclude_pad"), "Scale", [final], [out], [factors])
-        scale.scale_param.axis, scale.scale_param.num_axes = 2, 2
+        factors = np.outer(_divisor_ratio(height, kh, sh, ph, want[0]), _divisor_ratio(width, kw, sw, pw, want[1]))
+        _rescale_positions(node, ctx, final, factors.astype(np.float32), out)
+
+
+def _rescale_positions(node: Node, ctx: EmitContext, pooled: str, factors: np.ndarray, out: str) -> None:
+    """out = pooled x factors[h, w] for every channel. A Scale with an (H, W) blob would be one layer, but OpenCV,
+    MNN and ncnn apply a Scale blob per channel only; so the factors are a constant (B, 1, H, W) blob, repeated over
+    the channels by an all-ones 1x1 Convolution (1 x value, exact), then an Eltwise PROD."""
+    n, c = ctx.shape(node.inputs[0])[:2]
+    constant = ctx.unique(f"{node.name}_divisors")
+    emit_constant_blob(ctx, constant, factors, next(iter(ctx.graph.inputs)), (1, *factors.shape))
+    expanded = ctx.unique(f"{node.name}_divisors_expanded")
+    layer = ctx.layer(expanded, "Convolution", [constant], [expanded], [np.ones((c, 1, 1, 1), np.float32)])
+    layer.convolution_param.num_output, layer.convolution_param.bias_term = c, False
+    set_window(layer.convolution_param, (1, 1))
+    ctx.layer(node.name, "Eltwise", [pooled, expanded], [out]).eltwise_param.operation = pb.EltwiseParameter.PROD
 
 
 def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) -> np.ndarray:

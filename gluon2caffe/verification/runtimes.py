@@ -203,10 +203,22 @@ def opencv_forward(
     net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
     for name, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, np.float32), name)
-    values = net.forward(outputs)
+    pins = _opencv_pins(prototxt, outputs)
+    values = net.forward(pins)
     if timing is not None:
-        timing.run(lambda: net.forward(outputs))
+        timing.run(lambda: net.forward(pins))
     return {name: np.array(v) for name, v in zip(outputs, values)}
+
+
+def _opencv_pins(prototxt: str, blobs: list[str]) -> list[str]:
+    """OpenCV's forward() names layer outputs ("layer", "layer.1"), not blobs: the last layer writing each blob."""
+    from ..caffe.io import read_prototxt
+
+    pins = {}
+    for layer in read_prototxt(prototxt).layer:
+        for index, top in enumerate(layer.top):
+            pins[top] = layer.name if index == 0 else f"{layer.name}.{index}"
+    return [pins.get(blob, blob) for blob in blobs]
 
 
 register_runtime(
