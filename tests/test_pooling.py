@@ -112,9 +112,9 @@ def test_average_pooling_excluding_padding(kernel, stride, pad, convention, heig
     [
         ((9, 7), 1, "Pooling"),
         ((8, 12), (2, 3), "Pooling"),
-        ((8, 8), 3, "InnerProduct"),
-        ((11, 7), (5, 3), "InnerProduct"),
-        ((7, 9), (7, 4), "InnerProduct"),
+        ((8, 8), 3, "Permute"),
+        ((11, 7), (5, 3), "Permute"),
+        ((7, 9), (7, 4), "Permute"),
     ],
 )
 def test_adaptive_average_pooling(in_hw, out_hw, caffe_type):

@@ -130,7 +130,7 @@ class SqueezeExcite(nn.HybridBlock):
 def _patterns_block() -> nn.HybridSequential:
     """Every construct whose Caffe form depends on the target: a pooling crop (Caffe's extra window at 13 -> 6),
     an average with padding, excluding it (per-position factors), an SE product, an asymmetric pad, a slice at both
-    ends."""
+    ends, a bilinear resize (separable 1x1 Convolutions)."""
     return seq(
         nn.Conv2D(6, 3, padding=1),
         nn.MaxPool2D(3, 2, 1),
@@ -139,6 +139,7 @@ def _patterns_block() -> nn.HybridSequential:
         SqueezeExcite(6),
         lam(lambda F, x: F.pad(x, mode="constant", pad_width=(0, 0, 0, 0, 0, 1, 2, 0))),
         lam(lambda F, x: F.slice(x, begin=(None, 1, 1, 0), end=(None, 5, None, -1))),
+        lam(lambda F, x: F.contrib.BilinearResize2D(x, height=9, width=8)),
         nn.Conv2D(4, 3),
     )
 

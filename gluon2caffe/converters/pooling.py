@@ -160,10 +160,10 @@ def _drop_trailing(node: Node, ctx: EmitContext, src: str, out: str, got: tuple,
     emit_crop(ctx, node.name if out == node.outputs[0] else ctx.unique(f"{node.name}_crop"), src, cuts, out)
 
 
-@register("_contrib_AdaptiveAvgPooling2D", caffe="Pooling (global or AVE), else InnerProduct + Permute")
+@register("_contrib_AdaptiveAvgPooling2D", caffe="Pooling (global or AVE), else Permute + 1x1 Convolution")
 def convert_adaptive_avg_pooling(node: Node, ctx: EmitContext) -> None:
     """AdaptiveAvgPooling2D: output 1 -> global AVE; sizes that divide the input -> AVE with kernel = stride; others
-    -> the same averages as two separable InnerProducts (exact weights measured from MXNet's own op)."""
+    -> the same averages as two separable 1x1 Convolutions (exact weights measured from MXNet's own op)."""
     x, out = node.inputs[0], node.outputs[0]
     _, _, height, width = ctx.shape(x)
     _, _, oh, ow = ctx.shape(out)

@@ -1,7 +1,8 @@
 """Resampling: nearest UpSampling, bilinear resize, and any separable linear resampling.
 
-A separable linear resampling out = R . X . C^T (R: rows H_out x H, C: cols W_out x W) runs in plain BVLC layers as
-InnerProduct over the last axis (C), Permute, InnerProduct (R), Permute back. The weights were measured from MXNet's
+A separable linear resampling out = R . X . C^T (R: rows H_out x H, C: cols W_out x W) runs in plain layers every
+runtime has: W permuted to the channel axis, a 1x1 Convolution with C as its weights, H to the channel axis, one
+with R, Permute back. The weights were measured from MXNet's
 own operator on unit probes when the graph was read (frontend/resample.py), so they are MXNet's weights whatever the
 mode or align_corners; nothing here runs MXNet.
 """
@@ -64,44 +65,51 @@ def convert_repeat(node: Node, ctx: EmitContext) -> None:
     set_window(p, (kh, kw), (kh, kw))
 
 
-@register("_contrib_BilinearResize2D", caffe="InnerProduct + Permute (separable)")
+@register("_contrib_BilinearResize2D", caffe="Permute + 1x1 Convolution (separable)")
 def convert_bilinear_resize(node: Node, ctx: EmitContext) -> None:
-    """BilinearResize2D (any mode, align_corners; 'like' reads the size from shapes) -> separable InnerProducts."""
+    """BilinearResize2D (any mode, align_corners; 'like' reads the size from shapes) -> separable 1x1 Convolutions."""
     emit_separable(node, ctx, *separable_weights(node))
 
 
 def emit_separable(node: Node, ctx: EmitContext, rows: np.ndarray, cols: np.ndarray) -> None:
-    """out = rows . X . cols^T per (n, c), as InnerProduct(axis 3) / Permute / InnerProduct / Permute."""
+    """out = rows . X . cols^T per (n, c): each side a 1x1 Convolution whose input channels are that spatial axis
+    (Permute it to axis 1, the matrix as weights, Permute back): the same dot products, in layers every runtime
+    runs (an InnerProduct over one axis would do in Caffe, but ncnn's and MNN's InnerProduct flatten their input).
+    """
     x, out = node.inputs[0], node.outputs[0]
     n, c, h, w = ctx.shape(x)
     oh, ow = rows.shape[0], cols.shape[0]
-    current, shape = x, (n, c, h, w)
-    if not (ow == w and np.array_equal(cols, np.eye(w))):
-        current, shape = _inner_product_last(ctx, f"{node.name}_cols", current, cols, shape)
-    if not (oh == h and np.array_equal(rows, np.eye(h))):
-        current, shape = _permute_hw(ctx, f"{node.name}_to_hlast", current, shape)
-        current, shape = _inner_product_last(ctx, f"{node.name}_rows", current, rows, shape)
-        current, shape = _permute_hw(ctx, f"{node.name}_back", current, shape)
-    if current == x:
+    do_cols = not (ow == w and np.array_equal(cols, np.eye(w)))
+    do_rows = not (oh == h and np.array_equal(rows, np.eye(h)))
+    if not (do_cols or do_rows):
         ctx.alias(out, x)
         return
+    current = x
+    if do_cols:  # (N, C, H, W) -> (N, W, C, H) -> (N, Wo, C, H)
+        current = _permute(ctx, f"{node.name}_w_first", current, [0, 3, 1, 2])
+        current = _mix_channels(ctx, f"{node.name}_cols", current, cols)
+        # rows next: (N, Wo, C, H) -> (N, H, C, Wo); else back to (N, C, H, Wo)
+        current = _permute(ctx, f"{node.name}_cols_back", current, [0, 3, 2, 1] if do_rows else [0, 2, 3, 1])
+    elif do_rows:  # (N, C, H, W) -> (N, H, C, W)
+        current = _permute(ctx, f"{node.name}_h_first", current, [0, 2, 1, 3])
+    if do_rows:  # (N, H, C, W') -> (N, Ho, C, W') -> (N, C, Ho, W')
+        current = _mix_channels(ctx, f"{node.name}_rows", current, rows)
+        current = _permute(ctx, f"{node.name}_rows_back", current, [0, 2, 1, 3])
     last = ctx.layers[-1].proto  # the blob holding the result takes the MXNet tensor's name
     last.top[0] = out
 
 
-def _inner_product_last(ctx: EmitContext, name: str, src: str, weight: np.ndarray, shape: tuple) -> tuple:
+def _permute(ctx: EmitContext, name: str, src: str, order: list[int]) -> str:
     top = ctx.unique(name)
-    layer = ctx.layer(top, "InnerProduct", [src], [top], [weight])
-    p = layer.inner_product_param
-    p.num_output, p.bias_term, p.axis = weight.shape[0], False, 3
-    new = shape[:3] + (weight.shape[0],)
-    ctx.set_shape(top, new)
-    return top, new
+    ctx.layer(top, "Permute", [src], [top]).permute_param.order.extend(order)
+    return top
 
 
-def _permute_hw(ctx: EmitContext, name: str, src: str, shape: tuple) -> tuple:
+def _mix_channels(ctx: EmitContext, name: str, src: str, matrix: np.ndarray) -> str:
+    """A bias-free 1x1 Convolution with `matrix` (out x in) as its weights."""
     top = ctx.unique(name)
-    ctx.layer(top, "Permute", [src], [top]).permute_param.order.extend([0, 1, 3, 2])
-    new = (shape[0], shape[1], shape[3], shape[2])
-    ctx.set_shape(top, new)
-    return top, new
+    weights = matrix.astype(np.float32).reshape(matrix.shape[0], matrix.shape[1], 1, 1)
+    p = ctx.layer(top, "Convolution", [src], [top], [weights]).convolution_param
+    p.num_output, p.bias_term = matrix.shape[0], False
+    set_window(p, (1, 1))
+    return top
