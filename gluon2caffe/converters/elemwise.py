@@ -125,8 +125,21 @@ def _tile_to(node: Node, ctx: EmitContext, tensor: str, out_shape: tuple[int, ..
 def expand_axes(ctx: EmitContext, base: str, blob: str, out_shape: tuple[int, ...]) -> str:
     """`blob` (size 1 where it differs from `out_shape`) repeated to `out_shape`, exactly. On a 4-D blob, H and W
     are expanded by a depthwise Deconvolution with an all-ones 1-D kernel (value x 1, every runtime has it; MNN has
-    no Tile); any other axis by Tile."""
+    no Tile), and on a longer blob whose last two axes grow, the same on it reshaped to 4-D; any other axis by
+    Tile."""
     shape = list(ctx.shape(blob))
+    expanded = [axis for axis, size in enumerate(out_shape) if shape[axis] != size]
+    if len(shape) > 4 and expanded and min(expanded) >= len(shape) - 2:
+        # Only the last two axes grow (ResNeSt's (N, R, C, 1, 1) gates): as 4-D (N, R*C, H, W), then back.
+        lead = int(np.prod(shape[1:-2]))
+        flat = ctx.unique(f"{base}_as_4d")
+        ctx.layer(flat, "Reshape", [blob], [flat]).reshape_param.shape.dim.extend([0, lead, *shape[-2:]])
+        ctx.set_shape(flat, (shape[0], lead, *shape[-2:]))
+        four = expand_axes(ctx, base, flat, (shape[0], lead, *out_shape[-2:]))
+        top = ctx.unique(f"{base}_as_{len(shape)}d")
+        ctx.layer(top, "Reshape", [four], [top]).reshape_param.shape.dim.extend([0, *out_shape[1:]])
+        ctx.set_shape(top, tuple(out_shape))
+        return top
     current = blob
     if len(shape) == 4 and shape[2:] == [1, 1] and tuple(out_shape[2:]) != (1, 1):
         # A no-op in Caffe; ncnn keeps a (C, 1, 1) blob as 1-D (after global pooling) and its Deconvolution crashes on

@@ -43,8 +43,9 @@ def emit_layers(
     outputs = tail(ctx) if tail else list(graph.outputs)
     _expose_consumed_outputs(outputs, ctx)
     _silence_dangling(outputs, ctx)
-    _unclash_names(ctx)
     ctx.outputs = [ctx.blob(t) for t in outputs]
+    _merge_reshapes(ctx)
+    _unclash_names(ctx)
     return ctx
 
 
@@ -86,6 +87,39 @@ def _silence_dangling(graph_outputs: list[str], ctx: EmitContext) -> None:
         ctx.layer(ctx.unique("silence"), "Silence", [], [])
         ctx.layers[-1].proto.bottom.extend(dangling)
         log.debug("silenced %d dangling blob(s): %s", len(dangling), dangling)
+
+
+def _merge_reshapes(ctx: EmitContext) -> None:
+    """A Reshape of a Reshape whose result nothing else reads becomes one Reshape (of the first one's input): a chain
+    through a 5-D shape (ShuffleNet's channel shuffle) then has no 5-D blob, which ncnn cannot hold. Safe because our
+    Reshapes copy only the batch (a 0 at index 0) and give every other dimension or -1."""
+    producer = {top: layer for layer in ctx.layers for top in layer.proto.top}
+    readers: dict[str, int] = {}
+    for layer in ctx.layers:
+        for bottom in layer.proto.bottom:
+            readers[bottom] = readers.get(bottom, 0) + 1
+    removed = set()
+    for layer in ctx.layers:
+        proto = layer.proto
+        if proto.type != "Reshape" or not _plain_reshape(proto):
+            continue
+        source = producer.get(proto.bottom[0])
+        while (
+            source is not None
+            and source.proto.type == "Reshape"
+            and _plain_reshape(source.proto)
+            and readers.get(source.proto.top[0], 0) == 1
+            and source.proto.top[0] not in ctx.outputs
+        ):
+            proto.bottom[0] = source.proto.bottom[0]
+            removed.add(id(source))
+            source = producer.get(proto.bottom[0])
+    ctx.layers[:] = [layer for layer in ctx.layers if id(layer) not in removed]
+
+
+def _plain_reshape(proto: pb.LayerParameter) -> bool:
+    p = proto.reshape_param
+    return not p.HasField("axis") and not p.HasField("num_axes") and 0 not in list(p.shape.dim)[1:]
 
 
 def _unclash_names(ctx: EmitContext) -> None:

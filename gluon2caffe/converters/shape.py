@@ -41,8 +41,26 @@ def convert_transpose(node: Node, ctx: EmitContext) -> None:
     order = [positive_axis(node, "axes", ax, ndim) for ax in axes] if axes else list(reversed(range(ndim)))
     if sorted(order) != list(range(ndim)):
         raise ConversionError(f"is {axes}, not a permutation of {ndim} axes", node.name, node.op, "axes")
-    layer = ctx.layer(node.name, "Permute", [x], [node.outputs[0]])
-    layer.permute_param.order.extend(order)
+    _permute(ctx, node, x, order, node.outputs[0])
+
+
+def _permute(ctx: EmitContext, node: Node, x: str, order: list[int], out: str) -> None:
+    """Permute; beyond 4-D, axes that stay in place at the end are merged first (ShuffleNet's channel shuffle
+    (N, g, C/g, H, W) -> (N, C/g, g, H, W) is a 4-D Permute of (N, g, C/g, H*W)): ncnn and MNN permute 4-D only."""
+    shape = ctx.shape(x)
+    keep = len(order)
+    while keep > 1 and order[keep - 1] == keep - 1:
+        keep -= 1
+    if len(order) <= 4 or keep == len(order) or keep + 1 > 4:
+        layer = ctx.layer(node.name, "Permute", [x], [out])
+        layer.permute_param.order.extend(order)
+        return
+    merged = ctx.unique(f"{node.name}_merged")
+    dims = [0, *shape[1:keep], int(np.prod(shape[keep:]))]
+    ctx.layer(merged, "Reshape", [x], [merged]).reshape_param.shape.dim.extend(dims)
+    permuted = ctx.unique(f"{node.name}_permuted")
+    ctx.layer(permuted, "Permute", [merged], [permuted]).permute_param.order.extend(order[:keep] + [keep])
+    ctx.layer(node.name, "Reshape", [permuted], [out]).reshape_param.shape.dim.extend([0, *ctx.shape(out)[1:]])
 
 
 @register("Concat", caffe="Concat")
@@ -62,8 +80,7 @@ def convert_swapaxis(node: Node, ctx: EmitContext) -> None:
     d2 = positive_axis(node, "dim2", node.attrs.int("dim2", 0), ndim)
     order = list(range(ndim))
     order[d1], order[d2] = order[d2], order[d1]
-    layer = ctx.layer(node.name, "Permute", [node.inputs[0]], [node.outputs[0]])
-    layer.permute_param.order.extend(order)
+    _permute(ctx, node, node.inputs[0], order, node.outputs[0])
 
 
 def emit_slice(ctx: EmitContext, name: str, src: str, axis: int, start: int, stop: int, out: str) -> None:
