@@ -32,8 +32,9 @@ _CONVERT = "import sys, _tools; sys.exit(0 if _tools.mnnconvert(['mnnconvert'] +
 _WINOGRAD_MEMORY_LEVEL = 3  # MNN.Interpreter.setSessionHint key (Interpreter::HintMode::WINOGRAD_MEMORY_LEVEL)
 
 
-def convert_to_mnn(prototxt: str, caffemodel: str, out: str, keep: list[str] = ()) -> str:
-    """prototxt + caffemodel -> out (.mnn) with MNN's converter; `keep` are intermediate blobs to expose."""
+def convert_to_mnn(prototxt: str, caffemodel: str, out: str) -> str:
+    """prototxt + caffemodel -> out (.mnn) with MNN's converter (intermediate blobs are read through the session's
+    saveTensors, not marked here)."""
     command = [sys.executable, "-c", _CONVERT, "-f", "CAFFE", "--modelFile", caffemodel, "--prototxt", prototxt]
     command += ["--MNNModel", out, "--bizCode", "gluon2caffe"]
     run_tool(command, "MNN's Caffe converter", success="Converted Success")

@@ -17,7 +17,6 @@ import numpy as np
 from .runtimes import (
     Runtime,
     RuntimeFailedError,
-    RuntimeUnavailableError,
     Timing,
     caffe_rows,
     detection_tops,
@@ -48,7 +47,7 @@ def convert_to_ncnn(prototxt: str, caffemodel: str, param: str, weights: str) ->
     output = run_tool([caffe2ncnn(), prototxt, caffemodel, param, weights], "ncnn's caffe2ncnn")
     for line in output.splitlines():  # it reports unknown layer types and goes on
         if "not supported" in line.lower() or "unknown" in line.lower():
-            raise RuntimeUnavailableError(f"ncnn's caffe2ncnn: {line.strip()}")
+            raise RuntimeFailedError(f"ncnn's caffe2ncnn: {line.strip()}")
 
 
 def strict_options(net) -> None:
