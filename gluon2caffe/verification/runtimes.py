@@ -12,7 +12,6 @@ ncnn drop that column), every other blob with the batch axis first (ncnn has non
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import subprocess
@@ -114,7 +113,7 @@ def require_module(module: str, install: str) -> Callable[[], None]:
 
     def probe() -> None:
         try:
-            importlib.import_module(module)
+            __import__(module)
         except ImportError as exc:
             raise RuntimeUnavailableError(f"{module} is not importable ({exc}); {install}") from None
 
