@@ -157,7 +157,7 @@ def _cell(outcomes: list[dict | None]) -> str:
     """'n/m exact, worst 2.1e-06' over the models that ran in this runtime."""
     ran = [o for o in outcomes if o is not None]
     if not ran:
-        return ""
+        return "not run"
     exact = sum(o["status"] == "exact" for o in ran)
     errors = [o["relative"] for o in ran if o.get("relative") is not None]
     text = f"{exact}/{len(ran)} exact"
