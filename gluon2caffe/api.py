@@ -15,8 +15,10 @@ from .converters.clip import RELU6_MODES
 from .converters.context import TARGETS
 from .converters.emit import CaffeModel, EmitOptions, build_nets, check_supported, emit_layers
 from .detectors import SSD_DETECTOR, YOLO_DETECTOR, Detector, DetectorOptions, detector_for
+from .detectors.base import classes_of
 from .errors import ConversionError, InvalidCallError, ModelFileError
 from .frontend.exported import ExportedModel, infer_shapes_isolated
+from .frontend.load import load_graph
 from .frontend.mxnet_graph import attach_shapes, graph_from_json, trace_block
 from .ir.graph import Graph
 from .passes import PassReport, run_passes
@@ -252,10 +254,18 @@ def _read_exported(model: ExportedModel, input_shape: tuple[int, ...], input_nam
 def _convert_detector(
     net: Any, family: Detector, options: ConvertOptions, detector: DetectorOptions, start: float
 ) -> ConversionResult:
-    """A detector's prediction part through the pipeline; its plan names the outputs and appends the head layers."""
-    plan = family.plan(net, options.input_shape, detector)
-    graph = _read_block(plan.block, options, net.name, fresh_names=True)
-    plan.name_outputs(graph)
+    """A detector's whole graph (traced live or exported) with its head found and cut off (every unsupported op of
+    what remains checked first), then the pipeline; the plan appends the head's Caffe layers."""
+    graph, infer = load_graph(net, options.input_shape, options.input_name)
+    match = family.cut(graph)
+    check_supported(graph)
+    try:
+        attach_shapes(graph, None, infer(graph))
+    except ConversionError as exc:  # a parameter whose shape the graph does not take
+        if isinstance(net, ExportedModel):
+            raise ModelFileError(net.params_path, str(exc)) from None
+        raise
+    plan = family.plan(match, graph, options.input_shape, detector, classes_of(net))
     result = _passes_and_emission(graph, options, start, tail=lambda ctx: plan.emit(ctx, options.input_name))
     result.head, result.detection, result.detector = plan.head, plan.report, family
     return result

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
                 "--layers, --plot and --all compare classifier blobs; for a detector use --local (backbone and "
                 "heads on MXNet's inputs), the decoding and NMS are checked end to end"
             )
-        head = family.read(model, shape)[1]
+        head = family.read(model, shape)
         return print_detector_check(
             family, model, head, prototxt, caffemodel, args.runtime, not args.no_bgr, args.input, args.seed, args.local
         )

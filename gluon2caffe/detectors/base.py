@@ -9,7 +9,7 @@ new family is one module that subclasses Detector and registers itself in detect
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InvalidCallError
 
@@ -23,14 +23,10 @@ class DetectorOptions:
 
 
 class DetectorPlan:
-    """One conversion of one detector: the block to trace, the head read from it, and the head layers to append."""
+    """One conversion of one detector: the head read from its graph, and the head layers to append."""
 
-    block: Any  # the prediction part of the network, traced like any HybridBlock
-    head: Any  # the settings read from the network (SSDHead, YOLOHead)
+    head: Any  # the settings read from the graph (SSDHead, YOLOHead)
     report: Any = None  # what the family decided while planning (SSD: how the anchors are written)
-
-    def name_outputs(self, graph: Any) -> None:
-        """Rename/collect the traced graph's outputs the head layers read (before the passes)."""
 
     def emit(self, ctx: Any, input_name: str) -> list[str]:
         """Append the decoding (and DetectionOutput) layers; returns the net's outputs."""
@@ -44,18 +40,32 @@ class Detector:
     function: str = ""  # its public convert function, for messages
     default_input_shape: tuple[int, ...] = ()
     options: tuple[str, ...] = ("nms",)  # the DetectorOptions fields this family takes
-    # Caffe blobs that rename the traced network's outputs (name -> output index), for the MXNet reference.
-    renamed_outputs: dict[str, int] = {}
 
     def matches(self, net: Any) -> bool:
+        """A live GluonCV network of this family, or an exported graph with its head's ops."""
         raise NotImplementedError
 
-    def read(self, net: Any, input_shape: tuple[int, ...]) -> tuple[Any, Any]:
-        """(prediction block to trace, head) for an initialized net at `input_shape` (runs MXNet)."""
+    def cut(self, graph: Any) -> Any:
+        """Find the head in the whole graph (shapes not known yet) and remove it; returns what the walk found.
+        A graph whose tail differs from the head raises graph_match.HeadMismatch naming the node."""
         raise NotImplementedError
 
-    def plan(self, net: Any, input_shape: tuple[int, ...], options: DetectorOptions) -> DetectorPlan:
+    def plan(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes=None):
+        """With shapes known: the head's numbers and the layers to append (a DetectorPlan)."""
         raise NotImplementedError
+
+    def aliases(self, head: Any) -> dict[str, str]:
+        """Caffe blobs that renamed an MXNet tensor (blob -> tensor), for the layer-local check."""
+        return {}
+
+    def read(self, net: Any, input_shape: tuple[int, ...], input_name: str = "data") -> Any:
+        """The head of `net` (live or exported) at `input_shape`, without converting it."""
+        from ..frontend.load import load_graph
+
+        graph, infer = load_graph(net, input_shape, input_name)
+        match = self.cut(graph)
+        graph.shapes.update(infer(graph))
+        return self.plan(match, graph, input_shape, DetectorOptions(), classes_of(net)).head
 
     def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
         """Lines describing a conversion (the CLI prints them)."""
@@ -92,31 +102,11 @@ def head_line(kind: str, head: Any, boxes: int, nms: bool) -> str:
     )
 
 
-def ensure_initialized(net: Any, input_shape: tuple[int, ...], kind: str) -> None:
-    """Refuse a detector whose parameters were never initialized; finish deferred initialization (one forward)."""
-    import mxnet as mx
-
-    params = net.collect_params()
-    if any(p._data is None and not p._deferred_init for p in params.values()):
-        raise InvalidCallError(f"the {kind}'s parameters are not initialized; call net.initialize() or load_parameters")
-    if any(p._deferred_init for p in params.values()):
-        net(mx.nd.zeros(input_shape))
-
-
-def prediction_block(net: Any, forward: Callable[[Any, Any, Any], Any]) -> Any:
-    """A HybridBlock computing `forward(F, net, x)`: the part of a detector the converter traces (the class is built
-    on first use, so importing this module does not import MXNet)."""
-    from mxnet.gluon import HybridBlock
-
-    class _Predictions(HybridBlock):
-        def __init__(self, detector: Any):
-            super().__init__(prefix="")
-            self.detector = detector
-
-        def hybrid_forward(self, F: Any, x: Any) -> Any:
-            return forward(F, self.detector, x)
-
-    return _Predictions(net)
+def classes_of(net: Any) -> list[str] | None:
+    """The class names a live network carries (GluonCV's `classes`) or an exported model was given; None: unknown
+    (an exported graph has only the class count)."""
+    classes = getattr(net, "classes", None)
+    return [str(c) for c in classes] if classes is not None else None
 
 
 DETECTORS: list[Detector] = []

@@ -6,20 +6,15 @@ from typing import Any
 
 from .base import Detector, DetectorOptions, DetectorPlan, head_line
 from .ssd_layers import CONF, LOC, emit_ssd_head, plan_anchors
-from .ssd_read import is_ssd, read_ssd
+from .ssd_read import cut_ssd, finish_ssd, is_ssd
 
 
 class SSDPlan(DetectorPlan):
-    def __init__(self, net: Any, input_shape: tuple[int, ...], options: DetectorOptions):
-        self.block, self.head, self.num_features = read_ssd(net, input_shape)
+    def __init__(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes):
+        self.head = finish_ssd(match, graph, input_shape, classes, LOC, CONF)
+        self.features = graph.outputs[2:]
         self.report = plan_anchors(self.head, options.anchors)
         self.nms = options.nms
-        self.features: list[str] = []
-
-    def name_outputs(self, graph: Any) -> None:
-        graph.rename_tensor(graph.outputs[0], LOC)
-        graph.rename_tensor(graph.outputs[1], CONF)
-        self.features.extend(graph.outputs[2 : 2 + self.num_features])
 
     def emit(self, ctx: Any, input_name: str) -> list[str]:
         outputs = emit_ssd_head(ctx, self.head, self.features, input_name, self.report, self.nms)
@@ -35,17 +30,18 @@ class SSD(Detector):
     function = "convert_ssd_model"
     default_input_shape = (1, 3, 512, 512)
     options = ("anchors", "nms")
-    renamed_outputs = {LOC: 0, CONF: 1}
 
     def matches(self, net: Any) -> bool:
         return is_ssd(net)
 
-    def read(self, net: Any, input_shape: tuple[int, ...]) -> tuple[Any, Any]:
-        block, head, _ = read_ssd(net, input_shape)
-        return block, head
+    def cut(self, graph: Any) -> Any:
+        return cut_ssd(graph)
 
-    def plan(self, net: Any, input_shape: tuple[int, ...], options: DetectorOptions) -> SSDPlan:
-        return SSDPlan(net, input_shape, options)
+    def plan(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes=None):
+        return SSDPlan(match, graph, input_shape, options, classes)
+
+    def aliases(self, head: Any) -> dict[str, str]:
+        return {LOC: head.tensors["loc_flat"]} if head.tensors.get("loc_flat") else {}
 
     def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
         return [head_line(self.kind, head, head.num_anchors, nms), report.describe()]

@@ -7,17 +7,14 @@ from typing import Any
 
 from .base import Detector, DetectorOptions, DetectorPlan, head_line
 from .yolo_layers import emit_yolo_head
-from .yolo_read import is_yolo, read_yolo
+from .yolo_read import cut_yolo, finish_yolo, is_yolo
 
 
 class YOLOPlan(DetectorPlan):
-    def __init__(self, net: Any, input_shape: tuple[int, ...], options: DetectorOptions):
-        self.block, self.head = read_yolo(net, input_shape)
+    def __init__(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes):
+        self.head = finish_yolo(match, graph, input_shape, classes)
         self.nms = options.nms
-        self.predictions: list[str] = []
-
-    def name_outputs(self, graph: Any) -> None:
-        self.predictions.extend(graph.outputs)
+        self.predictions = list(graph.outputs)
 
     def emit(self, ctx: Any, input_name: str) -> list[str]:
         return emit_yolo_head(ctx, self.head, self.predictions, input_name, self.nms)
@@ -32,11 +29,11 @@ class YOLOv3(Detector):
     def matches(self, net: Any) -> bool:
         return is_yolo(net)
 
-    def read(self, net: Any, input_shape: tuple[int, ...]) -> tuple[Any, Any]:
-        return read_yolo(net, input_shape)
+    def cut(self, graph: Any) -> Any:
+        return cut_yolo(graph)
 
-    def plan(self, net: Any, input_shape: tuple[int, ...], options: DetectorOptions) -> YOLOPlan:
-        return YOLOPlan(net, input_shape, options)
+    def plan(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes=None):
+        return YOLOPlan(match, graph, input_shape, options, classes)
 
     def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
         return [

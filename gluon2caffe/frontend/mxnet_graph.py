@@ -55,6 +55,9 @@ def trace_block(
     symbol = block(mx.sym.var(input_name))
     if isinstance(symbol, (list, tuple)):
         symbol = mx.sym.Group(list(_flatten(symbol)))
+    # What export() writes: tojson() drops the amp_cast / amp_multicast nodes (GluonCV's box decoder has one) that
+    # the live symbol's internals still list, so internals and JSON nodes would no longer line up.
+    symbol = mx.sym.load_json(symbol.tojson())
     used = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
     arrays = {p.name: p.data().asnumpy() for p in params.values() if p.name in used}
     return symbol, arrays

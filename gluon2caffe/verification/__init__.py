@@ -366,9 +366,8 @@ def mxnet_forward(block: Any, *inputs: np.ndarray) -> list[np.ndarray]:
 class MXNetReference:
     """The MXNet model as a symbol + parameters, able to return any internal tensor by its IR name.
 
-    `against` is a HybridBlock, an ExportedModel, or a GluonCV SSD / YOLOv3: then the reference is the prediction
-    part the detector converter traces (same names), and the Caffe blobs that renamed its outputs (mbox_loc,
-    mbox_conf_flatten) are aliases of them (`tensor_of`).
+    `against` is a HybridBlock (a GluonCV detector too: its whole graph, whose head the converter cuts off) or an
+    ExportedModel. `aliases` maps Caffe blobs that renamed a tensor (a detector's mbox_loc) to it (`tensor_of`).
     """
 
     def __init__(self, against: Any, input_shape: tuple[int, ...], input_name: str):
@@ -376,7 +375,6 @@ class MXNetReference:
         from ..frontend.mxnet_graph import internal_tensor_names, unique_source_names
 
         self.aliases: dict[str, str] = {}  # Caffe blob -> MXNet tensor, where the converter renamed a tensor
-        family = None
         if isinstance(against, ExportedModel):
             self.symbol, self.params = against.symbol(), against.params
             inputs = against.inputs
@@ -384,15 +382,13 @@ class MXNetReference:
                 raise InvalidCallError(f"{against.symbol_path}: expected one data input, found {inputs}")
             self.var = inputs[0]
         else:
-            self.symbol, self.params, family = _trace_reference(against, input_shape, input_name)
+            self.symbol, self.params = _trace_reference(against, input_shape, input_name)
             self.var = input_name
         self.input_name = input_name
         doc = json.loads(self.symbol.tojson())
         source_names = unique_source_names(doc["nodes"])
         self.tensors = internal_tensor_names(self.symbol, source_names)
         self.outputs = [_head_name(doc, head) for head in doc["heads"]]
-        if family is not None:  # the converter renames these outputs
-            self.aliases = {blob: self.outputs[index] for blob, index in family.renamed_outputs.items()}
         # The Caffe input may have been renamed (input_name); MXNet's own variable keeps its name.
         if self.var != input_name:
             self.tensors = [input_name if t == self.var else t for t in self.tensors]
@@ -426,23 +422,11 @@ class MXNetReference:
         return {t: v.asnumpy() for t, v in zip(names, values)}
 
 
-def _trace_reference(
-    against: Any, input_shape: tuple[int, ...], input_name: str
-) -> tuple[Any, dict[str, np.ndarray], Any]:
-    """Trace a block as the converter does; for a detector, its prediction part under fresh op counters.
-    Returns (symbol, params, the detector family or None)."""
-    import mxnet as mx
-
-    from ..detectors import detector_for
+def _trace_reference(against: Any, input_shape: tuple[int, ...], input_name: str) -> tuple[Any, dict[str, np.ndarray]]:
+    """Trace a block as the converter does (a detector whole: the converter cuts its head off the same graph)."""
     from ..frontend.mxnet_graph import trace_block
 
-    family = detector_for(against)
-    if family is None:
-        return (*trace_block(against, input_shape, input_name), None)
-    block = family.read(against, input_shape)[0]
-    with mx.name.NameManager():  # the converter's names (api._read_block)
-        symbol, params = trace_block(block, input_shape, input_name)
-    return symbol, params, family
+    return trace_block(against, input_shape, input_name)
 
 
 def _node_of(tensor: str, ops: dict[str, str]) -> tuple[str, str]:

@@ -103,27 +103,19 @@ class DetectorCheck:
 SSDCheck = DetectorCheck  # the name before YOLOv3 shared it
 
 
-def gluoncv_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
-    """GluonCV's own intermediates (decoder inputs and outputs) and detections for input x (RGB)."""
-    import mxnet as mx
+def graph_reference(net: Any, x: np.ndarray, tensors: dict[str, str]) -> dict[str, np.ndarray]:
+    """MXNet's values of the named graph tensors (key -> IR tensor name) for input x (RGB): the whole network, traced
+    live or loaded from its files, run once with its internals."""
+    from . import MXNetReference
 
-    captured: dict[str, np.ndarray] = {}
+    values = MXNetReference(net, tuple(x.shape), "data").run(x, list(dict.fromkeys(tensors.values())))
+    return {key: values[t] for key, t in tensors.items()}
 
-    def box_hook(_block: Any, inputs: Any, output: Any) -> None:
-        captured["loc"], captured["anchors"] = inputs[0].asnumpy(), inputs[1].asnumpy()
-        captured["decoded"] = output.asnumpy()
 
-    def cls_hook(_block: Any, inputs: Any, _output: Any) -> None:
-        captured["conf"] = inputs[0].asnumpy()
-
-    handles = [net.bbox_decoder.register_forward_hook(box_hook), net.cls_decoder.register_forward_hook(cls_hook)]
-    try:
-        ids, scores, boxes = (o.asnumpy() for o in net(mx.nd.array(x, dtype=x.dtype)))
-    finally:
-        for h in handles:
-            h.detach()
-    captured.update(ids=ids, scores=scores, boxes=boxes)
-    return captured
+def gluoncv_reference(net: Any, head: Any, x: np.ndarray) -> dict[str, np.ndarray]:
+    """GluonCV's SSD intermediates (decoder inputs and outputs) and detections for input x (RGB)."""
+    keys = ("loc", "anchors", "decoded", "conf", "ids", "scores", "boxes")
+    return graph_reference(net, x, {k: head.tensors[k] for k in keys})
 
 
 def run_caffe_ssd(
@@ -190,7 +182,7 @@ def check_ssd(
     x2: np.ndarray | None = None,
 ) -> DetectorCheck:
     """Compare the converted SSD with GluonCV on input x (RGB; fed to Caffe as BGR when to_bgr)."""
-    ref = gluoncv_reference(net, x)
+    ref = gluoncv_reference(net, head, x)
     x_caffe = x[:, ::-1].copy() if to_bgr else x
     got = run_caffe_ssd(prototxt, caffemodel, x_caffe, runtime)
     h, w = head.image_size
@@ -206,7 +198,9 @@ def check_ssd(
     if runtime == "caffe":
         decoded = decode_in_caffe(got[LOC], priors)
         pre["decoded (px)"] = _px(decoded * scale, ref["decoded"][0], max(h, w))
-    sensitivity = float("nan") if x2 is None else compare(gluoncv_reference(net, x2)["conf"], ref["conf"]).relative
+    sensitivity = (
+        float("nan") if x2 is None else compare(gluoncv_reference(net, head, x2)["conf"], ref["conf"]).relative
+    )
     return _detector_check(
         net,
         head,
@@ -219,7 +213,7 @@ def check_ssd(
         got,
         pre,
         sensitivity,
-        lambda: _float64_errors(net, x, ref, got),
+        lambda: _float64_errors(net, head, x, ref, got),
     )
 
 
@@ -240,25 +234,30 @@ def _detector_check(
     """What every detector check does after comparing its pre-NMS tensors: the detections as sets, the layer-local
     check, and (when the pre-NMS error exceeds the tolerance) the float64 errors."""
     detections = match_detections(ref, got[DETECTIONS], head) if DETECTIONS in got else None
-    local = _local(net, prototxt, caffemodel, x, to_bgr, runtime)
+    local = _local(net, head, prototxt, caffemodel, x, to_bgr, runtime)
     check = DetectorCheck(runtime, pre, detections, sensitivity, local=local)
     if check.max_pre_nms > TOLERANCE:
         check.float64 = float64()
     return check
 
 
-def _local(net: Any, prototxt: str, caffemodel: str, x: np.ndarray, to_bgr: bool, runtime: str) -> Any:
+def _local(net: Any, head: Any, prototxt: str, caffemodel: str, x: np.ndarray, to_bgr: bool, runtime: str) -> Any:
     """The layer-local check of the detector's prediction part (backbone and heads) in pycaffe; None elsewhere."""
     if runtime != "caffe":
         return None
+    from ..detectors import detector_for
     from .local import check_local
 
-    return check_local(prototxt, caffemodel, MXNetReference(net, tuple(x.shape), "data"), x, to_bgr)
+    reference = MXNetReference(net, tuple(x.shape), "data")
+    family = detector_for(net)
+    if family is not None:
+        reference.aliases.update(family.aliases(head))
+    return check_local(prototxt, caffemodel, reference, x, to_bgr)
 
 
-def _float64_errors(net: Any, x: np.ndarray, ref: dict, got: dict) -> tuple[float, float] | None:
+def _float64_errors(net: Any, head: Any, x: np.ndarray, ref: dict, got: dict) -> tuple[float, float] | None:
     """(Caffe, MXNet float32) relative errors of loc and conf against the same net run in float64."""
-    truth = float64_predictions(net, x)
+    truth = float64_tensors(net, x, [head.tensors["loc"], head.tensors["conf"]])
     if truth is None:
         return None
     pairs = ((LOC, "loc", 0), (CONF, "conf", 1))
@@ -269,8 +268,8 @@ def _float64_errors(net: Any, x: np.ndarray, ref: dict, got: dict) -> tuple[floa
 
 _FLOAT64_CHILD = """
 import sys, numpy as np, mxnet as mx
-d, count = sys.argv[1], int(sys.argv[2])
-net = mx.gluon.SymbolBlock.imports(d + "/p-symbol.json", ["data"], d + "/p.params")
+d, count, var = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+net = mx.gluon.SymbolBlock.imports(d + "/p-symbol.json", [var], d + "/p.params")
 net.cast("float64")
 out = net(mx.nd.array(np.load(d + "/x.npy"), dtype="float64"))
 out = out if isinstance(out, (list, tuple)) else [out]
@@ -279,35 +278,31 @@ for i in range(count):
 """
 
 
-def float64_predictions(net: Any, x: np.ndarray) -> list[np.ndarray] | None:
-    """The SSD's loc and conf (flattened, before the decoders) computed by MXNet in float64."""
-    from ..detectors.ssd_read import SSDPredictions
-
-    return float64_outputs(SSDPredictions(net), x, 2)
-
-
-def float64_outputs(block: Any, x: np.ndarray, count: int) -> list[np.ndarray] | None:
-    """The first `count` outputs of `block` computed by MXNet in float64.
+def float64_tensors(net: Any, x: np.ndarray, tensors: list[str]) -> list[np.ndarray] | None:
+    """The named graph tensors computed by MXNet in float64.
 
     MKL-DNN has no float64 kernels for some ops, and it can only be switched off when MXNet loads, so this runs
-    the traced graph in a child process with MXNET_MKLDNN_ENABLED=0. None if that fails.
+    the graph up to those tensors in a child process with MXNET_MKLDNN_ENABLED=0. None if that fails.
     """
     import mxnet as mx
 
-    from ..frontend.mxnet_graph import trace_block
+    from . import MXNetReference
 
-    symbol, params = trace_block(block, tuple(x.shape))
+    ref = MXNetReference(net, tuple(x.shape), "data")
+    internals = ref.symbol.get_internals()
+    symbol = mx.sym.Group([internals[ref._index[t]] for t in tensors])
+    used = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
     aux = set(symbol.list_auxiliary_states())
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-f64-") as tmp:
         symbol.save(os.path.join(tmp, "p-symbol.json"))
         mx.nd.save(
             os.path.join(tmp, "p.params"),
-            {("aux:" if k in aux else "arg:") + k: mx.nd.array(v) for k, v in params.items()},
+            {("aux:" if k in aux else "arg:") + k: mx.nd.array(v) for k, v in ref.params.items() if k in used},
         )
         np.save(os.path.join(tmp, "x.npy"), x.astype(np.float64))
         env = dict(os.environ, MXNET_MKLDNN_ENABLED="0", MXNET_STORAGE_FALLBACK_LOG_VERBOSE="0")
         proc = subprocess.run(
-            [sys.executable, "-c", _FLOAT64_CHILD, tmp, str(count)],
+            [sys.executable, "-c", _FLOAT64_CHILD, tmp, str(len(tensors)), ref.var],
             env=env,
             capture_output=True,
             text=True,
@@ -316,7 +311,7 @@ def float64_outputs(block: Any, x: np.ndarray, count: int) -> list[np.ndarray] |
         if proc.returncode != 0:
             log.warning("float64 reference failed: %s", proc.stderr.strip().splitlines()[-1:])
             return None
-        return [np.load(os.path.join(tmp, f"out{i}.npy")) for i in range(count)]
+        return [np.load(os.path.join(tmp, f"out{i}.npy")) for i in range(len(tensors))]
 
 
 def _px(actual_px: np.ndarray, reference_px: np.ndarray, size: int) -> Comparison:
@@ -390,25 +385,16 @@ def _last_candidate_score(probs: np.ndarray, head: Any) -> float:
 # -- YOLOv3 ------------------------------------------------------------------------------------------------------
 
 
-def yolo_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
+def yolo_reference(net: Any, head: Any, x: np.ndarray) -> dict[str, np.ndarray]:
     """GluonCV's decoded boxes (B, N, 4) and class scores (B, N, C) before NMS, in the converter's order (outputs,
     then positions, then anchors), and its detections; `conf` has a zero background column for match_detections."""
-    import mxnet as mx
-
-    captured: list[np.ndarray] = []
-    predictions: list[np.ndarray] = []  # each output's 1x1 prediction map (B, A*(5+C), H, W)
-    handles = [o.register_forward_hook(lambda _b, _i, out: captured.append(out.asnumpy())) for o in net.yolo_outputs]
-    handles += [
-        o.prediction.register_forward_hook(lambda _b, _i, out: predictions.append(out.asnumpy()))
-        for o in net.yolo_outputs
-    ]
-    try:
-        ids, scores, boxes = (o.asnumpy() for o in net(mx.nd.array(x, dtype=x.dtype)))
-    finally:
-        for h in handles:
-            h.detach()
+    count = len(head.outputs)
+    keys = ["ids", "scores", "boxes"] + [f"output{i}" for i in range(count)] + [f"prediction{i}" for i in range(count)]
+    values = graph_reference(net, x, {k: head.tensors[k] for k in keys})
+    captured = [values[f"output{i}"] for i in range(count)]
+    predictions = [values[f"prediction{i}"] for i in range(count)]
     all_boxes, all_scores = [], []
-    classes = len(net.classes)
+    classes = head.num_classes
     for det in captured:  # (B, C * n, 6): class-major copies of the same n boxes
         per_class = det.reshape(det.shape[0], classes, -1, 6)
         all_boxes.append(per_class[:, 0, :, 2:6])
@@ -420,9 +406,9 @@ def yolo_reference(net: Any, x: np.ndarray) -> dict[str, np.ndarray]:
         "pre_scores": pre_scores,
         "predictions": predictions,
         "conf": conf,
-        "ids": ids,
-        "scores": scores,
-        "boxes": boxes,
+        "ids": values["ids"],
+        "scores": values["scores"],
+        "boxes": values["boxes"],
     }
 
 
@@ -441,7 +427,7 @@ def check_yolo(
     from ..detectors.yolo_layers import BOXES, SCORES
     from ..detectors.yolo_layers import LOC as YOLO_LOC
 
-    ref = yolo_reference(net, x)
+    ref = yolo_reference(net, head, x)
     x_caffe = x[:, ::-1].copy() if to_bgr else x
     located = any(YOLO_LOC in layer.top for layer in read_prototxt(prototxt).layer)
     got = run_with_blobs(prototxt, caffemodel, x_caffe, [YOLO_LOC if located else BOXES, SCORES], runtime)
@@ -454,7 +440,7 @@ def check_yolo(
         boxes = ("boxes", got[BOXES].reshape(b, n, 4), "pre_boxes")
     pre = {boxes[0]: compare(boxes[1], ref[boxes[2]]), "scores": compare(scores, ref["pre_scores"])}
     sensitivity = (
-        float("nan") if x2 is None else compare(yolo_reference(net, x2)["pre_scores"], ref["pre_scores"]).relative
+        float("nan") if x2 is None else compare(yolo_reference(net, head, x2)["pre_scores"], ref["pre_scores"]).relative
     )
     return _detector_check(
         net,
@@ -487,9 +473,8 @@ def yolo_loc(predictions: list[np.ndarray], head: Any) -> np.ndarray:
 def _yolo_float64_errors(net, head, x, ref, boxes, caffe_scores) -> tuple[float, float] | None:
     """(Caffe, MXNet float32) relative errors of the boxes (or loc) and scores against float64: the prediction maps
     in float64 (child process, no MKL-DNN) decoded in float64 with the network's constants."""
-    from ..detectors.yolo_read import YOLOPredictions
-
-    predictions = float64_outputs(YOLOPredictions(net), x, len(head.outputs))
+    count = len(head.outputs)
+    predictions = float64_tensors(net, x, [head.tensors[f"prediction{i}"] for i in range(count)])
     if predictions is None:
         return None
     what, caffe_boxes, ref_key = boxes
