@@ -193,3 +193,22 @@ def test_runtime_registry_lists_the_deployment_runtimes():
     from gluon2caffe.verification.runtimes import RUNTIMES as REGISTRY
 
     assert set(RUNTIMES) <= set(REGISTRY)
+
+
+# -- to_bgr's permutation: the one-hot 1x1 Convolution swap_bgr inserts before what cannot absorb the swap --------
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_bgr_permutation_in_runtime(runtime, tmp_path):
+    """relu(x) as the output needs RGB: the permutation's 0/1 products and zero sums are exact, so error 0."""
+    runtime_or_skip(runtime)
+    shape = (2, 3, 5, 6)
+    block = seq(nn.Activation("relu"))
+    block.initialize()
+    result = convert(block, shape, to_bgr=True)
+    assert result.report.bgr_permuted and "data_bgr_to_rgb" in [layer.name for layer in result.text_net.layer]
+    prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "m")
+    x = make_input(shape, 3)
+    got = forward(runtime, prototxt, caffemodel, {"data": x[:, BGR].copy()}, result.graph.outputs)
+    (reference,) = mxnet_forward(block, x)
+    np.testing.assert_array_equal(got[result.graph.outputs[0]].reshape(reference.shape), reference)

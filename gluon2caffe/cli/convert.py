@@ -60,6 +60,7 @@ def _print_conversion(
     print(
         f"  BatchNorm folded: {r.bn_folded}, kept: {r.bn_kept}; identities removed: {r.identities_removed}; "
         f"BGR swap: {', '.join(r.bgr_swapped) if r.bgr_swapped else 'off'}; "
+        f"{'BGR->RGB permutation before: ' + ', '.join(r.bgr_permuted) + '; ' if r.bgr_permuted else ''}"
         f"softmax appended: {'yes' if r.softmax_appended else 'no'}; relu6: {args.relu6}; target: {args.target}"
     )
     if result.detector is not None:

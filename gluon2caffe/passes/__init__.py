@@ -26,6 +26,7 @@ class PassReport:
     bn_kept: int = 0
     normalize_scales_folded: int = 0
     bgr_swapped: list[str] = field(default_factory=list)
+    bgr_permuted: list[str] = field(default_factory=list)  # uses of the input fed its exact BGR -> RGB permutation
     softmax_appended: str | None = None
 
 
@@ -41,7 +42,7 @@ def run_passes(graph: Graph, input_name: str, merge_bn: bool, to_bgr: bool, soft
         report.bn_kept = sum(1 for n in graph.nodes if n.op == "BatchNorm")
     # After the fold: the swap then rewrites the folded weights once (either order gives the same numbers).
     if to_bgr:
-        report.bgr_swapped = swap_bgr(graph, input_name)
+        report.bgr_swapped, report.bgr_permuted = swap_bgr(graph, input_name)
     if softmax:
         report.softmax_appended = append_softmax(graph)
     return report
