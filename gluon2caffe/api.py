@@ -271,6 +271,18 @@ def _convert_detector(
     return result
 
 
+def read_detector_head(net: Any, input_shape: tuple[int, ...], input_name: str = "data") -> Any:
+    """The head of a GluonCV detector (live or exported) at `input_shape` as a conversion reads it (SSDHead,
+    YOLOHead), without converting: for checking files converted earlier."""
+    family = detector_for(net)
+    if family is None:
+        raise InvalidCallError("not a GluonCV SSD or YOLOv3 (live, or exported with its decoder and NMS)")
+    graph, infer = load_graph(net, tuple(input_shape), input_name)
+    match = family.cut(graph)
+    graph.shapes.update(infer(graph))
+    return family.plan(match, graph, tuple(input_shape), DetectorOptions(), classes_of(net)).head
+
+
 def _passes_and_emission(
     graph: Graph, options: ConvertOptions, start: float, tail: Callable[[Any], list[str]] | None = None
 ) -> ConversionResult:

@@ -19,6 +19,7 @@ from helpers import assert_detector_ok, convert_and_check_detector
 
 from gluon2caffe import convert_model, convert_ssd_model, save_model
 from gluon2caffe.api import convert_ssd
+from gluon2caffe.api import read_detector_head
 from gluon2caffe.detectors.ssd_layers import (
     DETECTIONS,
     PriorBoxParams,
@@ -157,9 +158,7 @@ def test_priorbox_semantics_measured_in_both_runtimes(tmp_path):
 def test_fit_priorbox_recovers_gluoncv_parameters():
     shape = (1, 3, 300, 300)
     net = load_zoo_model("ssd_300_vgg16_atrous_voc", shape)
-    from gluon2caffe.detectors.ssd_read import read_ssd
-
-    _, head, _ = read_ssd(net, shape)
+    head = read_detector_head(net, shape)
     p = fit_priorbox(head.anchors[0])
     assert (p.min_size, p.max_size, p.step_w, p.offset) == (30, 60, 8, 0.5) and p.aspect_ratios == [2, 0.5]
 
@@ -242,14 +241,15 @@ def test_matching_counts_ties_and_flags_real_differences():
 def test_float64_reference_without_mkldnn():
     """The float64 reference of not-exact rows (how much the net amplifies rounding): the prediction graph in float64
     in a child process."""
-    from gluon2caffe.verification.detectors import float64_predictions
+    from gluon2caffe.verification.detectors import float64_tensors
 
     shape = (1, 3, 300, 300)
     net = load_zoo_model("ssd_300_mobilenet0.25_voc", shape)
+    head = read_detector_head(net, shape)
     x = synthetic_scene(shape, seed=1)
-    ref = gluoncv_reference(net, x)
-    loc, conf = float64_predictions(net, x)
-    assert loc.dtype == np.float64 and conf.shape == (1, ref["conf"].size)
+    ref = gluoncv_reference(net, head, x)
+    loc, conf = float64_tensors(net, x, [head.tensors["loc"], head.tensors["conf"]])
+    assert loc.dtype == np.float64 and conf.shape == ref["conf"].shape
     assert 0 < np.abs(loc.reshape(ref["loc"].shape) - ref["loc"]).max() < 1e-3
 
 
@@ -263,10 +263,12 @@ def test_priorbox_mode_refused_where_priorbox_cannot_express_the_anchors():
     assert convert_ssd(net, shape).detection.mode == "constant"
 
 
-def test_gluoncv_reference_restores_hooks():
+def test_gluoncv_reference_reads_the_decoders_tensors():
     shape = (1, 3, 300, 300)
     net = load_zoo_model("ssd_300_mobilenet0.25_voc", shape)
     x = synthetic_scene(shape)
-    ref = gluoncv_reference(net, x)
+    ref = gluoncv_reference(net, read_detector_head(net, shape), x)
     assert ref["conf"].shape == (1, ref["anchors"].shape[1], 21)
-    assert not net.bbox_decoder._forward_hooks and not net.cls_decoder._forward_hooks
+    ids, scores, boxes = (o.asnumpy() for o in net(mx.nd.array(x)))
+    np.testing.assert_array_equal(ref["ids"], ids)
+    np.testing.assert_allclose(ref["scores"], scores, rtol=1e-5, atol=1e-6)

@@ -13,6 +13,7 @@ from helpers import Lambda, assert_detector_ok, check_block, convert_and_check_d
 from mxnet.gluon import nn
 
 from gluon2caffe import convert_model, convert_yolo_model
+from gluon2caffe.api import read_detector_head
 from gluon2caffe.tools.models import load_zoo_model
 from gluon2caffe.verification import TOLERANCE, synthetic_scene
 from gluon2caffe.verification.detectors import _yolo_float64_errors, yolo_loc, yolo_reference
@@ -77,11 +78,9 @@ def test_float64_arbiter_decodes_like_gluoncv():
     """The float64 reference of not-exact rows: prediction maps in float64, decoded in numpy."""
     shape = (1, 3, 320, 320)
     net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
-    from gluon2caffe.detectors.yolo_read import read_yolo
-
-    _, head = read_yolo(net, shape)
+    head = read_detector_head(net, shape)
     x = synthetic_scene(shape, seed=1)
-    ref = yolo_reference(net, x)
+    ref = yolo_reference(net, head, x)
     boxes = ("boxes", ref["pre_boxes"], "pre_boxes")
     caffe_err, mxnet_err = _yolo_float64_errors(net, head, x, ref, boxes, ref["pre_scores"])
     assert caffe_err == mxnet_err and 0 < mxnet_err < TOLERANCE  # GluonCV's float32 decoding is ~float64's
@@ -127,7 +126,7 @@ def test_repeat_on_channels_is_refused():
 def test_yolo_reference_order_matches_the_decoding():
     shape = (1, 3, 320, 320)
     net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)
-    ref = yolo_reference(net, synthetic_scene(shape))
+    ref = yolo_reference(net, read_detector_head(net, shape), synthetic_scene(shape))
     n = sum((320 // s) ** 2 * 3 for s in (32, 16, 8))
     assert ref["pre_boxes"].shape == (1, n, 4) and ref["pre_scores"].shape == (1, n, 20)
     assert np.all(ref["pre_boxes"][..., 2] > ref["pre_boxes"][..., 0])

@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
             raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
     _, shape = input_spec(read_prototxt(prototxt))
     model, description = load_model(args.against, shape, args.params, args.epoch)
+    from ..api import read_detector_head
     from ..detectors import detector_for
 
     family = detector_for(model)
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
                 "--layers, --plot and --all compare classifier blobs; for a detector use --local (backbone and "
                 "heads on MXNet's inputs), the decoding and NMS are checked end to end"
             )
-        head = family.read(model, shape)
+        head = read_detector_head(model, shape)
         return print_detector_check(
             family, model, head, prototxt, caffemodel, args.runtime, not args.no_bgr, args.input, args.seed, args.local
         )

@@ -58,15 +58,6 @@ class Detector:
         """Caffe blobs that renamed an MXNet tensor (blob -> tensor), for the layer-local check."""
         return {}
 
-    def read(self, net: Any, input_shape: tuple[int, ...], input_name: str = "data") -> Any:
-        """The head of `net` (live or exported) at `input_shape`, without converting it."""
-        from ..frontend.load import load_graph
-
-        graph, infer = load_graph(net, input_shape, input_name)
-        match = self.cut(graph)
-        graph.shapes.update(infer(graph))
-        return self.plan(match, graph, input_shape, DetectorOptions(), classes_of(net)).head
-
     def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
         """Lines describing a conversion (the CLI prints them)."""
         raise NotImplementedError

@@ -24,9 +24,7 @@ from .nms import NMS, read_nms, read_outputs
 def is_ssd(net: Any) -> bool:
     """True for a GluonCV SSD (zoo model or a `gluoncv.model_zoo.SSD(...)` instance), or an exported graph with
     SSD's box decoder."""
-    from ..frontend.exported import ExportedModel
-
-    if isinstance(net, ExportedModel):
+    if isinstance(getattr(net, "symbol_json", None), str):  # an exported model (frontend.exported.ExportedModel)
         return "_contrib_box_decode" in ops_of(net.symbol_json)
     try:
         from gluoncv.model_zoo.ssd.ssd import SSD
@@ -222,7 +220,7 @@ def finish_ssd(
         add_node(graph, loc, "Flatten", [match.loc], (b, n * 4))
         loc_source = None
     add_node(graph, conf, "Flatten", [match.conf], (b, n * c1))
-    graph.outputs = [loc, conf] + match.features
+    cut(graph, [loc, conf] + match.features)  # the (B, N, 4) Reshape is no longer needed
     nms = match.nms
     names = list(classes) if classes is not None else [f"class{i}" for i in range(k)]
     if len(names) != k:

@@ -24,11 +24,11 @@ from .ssd_read import class_range
 def is_yolo(net: Any) -> bool:
     """True for a GluonCV YOLOv3 (zoo model or a `gluoncv.model_zoo.YOLOV3(...)` instance), or an exported graph
     with YOLOOutputV3's grid ops and no SSD box decoder."""
-    from ..frontend.exported import ExportedModel
-
-    if isinstance(net, ExportedModel):
+    if isinstance(getattr(net, "symbol_json", None), str):  # an exported model (frontend.exported.ExportedModel)
         ops = ops_of(net.symbol_json)
-        return "_contrib_box_decode" not in ops and ({"tile", "_arange", "slice_like"} <= ops or bool(ops & NMS_OPS))
+        return "_contrib_box_decode" not in ops and (
+            {"tile", "_arange", "slice_like"} <= ops or bool(ops & set(NMS_OPS))
+        )
     try:
         from gluoncv.model_zoo.yolo.yolo3 import YOLOV3
     except ImportError:  # pragma: no cover - gluoncv is a dependency
