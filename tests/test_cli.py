@@ -62,6 +62,8 @@ def test_help_is_complete():
         "--relu6",
         "--params",
         "--epoch",
+        "--classes",
+        "--classes-file",
         "--verify",
     ):
         assert option in convert, option

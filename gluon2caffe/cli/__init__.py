@@ -13,7 +13,7 @@ from ..errors import Gluon2CaffeError
 from ..converters.context import TARGETS
 from ..verification.runtimes import RUNTIMES
 from . import convert, demo, verify, zoo
-from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE  # noqa: F401  (the exit codes are part of the CLI)
+from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 
 MODEL_HELP = (
@@ -39,6 +39,14 @@ def _add_model_source(p: argparse.ArgumentParser) -> None:
         help="weights: the .params of an exported model, or trained weights (save_parameters) for a zoo model",
     )
     p.add_argument("--epoch", type=int, default=0, metavar="N", help="epoch of PREFIX-N.params (default 0)")
+    names = p.add_mutually_exclusive_group()
+    names.add_argument(
+        "--classes",
+        metavar="A,B,C",
+        help="SSD / YOLOv3: the class names, in training order; a *_custom zoo model is built with them (as many as "
+        "its trained --params has), another zoo detector only takes new names for as many classes as it has",
+    )
+    names.add_argument("--classes-file", metavar="FILE", help="the class names, one per line (like --classes)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    from ..tools.models import ClassesError
+
     try:
         if args.command == "ops":
             from ..converters import support_table
@@ -211,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {"convert": convert.run, "zoo": zoo.run, "demo": demo.run, "verify": verify.run}[args.command](args)
     except Gluon2CaffeError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE if isinstance(exc, ClassesError) else EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,28 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 PASSING = ("exact", "exact by layer")
 
 
+def classes_from(args) -> list[str] | None:
+    """The class names of --classes / --classes-file, validated (a ClassesError, exit 2, before any model is built)."""
+    from ..tools.models import check_classes_apply, is_exported_model, parse_classes, read_classes_file
+
+    if args.classes is not None:
+        classes = parse_classes(args.classes.split(","), "--classes")
+    elif args.classes_file is not None:
+        classes = read_classes_file(args.classes_file)
+    else:
+        return None
+    model = getattr(args, "model", None) or args.against
+    if not is_exported_model(model) and "/" not in model and not model.endswith((".json", ".params")):
+        check_classes_apply(model, classes)  # a zoo name; an exported model carries the names on
+    return classes
+
+
+def describe_classes(classes, shown: int = 10) -> str:
+    """`person, car, dog` or the first `shown` names and how many more."""
+    names = ", ".join(list(classes)[:shown])
+    return names + (f", ... ({len(classes) - shown} more)" if len(classes) > shown else "")
+
+
 def print_local(local, every: bool) -> None:
     print(f"layer-local check ({local.distribution()}):")
     print(local.table(None if every else 20))

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from ..errors import Gluon2CaffeError
-from .common import EXIT_FAILURE, EXIT_OK, PASSING, print_detector_check
+from .common import EXIT_FAILURE, EXIT_OK, PASSING, classes_from, describe_classes, print_detector_check
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,9 +14,10 @@ def run(args: argparse.Namespace) -> int:
     from ..detectors import DetectorOptions, detector_for
     from ..tools.models import default_input_shape, load_model
 
+    classes = classes_from(args)
     start = time.perf_counter()
     shape = args.input_shape or default_input_shape(args.model) or (1, 3, 224, 224)
-    model, description = load_model(args.model, shape, args.params, args.epoch)
+    model, description = load_model(args.model, shape, args.params, args.epoch, classes)
     family = detector_for(model)
     _check_detector_flags(args, family)
     options = ConvertOptions(
@@ -25,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     detector = DetectorOptions(anchors=args.anchors, nms=not args.no_nms) if family is not None else None
     result = convert_with(model, options, detector, family)
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
-    _print_conversion(args, description, result, prototxt, caffemodel, start)
+    labels = _write_labels(getattr(model, "classes", None), args.output) if family is not None else None
+    _print_conversion(args, description, result, prototxt, caffemodel, start, labels)
     if args.verify and family is not None:
         return print_detector_check(family, model, result.head, prototxt, caffemodel, None, not args.no_bgr, "scene", 0)
     if args.verify:
@@ -46,8 +48,18 @@ def _check_detector_flags(args: argparse.Namespace, family) -> None:
         raise Gluon2CaffeError(f"--anchors does not apply to a {family.kind}")
 
 
+def _write_labels(classes, prefix: str) -> tuple[str, list[str]] | None:
+    """PREFIX.labels.txt: line N is the name of Caffe label N (0 is background, then GluonCV's classes in order)."""
+    if not classes:
+        return None
+    path = f"{prefix}.labels.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(f"{name}\n" for name in ["background", *classes]))
+    return path, list(classes)
+
+
 def _print_conversion(
-    args: argparse.Namespace, description: str, result, prototxt: str, caffemodel: str, start
+    args: argparse.Namespace, description: str, result, prototxt: str, caffemodel: str, start, labels
 ) -> None:
     from ..tools.models import describe_size
 
@@ -66,9 +78,13 @@ def _print_conversion(
     if result.detector is not None:
         for line in result.detector.summary(result.head, result.detection, not args.no_nms):
             print(f"  {line}")
+    if labels is not None:
+        print(f"  classes: {describe_classes(labels[1])}")
     print(f"  converted in {result.seconds:.2f} s, {time.perf_counter() - start:.2f} s in all")
     print(f"  wrote {prototxt} ({describe_size(prototxt)})")
     print(f"        {caffemodel} ({describe_size(caffemodel)})")
+    if labels is not None:
+        print(f"        {labels[0]} (Caffe label N on line N, 0 = background)")
 
 
 def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool) -> int:

@@ -38,6 +38,7 @@ class ExportedModel:
     params_path: str
     symbol_json: str
     params: dict[str, np.ndarray]
+    classes: list[str] | None = None  # class names given by the user (CLI --classes), for a detector
 
     @property
     def inputs(self) -> list[str]:

@@ -5,31 +5,77 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import Gluon2CaffeError, ModelFileError
+from ..errors import Gluon2CaffeError, InvalidCallError, ModelFileError
 from ..frontend.exported import is_exported_model, load_exported, strip_prefixes
 from ..frontend.ndarray_file import load_params
 
 RANDOM_SEED = 0
+DETECTOR_PREFIXES = ("ssd_", "yolo3_")
 
 
-def load_model(spec: str, input_shape: tuple[int, ...], params: str | None = None, epoch: int = 0) -> tuple[Any, str]:
-    """(model, description): an ExportedModel for a prefix / -symbol.json, else a GluonCV zoo model."""
+class ClassesError(InvalidCallError):
+    """Class names that cannot apply: empty, duplicated, unreadable, or not fitting the model (a usage error)."""
+
+
+def load_model(
+    spec: str,
+    input_shape: tuple[int, ...],
+    params: str | None = None,
+    epoch: int = 0,
+    classes: list[str] | None = None,
+) -> tuple[Any, str]:
+    """(model, description): an ExportedModel for a prefix / -symbol.json, else a GluonCV zoo model.
+
+    `classes` (names, validated by `parse_classes`) are passed on: see load_zoo_model; an exported model carries
+    them as `model.classes`.
+    """
     if is_exported_model(spec):
         model = load_exported(spec, epoch=epoch, params=params)
+        model.classes = classes
         return model, f"exported {model.symbol_path} + {model.params_path}"
     if "/" in spec or spec.endswith((".json", ".params")):
         raise ModelFileError(spec, "no such exported model (expected PREFIX-symbol.json beside it)")
     return load_zoo_model(
-        spec, input_shape, params
+        spec, input_shape, params, classes
     ), f"{spec} ({'weights from ' + params if params else 'random weights'})"
 
 
-def load_zoo_model(name: str, input_shape: tuple[int, ...], params: str | None = None) -> Any:
+def parse_classes(names: list[str], source: str) -> list[str]:
+    """Class names with surrounding whitespace and blank entries dropped; none at all or a duplicate is refused."""
+    classes = [name.strip() for name in names if name.strip()]
+    if not classes:
+        raise ClassesError(f"{source} gives no class names")
+    duplicates = sorted({name for name in classes if classes.count(name) > 1})
+    if duplicates:
+        raise ClassesError(f"{source} names a class more than once: {', '.join(duplicates)}")
+    return classes
+
+
+def read_classes_file(path: str) -> list[str]:
+    """One class name per line (blank lines and surrounding whitespace ignored), validated by parse_classes."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClassesError(f"cannot read the classes file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_classes(text.splitlines(), f"the classes file {path}")
+
+
+def check_classes_apply(name: str, classes: list[str] | None) -> None:
+    """Refuse class names for a zoo name that is not a detector (before anything is built)."""
+    if classes is not None and not name.startswith(DETECTOR_PREFIXES):
+        raise ClassesError(f"--classes applies to SSD / YOLOv3 detectors only; {name} is not one")
+
+
+def load_zoo_model(
+    name: str, input_shape: tuple[int, ...], params: str | None = None, classes: list[str] | None = None
+) -> Any:
     """A GluonCV zoo model with `params` loaded, or with random live weights (seeded: the same every time).
 
     The one way to build a random zoo model: the CLI, the zoo sweep (docs/model_zoo.md) and the tests use it.
 
     No pretrained weights can be downloaded; `params` is a file written by `save_parameters` (or `export`).
+    `classes`: a *_custom detector is built with them (default CUSTOM_CLASSES); any other detector keeps its
+    dataset's class count and only takes the names when there are as many; a classifier takes none.
     """
     import mxnet as mx
     from gluoncv.model_zoo import get_model
@@ -38,15 +84,19 @@ def load_zoo_model(name: str, input_shape: tuple[int, ...], params: str | None =
 
     from .zoo_models import CUSTOM_CLASSES
 
+    check_classes_apply(name, classes)
+    custom = name.endswith("_custom")
     kwargs: dict[str, Any] = {}
-    if name.startswith(("ssd_", "yolo3_")):  # detectors would download their base network otherwise
+    if name.startswith(DETECTOR_PREFIXES):  # detectors would download their base network otherwise
         kwargs["pretrained_base"] = False
-        if name.endswith("_custom"):
-            kwargs["classes"] = CUSTOM_CLASSES
+        if custom:
+            kwargs["classes"] = list(classes or CUSTOM_CLASSES)
     try:
         net = get_model(name, pretrained=False, **kwargs)
     except (ValueError, KeyError) as exc:
         raise Gluon2CaffeError(f"unknown GluonCV model {name!r}: {str(exc).strip().splitlines()[0]}") from None
+    if classes is not None and not custom:
+        _rename_classes(net, name, classes)
     mx.random.seed(RANDOM_SEED)
     net.initialize()
     if params:
@@ -57,6 +107,24 @@ def load_zoo_model(name: str, input_shape: tuple[int, ...], params: str | None =
         # Classifiers: two noise images, as the zoo table was measured with.
         randomize(net, input_shape, seed=RANDOM_SEED, images=detector, stats_batch=8 if detector else 2)
     return net
+
+
+def _rename_classes(net: Any, name: str, classes: list[str]) -> None:
+    """Give a dataset detector (voc, coco) other names for its classes; their number is fixed by the weights."""
+    from .zoo_models import SSD_MODELS, YOLO_MODELS
+
+    own = list(net.classes)
+    if len(classes) != len(own):
+        custom = f"{name.rsplit('_', 1)[0]}_custom"
+        hint = f" (e.g. {custom})" if custom in {m for m, _, _ in SSD_MODELS + YOLO_MODELS} else ""
+        raise ClassesError(
+            f"{name} has {len(own)} classes, --classes gives {len(classes)}; for another number of classes use a "
+            f"*_custom model{hint}"
+        )
+    try:
+        net.classes = list(classes)  # SSD: a plain attribute
+    except AttributeError:
+        net._classes = list(classes)  # YOLOv3: a read-only property over _classes
 
 
 def default_input_shape(name: str) -> tuple[int, ...] | None:
