@@ -98,9 +98,10 @@ class ConvertOptions:
             return {name: shape[name] for name in model_inputs}
         shapes = shape if isinstance(shape, list) else [shape]
         if len(shapes) != len(model_inputs):
+            example = ", ".join(f"{name!r}: (...)" for name in model_inputs)
             raise InvalidCallError(
                 f"the model has {len(model_inputs)} data input(s) {model_inputs} but input_shape gives "
-                f"{len(shapes)} shape(s); give one per input, e.g. {{{', '.join(repr(n) for n in model_inputs)}: ...}}"
+                f"{len(shapes)} shape(s); give one per input, e.g. {{{example}}} (CLI: --input-shape NAME:SIZES each)"
             )
         return dict(zip(model_inputs, shapes))
 

@@ -25,7 +25,9 @@ def spatial_2d(node: Node, key: str, value: tuple[int, ...], fill: int) -> tuple
 def require_nchw(node: Node) -> None:
     layout = node.attrs.str("layout", "None")
     if layout not in ("None", "NCHW"):
-        raise ConversionError(f"is {layout!r}; only NCHW converts to Caffe", node.name, node.op, "layout")
+        raise ConversionError(
+            f"is {layout!r}; only NCHW (2-D) and NCW (1-D) convert to Caffe", node.name, node.op, "layout"
+        )
 
 
 def set_window(
