@@ -262,3 +262,19 @@ def test_exported_two_input_model(tmp_path):
         expected = reference.run(x, reference.outputs)[reference.outputs[0]]
         c = compare(out[reference.outputs[0]], expected)
         assert c.ok, c
+
+
+@pytest.mark.op("FullyConnected")
+@pytest.mark.parametrize(
+    "fn",
+    [
+        pytest.param(lambda F, x: F.softmax(x, axis=-1), id="softmax_last", marks=pytest.mark.op("softmax")),
+        pytest.param(lambda F, x: F.softmax(x, axis=1), id="softmax_1", marks=pytest.mark.op("softmax")),
+        pytest.param(lambda F, x: F.sum(x, axis=-1), id="sum_last", marks=pytest.mark.op("sum")),
+        pytest.param(lambda F, x: F.sum(x, axis=1, keepdims=True), id="sum_1_keepdims", marks=pytest.mark.op("sum")),
+        pytest.param(lambda F, x: F.LeakyReLU(x, slope=0.2), id="leaky", marks=pytest.mark.op("LeakyReLU")),
+    ],
+)
+def test_rank_free_ops_on_sequences(fn):
+    """Ops that take any rank, after a Dense(flatten=False) on (N, T, F)."""
+    check_block(seq(nn.Dense(6, flatten=False), lam(fn)), (2, 5, 3))
