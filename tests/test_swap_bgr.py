@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock, nn
 
-from gluon2caffe import ConversionError, convert, convert_model, save_model, verify
+from gluon2caffe import convert, convert_model, save_model, verify
 from helpers import Lambda, check_block, lam, seq
 
 
