@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
+import numpy as np
+
 from .caffe import caffe_pb2 as pb
 from .caffe.io import save_model  # noqa: F401  (public, re-exported)
 from .converters.clip import RELU6_MODES
@@ -24,6 +26,9 @@ from .ir.graph import Graph
 from .passes import PassReport, run_passes
 
 log = logging.getLogger(__name__)
+
+# One shape (a tuple of ints), {name: shape} (several named inputs) or a list of shapes (several inputs in order).
+InputShape = Any
 
 
 @dataclass
@@ -50,7 +55,9 @@ class ConversionResult:
 class ConvertOptions:
     """The conversion choices every network takes (README "Options")."""
 
-    input_shape: tuple[int, ...] = (1, 3, 224, 224)
+    # One input: a tuple of ints (the input is `input_name`). Several: {name: shape} (named, in that order), or a list
+    # of shapes (a live block's inputs are input_name + index: data0, data1, ...; an exported model's, its own).
+    input_shape: Any = (1, 3, 224, 224)
     softmax: bool = False
     to_bgr: bool = True
     merge_bn: bool = True
@@ -59,8 +66,9 @@ class ConvertOptions:
     target: str = "any"  # the runtime the files are for (converters.context.TARGETS); 'any' loads in all of them
 
     def checked(self) -> ConvertOptions:
-        """These options with input_shape as a tuple of ints; InvalidCallError for anything out of range."""
-        shape = _check_input_shape(self.input_shape)
+        """These options with input_shape as a tuple of ints, a {name: shape} dict or a list of shapes (each a tuple
+        of positive ints, rank 1 to 5); InvalidCallError for anything out of range."""
+        shape = _check_input_shapes(self.input_shape)
         if self.relu6 not in RELU6_MODES:
             raise InvalidCallError(f"relu6={self.relu6!r}; expected one of {RELU6_MODES}")
         if self.target not in TARGETS:
@@ -69,13 +77,41 @@ class ConvertOptions:
             raise InvalidCallError(f"input_name must be a non-empty string, got {self.input_name!r}")
         return replace(self, input_shape=shape)
 
+    def input_shapes(self, model_inputs: list[str] | None = None) -> dict[str, tuple[int, ...]]:
+        """{Caffe input name: shape} of checked options. `model_inputs`: an exported model's data variables (a tuple
+        shape goes to its one variable, a list to its variables in order, a dict must name every one)."""
+        shape = self.input_shape
+        if model_inputs is None:  # a live block: the names are ours
+            if isinstance(shape, dict):
+                return dict(shape)
+            if isinstance(shape, list):
+                return {f"{self.input_name}{i}": s for i, s in enumerate(shape)}
+            return {self.input_name: shape}
+        if isinstance(shape, dict):
+            missing = [name for name in model_inputs if name not in shape]
+            unknown = [name for name in shape if name not in model_inputs]
+            if missing or unknown:
+                raise InvalidCallError(
+                    f"the model's data inputs are {model_inputs}; input_shape "
+                    + (f"has no shape for {missing}" if missing else f"names unknown inputs {unknown}")
+                )
+            return {name: shape[name] for name in model_inputs}
+        shapes = shape if isinstance(shape, list) else [shape]
+        if len(shapes) != len(model_inputs):
+            example = ", ".join(f"{name!r}: (...)" for name in model_inputs)
+            raise InvalidCallError(
+                f"the model has {len(model_inputs)} data input(s) {model_inputs} but input_shape gives "
+                f"{len(shapes)} shape(s); give one per input, e.g. {{{example}}} (CLI: --input-shape NAME:SIZES each)"
+            )
+        return dict(zip(model_inputs, shapes))
+
 
 # -- the public functions ------------------------------------------------------------------------------------------
 
 
 def convert_model(
     net: Any,
-    input_shape: tuple[int, ...] = (1, 3, 224, 224),
+    input_shape: InputShape = (1, 3, 224, 224),
     softmax: bool = False,
     to_bgr: bool = True,
     merge_bn: bool = True,
@@ -90,6 +126,11 @@ def convert_model(
     weight arrays: SerializeToString() gives the same bytes protobuf would, and attribute access parses it).
 
     text_net has no weights (write it as .prototxt), binary_weights the same layers with their blobs (.caffemodel).
+    input_shape: one input, a tuple of 1 to 5 positive ints, batch first (its Caffe blob is `input_name`); several
+    inputs, {name: shape} (each an Input layer and blob of that name, in that order) or a list of shapes (a live
+    block's hybrid_forward(x0, x1, ...) gets data0, data1, ... (input_name + index); an exported model's inputs keep
+    their names, in graph order). to_bgr swaps the inputs of rank >= 3 with 3 channels on axis 1 and leaves any other
+    input as it is (a warning; `result.report.bgr_skipped`).
     relu6: how clip(0, 6) is written: 'exact' (BVLC layers, default), 'layer' (a ReLU6 layer, for OpenCV/ncnn and
     forks that have one) or 'relu' (the original tool's lossy plain ReLU; logs a warning).
     target: the runtime the files are for. 'any' (default) writes only layers every runtime loads (pycaffe, OpenCV,
@@ -102,7 +143,7 @@ def convert_model(
 
 def convert(
     net: Any,
-    input_shape: tuple[int, ...] = (1, 3, 224, 224),
+    input_shape: InputShape = (1, 3, 224, 224),
     softmax: bool = False,
     to_bgr: bool = True,
     merge_bn: bool = True,
@@ -208,10 +249,12 @@ def convert_with(
     options = options.checked()
     start = time.perf_counter()
     if family is not None:
+        if not isinstance(options.input_shape, tuple):
+            raise InvalidCallError(f"a {family.kind} takes one input: input_shape must be one shape (N, 3, H, W)")
         family.require(net)
         return _convert_detector(net, family, options, detector or DetectorOptions(), start)
     if isinstance(net, ExportedModel):
-        graph = _read_exported(net, options.input_shape, options.input_name)
+        graph = _read_exported(net, options)
     else:
         name = getattr(net, "name", None) or type(net).__name__
         graph = _read_block(net, options, name, fresh_names=False)
@@ -222,32 +265,30 @@ def _read_block(block: Any, options: ConvertOptions, name: str, fresh_names: boo
     """Trace a HybridBlock and read it into the IR (supported ops checked first, then MXNet's shapes)."""
     import mxnet as mx
 
-    shape, input_name = options.input_shape, options.input_name
+    shapes = options.input_shapes()
     if fresh_names:  # fresh op counters: the same detector gives the same layer names every time
         with mx.name.NameManager():
-            symbol, params = trace_block(block, shape, input_name)
+            symbol, params = trace_block(block, shapes)
     else:
-        symbol, params = trace_block(block, shape, input_name)
-    graph = graph_from_json(symbol.tojson(), params, {input_name: shape}, name=name)
+        symbol, params = trace_block(block, shapes)
+    graph = graph_from_json(symbol.tojson(), params, shapes, name=name)
     del params  # the graph holds the arrays; a fold then frees each original (peak memory ~1x the weights)
     check_supported(graph)  # before any work: every unsupported op at once
     attach_shapes(graph, symbol)
     return graph
 
 
-def _read_exported(model: ExportedModel, input_shape: tuple[int, ...], input_name: str) -> Graph:
-    inputs = model.inputs
-    if len(inputs) != 1:
-        raise InvalidCallError(f"{model.symbol_path}: expected one data input, found {len(inputs)}: {inputs}")
-    var = inputs[0]
-    graph = graph_from_json(model.symbol_json, model.params, {var: input_shape}, name=model.name)
+def _read_exported(model: ExportedModel, options: ConvertOptions) -> Graph:
+    """An exported model into the IR; a single input is renamed `input_name`, several keep their own names."""
+    shapes = options.input_shapes(model.inputs)
+    graph = graph_from_json(model.symbol_json, model.params, shapes, name=model.name)
     check_supported(graph)  # before any work (and before MXNet parses the graph): every unsupported op at once
     try:
         attach_shapes(graph, None, infer_shapes_isolated(model, graph.inputs, graph.source_names))
     except ConversionError as exc:  # a parameter whose shape the graph does not take
         raise ModelFileError(model.params_path, str(exc)) from None
-    if var != input_name:
-        graph.rename_tensor(var, input_name)
+    if isinstance(options.input_shape, tuple) and model.inputs[0] != options.input_name:
+        graph.rename_tensor(model.inputs[0], options.input_name)
     return graph
 
 
@@ -291,7 +332,7 @@ def _passes_and_emission(
     source_nodes = len(graph.nodes)
     t = time.perf_counter()
     report = run_passes(
-        graph, options.input_name, merge_bn=options.merge_bn, to_bgr=options.to_bgr, softmax=options.softmax
+        graph, list(graph.inputs), merge_bn=options.merge_bn, to_bgr=options.to_bgr, softmax=options.softmax
     )
     stages["passes"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -303,13 +344,37 @@ def _passes_and_emission(
     return ConversionResult(text_net, binary_net, graph, report, seconds, source_nodes, stages=stages)
 
 
-def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
+MAX_INPUT_RANK = 5  # Caffe blobs hold more, but no runtime we target takes a rank-6 input
+
+
+def _check_input_shapes(input_shape: Any) -> tuple[int, ...] | dict[str, tuple[int, ...]] | list[tuple[int, ...]]:
+    """One shape (a tuple), {name: shape} or a list of shapes, each checked (see ConvertOptions.input_shape)."""
+    if isinstance(input_shape, dict):
+        if not input_shape:
+            raise InvalidCallError("input_shape is an empty dict; give {name: shape} for every data input")
+        for name in input_shape:
+            if not isinstance(name, str) or not name:
+                raise InvalidCallError(f"input_shape names must be non-empty strings, got {name!r}")
+        return {name: _check_input_shape(shape, name) for name, shape in input_shape.items()}
+    if isinstance(input_shape, (list, tuple)) and input_shape and not isinstance(input_shape[0], (int, np.integer)):
+        if isinstance(input_shape[0], str):
+            raise InvalidCallError(f"input_shape must be a tuple of ints, got {input_shape!r}")
+        return [_check_input_shape(shape, f"#{i}") for i, shape in enumerate(input_shape)]
+    return _check_input_shape(input_shape)
+
+
+def _check_input_shape(input_shape: Any, which: str = "") -> tuple[int, ...]:
+    where = f" (input {which})" if which else ""
+    if isinstance(input_shape, str):
+        raise InvalidCallError(f"input_shape{where} must be a tuple of ints, got {input_shape!r}")
     try:
         shape = tuple(int(d) for d in input_shape)
     except (TypeError, ValueError):
-        raise InvalidCallError(f"input_shape must be a tuple of ints, got {input_shape!r}") from None
-    if len(shape) != 4:
-        raise InvalidCallError(f"input_shape must be (batch, channels, height, width), got {shape} ({len(shape)}-D)")
+        raise InvalidCallError(f"input_shape{where} must be a tuple of ints, got {input_shape!r}") from None
+    if not 1 <= len(shape) <= MAX_INPUT_RANK:
+        raise InvalidCallError(
+            f"input_shape{where} must have 1 to {MAX_INPUT_RANK} dimensions (batch first), got {shape} ({len(shape)}-D)"
+        )
     if any(d <= 0 for d in shape):
-        raise InvalidCallError(f"input_shape must be positive, got {shape}")
+        raise InvalidCallError(f"input_shape{where} must be positive, got {shape}")
     return shape

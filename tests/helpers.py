@@ -12,6 +12,7 @@ from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe import convert
 from gluon2caffe.api import ConversionResult
+from gluon2caffe.ir.ops import has_rgb_axis
 from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import TOLERANCE, Comparison, _softmax, compare, mxnet_forward, run_converted
 
@@ -61,9 +62,18 @@ def make_input(shape: tuple[int, ...], seed: int, scale: float = 1.0) -> np.ndar
     return (np.random.RandomState(seed).normal(0, 1, shape) * scale).astype(np.float32)
 
 
+def input_shapes(input_shape: Any) -> dict[str, tuple[int, ...]]:
+    """convert's input_shape as {Caffe input name: shape}: one shape is `data`, a list data0, data1, ..."""
+    if isinstance(input_shape, dict):
+        return dict(input_shape)
+    if isinstance(input_shape, list):
+        return {f"data{i}": tuple(s) for i, s in enumerate(input_shape)}
+    return {"data": tuple(input_shape)}
+
+
 def check_block(
     block: HybridBlock,
-    input_shape: tuple[int, ...],
+    input_shape: Any,
     *,
     merge_bn: bool = True,
     to_bgr: bool = False,
@@ -79,18 +89,23 @@ def check_block(
 ) -> Checked:
     """Convert `block`, run it in the real runtime, compare with MXNet; asserts the tolerance and input sensitivity.
 
+    `input_shape` as convert takes it: one shape, or several ({name: shape} or a list, each input its own both-sign
+    noise; live random weights need one input, so a several-input block comes initialized, init=False). With to_bgr,
+    Caffe gets the inputs with a 3-channel axis 1 in BGR (those the conversion swaps), the others as they are.
+
     The conversion happens before the MXNet reference runs: MXNet's forward overwrites a fix_gamma BatchNorm's
     stored gamma with 1, which would hide a converter that ignores fix_gamma.
     """
     runtime_or_skip(runtime)
+    shapes = input_shapes(input_shape)
     if init:
         block.initialize(mx.init.Normal(0.5))
         randomize(block, input_shape, seed=seed)
     result = convert(block, input_shape, softmax=softmax, to_bgr=to_bgr, merge_bn=merge_bn, relu6=relu6, target=target)
-    x = make_input(input_shape, seed + 1, scale)
-    x_caffe = x[:, BGR] if to_bgr else x
-    caffe_out = run_converted(result.text_net, result.binary_weights, {"data": x_caffe}, runtime=runtime)
-    reference = mxnet_forward(block, x)
+    xs = {name: make_input(shape, seed + 1 + 10 * i, scale) for i, (name, shape) in enumerate(shapes.items())}
+    feed = {name: x[:, BGR] if to_bgr and has_rgb_axis(x.shape) else x for name, x in xs.items()}
+    caffe_out = run_converted(result.text_net, result.binary_weights, feed, runtime=runtime)
+    reference = mxnet_forward(block, *xs.values())
     if softmax:
         reference = [_softmax(reference[0], axis=1)]
     assert len(reference) == len(result.graph.outputs)
@@ -98,13 +113,16 @@ def check_block(
     if expect_match:
         for name, c in zip(result.graph.outputs, comparisons):
             assert c.ok, f"output {name}: {c}"
-    if require_alive:
-        other = mxnet_forward(block, make_input(input_shape, seed + 2, scale))
-        for ref, ref2 in zip(reference, other):
-            change = float(np.max(np.abs(ref - ref2)))
-            assert change >= 100 * TOLERANCE * max(1.0, float(np.max(np.abs(ref)))), (
-                f"the MXNet output barely depends on the input (changed by {change:.3g}): the test would pass vacuously"
-            )
+    if require_alive:  # every input on its own changes the output
+        for i, (name, shape) in enumerate(shapes.items()):
+            changed = {**xs, name: make_input(shape, seed + 2 + 10 * i, scale)}
+            other = mxnet_forward(block, *changed.values())
+            for ref, ref2 in zip(reference, other):
+                change = float(np.max(np.abs(ref - ref2)))
+                assert change >= 100 * TOLERANCE * max(1.0, float(np.max(np.abs(ref)))), (
+                    f"the MXNet output barely depends on input {name} (changed by {change:.3g}): the test would "
+                    "pass vacuously"
+                )
     return Checked(result, comparisons, caffe_out, reference)
 
 

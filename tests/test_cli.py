@@ -257,7 +257,10 @@ def test_verify_layers_needs_caffe(converted):
     [
         ["convert"],
         ["convert", SMALL],  # no -o
-        ["convert", SMALL, "-o", "x", "--input-shape", "1,3"],
+        ["convert", SMALL, "-o", "x", "--input-shape", "1,3,0"],
+        ["convert", SMALL, "-o", "x", "--input-shape", "1,2,3,4,5,6"],
+        ["convert", SMALL, "-o", "x", "--input-shape", ":1,3"],
+        ["convert", SMALL, "-o", "x", "--input-shape", "a:1,x"],
         ["convert", SMALL, "-o", "x", "--relu6", "approx"],
         ["verify", "x"],  # no --against
         ["verify", "x", "--against", SMALL, "--runtime", "tensorrt"],
@@ -286,9 +289,65 @@ def test_failures_exit_1_with_a_message(args, message, tmp_path, converted):
 
 
 def test_failed_conversion_writes_nothing(tmp_path):
-    proc = run("convert", SMALL, "-o", tmp_path / "x", "--input-shape", "1,1,32,32")  # to_bgr on 1 channel
-    assert proc.returncode == 1 and "to_bgr" in proc.stderr
+    proc = run("convert", SMALL, "-o", tmp_path / "x", "--input-shape", SMALL_SHAPE, "--input-shape", "2,5")
+    assert proc.returncode == 1 and "cannot take 2 input(s)" in proc.stderr  # a one-input net given two
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def two_inputs(tmp_path_factory):
+    """An exported model with two data inputs, `image` (N, 3, H, W) and `features` (N, 4)."""
+    folder = tmp_path_factory.mktemp("two")
+    image, features = mx.sym.var("image"), mx.sym.var("features")
+    conv = mx.sym.Convolution(image, kernel=(3, 3), pad=(1, 1), num_filter=4, name="conv")
+    pooled = mx.sym.Flatten(mx.sym.Pooling(conv, global_pool=True, kernel=(1, 1), pool_type="avg", name="pool"))
+    fc = mx.sym.FullyConnected(features, num_hidden=4, name="fc")
+    out = mx.sym.FullyConnected(mx.sym.tanh(pooled + fc, name="mix"), num_hidden=3, name="out")
+    rng = np.random.RandomState(0)
+    params = {
+        "conv_weight": rng.normal(0, 0.5, (4, 3, 3, 3)),
+        "conv_bias": rng.normal(0, 0.1, 4),
+        "fc_weight": rng.normal(0, 0.5, (4, 4)),
+        "fc_bias": rng.normal(0, 0.1, 4),
+        "out_weight": rng.normal(0, 0.5, (3, 4)),
+        "out_bias": rng.normal(0, 0.1, 3),
+    }
+    out.save(str(folder / "two-symbol.json"))
+    mx.nd.save(str(folder / "two-0000.params"), {f"arg:{k}": mx.nd.array(v) for k, v in params.items()})
+    return folder / "two"
+
+
+def test_convert_exported_two_inputs_by_name(tmp_path, two_inputs):
+    args = ["--input-shape", "features:2,4", "--input-shape", "image:2,3,9,7"]  # names, in any order
+    proc = run("convert", two_inputs, "-o", tmp_path / "t", *args, "--verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(ok)" in proc.stdout and "status: exact" in proc.stdout
+    assert "inputs left as they are, no 3-channel axis 1: features" in proc.stdout
+    text = (tmp_path / "t.prototxt").read_text()
+    assert text.index('top: "image"') < text.index('top: "features"')  # the model's input order
+    proc = run("verify", tmp_path / "t", "--against", two_inputs)
+    assert proc.returncode == 0 and "(ok)" in proc.stdout and "features: random" in proc.stdout, proc.stderr
+
+
+def test_convert_exported_two_inputs_missing_a_shape(tmp_path, two_inputs):
+    proc = run("convert", two_inputs, "-o", tmp_path / "t", "--input-shape", "image:2,3,9,7")
+    assert proc.returncode == 1 and "no shape for ['features']" in proc.stderr, proc.stderr
+
+
+def test_convert_any_rank(tmp_path, two_inputs):
+    """A feature-vector model: --input-shape of rank 2; to_bgr (the default) leaves it as it is."""
+    folder = tmp_path / "mlp"
+    folder.mkdir()
+    fc = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=3, name="fc")
+    fc.save(str(folder / "mlp-symbol.json"))
+    rng = np.random.RandomState(1)
+    mx.nd.save(
+        str(folder / "mlp-0000.params"),
+        {"arg:fc_weight": mx.nd.array(rng.normal(0, 1, (3, 16))), "arg:fc_bias": mx.nd.array(rng.normal(0, 1, 3))},
+    )
+    proc = run("convert", folder / "mlp", "-o", tmp_path / "m", "--input-shape", "1,16", "--verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "status: exact" in proc.stdout and "no 3-channel axis 1: data" in proc.stdout
 
 
 def test_demo_runs(tmp_path):

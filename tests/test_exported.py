@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gluoncv.model_zoo import get_model
 
-from gluon2caffe import ModelFileError, convert, convert_model, load_exported, save_model
+from gluon2caffe import InvalidCallError, ModelFileError, convert, convert_model, load_exported, save_model
 from gluon2caffe.frontend.exported import resolve_paths
 from gluon2caffe.frontend.ndarray_file import load_params
 from gluon2caffe.tools.randomize import randomize
@@ -136,6 +136,42 @@ def test_params_missing_a_parameter(tmp_path):
     mx.nd.save(str(params), values)
     with pytest.raises(ModelFileError, match=r"m-0000.params.*fc1_weight"):
         load_exported(tmp_path / "m")
+
+
+def test_missing_statistics_are_missing_parameters_not_inputs(tmp_path):
+    """Graph variables without values that a layer takes as weights are named as missing, not taken as data inputs
+    (a model may have several data inputs)."""
+    symbol, params = _exported_pair(tmp_path)
+    values = mx.nd.load(str(params))
+    del values["aux:bn1_moving_var"]
+    mx.nd.save(str(params), values)
+    with pytest.raises(ModelFileError, match=r"m-0000.params.*bn1_moving_var"):
+        load_exported(tmp_path / "m")
+
+
+def test_two_data_inputs_load_and_need_a_shape_each(tmp_path):
+    data, extra = mx.sym.var("data"), mx.sym.var("extra")
+    out = mx.sym.FullyConnected(mx.sym.concat(data, extra, dim=1), num_hidden=2, name="fc")
+    out.save(str(tmp_path / "two-symbol.json"))
+    rng = np.random.RandomState(0)
+    weights = {"arg:fc_weight": mx.nd.array(rng.normal(0, 1, (2, 5))), "arg:fc_bias": mx.nd.array(rng.normal(0, 1, 2))}
+    mx.nd.save(str(tmp_path / "two-0000.params"), weights)
+    model = load_exported(tmp_path / "two")
+    assert model.inputs == ["data", "extra"]
+    with pytest.raises(
+        InvalidCallError, match=r"inputs are \['data', 'extra'\]; input_shape has no shape for \['extra'\]"
+    ):
+        convert(model, {"data": (1, 3)})
+    shapes = {"data": (2, 3), "extra": (2, 2)}
+    result = convert(model, shapes)
+    x = {name: make_input(shape, i) for i, (name, shape) in enumerate(shapes.items())}
+    out = run_converted(result.text_net, result.binary_weights, x)
+    reference = MXNetReference(model, shapes).run(x, ["fc"])["fc"]
+    c = compare(out["fc"], reference)
+    assert c.ok, c
+    other = MXNetReference(model, shapes).run({**x, "extra": make_input((2, 2), 9)}, ["fc"])["fc"]
+    assert np.max(np.abs(other - reference)) > 0.1  # the second input matters
+    assert result.report.bgr_skipped == ["data", "extra"]
 
 
 def test_params_of_the_wrong_shape(tmp_path):

@@ -1,12 +1,15 @@
 """to_bgr=True: Caffe fed the BGR image equals MXNet fed RGB: the swap is absorbed into weights where it can be, and
-what cannot absorb it gets one exact BGR -> RGB permutation of the input; a non-3-channel input is refused."""
+what cannot absorb it gets one exact BGR -> RGB permutation of the input; an input without a 3-channel axis 1 is left
+as it is, with a warning."""
+
+import logging
 
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock, nn
 
-from gluon2caffe import ConversionError, convert, convert_model, save_model, verify
+from gluon2caffe import convert, convert_model, save_model, verify
 from helpers import Lambda, check_block, lam, seq
 
 
@@ -178,11 +181,12 @@ def test_permuted_net_passes_the_layer_local_check(tmp_path):
     assert result.ok and result.status == "exact", result.status
 
 
-def test_non_rgb_input_is_refused():
-    block = seq(nn.Conv2D(4, 3))
-    block.initialize()
-    with pytest.raises(ConversionError, match="3-channel"):
-        convert_model(block, (1, 1, 8, 8), to_bgr=True)
+def test_non_rgb_input_is_left_as_it_is_with_a_warning(caplog):
+    """to_bgr applies to 3-channel inputs (axis 1, rank >= 3); a grayscale image is converted as it is and said so."""
+    with caplog.at_level(logging.WARNING, logger="gluon2caffe"):
+        checked = check_block(seq(nn.Conv2D(4, 3)), (1, 1, 8, 8), to_bgr=True)
+    assert checked.result.report.bgr_skipped == ["data"] and checked.result.report.bgr_swapped == []
+    assert any("input 'data' of shape (1, 1, 8, 8) has no 3-channel axis 1" in r.message for r in caplog.records)
 
 
 def test_swap_does_not_touch_the_users_network():

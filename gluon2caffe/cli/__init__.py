@@ -22,14 +22,20 @@ MODEL_HELP = (
 )
 
 
-def _shape(text: str) -> tuple[int, ...]:
+def _shape(text: str) -> tuple[str | None, tuple[int, ...]]:
+    """`N,C,H,W` (any rank 1-5) or `NAME:N,C,H,W` -> (name or None, shape)."""
+    name, _, sizes = text.rpartition(":")
     try:
-        shape = tuple(int(part) for part in text.split(","))
+        shape = tuple(int(part) for part in sizes.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,3,224,224, got {text!r}") from None
-    if len(shape) != 4 or min(shape) <= 0:
-        raise argparse.ArgumentTypeError(f"expected 4 positive sizes N,C,H,W, got {text!r}")
-    return shape
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers like 1,3,224,224 (or NAME:1,3,224,224), got {text!r}"
+        ) from None
+    if not 1 <= len(shape) <= 5 or min(shape) <= 0:
+        raise argparse.ArgumentTypeError(f"expected 1 to 5 positive sizes (batch first), got {text!r}")
+    if ":" in text and not name:
+        raise argparse.ArgumentTypeError(f"expected NAME:SIZES, got {text!r}")
+    return name or None, shape
 
 
 def _add_model_source(p: argparse.ArgumentParser) -> None:
@@ -74,8 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--input-shape",
         type=_shape,
-        metavar="N,C,H,W",
-        help="input shape (default 1,3,224,224; a zoo SSD's own size, e.g. 1,3,512,512 for ssd_512_...)",
+        action="append",
+        metavar="[NAME:]N,C,H,W",
+        help="input shape, any rank 1-5 batch first (default 1,3,224,224; a zoo SSD's own size, e.g. 1,3,512,512 "
+        "for ssd_512_...); repeat it for a model with several inputs, as NAME:SIZES (an exported model's input "
+        "names) or in input order",
     )
     c.add_argument("--input-name", default="data", help="name of the Caffe input blob (default data)")
     c.add_argument("--no-bgr", action="store_true", help="keep RGB input order (default: the Caffe net takes BGR)")

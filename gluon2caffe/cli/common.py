@@ -33,6 +33,21 @@ def describe_classes(classes, shown: int = 10) -> str:
     return names + (f", ... ({len(classes) - shown} more)" if len(classes) > shown else "")
 
 
+def input_shape_option(values: list[tuple[str | None, tuple[int, ...]]] | None):
+    """The repeated --input-shape as convert's input_shape: None (not given), one shape, {name: shape} (every one
+    named) or a list of shapes (none named: a live block's data0, data1, ...; an exported model's inputs in order)."""
+    if not values:
+        return None
+    names = [name for name, _ in values]
+    if len(values) == 1 and names[0] is None:
+        return values[0][1]
+    if all(name is None for name in names):
+        return [shape for _, shape in values]
+    if any(name is None for name in names) or len(set(names)) != len(names):
+        raise Gluon2CaffeError("--input-shape: name every input (NAME:SIZES), each once, or none of them")
+    return dict(values)
+
+
 def print_local(local, every: bool) -> None:
     print(f"layer-local check ({local.distribution()}):")
     print(local.table(None if every else 20))

@@ -6,7 +6,15 @@ import argparse
 import time
 
 from ..errors import Gluon2CaffeError
-from .common import EXIT_FAILURE, EXIT_OK, PASSING, classes_from, describe_classes, print_detector_check
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    PASSING,
+    classes_from,
+    describe_classes,
+    input_shape_option,
+    print_detector_check,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,8 +24,10 @@ def run(args: argparse.Namespace) -> int:
 
     classes = classes_from(args)
     start = time.perf_counter()
-    shape = args.input_shape or default_input_shape(args.model) or (1, 3, 224, 224)
-    model, description = load_model(args.model, shape, args.params, args.epoch, classes)
+    shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)
+    # A zoo model has one input (an exported one reads no shape here): give it the first.
+    first = shape if isinstance(shape, tuple) else next(iter(shape.values() if isinstance(shape, dict) else shape))
+    model, description = load_model(args.model, first, args.params, args.epoch, classes)
     family = detector_for(model)
     _check_detector_flags(args, family)
     options = ConvertOptions(
@@ -69,9 +79,12 @@ def _print_conversion(
         f"  {result.source_nodes} MXNet nodes -> {len(result.text_net.layer)} Caffe layers, "
         f"{result.num_parameters / 1e6:.2f}M parameters"
     )
+    swap = ", ".join(r.bgr_swapped) if r.bgr_swapped else "off"
+    if r.bgr_skipped:
+        swap += f" (inputs left as they are, no 3-channel axis 1: {', '.join(r.bgr_skipped)})"
     print(
         f"  BatchNorm folded: {r.bn_folded}, kept: {r.bn_kept}; identities removed: {r.identities_removed}; "
-        f"BGR swap: {', '.join(r.bgr_swapped) if r.bgr_swapped else 'off'}; "
+        f"BGR swap: {swap}; "
         f"{'BGR->RGB permutation before: ' + ', '.join(r.bgr_permuted) + '; ' if r.bgr_permuted else ''}"
         f"softmax appended: {'yes' if r.softmax_appended else 'no'}; relu6: {args.relu6}; target: {args.target}"
     )

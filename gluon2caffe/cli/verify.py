@@ -11,14 +11,14 @@ from .common import EXIT_FAILURE, EXIT_OK, PASSING, classes_from, print_detector
 
 def run(args: argparse.Namespace) -> int:
     from ..tools.models import load_model
-    from ..verification import input_spec, plot_layers, read_prototxt, verify
+    from ..verification import input_specs, plot_layers, read_prototxt, verify
 
     classes = classes_from(args)
     prototxt, caffemodel = f"{args.prefix}.prototxt", f"{args.prefix}.caffemodel"
     for path in (prototxt, caffemodel):
         if not os.path.isfile(path):
             raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
-    _, shape = input_spec(read_prototxt(prototxt))
+    shape = next(iter(input_specs(read_prototxt(prototxt)).values()))  # a zoo model's (one) input
     model, description = load_model(args.against, shape, args.params, args.epoch, classes)
     from ..api import read_detector_head
     from ..detectors import detector_for

@@ -25,7 +25,9 @@ def spatial_2d(node: Node, key: str, value: tuple[int, ...], fill: int) -> tuple
 def require_nchw(node: Node) -> None:
     layout = node.attrs.str("layout", "None")
     if layout not in ("None", "NCHW"):
-        raise ConversionError(f"is {layout!r}; only NCHW converts to Caffe", node.name, node.op, "layout")
+        raise ConversionError(
+            f"is {layout!r}; only NCHW (2-D) and NCW (1-D) convert to Caffe", node.name, node.op, "layout"
+        )
 
 
 def set_window(
@@ -68,3 +70,24 @@ def one_hot_window(cuts: list[tuple[int, int]]) -> tuple[list[int], list[int], l
             if d > 1:
                 kernel[i], dilation[i], tap[i] = d + 1, 1, tap[i] * d
     return kernel, dilation, tap
+
+
+def as_2d_input(node: Node, ctx: Any, x: str) -> str:
+    """A 1-D op's (N, C, W) input as (N, C, 1, W) (a Reshape): Caffe's 2-D layers with a unit height then compute the
+    1-D op exactly, and every runtime loads them (N-D Convolution/Pooling are BVLC-CPU-only at best)."""
+    shape = ctx.shape(x)
+    if len(shape) != 3:
+        raise ConversionError(f"a 1-D window op needs an (N, C, W) input, got {shape}", node.name, node.op, "kernel")
+    n, c, w = shape
+    blob = ctx.unique(f"{node.name}_input_2d")
+    ctx.layer(blob, "Reshape", [x], [blob]).reshape_param.shape.dim.extend([0, c, 1, w])
+    ctx.set_shape(blob, (n, c, 1, w))
+    return blob
+
+
+def from_2d_output(node: Node, ctx: Any, blob: str) -> None:
+    """The (N, C, 1, W) result of a 1-D op's 2-D form back to the node's (N, C, W) output, by a Reshape named after
+    the node (the layer that writes the node's output carries its name)."""
+    n, c, w = ctx.shape(node.outputs[0])
+    ctx.set_shape(blob, (n, c, 1, w))
+    ctx.layer(node.name, "Reshape", [blob], [node.outputs[0]]).reshape_param.shape.dim.extend([0, c, w])

@@ -4,33 +4,59 @@ from __future__ import annotations
 
 from ..errors import ConversionError
 from ..ir.graph import Node
-from ._common import require_nchw, set_window, spatial_2d
+from ._common import as_2d_input, from_2d_output, require_nchw, set_window, spatial_2d
 from .context import EmitContext
 from .registry import register
 
 
-@register("Convolution", caffe="Convolution")
+@register("Convolution", caffe="Convolution (1-D: Reshape + 1xK Convolution + Reshape)")
 def convert_convolution(node: Node, ctx: EmitContext) -> None:
-    """Convolution -> Convolution; pad, stride, dilation, groups and non-square kernels map one to one."""
+    """Convolution -> Convolution; pad, stride, dilation, groups and non-square kernels map one to one. A 1-D
+    convolution on (N, C, W) is the 2-D one on (N, C, 1, W) with a 1xK kernel, between two Reshapes."""
     a = node.attrs
-    require_nchw(node)
+    layout = a.str("layout", "None")
     kernel = a.int_tuple("kernel")
+    if len(kernel) == 1 and layout in ("None", "NCW"):
+        _convolution_1d(node, ctx, kernel[0])
+        return
+    require_nchw(node)
     if len(kernel) != 2:
-        raise ConversionError(f"is {kernel}; only 2-D convolution converts to Caffe", node.name, node.op, "kernel")
-    kh, kw = kernel
-    sh, sw = spatial_2d(node, "stride", a.int_tuple("stride", ()), 1)
-    ph, pw = spatial_2d(node, "pad", a.int_tuple("pad", ()), 0)
-    dh, dw = spatial_2d(node, "dilate", a.int_tuple("dilate", ()), 1)
-    group = a.int("num_group", 1)
-    no_bias = a.bool("no_bias", False)
+        raise ConversionError(
+            f"is {kernel}; only 1-D and 2-D convolution convert to Caffe", node.name, node.op, "kernel"
+        )
+    stride = spatial_2d(node, "stride", a.int_tuple("stride", ()), 1)
+    pad = spatial_2d(node, "pad", a.int_tuple("pad", ()), 0)
+    dilate = spatial_2d(node, "dilate", a.int_tuple("dilate", ()), 1)
     weight = ctx.param(node.inputs[1])
+    _emit(node, ctx, node.name, node.inputs[0], node.outputs[0], weight, kernel, stride, pad, dilate)
+
+
+def _convolution_1d(node: Node, ctx: EmitContext, kernel: int) -> None:
+    a = node.attrs
+    values = {}
+    for key, fill in (("stride", 1), ("pad", 0), ("dilate", 1)):
+        value = a.int_tuple(key, ())
+        if len(value) > 1:
+            raise ConversionError(f"is {value}; a 1-D convolution takes one value", node.name, node.op, key)
+        values[key] = (1 if key != "pad" else 0, value[0] if value else fill)
+    x = as_2d_input(node, ctx, node.inputs[0])
+    weight = ctx.param(node.inputs[1])
+    out = ctx.unique(f"{node.name}_2d")
+    _emit(node, ctx, out, x, out, weight.reshape(weight.shape[:2] + (1, kernel)), (1, kernel), *values.values())
+    from_2d_output(node, ctx, out)
+
+
+def _emit(node: Node, ctx: EmitContext, name: str, x: str, out: str, weight, kernel, stride, pad, dilate) -> None:
+    a = node.attrs
+    no_bias = a.bool("no_bias", False)
+    group = a.int("num_group", 1)
     blobs = [weight] if no_bias else [weight, ctx.param(node.inputs[2])]
-    layer = ctx.layer(node.name, "Convolution", [node.inputs[0]], [node.outputs[0]], blobs)
+    layer = ctx.layer(name, "Convolution", [x], [out], blobs)
     p = layer.convolution_param
     p.num_output = a.int("num_filter")
     p.bias_term = not no_bias
-    set_window(p, (kh, kw), (sh, sw), (ph, pw))
-    if (dh, dw) != (1, 1):
-        p.dilation.extend([dh, dw])
+    set_window(p, tuple(kernel), tuple(stride), tuple(pad))
+    if tuple(dilate) != (1, 1):
+        p.dilation.extend(dilate)
     if group != 1:
         p.group = group

@@ -8,9 +8,10 @@ import numpy as np
 
 from ..caffe import caffe_pb2 as pb
 from ..errors import ConversionError
+from ..ir.attrs import Attrs
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
-from ._common import require_nchw, set_window, spatial_2d
+from ._common import as_2d_input, from_2d_output, require_nchw, set_window, spatial_2d
 from .constants import emit_constant_blob
 from .context import EmitContext
 from .registry import register
@@ -31,15 +32,24 @@ def caffe_pooled_size(size: int, kernel: int, pad: int, stride: int) -> int:
 @register("Pooling", caffe="Pooling (+ crop)")
 def convert_pooling(node: Node, ctx: EmitContext) -> None:
     """Pooling max/avg -> Pooling; an extra trailing window (Caffe's ceil) is cropped off (shape.emit_crop);
-    count_include_pad=False a constant per-position factor (_rescale_positions)."""
+    count_include_pad=False a constant per-position factor (_rescale_positions). 1-D pooling on (N, C, W) is the
+    2-D one on (N, C, 1, W) with a 1xK window, between two Reshapes."""
     a = node.attrs
+    x, out = node.inputs[0], node.outputs[0]
+    if len(ctx.shape(x)) == 3 and a.str("layout", "None") in ("None", "NCW"):
+        _pooling_1d(node, ctx)
+        return
     require_nchw(node)
     pool_type = a.str("pool_type", "max")
     if pool_type not in _POOL:
         raise ConversionError(f"is {pool_type!r}; only max and avg convert", node.name, node.op, "pool_type")
-    x, out = node.inputs[0], node.outputs[0]
     if len(ctx.shape(x)) != 4:
-        raise ConversionError("only 2-D pooling on NCHW tensors converts to Caffe", node.name, node.op, "kernel")
+        raise ConversionError(
+            f"only 1-D (N, C, W) and 2-D (N, C, H, W) pooling converts to Caffe; the input is {ctx.shape(x)}",
+            node.name,
+            node.op,
+            "kernel",
+        )
     if a.bool("global_pool", False):
         layer = ctx.layer(node.name, "Pooling", [x], [out])
         layer.pooling_param.pool = getattr(layer.pooling_param, _POOL[pool_type])
@@ -93,13 +103,34 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
         _rescale_positions(node, ctx, final, factors.astype(np.float32), out)
 
 
+def _pooling_1d(node: Node, ctx: EmitContext) -> None:
+    """The node as a 2-D pooling with a unit height (kernel 1xK, stride 1xS, pad 0xP; the other attributes as
+    they are) on the Reshaped input: every window, divisor and ceil/floor rule is the 1-D one along W."""
+    attrs = Attrs(node.name, node.op, node.attrs.raw)
+    attrs.typed = dict(node.attrs.typed)
+    attrs.set("layout", "None")
+    for key in ("kernel", "stride", "pad"):
+        value = node.attrs.int_tuple(key, ())
+        if len(value) > 1:
+            raise ConversionError(f"is {value}; a 1-D pooling takes one value", node.name, node.op, key)
+        if value:
+            attrs.set(key, (1 if key != "pad" else 0, value[0]))
+    x = as_2d_input(node, ctx, node.inputs[0])
+    out = ctx.unique(f"{node.name}_2d")
+    n, c, w = ctx.shape(node.outputs[0])
+    ctx.set_shape(out, (n, c, 1, w))
+    convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
+    from_2d_output(node, ctx, out)
+
+
 def _rescale_positions(node: Node, ctx: EmitContext, pooled: str, factors: np.ndarray, out: str) -> None:
     """out = pooled x factors[h, w] for every channel. A Scale with an (H, W) blob would be one layer, but OpenCV,
     MNN and ncnn apply a Scale blob per channel only; so the factors are a constant (B, 1, H, W) blob, repeated over
     the channels by an all-ones 1x1 Convolution (1 x value, exact), then an Eltwise PROD."""
     n, c = ctx.shape(node.inputs[0])[:2]
     constant = ctx.unique(f"{node.name}_divisors")
-    emit_constant_blob(ctx, constant, factors, next(iter(ctx.graph.inputs)), (1, *factors.shape))
+    # From the pooling's own input (4-D, this batch), not the net's first input (which may be of any rank).
+    emit_constant_blob(ctx, constant, factors, node.inputs[0], (1, *factors.shape))
     expanded = ctx.unique(f"{node.name}_divisors_expanded")
     layer = ctx.layer(expanded, "Convolution", [constant], [expanded], [np.ones((c, 1, 1, 1), np.float32)])
     layer.convolution_param.num_output, layer.convolution_param.bias_term = c, False

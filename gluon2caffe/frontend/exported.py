@@ -145,16 +145,48 @@ def load_exported(model: str | Path, epoch: int = 0, params: str | Path | None =
     inputs = [v for v in variables if v not in values]
     if not inputs:
         raise ModelFileError(symbol_path, "every variable has a parameter value: the graph has no data input")
-    if len(inputs) > 1:
+    missing = missing_parameters(doc, inputs)
+    if missing:
         raise ModelFileError(
             params_path,
-            f"no values for {len(inputs)} graph variables {inputs[:6]}{' ...' if len(inputs) > 6 else ''}: a model "
-            "has one data input, so this file lacks parameters (or belongs to another graph)",
+            f"no values for {len(missing)} parameter(s) {missing[:6]}{' ...' if len(missing) > 6 else ''} (graph "
+            "variables a layer takes as weights): this file lacks parameters (or belongs to another graph)",
         )
+    if len(inputs) > 1:
+        log.info("%s: %d data inputs %s", symbol_path, len(inputs), inputs)
     unused = sorted(set(values) - set(variables))
     if unused:
         log.info("%s: %d parameter(s) the graph does not use: %s", params_path, len(unused), unused[:5])
     return ExportedModel(name, symbol_path, params_path, text, {k: v for k, v in values.items() if k in variables})
+
+
+# Inputs of these ops past the data (index >= 1) are learned parameters, never data; so are variables named like
+# Gluon's parameters. A graph variable of either kind without a value is a missing parameter, not a data input.
+_WEIGHT_OPS = ("Convolution", "Deconvolution", "FullyConnected", "BatchNorm", "InstanceNorm", "LayerNorm", "Embedding")
+_PARAMETER_SUFFIXES = (
+    "_weight",
+    "_bias",
+    "_gamma",
+    "_beta",
+    "_running_mean",
+    "_running_var",
+    "_moving_mean",
+    "_moving_var",
+    "_alpha",
+)
+
+
+def missing_parameters(doc: dict, inputs: list[str]) -> list[str]:
+    """The variables among `inputs` (those without a value) that are parameters by their use or their name."""
+    nodes = doc["nodes"]
+    as_weight = {
+        nodes[entry[0]]["name"]
+        for node in nodes
+        if node["op"] in _WEIGHT_OPS
+        for entry in node.get("inputs", [])[1:]
+        if nodes[entry[0]]["op"] == "null"
+    }
+    return [name for name in inputs if name in as_weight or name.endswith(_PARAMETER_SUFFIXES)]
 
 
 def strip_prefixes(raw: dict[str, np.ndarray], path: str) -> dict[str, np.ndarray]:

@@ -27,9 +27,12 @@ def tensor_name(node_name: str, index: int) -> str:
 
 
 def trace_block(
-    block: Any, input_shape: tuple[int, ...], input_name: str = "data"
+    block: Any, input_shape: tuple[int, ...] | dict[str, tuple[int, ...]], input_name: str = "data"
 ) -> tuple[Any, dict[str, np.ndarray]]:
-    """Trace a Gluon HybridBlock to an MXNet Symbol and collect its parameters as numpy arrays."""
+    """Trace a Gluon HybridBlock to an MXNet Symbol and collect its parameters as numpy arrays.
+
+    `input_shape` is one shape (the variable `input_name`) or {name: shape}: one variable per entry, passed to the
+    block's forward in that order (a block whose hybrid_forward takes several inputs)."""
     import mxnet as mx
     from mxnet.gluon import HybridBlock
 
@@ -46,13 +49,18 @@ def trace_block(
             f"{len(uninitialized)} parameter(s) are not initialized ({shown}); "
             "call net.initialize() or net.load_parameters(...) first"
         )
+    shapes = dict(input_shape) if isinstance(input_shape, dict) else {input_name: tuple(input_shape)}
+    described = tuple(input_shape) if len(shapes) == 1 else shapes
     if any(p._deferred_init for p in params.values()):
         # Shapes of deferred parameters are only known after one forward pass.
         try:
-            block(mx.nd.zeros(input_shape))
+            block(*[mx.nd.zeros(shape) for shape in shapes.values()])
         except Exception as exc:  # MXNet raises MXNetError/ValueError/... for a shape the net cannot take
-            raise InvalidCallError(f"the network cannot run on input_shape={input_shape}: {exc}") from exc
-    symbol = block(mx.sym.var(input_name))
+            raise InvalidCallError(f"the network cannot run on input_shape={described}: {exc}") from exc
+    try:
+        symbol = block(*[mx.sym.var(name) for name in shapes])
+    except TypeError as exc:  # hybrid_forward takes another number of inputs
+        raise InvalidCallError(f"the network cannot take {len(shapes)} input(s) {list(shapes)}: {exc}") from exc
     if isinstance(symbol, (list, tuple)):
         symbol = mx.sym.Group(list(_flatten(symbol)))
     # What export() writes: tojson() drops the amp_cast / amp_multicast nodes (GluonCV's box decoder has one) that

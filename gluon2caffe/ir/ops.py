@@ -147,3 +147,9 @@ def separable_weights(node: Node) -> tuple[np.ndarray, np.ndarray]:
             "resampling weights were not measured (read the graph with the frontend)", node.name, node.op
         )
     return node.attrs.typed[SEPARABLE]
+
+
+def has_rgb_axis(shape: tuple[int, ...]) -> bool:
+    """An input to_bgr swaps: rank >= 3 with 3 channels on axis 1 (N, 3, ...). The passes and the verification (which
+    feeds such inputs in BGR) ask the same question."""
+    return len(shape) >= 3 and shape[1] == 3

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ..ir.graph import Graph
+from ..ir.ops import has_rgb_axis
 from .append_softmax import append_softmax
 from .fold_batchnorm import fold_batchnorm
 from .fold_pad import fold_pad
@@ -27,10 +28,13 @@ class PassReport:
     normalize_scales_folded: int = 0
     bgr_swapped: list[str] = field(default_factory=list)
     bgr_permuted: list[str] = field(default_factory=list)  # uses of the input fed its exact BGR -> RGB permutation
+    bgr_skipped: list[str] = field(default_factory=list)  # inputs to_bgr left as they are (no 3-channel axis 1)
     softmax_appended: str | None = None
 
 
-def run_passes(graph: Graph, input_name: str, merge_bn: bool, to_bgr: bool, softmax: bool) -> PassReport:
+def run_passes(graph: Graph, input_names: str | list[str], merge_bn: bool, to_bgr: bool, softmax: bool) -> PassReport:
+    """The passes in their order; `input_names` are the data inputs (to_bgr swaps those with a 3-channel axis 1)."""
+    names = [input_names] if isinstance(input_names, str) else list(input_names)
     report = PassReport()
     # Identities first, so a Dropout between a conv and its BatchNorm does not block the fold.
     report.identities_removed = remove_identities(graph)
@@ -42,7 +46,21 @@ def run_passes(graph: Graph, input_name: str, merge_bn: bool, to_bgr: bool, soft
         report.bn_kept = sum(1 for n in graph.nodes if n.op == "BatchNorm")
     # After the fold: the swap then rewrites the folded weights once (either order gives the same numbers).
     if to_bgr:
-        report.bgr_swapped, report.bgr_permuted = swap_bgr(graph, input_name)
+        for name in names:
+            _swap_bgr_or_skip(graph, name, report)
     if softmax:
         report.softmax_appended = append_softmax(graph)
     return report
+
+
+def _swap_bgr_or_skip(graph: Graph, name: str, report: PassReport) -> None:
+    """to_bgr applies to the inputs that are images (N, 3, ...); any other input (a feature vector, a sequence, a
+    grayscale image) is left as it is, with a warning, so several-input models convert with the default to_bgr."""
+    shape = graph.inputs[name]
+    if has_rgb_axis(shape):
+        swapped, permuted = swap_bgr(graph, name)
+        report.bgr_swapped.extend(swapped)
+        report.bgr_permuted.extend(permuted)
+        return
+    log.warning("to_bgr: input '%s' of shape %s has no 3-channel axis 1; left as it is", name, shape)
+    report.bgr_skipped.append(name)

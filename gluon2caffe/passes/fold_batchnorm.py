@@ -44,7 +44,7 @@ def _foldable(graph: Graph, producer: Node, bn: Node) -> bool:
     channel_axis = 1
     if producer.op == "FullyConnected" and not producer.attrs.bool("flatten", True):
         channel_axis = out_ndim - 1
-    if producer.op == "Convolution" and producer.attrs.str("layout", "None") not in ("None", "NCHW"):
+    if producer.op == "Convolution" and producer.attrs.str("layout", "None") not in ("None", "NCHW", "NCW"):
         return False
     return batchnorm_axis(bn, out_ndim) == channel_axis
 

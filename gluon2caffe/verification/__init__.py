@@ -19,6 +19,7 @@ import numpy as np
 
 from ..caffe.io import read_prototxt  # noqa: F401  (re-exported: verification's callers read prototxts)
 from ..errors import InvalidCallError
+from ..ir.ops import has_rgb_axis
 from .runtimes import (  # noqa: F401  (re-exported: the runtimes are part of verification's interface)
     RUNTIMES,
     Runtime,
@@ -145,8 +146,9 @@ def verify(
 ) -> VerificationResult:
     """Run PROTOTXT/CAFFEMODEL and the MXNet model `against` (a HybridBlock or an ExportedModel) on one input.
 
-    input: None or 'random' (both-sign normal noise, `seed`), an image path (resized to the net's input and
-    normalized the GluonCV way), or an RGB NCHW array. The Caffe net gets the same input in BGR when `to_bgr`.
+    input: None or 'random' (both-sign normal noise, `seed`; input i of several gets seed + i), an image path (resized
+    to the net's input and normalized the GluonCV way), or an RGB NCHW array; several inputs: a dict {name: any of
+    these}. The Caffe net gets an input with 3 channels on axis 1 (rank >= 3) in BGR when `to_bgr`, as converted.
     runtime: 'caffe', 'opencv' or None (pycaffe when importable, else OpenCV).
     layers: False (outputs only); 'accumulated' (or True): every Caffe blob that has an MXNet counterpart, from one
     forward pass, so errors add up along the net; 'local': every segment of layers run on MXNet's own values of its
@@ -160,10 +162,10 @@ def verify(
         raise InvalidCallError("per-layer comparison needs the caffe runtime (OpenCV does not expose every blob)")
     layers = mode == "accumulated"
     text_net = read_prototxt(prototxt)
-    input_name, shape = input_spec(text_net)
-    x, description = make_input(input, shape, seed)
-    feed = {input_name: np.ascontiguousarray(x[:, BGR]) if to_bgr else x}
-    reference = MXNetReference(against, shape, input_name)
+    shapes = input_specs(text_net)
+    x, description = make_inputs(input, shapes, seed)
+    feed = bgr_feed(x, to_bgr)
+    reference = MXNetReference(against, shapes)
     outputs = net_outputs(text_net)
     caffe_blobs = forward(runtime, prototxt, caffemodel, feed, outputs, all_blobs=layers)
 
@@ -175,7 +177,7 @@ def verify(
         expected = _softmax(ref[tensor], axis=1) if softmax else ref[tensor]
         result.outputs[name] = compare(caffe_blobs[name].reshape(expected.shape), expected)
     if layers:
-        result.layers = _per_layer(text_net, caffe_blobs, ref, wanted, to_bgr, input_name)
+        result.layers = _per_layer(text_net, caffe_blobs, ref, wanted, to_bgr, set(shapes))
     if mode == "local":
         from .local import check_local
 
@@ -192,11 +194,11 @@ def _output_counterpart(name: str, mxnet_outputs: list[str]) -> tuple[str, bool]
     raise InvalidCallError(f"Caffe output {name!r} has no MXNet counterpart among {mxnet_outputs}: wrong --against?")
 
 
-def _per_layer(text_net: Any, blobs: dict, ref: dict, wanted: set, to_bgr: bool, input_name: str) -> list[BlobError]:
+def _per_layer(text_net: Any, blobs: dict, ref: dict, wanted: set, to_bgr: bool, inputs: set) -> list[BlobError]:
     rows = []
     for layer in text_net.layer:
         for top in layer.top:
-            if top not in wanted or top == input_name or top not in blobs:
+            if top not in wanted or top in inputs or top not in blobs:
                 continue
             actual, expected = blobs[top], ref[top]
             if actual.shape != expected.shape:
@@ -250,6 +252,33 @@ def plot_layers(result: VerificationResult, path: str) -> str:
 # -- inputs ------------------------------------------------------------------------------------------------------
 
 
+def make_inputs(source: Any, shapes: dict[str, tuple[int, ...]], seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
+    """({input name: RGB array}, description) for the net's inputs: `source` as in make_input, or a dict of them by
+    input name; random inputs get seed, seed + 1, ... in input order."""
+    if len(shapes) == 1 and not isinstance(source, dict):
+        name, shape = next(iter(shapes.items()))
+        x, description = make_input(source, shape, seed)
+        return {name: x}, description
+    sources = source if isinstance(source, dict) else {}
+    if not isinstance(source, dict) and source not in (None, "random"):
+        raise InvalidCallError(f"the net has {len(shapes)} inputs {list(shapes)}: give input as {{name: ...}}")
+    unknown = set(sources) - set(shapes)
+    if unknown:
+        raise InvalidCallError(f"input names {sorted(unknown)} are not inputs of the net {list(shapes)}")
+    inputs, descriptions = {}, []
+    for i, (name, shape) in enumerate(shapes.items()):
+        inputs[name], description = make_input(sources.get(name), shape, seed + i)
+        descriptions.append(f"{name}: {description}")
+    return inputs, "; ".join(descriptions)
+
+
+def bgr_feed(inputs: dict[str, np.ndarray], to_bgr: bool) -> dict[str, np.ndarray]:
+    """What the Caffe net is fed: with to_bgr, the inputs the conversion swapped (a 3-channel axis 1) in BGR."""
+    return {
+        name: np.ascontiguousarray(x[:, BGR]) if to_bgr and has_rgb_axis(x.shape) else x for name, x in inputs.items()
+    }
+
+
 def make_input(source: str | np.ndarray | None, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, str]:
     """(RGB NCHW float32 input, description)."""
     if isinstance(source, np.ndarray):
@@ -259,6 +288,8 @@ def make_input(source: str | np.ndarray | None, shape: tuple[int, ...], seed: in
     if source is None or source == "random":
         x = np.random.RandomState(seed).normal(0, 1, shape).astype(np.float32)
         return x, f"random normal (seed {seed})"
+    if len(shape) != 4:
+        raise InvalidCallError(f"an image input needs an (N, C, H, W) net; this input is {shape}: use 'random'")
     if source == "scene":
         return synthetic_scene(shape, seed), f"synthetic scene (seed {seed}, ImageNet mean/std)"
     return load_image(source, shape), f"image {source} (resized, ImageNet mean/std)"
@@ -324,10 +355,19 @@ def load_image(path: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def input_spec(text_net: Any) -> tuple[str, tuple[int, ...]]:
+    """(name, shape) of a net's one input; several inputs are an error here (input_specs reads them all)."""
+    shapes = input_specs(text_net)
+    if len(shapes) != 1:
+        raise InvalidCallError(f"expected one Input layer, found {len(shapes)}: {list(shapes)}")
+    return next(iter(shapes.items()))
+
+
+def input_specs(text_net: Any) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of a net's Input layers, in order."""
     inputs = [layer for layer in text_net.layer if layer.type == "Input"]
-    if len(inputs) != 1 or not inputs[0].input_param.shape:
-        raise InvalidCallError(f"expected one Input layer with a shape, found {len(inputs)}")
-    return inputs[0].top[0], tuple(int(d) for d in inputs[0].input_param.shape[0].dim)
+    if not inputs or any(not layer.input_param.shape for layer in inputs):
+        raise InvalidCallError(f"expected Input layers with a shape, found {len(inputs)} Input layer(s)")
+    return {layer.top[0]: tuple(int(d) for d in layer.input_param.shape[0].dim) for layer in inputs}
 
 
 def net_outputs(text_net: Any) -> list[str]:
@@ -368,43 +408,56 @@ class MXNetReference:
 
     `against` is a HybridBlock (a GluonCV detector too: its whole graph, whose head the converter cuts off) or an
     ExportedModel. `aliases` maps Caffe blobs that renamed a tensor (a detector's mbox_loc) to it (`tensor_of`).
+    `input_shape`: one shape (the Caffe input `input_name`) or {Caffe input name: shape} for several (an exported
+    model's inputs keep their names, a block's are traced so).
     """
 
-    def __init__(self, against: Any, input_shape: tuple[int, ...], input_name: str):
+    def __init__(self, against: Any, input_shape: Any, input_name: str = "data"):
         from ..frontend.exported import ExportedModel
         from ..frontend.mxnet_graph import internal_tensor_names, unique_source_names
 
+        shapes = dict(input_shape) if isinstance(input_shape, dict) else {input_name: tuple(input_shape)}
         self.aliases: dict[str, str] = {}  # Caffe blob -> MXNet tensor, where the converter renamed a tensor
         if isinstance(against, ExportedModel):
             self.symbol, self.params = against.symbol(), against.params
             inputs = against.inputs
-            if len(inputs) != 1:
-                raise InvalidCallError(f"{against.symbol_path}: expected one data input, found {inputs}")
-            self.var = inputs[0]
+            if len(inputs) != len(shapes) or (len(inputs) > 1 and set(inputs) != set(shapes)):
+                raise InvalidCallError(f"{against.symbol_path}: the model's inputs are {inputs}, not {list(shapes)}")
+            # Caffe input -> MXNet variable: a single input may have been renamed (input_name).
+            self.vars = dict(zip(shapes, inputs)) if len(inputs) == 1 else {name: name for name in shapes}
         else:
-            self.symbol, self.params = _trace_reference(against, input_shape, input_name)
-            self.var = input_name
-        self.input_name = input_name
+            traced = shapes if len(shapes) > 1 else next(iter(shapes.values()))
+            self.symbol, self.params = _trace_reference(against, traced, next(iter(shapes)))
+            self.vars = {name: name for name in shapes}
+        self.input_names = list(shapes)
+        self.input_name = self.input_names[0]
+        self.var = self.vars[self.input_name]
         doc = json.loads(self.symbol.tojson())
         source_names = unique_source_names(doc["nodes"])
         self.tensors = internal_tensor_names(self.symbol, source_names)
         self.outputs = [_head_name(doc, head) for head in doc["heads"]]
         # The Caffe input may have been renamed (input_name); MXNet's own variable keeps its name.
-        if self.var != input_name:
-            self.tensors = [input_name if t == self.var else t for t in self.tensors]
+        caffe_name = {var: name for name, var in self.vars.items()}
+        self.tensors = [caffe_name.get(t, t) for t in self.tensors]
         self._index = {t: i for i, t in enumerate(self.tensors)}
         ops = {name: raw["op"] for name, raw in zip(source_names, doc["nodes"])}
         self.nodes = {t: _node_of(t, ops) for t in self.tensors}  # tensor -> (MXNet node, op)
-        self.nodes[input_name] = (self.var, "null")
+        for name, var in self.vars.items():
+            self.nodes[name] = (var, "null")
 
     def tensor_of(self, blob: str) -> str | None:
         """The MXNet tensor a Caffe blob holds, or None for a blob of the converter's own."""
         tensor = self.aliases.get(blob, blob)
         return tensor if tensor in self._index else None
 
-    def run(self, x: np.ndarray, tensors: list[str]) -> dict[str, np.ndarray]:
-        """Forward pass (inference) returning the named tensors."""
+    def run(self, x: np.ndarray | dict[str, np.ndarray], tensors: list[str]) -> dict[str, np.ndarray]:
+        """Forward pass (inference) returning the named tensors; x: the input, or {Caffe input name: array}."""
         import mxnet as mx
+
+        inputs = x if isinstance(x, dict) else {self.input_name: x}
+        if set(inputs) != set(self.vars):
+            raise InvalidCallError(f"the model's inputs are {list(self.vars)}, got arrays for {list(inputs)}")
+        by_var = {self.vars[name]: value for name, value in inputs.items()}
 
         only_outputs = set(tensors) <= set(self.outputs)
         if only_outputs:
@@ -414,7 +467,7 @@ class MXNetReference:
             group, names = mx.sym.Group([internals[self._index[t]] for t in tensors]), tensors
         args = {}
         for name in group.list_arguments():
-            args[name] = mx.nd.array(x) if name == self.var else mx.nd.array(self.params[name])
+            args[name] = mx.nd.array(by_var[name] if name in by_var else self.params[name])
         aux = {name: mx.nd.array(self.params[name]) for name in group.list_auxiliary_states()}
         with _no_subgraph_backend(enabled=not only_outputs):
             executor = group.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null")
@@ -422,7 +475,7 @@ class MXNetReference:
         return {t: v.asnumpy() for t, v in zip(names, values)}
 
 
-def _trace_reference(against: Any, input_shape: tuple[int, ...], input_name: str) -> tuple[Any, dict[str, np.ndarray]]:
+def _trace_reference(against: Any, input_shape: Any, input_name: str) -> tuple[Any, dict[str, np.ndarray]]:
     """Trace a block as the converter does (a detector whole: the converter cuts its head off the same graph)."""
     from ..frontend.mxnet_graph import trace_block
 

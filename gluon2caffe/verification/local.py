@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import BGR, TOLERANCE, Comparison, MXNetReference, RuntimeUnavailableError, compare
+from . import BGR, TOLERANCE, Comparison, MXNetReference, RuntimeUnavailableError, bgr_feed, compare
 
 
 @dataclass
@@ -98,7 +98,7 @@ class LocalResult:
 def check_local(
     prototxt: str, caffemodel: str, reference: MXNetReference, x: np.ndarray, to_bgr: bool = True
 ) -> LocalResult:
-    """Run the Caffe net segment by segment on MXNet's values of every tensor (x: the RGB NCHW input)."""
+    """Run the Caffe net segment by segment on MXNet's values of every tensor (x: the RGB input, or {name: input})."""
     try:
         import caffe
     except ImportError as exc:
@@ -109,14 +109,18 @@ def check_local(
     types = [layer.type for layer in net.layers]
     tops, bottoms = dict(net.top_names), dict(net.bottom_names)
     source = _sources(names, types, tops, bottoms, reference)
-    wanted = sorted({t for t in source.values() if t != reference.input_name})
-    values = reference.run(x, wanted) if wanted else {}
-    values[reference.input_name] = x
+    inputs = x if isinstance(x, dict) else {reference.input_name: x}
+    wanted = sorted({t for t in source.values() if t not in inputs})
+    values = reference.run(inputs, wanted) if wanted else {}
+    values.update(inputs)
 
-    net.blobs[reference.input_name].reshape(*x.shape)
+    for name, value in inputs.items():
+        net.blobs[name].reshape(*value.shape)
     net.reshape()
-    net.blobs[reference.input_name].data[...] = x[:, BGR] if to_bgr else x
-    bgr = {reference.input_name} if to_bgr else set()
+    feed = bgr_feed(inputs, to_bgr)
+    for name, value in feed.items():
+        net.blobs[name].data[...] = value
+    bgr = {name for name in inputs if feed[name] is not inputs[name]}
     errors: dict[str, tuple[Comparison, str]] = {}
     for index, (name, kind) in enumerate(zip(names, types)):
         if kind in _NOT_COMPUTING:
