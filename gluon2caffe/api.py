@@ -257,20 +257,14 @@ def convert_with(
         graph = _read_exported(net, options)
     else:
         name = getattr(net, "name", None) or type(net).__name__
-        graph = _read_block(net, options, name, fresh_names=False)
+        graph = _read_block(net, options, name)
     return _passes_and_emission(graph, options, start)
 
 
-def _read_block(block: Any, options: ConvertOptions, name: str, fresh_names: bool) -> Graph:
+def _read_block(block: Any, options: ConvertOptions, name: str) -> Graph:
     """Trace a HybridBlock and read it into the IR (supported ops checked first, then MXNet's shapes)."""
-    import mxnet as mx
-
     shapes = options.input_shapes()
-    if fresh_names:  # fresh op counters: the same detector gives the same layer names every time
-        with mx.name.NameManager():
-            symbol, params = trace_block(block, shapes)
-    else:
-        symbol, params = trace_block(block, shapes)
+    symbol, params = trace_block(block, shapes)
     graph = graph_from_json(symbol.tojson(), params, shapes, name=name)
     del params  # the graph holds the arrays; a fold then frees each original (peak memory ~1x the weights)
     check_supported(graph)  # before any work: every unsupported op at once
