@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     detector = DetectorOptions(anchors=args.anchors, nms=not args.no_nms) if family is not None else None
     result = convert_with(model, options, detector, family)
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, args.output)
-    labels = _write_labels(getattr(model, "classes", None), args.output) if family is not None else None
+    labels = _write_labels(result.head.classes, args.output) if family is not None else None
     _print_conversion(args, description, result, prototxt, caffemodel, start, labels)
     if args.verify and family is not None:
         return print_detector_check(family, model, result.head, prototxt, caffemodel, None, not args.no_bgr, "scene", 0)
