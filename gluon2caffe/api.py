@@ -292,6 +292,7 @@ def _convert_detector(
     """A detector's whole graph (traced live or exported) with its head found and cut off (every unsupported op of
     what remains checked first), then the pipeline; the plan appends the head's Caffe layers."""
     graph, infer = load_graph(net, options.input_shape, options.input_name)
+    source_nodes = len(graph.nodes)
     match = family.cut(graph)
     check_supported(graph)
     try:
@@ -303,6 +304,7 @@ def _convert_detector(
     plan = family.plan(match, graph, options.input_shape, detector, classes_of(net))
     result = _passes_and_emission(graph, options, start, tail=lambda ctx: plan.emit(ctx, options.input_name))
     result.head, result.detection, result.detector = plan.head, plan.report, family
+    result.source_nodes = source_nodes  # the whole graph's, head included
     return result
 
 
