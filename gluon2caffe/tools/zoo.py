@@ -338,6 +338,7 @@ class DetectorZooResult:
     local_worst: str = ""
     runtimes: dict[str, RuntimeResult] = field(default_factory=dict)  # the extra runtimes' results, by name
     seconds: float | None = None  # the whole check (runtime sweeps only)
+    exported: str = ""  # the files net.export() writes, converted: "same files" (byte-identical) or what differs
 
     @property
     def exact(self) -> bool:
@@ -388,12 +389,14 @@ def check_detector_model(
         with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
             prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
             del conversion.binary_weights
-            check = _detector_check(detector, net, conversion.head, prototxt, caffemodel, shape, runtime)
+            # Deployment has the exported files: convert them too, and check those against MXNet running them.
+            reference, result.exported = _exported_twin(net, shape, detector, prototxt, caffemodel, tmp)
+            check = _detector_check(detector, reference, conversion.head, prototxt, caffemodel, shape, runtime)
             _record_detector_check(check, result)
             for name in _extras(extra_runtimes, runtime):
                 _enter(on_stage, name, result)
                 result.runtimes[name] = _detector_in_runtime(
-                    detector, net, conversion.head, prototxt, caffemodel, shape, name
+                    detector, reference, conversion.head, prototxt, caffemodel, shape, name
                 )
         return result
     except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
@@ -405,6 +408,31 @@ def check_detector_model(
         gc.collect()
         if extra_runtimes:
             result.seconds = round(time.perf_counter() - start, 1)
+
+
+def _exported_twin(net, shape: tuple[int, ...], detector, prototxt: str, caffemodel: str, tmp: str) -> tuple:
+    """(the model the check runs, what its files are): net.export() as a user does after training, converted; when
+    it gives byte-identical files, the check runs against the exported files in MXNet, else against the live net."""
+    import mxnet as mx
+
+    from ..api import ConvertOptions, convert_with, save_model
+    from ..detectors import DetectorOptions
+    from ..frontend.exported import load_exported
+
+    net.hybridize()
+    net(mx.nd.zeros(shape))
+    prefix = os.path.join(tmp, net.name)  # the Caffe net is named after the prefix: the live net's name
+    net.export(prefix)
+    model = load_exported(prefix)
+    try:
+        twin = convert_with(model, ConvertOptions(shape), DetectorOptions(), detector)
+    except Gluon2CaffeError as exc:
+        return net, f"refused: {str(exc).splitlines()[0]}"
+    files = save_model(twin.text_net, twin.binary_weights, os.path.join(tmp, "exported"))
+    same = [open(a, "rb").read() == open(b, "rb").read() for a, b in zip((prototxt, caffemodel), files)]
+    if all(same):
+        return model, "same files"
+    return net, "DIFFER: " + " and ".join(n for n, s in zip(("prototxt", "caffemodel"), same) if not s)
 
 
 def _detector_check(detector, net, head, prototxt: str, caffemodel: str, shape: tuple[int, ...], runtime: str):
@@ -641,11 +669,13 @@ def _ssd_section(rows: dict[str, dict]) -> list[str]:
         " run in pycaffe on a synthetic scene (tests/test_ssd.py runs the same check). Pre-NMS columns are relative"
         " errors against GluonCV's own decoder inputs/outputs (priors and decoded boxes: pixels / image size;"
         " decoded = Caffe's DetectionOutput decoding of every anchor). `exact`: all within 1e-4 and the detections"
-        " equal GluonCV's as sets (label, score within 1e-4, box within 1e-4 of the image size).",
+        " equal GluonCV's as sets (label, score within 1e-4, box within 1e-4 of the image size). `export()`: the"
+        " files `net.export()` writes converted too; `same files` = byte-identical to the live conversion, and the"
+        " check then runs against those exported files in MXNet.",
         "",
         "| model | input | status | anchors | loc | conf | priors | decoded | detections | local error (segments) "
-        "| Caffe layers | conversion (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Caffe layers | conversion (s) | export() |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += _detector_rows(
         rows, SSD_MODELS, lambda r: [r["anchors"]] + [fmt(r[k]) for k in ("loc", "conf", "priors", "decoded")]
@@ -660,8 +690,8 @@ def _ssd_section(rows: dict[str, dict]) -> list[str]:
         " sets.",
         "",
         "| model | input | status | boxes | scores | detections | local error (segments) | Caffe layers "
-        "| conversion (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| conversion (s) | export() |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += _detector_rows(rows, YOLO_MODELS, lambda r: [fmt(r["loc"]), fmt(r["conf"])])
     return lines
@@ -673,7 +703,7 @@ def _detector_rows(rows: dict[str, dict], models: list, middle: Callable[[dict],
     for model, _family, size in models:
         r = rows.get(model)
         if r is None:
-            lines.append(f"| {model} | {size}x{size} | not run |" + "  |" * (len(middle(_EMPTY_ROW)) + 4))
+            lines.append(f"| {model} | {size}x{size} | not run |" + "  |" * (len(middle(_EMPTY_ROW)) + 5))
             continue
         match = {True: "match", False: "DIFFER", None: ""}[r["detections_match"]]
         detail = r["detections"].split(" (")[0] if r["detections"] else ""
@@ -687,6 +717,7 @@ def _detector_rows(rows: dict[str, dict], models: list, middle: Callable[[dict],
             _local_cell(r),
             str(r["layers"] or ""),
             seconds,
+            r.get("exported", "") or "not run",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
