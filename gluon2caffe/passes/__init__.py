@@ -12,6 +12,7 @@ from .fold_batchnorm import fold_batchnorm
 from .fold_pad import fold_pad
 from .fuse_normalize_scale import fuse_normalize_scale
 from .remove_identities import remove_identities
+from .shape_references import bypass_shape_references
 from .swap_bgr import swap_bgr
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ class PassReport:
     """What each pass did, for logs and the CLI summary."""
 
     identities_removed: int = 0
+    shape_references_dropped: int = 0
     pads_folded: int = 0
     bn_folded: int = 0
     bn_kept: int = 0
@@ -38,6 +40,7 @@ def run_passes(graph: Graph, input_names: str | list[str], merge_bn: bool, to_bg
     report = PassReport()
     # Identities first, so a Dropout between a conv and its BatchNorm does not block the fold.
     report.identities_removed = remove_identities(graph)
+    report.shape_references_dropped = bypass_shape_references(graph)
     report.pads_folded = fold_pad(graph)
     report.normalize_scales_folded = fuse_normalize_scale(graph)
     if merge_bn:
