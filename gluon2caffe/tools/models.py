@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from ..errors import Gluon2CaffeError, InvalidCallError, ModelFileError
+from ..errors import InvalidCallError, ModelFileError
 from ..frontend.exported import is_exported_model, load_exported, strip_prefixes
 from ..frontend.ndarray_file import load_params
+
+Step = Callable[[str], AbstractContextManager]  # step("build") wraps a stage the CLI times and announces
 
 RANDOM_SEED = 0
 DETECTOR_PREFIXES = ("ssd_", "yolo3_")
@@ -17,27 +21,69 @@ class ClassesError(InvalidCallError):
     """Class names that cannot apply: empty, duplicated, unreadable, or not fitting the model (a usage error)."""
 
 
+class UnknownModelError(InvalidCallError):
+    """A zoo name GluonCV does not know (a usage error); the message suggests the closest names."""
+
+
+def zoo_entry(name: str) -> tuple[str, str, int] | None:
+    """(kind, family, input size) of a name in the tested zoo lists (kind: classifier, ssd or yolo3), else None."""
+    from .zoo_models import CLASSIFICATION_MODELS, SSD_MODELS, YOLO_MODELS
+
+    for kind, models in (("classifier", CLASSIFICATION_MODELS), ("ssd", SSD_MODELS), ("yolo3", YOLO_MODELS)):
+        for model, family, size in models:
+            if model == name:
+                return kind, family, size
+    return None
+
+
+def zoo_names() -> list[str]:
+    """Every name GluonCV's model zoo builds (lower case, as get_model reads them)."""
+    from gluoncv.model_zoo import get_model_list
+
+    return sorted(get_model_list())
+
+
+def check_zoo_name(name: str) -> None:
+    """Refuse a name GluonCV does not know, suggesting the closest ones (before anything is built)."""
+    import difflib
+
+    if zoo_entry(name) is not None:
+        return
+    names = zoo_names()
+    if name.lower() in names:
+        return
+    close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)
+    hint = f"; did you mean: {', '.join(close)}?" if close else ""
+    raise UnknownModelError(f"unknown model {name!r}{hint} (`gluon2caffe models` lists the names)")
+
+
 def load_model(
     spec: str,
     input_shape: tuple[int, ...],
     params: str | None = None,
     epoch: int = 0,
     classes: list[str] | None = None,
+    step: Step | None = None,
 ) -> tuple[Any, str]:
     """(model, description): an ExportedModel for a prefix / -symbol.json, else a GluonCV zoo model.
 
     `classes` (names, validated by `parse_classes`) are passed on: see load_zoo_model; an exported model carries
-    them as `model.classes`.
+    them as `model.classes`. `step(name)` wraps each stage that takes time (the CLI's progress and timings).
     """
+    step = step or _no_step
     if is_exported_model(spec):
-        model = load_exported(spec, epoch=epoch, params=params)
+        with step("load"):
+            model = load_exported(spec, epoch=epoch, params=params)
         model.classes = classes
         return model, f"exported {model.symbol_path} + {model.params_path}"
     if "/" in spec or spec.endswith((".json", ".params")):
         raise ModelFileError(spec, "no such exported model (expected PREFIX-symbol.json beside it)")
-    return load_zoo_model(
-        spec, input_shape, params, classes
-    ), f"{spec} ({'weights from ' + params if params else 'random weights'})"
+    model = load_zoo_model(spec, input_shape, params, classes, step)
+    return model, f"{spec} ({'weights from ' + params if params else 'random weights'})"
+
+
+def _no_step(name: str) -> AbstractContextManager:
+    return nullcontext()
 
 
 def parse_classes(names: list[str], source: str) -> list[str]:
@@ -67,7 +113,11 @@ def check_classes_apply(name: str, classes: list[str] | None) -> None:
 
 
 def load_zoo_model(
-    name: str, input_shape: tuple[int, ...], params: str | None = None, classes: list[str] | None = None
+    name: str,
+    input_shape: tuple[int, ...],
+    params: str | None = None,
+    classes: list[str] | None = None,
+    step: Step | None = None,
 ) -> Any:
     """A GluonCV zoo model with `params` loaded, or with random live weights (seeded: the same every time).
 
@@ -84,28 +134,37 @@ def load_zoo_model(
 
     from .zoo_models import CUSTOM_CLASSES
 
+    step = step or _no_step
     check_classes_apply(name, classes)
+    check_zoo_name(name)
     custom = name.endswith("_custom")
-    kwargs: dict[str, Any] = {}
-    if name.startswith(DETECTOR_PREFIXES):  # detectors would download their base network otherwise
-        kwargs["pretrained_base"] = False
-        if custom:
-            kwargs["classes"] = list(classes or CUSTOM_CLASSES)
-    try:
-        net = get_model(name, pretrained=False, **kwargs)
-    except (ValueError, KeyError) as exc:
-        raise Gluon2CaffeError(f"unknown GluonCV model {name!r}: {str(exc).strip().splitlines()[0]}") from None
-    if classes is not None and not custom:
-        _rename_classes(net, name, classes)
-    mx.random.seed(RANDOM_SEED)
-    net.initialize()
+    # Every family that builds on a base network would download it otherwise (detectors, segmentation, pose, ...).
+    kwargs: dict[str, Any] = {"pretrained_base": False}
+    if custom and name.startswith(DETECTOR_PREFIXES):
+        kwargs["classes"] = list(classes or CUSTOM_CLASSES)
+    with step("build"):
+        try:
+            net = get_model(name, pretrained=False, **kwargs)
+        except TypeError as exc:
+            if "pretrained_base" not in str(exc):
+                raise
+            del kwargs["pretrained_base"]  # a getter without a base network passes its **kwargs to the block
+            net = get_model(name, pretrained=False, **kwargs)
+        if classes is not None and not custom:
+            _rename_classes(net, name, classes)
+        mx.random.seed(RANDOM_SEED)
+        with warnings.catch_warnings():  # some getters (segmentation heads) initialize parts of the net themselves
+            warnings.filterwarnings("ignore", message=".*is already initialized, ignoring.*")
+            net.initialize()
     if params:
-        set_parameters(net, params, input_shape)
+        with step("load params"):
+            set_parameters(net, params, input_shape)
     else:
-        detector = "pretrained_base" in kwargs
+        detector = name.startswith(DETECTOR_PREFIXES)
         # Detectors: statistics over more scenes (random scenes vary; few of them leave some scenes saturating).
         # Classifiers: two noise images, as the zoo table was measured with.
-        randomize(net, input_shape, seed=RANDOM_SEED, images=detector, stats_batch=8 if detector else 2)
+        with step("random weights"):
+            randomize(net, input_shape, seed=RANDOM_SEED, images=detector, stats_batch=8 if detector else 2)
     return net
 
 
@@ -128,13 +187,10 @@ def _rename_classes(net: Any, name: str, classes: list[str]) -> None:
 
 
 def default_input_shape(name: str) -> tuple[int, ...] | None:
-    """The input shape a zoo detector is built for (ssd_512_... -> 1,3,512,512; yolo3_... 416), None for others."""
-    from .zoo_models import SSD_MODELS, YOLO_MODELS
-
-    for model, _, size in SSD_MODELS + YOLO_MODELS:
-        if model == name:
-            return (1, 3, size, size)
-    return None
+    """The input shape a listed zoo model is built for (tools/zoo_models.py: cifar_* 32, inceptionv3 299,
+    ssd_512_... 512, yolo3_... 416, ...), None for a name not in the lists."""
+    entry = zoo_entry(name)
+    return None if entry is None else (1, 3, entry[2], entry[2])
 
 
 def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:
