@@ -31,9 +31,9 @@ def error_lines(stderr: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    """cifar_resnet20_v1 converted at its own size (no --input-shape: 1,3,32,32), under umask 022."""
+    """cifar_resnet20_v1 converted at its own size (no --input-shape: 1,3,32,32) and verified, under umask 022."""
     folder = tmp_path_factory.mktemp("first")
-    proc = run("convert", SMALL, "-o", f"{folder}/", umask=0o022)
+    proc = run("convert", SMALL, "-o", f"{folder}/", "--verify", umask=0o022)
     assert proc.returncode == 0, proc.stderr
     return folder, proc
 
@@ -129,6 +129,9 @@ def test_zoo_name_gets_its_own_size_folder_output_and_umask_mode(converted):
     # progress on stderr, time per step in the summary
     assert "building the model ..." in proc.stderr and "random live weights ..." in proc.stderr
     assert "build " in proc.stdout and "random weights " in proc.stdout and "write " in proc.stdout
+    # MXNet's bind-time notice (the tests run with MXNET_SUBGRAPH_BACKEND=NONE, as verification binds) is dropped
+    assert os.environ.get("MXNET_SUBGRAPH_BACKEND") == "NONE" and "status: exact" in proc.stdout
+    assert "MXNET_SUBGRAPH_BACKEND" not in proc.stderr and "Cannot decide type" not in proc.stderr
 
 
 def test_inceptionv3_converts_at_299_and_the_extension_is_not_doubled(tmp_path):

@@ -16,6 +16,7 @@ from typing import Sequence
 from ..converters.context import TARGETS
 from ..verification.runtimes import RUNTIMES
 from . import convert, demo, models, verify, zoo
+from .terminal import without_mxnet_notices
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, failure_message
 
 EXIT_CODES = (
@@ -264,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        return _dispatch(args)
+        with without_mxnet_notices():
+            return _dispatch(args)
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
         print(f"error: {'terminated' if terminated else 'interrupted'}; no partial file was left", file=sys.stderr)

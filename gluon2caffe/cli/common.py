@@ -221,6 +221,7 @@ class Progress:
     """Announces each slow step on stderr as it starts (silent with -q) and keeps its wall time for the summary."""
 
     LABELS = {
+        "import": "loading MXNet and GluonCV",
         "load": "loading the exported model",
         "build": "building the model",
         "random weights": "random live weights",
@@ -234,6 +235,12 @@ class Progress:
         self.quiet = quiet
         self.seconds: dict[str, float] = {}
         self.start = time.perf_counter()
+
+    def imports(self) -> None:
+        """MXNet and GluonCV take seconds to import: a step of its own, so the times add up."""
+        with self.step("import"):
+            import gluoncv  # noqa: F401
+            import mxnet  # noqa: F401
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:

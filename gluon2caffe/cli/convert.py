@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     classes = classes_from(args)
     prefix = output_prefix(args.output, args.model)
     check_zoo_options(args)
+    progress.imports()
     shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)
     # A zoo model has one input (an exported one reads no shape here): give it the first.
     first = shape if isinstance(shape, tuple) else next(iter(shape.values() if isinstance(shape, dict) else shape))

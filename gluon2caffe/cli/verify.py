@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(DETECTOR_LAYERS)
     shape = next(iter(input_specs(read_prototxt(prototxt)).values()))  # a zoo model's (one) input
     progress = Progress(getattr(args, "quiet", False))
+    progress.imports()
     model, description = load_model(against, shape, args.params, args.epoch, classes, progress.step)
     from ..api import read_detector_head
     from ..detectors import detector_for
