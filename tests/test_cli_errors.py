@@ -165,3 +165,28 @@ def test_pretrained_base_is_off_for_every_family_that_takes_it(monkeypatch):
     monkeypatch.setattr(randomize, "randomize", lambda *a, **k: None)
     models.load_zoo_model("fcn_resnet50_voc", (1, 3, 64, 64))
     assert calls[0]["pretrained_base"] is False
+
+
+def test_relu6_relu_is_reported_as_the_approximation_asked_for(tmp_path):
+    proc = run(
+        "convert", "mobilenetv2_0.25", "--input-shape", "1,3,64,64", "--relu6", "relu", "--verify", "-o", tmp_path / "m"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "status: approximate (asked for: --relu6 relu): output off by" in proc.stdout
+    assert "every other segment is exact" in proc.stdout
+    assert proc.stderr.count("WARNING") == 1 and "(--relu6 relu)" in proc.stderr  # once, naming the flag
+
+
+def test_anchors_priorbox_is_reported_as_the_approximation_asked_for():
+    from gluon2caffe.cli.common import _asked_for_priorbox
+    from gluon2caffe.verification import Comparison
+    from gluon2caffe.verification.detectors import DetectorCheck
+
+    exact, off = Comparison(1e-6, 1.0), Comparison(0.424, 512.0)
+    check = DetectorCheck("caffe", {"loc": exact, "conf": exact, "priors (px)": off, "decoded (px)": off}, None, 1.0)
+    assert check.status == "mismatch"
+    assert _asked_for_priorbox(check).startswith(
+        "approximate (asked for: --anchors priorbox): priors (px) off by 0.424"
+    )
+    check.pre_nms["loc"] = Comparison(1.0, 1.0)  # a real error elsewhere stays a mismatch
+    assert _asked_for_priorbox(check) is None

@@ -17,7 +17,7 @@ from ..converters.context import TARGETS
 from ..verification.runtimes import RUNTIMES
 from . import convert, demo, models, verify, zoo
 from .terminal import without_mxnet_notices
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, failure_message
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, failure_message, flags_for_api
 
 EXIT_CODES = (
     "exit codes: 0 ok; 1 conversion or verification failure (one `error:` line; -v adds the traceback); 2 usage "
@@ -245,6 +245,13 @@ def quiet_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*Cannot decide type for the following arguments.*")
 
 
+class _FlagsFormatter(logging.Formatter):
+    """Library warnings name keyword arguments (anchors='exact'); the terminal shows flags (--anchors exact)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return flags_for_api(super().format(record))
+
+
 def _terminate(signum, frame) -> None:
     raise Terminated()
 
@@ -256,9 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_FlagsFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     if not args.verbose:
         quiet_warnings()
     # SIGTERM ends the command like Ctrl-C: the `finally` blocks remove temporary files on the way out.

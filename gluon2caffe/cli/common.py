@@ -190,6 +190,7 @@ def print_detector_check(
     source: str,
     seed: int,
     show_local: bool = False,
+    asked_priorbox: bool = False,
 ) -> int:
     from ..verification import default_runtime, make_input
 
@@ -213,8 +214,27 @@ def print_detector_check(
             f"  against MXNet in float64: Caffe {check.float64[0]:.3g}, MXNet float32 {check.float64[1]:.3g} "
             "(how much the network amplifies float32 rounding)"
         )
-    print(f"  status: {check.status}")
-    return EXIT_OK if check.status in PASSING else EXIT_FAILURE
+    approximate = _asked_for_priorbox(check) if asked_priorbox and check.status not in PASSING else None
+    print(f"  status: {approximate or check.status}")
+    return EXIT_OK if check.status in PASSING or approximate else EXIT_FAILURE
+
+
+ANCHOR_DEPENDENT = ("priors (px)", "decoded (px)")
+
+
+def _asked_for_priorbox(check) -> str | None:
+    """The verdict of an --anchors priorbox SSD that differs only in what the anchors feed (priors, decoded boxes,
+    the detections), with loc, conf and every checked layer exact; else None (a real mismatch stays one)."""
+    others = [c for name, c in check.pre_nms.items() if name not in ANCHOR_DEPENDENT]
+    if not all(c.ok for c in others) or (check.local is not None and not check.local.ok):
+        return None
+    if not all(c.reference_finite for c in check.pre_nms.values()):
+        return None
+    moved = ", ".join(f"{name} off by {c.max_abs:.3g}" for name, c in check.pre_nms.items() if name in ANCHOR_DEPENDENT)
+    found = (
+        f"; {check.detections.matched}/{check.detections.gluoncv} GluonCV detections found" if check.detections else ""
+    )
+    return f"approximate (asked for: --anchors priorbox): {moved}{found}; loc, conf and every layer exact"
 
 
 class Progress:
