@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--layers",
         action="store_true",
         help="compare every blob that has an MXNet counterpart, in graph order, and name the first "
-        "whose error exceeds the tolerance (caffe runtime)",
+        "whose error exceeds the tolerance (caffe runtime; classifiers: refused for a detector, use --local)",
     )
     v.add_argument(
         "--local",
@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot",
         metavar="FILE.png",
         help="draw the error along the net (log scale): the local errors with --local, else every blob's "
-        "accumulated error (implies --layers)",
+        "accumulated error (implies --layers; refused for a detector); .png unless FILE has another image extension",
     )
 
     z = sub.add_parser(

@@ -56,7 +56,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"{prefix} against {description}")
         head = read_detector_head(model, shape)
         return print_detector_check(
-            family, model, head, prototxt, caffemodel, args.runtime, not args.no_bgr, args.input, args.seed, args.local
+            family,
+            model,
+            head,
+            prototxt,
+            caffemodel,
+            args.runtime,
+            not args.no_bgr,
+            args.input or "scene",
+            args.seed,
+            args.local,
         )
     mode = "local" if args.local else ("accumulated" if args.layers or args.plot else False)
     with progress.step("verify"):
