@@ -190,3 +190,15 @@ def test_anchors_priorbox_is_reported_as_the_approximation_asked_for():
     )
     check.pre_nms["loc"] = Comparison(1.0, 1.0)  # a real error elsewhere stays a mismatch
     assert _asked_for_priorbox(check) is None
+
+
+def test_plot_without_extension_writes_the_png_it_names(tmp_path, converted):
+    proc = run("verify", converted[0] / SMALL, "--against", SMALL, "--plot", tmp_path / "errs")
+    assert proc.returncode == 0, proc.stderr
+    assert f"plot: {tmp_path / 'errs.png'}" in proc.stdout and (tmp_path / "errs.png").exists()
+
+
+def test_demo_takes_the_model_size_and_input_shape(tmp_path):
+    proc = run("demo", "--model", SMALL, "--output", f"{tmp_path}/", "-q")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "input (1, 3, 32, 32)" in proc.stdout and (tmp_path / f"{SMALL}.prototxt").exists()
