@@ -202,3 +202,30 @@ def test_demo_takes_the_model_size_and_input_shape(tmp_path):
     proc = run("demo", "--model", SMALL, "--output", f"{tmp_path}/", "-q")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "input (1, 3, 32, 32)" in proc.stdout and (tmp_path / f"{SMALL}.prototxt").exists()
+
+
+def test_trained_params_load_without_a_forward_pass(tmp_path, monkeypatch):
+    """The shapes come from symbolic inference: no forward pass only to finish the deferred initialization."""
+    import mxnet as mx
+    import numpy as np
+    from gluoncv.model_zoo import get_model
+
+    from gluon2caffe.tools.models import set_parameters
+
+    trained = get_model(SMALL, pretrained=False)
+    trained.initialize(mx.init.Normal(0.5))
+    x = mx.nd.array(np.random.RandomState(0).normal(0, 1, (1, 3, 32, 32)))
+    expected = trained(x).asnumpy()
+    trained.save_parameters(str(tmp_path / "trained.params"))
+    net = get_model(SMALL, pretrained=False)
+    net.initialize()
+    forward = type(net).forward
+
+    def symbolic_only(self, x, *args):
+        assert isinstance(x, mx.sym.Symbol), "a forward pass on an array"
+        return forward(self, x, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(type(net), "forward", symbolic_only)
+        set_parameters(net, str(tmp_path / "trained.params"), (1, 3, 32, 32))
+    np.testing.assert_array_equal(net(x).asnumpy(), expected)

@@ -194,22 +194,41 @@ def default_input_shape(name: str) -> tuple[int, ...] | None:
 
 
 def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:
-    """Load a .params file into `net` with our own bounds-checked reader (structured or full parameter names)."""
+    """Load a .params file into `net` with our own bounds-checked reader (structured or full parameter names).
+
+    The network's parameter shapes come from symbolic shape inference at `input_shape` (no forward pass: for vgg16
+    that pass took longer than everything else); a net that cannot be called symbolically runs one zero input."""
     import mxnet as mx
 
     values = strip_prefixes(load_params(path), path)
-    net(mx.nd.zeros(input_shape))  # finish deferred initialization so shapes can be checked
     structured = net._collect_params_with_prefix()
     by_name = {p.name: p for p in net.collect_params().values()}
     table = structured if set(values) & set(structured) else by_name
     missing = sorted(set(table) - set(values))
     if missing:
         raise ModelFileError(path, f"{len(missing)} parameter(s) of the network are missing, e.g. {missing[:3]}")
+    shapes = _parameter_shapes(net, input_shape)
     for key, param in table.items():
         value = values[key]
-        if tuple(value.shape) != tuple(param.shape):
-            raise ModelFileError(path, f"{key} has shape {value.shape}, the network needs {param.shape}")
-        param.set_data(mx.nd.array(value, dtype=param.dtype))
+        needed = shapes.get(param.name, param.shape)
+        if tuple(value.shape) != tuple(needed):
+            raise ModelFileError(path, f"{key} has shape {value.shape}, the network needs {tuple(needed)}")
+        param._load_init(mx.nd.array(value, dtype=param.dtype), None)  # also finishes a deferred initialization
+
+
+def _parameter_shapes(net: Any, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """{parameter name: shape} of `net` at `input_shape`, from MXNet's symbolic shape inference."""
+    import mxnet as mx
+
+    try:
+        out = net(mx.sym.var("data"))
+        symbol = mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
+        args, _, aux = symbol.infer_shape(data=tuple(input_shape))
+    except Exception:  # a block that cannot run on a symbol: finish its initialization the slow way
+        net(mx.nd.zeros(input_shape))
+        return {p.name: tuple(p.shape) for p in net.collect_params().values()}
+    names = symbol.list_arguments() + symbol.list_auxiliary_states()
+    return dict(zip(names, [tuple(s) for s in args + aux]))
 
 
 def describe_size(path: str) -> str:
