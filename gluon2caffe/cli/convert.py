@@ -21,13 +21,15 @@ from .common import (
 def run(args: argparse.Namespace) -> int:
     from ..api import ConvertOptions, convert_with, save_model
     from ..detectors import DetectorOptions, detector_for
-    from ..tools.models import default_input_shape, load_model
+    from ..tools.models import check_zoo_name, default_input_shape, load_model
 
     progress = Progress(getattr(args, "quiet", False))
     classes = classes_from(args)
     prefix = output_prefix(args.output, args.model)
-    check_zoo_options(args)
+    zoo = check_zoo_options(args)
     progress.imports()
+    if zoo:
+        check_zoo_name(args.model)  # GluonCV's list, for a name outside the tested lists
     shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)
     # A zoo model has one input (an exported one reads no shape here): give it the first.
     first = shape if isinstance(shape, tuple) else next(iter(shape.values() if isinstance(shape, dict) else shape))
@@ -67,16 +69,16 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def check_zoo_options(args: argparse.Namespace) -> None:
+def check_zoo_options(args: argparse.Namespace) -> bool:
     """The option combinations a zoo name rules out, refused from the name alone, before anything is built (exit 2).
 
-    An exported model's family is known once it is read: `_check_detector_flags` checks it then."""
-    from ..tools.models import check_zoo_name, is_exported_model
+    An exported model's family is known once it is read: `_check_detector_flags` checks it then. True for a zoo name.
+    """
+    from ..tools.models import is_exported_model
 
     model = args.model
     if is_exported_model(model) or "/" in model or model.endswith((".json", ".params")):
-        return
-    check_zoo_name(model)
+        return False
     kind = "SSD" if model.startswith("ssd_") else "YOLOv3" if model.startswith("yolo3_") else None
     _check_flags(args, kind, ("anchors", "nms") if kind == "SSD" else ("nms",))
     if kind == "SSD" and args.anchors == "priorbox" and "_lite_" in model:
@@ -84,6 +86,7 @@ def check_zoo_options(args: argparse.Namespace) -> None:
             f"--anchors priorbox: PriorBox cannot express the anchors of {model} (its lite head's anchors are not "
             "min square, sqrt(min*max) square, then ratios of the min size); use --anchors exact (the default)"
         )
+    return True
 
 
 def _check_detector_flags(args: argparse.Namespace, family) -> None:

@@ -38,13 +38,13 @@ def run(args: argparse.Namespace) -> int:
             raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
     against = args.against
     zoo = not (is_exported_model(against) or "/" in against or against.endswith((".json", ".params")))
-    if zoo:
-        check_zoo_name(against)
-        if against.startswith(DETECTOR_PREFIXES) and (args.layers or args.plot or args.all):
-            raise UsageError(DETECTOR_LAYERS)
+    if zoo and against.startswith(DETECTOR_PREFIXES) and (args.layers or args.plot or args.all):
+        raise UsageError(DETECTOR_LAYERS)
     shape = next(iter(input_specs(read_prototxt(prototxt)).values()))  # a zoo model's (one) input
     progress = Progress(getattr(args, "quiet", False))
     progress.imports()
+    if zoo:
+        check_zoo_name(against)
     model, description = load_model(against, shape, args.params, args.epoch, classes, progress.step)
     from ..api import read_detector_head
     from ..detectors import detector_for
