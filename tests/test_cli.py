@@ -49,7 +49,7 @@ def exported(tmp_path_factory):
 def test_help_is_complete():
     main = run("--help")
     assert main.returncode == 0 and all(
-        c in main.stdout for c in ("convert", "verify", "zoo", "demo", "ops", "exit codes")
+        c in main.stdout for c in ("convert", "verify", "models", "zoo", "demo", "ops", "exit codes", "130", "--quiet")
     )
     convert = run("convert", "--help").stdout
     for option in (
@@ -140,7 +140,8 @@ def test_convert_relu6_modes(tmp_path, mode, layer):
     if layer:
         assert f'type: "{layer}"' in text
     else:
-        assert 'type: "ReLU6"' not in text and "NOT exact" in proc.stderr
+        assert 'type: "ReLU6"' not in text and proc.stderr.count("NOT exact") == 1  # one warning, not one a node
+        assert "node(s), " in proc.stderr
 
 
 def test_convert_exported_by_prefix_and_epoch(tmp_path, exported):
@@ -242,16 +243,6 @@ def test_verify_local_mismatch_exits_1_and_names_the_layer(converted):
     assert "first segment beyond the tolerance" in proc.stdout and "status: mismatch" in proc.stdout
 
 
-def test_verify_all_needs_local(converted):
-    proc = run("verify", converted, "--against", SMALL, "--all")
-    assert proc.returncode == 1 and "--all goes with --local" in proc.stderr
-
-
-def test_verify_layers_needs_caffe(converted):
-    proc = run("verify", converted, "--against", SMALL, "--runtime", "opencv", "--layers")
-    assert proc.returncode == 1 and "caffe runtime" in proc.stderr
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -276,7 +267,6 @@ def test_usage_errors_exit_2(args):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["convert", "no_such_model", "-o", "{tmp}/x"], "no_such_model"),
         (["convert", "{tmp}/missing/model-symbol.json", "-o", "{tmp}/x"], "cannot read"),
         (["verify", "{tmp}/nothing", "--against", SMALL], "does not exist"),
         (["verify", "{converted}", "--against", SMALL, "--input", "{tmp}/no.jpg"], "cannot read image"),
@@ -441,14 +431,6 @@ def test_convert_ssd_anchor_options(tmp_path):
     assert "WARNING" in proc.stderr and "NOT exact" in proc.stderr
     text = (tmp_path / "p.prototxt").read_text()
     assert "PriorBox" in text and "DetectionOutput" not in text
-    proc = run("convert", "ssd_300_mobilenet1.0_lite_coco", "-o", tmp_path / "l", "--anchors", "priorbox")
-    assert proc.returncode == 1 and "cannot express" in proc.stderr
-    assert not (tmp_path / "l.prototxt").exists()
-
-
-def test_ssd_options_on_a_classifier_exit_1(tmp_path):
-    proc = run("convert", SMALL, "-o", tmp_path / "x", "--input-shape", SMALL_SHAPE, "--no-nms")
-    assert proc.returncode == 1 and "detectors only" in proc.stderr
 
 
 def test_convert_yolo_and_verify(tmp_path):

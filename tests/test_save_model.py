@@ -94,3 +94,13 @@ def test_zoo_model_stream_round_trips_through_protobuf():
     data = weights.SerializeToString()
     assert pb.NetParameter.FromString(data).SerializeToString() == data  # canonical field order and encoding
     assert [layer.name for layer in weights.layer] == [layer.name for layer in text_net.layer]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_get_their_mode_from_the_umask(tmp_path, nets, umask, mode):
+    old = os.umask(umask)
+    try:
+        paths = save_model(*nets, prefix=tmp_path / "m")
+    finally:
+        os.umask(old)
+    assert [os.stat(p).st_mode & 0o777 for p in paths] == [mode, mode]

@@ -83,3 +83,14 @@ def test_no_runtime_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_runtimes)
     with pytest.raises(RuntimeUnavailableError, match="pycaffe.*OpenCV"):
         default_runtime()
+
+
+def test_a_non_finite_mxnet_output_is_not_called_a_conversion_error():
+    from gluon2caffe.verification import NOT_FINITE, VerificationResult, compare
+    from gluon2caffe.verification.detectors import DetectorCheck
+
+    c = compare(np.ones(3), np.array([1.0, np.nan, np.inf]))
+    assert not c.ok and "MXNet's own output is not finite (2 NaN/inf values)" in str(c)
+    assert VerificationResult("caffe", {"y": c}).status == NOT_FINITE
+    assert DetectorCheck("caffe", {"loc": c}, None, 1.0).status == NOT_FINITE
+    assert compare(np.array([1.0, np.nan]), np.ones(2)).max_abs == np.inf  # Caffe's NaN stays a mismatch

@@ -42,6 +42,7 @@ def save_model(
     text = text_format.MessageToString(text_net).encode()
     temps = []
     sizes = []
+    mode = 0o666 & ~_umask()  # what open() would give a new file; mkstemp's own 0600 would hide it from others
     try:
         for data, final in ((text, prototxt), (binary_weights, caffemodel)):
             if temps:
@@ -49,6 +50,7 @@ def save_model(
                 t = time.perf_counter()
             fd, tmp = tempfile.mkstemp(dir=prefix.parent, prefix=f".{final.name}.", suffix=".tmp")
             temps.append(tmp)
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as f:
                 if isinstance(data, CaffeModel):
                     sizes.append(data.write_to(f))
@@ -67,6 +69,12 @@ def save_model(
                 os.unlink(tmp)
     log.info("saved %s (%d bytes) and %s (%d bytes)", prototxt, sizes[0], caffemodel, sizes[1])
     return str(prototxt), str(caffemodel)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def read_prototxt(path: str) -> Any:

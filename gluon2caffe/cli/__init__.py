@@ -6,14 +6,24 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
+import traceback
+import warnings
 from typing import Sequence
 
-from ..errors import Gluon2CaffeError
 from ..converters.context import TARGETS
 from ..verification.runtimes import RUNTIMES
-from . import convert, demo, verify, zoo
-from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from . import convert, demo, models, verify, zoo
+from .terminal import without_mxnet_notices
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, failure_message, flags_for_api
+
+EXIT_CODES = (
+    "exit codes: 0 ok; 1 conversion or verification failure (one `error:` line; -v adds the traceback); 2 usage "
+    "error (bad or conflicting options, an unknown model name, an output path that cannot be written), found before "
+    "any model is built; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM); no partial file is left behind"
+)
 
 
 MODEL_HELP = (
@@ -59,15 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gluon2caffe",
         description="Convert MXNet Gluon / GluonCV models to Caffe models that compute the same numbers.",
-        epilog="exit codes: 0 ok, 1 conversion or verification failure, 2 usage error",
+        epilog=EXIT_CODES,
     )
     common = argparse.ArgumentParser(add_help=False)
     # default=SUPPRESS: `gluon2caffe -v convert` and `gluon2caffe convert -v` both work.
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what every pass does"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,zoo,demo,ops}")
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines on stderr"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does (and tracebacks)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,models,zoo,demo,ops}")
 
     c = sub.add_parser(
         "convert",
@@ -76,15 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert a model to PREFIX.prototxt + PREFIX.caffemodel.",
     )
     c.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    c.add_argument("-o", "--output", required=True, metavar="PREFIX", help="output prefix (folders are created)")
+    c.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PREFIX",
+        help="output prefix (folders are created): PREFIX.prototxt + PREFIX.caffemodel; DIR/ writes DIR/MODEL.*; "
+        "a .prototxt/.caffemodel ending is dropped",
+    )
     c.add_argument(
         "--input-shape",
         type=_shape,
         action="append",
         metavar="[NAME:]N,C,H,W",
-        help="input shape, any rank 1-5 batch first (default 1,3,224,224; a zoo SSD's own size, e.g. 1,3,512,512 "
-        "for ssd_512_...); repeat it for a model with several inputs, as NAME:SIZES (an exported model's input "
-        "names) or in input order",
+        help="input shape, any rank 1-5 batch first (default: a zoo model's own size, as `gluon2caffe models` lists "
+        "it: 224, cifar_* 32, inceptionv3 299, ssd_512_... 512, ...; 1,3,224,224 otherwise); repeat it for a model "
+        "with several inputs, as NAME:SIZES (an exported model's input names) or in input order",
     )
     c.add_argument("--input-name", default="data", help="name of the Caffe input blob (default data)")
     c.add_argument("--no-bgr", action="store_true", help="keep RGB input order (default: the Caffe net takes BGR)")
@@ -142,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--layers",
         action="store_true",
         help="compare every blob that has an MXNet counterpart, in graph order, and name the first "
-        "whose error exceeds the tolerance (caffe runtime)",
+        "whose error exceeds the tolerance (caffe runtime; classifiers: refused for a detector, use --local)",
     )
     v.add_argument(
         "--local",
@@ -156,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot",
         metavar="FILE.png",
         help="draw the error along the net (log scale): the local errors with --local, else every blob's "
-        "accumulated error (implies --layers)",
+        "accumulated error (implies --layers; refused for a detector); .png unless FILE has another image extension",
     )
 
     z = sub.add_parser(
@@ -194,8 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert a GluonCV model (resnet18_v1), verify it in Caffe against MXNet, say where the files are.",
     )
     d.add_argument("--model", default="resnet18_v1", help="GluonCV model-zoo name (default resnet18_v1)")
+    d.add_argument("--input-shape", type=_shape, metavar="N,C,H,W", help="input shape (default: the model's own size)")
     d.add_argument("--params", metavar="FILE", help="trained .params file (random live weights otherwise)")
     d.add_argument("--output", metavar="PREFIX", help="output prefix (default out/MODEL)")
+
+    m = sub.add_parser(
+        "models",
+        parents=[common],
+        help="list the zoo names with their family and default input",
+        description="List GluonCV model-zoo names with their family and the input size convert uses by default. "
+        "Names outside the project's tested lists (tools/zoo_models.py) are marked as such.",
+    )
+    m.add_argument("filter", nargs="?", default="", metavar="FILTER", help="only names containing FILTER")
 
     sub.add_parser("ops", help="print the supported-operator table", description="Print the supported-operator table.")
     return parser
@@ -209,6 +240,22 @@ def quiet_runtimes() -> None:
     os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
 
 
+def quiet_warnings() -> None:
+    """MXNet's Python warnings that say nothing to a user of the CLI (a symbol whose dtype it infers later)."""
+    warnings.filterwarnings("ignore", message=".*Cannot decide type for the following arguments.*")
+
+
+class _FlagsFormatter(logging.Formatter):
+    """Library warnings name keyword arguments (anchors='exact'); the terminal shows flags (--anchors exact)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return flags_for_api(super().format(record))
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_runtimes()
     parser = build_parser()
@@ -216,21 +263,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    from ..tools.models import ClassesError
-
+    handler = logging.StreamHandler()
+    handler.setFormatter(_FlagsFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
+    if not args.verbose:
+        quiet_warnings()
+    # SIGTERM ends the command like Ctrl-C: the `finally` blocks remove temporary files on the way out.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        if args.command == "ops":
-            from ..converters import support_table
+        with without_mxnet_notices():
+            return _dispatch(args)
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"error: {'terminated' if terminated else 'interrupted'}; no partial file was left", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        message, code = failure_message(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return code
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
-            print(support_table(), end="")
-            return EXIT_OK
-        return {"convert": convert.run, "zoo": zoo.run, "demo": demo.run, "verify": verify.run}[args.command](args)
-    except Gluon2CaffeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ClassesError) else EXIT_FAILURE
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "ops":
+        from ..converters import support_table
+
+        print(support_table(), end="")
+        return EXIT_OK
+    commands = {"convert": convert.run, "zoo": zoo.run, "demo": demo.run, "verify": verify.run, "models": models.run}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover

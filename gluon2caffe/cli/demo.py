@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import EXIT_FAILURE, EXIT_OK
+from .common import EXIT_FAILURE, EXIT_OK, output_prefix
 
 
 def run(args: argparse.Namespace) -> int:
     from ..api import convert, save_model
-    from ..tools.models import load_zoo_model
+    from ..tools.models import check_zoo_name, default_input_shape, load_zoo_model
     from ..verification import TOLERANCE, verify
 
-    shape = (1, 3, 224, 224)
-    prefix = args.output or f"out/{args.model}"
+    prefix = output_prefix(args.output or f"out/{args.model}", args.model)
+    check_zoo_name(args.model)
+    shape = (args.input_shape[1] if args.input_shape else None) or default_input_shape(args.model) or (1, 3, 224, 224)
     print(f"[1/3] building {args.model} ({'weights from ' + args.params if args.params else 'random live weights'})")
     net = load_zoo_model(args.model, shape, args.params)
     print(f"[2/3] converting (to_bgr=True, merge_bn=True, input {shape})")

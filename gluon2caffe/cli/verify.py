@@ -6,49 +6,80 @@ import argparse
 import os
 
 from ..errors import Gluon2CaffeError
-from .common import EXIT_FAILURE, EXIT_OK, PASSING, classes_from, print_detector_check, print_local
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    PASSING,
+    Progress,
+    UsageError,
+    classes_from,
+    print_detector_check,
+    print_local,
+)
+
+DETECTOR_LAYERS = (
+    "--layers, --plot and --all compare classifier blobs; for a detector use --local (backbone and heads on MXNet's "
+    "inputs), the decoding and NMS are checked end to end"
+)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.models import load_model
+    from ..tools.models import DETECTOR_PREFIXES, check_zoo_name, is_exported_model, load_model
     from ..verification import input_specs, plot_layers, read_prototxt, verify
 
     classes = classes_from(args)
-    prototxt, caffemodel = f"{args.prefix}.prototxt", f"{args.prefix}.caffemodel"
+    _check_options(args)
+    prefix = args.prefix
+    for suffix in (".prototxt", ".caffemodel"):
+        prefix = prefix[: -len(suffix)] if prefix.endswith(suffix) else prefix
+    prototxt, caffemodel = f"{prefix}.prototxt", f"{prefix}.caffemodel"
     for path in (prototxt, caffemodel):
         if not os.path.isfile(path):
             raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
+    against = args.against
+    zoo = not (is_exported_model(against) or "/" in against or against.endswith((".json", ".params")))
+    if zoo and against.startswith(DETECTOR_PREFIXES) and (args.layers or args.plot or args.all):
+        raise UsageError(DETECTOR_LAYERS)
     shape = next(iter(input_specs(read_prototxt(prototxt)).values()))  # a zoo model's (one) input
-    model, description = load_model(args.against, shape, args.params, args.epoch, classes)
+    progress = Progress(getattr(args, "quiet", False))
+    progress.imports()
+    if zoo:
+        check_zoo_name(against)
+    model, description = load_model(against, shape, args.params, args.epoch, classes, progress.step)
     from ..api import read_detector_head
     from ..detectors import detector_for
 
     family = detector_for(model)
     if family is not None:
-        print(f"{args.prefix} against {description}")
         if args.layers or args.plot or args.all:
-            raise Gluon2CaffeError(
-                "--layers, --plot and --all compare classifier blobs; for a detector use --local (backbone and "
-                "heads on MXNet's inputs), the decoding and NMS are checked end to end"
-            )
+            raise UsageError(DETECTOR_LAYERS)
+        print(f"{prefix} against {description}")
         head = read_detector_head(model, shape)
         return print_detector_check(
-            family, model, head, prototxt, caffemodel, args.runtime, not args.no_bgr, args.input, args.seed, args.local
+            family,
+            model,
+            head,
+            prototxt,
+            caffemodel,
+            args.runtime,
+            not args.no_bgr,
+            args.input or "scene",
+            args.seed,
+            args.local,
         )
-    if args.all and not args.local:
-        raise Gluon2CaffeError("--all goes with --local")
     mode = "local" if args.local else ("accumulated" if args.layers or args.plot else False)
-    result = verify(
-        prototxt,
-        caffemodel,
-        model,
-        runtime=args.runtime,
-        input=args.input or "random",
-        layers=mode,
-        to_bgr=not args.no_bgr,
-        seed=args.seed,
-    )
-    print(f"{args.prefix} against {description}")
+    with progress.step("verify"):
+        result = verify(
+            prototxt,
+            caffemodel,
+            model,
+            runtime=args.runtime,
+            input=args.input or "random",
+            layers=mode,
+            to_bgr=not args.no_bgr,
+            seed=args.seed,
+        )
+    print(f"{prefix} against {description}")
     print(
         f"  runtime: {result.runtime}; input: {result.input_description}; "
         f"{'BGR' if not args.no_bgr else 'RGB'} fed to Caffe"
@@ -70,4 +101,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"  status: {result.status}")
     if args.plot:
         print(f"plot: {plot_layers(result, args.plot)}")
+    print(f"  {progress.summary()}")
     return EXIT_OK if result.status in PASSING else EXIT_FAILURE
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """What the options alone rule out (exit 2 before anything runs); --plot gets its extension (.png if none)."""
+    from ..verification import default_runtime
+
+    if args.all and not args.local:
+        raise UsageError("--all goes with --local")
+    if (args.layers or args.local or args.plot) and (args.runtime or default_runtime()) != "caffe":
+        raise UsageError("--layers, --local and --plot need the caffe runtime (OpenCV does not expose every blob)")
+    if args.plot:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        extension = os.path.splitext(args.plot)[1].lstrip(".").lower()
+        supported = FigureCanvasBase.get_supported_filetypes()
+        if not extension:
+            args.plot += ".png"
+        elif extension not in supported:
+            raise UsageError(
+                f"--plot {args.plot}: .{extension} is not an image format matplotlib writes; use one of "
+                f"{', '.join('.' + e for e in sorted(supported))} (e.g. {os.path.splitext(args.plot)[0]}.png)"
+            )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 
 from ..errors import ConversionError
@@ -10,8 +9,6 @@ from ..ir.graph import Node
 from .context import EmitContext
 from .registry import register
 
-
-log = logging.getLogger(__name__)
 
 RELU6_MODES = ("exact", "layer", "relu")
 
@@ -31,11 +28,8 @@ def convert_clip(node: Node, ctx: EmitContext) -> None:
         ctx.layer(node.name, "ReLU6", [x], [out])
         return
     if (lo, hi) == (0.0, 6.0) and mode == "relu":
-        log.warning(
-            "clip(0, 6) node '%s' converted to plain ReLU (relu6='relu'): outputs above 6 are no longer clipped, "
-            "so this conversion is NOT exact",
-            node.name,
-        )
+        what = "clip(0, 6) converted to plain ReLU (relu6='relu'): outputs above 6 are no longer clipped, NOT exact"
+        ctx.approximate(what, node.name)
         ctx.layer(node.name, "ReLU", [x], [out])
         return
     _clip_from_relus(node, ctx, lo, hi)

@@ -63,6 +63,11 @@ class EmitContext:
         self._names: set[str] = set()
         self._blob_shapes: dict[str, tuple[int, ...]] = {}
         self.outputs: list[str] = []  # the net's output blobs, set by emit_layers
+        self.approximations: dict[str, list[str]] = {}  # what was asked for -> the nodes it changed (warned once)
+
+    def approximate(self, what: str, node: str) -> None:
+        """Record that `node` is written approximately, as the user asked (`what`); emit_layers warns once per kind."""
+        self.approximations.setdefault(what, []).append(node)
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         """Shape of an IR tensor, or of an intermediate blob a converter registered with `set_shape`."""

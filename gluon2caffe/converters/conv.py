@@ -11,8 +11,9 @@ from .registry import register
 
 @register("Convolution", caffe="Convolution (1-D: Reshape + 1xK Convolution + Reshape)")
 def convert_convolution(node: Node, ctx: EmitContext) -> None:
-    """Convolution -> Convolution; pad, stride, dilation, groups and non-square kernels map one to one. A 1-D
-    convolution on (N, C, W) is the 2-D one on (N, C, 1, W) with a 1xK kernel, between two Reshapes."""
+    """Convolution -> Convolution, pad, stride, dilation, groups and kernel one to one; 1-D as 2-D with a 1xK kernel.
+
+    A 1-D convolution on (N, C, W) is the 2-D one on (N, C, 1, W) with a 1xK kernel, between two Reshapes."""
     a = node.attrs
     layout = a.str("layout", "None")
     kernel = a.int_tuple("kernel")

@@ -34,9 +34,10 @@ def convert_add_n(node: Node, ctx: EmitContext) -> None:
 
 @register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Deconvolution or Tile)")
 def convert_binary(node: Node, ctx: EmitContext) -> None:
-    """Sum/difference/product -> Eltwise for equal shapes; a broadcast tensor -> expanded (all-ones Deconvolution on
-    H/W, Tile elsewhere) + Eltwise, or for a trailing run with target pattern 'scale' a two-bottom Scale/Bias; a
-    constant -> Scale/Bias/Power."""
+    """Sum/difference/product -> Eltwise (a broadcast operand expanded first), two-bottom Scale/Bias, or Power.
+
+    Equal shapes -> Eltwise; a broadcast tensor -> expanded (all-ones Deconvolution on H/W, Tile elsewhere) + Eltwise,
+    or for a trailing run with target pattern 'scale' a two-bottom Scale/Bias; a constant -> Scale/Bias/Power."""
     kind = _KIND[node.op]
     a, b = node.inputs
     if ctx.is_param(a) and ctx.is_param(b):

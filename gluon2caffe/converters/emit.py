@@ -46,6 +46,9 @@ def emit_layers(
     ctx.outputs = [ctx.blob(t) for t in outputs]
     _merge_reshapes(ctx)
     _unclash_names(ctx)
+    for what, nodes in ctx.approximations.items():
+        shown = ", ".join(nodes[:3]) + (f", ... ({len(nodes) - 3} more)" if len(nodes) > 3 else "")
+        log.warning("%s: %d node(s), %s", what, len(nodes), shown)
     return ctx
 
 

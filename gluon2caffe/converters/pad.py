@@ -15,8 +15,10 @@ from .shape import emit_crop
 
 @register("Pad", caffe="Convolution (depthwise one-hot) (+ Slice) (+ Bias)")
 def convert_pad(node: Node, ctx: EmitContext) -> None:
-    """Pad constant -> one depthwise one-hot Convolution (asymmetric pads as a second tap), or with the 'slice' crop
-    pattern an identity Convolution + Slice of the extra; then Bias for a non-zero constant."""
+    """Pad constant -> a depthwise one-hot Convolution (or Convolution + Slice), then Bias for a non-zero constant.
+
+    Asymmetric pads are a second tap; with the 'slice' crop pattern an identity Convolution pads and a Slice crops the
+    extra."""
     top, bottom, left, right = pad_amounts(node)
     value = node.attrs.float("constant_value", 0.0)
     x, out = node.inputs[0], node.outputs[0]

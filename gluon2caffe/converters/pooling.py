@@ -31,9 +31,11 @@ def caffe_pooled_size(size: int, kernel: int, pad: int, stride: int) -> int:
 
 @register("Pooling", caffe="Pooling (+ crop)")
 def convert_pooling(node: Node, ctx: EmitContext) -> None:
-    """Pooling max/avg -> Pooling; an extra trailing window (Caffe's ceil) is cropped off (shape.emit_crop);
-    count_include_pad=False a constant per-position factor (_rescale_positions). 1-D pooling on (N, C, W) is the
-    2-D one on (N, C, 1, W) with a 1xK window, between two Reshapes."""
+    """Pooling max/avg -> Pooling, Caffe's extra ceil window cropped; padding excluded from averages is rescaled.
+
+    An extra trailing window (Caffe's ceil) is cropped off (shape.emit_crop); count_include_pad=False is a constant
+    per-position factor (_rescale_positions). 1-D pooling on (N, C, W) is the 2-D one on (N, C, 1, W) with a 1xK
+    window, between two Reshapes."""
     a = node.attrs
     x, out = node.inputs[0], node.outputs[0]
     if len(ctx.shape(x)) == 3 and a.str("layout", "None") in ("None", "NCW"):
@@ -193,8 +195,10 @@ def _drop_trailing(node: Node, ctx: EmitContext, src: str, out: str, got: tuple,
 
 @register("_contrib_AdaptiveAvgPooling2D", caffe="Pooling (global or AVE), else Permute + 1x1 Convolution")
 def convert_adaptive_avg_pooling(node: Node, ctx: EmitContext) -> None:
-    """AdaptiveAvgPooling2D: output 1 -> global AVE; sizes that divide the input -> AVE with kernel = stride; others
-    -> the same averages as two separable 1x1 Convolutions (exact weights measured from MXNet's own op)."""
+    """AdaptiveAvgPooling2D -> global or AVE Pooling where sizes divide, else two separable 1x1 Convolutions.
+
+    Output 1 -> global AVE; sizes that divide the input -> AVE with kernel = stride; others -> the same averages as
+    two separable 1x1 Convolutions (exact weights measured from MXNet's own op)."""
     x, out = node.inputs[0], node.outputs[0]
     _, _, height, width = ctx.shape(x)
     _, _, oh, ow = ctx.shape(out)

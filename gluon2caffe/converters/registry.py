@@ -50,7 +50,10 @@ def _add(entry: OpEntry) -> None:
 def _first_line(doc: str | None) -> str:
     if not doc or not doc.strip():
         raise RuntimeError("every converter needs a one-line docstring stating its mapping")
-    return doc.strip().splitlines()[0]
+    lines = doc.strip().splitlines()
+    if len(lines) > 1 and lines[1].strip():  # the table shows the first line only: it must not stop mid-sentence
+        raise RuntimeError(f"a converter's docstring needs a summary line of its own, then a blank line: {lines[0]!r}")
+    return lines[0]
 
 
 def support_table() -> str:

@@ -25,12 +25,13 @@ MAX_NDIM = 32
 
 class _Reader:
     def __init__(self, data: bytes, path: str):
-        self.data, self.pos, self.path = data, 0, path
+        # A memoryview: taking an array's bytes is a view, not a copy (hundreds of MB for vgg16).
+        self.data, self.pos, self.path = memoryview(data), 0, path
 
     def fail(self, message: str) -> ModelFileError:
         return ModelFileError(self.path, f"{message} (at byte {self.pos} of {len(self.data)})")
 
-    def take(self, size: int, what: str) -> bytes:
+    def take(self, size: int, what: str) -> memoryview:
         if size < 0 or self.pos + size > len(self.data):
             raise self.fail(f"truncated: {what} needs {size} bytes, {len(self.data) - self.pos} left")
         chunk = self.data[self.pos : self.pos + size]
@@ -68,7 +69,7 @@ def parse_params(data: bytes, path: str = "<params>") -> dict[str, np.ndarray]:
         (length,) = r.unpack("<Q", f"length of name {i}")
         raw = r.take(length, f"name {i}")
         try:
-            names.append(raw.decode("utf-8"))
+            names.append(bytes(raw).decode("utf-8"))
         except UnicodeDecodeError:
             raise r.fail(f"name {i} is not UTF-8") from None
     if r.pos != len(data):
@@ -104,6 +105,7 @@ def _read_array(r: _Reader, index: int) -> np.ndarray:
         size *= d
     nbytes = size * dtype.itemsize
     raw = r.take(nbytes, f"array {index} data ({shape}, {dtype})")
-    array = np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    # Little-endian data on a little-endian machine is used in place (no copy); the file's bytes stay alive with it.
+    array = np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
     array.flags.writeable = False  # the model's own values: passes that rewrite a weight copy it first
     return array

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from ..errors import Gluon2CaffeError, InvalidCallError, ModelFileError
+from ..errors import InvalidCallError, ModelFileError
 from ..frontend.exported import is_exported_model, load_exported, strip_prefixes
 from ..frontend.ndarray_file import load_params
+
+Step = Callable[[str], AbstractContextManager]  # step("build") wraps a stage the CLI times and announces
 
 RANDOM_SEED = 0
 DETECTOR_PREFIXES = ("ssd_", "yolo3_")
@@ -17,27 +21,69 @@ class ClassesError(InvalidCallError):
     """Class names that cannot apply: empty, duplicated, unreadable, or not fitting the model (a usage error)."""
 
 
+class UnknownModelError(InvalidCallError):
+    """A zoo name GluonCV does not know (a usage error); the message suggests the closest names."""
+
+
+def zoo_entry(name: str) -> tuple[str, str, int] | None:
+    """(kind, family, input size) of a name in the tested zoo lists (kind: classifier, ssd or yolo3), else None."""
+    from .zoo_models import CLASSIFICATION_MODELS, SSD_MODELS, YOLO_MODELS
+
+    for kind, models in (("classifier", CLASSIFICATION_MODELS), ("ssd", SSD_MODELS), ("yolo3", YOLO_MODELS)):
+        for model, family, size in models:
+            if model == name:
+                return kind, family, size
+    return None
+
+
+def zoo_names() -> list[str]:
+    """Every name GluonCV's model zoo builds (lower case, as get_model reads them)."""
+    from gluoncv.model_zoo import get_model_list
+
+    return sorted(get_model_list())
+
+
+def check_zoo_name(name: str) -> None:
+    """Refuse a name GluonCV does not know, suggesting the closest ones (before anything is built)."""
+    import difflib
+
+    if zoo_entry(name) is not None:
+        return
+    names = zoo_names()
+    if name.lower() in names:
+        return
+    close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)
+    hint = f"; did you mean: {', '.join(close)}?" if close else ""
+    raise UnknownModelError(f"unknown model {name!r}{hint} (`gluon2caffe models` lists the names)")
+
+
 def load_model(
     spec: str,
     input_shape: tuple[int, ...],
     params: str | None = None,
     epoch: int = 0,
     classes: list[str] | None = None,
+    step: Step | None = None,
 ) -> tuple[Any, str]:
     """(model, description): an ExportedModel for a prefix / -symbol.json, else a GluonCV zoo model.
 
     `classes` (names, validated by `parse_classes`) are passed on: see load_zoo_model; an exported model carries
-    them as `model.classes`.
+    them as `model.classes`. `step(name)` wraps each stage that takes time (the CLI's progress and timings).
     """
+    step = step or _no_step
     if is_exported_model(spec):
-        model = load_exported(spec, epoch=epoch, params=params)
+        with step("load"):
+            model = load_exported(spec, epoch=epoch, params=params)
         model.classes = classes
         return model, f"exported {model.symbol_path} + {model.params_path}"
     if "/" in spec or spec.endswith((".json", ".params")):
         raise ModelFileError(spec, "no such exported model (expected PREFIX-symbol.json beside it)")
-    return load_zoo_model(
-        spec, input_shape, params, classes
-    ), f"{spec} ({'weights from ' + params if params else 'random weights'})"
+    model = load_zoo_model(spec, input_shape, params, classes, step)
+    return model, f"{spec} ({'weights from ' + params if params else 'random weights'})"
+
+
+def _no_step(name: str) -> AbstractContextManager:
+    return nullcontext()
 
 
 def parse_classes(names: list[str], source: str) -> list[str]:
@@ -67,7 +113,11 @@ def check_classes_apply(name: str, classes: list[str] | None) -> None:
 
 
 def load_zoo_model(
-    name: str, input_shape: tuple[int, ...], params: str | None = None, classes: list[str] | None = None
+    name: str,
+    input_shape: tuple[int, ...],
+    params: str | None = None,
+    classes: list[str] | None = None,
+    step: Step | None = None,
 ) -> Any:
     """A GluonCV zoo model with `params` loaded, or with random live weights (seeded: the same every time).
 
@@ -84,28 +134,37 @@ def load_zoo_model(
 
     from .zoo_models import CUSTOM_CLASSES
 
+    step = step or _no_step
     check_classes_apply(name, classes)
+    check_zoo_name(name)
     custom = name.endswith("_custom")
-    kwargs: dict[str, Any] = {}
-    if name.startswith(DETECTOR_PREFIXES):  # detectors would download their base network otherwise
-        kwargs["pretrained_base"] = False
-        if custom:
-            kwargs["classes"] = list(classes or CUSTOM_CLASSES)
-    try:
-        net = get_model(name, pretrained=False, **kwargs)
-    except (ValueError, KeyError) as exc:
-        raise Gluon2CaffeError(f"unknown GluonCV model {name!r}: {str(exc).strip().splitlines()[0]}") from None
-    if classes is not None and not custom:
-        _rename_classes(net, name, classes)
-    mx.random.seed(RANDOM_SEED)
-    net.initialize()
+    # Every family that builds on a base network would download it otherwise (detectors, segmentation, pose, ...).
+    kwargs: dict[str, Any] = {"pretrained_base": False}
+    if custom and name.startswith(DETECTOR_PREFIXES):
+        kwargs["classes"] = list(classes or CUSTOM_CLASSES)
+    with step("build"):
+        try:
+            net = get_model(name, pretrained=False, **kwargs)
+        except TypeError as exc:
+            if "pretrained_base" not in str(exc):
+                raise
+            del kwargs["pretrained_base"]  # a getter without a base network passes its **kwargs to the block
+            net = get_model(name, pretrained=False, **kwargs)
+        if classes is not None and not custom:
+            _rename_classes(net, name, classes)
+        mx.random.seed(RANDOM_SEED)
+        with warnings.catch_warnings():  # some getters (segmentation heads) initialize parts of the net themselves
+            warnings.filterwarnings("ignore", message=".*is already initialized, ignoring.*")
+            net.initialize()
     if params:
-        set_parameters(net, params, input_shape)
+        with step("load params"):
+            set_parameters(net, params, input_shape)
     else:
-        detector = "pretrained_base" in kwargs
+        detector = name.startswith(DETECTOR_PREFIXES)
         # Detectors: statistics over more scenes (random scenes vary; few of them leave some scenes saturating).
         # Classifiers: two noise images, as the zoo table was measured with.
-        randomize(net, input_shape, seed=RANDOM_SEED, images=detector, stats_batch=8 if detector else 2)
+        with step("random weights"):
+            randomize(net, input_shape, seed=RANDOM_SEED, images=detector, stats_batch=8 if detector else 2)
     return net
 
 
@@ -128,32 +187,48 @@ def _rename_classes(net: Any, name: str, classes: list[str]) -> None:
 
 
 def default_input_shape(name: str) -> tuple[int, ...] | None:
-    """The input shape a zoo detector is built for (ssd_512_... -> 1,3,512,512; yolo3_... 416), None for others."""
-    from .zoo_models import SSD_MODELS, YOLO_MODELS
-
-    for model, _, size in SSD_MODELS + YOLO_MODELS:
-        if model == name:
-            return (1, 3, size, size)
-    return None
+    """The input shape a listed zoo model is built for (tools/zoo_models.py: cifar_* 32, inceptionv3 299,
+    ssd_512_... 512, yolo3_... 416, ...), None for a name not in the lists."""
+    entry = zoo_entry(name)
+    return None if entry is None else (1, 3, entry[2], entry[2])
 
 
 def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:
-    """Load a .params file into `net` with our own bounds-checked reader (structured or full parameter names)."""
+    """Load a .params file into `net` with our own bounds-checked reader (structured or full parameter names).
+
+    The network's parameter shapes come from symbolic shape inference at `input_shape` (no forward pass: for vgg16
+    that pass took longer than everything else); a net that cannot be called symbolically runs one zero input."""
     import mxnet as mx
 
     values = strip_prefixes(load_params(path), path)
-    net(mx.nd.zeros(input_shape))  # finish deferred initialization so shapes can be checked
     structured = net._collect_params_with_prefix()
     by_name = {p.name: p for p in net.collect_params().values()}
     table = structured if set(values) & set(structured) else by_name
     missing = sorted(set(table) - set(values))
     if missing:
         raise ModelFileError(path, f"{len(missing)} parameter(s) of the network are missing, e.g. {missing[:3]}")
+    shapes = _parameter_shapes(net, input_shape)
     for key, param in table.items():
         value = values[key]
-        if tuple(value.shape) != tuple(param.shape):
-            raise ModelFileError(path, f"{key} has shape {value.shape}, the network needs {param.shape}")
-        param.set_data(mx.nd.array(value, dtype=param.dtype))
+        needed = shapes.get(param.name, param.shape)
+        if tuple(value.shape) != tuple(needed):
+            raise ModelFileError(path, f"{key} has shape {value.shape}, the network needs {tuple(needed)}")
+        param._load_init(mx.nd.array(value, dtype=param.dtype), None)  # also finishes a deferred initialization
+
+
+def _parameter_shapes(net: Any, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """{parameter name: shape} of `net` at `input_shape`, from MXNet's symbolic shape inference."""
+    import mxnet as mx
+
+    try:
+        out = net(mx.sym.var("data"))
+        symbol = mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
+        args, _, aux = symbol.infer_shape(data=tuple(input_shape))
+    except Exception:  # a block that cannot run on a symbol: finish its initialization the slow way
+        net(mx.nd.zeros(input_shape))
+        return {p.name: tuple(p.shape) for p in net.collect_params().values()}
+    names = symbol.list_arguments() + symbol.list_auxiliary_states()
+    return dict(zip(names, [tuple(s) for s in args + aux]))
 
 
 def describe_size(path: str) -> str:

@@ -44,10 +44,14 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 # segment exact (and the detections equal) but the end-to-end output beyond the tolerance: the network amplifies
 # float32 rounding; reported with both numbers, never counted as exact. `mismatch`: anything else.
 EXACT, BY_LAYER, MISMATCH = "exact", "exact by layer", "mismatch"
+# MXNet's own output holds NaN or inf (e.g. random weights that overflow): the input proves nothing either way.
+NOT_FINITE = "not comparable: MXNet's own output is not finite (try another --seed or --input, or trained --params)"
 
 
-def judge(end_to_end_ok: bool, local: Any = None) -> str:
+def judge(end_to_end_ok: bool, local: Any = None, reference_finite: bool = True) -> str:
     """The verdict from the end-to-end comparison and the layer-local result (None where it did not run)."""
+    if not reference_finite:
+        return NOT_FINITE
     if local is not None and not local.ok:
         return MISMATCH
     if end_to_end_ok:
@@ -59,16 +63,23 @@ def judge(end_to_end_ok: bool, local: Any = None) -> str:
 class Comparison:
     max_abs: float
     scale: float  # max(1, max|reference|)
+    reference_not_finite: int = 0  # NaN / inf values in MXNet's own output: nothing to compare, not a conversion error
 
     @property
     def relative(self) -> float:
         return self.max_abs / self.scale
 
     @property
+    def reference_finite(self) -> bool:
+        return not self.reference_not_finite
+
+    @property
     def ok(self) -> bool:
-        return self.relative <= TOLERANCE
+        return self.reference_finite and self.relative <= TOLERANCE
 
     def __str__(self) -> str:
+        if not self.reference_finite:
+            return f"MXNet's own output is not finite ({self.reference_not_finite} NaN/inf values): not comparable"
         return f"max abs error {self.max_abs:.3g}, relative {self.relative:.3g} ({'ok' if self.ok else 'MISMATCH'})"
 
 
@@ -76,6 +87,9 @@ def compare(actual: np.ndarray, reference: np.ndarray) -> Comparison:
     actual, reference = np.asarray(actual, np.float64), np.asarray(reference, np.float64)
     if actual.shape != reference.shape:
         raise AssertionError(f"shape {actual.shape} != reference shape {reference.shape}")
+    not_finite = int(np.size(reference) - np.count_nonzero(np.isfinite(reference)))
+    if not_finite:
+        return Comparison(float("nan"), 1.0, reference_not_finite=not_finite)
     if not np.all(np.isfinite(actual)):
         return Comparison(float("inf"), 1.0)
     max_abs = float(np.max(np.abs(actual - reference))) if actual.size else 0.0
@@ -112,8 +126,8 @@ class VerificationResult:
 
     @property
     def status(self) -> str:
-        """exact | exact by layer | mismatch (see `judge`)."""
-        return judge(self.outputs_ok, self.local)
+        """exact | exact by layer | mismatch | not comparable (see `judge`)."""
+        return judge(self.outputs_ok, self.local, all(c.reference_finite for c in self.outputs.values()))
 
     @property
     def first_divergence(self) -> BlobError | None:

@@ -1,0 +1,38 @@
+"""`gluon2caffe models [FILTER]`: the zoo names, their family and the input convert gives them by default."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import EXIT_FAILURE, EXIT_OK
+
+UNTESTED = "(not in the tested lists)"
+
+
+def rows(pattern: str = "") -> list[tuple[str, str, str]]:
+    """(name, family, default input) of every zoo name containing `pattern`: the tested lists of
+    tools/zoo_models.py first, in their order, then GluonCV's other names (input 224, the CLI's fallback)."""
+    from ..tools.models import zoo_names
+    from ..tools.zoo_models import CLASSIFICATION_MODELS, SSD_MODELS, YOLO_MODELS
+
+    listed = [(name, family, f"1,3,{size},{size}") for name, family, size in CLASSIFICATION_MODELS]
+    listed += [(name, f"{family} (SSD)", f"1,3,{size},{size}") for name, family, size in SSD_MODELS]
+    listed += [(name, f"{family} (YOLOv3)", f"1,3,{size},{size}") for name, family, size in YOLO_MODELS]
+    known = {name for name, _, _ in listed}
+    listed += [(name, UNTESTED, "1,3,224,224 (fallback)") for name in zoo_names() if name not in known]
+    return [row for row in listed if pattern.lower() in row[0].lower()]
+
+
+def run(args: argparse.Namespace) -> int:
+    found = rows(args.filter)
+    if not found:
+        print(f"no zoo name contains {args.filter!r}")
+        return EXIT_FAILURE
+    width = max(len(name) for name, _, _ in found) + 2
+    family_width = max(len(family) for _, family, _ in found) + 2
+    print(f"{'NAME':<{width}}{'FAMILY':<{family_width}}DEFAULT INPUT")
+    for name, family, shape in found:
+        print(f"{name:<{width}}{family:<{family_width}}{shape}")
+    untested = sum(family == UNTESTED for _, family, _ in found)
+    print(f"{len(found)} names; {untested} {UNTESTED}: they may convert, or stop at an unsupported operator")
+    return EXIT_OK

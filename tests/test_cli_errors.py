@@ -1,0 +1,231 @@
+"""The command line as people first use it: every failure is one `error:` line with the documented exit code and
+no file left behind; zoo names get their own input size; -o folders and extensions; file modes; progress."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from gluon2caffe import cli
+from gluon2caffe.caffe.caffemodel import CaffeModel
+
+SMALL = "cifar_resnet20_v1"
+SSD = "ssd_300_mobilenet0.25_voc"
+
+
+def run(*args, umask=None, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "gluon2caffe", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """cifar_resnet20_v1 converted at its own size (no --input-shape: 1,3,32,32) and verified, under umask 022."""
+    folder = tmp_path_factory.mktemp("first")
+    proc = run("convert", SMALL, "-o", f"{folder}/", "--verify", umask=0o022)
+    assert proc.returncode == 0, proc.stderr
+    return folder, proc
+
+
+# (arguments, exit code, a piece of the message); {tmp} is an empty folder that must stay empty but for `file`.
+BAD_CASES = [
+    (["convert", "resnet50_v7", "-o", "{tmp}/x"], 2, "did you mean: resnet50_v2, resnet50_v1"),
+    (["convert", "alexnet", "--input-shape", "1,3,32,32", "-o", "{tmp}/x"], 1, "MXNet failed: Check failed"),
+    (["convert", SMALL, "-o", "{tmp}/file/x"], 2, "is a file, not a folder"),
+    (["convert", SSD, "--softmax", "-o", "{tmp}/x"], 2, "--softmax does not apply to an SSD"),
+    (["convert", "yolo3_mobilenet0.25_voc", "--softmax", "-o", "{tmp}/x"], 2, "--softmax does not apply"),
+    (["convert", SMALL, "--no-nms", "-o", "{tmp}/x"], 2, "--no-nms applies to SSD / YOLOv3 detectors only"),
+    (["convert", SMALL, "--anchors", "constant", "-o", "{tmp}/x"], 2, "--anchors applies to SSD / YOLOv3"),
+    (["convert", "yolo3_mobilenet0.25_voc", "--anchors", "priorbox", "-o", "{tmp}/x"], 2, "drop --anchors"),
+    (["convert", "ssd_300_mobilenet1.0_lite_coco", "--anchors", "priorbox", "-o", "{tmp}/x"], 2, "cannot express"),
+    (["verify", "{converted}", "--against", SMALL, "--plot", "{tmp}/errs.xyz"], 2, ".xyz is not an image format"),
+    (["verify", "{converted}", "--against", SMALL, "--all"], 2, "--all goes with --local"),
+    (["verify", "{converted}", "--against", SMALL, "--runtime", "opencv", "--layers"], 2, "need the caffe runtime"),
+    (["verify", "{converted}", "--against", SSD, "--layers"], 2, "for a detector use --local"),
+    (["verify", "{converted}", "--against", "resnet50_v7"], 2, "did you mean"),
+]
+
+
+@pytest.mark.parametrize("args, code, message", BAD_CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_each_bad_case_is_one_error_line(args, code, message, tmp_path, converted):
+    (tmp_path / "file").write_text("")
+    prefix = converted[0] / SMALL
+    proc = run(*[a.format(tmp=tmp_path, converted=prefix) for a in args])
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert len(error_lines(proc.stderr)) == 1 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+    if code == 2 and args[0] == "convert":
+        assert "building" not in proc.stderr  # refused before any model is built
+
+
+def test_verbose_adds_the_traceback(tmp_path):
+    proc = run("convert", "alexnet", "--input-shape", "1,3,32,32", "-o", tmp_path / "x", "-v")
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and len(error_lines(proc.stderr)) == 1
+
+
+@pytest.mark.parametrize(
+    "exception, code, message",
+    [
+        (ConnectionError("Max retries exceeded with url: resnet50_v1b-0ecdba34.zip"), 1, "give trained weights"),
+        (OSError(28, "No space left on device", "out/x.caffemodel"), 1, "out/x.caffemodel: No space left on device"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+        (RuntimeError("something\nelse"), 1, "RuntimeError: something (run with -v"),
+    ],
+)
+def test_any_exception_is_one_line(exception, code, message, monkeypatch, capsys, tmp_path):
+    def fail(args):
+        raise exception
+
+    monkeypatch.setattr(cli.convert, "run", fail)
+    assert cli.main(["convert", SMALL, "-o", str(tmp_path / "x")]) == code
+    err = capsys.readouterr().err
+    assert len(error_lines(err)) == 1 and message in err and "Traceback" not in err, err
+
+
+def test_library_errors_name_the_flags(monkeypatch, capsys, tmp_path):
+    def fail(args):
+        raise cli.common.Gluon2CaffeError("pass to_bgr=False, or anchors='exact'")
+
+    monkeypatch.setattr(cli.convert, "run", fail)
+    assert cli.main(["convert", SMALL, "-o", str(tmp_path / "x")]) == 1
+    assert "pass --no-bgr, or --anchors exact" in capsys.readouterr().err
+
+
+def test_sigterm_during_the_write_leaves_no_file(monkeypatch, capsys, tmp_path):
+    """SIGTERM is handled like Ctrl-C: the temporary files of the atomic write are removed, exit 143."""
+    write_to = CaffeModel.write_to
+
+    def terminated_midway(self, f):
+        f.write(b"partial")
+        os.kill(os.getpid(), signal.SIGTERM)
+        return write_to(self, f)
+
+    monkeypatch.setattr(CaffeModel, "write_to", terminated_midway)
+    assert cli.main(["convert", SMALL, "-o", str(tmp_path / "x"), "-q"]) == 143
+    assert error_lines(capsys.readouterr().err) == ["error: terminated; no partial file was left"]
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is not cli._terminate  # restored
+
+
+def test_zoo_name_gets_its_own_size_folder_output_and_umask_mode(converted):
+    folder, proc = converted
+    prototxt = folder / f"{SMALL}.prototxt"
+    assert sorted(p.name for p in folder.iterdir()) == [f"{SMALL}.caffemodel", f"{SMALL}.prototxt"]
+    assert "dim: 1 dim: 3 dim: 32 dim: 32" in " ".join(prototxt.read_text().split())
+    for path in folder.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o644, path
+    # progress on stderr, time per step in the summary
+    assert "building the model ..." in proc.stderr and "random live weights ..." in proc.stderr
+    assert "build " in proc.stdout and "random weights " in proc.stdout and "write " in proc.stdout
+    # MXNet's bind-time notice (the tests run with MXNET_SUBGRAPH_BACKEND=NONE, as verification binds) is dropped
+    assert os.environ.get("MXNET_SUBGRAPH_BACKEND") == "NONE" and "status: exact" in proc.stdout
+    assert "MXNET_SUBGRAPH_BACKEND" not in proc.stderr and "Cannot decide type" not in proc.stderr
+
+
+def test_inceptionv3_converts_at_299_and_the_extension_is_not_doubled(tmp_path):
+    proc = run("convert", "inceptionv3", "-o", tmp_path / "i3.prototxt", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # -q: no progress; and no MXNet noise
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i3.caffemodel", "i3.prototxt"]
+    assert "dim: 1 dim: 3 dim: 299 dim: 299" in " ".join((tmp_path / "i3.prototxt").read_text().split())
+
+
+def test_models_lists_names_family_and_input(capsys):
+    assert cli.main(["models", "cifar_resnet20"]) == 0
+    out = capsys.readouterr().out
+    assert "cifar_resnet20_v1" in out and "cifar_resnet" in out and "1,3,32,32" in out
+    assert cli.main(["models", "fcn_resnet50_voc"]) == 0
+    assert "not in the tested lists" in capsys.readouterr().out
+    assert cli.main(["models", "no-such-thing"]) == 1
+
+
+def test_pretrained_base_is_off_for_every_family_that_takes_it(monkeypatch):
+    """A segmentation model builds without trying to download its base network."""
+    from gluoncv.model_zoo import model_zoo
+
+    from gluon2caffe.tools import models
+
+    calls = []
+    getter = model_zoo._models["fcn_resnet50_voc"]
+    monkeypatch.setitem(model_zoo._models, "fcn_resnet50_voc", lambda **kw: calls.append(kw) or getter(**kw))
+    import gluon2caffe.tools.randomize as randomize
+
+    monkeypatch.setattr(randomize, "randomize", lambda *a, **k: None)
+    models.load_zoo_model("fcn_resnet50_voc", (1, 3, 64, 64))
+    assert calls[0]["pretrained_base"] is False
+
+
+def test_relu6_relu_is_reported_as_the_approximation_asked_for(tmp_path):
+    proc = run(
+        "convert", "mobilenetv2_0.25", "--input-shape", "1,3,64,64", "--relu6", "relu", "--verify", "-o", tmp_path / "m"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "status: approximate (asked for: --relu6 relu): output off by" in proc.stdout
+    assert "every other segment is exact" in proc.stdout
+    assert proc.stderr.count("WARNING") == 1 and "(--relu6 relu)" in proc.stderr  # once, naming the flag
+
+
+def test_anchors_priorbox_is_reported_as_the_approximation_asked_for():
+    from gluon2caffe.cli.common import _asked_for_priorbox
+    from gluon2caffe.verification import Comparison
+    from gluon2caffe.verification.detectors import DetectorCheck
+
+    exact, off = Comparison(1e-6, 1.0), Comparison(0.424, 512.0)
+    check = DetectorCheck("caffe", {"loc": exact, "conf": exact, "priors (px)": off, "decoded (px)": off}, None, 1.0)
+    assert check.status == "mismatch"
+    assert _asked_for_priorbox(check).startswith(
+        "approximate (asked for: --anchors priorbox): priors (px) off by 0.424"
+    )
+    check.pre_nms["loc"] = Comparison(1.0, 1.0)  # a real error elsewhere stays a mismatch
+    assert _asked_for_priorbox(check) is None
+
+
+def test_plot_without_extension_writes_the_png_it_names(tmp_path, converted):
+    proc = run("verify", converted[0] / SMALL, "--against", SMALL, "--plot", tmp_path / "errs")
+    assert proc.returncode == 0, proc.stderr
+    assert f"plot: {tmp_path / 'errs.png'}" in proc.stdout and (tmp_path / "errs.png").exists()
+
+
+def test_demo_takes_the_model_size_and_input_shape(tmp_path):
+    proc = run("demo", "--model", SMALL, "--output", f"{tmp_path}/", "-q")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "input (1, 3, 32, 32)" in proc.stdout and (tmp_path / f"{SMALL}.prototxt").exists()
+
+
+def test_trained_params_load_without_a_forward_pass(tmp_path, monkeypatch):
+    """The shapes come from symbolic inference: no forward pass only to finish the deferred initialization."""
+    import mxnet as mx
+    import numpy as np
+    from gluoncv.model_zoo import get_model
+
+    from gluon2caffe.tools.models import set_parameters
+
+    trained = get_model(SMALL, pretrained=False)
+    trained.initialize(mx.init.Normal(0.5))
+    x = mx.nd.array(np.random.RandomState(0).normal(0, 1, (1, 3, 32, 32)))
+    expected = trained(x).asnumpy()
+    trained.save_parameters(str(tmp_path / "trained.params"))
+    net = get_model(SMALL, pretrained=False)
+    net.initialize()
+    forward = type(net).forward
+
+    def symbolic_only(self, x, *args):
+        assert isinstance(x, mx.sym.Symbol), "a forward pass on an array"
+        return forward(self, x, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(type(net), "forward", symbolic_only)
+        set_parameters(net, str(tmp_path / "trained.params"), (1, 3, 32, 32))
+    np.testing.assert_array_equal(net(x).asnumpy(), expected)
