@@ -145,10 +145,10 @@ def load_zoo_model(
     with step("build"):
         try:
             net = get_model(name, pretrained=False, **kwargs)
-        except TypeError as exc:
-            if "pretrained_base" not in str(exc):
-                raise
-            del kwargs["pretrained_base"]  # a getter without a base network passes its **kwargs to the block
+        except (TypeError, Warning):  # darknet53 raises a Warning for any keyword it does not know
+            # A getter without a base network passes its **kwargs to the block, which refuses pretrained_base in
+            # its own way; without it, the getter's own error (if any) is the one to report.
+            del kwargs["pretrained_base"]
             net = get_model(name, pretrained=False, **kwargs)
         if classes is not None and not custom:
             _rename_classes(net, name, classes)
