@@ -83,6 +83,25 @@ class HeadWalk:
             raise self.fail(tensor, f"{role}: slice_axis axis in {tuple(axes)} begin={begin} end={want}")
         return node
 
+    def through_reshapes(self, tensor: str) -> str:
+        """The tensor a chain of Reshapes starts from (the Reshapes count as the head's)."""
+        node = self.producer(tensor)
+        while node is not None and node.op in ("Reshape", "reshape"):
+            self.visited.add(node.name)
+            tensor = node.inputs[0]
+            node = self.producer(tensor)
+        return tensor
+
+    def sliced_constant(self, tensor: str, role: str) -> tuple[str, str]:
+        """(the slice, the tensor it is sliced like) for [Reshape...] slice_like(constant, like * 0, axes=(2, 3)):
+        GluonCV's anchor generators and YOLOv3 grid offsets, a constant cut to a feature map's size."""
+        t = self.through_reshapes(tensor)
+        sliced = self.expect(t, "slice_like", f"{role} (a constant sliced to its feature map)", axes=(2, 3))
+        if sliced.inputs[0] not in self.params:
+            raise self.fail(sliced.inputs[0], f"{role}: a constant parameter")
+        like = self.expect(sliced.inputs[1], "_mul_scalar", f"{role}: the feature map times 0", scalar=0.0)
+        return t, like.inputs[0]
+
     def scalar(self, node: Node) -> float:
         return node.attrs.float("scalar")
 

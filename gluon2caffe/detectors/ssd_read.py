@@ -144,11 +144,7 @@ def _class_decoder(w: HeadWalk, cid: str, score: str, num_classes: int) -> tuple
 
 def class_range(w: HeadWalk, tensor: str, role: str) -> np.ndarray:
     """The values of an `_arange` (possibly reshaped) the head builds its class ids from."""
-    node = w.producer(tensor)
-    while node is not None and node.op in ("Reshape", "reshape"):
-        w.visited.add(node.name)
-        tensor = node.inputs[0]
-        node = w.producer(tensor)
+    tensor = w.through_reshapes(tensor)
     node = w.expect(tensor, "_arange", role)
     start, stop = node.attrs.float("start", 0.0), node.attrs.str("stop", "None")
     step, repeat = node.attrs.float("step", 1.0), node.attrs.int("repeat", 1)
@@ -167,17 +163,9 @@ def _anchor_generators(w: HeadWalk, anchors: str) -> tuple[list[str], list[str]]
     concat = w.expect(node.inputs[0], ("Concat", "concat"), "the anchors of every feature map", dim=1)
     maps, features = [], []
     for i, t in enumerate(concat.inputs):
-        node = w.producer(t)
-        while node is not None and node.op in ("Reshape", "reshape"):
-            w.visited.add(node.name)
-            t = node.inputs[0]
-            node = w.producer(t)
-        sliced = w.expect(t, "slice_like", f"anchor generator {i} (a constant sliced to its feature map)", axes=(2, 3))
-        if sliced.inputs[0] not in w.params:
-            raise w.fail(sliced.inputs[0], f"anchor generator {i}'s anchors: a constant parameter")
-        like = w.expect(sliced.inputs[1], "_mul_scalar", f"anchor generator {i}'s feature map times 0", scalar=0.0)
-        maps.append(t)
-        features.append(like.inputs[0])
+        sliced, feature = w.sliced_constant(t, f"anchor generator {i}'s anchors")
+        maps.append(sliced)
+        features.append(feature)
     return maps, features
 
 

@@ -175,17 +175,7 @@ def _scores(w: HeadWalk, scores: str, pred: str, role: str) -> None:
 
 def _grid(w: HeadWalk, tensor: str, role: str) -> tuple[str, str]:
     """(grid offsets tensor, the tensor they are sliced to): Reshape(slice_like(constant, tip * 0, axes=(2, 3)))."""
-    node = w.producer(tensor)
-    t = tensor
-    while node is not None and node.op in ("Reshape", "reshape"):
-        w.visited.add(node.name)
-        t = node.inputs[0]
-        node = w.producer(t)
-    sliced = w.expect(t, "slice_like", f"{role}'s grid offsets (a constant sliced to the map)", axes=(2, 3))
-    if sliced.inputs[0] not in w.params:
-        raise w.fail(sliced.inputs[0], f"{role}'s grid offsets: a constant parameter")
-    like = w.expect(sliced.inputs[1], "_mul_scalar", f"{role}'s map times 0", scalar=0.0)
-    return tensor, like.inputs[0]
+    return tensor, w.sliced_constant(tensor, f"{role}'s grid offsets")[1]
 
 
 def cut_yolo(graph: Graph) -> YOLOMatch:
