@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     batchnorm,
     clip,
     conv,
+    deconv,
     dense,
     elemwise,
     normalize,

@@ -22,6 +22,17 @@ def spatial_2d(node: Node, key: str, value: tuple[int, ...], fill: int) -> tuple
     raise ConversionError(f"is {value}; only 2-D (NCHW) operators convert to Caffe", node.name, node.op, key)
 
 
+def spatial_nd(node: Node, key: str, value: tuple[int, ...], fill: int, ndim: int) -> tuple[int, ...]:
+    """An `ndim`-value tuple from an MXNet tuple attribute (empty: the op default; one value: every axis)."""
+    if len(value) == 0:
+        return (fill,) * ndim
+    if len(value) == 1:
+        return value * ndim
+    if len(value) == ndim:
+        return tuple(value)
+    raise ConversionError(f"is {value}; the op has {ndim} spatial axes", node.name, node.op, key)
+
+
 def require_nchw(node: Node) -> None:
     layout = node.attrs.str("layout", "None")
     if layout not in ("None", "NCHW"):
@@ -48,6 +59,17 @@ def set_window(
             getattr(param, single).append(h)
         else:
             setattr(param, single, h)
+
+
+def set_window_nd(param: Any, kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[int, ...]) -> None:
+    """Kernel, stride and pad of an N-D (e.g. 3-D) Convolution/Deconvolution: Caffe's repeated fields, one value when
+    every axis agrees (Caffe repeats it), one per spatial axis otherwise; defaults (stride 1, pad 0) left out."""
+    for field, values, default in (("kernel_size", kernel, None), ("stride", stride, 1), ("pad", pad, 0)):
+        if len(set(values)) == 1:
+            if values[0] != default:
+                getattr(param, field).append(values[0])
+        else:
+            getattr(param, field).extend(values)
 
 
 def one_hot_window(cuts: list[tuple[int, int]]) -> tuple[list[int], list[int], list[int]]:

@@ -1,4 +1,4 @@
-"""Fold BatchNorm into the Convolution or FullyConnected that feeds it (merge_bn=True)."""
+"""Fold BatchNorm into the Convolution, Deconvolution or FullyConnected that feeds it (merge_bn=True)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ _CHUNK = 64  # output channels folded at a time
 
 
 def fold_batchnorm(graph: Graph) -> tuple[int, int]:
-    """Returns (folded, kept). A BatchNorm is folded when its producer is a Convolution or FullyConnected whose
-    output feeds nothing else and whose output channel axis is the axis the BatchNorm normalizes.
+    """Returns (folded, kept). A BatchNorm is folded when its producer is a Convolution, Deconvolution or
+    FullyConnected whose output feeds nothing else and whose output channel axis is the axis the BatchNorm normalizes.
 
     With s = gamma / sqrt(var + eps) (gamma = 1 under fix_gamma, eps the node's own):
         W'[o] = W[o] * s[o]        b'[o] = (b[o] - mean[o]) * s[o] + beta[o]     (b = 0 when the producer had none)
+    where W[o] is every weight that feeds output channel o: a Deconvolution's weight is (C_in, C_out / g, ...), so
+    output channel o = g_o * (C_out / g) + j is column j of the input channels of group g_o.
     """
     folded = kept = 0
     for bn in [n for n in graph.nodes if n.op == "BatchNorm"]:
@@ -35,7 +37,7 @@ def fold_batchnorm(graph: Graph) -> tuple[int, int]:
 
 
 def _foldable(graph: Graph, producer: Node, bn: Node) -> bool:
-    if producer.op not in ("Convolution", "FullyConnected"):
+    if producer.op not in ("Convolution", "Deconvolution", "FullyConnected"):
         return False
     out = producer.outputs[0]
     if graph.use_count(out) != 1 or len(producer.outputs) != 1:
@@ -44,7 +46,7 @@ def _foldable(graph: Graph, producer: Node, bn: Node) -> bool:
     channel_axis = 1
     if producer.op == "FullyConnected" and not producer.attrs.bool("flatten", True):
         channel_axis = out_ndim - 1
-    if producer.op == "Convolution" and producer.attrs.str("layout", "None") not in ("None", "NCHW", "NCW"):
+    if producer.op != "FullyConnected" and producer.attrs.str("layout", "None") not in ("None", "NCHW", "NCW", "NCDHW"):
         return False
     return batchnorm_axis(bn, out_ndim) == channel_axis
 
@@ -55,13 +57,11 @@ def _fold(graph: Graph, producer: Node, bn: Node) -> None:
     weight = graph.private_param(producer, 1)
     if not (weight.flags.writeable and weight.dtype == np.float32):  # e.g. read-only arrays of a .params file
         weight = graph.params[producer.inputs[1]] = weight.astype(np.float32)
-    # In place, a block of output channels at a time, each product computed in float64 and rounded once: no second
-    # copy of the weights (peak memory), the same numbers as a whole-array float64 product.
-    for start in range(0, weight.shape[0], _CHUNK):
-        part = weight[start : start + _CHUNK]
-        s = scale[start : start + _CHUNK].reshape((-1,) + (1,) * (weight.ndim - 1))
-        part[...] = (part.astype(np.float64) * s).astype(np.float32)
-    if producer.attrs.bool("no_bias", False):
+    if producer.op == "Deconvolution":
+        _scale_deconvolution(weight, scale, producer.attrs.int("num_group", 1))
+    else:
+        _scale_rows(weight, scale)
+    if producer.attrs.bool("no_bias", producer.op == "Deconvolution"):  # MXNet's Deconvolution has none by default
         bias = np.zeros_like(scale)
         bias_name = graph.add_param(f"{producer.name}_bias", bias.astype(np.float32))
         producer.inputs = producer.inputs[:2] + [bias_name]
@@ -74,3 +74,25 @@ def _fold(graph: Graph, producer: Node, bn: Node) -> None:
     # named after the MXNet tensor whose values it holds (the producer's own output had no other user).
     producer.outputs[0] = bn.outputs[0]
     graph.remove_node(bn)
+
+
+def _scale_rows(weight: np.ndarray, scale: np.ndarray) -> None:
+    """weight[o] *= scale[o] (output channels on axis 0). In place, a block of output channels at a time, each product
+    computed in float64 and rounded once: no second copy of the weights (peak memory), the same numbers as a
+    whole-array float64 product."""
+    for start in range(0, weight.shape[0], _CHUNK):
+        part = weight[start : start + _CHUNK]
+        s = scale[start : start + _CHUNK].reshape((-1,) + (1,) * (weight.ndim - 1))
+        part[...] = (part.astype(np.float64) * s).astype(np.float32)
+
+
+def _scale_deconvolution(weight: np.ndarray, scale: np.ndarray, group: int) -> None:
+    """A Deconvolution's weight (C_in, C_out / g, ...) times the scale of its output channel: input channel i of
+    group i // (C_in / g) feeds output channels (i // (C_in / g)) * (C_out / g) + j, j along axis 1. In place, one
+    input channel at a time (float64 product, rounded once)."""
+    per_group_in, per_group_out = weight.shape[0] // group, weight.shape[1]
+    shape = (per_group_out,) + (1,) * (weight.ndim - 2)
+    for i in range(weight.shape[0]):
+        g = i // per_group_in
+        s = scale[g * per_group_out : (g + 1) * per_group_out].reshape(shape)
+        weight[i] = (weight[i].astype(np.float64) * s).astype(np.float32)

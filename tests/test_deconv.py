@@ -1,0 +1,171 @@
+"""Deconvolution -> Deconvolution (+ identity pad, + crop for MXNet's adj / target_shape), in the real Caffe."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import runtime_or_skip
+from mxnet.gluon import nn
+
+from gluon2caffe.ir.attrs import Attrs
+from gluon2caffe.ir.graph import Node
+from gluon2caffe.converters.deconv import mxnet_pad_adj
+from gluon2caffe import convert
+from gluon2caffe.verification import TOLERANCE, compare, run_converted
+from helpers import Lambda, check_block, make_input, seq
+
+CASES = {
+    # name: (Conv2DTranspose kwargs, input shape)
+    "k4_s2_p1": (dict(channels=6, kernel_size=4, strides=2, padding=1, use_bias=False), (2, 4, 7, 6)),
+    "k3_s1_p1": (dict(channels=5, kernel_size=3, padding=1), (1, 4, 9, 8)),
+    "k3_s2_nopad": (dict(channels=5, kernel_size=3, strides=2), (1, 4, 5, 7)),
+    "adj1_pad1": (dict(channels=5, kernel_size=3, strides=2, padding=1, output_padding=1), (1, 4, 7, 6)),
+    "adj_hw_pad0": (dict(channels=5, kernel_size=3, strides=(2, 3), output_padding=(1, 2)), (1, 4, 5, 6)),
+    "adj2_pad1_bias": (dict(channels=3, kernel_size=4, strides=3, padding=1, output_padding=2), (1, 4, 5, 5)),
+    "adj_mixed_no_bias": (
+        dict(channels=3, kernel_size=3, strides=2, padding=(0, 2), output_padding=(1, 1), use_bias=False),
+        (1, 4, 6, 5),
+    ),
+    "dilation2": (dict(channels=5, kernel_size=3, strides=2, padding=2, dilation=2), (1, 4, 6, 7)),
+    "dilation_adj": (
+        dict(channels=4, kernel_size=3, strides=2, padding=1, dilation=(1, 2), output_padding=1),
+        (1, 4, 5, 6),
+    ),
+    "groups2": (dict(channels=6, kernel_size=4, strides=2, padding=1, groups=2), (1, 4, 7, 7)),
+    "depthwise_adj": (dict(channels=4, kernel_size=3, strides=2, padding=1, groups=4, output_padding=1), (2, 4, 5, 6)),
+}
+
+
+@pytest.mark.op("Deconvolution")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_deconvolution(case, target):
+    kwargs, shape = CASES[case]
+    checked = check_block(seq(nn.Conv2DTranspose(in_channels=shape[1], **kwargs)), shape, target=target)
+    assert checked.layer_types[:2] == ["Input", "Deconvolution"]
+    if not kwargs.get("output_padding"):
+        assert checked.layer_types == ["Input", "Deconvolution"]
+
+
+TARGET_CASES = {
+    # name: (target_shape, kernel, stride, dilate, input shape, bias)
+    "even_total": ((14, 12), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), True),  # total 2 -> pad 1, adj 0
+    "odd_total": ((15, 13), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), True),  # total 1 -> pad 1, adj 1
+    "mixed": ((16, 11), (3, 3), (2, 2), (1, 1), (2, 4, 8, 6), True),  # H: total 1 (pad 1, adj 1), W: 2 (pad 1)
+    "odd_total_no_bias": ((15, 13), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), False),  # MXNet's default no_bias
+}
+
+# MXNet 1.9.1's oneDNN Deconvolution fails on any target_shape that implies a pad ("could not create a descriptor for
+# a dilated deconvolution"); its reference kernel (oneDNN off, which only the process environment can switch) runs it.
+# No dilated case here: that reference kernel computes dilated deconvolutions wrongly (measured against the
+# definition in numpy: off by 6.3 where oneDNN and Caffe agree with it to 1e-6), so MXNet 1.9.1 has no correct
+# reference for a dilated Deconvolution with target_shape; dilation with adj is tested above through oneDNN.
+_REFERENCE = """
+import sys, numpy as np, mxnet as mx
+a = np.load(sys.argv[1])
+target, kernel, stride, dilate = (tuple(int(v) for v in a[k]) for k in ("target", "kernel", "stride", "dilate"))
+args = [mx.nd.array(a["x"]), mx.nd.array(a["weight"])] + ([mx.nd.array(a["bias"])] if "bias" in a else [])
+extra = {"no_bias": False} if "bias" in a else {}  # without: MXNet's default no_bias=True
+out = mx.nd.Deconvolution(*args, kernel=kernel, stride=stride, dilate=dilate, num_filter=a["weight"].shape[1],
+                          target_shape=target, **extra)
+np.save(sys.argv[2], out.asnumpy())
+"""
+
+
+def _mxnet_reference(tmp_path, arrays):
+    np.savez(tmp_path / "in.npz", **arrays)
+    env = {**os.environ, "MXNET_MKLDNN_ENABLED": "0", "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0"}
+    cmd = [sys.executable, "-c", _REFERENCE, str(tmp_path / "in.npz"), str(tmp_path / "out.npy")]
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    return np.load(tmp_path / "out.npy")
+
+
+@pytest.mark.op("Deconvolution")
+@pytest.mark.parametrize("case", sorted(TARGET_CASES))
+def test_deconvolution_target_shape(case, tmp_path):
+    """F.Deconvolution with target_shape (Gluon's Conv2DTranspose has none), against MXNet's reference kernel."""
+    runtime_or_skip("caffe")
+    target, kernel, stride, dilate, shape, use_bias = TARGET_CASES[case]
+    rng = np.random.RandomState(3)
+    arrays = {
+        "weight": rng.normal(0, 0.3, (shape[1], 5) + kernel).astype(np.float32),
+        "target": np.array(target),
+        "kernel": np.array(kernel),
+        "stride": np.array(stride),
+        "dilate": np.array(dilate),
+    }
+    if use_bias:
+        arrays["bias"] = rng.normal(0, 0.3, (5,)).astype(np.float32)
+    kwargs = dict(kernel=kernel, stride=stride, dilate=dilate, num_filter=5, target_shape=target)
+    kwargs.update({"no_bias": False} if use_bias else {})
+
+    def fn(F, x, weight, bias=None):
+        return F.Deconvolution(x, weight, *([] if bias is None else [bias]), **kwargs)
+
+    block = Lambda(fn, weight=arrays["weight"], **({"bias": arrays["bias"]} if use_bias else {}))
+    block.initialize()
+    result = convert(block, shape)
+    outputs = []
+    for seed in (1, 2):
+        x = make_input(shape, seed)
+        reference = _mxnet_reference(tmp_path, {**arrays, "x": x})
+        assert reference.shape[2:] == target
+        caffe_out = run_converted(result.text_net, result.binary_weights, {"data": x})[result.graph.outputs[0]]
+        comparison = compare(caffe_out, reference)
+        assert comparison.ok, comparison
+        outputs.append(reference)
+    assert np.max(np.abs(outputs[0] - outputs[1])) > 100 * TOLERANCE
+
+
+def test_target_shape_recomputes_pad_and_adj():
+    """MXNet's rule (deconvolution-inl.h, InferPad): total = s(in - 1) + dk - target, adj = total % 2, pad =
+    ceil(total / 2); the given pad/adj are ignored."""
+    attrs = Attrs(
+        "d",
+        "Deconvolution",
+        {
+            "kernel": "(4, 3)",
+            "stride": "(2, 2)",
+            "pad": "(5, 5)",
+            "adj": "(1, 1)",
+            "target_shape": "(15, 12)",
+            "num_filter": "2",
+        },
+    )
+    # H: 2 * 6 + 4 - 15 = 1 -> pad 1, adj 1; W: 2 * 5 + 3 - 12 = 1 -> pad 1, adj 1
+    assert mxnet_pad_adj(Node("d", "Deconvolution", attrs, [], []), (7, 6)) == ((1, 1), (1, 1))
+
+
+@pytest.mark.op("Deconvolution")
+@pytest.mark.parametrize("width", [9, 10])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(channels=5, kernel_size=4, strides=2, padding=1),
+        dict(channels=4, kernel_size=3, strides=2, padding=1, output_padding=1, groups=2, use_bias=False),
+        dict(channels=6, kernel_size=3, strides=3, dilation=2, output_padding=2),
+    ],
+)
+def test_deconvolution_1d(kwargs, width):
+    checked = check_block(seq(nn.Conv1DTranspose(in_channels=4, **kwargs)), (2, 4, width))
+    assert checked.layer_types[:3] == ["Input", "Reshape", "Deconvolution"]
+    assert checked.layer_types[-1] == "Reshape"
+
+
+@pytest.mark.op("Deconvolution", "BatchNorm", "Activation")
+@pytest.mark.parametrize("merge_bn", [True, False])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_deconvolution_batchnorm(merge_bn, groups):
+    """simple_pose's upsampling stage (deconv k4 s2 p1 without bias, BatchNorm, ReLU), grouped too: the fold scales
+    the weight along its output-channel axis 1, per group."""
+    net = seq(
+        nn.Conv2DTranspose(8, 4, strides=2, padding=1, use_bias=False, groups=groups, in_channels=4),
+        nn.BatchNorm(epsilon=1e-3),
+        nn.Activation("relu"),
+        nn.Conv2DTranspose(6, 3, strides=2, padding=1, output_padding=1, groups=groups, in_channels=8),
+        nn.BatchNorm(),
+    )
+    checked = check_block(net, (2, 4, 7, 6), merge_bn=merge_bn)
+    assert ("BatchNorm" in checked.layer_types) != merge_bn
