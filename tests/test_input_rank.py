@@ -133,23 +133,15 @@ def test_rank5_dense_flatten():
     check_block(seq(nn.Dense(5)), (2, 2, 3, 2, 3))
 
 
-@pytest.mark.op("Convolution")
-def test_3d_convolution_is_refused_naming_the_node():
-    net = seq(nn.Conv3D(4, 3, in_channels=2))
+@pytest.mark.op("Pooling")
+def test_3d_sum_pooling_is_refused_naming_the_node():
+    """3-D convolution and pooling convert (tests/test_conv3d.py); a pool_type Caffe has no layer for is refused."""
+    net = seq(nn.Conv3D(4, 3, in_channels=2), lam(lambda F, x: F.Pooling(x, kernel=(2, 2, 2), pool_type="sum")))
     net.initialize()
     with pytest.raises(
-        ConversionError,
-        match=r"node 'conv\d+_fwd' op Convolution attribute 'layout': is 'NCDHW'; only NCHW \(2-D\) and NCW",
+        ConversionError, match=r"node '\w+' op Pooling attribute 'pool_type': is 'sum'; only max and avg"
     ):
         convert(net, (1, 2, 5, 5, 5), to_bgr=False)
-
-
-@pytest.mark.op("Pooling")
-def test_3d_pooling_is_refused_naming_the_node():
-    net = seq(nn.MaxPool3D(2))
-    net.initialize()
-    with pytest.raises(ConversionError, match=r"node 'pool\d+_fwd' op Pooling attribute 'layout': is 'NCDHW'"):
-        convert(net, (1, 2, 4, 4, 4), to_bgr=False)
 
 
 @pytest.mark.parametrize(

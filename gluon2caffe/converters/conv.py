@@ -4,32 +4,45 @@ from __future__ import annotations
 
 from ..errors import ConversionError
 from ..ir.graph import Node
-from ._common import as_2d_input, from_2d_output, require_nchw, set_window, spatial_2d
+from ._common import as_2d_input, from_2d_output, require_nchw, set_window, set_window_nd, spatial_2d, spatial_nd
 from .context import EmitContext
 from .registry import register
 
 
-@register("Convolution", caffe="Convolution (1-D: Reshape + 1xK Convolution + Reshape)")
+@register("Convolution", caffe="Convolution (1-D: Reshape + 1xK Convolution + Reshape; 3-D: N-D Convolution)")
 def convert_convolution(node: Node, ctx: EmitContext) -> None:
     """Convolution -> Convolution, pad, stride, dilation, groups and kernel one to one; 1-D as 2-D with a 1xK kernel.
 
-    A 1-D convolution on (N, C, W) is the 2-D one on (N, C, 1, W) with a 1xK kernel, between two Reshapes."""
+    A 1-D convolution on (N, C, W) is the 2-D one on (N, C, 1, W) with a 1xK kernel, between two Reshapes. A 3-D
+    one on (N, C, T, H, W) is Caffe's N-D Convolution (three kernel/stride/pad/dilation values, its N-D im2col; only
+    Caffe itself runs it, not OpenCV/MNN/ncnn)."""
     a = node.attrs
     layout = a.str("layout", "None")
     kernel = a.int_tuple("kernel")
     if len(kernel) == 1 and layout in ("None", "NCW"):
         _convolution_1d(node, ctx, kernel[0])
         return
+    if len(kernel) == 3 and layout in ("None", "NCDHW"):
+        windows = [spatial_nd(node, key, a.int_tuple(key, ()), fill, 3) for key, fill in _WINDOW]
+        weight = ctx.param(node.inputs[1])
+        _emit(node, ctx, node.name, node.inputs[0], node.outputs[0], weight, kernel, *windows)
+        return
     require_nchw(node)
     if len(kernel) != 2:
         raise ConversionError(
-            f"is {kernel}; only 1-D and 2-D convolution convert to Caffe", node.name, node.op, "kernel"
+            f"is {kernel}; only 1-D, 2-D and 3-D (NCW, NCHW, NCDHW) convolution convert to Caffe",
+            node.name,
+            node.op,
+            "kernel",
         )
     stride = spatial_2d(node, "stride", a.int_tuple("stride", ()), 1)
     pad = spatial_2d(node, "pad", a.int_tuple("pad", ()), 0)
     dilate = spatial_2d(node, "dilate", a.int_tuple("dilate", ()), 1)
     weight = ctx.param(node.inputs[1])
     _emit(node, ctx, node.name, node.inputs[0], node.outputs[0], weight, kernel, stride, pad, dilate)
+
+
+_WINDOW = (("stride", 1), ("pad", 0), ("dilate", 1))
 
 
 def _convolution_1d(node: Node, ctx: EmitContext, kernel: int) -> None:
@@ -56,8 +69,11 @@ def _emit(node: Node, ctx: EmitContext, name: str, x: str, out: str, weight, ker
     p = layer.convolution_param
     p.num_output = a.int("num_filter")
     p.bias_term = not no_bias
-    set_window(p, tuple(kernel), tuple(stride), tuple(pad))
-    if tuple(dilate) != (1, 1):
+    if len(kernel) == 2:
+        set_window(p, tuple(kernel), tuple(stride), tuple(pad))
+    else:
+        set_window_nd(p, tuple(kernel), tuple(stride), tuple(pad))
+    if set(dilate) != {1}:
         p.dilation.extend(dilate)
     if group != 1:
         p.group = group

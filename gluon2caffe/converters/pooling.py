@@ -11,7 +11,7 @@ from ..errors import ConversionError
 from ..ir.attrs import Attrs
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
-from ._common import as_2d_input, from_2d_output, require_nchw, set_window, spatial_2d
+from ._common import as_2d_input, from_2d_output, require_nchw, set_window, spatial_2d, spatial_nd
 from .constants import emit_constant_blob
 from .context import EmitContext
 from .registry import register
@@ -29,17 +29,20 @@ def caffe_pooled_size(size: int, kernel: int, pad: int, stride: int) -> int:
     return out
 
 
-@register("Pooling", caffe="Pooling (+ crop)")
+@register("Pooling", caffe="Pooling (+ crop); 3-D: Reshape + 2-D Pooling passes")
 def convert_pooling(node: Node, ctx: EmitContext) -> None:
     """Pooling max/avg -> Pooling, Caffe's extra ceil window cropped; padding excluded from averages is rescaled.
 
     An extra trailing window (Caffe's ceil) is cropped off (shape.emit_crop); count_include_pad=False is a constant
     per-position factor (_rescale_positions). 1-D pooling on (N, C, W) is the 2-D one on (N, C, 1, W) with a 1xK
-    window, between two Reshapes."""
+    window, between two Reshapes; 3-D pooling is two 2-D passes (_pooling_3d)."""
     a = node.attrs
     x, out = node.inputs[0], node.outputs[0]
     if len(ctx.shape(x)) == 3 and a.str("layout", "None") in ("None", "NCW"):
         _pooling_1d(node, ctx)
+        return
+    if len(ctx.shape(x)) == 5 and a.str("layout", "None") in ("None", "NCDHW"):
+        _pooling_3d(node, ctx)
         return
     require_nchw(node)
     pool_type = a.str("pool_type", "max")
@@ -123,6 +126,67 @@ def _pooling_1d(node: Node, ctx: EmitContext) -> None:
     ctx.set_shape(out, (n, c, 1, w))
     convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
     from_2d_output(node, ctx, out)
+
+
+def _pooling_3d(node: Node, ctx: EmitContext) -> None:
+    """3-D pooling on (N, C, T, H, W) as 2-D passes, since Caffe's Pooling takes 4-D blobs only (on a 5-D one it
+    aborts the process): Reshape to (N, C*T, H, W) and pool (kh, kw); Reshape to (N, C, T, H'*W') and pool (kt, 1);
+    Reshape to (N, C, T', H', W'). Exact because MXNet's 3-D window is a product of per-axis windows: a max over it
+    is the max over T of the max over (H, W), and its average divisor (window clipped at size + pad, or the real
+    elements with count_include_pad=False) is the product of the per-axis divisors each 2-D pass applies. Each pass
+    is this converter's 2-D pooling (ceil windows cropped, divisors rescaled), on one pair of axes with the node's
+    own attributes. Global pooling: Reshape to (N, C, T*H, W) and global pooling."""
+    a = node.attrs
+    x, out = node.inputs[0], node.outputs[0]
+    pool_type = a.str("pool_type", "max")
+    if pool_type not in _POOL:
+        raise ConversionError(f"is {pool_type!r}; only max and avg convert", node.name, node.op, "pool_type")
+    n, c, t, h, w = ctx.shape(x)
+    _, _, ot, oh, ow = ctx.shape(out)
+    if a.bool("global_pool", False):
+        merged = _reshape(node, ctx, x, "input_4d", (n, c, t * h, w))
+        _pass_2d(node, ctx, merged, (n, c, 1, 1), {"global_pool": True}, last=True)
+        return
+    kernel = spatial_nd(node, "kernel", a.int_tuple("kernel"), 1, 3)
+    stride = spatial_nd(node, "stride", a.int_tuple("stride", ()), 1, 3)
+    pad = spatial_nd(node, "pad", a.int_tuple("pad", ()), 0, 3)
+    time_pass = (kernel[0], stride[0], pad[0]) != (1, 1, 0)
+    current, (ch, cw) = x, (h, w)
+    if (kernel[1:], stride[1:], pad[1:]) != ((1, 1), (1, 1), (0, 0)):
+        frames = _reshape(node, ctx, x, "frames", (n, c * t, h, w))
+        window = {"kernel": kernel[1:], "stride": stride[1:], "pad": pad[1:]}
+        current = _pass_2d(node, ctx, frames, (n, c * t, oh, ow), window, last=False)
+        ch, cw = oh, ow
+    if time_pass:
+        series = _reshape(node, ctx, current, "series", (n, c, t, ch * cw))
+        window = {"kernel": (kernel[0], 1), "stride": (stride[0], 1), "pad": (pad[0], 0)}
+        current = _pass_2d(node, ctx, series, (n, c, ot, oh * ow), window, last=False)
+    ctx.layer(node.name, "Reshape", [current], [out]).reshape_param.shape.dim.extend([0, c, ot, oh, ow])
+
+
+def _reshape(node: Node, ctx: EmitContext, x: str, suffix: str, shape: tuple[int, ...]) -> str:
+    blob = ctx.unique(f"{node.name}_{suffix}")
+    ctx.layer(blob, "Reshape", [x], [blob]).reshape_param.shape.dim.extend([0, *shape[1:]])
+    ctx.set_shape(blob, shape)
+    return blob
+
+
+def _pass_2d(node: Node, ctx: EmitContext, x: str, out_shape: tuple, window: dict, last: bool) -> str:
+    """One 2-D pooling pass of a 3-D node on the 4-D blob `x`: the node's attributes with this pass's window."""
+    attrs = Attrs(node.name, node.op, node.attrs.raw)
+    attrs.typed = dict(node.attrs.typed)
+    attrs.set("layout", "None")
+    for key, value in window.items():
+        attrs.set(key, value)
+    out = ctx.unique(f"{node.name}_{'global' if 'global_pool' in window else 'pass'}")
+    ctx.set_shape(out, out_shape)
+    if last:  # a global pass is the last pooling: only the Reshape back to 5-D follows
+        convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
+        _, c = out_shape[:2]
+        ctx.layer(node.name, "Reshape", [out], [node.outputs[0]]).reshape_param.shape.dim.extend([0, c, 1, 1, 1])
+        return node.outputs[0]
+    convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
+    return out
 
 
 def _rescale_positions(node: Node, ctx: EmitContext, pooled: str, factors: np.ndarray, out: str) -> None:

@@ -190,14 +190,18 @@ def _swap(graph: Graph, node: Node, index: int, axis: int) -> None:
 
 
 def _insert_permutation(graph: Graph, input_name: str) -> str:
-    """`<input>_bgr_to_rgb` = the input with channels 0 and 2 swapped back, by a 1x1 0/1 Convolution; its name."""
-    if len(graph.inputs[input_name]) != 4:  # the API takes NCHW inputs only
-        raise ConversionError(f"to_bgr permutes an NCHW input; '{input_name}' has shape {graph.inputs[input_name]}")
+    """`<input>_bgr_to_rgb` = the input with channels 0 and 2 swapped back, by a 1x1 (1-D: 1, 3-D: 1x1x1) 0/1
+    Convolution; its name."""
+    spatial = len(graph.inputs[input_name]) - 2
+    if spatial not in (1, 2, 3):  # (N, 3, W), (N, 3, H, W) and video frames (N, 3, T, H, W)
+        raise ConversionError(
+            f"to_bgr permutes an NCW, NCHW or NCDHW input; '{input_name}' has shape {graph.inputs[input_name]}"
+        )
     name = graph.fresh_name(f"{input_name}_bgr_to_rgb")
-    weight = np.zeros((3, 3, 1, 1), np.float32)
+    weight = np.zeros((3, 3) + (1,) * spatial, np.float32)
     weight[[0, 1, 2], SWAP] = 1.0
     attrs = Attrs(name, "Convolution")
-    for key, value in (("kernel", (1, 1)), ("num_filter", 3), ("num_group", 1), ("no_bias", True)):
+    for key, value in (("kernel", (1,) * spatial), ("num_filter", 3), ("num_group", 1), ("no_bias", True)):
         attrs.set(key, value)
     graph.nodes.insert(
         0, Node(name, "Convolution", attrs, [input_name, graph.add_param(f"{name}_weight", weight)], [name])

@@ -27,7 +27,11 @@ def randomize(
     from mxnet.gluon import nn
 
     rng = np.random.RandomState(seed)
-    net(mx.nd.zeros(input_shape))  # finish deferred initialization
+    # Finish deferred initialization, in training mode: an inference forward lets oneDNN keep 3-D convolution weights
+    # in its own layout in place, and the set_data below then fails ("Check failed: to.IsDefaultData()", surfacing
+    # at the next read). Its output is discarded, and no backward runs, so no statistic changes.
+    with mx.autograd.train_mode():
+        net(mx.nd.zeros(input_shape))
     params = net.collect_params()
     _draw_weights(params, rng)
 

@@ -1,0 +1,156 @@
+"""5-D (N, C, T, H, W) video graphs in the real Caffe: 3-D Convolution (Caffe's N-D Convolution), 3-D pooling (Reshape
++ 2-D Pooling passes: Caffe's Pooling aborts on 5-D blobs), BatchNorm on 5-D blobs (+ its fold), the ops around them
+on 5-D blobs, to_bgr on 3-channel frames, and a small C3D-like net."""
+
+import mxnet as mx
+import pytest
+from mxnet.gluon import nn
+
+from helpers import check_block, lam, seq
+
+CONV_3D = {
+    # name: (Conv3D kwargs, input shape)
+    "k3_pad1": (dict(channels=6, kernel_size=3, padding=1), (2, 4, 5, 7, 6)),
+    "k133_stride122": (dict(channels=5, kernel_size=(1, 3, 3), strides=(1, 2, 2), padding=(0, 1, 1)), (1, 4, 5, 9, 8)),
+    "k311_time_only": (dict(channels=5, kernel_size=(3, 1, 1), padding=(1, 0, 0)), (1, 4, 6, 5, 5)),
+    "stride2_nopad": (dict(channels=4, kernel_size=3, strides=2), (1, 4, 7, 9, 8)),
+    "dilation": (dict(channels=4, kernel_size=3, dilation=(1, 2, 2), padding=(1, 2, 2)), (1, 4, 5, 8, 9)),
+    "groups2_no_bias": (dict(channels=6, kernel_size=3, groups=2, padding=1, use_bias=False), (1, 4, 4, 6, 7)),
+    "depthwise": (dict(channels=4, kernel_size=(3, 3, 3), groups=4, padding=1), (1, 4, 5, 6, 6)),
+    "pointwise": (dict(channels=7, kernel_size=1), (2, 4, 3, 5, 4)),
+}
+
+
+@pytest.mark.op("Convolution")
+@pytest.mark.parametrize("case", sorted(CONV_3D))
+def test_conv3d(case):
+    kwargs, shape = CONV_3D[case]
+    checked = check_block(seq(nn.Conv3D(in_channels=shape[1], **kwargs)), shape)
+    assert checked.layer_types == ["Input", "Convolution"]
+    conv = checked.result.text_net.layer[1].convolution_param
+    assert len(conv.kernel_size) in (1, 3) and not conv.HasField("kernel_h")
+
+
+POOL_3D = {
+    "max_133_s122_p011": lambda: nn.MaxPool3D((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+    "max_233_s2_p011": lambda: nn.MaxPool3D((2, 3, 3), 2, (0, 1, 1)),
+    "max_333_s2_p1": lambda: nn.MaxPool3D(3, 2, 1),
+    "max_222": lambda: nn.MaxPool3D(2),
+    "max_311_time_only": lambda: nn.MaxPool3D((3, 1, 1), (2, 1, 1), (1, 0, 0)),
+    "max_333_s2_ceil": lambda: nn.MaxPool3D(3, 2, ceil_mode=True),
+    "avg_222": lambda: nn.AvgPool3D(2),
+    "avg_333_s2_p1": lambda: nn.AvgPool3D(3, 2, 1),
+    "avg_333_s2_p1_ceil": lambda: nn.AvgPool3D(3, 2, 1, ceil_mode=True),
+    "avg_333_s2_p1_exclude_pad": lambda: nn.AvgPool3D(3, 2, 1, count_include_pad=False),
+    "avg_233_s122_p011_ceil_exclude_pad": lambda: nn.AvgPool3D(
+        (2, 3, 3), (1, 2, 2), (1, 1, 1), ceil_mode=True, count_include_pad=False
+    ),
+    "avg_322_s2_ceil": lambda: nn.AvgPool3D((3, 2, 2), 2, ceil_mode=True),
+    "global_avg": lambda: nn.GlobalAvgPool3D(),
+    "global_max": lambda: nn.GlobalMaxPool3D(),
+}
+
+
+@pytest.mark.op("Pooling", "Convolution")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+@pytest.mark.parametrize("size", [(5, 9, 8), (6, 8, 11)])
+@pytest.mark.parametrize("case", sorted(POOL_3D))
+def test_pool3d(case, size, target):
+    net = seq(nn.Conv3D(4, 3, padding=1, in_channels=3), POOL_3D[case]())
+    checked = check_block(net, (2, 3) + size, target=target)
+    pooling = [layer for layer in checked.result.text_net.layer if layer.type == "Pooling"]
+    assert pooling and "Reshape" in checked.layer_types
+
+
+@pytest.mark.op("Convolution", "BatchNorm", "Activation")
+@pytest.mark.parametrize("merge_bn", [True, False])
+def test_batchnorm_5d(merge_bn):
+    """BatchNorm after a 3-D conv: folded into it, or a Caffe BatchNorm + Scale on the 5-D blob; and a BatchNorm fed
+    by an activation (never folded), with fix_gamma (scale=False) and a non-default eps."""
+    net = seq(
+        nn.Conv3D(6, 3, padding=1, in_channels=3),
+        nn.BatchNorm(epsilon=1e-3),
+        nn.Activation("relu"),
+        nn.BatchNorm(scale=False, epsilon=2e-4),
+        nn.Conv3D(5, (1, 3, 3), padding=(0, 1, 1)),
+    )
+    checked = check_block(net, (2, 3, 4, 7, 6), merge_bn=merge_bn)
+    assert checked.layer_types.count("BatchNorm") == (1 if merge_bn else 2)
+
+
+@pytest.mark.op("Convolution", "slice", "Concat", "elemwise_add", "Activation", "Flatten", "FullyConnected")
+def test_time_slices_concat_and_flatten_on_5d():
+    """SlowFast-style plumbing on 5-D blobs: slicing the time axis, concatenating along channels and time, a residual
+    add, sigmoid/tanh, and Flatten + Dense."""
+
+    class Block(mx.gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            with self.name_scope():
+                self.conv = nn.Conv3D(4, 3, padding=1, in_channels=3)
+                self.fast = nn.Conv3D(4, (3, 1, 1), padding=(1, 0, 0), in_channels=4)
+                self.fc = nn.Dense(5)
+
+        def hybrid_forward(self, F, x):
+            y = self.conv(x)
+            slow = F.slice(y, begin=(None, None, 1, None, None), end=(None, None, 4, None, None))
+            early = F.slice_axis(y, axis=2, begin=0, end=3)
+            late = F.slice_axis(y, axis=2, begin=3, end=6)
+            mixed = F.concat(F.Activation(early, "tanh"), F.sigmoid(late) + self.fast(late), dim=2)
+            return self.fc(F.concat(F.flatten(F.concat(mixed, y, dim=1)), F.flatten(slow), dim=1))
+
+    checked = check_block(Block(), (2, 3, 6, 5, 4))
+    assert checked.mxnet_outputs[0].shape == (2, 5)
+
+
+@pytest.mark.op("Convolution")
+def test_to_bgr_on_video_frames():
+    """A 3-channel 5-D input: the first 3-D conv absorbs the swap in its weights."""
+    checked = check_block(seq(nn.Conv3D(4, 3, padding=1, in_channels=3)), (1, 3, 4, 6, 5), to_bgr=True)
+    assert checked.result.report.bgr_swapped and checked.layer_types == ["Input", "Convolution"]
+
+
+@pytest.mark.op("Convolution", "elemwise_add")
+def test_to_bgr_on_video_frames_with_a_permutation():
+    """The input also feeds a residual add: a 1x1x1 permutation Convolution swaps it back to RGB (exact)."""
+    conv = nn.Conv3D(3, 3, padding=1, in_channels=3)
+    net = seq(lam(lambda F, x: x), conv)
+    block = _Residual(conv)
+    checked = check_block(block, (1, 3, 4, 5, 6), to_bgr=True)
+    assert checked.layer_types.count("Convolution") == 2
+    del net
+
+
+class _Residual(mx.gluon.HybridBlock):
+    def __init__(self, conv):
+        super().__init__()
+        with self.name_scope():
+            self.conv = conv
+            self.register_child(conv)
+
+    def hybrid_forward(self, F, x):
+        return self.conv(x) + x
+
+
+@pytest.mark.op("Convolution", "BatchNorm", "Activation", "Pooling", "Flatten", "FullyConnected")
+@pytest.mark.parametrize("merge_bn", [True, False])
+def test_c3d_like_net(merge_bn):
+    """A small C3D: Conv3D + BN + ReLU, MaxPool3D (1,2,2) then (2,2,2) with ceil, a grouped (3,1,1) temporal conv, a
+    global average pool, Dense; odd sizes."""
+    net = seq(
+        nn.Conv3D(8, 3, padding=1, in_channels=3),
+        nn.BatchNorm(),
+        nn.Activation("relu"),
+        nn.MaxPool3D((1, 2, 2), (1, 2, 2)),
+        nn.Conv3D(8, 3, padding=1),
+        nn.BatchNorm(epsilon=1e-3),
+        nn.Activation("relu"),
+        nn.MaxPool3D(2, 2, ceil_mode=True),
+        nn.Conv3D(8, (3, 1, 1), padding=(1, 0, 0), groups=2),
+        nn.Activation("relu"),
+        nn.GlobalAvgPool3D(),
+        nn.Flatten(),
+        nn.Dense(5),
+    )
+    checked = check_block(net, (2, 3, 7, 13, 11), merge_bn=merge_bn)
+    assert ("BatchNorm" in checked.layer_types) != merge_bn
