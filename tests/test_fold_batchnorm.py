@@ -58,3 +58,33 @@ def test_merge_off_keeps_every_batchnorm():
     net = seq(ConvBnRelu(6, False, 1e-5), ConvBnRelu(5, True, 2e-3))
     checked = check_block(net, (1, 3, 7, 6), merge_bn=False)
     assert checked.layer_types.count("BatchNorm") == 2 and checked.layer_types.count("Scale") == 2
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+@pytest.mark.parametrize("fix_gamma", [False, True])
+def test_fold_into_deconvolution(groups, fix_gamma):
+    """A Deconvolution's weight is (C_in, C_out / g, kh, kw): the fold scales axis 1 per group (a fold along axis 0,
+    as for a Convolution, would scale by the wrong channels). With and without bias, an adj that needs the zero
+    extension (the folded bias then lands on the extended rows too, as MXNet's BatchNorm puts it there)."""
+    net = seq(
+        nn.Conv2DTranspose(8, 4, strides=2, padding=1, groups=groups, use_bias=False, in_channels=4),
+        nn.BatchNorm(epsilon=1e-3, scale=not fix_gamma),
+        nn.Activation("relu"),
+        nn.Conv2DTranspose(4, 3, strides=2, output_padding=1, groups=groups, in_channels=8),
+        nn.BatchNorm(epsilon=0.3, scale=not fix_gamma),
+    )
+    checked = check_block(net, (2, 4, 5, 6), merge_bn=True)
+    assert "BatchNorm" not in checked.layer_types and "Scale" not in checked.layer_types
+    assert checked.result.report.bn_folded == 2 and checked.result.report.bn_kept == 0
+
+
+def test_fold_into_3d_convolution():
+    net = seq(
+        nn.Conv3D(6, 3, padding=1, use_bias=False, in_channels=3),
+        nn.BatchNorm(epsilon=1e-3),
+        nn.Activation("relu"),
+        nn.Conv3D(6, (1, 3, 3), padding=(0, 1, 1), groups=3),
+        nn.BatchNorm(scale=False),
+    )
+    checked = check_block(net, (1, 3, 5, 7, 6), merge_bn=True)
+    assert "BatchNorm" not in checked.layer_types and checked.result.report.bn_folded == 2
