@@ -6,6 +6,7 @@ import mxnet as mx
 import pytest
 from mxnet.gluon import nn
 
+from gluon2caffe import ConversionError, convert
 from helpers import check_block, lam, seq
 
 CONV_3D = {
@@ -154,3 +155,14 @@ def test_c3d_like_net(merge_bn):
     )
     checked = check_block(net, (2, 3, 7, 13, 11), merge_bn=merge_bn)
     assert ("BatchNorm" in checked.layer_types) != merge_bn
+
+
+@pytest.mark.op("Pooling")
+def test_pool3d_window_in_padding_is_refused_naming_the_node():
+    """ceil_mode with kernel 2, stride 2, pad 1 on 5 frames: MXNet's last window along T starts in the padding, which
+    Caffe's pooling never produces; refused with the 3-D node named, not its 2-D pass."""
+    net = seq(nn.MaxPool3D((2, 1, 1), (2, 1, 1), (1, 0, 0), ceil_mode=True))
+    with pytest.raises(
+        ConversionError, match=r"node 'pool\d+_fwd' op Pooling attribute 'pooling_convention': in its time"
+    ):
+        convert(net, (1, 2, 5, 6, 6), to_bgr=False)

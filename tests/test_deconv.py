@@ -169,3 +169,18 @@ def test_deconvolution_batchnorm(merge_bn, groups):
     )
     checked = check_block(net, (2, 4, 7, 6), merge_bn=merge_bn)
     assert ("BatchNorm" in checked.layer_types) != merge_bn
+
+
+@pytest.mark.op("Deconvolution")
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(channels=5, kernel_size=(3, 4, 4), strides=(1, 2, 2), padding=(1, 1, 1)),
+        dict(channels=4, kernel_size=3, strides=2, padding=1, output_padding=1, groups=2),
+        dict(channels=4, kernel_size=(2, 3, 3), strides=(2, 2, 3), output_padding=(1, 1, 2), use_bias=False),
+    ],
+)
+def test_deconvolution_3d(kwargs):
+    """Caffe's N-D Deconvolution; adj by the same pad change, N-D identity Convolution and crop (a Slice on 5-D)."""
+    checked = check_block(seq(nn.Conv3DTranspose(in_channels=4, **kwargs)), (1, 4, 3, 5, 4))
+    assert checked.layer_types[:2] == ["Input", "Deconvolution"]

@@ -180,12 +180,16 @@ def _pass_2d(node: Node, ctx: EmitContext, x: str, out_shape: tuple, window: dic
         attrs.set(key, value)
     out = ctx.unique(f"{node.name}_{'global' if 'global_pool' in window else 'pass'}")
     ctx.set_shape(out, out_shape)
-    if last:  # a global pass is the last pooling: only the Reshape back to 5-D follows
+    try:
         convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
+    except ConversionError as exc:  # name the 3-D node, not its 2-D pass
+        message = str(exc).split(": ", 1)[1] if exc.node else str(exc)
+        axes = "time" if window.get("kernel", (0, 0))[1:] == (1,) and "global_pool" not in window else "spatial"
+        raise ConversionError(f"in its {axes} pass: {message}", node.name, node.op, exc.attr) from exc
+    if last:  # a global pass is the last pooling: only the Reshape back to 5-D follows
         _, c = out_shape[:2]
         ctx.layer(node.name, "Reshape", [out], [node.outputs[0]]).reshape_param.shape.dim.extend([0, c, 1, 1, 1])
         return node.outputs[0]
-    convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
     return out
 
 
