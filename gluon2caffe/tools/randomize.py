@@ -8,6 +8,7 @@ net's own activations, then perturbed; gamma/beta/bias random.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -27,10 +28,11 @@ def randomize(
     from mxnet.gluon import nn
 
     rng = np.random.RandomState(seed)
-    # Finish deferred initialization, in training mode: an inference forward lets oneDNN keep 3-D convolution weights
-    # in its own layout in place, and the set_data below then fails ("Check failed: to.IsDefaultData()", surfacing
-    # at the next read). Its output is discarded, and no backward runs, so no statistic changes.
-    with mx.autograd.train_mode():
+    # Finish deferred initialization. On a 5-D input in training mode: an inference forward lets oneDNN keep 3-D
+    # convolution weights in its own layout in place, and the set_data below then fails ("Check failed:
+    # to.IsDefaultData()", surfacing at the next read). The output is discarded and no backward runs, so no statistic
+    # changes; other ranks keep the inference forward (oneDNN's 2-D pooling logs a line per training-mode call).
+    with mx.autograd.train_mode() if len(input_shape) == 5 else contextlib.nullcontext():
         net(mx.nd.zeros(input_shape))
     params = net.collect_params()
     _draw_weights(params, rng)
