@@ -3,11 +3,12 @@
 on 5-D blobs, to_bgr on 3-channel frames, and a small C3D-like net."""
 
 import mxnet as mx
+import numpy as np
 import pytest
 from mxnet.gluon import nn
 
 from gluon2caffe import ConversionError, convert
-from helpers import check_block, seq
+from helpers import Lambda, check_block, seq
 
 CONV_3D = {
     # name: (Conv3D kwargs, input shape)
@@ -163,3 +164,14 @@ def test_pool3d_window_in_padding_is_refused_naming_the_node():
         ConversionError, match=r"node 'pool\d+_fwd' op Pooling attribute 'pooling_convention': in its time"
     ):
         convert(net, (1, 2, 5, 6, 6), to_bgr=False)
+
+
+@pytest.mark.op("Convolution")
+def test_channels_last_3d_convolution_is_refused_naming_the_node():
+    weight = np.ones((4, 3, 3, 3, 2), np.float32)
+    net = Lambda(
+        lambda F, x, w: F.Convolution(x, w, kernel=(3, 3, 3), num_filter=4, no_bias=True, layout="NDHWC"), w=weight
+    )
+    net.initialize()
+    with pytest.raises(ConversionError, match=r"op Convolution attribute 'layout': is 'NDHWC'; only NCW \(1-D\), NCHW"):
+        convert(net, (1, 5, 5, 5, 2), to_bgr=False)

@@ -37,7 +37,7 @@ def require_nchw(node: Node) -> None:
     layout = node.attrs.str("layout", "None")
     if layout not in ("None", "NCHW"):
         raise ConversionError(
-            f"is {layout!r}; only NCHW (2-D) and NCW (1-D) convert to Caffe", node.name, node.op, "layout"
+            f"is {layout!r}; only NCW (1-D), NCHW (2-D) and NCDHW (3-D) convert to Caffe", node.name, node.op, "layout"
         )
 
 
