@@ -173,3 +173,70 @@ def test_fill_like(op, caffe_value):
     """Residual attention: ones_like(mask) + mask."""
     net = seq(nn.Conv2D(4, 3), lam(lambda F, x: F.elemwise_add(getattr(F, op)(x), F.sigmoid(x)) * x))
     check_block(net, (2, 3, 6, 5))
+
+
+class SEGate(HybridBlock):
+    """alpha_pose's SE layer: `y.expand_dims(-1).expand_dims(-1).broadcast_like(x) * x`."""
+
+    def __init__(self, channels=4):
+        super().__init__()
+        with self.name_scope():
+            self.conv = nn.Conv2D(channels, 3, padding=1)
+            self.fc = seq(nn.Dense(channels), nn.Activation("relu"), nn.Dense(channels, activation="sigmoid"))
+
+    def hybrid_forward(self, F, x):
+        x = self.conv(x)
+        y = self.fc(F.contrib.AdaptiveAvgPooling2D(x, output_size=1))
+        return y.expand_dims(-1).expand_dims(-1).broadcast_like(x) * x
+
+
+@pytest.mark.op("broadcast_like", "elemwise_mul")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+def test_broadcast_like_se_gate(target):
+    checked = check_block(SEGate(), (2, 3, 5, 7), target=target)
+    assert checked.layer_types[-3:] == ["Deconvolution", "Deconvolution", "Eltwise"], checked.layer_types
+
+
+class BroadcastLike(HybridBlock):
+    """conv(x) reduced to `reduced` (axes kept as 1), then broadcast like conv(x) (or along the given axes)."""
+
+    def __init__(self, reduced, lhs_axes=None, rhs_axes=None, ndim=4):
+        super().__init__()
+        self.reduced, self.ndim = reduced, ndim
+        self.axes = {} if lhs_axes is None else dict(lhs_axes=lhs_axes, rhs_axes=rhs_axes)
+        with self.name_scope():
+            self.conv = nn.Conv2D(6, 3, padding=1)
+
+    def hybrid_forward(self, F, x):
+        x = self.conv(x)
+        if self.ndim == 5:
+            x = F.reshape(x, (0, -4, 2, 3, 0, 0))
+        elif self.ndim == 3:
+            x = F.reshape(x, (0, 0, -3))
+        return F.broadcast_like(F.mean(x, axis=self.reduced, keepdims=True), x, **self.axes) * F.relu(x)
+
+
+@pytest.mark.op("broadcast_like")
+@pytest.mark.parametrize(
+    "reduced, ndim, expect",
+    [
+        ((2, 3), 4, "Deconvolution"),
+        (2, 4, "Deconvolution"),
+        (1, 4, "Tile"),
+        ((1, 3), 4, "Tile"),
+        (2, 3, "Tile"),
+        ((3, 4), 5, "Deconvolution"),
+        ((2, 3, 4), 5, "Tile"),
+    ],
+)
+def test_broadcast_like(reduced, ndim, expect):
+    """H/W of a 4-D blob (or the last two of a 5-D one) by all-ones Deconvolutions, any other axis by Tile."""
+    checked = check_block(BroadcastLike(reduced, ndim=ndim), (2, 3, 5, 7))
+    assert expect in checked.layer_types
+
+
+@pytest.mark.op("broadcast_like")
+def test_broadcast_like_with_axes():
+    """lhs_axes/rhs_axes: lhs (N, 1, H, 1) takes its axes 1 and 3 from the rhs's axes 1 and 2."""
+    checked = check_block(BroadcastLike((1, 3), lhs_axes=(1, 3), rhs_axes=(1, 2)), (2, 3, 5, 5))
+    assert checked.mxnet_outputs[0].shape == (2, 6, 5, 5)
