@@ -218,21 +218,13 @@ class BroadcastLike(HybridBlock):
 
 @pytest.mark.op("broadcast_like")
 @pytest.mark.parametrize(
-    "reduced, ndim, expect",
-    [
-        ((2, 3), 4, "Deconvolution"),
-        (2, 4, "Deconvolution"),
-        (1, 4, "Tile"),
-        ((1, 3), 4, "Tile"),
-        (2, 3, "Tile"),
-        ((3, 4), 5, "Deconvolution"),
-        ((2, 3, 4), 5, "Tile"),
-    ],
+    "reduced, ndim", [((2, 3), 4), (2, 4), (1, 4), ((1, 3), 4), (2, 3), ((3, 4), 5), ((2, 3, 4), 5), ((1, 3), 5)]
 )
-def test_broadcast_like(reduced, ndim, expect):
-    """H/W of a 4-D blob (or the last two of a 5-D one) by all-ones Deconvolutions, any other axis by Tile."""
+def test_broadcast_like(reduced, ndim):
+    """H/W of a 4-D blob (or the last two of a 5-D one) by all-ones Deconvolutions, any other axis by the same on a
+    4-D view: no Tile, which OpenCV, MNN and ncnn do not run."""
     checked = check_block(BroadcastLike(reduced, ndim=ndim), (2, 3, 5, 7))
-    assert expect in checked.layer_types
+    assert "Deconvolution" in checked.layer_types and "Tile" not in checked.layer_types
 
 
 @pytest.mark.op("broadcast_like")
