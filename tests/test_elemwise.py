@@ -6,6 +6,8 @@ from mxnet.gluon import HybridBlock, nn
 
 from helpers import Lambda, check_block, lam, seq
 
+RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]  # pycaffe is every other test's runtime
+
 
 class Residual(HybridBlock):
     def __init__(self):
@@ -232,3 +234,10 @@ def test_broadcast_like_with_axes():
     """lhs_axes/rhs_axes: lhs (N, 1, H, 1) takes its axes 1 and 3 from the rhs's axes 1 and 2."""
     checked = check_block(BroadcastLike((1, 3), lhs_axes=(1, 3), rhs_axes=(1, 2)), (2, 3, 5, 5))
     assert checked.mxnet_outputs[0].shape == (2, 6, 5, 5)
+
+
+@pytest.mark.op("broadcast_like", "elemwise_mul")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_broadcast_like_in_runtimes(runtime):
+    check_block(SEGate(), (1, 3, 5, 7), runtime=runtime)
+    check_block(BroadcastLike(1), (1, 3, 5, 7), runtime=runtime)  # over the channels, on a 4-D view

@@ -7,6 +7,8 @@ from mxnet.gluon import HybridBlock, nn
 from gluon2caffe import ConversionError, ModelFileError, convert, load_exported
 from helpers import check_block, lam, seq
 
+RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]  # pycaffe is every other test's runtime
+
 
 def pad(width, value=0.0):
     return lam(lambda F, x: F.pad(x, mode="constant", pad_width=(0, 0, 0, 0) + width, constant_value=value))
@@ -97,6 +99,13 @@ class DepthDecoderBlock(HybridBlock):
 def test_monodepth2_decoder():
     checked = check_block(DepthDecoderBlock(), (1, 3, 5, 7))
     assert checked.result.report.pads_folded == 0 and checked.layer_types.count("Concat") == 6
+
+
+@pytest.mark.op("Pad")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_reflect_pad_in_runtimes(runtime):
+    """A Slice part read twice by one Concat (rows 1..p are both copied and kept) loads in every runtime."""
+    check_block(seq(nn.Conv2D(4, 3, padding=1), reflect((3, 1, 2, 2))), (1, 3, 5, 6), runtime=runtime)
 
 
 def test_reflect_pad_wider_than_the_input_is_refused(tmp_path):

@@ -84,6 +84,12 @@ def test_action_head_on_5d_features():
     assert checked.mxnet_outputs[0].shape == (2, 5)
 
 
+@pytest.mark.op("squeeze", "mean")
+@pytest.mark.parametrize("runtime", ["opencv", "mnn", "ncnn", "openvino"])
+def test_action_head_in_runtimes(runtime):
+    check_block(ActionHead(), (1, 6, 3, 5, 4), runtime=runtime)
+
+
 @pytest.mark.op("transpose")
 @pytest.mark.parametrize("axes", [(0, 2, 3, 1), (0, 3, 1, 2), (0, 1, 3, 2), None])
 def test_transpose(axes):
