@@ -58,7 +58,7 @@ def convert_mean(node: Node, ctx: EmitContext) -> None:
     (a mean of equal-sized means). A 4-D input reduced over H and/or W is pooled as it is."""
     x, out = node.inputs[0], node.outputs[0]
     shape, out_shape = ctx.shape(x), ctx.shape(out)
-    axes = reduced_axes(node, len(shape))
+    axes = _reduced_axes(node, len(shape))
     steps = []
     logical = list(shape)
     for start, stop in reversed(_runs([a for a in axes if shape[a] > 1])):
@@ -86,7 +86,7 @@ def convert_mean(node: Node, ctx: EmitContext) -> None:
         _reshape(ctx, node.name, current, out, out_shape, keep_batch=0 not in axes)
 
 
-def reduced_axes(node: Node, ndim: int) -> list[int]:
+def _reduced_axes(node: Node, ndim: int) -> list[int]:
     """The axes a reduction (axis, exclude) reduces, ascending; no axis (or an empty tuple) means all of them."""
     a = node.attrs
     given = a.int_tuple("axis", None)
