@@ -92,7 +92,7 @@ def reductions(draw):
 
 
 @pytest.mark.op("mean")
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
 @given(case=reductions())
 def test_mean_any_axes(case):
     """Any rank 2-5, any set of axes (with the batch, with unit axes), keepdims, exclude."""
