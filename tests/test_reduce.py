@@ -48,7 +48,7 @@ def test_mean_4d(axis, keepdims):
 
 
 @pytest.mark.op("mean")
-def test_mean_over_hw_is_one_global_window():
+def test_mean_over_hw_is_one_pooling_window():
     checked = check_block(seq(nn.Conv2D(4, 3), mean(axis=(2, 3), keepdims=True)), (1, 3, 6, 9))
     assert checked.layer_types[-1] == "Pooling" and pooling_kernels(checked) == [(4, 7)]
 
