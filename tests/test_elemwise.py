@@ -6,6 +6,8 @@ from mxnet.gluon import HybridBlock, nn
 
 from helpers import Lambda, check_block, lam, seq
 
+RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]  # pycaffe is every other test's runtime
+
 
 class Residual(HybridBlock):
     def __init__(self):
@@ -173,3 +175,69 @@ def test_fill_like(op, caffe_value):
     """Residual attention: ones_like(mask) + mask."""
     net = seq(nn.Conv2D(4, 3), lam(lambda F, x: F.elemwise_add(getattr(F, op)(x), F.sigmoid(x)) * x))
     check_block(net, (2, 3, 6, 5))
+
+
+class SEGate(HybridBlock):
+    """alpha_pose's SE layer: `y.expand_dims(-1).expand_dims(-1).broadcast_like(x) * x`."""
+
+    def __init__(self, channels=4):
+        super().__init__()
+        with self.name_scope():
+            self.conv = nn.Conv2D(channels, 3, padding=1)
+            self.fc = seq(nn.Dense(channels), nn.Activation("relu"), nn.Dense(channels, activation="sigmoid"))
+
+    def hybrid_forward(self, F, x):
+        x = self.conv(x)
+        y = self.fc(F.contrib.AdaptiveAvgPooling2D(x, output_size=1))
+        return y.expand_dims(-1).expand_dims(-1).broadcast_like(x) * x
+
+
+@pytest.mark.op("broadcast_like", "elemwise_mul")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+def test_broadcast_like_se_gate(target):
+    checked = check_block(SEGate(), (2, 3, 5, 7), target=target)
+    assert checked.layer_types[-3:] == ["Deconvolution", "Deconvolution", "Eltwise"], checked.layer_types
+
+
+class BroadcastLike(HybridBlock):
+    """conv(x) reduced to `reduced` (axes kept as 1), then broadcast like conv(x) (or along the given axes)."""
+
+    def __init__(self, reduced, lhs_axes=None, rhs_axes=None, ndim=4):
+        super().__init__()
+        self.reduced, self.ndim = reduced, ndim
+        self.axes = {} if lhs_axes is None else dict(lhs_axes=lhs_axes, rhs_axes=rhs_axes)
+        with self.name_scope():
+            self.conv = nn.Conv2D(6, 3, padding=1)
+
+    def hybrid_forward(self, F, x):
+        x = self.conv(x)
+        if self.ndim == 5:
+            x = F.reshape(x, (0, -4, 2, 3, 0, 0))
+        elif self.ndim == 3:
+            x = F.reshape(x, (0, 0, -3))
+        return F.broadcast_like(F.mean(x, axis=self.reduced, keepdims=True), x, **self.axes) * F.relu(x)
+
+
+@pytest.mark.op("broadcast_like")
+@pytest.mark.parametrize(
+    "reduced, ndim", [((2, 3), 4), (2, 4), (1, 4), ((1, 3), 4), (2, 3), ((3, 4), 5), ((2, 3, 4), 5), ((1, 3), 5)]
+)
+def test_broadcast_like(reduced, ndim):
+    """H/W of a 4-D blob (or the last two of a 5-D one) by all-ones Deconvolutions, any other axis by the same on a
+    4-D view: no Tile, which OpenCV, MNN and ncnn do not run."""
+    checked = check_block(BroadcastLike(reduced, ndim=ndim), (2, 3, 5, 7))
+    assert "Deconvolution" in checked.layer_types and "Tile" not in checked.layer_types
+
+
+@pytest.mark.op("broadcast_like")
+def test_broadcast_like_with_axes():
+    """lhs_axes/rhs_axes: lhs (N, 1, H, 1) takes its axes 1 and 3 from the rhs's axes 1 and 2."""
+    checked = check_block(BroadcastLike((1, 3), lhs_axes=(1, 3), rhs_axes=(1, 2)), (2, 3, 5, 5))
+    assert checked.mxnet_outputs[0].shape == (2, 6, 5, 5)
+
+
+@pytest.mark.op("broadcast_like", "elemwise_mul")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_broadcast_like_in_runtimes(runtime):
+    check_block(SEGate(), (1, 3, 5, 7), runtime=runtime)
+    check_block(BroadcastLike(1), (1, 3, 5, 7), runtime=runtime)  # over the channels, on a 4-D view

@@ -44,6 +44,52 @@ def test_expand_dims(axis):
     check_block(net, (2, 3, 3, 4))
 
 
+@pytest.mark.op("Reshape")
+def test_reshape_of_a_reshape_that_changed_the_batch():
+    """TSN's (N*S, C) -> (N, S, C), then a Reshape that copies the batch: merged into one, it must copy N, not N*S."""
+    fn = lambda F, x: F.reshape(F.reshape(x, (-1, 3, 4)), (0, -1))
+    checked = check_block(seq(nn.Conv2D(4, 3, padding=1), nn.GlobalAvgPool2D(), nn.Flatten(), lam(fn)), (6, 3, 5, 5))
+    assert checked.mxnet_outputs[0].shape == (2, 12)
+
+
+@pytest.mark.op("squeeze")
+@pytest.mark.parametrize(
+    "shape, axis",
+    [((2, 1, 3, 1), None), ((2, 1, 3, 1), 1), ((2, 1, 3, 1), (1, 3)), ((1, 4, 1, 1, 1), (2, 3, 4)), ((1, 4, 1), None)],
+)
+def test_squeeze(shape, axis):
+    """Unit axes dropped (with axis None also a unit batch): a Reshape to the static shape."""
+    kwargs = {} if axis is None else dict(axis=axis)
+    checked = check_block(lam(lambda F, x: F.squeeze(x, **kwargs)), shape)
+    assert checked.layer_types == ["Input", "Reshape"]
+    assert checked.mxnet_outputs[0].shape == mx.nd.zeros(shape).squeeze(**kwargs).shape
+
+
+class ActionHead(HybridBlock):
+    """The 3-D action nets' head: (N, C, T, H, W) features averaged over T, H, W, squeezed, then classified."""
+
+    def __init__(self):
+        super().__init__()
+        with self.name_scope():
+            self.output = nn.Dense(5)
+
+    def hybrid_forward(self, F, x):
+        x = F.mean(F.relu(x), axis=(2, 3, 4), keepdims=True)
+        return self.output(F.squeeze(x, axis=(2, 3, 4)))
+
+
+@pytest.mark.op("squeeze", "mean")
+def test_action_head_on_5d_features():
+    checked = check_block(ActionHead(), (2, 6, 3, 5, 4))
+    assert checked.mxnet_outputs[0].shape == (2, 5)
+
+
+@pytest.mark.op("squeeze", "mean")
+@pytest.mark.parametrize("runtime", ["opencv", "mnn", "ncnn", "openvino"])
+def test_action_head_in_runtimes(runtime):
+    check_block(ActionHead(), (1, 6, 3, 5, 4), runtime=runtime)
+
+
 @pytest.mark.op("transpose")
 @pytest.mark.parametrize("axes", [(0, 2, 3, 1), (0, 3, 1, 2), (0, 1, 3, 2), None])
 def test_transpose(axes):

@@ -1,4 +1,5 @@
-"""Elementwise arithmetic: sums, differences and products of tensors and constants, with MXNet broadcasting."""
+"""Elementwise arithmetic: sums, differences and products of tensors and constants, with MXNet broadcasting
+(broadcast_like included)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def convert_add_n(node: Node, ctx: EmitContext) -> None:
 def convert_binary(node: Node, ctx: EmitContext) -> None:
     """Sum/difference/product -> Eltwise (a broadcast operand expanded first), two-bottom Scale/Bias, or Power.
 
-    Equal shapes -> Eltwise; a broadcast tensor -> expanded (all-ones Deconvolution on H/W, Tile elsewhere) + Eltwise,
+    Equal shapes -> Eltwise; a broadcast tensor -> expanded (all-ones Deconvolutions; Tile on the batch) + Eltwise,
     or for a trailing run with target pattern 'scale' a two-bottom Scale/Bias; a constant -> Scale/Bias/Power."""
     kind = _KIND[node.op]
     a, b = node.inputs
@@ -123,11 +124,14 @@ def _tile_to(node: Node, ctx: EmitContext, tensor: str, out_shape: tuple[int, ..
     return expand_axes(ctx, f"{node.name}_{tag}", current, out_shape)
 
 
-def expand_axes(ctx: EmitContext, base: str, blob: str, out_shape: tuple[int, ...]) -> str:
+def expand_axes(
+    ctx: EmitContext, base: str, blob: str, out_shape: tuple[int, ...], top: str | None = None, name: str | None = None
+) -> str:
     """`blob` (size 1 where it differs from `out_shape`) repeated to `out_shape`, exactly. On a 4-D blob, H and W
     are expanded by a depthwise Deconvolution with an all-ones 1-D kernel (value x 1, every runtime has it; MNN has
-    no Tile), and on a longer blob whose last two axes grow, the same on it reshaped to 4-D; any other axis by
-    Tile."""
+    no Tile), and on a longer blob whose last two axes grow, the same on it reshaped to 4-D; any other axis but the
+    batch the same on a 4-D view, the batch by Tile. The result is written to `top` by a layer called `name` when given
+    (a node's output), else to a new blob."""
     shape = list(ctx.shape(blob))
     expanded = [axis for axis, size in enumerate(out_shape) if shape[axis] != size]
     if len(shape) > 4 and expanded and min(expanded) >= len(shape) - 2:
@@ -137,36 +141,56 @@ def expand_axes(ctx: EmitContext, base: str, blob: str, out_shape: tuple[int, ..
         ctx.layer(flat, "Reshape", [blob], [flat]).reshape_param.shape.dim.extend([0, lead, *shape[-2:]])
         ctx.set_shape(flat, (shape[0], lead, *shape[-2:]))
         four = expand_axes(ctx, base, flat, (shape[0], lead, *out_shape[-2:]))
-        top = ctx.unique(f"{base}_as_{len(shape)}d")
-        ctx.layer(top, "Reshape", [four], [top]).reshape_param.shape.dim.extend([0, *out_shape[1:]])
-        ctx.set_shape(top, tuple(out_shape))
-        return top
+        back = top or ctx.unique(f"{base}_as_{len(shape)}d")
+        ctx.layer(name or back, "Reshape", [four], [back]).reshape_param.shape.dim.extend([0, *out_shape[1:]])
+        ctx.set_shape(back, tuple(out_shape))
+        return back
     current = blob
     if len(shape) == 4 and shape[2:] == [1, 1] and tuple(out_shape[2:]) != (1, 1):
         # A no-op in Caffe; ncnn keeps a (C, 1, 1) blob as 1-D (after global pooling) and its Deconvolution crashes on
         # one: the Reshape makes it 3-D again.
-        top = ctx.unique(f"{base}_as_map")
-        ctx.layer(top, "Reshape", [current], [top]).reshape_param.shape.dim.extend([0, shape[1], 1, 1])
-        ctx.set_shape(top, tuple(shape))
-        current = top
-    for axis, size in enumerate(out_shape):
-        if shape[axis] == size:
-            continue
-        top = ctx.unique(f"{base}_expand{axis}")
+        as_map = ctx.unique(f"{base}_as_map")
+        ctx.layer(as_map, "Reshape", [current], [as_map]).reshape_param.shape.dim.extend([0, shape[1], 1, 1])
+        ctx.set_shape(as_map, tuple(shape))
+        current = as_map
+    for axis in expanded:
+        size = out_shape[axis]
+        last = axis == expanded[-1] and top is not None
+        grown = top if last else ctx.unique(f"{base}_expand{axis}")
+        layer_name = (name or grown) if last else grown
         if len(shape) == 4 and axis in (2, 3):
-            kernel = (size, 1) if axis == 2 else (1, size)
-            channels = shape[1]
-            weights = np.ones((channels, 1, *kernel), np.float32)
-            p = ctx.layer(top, "Deconvolution", [current], [top], [weights]).convolution_param
-            p.num_output, p.group, p.bias_term = channels, channels, False
-            set_window(p, kernel)
-        else:
-            layer = ctx.layer(top, "Tile", [current], [top])
+            _repeat_by_deconvolution(ctx, layer_name, current, shape[1], (size, 1) if axis == 2 else (1, size), grown)
+        elif axis > 0:
+            # The axis as the unit height of a 4-D view (batch, the axes before it, 1, the axes after it): the same
+            # all-ones Deconvolution repeats it, and a Reshape gives the blob its own shape back. Tile would do it in
+            # one layer, but OpenCV, MNN and ncnn do not run Caffe's Tile.
+            lead, rest = int(np.prod(shape[1:axis])), int(np.prod(shape[axis + 1 :]))
+            view, repeated = ctx.unique(f"{base}_view{axis}"), ctx.unique(f"{base}_repeat{axis}")
+            ctx.layer(view, "Reshape", [current], [view]).reshape_param.shape.dim.extend([0, lead, 1, rest])
+            ctx.set_shape(view, (shape[0], lead, 1, rest))
+            _repeat_by_deconvolution(ctx, repeated, view, lead, (size, 1), repeated)
+            grown_dims = [0, *shape[1:axis], size, *shape[axis + 1 :]]
+            ctx.layer(layer_name, "Reshape", [repeated], [grown]).reshape_param.shape.dim.extend(grown_dims)
+        else:  # the batch: only Tile repeats it
+            layer = ctx.layer(layer_name, "Tile", [current], [grown])
             layer.tile_param.axis, layer.tile_param.tiles = axis, size
         shape[axis] = size
-        ctx.set_shape(top, tuple(shape))
-        current = top
+        ctx.set_shape(grown, tuple(shape))
+        current = grown
     return current
+
+
+def _repeat_by_deconvolution(
+    ctx: EmitContext, name: str, blob: str, channels: int, kernel: tuple[int, int], top: str
+) -> None:
+    """A 4-D blob with a unit H (W) repeated kernel[0] (kernel[1]) times: a depthwise Deconvolution with an all-ones
+    kernel writes value x 1 at each position (exact)."""
+    weights = np.ones((channels, 1, *kernel), np.float32)
+    p = ctx.layer(name, "Deconvolution", [blob], [top], [weights]).convolution_param
+    p.num_output, p.group, p.bias_term = channels, channels, False
+    set_window(p, kernel)
+    n, c, h, w = ctx.shape(blob)
+    ctx.set_shape(top, (n, c, h * kernel[0], w * kernel[1]))
 
 
 def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
@@ -200,6 +224,22 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
     layer = ctx.layer(node.name, "Scale" if kind == "mul" else "Bias", [x], [out], [blob])
     p = layer.scale_param if kind == "mul" else layer.bias_param
     p.axis, p.num_axes = axis, num_axes
+
+
+@register("broadcast_like", caffe="Deconvolution (all-ones) (+ Reshape) or Tile (batch)")
+def convert_broadcast_like(node: Node, ctx: EmitContext) -> None:
+    """broadcast_like (lhs_axes/rhs_axes) -> lhs repeated to the output's shape by all-ones Deconvolutions (exact).
+
+    The output's shape is static, so the second input (read for its shape only) is not a bottom; its producer stays,
+    as MXNet's graph has it (alpha_pose's SE gate: the gate broadcast like x, then multiplied by x)."""
+    lhs, out = node.inputs[0], node.outputs[0]
+    shape, out_shape = ctx.shape(lhs), ctx.shape(out)
+    if len(shape) != len(out_shape) or any(s not in (1, o) for s, o in zip(shape, out_shape)):
+        raise ConversionError(f"broadcasts {shape} to {out_shape}", node.name, node.op, "lhs_axes")
+    if shape == out_shape:
+        ctx.alias(out, lhs)
+        return
+    expand_axes(ctx, node.name, lhs, out_shape, top=out, name=node.name)
 
 
 @register("ones_like", "zeros_like", caffe="Power")

@@ -95,7 +95,8 @@ def _silence_dangling(graph_outputs: list[str], ctx: EmitContext) -> None:
 def _merge_reshapes(ctx: EmitContext) -> None:
     """A Reshape of a Reshape whose result nothing else reads becomes one Reshape (of the first one's input): a chain
     through a 5-D shape (ShuffleNet's channel shuffle) then has no 5-D blob, which ncnn cannot hold. Safe because our
-    Reshapes copy only the batch (a 0 at index 0) and give every other dimension or -1."""
+    Reshapes copy only the batch (a 0 at index 0) and give every other dimension or -1; a batch copy through a Reshape
+    that changed the batch (TSN's (N*S, C) -> (N, S, C)) takes the value that Reshape wrote."""
     producer = {top: layer for layer in ctx.layers for top in layer.proto.top}
     readers: dict[str, int] = {}
     for layer in ctx.layers:
@@ -113,11 +114,21 @@ def _merge_reshapes(ctx: EmitContext) -> None:
             and _plain_reshape(source.proto)
             and readers.get(source.proto.top[0], 0) == 1
             and source.proto.top[0] not in ctx.outputs
+            and _batch_copy_survives(proto, source.proto)
         ):
+            if list(proto.reshape_param.shape.dim[:1]) == [0]:  # copy what the first Reshape wrote, not its input's
+                proto.reshape_param.shape.dim[0] = source.proto.reshape_param.shape.dim[0]
             proto.bottom[0] = source.proto.bottom[0]
             removed.add(id(source))
             source = producer.get(proto.bottom[0])
     ctx.layers[:] = [layer for layer in ctx.layers if id(layer) not in removed]
+
+
+def _batch_copy_survives(proto: pb.LayerParameter, source: pb.LayerParameter) -> bool:
+    """A Reshape that copies its input's batch (0) reads what `source` wrote there: merged, it copies the same value
+    (a 0 there too) or writes it (a number); a -1 there is known only at run time, so those two stay apart."""
+    dims, source_dims = list(proto.reshape_param.shape.dim), list(source.reshape_param.shape.dim)
+    return dims[:1] != [0] or (bool(source_dims) and source_dims[0] >= 0)
 
 
 def _plain_reshape(proto: pb.LayerParameter) -> bool:

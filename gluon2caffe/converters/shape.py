@@ -1,4 +1,4 @@
-"""Shape ops: Flatten, Reshape, expand_dims, transpose, Concat."""
+"""Shape ops: Flatten, Reshape, expand_dims, squeeze, transpose, Concat."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def convert_flatten(node: Node, ctx: EmitContext) -> None:
     ctx.layer(node.name, "Flatten", [node.inputs[0]], [node.outputs[0]])
 
 
-@register("Reshape", "expand_dims", caffe="Reshape")
+@register("Reshape", "expand_dims", "squeeze", caffe="Reshape")
 def convert_reshape(node: Node, ctx: EmitContext) -> None:
-    """Reshape (codes 0/-1/-2/-3/-4, reverse) / expand_dims -> Reshape to the inferred shape, batch copied (0)."""
+    """Reshape (codes 0/-1/-2/-3/-4, reverse) / expand_dims / squeeze -> Reshape to the inferred shape, batch copied."""
     x, out = node.inputs[0], node.outputs[0]
     in_shape, out_shape = ctx.shape(x), ctx.shape(out)
     dims = list(out_shape)
