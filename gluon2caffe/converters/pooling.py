@@ -145,7 +145,7 @@ def _pooling_3d(node: Node, ctx: EmitContext) -> None:
     _, _, ot, oh, ow = ctx.shape(out)
     if a.bool("global_pool", False):
         merged = _reshape(node, ctx, x, "input_4d", (n, c, t * h, w))
-        _pass_2d(node, ctx, merged, (n, c, 1, 1), {"global_pool": True}, last=True)
+        _pass_2d(node, ctx, merged, (n, c, 1, 1), {"global_pool": True}, "global", last=True)
         return
     kernel = spatial_nd(node, "kernel", a.int_tuple("kernel"), 1, 3)
     stride = spatial_nd(node, "stride", a.int_tuple("stride", ()), 1, 3)
@@ -155,12 +155,12 @@ def _pooling_3d(node: Node, ctx: EmitContext) -> None:
     if (kernel[1:], stride[1:], pad[1:]) != ((1, 1), (1, 1), (0, 0)):
         frames = _reshape(node, ctx, x, "frames", (n, c * t, h, w))
         window = {"kernel": kernel[1:], "stride": stride[1:], "pad": pad[1:]}
-        current = _pass_2d(node, ctx, frames, (n, c * t, oh, ow), window, last=False)
+        current = _pass_2d(node, ctx, frames, (n, c * t, oh, ow), window, "spatial", last=False)
         ch, cw = oh, ow
     if time_pass:
         series = _reshape(node, ctx, current, "series", (n, c, t, ch * cw))
         window = {"kernel": (kernel[0], 1), "stride": (stride[0], 1), "pad": (pad[0], 0)}
-        current = _pass_2d(node, ctx, series, (n, c, ot, oh * ow), window, last=False)
+        current = _pass_2d(node, ctx, series, (n, c, ot, oh * ow), window, "time", last=False)
     ctx.layer(node.name, "Reshape", [current], [out]).reshape_param.shape.dim.extend([0, c, ot, oh, ow])
 
 
@@ -171,20 +171,19 @@ def _reshape(node: Node, ctx: EmitContext, x: str, suffix: str, shape: tuple[int
     return blob
 
 
-def _pass_2d(node: Node, ctx: EmitContext, x: str, out_shape: tuple, window: dict, last: bool) -> str:
+def _pass_2d(node: Node, ctx: EmitContext, x: str, out_shape: tuple, window: dict, axes: str, last: bool) -> str:
     """One 2-D pooling pass of a 3-D node on the 4-D blob `x`: the node's attributes with this pass's window."""
     attrs = Attrs(node.name, node.op, node.attrs.raw)
     attrs.typed = dict(node.attrs.typed)
     attrs.set("layout", "None")
     for key, value in window.items():
         attrs.set(key, value)
-    out = ctx.unique(f"{node.name}_{'global' if 'global_pool' in window else 'pass'}")
+    out = ctx.unique(f"{node.name}_{axes}")
     ctx.set_shape(out, out_shape)
     try:
         convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
     except ConversionError as exc:  # name the 3-D node, not its 2-D pass
         message = str(exc).split(": ", 1)[1] if exc.node else str(exc)
-        axes = "time" if window.get("kernel", (0, 0))[1:] == (1,) and "global_pool" not in window else "spatial"
         raise ConversionError(f"in its {axes} pass: {message}", node.name, node.op, exc.attr) from exc
     if last:  # a global pass is the last pooling: only the Reshape back to 5-D follows
         _, c = out_shape[:2]
