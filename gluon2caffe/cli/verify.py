@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     elif placed.local is not None:
         print(f"  layer-local check: {placed.local.distribution()}")
     status = relu6_verdict(placed) or placed.status
-    print(f"  status: {status}")
+    unplaced = placed.local is None and placed.runtime == "caffe" and status == "exact"
+    print(f"  status: {status}" + (" end to end (--local also checks every layer)" if unplaced else ""))
     if args.plot:
         points = len(result.local.segments) if result.local is not None else len(result.layers)
         width, height = plot_size(points)
