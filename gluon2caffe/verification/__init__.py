@@ -263,7 +263,7 @@ def plot_layers(result: VerificationResult, path: str) -> str:
     ax.set_xticks(shown)
     ax.set_xticklabels([points[i][0] for i in shown], rotation=90, fontsize=6)
     ax.set_xlim(-1, max(len(points), 1))
-    ax.set_xlabel(f"layer, in net order ({len(points)} points" + (f", every {step}th named)" if step > 1 else ")"))
+    ax.set_xlabel(f"layer, in net order ({len(points)} points" + (f", one in {step} named)" if step > 1 else ")"))
     ax.set_ylabel("max |caffe - mxnet| / max(1, max |mxnet|)")
     ax.set_title(f"{what} ({result.runtime})")
     ax.legend(loc="upper left")
