@@ -1,20 +1,144 @@
-"""Rewrite the README's supported-operator table from the converter registry (`make readme`)."""
+"""`make readme`: regenerate the README's generated parts.
 
+- The supported-operator table, from the converter registry (between `<!-- support-table:start -->` and `:end`).
+- Every command transcript, by running its commands for real. A transcript is a code block between
+  `<!-- transcript:start -->` (or `<!-- transcript:start SETUP -->`) and `<!-- transcript:end -->`; its `$ gluon2caffe
+  ...` lines are the commands. They run in order, in one scratch folder shared by all transcripts, as
+  `python -m gluon2caffe` of this checkout; SETUP names a step of SETUPS run first in that folder (the files a
+  command reads). The block is rewritten as each command followed by what it printed (stderr's progress and stdout,
+  in the order printed). Long layer tables are cut to their first and last rows. Timings vary from run to run.
+
+    .venv/bin/python scripts/sync_readme.py              # the table and every transcript (a few minutes)
+    .venv/bin/python scripts/sync_readme.py --table-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
 import re
+import shlex
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from gluon2caffe.converters import support_table
-
-readme = Path(__file__).resolve().parent.parent / "README.md"
-text = readme.read_text()
-new = re.sub(
-    r"(<!-- support-table:start -->\n).*?(<!-- support-table:end -->)",
-    lambda m: m.group(1) + support_table() + m.group(2),
-    text,
-    flags=re.S,
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+TRANSCRIPT = re.compile(
+    r"(<!-- transcript:start(?: (?P<setup>[\w-]+))? -->\n```\n)(?P<body>.*?)(```\n<!-- transcript:end -->)", re.S
 )
-if new == text:
-    sys.exit(0)
-readme.write_text(new)
-print("README.md: support table updated")
+
+# What a transcript's commands read, made in the scratch folder by a child python (random weights, seeded).
+SETUPS = {
+    # `net.export()` of a random-weight ssd_300_mobilenet0.25_voc, as training leaves it: ssd-symbol.json + .params.
+    "exported-ssd": """
+import mxnet as mx
+from gluon2caffe.tools.models import load_zoo_model
+net = load_zoo_model("ssd_300_mobilenet0.25_voc", (1, 3, 300, 300))
+net.hybridize(); net(mx.nd.zeros((1, 3, 300, 300))); net.export("ssd")
+""",
+    # Weights of a 3-class ssd_512_mobilenet1.0_custom, as `save_parameters` writes them after training.
+    "trained-ssd": """
+from gluon2caffe.tools.models import load_zoo_model
+net = load_zoo_model("ssd_512_mobilenet1.0_custom", (1, 3, 512, 512), classes=["person", "car", "dog"])
+net.save_parameters("trained.params")
+""",
+}
+
+TABLE_ROW = re.compile(r"^\s+\d+\s{2}\S")  # a row of verify --layers' table: index, layer, blob, shape, errors
+KEEP_HEAD, KEEP_TAIL = 3, 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table-only", action="store_true", help="only the supported-operator table")
+    args = parser.parse_args()
+    bodies = [] if args.table_only else run_transcripts(README.read_text())
+    text = README.read_text()  # again: the runs take minutes, and only the generated parts are replaced
+    new = sync_table(text)
+    if bodies:
+        new = replace_transcripts(new, bodies)
+    if new == text:
+        return
+    README.write_text(new)
+    print("README.md updated")
+
+
+def sync_table(text: str) -> str:
+    sys.path.insert(0, str(ROOT))
+    from gluon2caffe.converters import support_table
+
+    return re.sub(
+        r"(<!-- support-table:start -->\n).*?(<!-- support-table:end -->)",
+        lambda m: m.group(1) + support_table() + m.group(2),
+        text,
+        flags=re.S,
+    )
+
+
+def commands(body: str) -> list[str]:
+    """The `$ gluon2caffe ...` command lines of a transcript block, without the `$ `."""
+    return [line[2:] for line in body.splitlines() if line.startswith("$ gluon2caffe ")]
+
+
+def run_transcripts(text: str) -> list[str]:
+    """The new body of each transcript block of `text`, in order: its commands and what they print."""
+    bodies = []
+    with tempfile.TemporaryDirectory(prefix="gluon2caffe-readme-") as scratch:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), GLOG_minloglevel="2")
+        done: set[str] = set()
+        for match in TRANSCRIPT.finditer(text):
+            setup = match.group("setup")
+            if setup and setup not in done:
+                print(f"setup {setup} ...", file=sys.stderr, flush=True)
+                subprocess.run([sys.executable, "-c", SETUPS[setup]], cwd=scratch, env=env, check=True)
+                done.add(setup)
+            body = ""
+            for command in commands(match.group("body")):
+                print(f"$ {command}", file=sys.stderr, flush=True)
+                body += f"$ {command}\n" + run(command, scratch, env)
+            bodies.append(body)
+    return bodies
+
+
+def replace_transcripts(text: str, bodies: list[str]) -> str:
+    found = len(TRANSCRIPT.findall(text))
+    if found != len(bodies):
+        raise SystemExit(f"README.md changed while the transcripts ran ({found} blocks, {len(bodies)} runs): run again")
+    queue = iter(bodies)
+    return TRANSCRIPT.sub(lambda m: m.group(1) + next(queue) + m.group(4), text)
+
+
+def run(command: str, cwd: str, env: dict[str, str]) -> str:
+    """What `command` (gluon2caffe ...) prints, stderr and stdout merged in order, long tables cut."""
+    argv = shlex.split(command)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gluon2caffe", *argv[1:]],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return "".join(line + "\n" for line in cut_tables(proc.stdout.splitlines()))
+
+
+def cut_tables(lines: list[str]) -> list[str]:
+    """Runs of more than KEEP_HEAD + KEEP_TAIL + 1 table rows keep their first and last rows, with `...` between."""
+    out: list[str] = []
+    run: list[str] = []
+    for line in lines + [""]:
+        if TABLE_ROW.match(line):
+            run.append(line)
+            continue
+        if len(run) > KEEP_HEAD + KEEP_TAIL + 1:
+            run = run[:KEEP_HEAD] + ["   ..."] + run[-KEEP_TAIL:]
+        out += run
+        run = []
+        out.append(line)
+    return out[:-1]
+
+
+if __name__ == "__main__":
+    main()

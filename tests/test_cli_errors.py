@@ -2,9 +2,12 @@
 no file left behind; zoo names get their own input size; -o folders and extensions; file modes; progress."""
 
 import os
+import resource
 import signal
 import subprocess
 import sys
+import time
+from contextlib import ExitStack, contextmanager
 
 import pytest
 
@@ -68,6 +71,127 @@ def test_each_bad_case_is_one_error_line(args, code, message, tmp_path, converte
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
     if code == 2 and args[0] == "convert":
         assert "building" not in proc.stderr  # refused before any model is built
+
+
+@contextmanager
+def mounted_tmpfs(path, options):
+    """A tmpfs at path (root with CAP_SYS_ADMIN only; skips otherwise), unmounted on the way out."""
+    path.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_read_only_output_folder_is_a_usage_error(tmp_path):
+    """A read-only folder: a read-only tmpfs when running as root (root ignores permission bits), else mode 0555."""
+    with ExitStack() as stack:
+        if os.geteuid() == 0:
+            folder = stack.enter_context(mounted_tmpfs(tmp_path / "ro", "ro,size=1m"))
+        else:
+            folder = tmp_path / "ro"
+            folder.mkdir(mode=0o555)
+        proc = run("convert", SMALL, "-o", folder / "sub" / "x")
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert error_lines(proc.stderr) == [
+            f"error: -o: cannot write in {folder} (read-only or no permission); choose another output path"
+        ]
+        assert "Traceback" not in proc.stderr and "building" not in proc.stderr
+        assert list(folder.iterdir()) == []
+
+
+def _file_size_limit():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond the limit then fails with EFBIG
+
+
+@pytest.mark.parametrize("how", ["tmpfs", "RLIMIT_FSIZE"])
+def test_full_disk_is_one_error_line_and_leaves_no_file(how, tmp_path):
+    """A disk that fills up during the write: a 256 KB tmpfs (ENOSPC; root only) or a 256 KB file-size limit
+    (EFBIG, any user); cifar_resnet20_v1's caffemodel is 1.1 MB."""
+    with ExitStack() as stack:
+        if how == "tmpfs":
+            folder, limit = stack.enter_context(mounted_tmpfs(tmp_path / "full", "size=256k")), None
+        else:
+            folder, limit = tmp_path / "full", _file_size_limit
+            folder.mkdir()
+        proc = subprocess.run(
+            [sys.executable, "-m", "gluon2caffe", "convert", SMALL, "-o", str(folder / "x")],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            preexec_fn=limit,
+        )
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        message = "No space left on device" if how == "tmpfs" else "File too large"
+        assert error_lines(proc.stderr) == [
+            f"error: {folder / 'x.caffemodel'}: {message} (check the path, its permissions and free space)"
+        ], proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert list(folder.iterdir()) == []
+
+
+# Run the CLI with the caffemodel write stalled midway (partial bytes in the hidden temporary file), so a signal
+# from outside arrives during the write.
+STALLED_WRITE = """
+import sys, time
+from gluon2caffe import cli
+from gluon2caffe.caffe.caffemodel import CaffeModel
+def stalled(self, f):
+    f.write(b"partial"); f.flush(); time.sleep(120)
+CaffeModel.write_to = stalled
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _wait_for(predicate, proc, seconds=300):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    "signum, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_a_signal_during_the_write_leaves_no_temporary_file(signum, code, word, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STALLED_WRITE, "convert", SMALL, "-o", str(tmp_path / "x"), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: any(p.name.startswith(".x.caffemodel.") for p in tmp_path.iterdir()), proc)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr
+    assert error_lines(stderr) == [f"error: {word}; no partial file was left"] and "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_building_exits_130(tmp_path):
+    """Ctrl-C in a plain run (during the random weights): exit 130, one line, nothing written."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gluon2caffe", "convert", SMALL, "-o", str(tmp_path / "x")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("random live weights"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert error_lines(stderr) == ["error: interrupted; no partial file was left"] and "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_verbose_adds_the_traceback(tmp_path):
@@ -167,35 +291,82 @@ def test_pretrained_base_is_off_for_every_family_that_takes_it(monkeypatch):
     assert calls[0]["pretrained_base"] is False
 
 
-def test_relu6_relu_is_reported_as_the_approximation_asked_for(tmp_path):
+def test_a_segmentation_model_converts_offline(tmp_path):
+    """fcn_resnet50_voc used to start downloading its base network: now nothing is downloaded (the network is cut
+    off here: proxies on a closed port, an empty MXNET_HOME) and it converts."""
+    env = dict(os.environ, MXNET_HOME=str(tmp_path / "mxnet"), HTTP_PROXY="http://127.0.0.1:9")
+    env.update(HTTPS_PROXY=env["HTTP_PROXY"], http_proxy=env["HTTP_PROXY"], https_proxy=env["HTTP_PROXY"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "gluon2caffe", "convert", "fcn_resnet50_voc", "--input-shape", "1,3,32,32"]
+        + ["-o", f"{tmp_path}/out/"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "error:" not in proc.stderr and "ownload" not in proc.stdout + proc.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "fcn_resnet50_voc.caffemodel",
+        "fcn_resnet50_voc.prototxt",
+    ]
+
+
+def test_relu6_relu_is_reported_as_the_approximation_by_convert_and_verify(tmp_path):
+    """convert --verify and the standalone verify give the same verdict: the files record the approximation (a
+    clip(0, 6) written as one ReLU), so verify needs no flag to know it."""
     proc = run(
         "convert", "mobilenetv2_0.25", "--input-shape", "1,3,64,64", "--relu6", "relu", "--verify", "-o", tmp_path / "m"
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "status: approximate (asked for: --relu6 relu): output off by" in proc.stdout
+    assert "status: approximate (--relu6 relu): output off by" in proc.stdout
     assert "every other segment is exact" in proc.stdout
     assert proc.stderr.count("WARNING") == 1 and "(--relu6 relu)" in proc.stderr  # once, naming the flag
+    status = next(line for line in proc.stdout.splitlines() if "status:" in line)
+    proc = run("verify", tmp_path / "m", "--against", "mobilenetv2_0.25", "-q")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert status in proc.stdout.splitlines()
 
 
-def test_anchors_priorbox_is_reported_as_the_approximation_asked_for():
-    from gluon2caffe.cli.common import _asked_for_priorbox
+def test_anchors_priorbox_is_reported_as_the_approximation_within_its_tolerance():
     from gluon2caffe.verification import Comparison
-    from gluon2caffe.verification.detectors import DetectorCheck
+    from gluon2caffe.verification.detectors import DetectorCheck, MovedBoxesMatch, priorbox_verdict
 
     exact, off = Comparison(1e-6, 1.0), Comparison(0.424, 512.0)
     check = DetectorCheck("caffe", {"loc": exact, "conf": exact, "priors (px)": off, "decoded (px)": off}, None, 1.0)
+    check.moved = MovedBoxesMatch(100, 100, 99, min_iou=0.99, max_shift_px=0.44)
     assert check.status == "mismatch"
-    assert _asked_for_priorbox(check).startswith(
-        "approximate (asked for: --anchors priorbox): priors (px) off by 0.424"
-    )
+    verdict = priorbox_verdict(check)
+    assert verdict.startswith("approximate (--anchors priorbox): priors off by 0.42 px, decoded boxes by 0.42 px")
+    assert "99/100 detections found" in verdict and "tolerance: priors 0.5 px" in verdict
+    check.moved.matched = 90  # too many detections lost: beyond the tolerance
+    assert priorbox_verdict(check) is None
+    check.moved.matched = 99
+    check.pre_nms["priors (px)"] = Comparison(2.0, 512.0)  # anchors further off than an int cast can move them
+    assert priorbox_verdict(check) is None
+    check.pre_nms["priors (px)"] = off
     check.pre_nms["loc"] = Comparison(1.0, 1.0)  # a real error elsewhere stays a mismatch
-    assert _asked_for_priorbox(check) is None
+    assert priorbox_verdict(check) is None
+
+
+def test_anchors_priorbox_verdict_of_convert_and_verify_agree(tmp_path):
+    """A 512 SSD's fractional anchor sizes, which caffe-ssd's PriorBox casts to int: approximate in both commands."""
+    name = "ssd_512_mobilenet1.0_voc"
+    args = ("--input-shape", "1,3,256,256", "-o", tmp_path / "ssd", "-q")
+    proc = run("convert", name, "--anchors", "priorbox", "--verify", *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = next(line for line in proc.stdout.splitlines() if "status:" in line)
+    assert status.startswith("  status: approximate (--anchors priorbox): priors off by"), proc.stdout
+    assert "detections, boxes moved by PriorBox:" in proc.stdout
+    proc = run("verify", tmp_path / "ssd", "--against", name, "-q")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert status in proc.stdout.splitlines()
 
 
 def test_plot_without_extension_writes_the_png_it_names(tmp_path, converted):
     proc = run("verify", converted[0] / SMALL, "--against", SMALL, "--plot", tmp_path / "errs")
     assert proc.returncode == 0, proc.stderr
-    assert f"plot: {tmp_path / 'errs.png'}" in proc.stdout and (tmp_path / "errs.png").exists()
+    assert f"plot: {tmp_path / 'errs.png'} (800x600 px, " in proc.stdout and (tmp_path / "errs.png").exists()
 
 
 def test_demo_takes_the_model_size_and_input_shape(tmp_path):

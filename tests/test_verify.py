@@ -10,7 +10,7 @@ import gluon2caffe
 from gluon2caffe import convert, save_model
 from gluon2caffe.caffe import caffe_pb2 as pb
 from gluon2caffe.tools.randomize import randomize
-from gluon2caffe.verification import RuntimeUnavailableError, default_runtime, plot_layers
+from gluon2caffe.verification import RuntimeUnavailableError, default_runtime, plot_layers, plot_size
 
 SHAPE = (1, 3, 64, 64)
 
@@ -35,6 +35,10 @@ def test_verify_outputs_and_layers(model, tmp_path):
     assert any(b.blob.endswith("_batchnorm0_fwd") for b in r.layers)
     png = plot_layers(r, str(tmp_path / "p.png"))
     assert open(png, "rb").read(4) == b"\x89PNG"
+    from PIL import Image
+
+    assert Image.open(png).size == tuple(int(v) for v in plot_size(len(r.layers))) == (800, 600)
+    assert plot_size(197) == (1600, 600)  # a deep net's curve stays readable: width capped, names thinned out
 
 
 def test_first_divergence_finds_a_broken_layer(model, tmp_path):

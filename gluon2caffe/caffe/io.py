@@ -51,15 +51,20 @@ def save_model(
             fd, tmp = tempfile.mkstemp(dir=prefix.parent, prefix=f".{final.name}.", suffix=".tmp")
             temps.append(tmp)
             os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as f:
-                if isinstance(data, CaffeModel):
-                    sizes.append(data.write_to(f))
-                else:
-                    data = data if isinstance(data, bytes) else data.SerializeToString()
-                    f.write(data)
-                    sizes.append(len(data))
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    if isinstance(data, CaffeModel):
+                        sizes.append(data.write_to(f))
+                    else:
+                        data = data if isinstance(data, bytes) else data.SerializeToString()
+                        f.write(data)
+                        sizes.append(len(data))
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:  # a full disk: name the file being written, not an anonymous descriptor
+                if exc.filename is None:
+                    exc.filename = str(final)
+                raise
         os.replace(temps[0], prototxt)
         os.replace(temps[1], caffemodel)
         timings["weights"] = time.perf_counter() - t

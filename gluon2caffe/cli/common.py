@@ -117,7 +117,7 @@ def _check_writable(folder: Path) -> None:
     if not existing.is_dir():
         raise UsageError(f"-o: {existing} is a file, not a folder; choose another output path")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"-o: cannot write in {existing} (permission denied); choose another output path")
+        raise UsageError(f"-o: cannot write in {existing} (read-only or no permission); choose another output path")
 
 
 # `exact by layer` passes: every layer is proven on MXNet's own inputs, and the end-to-end difference is float32
@@ -190,9 +190,9 @@ def print_detector_check(
     source: str,
     seed: int,
     show_local: bool = False,
-    asked_priorbox: bool = False,
 ) -> int:
     from ..verification import default_runtime, make_input
+    from ..verification.detectors import priorbox_verdict
 
     runtime = runtime or default_runtime()
     if show_local and runtime != "caffe":
@@ -204,37 +204,52 @@ def print_detector_check(
         print(f"  before NMS, {name}: {c}")
     if check.detections is not None:
         print(f"  detections: {check.detections}")
+    # PriorBox layers in the files: anchors that may not be GluonCV's (--anchors priorbox), judged as such.
+    approximate = None
+    if check.status not in PASSING and writes_layer(prototxt, "PriorBox"):
+        approximate = priorbox_verdict(check)
+        if check.moved is not None:
+            print(f"  detections, boxes moved by PriorBox: {check.moved}")
     if check.local is not None:
         if show_local:
             print_local(check.local, False)
         else:
             print(f"  layer-local check: {check.local.distribution()}")
-    if check.float64 is not None:
+    if check.float64 is not None and approximate is None:
         print(
             f"  against MXNet in float64: Caffe {check.float64[0]:.3g}, MXNet float32 {check.float64[1]:.3g} "
             "(how much the network amplifies float32 rounding)"
         )
-    approximate = _asked_for_priorbox(check) if asked_priorbox and check.status not in PASSING else None
     print(f"  status: {approximate or check.status}")
     return EXIT_OK if check.status in PASSING or approximate else EXIT_FAILURE
 
 
-ANCHOR_DEPENDENT = ("priors (px)", "decoded (px)")
+def writes_layer(prototxt: str, layer_type: str) -> bool:
+    from ..caffe.io import read_prototxt
+
+    return any(layer.type == layer_type for layer in read_prototxt(prototxt).layer)
 
 
-def _asked_for_priorbox(check) -> str | None:
-    """The verdict of an --anchors priorbox SSD that differs only in what the anchors feed (priors, decoded boxes,
-    the detections), with loc, conf and every checked layer exact; else None (a real mismatch stays one)."""
-    others = [c for name, c in check.pre_nms.items() if name not in ANCHOR_DEPENDENT]
-    if not all(c.ok for c in others) or (check.local is not None and not check.local.ok):
+def relu6_verdict(v, asked: bool = False) -> str | None:
+    """`approximate (--relu6 relu): ...` when the only deviations are clip(0, 6) segments the files write as one
+    ReLU (which only --relu6 relu writes), with every other segment exact; else None (a mismatch stays one).
+
+    Without the layer-local check (OpenCV) the deviation cannot be placed: only a conversion that `asked` for it
+    (convert --relu6 relu --verify) reports it, saying it is not placed."""
+    if v.status in PASSING or not v.outputs or not all(c.reference_finite for c in v.outputs.values()):
         return None
-    if not all(c.reference_finite for c in check.pre_nms.values()):
+    deviation = max(c.relative for c in v.outputs.values())
+    if v.local is None:
+        if not asked:
+            return None
+        return f"approximate (--relu6 relu): output off by {deviation:.3g} relative, not placed layer by layer"
+    bad = [s for s in v.local.segments if not s.ok]
+    if not bad or not all(s.op == "clip" and list(s.types) == ["ReLU"] for s in bad):
         return None
-    moved = ", ".join(f"{name} off by {c.max_abs:.3g}" for name, c in check.pre_nms.items() if name in ANCHOR_DEPENDENT)
-    found = (
-        f"; {check.detections.matched}/{check.detections.gluoncv} GluonCV detections found" if check.detections else ""
+    return (
+        f"approximate (--relu6 relu): output off by {deviation:.3g} relative; the {len(bad)} segment(s) beyond "
+        "the tolerance are all clip(0, 6) written as ReLU, every other segment is exact"
     )
-    return f"approximate (asked for: --anchors priorbox): {moved}{found}; loc, conf and every layer exact"
 
 
 class Progress:

@@ -15,6 +15,7 @@ from .common import (
     input_shape_option,
     output_prefix,
     print_detector_check,
+    relu6_verdict,
 )
 
 
@@ -61,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
                 not args.no_bgr,
                 "scene",
                 0,
-                asked_priorbox=args.anchors == "priorbox",
             )
         else:
             code = _verify_conversion(prototxt, caffemodel, model, not args.no_bgr, args.relu6)
@@ -163,25 +163,6 @@ def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool, relu
         print(f"  verify ({v.runtime}) {name}: {c}")
     if v.local is not None:
         print(f"  layer-local check: {v.local.distribution()}")
-    approximate = _asked_for_relu(v) if relu6 == "relu" and v.status not in PASSING else None
+    approximate = relu6_verdict(v, asked=relu6 == "relu")
     print(f"  status: {approximate or v.status}")
     return EXIT_OK if v.status in PASSING or approximate else EXIT_FAILURE
-
-
-def _asked_for_relu(v) -> str | None:
-    """The verdict of a --relu6 relu conversion that differs only where clip(0, 6) became ReLU, else None (a real
-    mismatch stays one). Without the layer-local check (OpenCV) the deviation cannot be placed: it is reported so."""
-    if not v.outputs or not all(c.reference_finite for c in v.outputs.values()):
-        return None
-    deviation = max(c.relative for c in v.outputs.values())
-    if v.local is None:
-        return (
-            f"approximate (asked for: --relu6 relu; output off by {deviation:.3g} relative, not placed layer by layer)"
-        )
-    bad = [s for s in v.local.segments if not s.ok]
-    if not all(s.op == "clip" for s in bad):
-        return None
-    return (
-        f"approximate (asked for: --relu6 relu): output off by {deviation:.3g} relative; the {len(bad)} segment(s) "
-        "beyond the tolerance are all clip(0, 6) written as ReLU, every other segment is exact"
-    )

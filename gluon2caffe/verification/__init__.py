@@ -227,9 +227,16 @@ def _per_layer(text_net: Any, blobs: dict, ref: dict, wanted: set, to_bgr: bool,
     return rows
 
 
+PLOT_DPI = 100
+PLOT_MAX_WIDTH = 16.0  # inches: 1600 px at PLOT_DPI, whatever the number of blobs
+PLOT_MAX_NAMES = 80  # layer names on the x axis; a longer net names every k-th point
+
+
 def plot_layers(result: VerificationResult, path: str) -> str:
     """Draw the error along the net (log scale) with the tolerance and the first error beyond it: the local error of
-    every segment when the local check ran, else every blob's accumulated error. Returns path."""
+    every segment when the local check ran, else every blob's accumulated error. The x axis names the layers
+    (rotated; every k-th of a long net, at most PLOT_MAX_NAMES); the image is at most PLOT_MAX_WIDTH wide
+    (plot_size says how large). Returns path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -246,21 +253,32 @@ def plot_layers(result: VerificationResult, path: str) -> str:
         first_index = result.layers.index(first) if first else None
         what = "accumulated error (one forward pass)"
     errors = [max(e, 1e-12) for _, e in points]
-    fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, 0.12 * len(errors))), 4.0))
+    fig, ax = plt.subplots(figsize=plot_size(len(errors), in_inches=True))
     ax.semilogy(range(len(errors)), errors, marker=".", linewidth=1)
     ax.axhline(TOLERANCE, color="red", linestyle="--", label=f"tolerance {TOLERANCE:g}")
     if first_index is not None:
         ax.axvline(first_index, color="orange", label=f"first error: {points[first_index][0]}")
-    ax.set_xlabel("layer (net order)")
+    step = -(-len(points) // PLOT_MAX_NAMES) if points else 1
+    shown = list(range(0, len(points), step))
+    ax.set_xticks(shown)
+    ax.set_xticklabels([points[i][0] for i in shown], rotation=90, fontsize=6)
+    ax.set_xlim(-1, max(len(points), 1))
+    ax.set_xlabel(f"layer, in net order ({len(points)} points" + (f", one in {step} named)" if step > 1 else ")"))
     ax.set_ylabel("max |caffe - mxnet| / max(1, max |mxnet|)")
     ax.set_title(f"{what} ({result.runtime})")
     ax.legend(loc="upper left")
     fig.tight_layout()
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=PLOT_DPI)
     plt.close(fig)
     return path
+
+
+def plot_size(points: int, in_inches: bool = False) -> tuple[float, float]:
+    """(width, height) of plot_layers' image for this many points: pixels at PLOT_DPI (or inches)."""
+    width, height = max(8.0, min(PLOT_MAX_WIDTH, 0.1 * points)), 6.0
+    return (width, height) if in_inches else (width * PLOT_DPI, height * PLOT_DPI)
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------
