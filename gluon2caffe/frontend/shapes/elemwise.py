@@ -100,19 +100,19 @@ def broadcast_like(s: OpShapes) -> list[Shape]:
     """lhs broadcast to rhs's shape (all axes, same rank), or on lhs_axes to the sizes of rhs's rhs_axes."""
     lhs, rhs = s.data(0), s.data(1)
     lhs_axes, rhs_axes = s.attrs.int_tuple("lhs_axes", None), s.attrs.int_tuple("rhs_axes", None)
-    if lhs_axes is None and rhs_axes is None:
+    if lhs_axes is None or rhs_axes is None:  # MXNet ignores one without the other
         if len(lhs) != len(rhs):
             raise s.fail(f"operand of shape {lhs} cannot be broadcast to {rhs}: different ranks")
         for x, y in zip(lhs, rhs):
             if x != y and x != 1:
                 raise s.fail(f"operand of shape {lhs} cannot be broadcast to {rhs}")
         return [tuple(rhs)]
-    if lhs_axes is None or rhs_axes is None or len(lhs_axes) != len(rhs_axes) or not lhs_axes:
-        raise s.fail(f"lhs_axes {lhs_axes} and rhs_axes {rhs_axes} must be given together, of one length", "lhs_axes")
+    if len(lhs_axes) != len(rhs_axes) or not lhs_axes:
+        raise s.fail(f"lhs_axes {lhs_axes} and rhs_axes {rhs_axes} must have one, non-zero length", "lhs_axes")
     out = list(lhs)
     for la, ra in zip(lhs_axes, rhs_axes):
         i, j = s.axis("lhs_axes", la, len(lhs)), s.axis("rhs_axes", ra, len(rhs))
-        if lhs[i] != rhs[j] and lhs[i] != 1:
-            raise s.fail(f"axis {la} of size {lhs[i]} cannot be broadcast to {rhs[j]}", "lhs_axes")
+        if lhs[i] != 1:
+            raise s.fail(f"axis {la} has size {lhs[i]}, not 1: it cannot be broadcast to {rhs[j]}", "lhs_axes")
         out[i] = rhs[j]
     return [tuple(out)]

@@ -74,6 +74,8 @@ def deconvolution(s: OpShapes) -> list[Shape]:
     kernel, stride, dilate, pad = _kernel_geometry(s, x)
     num_filter, group = _groups(s, x[1])
     adj = _window(s, "adj", len(kernel), 0)
+    if len(kernel) == 3 and any(d != 1 for d in dilate):
+        raise s.fail(f"is {dilate}; MXNet has no dilated 3-D deconvolution", "dilate")
     target = s.attrs.int_tuple("target_shape", ())
     s.param(1, (x[1], num_filter // group, *kernel), "the weight")
     if not s.attrs.bool("no_bias", True):
@@ -106,7 +108,7 @@ POOLING_CONVENTIONS = ("valid", "full", "same")
 
 @shape_rule("Pooling")
 def pooling(s: OpShapes) -> list[Shape]:
-    """valid: 1 + (in + 2 pad - kernel) // stride; full: 1 + ceil(...); same (1-D): ceil(in / stride); global: 1."""
+    """valid: 1 + (in + 2 pad - kernel) // stride; full: 1 + ceil(...); global: 1."""
     x = s.data(0)
     a = s.attrs
     convention = a.str("pooling_convention", "valid", choices=POOLING_CONVENTIONS)
@@ -127,18 +129,16 @@ def pooling(s: OpShapes) -> list[Shape]:
     stride, pad = _window(s, "stride", len(kernel), 1), _window(s, "pad", len(kernel), 0)
     if min(kernel) <= 0 or min(stride) <= 0:
         raise s.fail(f"kernel {kernel} and stride {stride} must be positive", "kernel")
-    if convention == "same" and (len(x) != 3 or any(pad)):
-        raise s.fail("'same' is 1-D max pooling without pad in MXNet", "pooling_convention")
+    if convention == "same":  # MXNet 1.9's check for it reads pad[1] of a 1-D pad: it fails whatever the shapes
+        raise s.fail("'same' is refused by MXNet 1.9's shape inference", "pooling_convention")
     spatial = []
     for size, k, st, p in zip(x[2:], kernel, stride, pad):
         if k > size + 2 * p:
             raise s.fail(f"the window {k} exceeds the input {size} padded by {p}", "kernel")
         if convention == "valid":
             spatial.append(1 + (size + 2 * p - k) // st)
-        elif convention == "full" or len(kernel) > 1:
-            spatial.append(1 + math.ceil((size + 2 * p - k) / st))
         else:
-            spatial.append(math.ceil((size + 2 * p) / st))
+            spatial.append(1 + math.ceil((size + 2 * p - k) / st))
     return [(x[0], x[1], *spatial)]
 
 
@@ -183,11 +183,8 @@ def leaky_relu(s: OpShapes) -> list[Shape]:
 
 @shape_rule("softmax", "log_softmax", "SoftmaxActivation")
 def softmax(s: OpShapes) -> list[Shape]:
-    """y has x's shape (the axis must exist)."""
-    x = s.data(0)
-    if s.node.op != "SoftmaxActivation":
-        s.axis("axis", s.attrs.int("axis", -1), len(x))
-    return [x]
+    """y has x's shape (MXNet's inference does not check the axis; the converter does)."""
+    return [s.data(0)]
 
 
 @shape_rule("L2Normalization")
@@ -198,8 +195,8 @@ def l2_normalization(s: OpShapes) -> list[Shape]:
     if mode == "instance":
         norm = (x[0],)
     elif mode == "channel":
-        if len(x) < 2:
-            raise s.fail(f"mode 'channel' needs at least a 2-D input, got shape {x}", "mode")
+        if len(x) < 3:
+            raise s.fail(f"mode 'channel' needs at least a 3-D input, got shape {x}", "mode")
         norm = (x[0], *x[2:])
     else:
         if len(x) < 3:

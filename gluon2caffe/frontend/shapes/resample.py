@@ -14,6 +14,9 @@ def upsampling(s: OpShapes) -> list[Shape]:
     scale = a.int("scale")
     kind = a.str("sample_type", choices=("nearest", "bilinear"))
     x = s.data(0)
+    args = a.int("num_args")
+    if args != s.count:
+        raise s.fail(f"is {args} but the node has {s.count} input(s)", "num_args")
     if scale <= 0:
         raise s.fail(f"is {scale}; must be positive", "scale")
     if len(x) != 4:

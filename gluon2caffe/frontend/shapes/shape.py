@@ -11,7 +11,11 @@ from .registry import OpShapes, Shape, shape_rule
 
 def reshape_target(s: OpShapes, x: Shape, codes: tuple[int, ...], reverse: bool) -> Shape:
     """MXNet's Reshape codes against `x`: 0 copies a dim, -1 is inferred, -2 copies the rest, -3 merges two dims,
-    -4 splits one into the next two codes (one may be -1); `reverse` matches them from the right."""
+    -4 splits one into the next two codes (one may be -1); `reverse` matches them from the right.
+
+    As in MXNet 1.9 (InferReshapeShape), the -1 is filled in at its position among the codes, which is not its
+    position in the result after a -2, -3 or -4: such a shape then has the wrong size and is refused here (MXNet's
+    size check is compiled out; its forward would fail)."""
     dims, params = list(x), list(codes)
     if reverse:
         dims.reverse()
@@ -28,7 +32,7 @@ def reshape_target(s: OpShapes, x: Shape, codes: tuple[int, ...], reverse: bool)
         elif code == -1:
             if inferred >= 0:
                 raise s.fail(f"is {codes}: only one dim can be inferred (-1)", "shape")
-            inferred = len(out)
+            inferred = i
             out.append(1)
             src += 1
         elif code == -2:
@@ -59,7 +63,7 @@ def reshape_target(s: OpShapes, x: Shape, codes: tuple[int, ...], reverse: bool)
         else:
             raise s.fail(f"is {codes}: {code} is not a Reshape code", "shape")
         i += 1
-    if inferred >= 0:
+    if inferred >= 0 and inferred < len(out):
         rest = math.prod(out)
         out[inferred] = math.prod(x) // rest if rest else 0
     if reverse:
@@ -316,9 +320,7 @@ def pad(s: OpShapes) -> list[Shape]:
         raise s.fail(f"is {width}: N and C cannot be padded", "pad_width")
     if min(width) < 0:
         raise s.fail(f"is {width}: negative padding", "pad_width")
-    out = []
-    for d, (before, after) in zip(x, zip(width[::2], width[1::2])):
-        if mode == "reflect" and (before >= d or after >= d):
-            raise s.fail(f"is {width}: reflect padding must be smaller than the dim {d}", "pad_width")
-        out.append(d + before + after)
+    if mode == "reflect" and (max(width[4:6]) >= x[2] or max(width[6:8]) >= x[3]):  # MXNet checks these two only
+        raise s.fail(f"is {width}: reflect padding of H and W must be smaller than {x[2:4]}", "pad_width")
+    out = [d + before + after for d, before, after in zip(x, width[::2], width[1::2])]
     return [tuple(out)]
