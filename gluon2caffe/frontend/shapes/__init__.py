@@ -67,7 +67,10 @@ def infer_graph_shapes(graph: Graph) -> dict[str, Shape]:
                 raise ConversionError(f"input '{tensor}' is computed after this node", node.name, node.op)
             inputs.append(shapes.get(tensor))
         op = OpShapes(node, inputs)
-        outputs = rule(op)
+        try:
+            outputs = rule(op)
+        except (ArithmeticError, ValueError) as exc:  # e.g. an infinite scale attribute: untrusted files have them
+            raise ConversionError(f"attributes out of range ({exc})", node.name, node.op) from None
         for tensor, known in zip(node.inputs, op.shapes):
             if known is not None:
                 shapes.setdefault(tensor, tuple(known))

@@ -42,6 +42,8 @@ class OpShapes:
         shape = self.shapes[index]
         if shape is None:
             raise self.fail(f"the shape of input {index} ('{self.node.inputs[index]}') is unknown")
+        if not shape:  # MXNet 1.x has no 0-D tensors: () is its 'unknown shape'
+            raise self.fail(f"input {index} ('{self.node.inputs[index]}') has no dimensions")
         return shape
 
     def param(self, index: int, expected: Shape, what: str) -> None:
