@@ -522,6 +522,22 @@ def test_an_op_registered_without_a_rule_is_found(monkeypatch) -> None:
     assert ops_without_rules() == ["_made_up_op"]
 
 
+def test_ops_without_a_rule_are_skipped_only_when_asked() -> None:
+    """A detector head read from exported files may hold ops we have no rule for: they (and what reads them) are
+    left without shapes, the rest is inferred; by default such an op is an error naming it."""
+    nodes = [
+        Node("a", "relu", Attrs("a", "relu"), ["x"], ["a"]),
+        Node("b", "_made_up_op", Attrs("b", "_made_up_op"), ["a"], ["b"]),
+        Node("c", "relu", Attrs("c", "relu"), ["b"], ["c"]),
+        Node("d", "Flatten", Attrs("d", "Flatten"), ["a"], ["d"]),
+    ]
+    graph = Graph(nodes=nodes, inputs={"x": (1, 2, 3)}, outputs=["c", "d"], params={}, shapes={})
+    shapes = infer_graph_shapes(graph, skip_unknown_ops=True)
+    assert shapes == {"x": (1, 2, 3), "a": (1, 2, 3), "d": (1, 6)}
+    with pytest.raises(ConversionError, match="node 'b' op _made_up_op: no shape rule"):
+        infer_graph_shapes(graph)
+
+
 def test_a_rule_registered_twice_is_refused() -> None:
     with pytest.raises(RuntimeError, match="registered twice"):
         shape_rule("Convolution")(lambda s: [])

@@ -70,8 +70,8 @@ def infer_exported_shapes(model: ExportedModel, input_shapes: dict, source_names
     if shape_inference_backend() == "mxnet":
         return infer_shapes_isolated(model, input_shapes, source_names)
     graph = graph_from_json(model.symbol_json, model.params, input_shapes, name=model.name)
-    try:
-        return infer_graph_shapes(graph)
+    try:  # the whole graph, like MXNet's: a detector's head is cut later (ops of a head we have no rule for: skipped)
+        return infer_graph_shapes(graph, skip_unknown_ops=True)
     except ParameterShapeError as exc:
         raise ModelFileError(model.params_path, str(exc)) from None
     except Gluon2CaffeError as exc:

@@ -47,18 +47,24 @@ def shape_inference_backend() -> str:
     return choice
 
 
-def infer_graph_shapes(graph: Graph) -> dict[str, Shape]:
+def infer_graph_shapes(graph: Graph, skip_unknown_ops: bool = False) -> dict[str, Shape]:
     """The shape of every tensor of `graph` (inputs, parameters, node outputs), node by node in graph order.
 
     Parameters have the shapes of their arrays; a parameter variable without a value gets the shape its op needs.
     A node whose op has no rule, or whose attributes and input shapes MXNet would refuse, raises ConversionError
-    naming the node, the op and (where one is at fault) the attribute.
+    naming the node, the op and (where one is at fault) the attribute. `skip_unknown_ops`: a node whose op has no
+    rule (and every node after it that reads its outputs) is left without shapes instead: a detector head the
+    conversion cuts off needs only some of its tensors' shapes (the caller checks those it needs are known).
     """
     shapes: dict[str, Shape] = {name: tuple(int(d) for d in shape) for name, shape in graph.inputs.items()}
     shapes.update({name: tuple(int(d) for d in value.shape) for name, value in graph.params.items()})
     produced = {t for node in graph.nodes for t in node.outputs}
+    skipped: set[str] = set()
     for node in graph.nodes:
         rule = SHAPE_RULES.get(node.op)
+        if skip_unknown_ops and (rule is None or any(t in skipped for t in node.inputs)):
+            skipped.update(node.outputs)
+            continue
         if rule is None:
             raise ConversionError("no shape rule for this operator (our shape inference)", node.name, node.op)
         inputs: list[Shape | None] = []
