@@ -19,7 +19,7 @@ from .converters.emit import CaffeModel, EmitOptions, build_nets, check_supporte
 from .detectors import SSD_DETECTOR, YOLO_DETECTOR, Detector, DetectorOptions, detector_for
 from .detectors.base import classes_of
 from .errors import ConversionError, InvalidCallError, ModelFileError
-from .frontend.exported import ExportedModel, infer_shapes_isolated
+from .frontend.exported import ExportedModel, infer_exported_shapes
 from .frontend.load import load_graph
 from .frontend.mxnet_graph import attach_shapes, graph_from_json, trace_block
 from .ir.graph import Graph
@@ -278,7 +278,7 @@ def _read_exported(model: ExportedModel, options: ConvertOptions) -> Graph:
     graph = graph_from_json(model.symbol_json, model.params, shapes, name=model.name)
     check_supported(graph)  # before any work (and before MXNet parses the graph): every unsupported op at once
     try:
-        attach_shapes(graph, None, infer_shapes_isolated(model, graph.inputs, graph.source_names))
+        attach_shapes(graph, None, infer_exported_shapes(model, graph.inputs, graph.source_names))
     except ConversionError as exc:  # a parameter whose shape the graph does not take
         raise ModelFileError(model.params_path, str(exc)) from None
     if isinstance(options.input_shape, tuple) and model.inputs[0] != options.input_name:

@@ -22,13 +22,18 @@ from .common import (
 def run(args: argparse.Namespace) -> int:
     from ..api import ConvertOptions, convert_with, save_model
     from ..detectors import DetectorOptions, detector_for
+    from ..frontend.shapes import mxnet_available
     from ..tools.models import check_zoo_name, default_input_shape, load_model
 
     progress = Progress(getattr(args, "quiet", False))
     classes = classes_from(args)
     prefix = output_prefix(args.output, args.model)
     zoo = check_zoo_options(args)
-    progress.imports()
+    if zoo:
+        progress.imports()
+    else:  # exported files convert without MXNet where it does not import (our own shape inference)
+        with progress.step("import"):
+            mxnet_available()
     if zoo:
         check_zoo_name(args.model)  # GluonCV's list, for a name outside the tested lists
     shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)

@@ -59,6 +59,25 @@ class ExportedModel:
 SHAPE_INFERENCE_TIMEOUT = 300  # seconds
 
 
+def infer_exported_shapes(model: ExportedModel, input_shapes: dict, source_names: list[str]) -> dict:
+    """Every tensor's shape in the whole exported graph: MXNet's inference in a child process, or our own
+    (frontend/shapes: where MXNet does not import, or GLUON2CAFFE_SHAPE_INFERENCE=own). ModelFileError naming the
+    symbol file (the params file for a parameter of the wrong shape) when the graph cannot take `input_shapes`."""
+    from .mxnet_graph import graph_from_json
+    from .shapes import infer_graph_shapes, shape_inference_backend
+    from .shapes.registry import ParameterShapeError
+
+    if shape_inference_backend() == "mxnet":
+        return infer_shapes_isolated(model, input_shapes, source_names)
+    graph = graph_from_json(model.symbol_json, model.params, input_shapes, name=model.name)
+    try:  # the whole graph, like MXNet's: a detector's head is cut later (ops of a head we have no rule for: skipped)
+        return infer_graph_shapes(graph, skip_unknown_ops=True)
+    except ParameterShapeError as exc:
+        raise ModelFileError(model.params_path, str(exc)) from None
+    except Gluon2CaffeError as exc:
+        raise ModelFileError(model.symbol_path, str(exc)) from None
+
+
 def infer_shapes_isolated(model: ExportedModel, input_shapes: dict, source_names: list[str]) -> dict:
     """MXNet's shape inference on an untrusted graph, in a forked child process.
 

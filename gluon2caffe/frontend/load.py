@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ..errors import ConversionError
 from ..ir.graph import Graph
-from .exported import ExportedModel, infer_shapes_isolated
+from .exported import ExportedModel, infer_exported_shapes
 from .mxnet_graph import graph_from_json, infer_shapes, trace_block
 
 ShapeInference = Callable[[Graph], dict]
@@ -15,7 +15,8 @@ ShapeInference = Callable[[Graph], dict]
 
 def load_graph(net: Any, input_shape: tuple[int, ...], input_name: str = "data") -> tuple[Graph, ShapeInference]:
     """(graph, infer): the IR graph of `net` and a function giving every tensor's shape (MXNet's inference; for
-    an exported model in a child process, the graph being untrusted). The input tensor is named `input_name`."""
+    an exported model in a child process, the graph being untrusted, or our own where MXNet does not import). The
+    input tensor is named `input_name`."""
     if isinstance(net, ExportedModel):
         inputs = net.inputs
         if len(inputs) != 1:
@@ -24,7 +25,7 @@ def load_graph(net: Any, input_shape: tuple[int, ...], input_name: str = "data")
         graph = graph_from_json(net.symbol_json, net.params, {var: tuple(input_shape)}, name=net.name)
 
         def infer_exported(g: Graph) -> dict:
-            shapes = infer_shapes_isolated(net, {var: tuple(input_shape)}, g.source_names)
+            shapes = infer_exported_shapes(net, {var: tuple(input_shape)}, g.source_names)
             if var != input_name:
                 shapes[input_name] = shapes.pop(var)
             return shapes

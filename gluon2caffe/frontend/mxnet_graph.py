@@ -93,7 +93,7 @@ def attach_shapes(graph: Graph, symbol: Any, shapes: dict[str, tuple[int, ...]] 
     graph.shapes.update(shapes if shapes is not None else infer_shapes(symbol, graph.inputs, graph.source_names))
     missing = [t for node in graph.nodes for t in node.outputs + node.inputs if t not in graph.shapes]
     if missing:
-        raise Gluon2CaffeError(f"MXNet shape inference left {len(missing)} tensor(s) unknown, e.g. {missing[:3]}")
+        raise Gluon2CaffeError(f"shape inference left {len(missing)} tensor(s) unknown, e.g. {missing[:3]}")
     for tensor, shape in graph.shapes.items():
         if tensor in graph.params and tuple(graph.params[tensor].shape) != shape:
             raise ConversionError(

@@ -2,7 +2,8 @@
 
 A separable linear resampling is out = R . X . C^T per (n, c). Running MXNet's own operator on unit probes gives R and
 C exactly as MXNet computes them, whatever the mode or align_corners; the converters then write them as InnerProducts
-without running MXNet (ir/ops.py: SEPARABLE).
+without running MXNet (ir/ops.py: SEPARABLE). Where MXNet does not import (or GLUON2CAFFE_SHAPE_INFERENCE=own),
+resample_numpy.py computes the same float32 numbers with MXNet's arithmetic.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir.graph import Graph, Node
 from ..ir.ops import SEPARABLE, needs_separable_weights
+from .resample_numpy import separable_weights_numpy
+from .shapes import shape_inference_backend
 
 
 def measure_resampling(graph: Graph) -> None:
     """Store the measured (rows, cols) on every node the converters write as a separable resampling."""
+    own = None
     for node in graph.nodes:
-        if needs_separable_weights(node, graph.shapes[node.inputs[0]], graph.shapes[node.outputs[0]]):
-            node.attrs.set(SEPARABLE, measure_separable(node, graph))
+        x, y = graph.shapes[node.inputs[0]], graph.shapes[node.outputs[0]]
+        if needs_separable_weights(node, x, y):
+            own = shape_inference_backend() == "own" if own is None else own
+            node.attrs.set(SEPARABLE, separable_weights_numpy(node, x, y) if own else measure_separable(node, graph))
 
 
 def measure_separable(node: Node, graph: Graph) -> tuple[np.ndarray, np.ndarray]:
