@@ -27,7 +27,10 @@ def run(args: argparse.Namespace) -> int:
     classes = classes_from(args)
     prefix = output_prefix(args.output, args.model)
     zoo = check_zoo_options(args)
-    progress.imports()
+    if zoo:  # an exported model converts without MXNet; --verify runs it in MXNet
+        progress.imports(f"the zoo name {args.model!r} (no exported {args.model}-symbol.json here)")
+    elif args.verify:
+        progress.imports("convert --verify (it runs the model in MXNet; `verify --reference` needs no MXNet)", False)
     if zoo:
         check_zoo_name(args.model)  # GluonCV's list, for a name outside the tested lists
     shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)
