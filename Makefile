@@ -67,7 +67,8 @@ no-mxnet: $(NO_MXNET_STAMPS)
 	test -x .venv-py3$*/bin/python || "$$python" -m venv .venv-py3$*
 	@# A fresh venv's pip/setuptools cannot build a pyproject package on 3.12+ (no distutils): upgrade them first.
 	.venv-py3$*/bin/python -m pip install -q --upgrade pip setuptools
-	.venv-py3$*/bin/python -m pip install -q '.[opencv]'
+	@# eager: the newest versions the ranges allow, as a fresh machine's `pip install .` gets them.
+	.venv-py3$*/bin/python -m pip install -q --upgrade --upgrade-strategy eager '.[opencv]'
 	@# The same version number: pip keeps an installed copy unless told; the sources changed, reinstall it.
 	.venv-py3$*/bin/python -m pip install -q --force-reinstall --no-deps .
 	@touch $@

@@ -275,3 +275,32 @@ def test_missing_python_without_mxnet_stops_the_session(monkeypatch):
     message = str(caught.value)
     assert "Python 3.13 without MXNet: /nonexistent/python3.13 does not exist; `make no-mxnet`" in message, message
     assert "Python 3.12" not in message, message
+
+
+def test_reference_files_read_by_hand_and_refused_when_wrong(small_reference, tmp_path):
+    """An .npz written by hand (one input, one output, any names) verifies like the CLI's; a file that is not an
+    .npz, lacks the arrays, or holds a pickle is refused with the path (InvalidCallError), never unpickled."""
+    from gluon2caffe import load_reference, verify
+    from gluon2caffe.errors import InvalidCallError
+
+    prefix, npz = small_reference
+    saved = load_reference(npz)
+    assert saved.meta["format"] == "gluon2caffe-reference" and saved.meta["mxnet"].startswith("1.9")
+    (x,), (y,) = saved.inputs.values(), saved.outputs.values()
+    by_hand = tmp_path / "by_hand.npz"
+    np.savez(by_hand, **{"input:image": x, "output:scores": y})
+    result = verify(f"{prefix}.prototxt", f"{prefix}.caffemodel", load_reference(by_hand))
+    assert result.status == "exact", result.outputs
+    not_npz, empty, pickled = tmp_path / "x.npz", tmp_path / "empty.npz", tmp_path / "pickled.npz"
+    not_npz.write_text("not a zip")
+    np.savez(empty, something=x)
+    np.savez(pickled, **{"input:data": x, "output:out": np.array([{"a": 1}], dtype=object)})
+    for path, expected in (
+        (tmp_path / "missing.npz", "no such file"),
+        (not_npz, "not a readable .npz"),
+        (empty, "expected arrays named input:NAME and output:NAME"),
+        (pickled, "not a readable .npz"),
+    ):
+        with pytest.raises(InvalidCallError, match=expected) as caught:
+            load_reference(path)
+        assert str(path) in str(caught.value)
