@@ -271,6 +271,7 @@ class Progress:
         "convert": "tracing and converting",
         "write": "writing the files",
         "verify": "verifying",
+        "run": "running the model in MXNet",
     }
 
     def __init__(self, quiet: bool = False):
@@ -278,7 +279,7 @@ class Progress:
         self.seconds: dict[str, float] = {}
         self.start = time.perf_counter()
 
-    def imports(self, purpose: str, gluoncv: bool = True) -> None:
+    def imports(self, purpose: str = "this command", gluoncv: bool = True) -> None:
         """MXNet (and GluonCV) take seconds to import: a step of its own, so the times add up. Where they cannot be
         imported, the one error line says that `purpose` needs them and names the extra (exit 2)."""
         from ..extras import import_gluoncv, import_mxnet
