@@ -44,7 +44,7 @@ CLASSIFIERS = [
     ("hrnet_w18_small_v1_c", 224),
     ("resnest50", 224),
 ]
-DETECTORS = [("ssd_300_vgg16_atrous_voc", 300), ("yolo3_mobilenet1.0_coco", 416)]
+DETECTORS = [("ssd_300_vgg16_atrous_voc", 300), ("yolo3_mobilenet1.0_coco", 320)]  # 320: a quicker export than 416
 VERSIONS = list(NO_MXNET_PYTHONS)
 EXTRA = "pip install 'gluon2caffe[mxnet]'"
 
