@@ -22,7 +22,7 @@ NO_MXNET_STAMPS := .venv-py312/.installed .venv-py313/.installed
 # ncnn's caffe2ncnn goes beside the venv's python, where gluon2caffe looks for it (NCNN_TOOL_SRC: see caffe2ncnn).
 CAFFE2NCNN := $(VENV)/bin/caffe2ncnn
 
-.PHONY: demo test fuzz zoo bench setup caffe openvino caffe2ncnn no-mxnet proto readme lint clean
+.PHONY: demo test fuzz zoo bench setup caffe openvino caffe2ncnn no_mxnet proto readme lint clean
 
 setup: $(STAMP)
 
@@ -57,7 +57,7 @@ $(OPENVINO_STAMP): requirements-openvino.txt
 	$(OPENVINO_VENV)/bin/opt_in_out --opt_out
 	@touch $@
 
-no-mxnet: $(NO_MXNET_STAMPS)
+no_mxnet: $(NO_MXNET_STAMPS)
 
 .venv-py3%/.installed: $(PACKAGE_FILES)
 	@python=$(if $(filter 12,$*),$(PY312),$(PY313)); version=3.$*; \

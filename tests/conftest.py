@@ -40,7 +40,7 @@ MAKE_TARGETS = {
     "ncnn": ("make caffe2ncnn NCNN_TOOL_SRC=DIR", "builds caffe2ncnn (DIR: ncnn's tools/caffe)"),
 }
 NCNN_SKIPPED = "ncnn checks did not run: "  # how a skipped ncnn test's reason begins (counted for the banner)
-# Pythons where MXNet cannot run (issue 18): a venv each with `pip install '.[opencv]'` and no MXNet (`make no-mxnet`);
+# Pythons where MXNet cannot run (issue 18): a venv each with `pip install '.[opencv]'` and no MXNet (`make no_mxnet`);
 # these variables name other pythons. tests/test_no_mxnet.py converts in them; under REQUIRE_CAFFE they must exist.
 NO_MXNET_PYTHONS = {"3.12": "GLUON2CAFFE_PY312", "3.13": "GLUON2CAFFE_PY313"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,7 +81,7 @@ def no_mxnet_python(version: str, environ: Mapping[str, str] = os.environ) -> st
 def missing_no_mxnet_pythons(environ: Mapping[str, str] = os.environ) -> list[str]:
     """The no-MXNet pythons that are not there, each with the fix."""
     return [
-        f"Python {version} without MXNet: {path} does not exist; `make no-mxnet` builds it (or set {variable})"
+        f"Python {version} without MXNet: {path} does not exist; `make no_mxnet` builds it (or set {variable})"
         for version, variable in NO_MXNET_PYTHONS.items()
         if not os.access(path := no_mxnet_python(version, environ), os.X_OK)
     ]

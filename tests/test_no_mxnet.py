@@ -1,5 +1,5 @@
 """Where MXNet cannot run (issue 18): Python 3.12 and 3.13 venvs with `pip install '.[opencv]'` and no MXNet
-(`make no-mxnet`; conftest.no_mxnet_python finds them, and under GLUON2CAFFE_REQUIRE_CAFFE a missing one stops the
+(`make no_mxnet`; conftest.no_mxnet_python finds them, and under GLUON2CAFFE_REQUIRE_CAFFE a missing one stops the
 session).
 
 - The exported files of a sample of zoo models (a dozen classifiers covering the operator families, an SSD and a
@@ -269,13 +269,13 @@ def test_exported_model_converts_here_with_mxnet_broken(kind, broken_mxnet, expo
 
 
 def test_missing_python_without_mxnet_stops_the_session(monkeypatch):
-    """Under GLUON2CAFFE_REQUIRE_CAFFE a missing 3.12 / 3.13 venv is a usage error naming it and `make no-mxnet`."""
+    """Under GLUON2CAFFE_REQUIRE_CAFFE a missing 3.12 / 3.13 venv is a usage error naming it and `make no_mxnet`."""
     with pytest.raises(pytest.UsageError) as caught:
         require_runtimes(
             {**os.environ, "GLUON2CAFFE_REQUIRE_CAFFE": "1", "GLUON2CAFFE_PY313": "/nonexistent/python3.13"}
         )
     message = str(caught.value)
-    assert "Python 3.13 without MXNet: /nonexistent/python3.13 does not exist; `make no-mxnet`" in message, message
+    assert "Python 3.13 without MXNet: /nonexistent/python3.13 does not exist; `make no_mxnet`" in message, message
     assert "Python 3.12" not in message, message
 
 
