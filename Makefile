@@ -9,10 +9,20 @@ CAFFE_STAMP := $(VENV)/.caffe
 # gluon2caffe/verification/runtime_openvino.py looks for it (else $GLUON2CAFFE_OPENVINO_PYTHON).
 OPENVINO_VENV := .venv-openvino
 OPENVINO_STAMP := $(OPENVINO_VENV)/.installed
+# Python 3.12 and 3.13 without MXNet (which imports only on <= 3.11): each venv is `pip install '.[opencv]'` (the core
+# package, plus OpenCV as the runtime of `verify --reference` there), from pyenv's interpreters (else python3.12 /
+# python3.13 on PATH; PY312=... / PY313=... name others). tests/test_no_mxnet.py converts exported zoo models in them
+# (GLUON2CAFFE_PY312 / GLUON2CAFFE_PY313 name other venvs' pythons). No such Python: `make test` stops, never skips.
+# Reinstalled (not editable: the installed package is what is tested) whenever pyproject.toml or a source changes.
+PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
+PY312 ?= $(firstword $(wildcard $(PYENV_ROOT_DIR)/versions/3.12*/bin/python) $(shell command -v python3.12 2>/dev/null))
+PY313 ?= $(firstword $(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python) $(shell command -v python3.13 2>/dev/null))
+PACKAGE_FILES := pyproject.toml $(shell find gluon2caffe -name '*.py' -o -name '*.proto' -o -name '*.md' 2>/dev/null)
+NO_MXNET_STAMPS := .venv-py312/.installed .venv-py313/.installed
 # ncnn's caffe2ncnn goes beside the venv's python, where gluon2caffe looks for it (NCNN_TOOL_SRC: see caffe2ncnn).
 CAFFE2NCNN := $(VENV)/bin/caffe2ncnn
 
-.PHONY: demo test fuzz zoo bench setup caffe openvino caffe2ncnn proto readme lint clean
+.PHONY: demo test fuzz zoo bench setup caffe openvino caffe2ncnn no_mxnet proto readme lint clean
 
 setup: $(STAMP)
 
@@ -47,6 +57,22 @@ $(OPENVINO_STAMP): requirements-openvino.txt
 	$(OPENVINO_VENV)/bin/opt_in_out --opt_out
 	@touch $@
 
+no_mxnet: $(NO_MXNET_STAMPS)
+
+.venv-py3%/.installed: $(PACKAGE_FILES)
+	@python=$(if $(filter 12,$*),$(PY312),$(PY313)); version=3.$*; \
+	test -n "$$python" && test -x "$$python" || { echo "make: no Python $$version here (looked in \
+	$(or $(PYENV_ROOT_DIR),pyenv root)/versions/$$version*/bin/python and python$$version on PATH): install one \
+	(pyenv install $$version) or name it, make PY3$*=/path/to/python$$version; tests/test_no_mxnet.py needs it" >&2; exit 2; }; \
+	test -x .venv-py3$*/bin/python || "$$python" -m venv .venv-py3$*
+	@# A fresh venv's pip/setuptools cannot build a pyproject package on 3.12+ (no distutils): upgrade them first.
+	.venv-py3$*/bin/python -m pip install -q --upgrade pip setuptools
+	@# eager: the newest versions the ranges allow, as a fresh machine's `pip install .` gets them.
+	.venv-py3$*/bin/python -m pip install -q --upgrade --upgrade-strategy eager '.[opencv]'
+	@# The same version number: pip keeps an installed copy unless told; the sources changed, reinstall it.
+	.venv-py3$*/bin/python -m pip install -q --force-reinstall --no-deps .
+	@touch $@
+
 # ncnn's Caffe converter, built from its two sources: NCNN_TOOL_SRC=DIR holds caffe2ncnn.cpp and caffe.proto (any
 # checkout's tools/caffe). No registry ships it; rebuilt only when the sources change (scripts/build_caffe2ncnn.sh).
 # The runtime itself is the pip `ncnn` of requirements.txt (make setup).
@@ -66,7 +92,7 @@ demo: $(STAMP) $(CAFFE_STAMP)
 # converted zoo models of tests/test_runtimes.py) are built once; a worker a runtime aborts is replaced and its test
 # fails. TEST_JOBS= runs in one process.
 TEST_JOBS ?= -n 2 --dist loadfile
-test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(if $(NCNN_TOOL_SRC),caffe2ncnn)
+test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NO_MXNET_STAMPS) $(if $(NCNN_TOOL_SRC),caffe2ncnn)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(TEST_JOBS) $(PYTEST_ARGS)
 
 # The random-network differential tests with a long random profile (FUZZ_EXAMPLES, default 3000), for local use.
@@ -100,4 +126,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check gluon2caffe tests scripts bench --exclude gluon2caffe/caffe/caffe_pb2.py
 
 clean:
-	rm -rf $(VENV) $(OPENVINO_VENV) out .pytest_cache
+	rm -rf $(VENV) $(OPENVINO_VENV) .venv-py312 .venv-py313 out .pytest_cache

@@ -11,10 +11,11 @@ from .errors import (
     InvalidAttributeError,
     InvalidCallError,
     ModelFileError,
+    MXNetUnavailableError,
     UnsupportedOperatorError,
 )
 from .frontend.exported import ExportedModel, load_exported
-from .verification import VerificationResult, verify
+from .verification import SavedReference, VerificationResult, load_reference, save_reference, verify
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -35,5 +36,9 @@ __all__ = [
     "save_model",
     "VerificationResult",
     "verify",
+    "SavedReference",
+    "load_reference",
+    "save_reference",
+    "MXNetUnavailableError",
 ]
 __version__ = "0.1.0"

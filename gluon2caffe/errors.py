@@ -53,3 +53,19 @@ class ModelFileError(Gluon2CaffeError):
     def __init__(self, path: object, message: str):
         self.path = str(path)
         super().__init__(f"{self.path}: {message}")
+
+
+MXNET_EXTRA = "pip install 'gluon2caffe[mxnet]'"
+
+
+class MXNetUnavailableError(Gluon2CaffeError):
+    """Something that needs MXNet (or GluonCV) where it cannot be imported: one line naming the extra (exit 2)."""
+
+    def __init__(self, purpose: str, cause: str, module: str = "MXNet"):
+        self.purpose, self.cause, self.module = purpose, cause, module
+        needs = "MXNet and GluonCV" if module == "GluonCV" else "MXNet"
+        super().__init__(
+            f"{purpose} needs {needs}, and {module} cannot be imported here ({cause}): {MXNET_EXTRA} "
+            "(MXNet 1.9.1, its last release, runs on Python <= 3.11 with numpy < 1.24); converting exported files "
+            "and `verify --reference` need neither"
+        )

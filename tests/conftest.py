@@ -40,6 +40,10 @@ MAKE_TARGETS = {
     "ncnn": ("make caffe2ncnn NCNN_TOOL_SRC=DIR", "builds caffe2ncnn (DIR: ncnn's tools/caffe)"),
 }
 NCNN_SKIPPED = "ncnn checks did not run: "  # how a skipped ncnn test's reason begins (counted for the banner)
+# Pythons where MXNet cannot run (issue 18): a venv each with `pip install '.[opencv]'` and no MXNet (`make no_mxnet`);
+# these variables name other pythons. tests/test_no_mxnet.py converts in them; under REQUIRE_CAFFE they must exist.
+NO_MXNET_PYTHONS = {"3.12": "GLUON2CAFFE_PY312", "3.13": "GLUON2CAFFE_PY313"}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def enabled(environ: Mapping[str, str], variable: str) -> bool:
@@ -68,12 +72,30 @@ def missing_runtimes(names: tuple[str, ...] = REQUIRED_RUNTIMES) -> list[str]:
     return [named(name, reason) for name in names if (reason := unavailable(name)) is not None]
 
 
+def no_mxnet_python(version: str, environ: Mapping[str, str] = os.environ) -> str:
+    """The python of the venv for `version` ("3.12"): $GLUON2CAFFE_PY312, else .venv-py312/bin/python."""
+    default = os.path.join(ROOT, f".venv-py{version.replace('.', '')}", "bin", "python")
+    return environ.get(NO_MXNET_PYTHONS[version]) or default
+
+
+def missing_no_mxnet_pythons(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The no-MXNet pythons that are not there, each with the fix."""
+    return [
+        f"Python {version} without MXNet: {path} does not exist; `make no_mxnet` builds it (or set {variable})"
+        for version, variable in NO_MXNET_PYTHONS.items()
+        if not os.access(path := no_mxnet_python(version, environ), os.X_OK)
+    ]
+
+
 def require_runtimes(environ: Mapping[str, str] = os.environ) -> None:
     """Under GLUON2CAFFE_REQUIRE_CAFFE (any value but '' or '0') a missing pycaffe, OpenCV, MNN or OpenVINO is an
     error; under GLUON2CAFFE_REQUIRE_NCNN a missing ncnn is."""
     errors = []
     for variable, names in ((REQUIRE_CAFFE, REQUIRED_RUNTIMES), (REQUIRE_NCNN, ("ncnn",))):
-        if enabled(environ, variable) and (missing := missing_runtimes(names)):
+        missing = missing_runtimes(names) if enabled(environ, variable) else []
+        if variable == REQUIRE_CAFFE and enabled(environ, variable):
+            missing += missing_no_mxnet_pythons(environ)
+        if missing:
             errors.append(f"{variable}={environ[variable]}, but:\n  " + "\n  ".join(missing))
     if errors:
         raise pytest.UsageError("\n".join(errors))
@@ -101,6 +123,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [
         "runtimes: " + ", ".join(f"{RUNTIME_NAMES[n]} {'ok' if r is None else 'MISSING'}" for n, r in reasons.items())
     ]
+    pythons = {version: os.access(no_mxnet_python(version), os.X_OK) for version in NO_MXNET_PYTHONS}
+    lines.append("pythons without MXNet: " + ", ".join(f"{v} {'ok' if ok else 'MISSING'}" for v, ok in pythons.items()))
     if reasons["ncnn"] is not None:
         lines.append(f"ncnn checks WILL NOT RUN: {reasons['ncnn']}")
     return lines

@@ -15,14 +15,15 @@ from typing import Sequence
 
 from ..converters.context import TARGETS
 from ..verification.runtimes import RUNTIMES
-from . import convert, demo, models, verify, zoo
+from . import convert, demo, models, reference, verify, zoo
 from .terminal import without_mxnet_notices
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, failure_message, flags_for_api
 
 EXIT_CODES = (
     "exit codes: 0 ok; 1 conversion or verification failure (one `error:` line; -v adds the traceback); 2 usage "
-    "error (bad or conflicting options, an unknown model name, an output path that cannot be written), found before "
-    "any model is built; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM); no partial file is left behind"
+    "error (bad or conflicting options, an unknown model name, an output path that cannot be written, a command that "
+    "needs MXNet where it cannot be imported), found before any model is built; 130 interrupted (Ctrl-C), 143 "
+    "terminated (SIGTERM); no partial file is left behind"
 )
 
 
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does (and tracebacks)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,models,zoo,demo,ops}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,reference,models,zoo,demo,ops}")
 
     c = sub.add_parser(
         "convert",
@@ -143,12 +144,21 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser(
         "verify",
         parents=[common],
-        help="run converted files and the MXNet model on one input and compare",
+        help="run converted files and the MXNet model (or saved reference outputs) on one input and compare",
         description="Run PREFIX.prototxt/.caffemodel and the MXNet model on the same input and report "
-        "the error of each output (and, with --layers, of every blob).",
+        "the error of each output (and, with --layers, of every blob). Without MXNet (Python 3.12+): --reference "
+        "FILE.npz compares with the outputs `gluon2caffe reference` saved where MXNet runs, on the input saved with "
+        "them.",
     )
     v.add_argument("prefix", metavar="PREFIX", help="the converted model (PREFIX.prototxt + PREFIX.caffemodel)")
-    v.add_argument("--against", required=True, metavar="MODEL", help=MODEL_HELP)
+    against = v.add_mutually_exclusive_group(required=True)
+    against.add_argument("--against", metavar="MODEL", help=MODEL_HELP + " (needs MXNet)")
+    against.add_argument(
+        "--reference",
+        metavar="FILE.npz",
+        help="inputs and MXNet outputs saved by `gluon2caffe reference` (needs no MXNet; outputs only, no "
+        "--layers/--local/--input; classifiers and other plain nets, not detectors)",
+    )
     _add_model_source(v)
     v.add_argument("--runtime", choices=tuple(RUNTIMES), help="default: pycaffe when importable, else OpenCV")
     v.add_argument(
@@ -218,6 +228,30 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--input-shape", type=_shape, metavar="N,C,H,W", help="input shape (default: the model's own size)")
     d.add_argument("--params", metavar="FILE", help="trained .params file (random live weights otherwise)")
     d.add_argument("--output", metavar="PREFIX", help="output prefix (default out/MODEL)")
+
+    r = sub.add_parser(
+        "reference",
+        parents=[common],
+        help="run a model in MXNet on one input and save the input and outputs (for verify --reference)",
+        description="Where MXNet runs (Python <= 3.11): run MODEL on one input and save the input and MXNet's "
+        "outputs to FILE.npz, for `gluon2caffe verify PREFIX --reference FILE.npz` where MXNet does not run.",
+    )
+    r.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    r.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="where to save (.npz is added if missing)")
+    r.add_argument(
+        "--input-shape",
+        type=_shape,
+        action="append",
+        metavar="[NAME:]N,C,H,W",
+        help="input shape, as for convert (the same one: the Caffe net's input must match)",
+    )
+    r.add_argument(
+        "--input",
+        metavar="IMAGE|random|scene",
+        help="an image (resized, ImageNet mean/std), 'random' both-sign noise (default) or 'scene'",
+    )
+    r.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
+    _add_model_source(r)
 
     m = sub.add_parser(
         "models",
@@ -295,7 +329,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(support_table(), end="")
         return EXIT_OK
-    commands = {"convert": convert.run, "zoo": zoo.run, "demo": demo.run, "verify": verify.run, "models": models.run}
+    commands = {
+        "convert": convert.run,
+        "zoo": zoo.run,
+        "demo": demo.run,
+        "verify": verify.run,
+        "reference": reference.run,
+        "models": models.run,
+    }
     return commands[args.command](args)
 
 

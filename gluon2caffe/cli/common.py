@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import Gluon2CaffeError
+from ..errors import Gluon2CaffeError, MXNetUnavailableError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
@@ -52,8 +52,11 @@ def failure_message(exc: BaseException) -> tuple[str, int]:
     from ..tools.models import ClassesError, UnknownModelError
 
     if isinstance(exc, Gluon2CaffeError):
-        code = EXIT_USAGE if isinstance(exc, (UsageError, ClassesError, UnknownModelError)) else EXIT_FAILURE
-        return flags_for_api(str(exc)), code
+        usage = (UsageError, ClassesError, UnknownModelError, MXNetUnavailableError)
+        return flags_for_api(str(exc)), EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILURE
+    module = _failed_import(exc)
+    if module is not None:  # an MXNet import extras.py does not guard: the same one line
+        return str(MXNetUnavailableError("this command", _first_line(exc), module)), EXIT_USAGE
     if _is_mxnet_error(exc):
         return f"MXNet failed: {_mxnet_cause(str(exc))} (is --input-shape right for this model?)", EXIT_FAILURE
     if _is_download_error(exc):
@@ -73,6 +76,25 @@ def failure_message(exc: BaseException) -> tuple[str, int]:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def _failed_import(exc: BaseException) -> str | None:
+    """ "MXNet" / "GluonCV" when `exc` is their import failing (not installed; on Python 3.12+ MXNet's own
+    AttributeError on numpy >= 1.24), else None."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name in ("mxnet", "gluoncv"):
+        return "MXNet" if exc.name == "mxnet" else "GluonCV"
+    if not isinstance(exc, (ImportError, AttributeError, OSError)):
+        return None
+    files, tb = [], exc.__traceback__
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename.replace(os.sep, "/"))
+        tb = tb.tb_next
+    if not any("importlib._bootstrap" in f for f in files):
+        return None
+    for package, module in (("/mxnet/", "MXNet"), ("/gluoncv/", "GluonCV")):
+        if any(package in f for f in files):
+            return module
+    return None
 
 
 def _is_mxnet_error(exc: BaseException) -> bool:
@@ -264,6 +286,7 @@ class Progress:
         "convert": "tracing and converting",
         "write": "writing the files",
         "verify": "verifying",
+        "run": "running the model in MXNet",
     }
 
     def __init__(self, quiet: bool = False):
@@ -271,11 +294,13 @@ class Progress:
         self.seconds: dict[str, float] = {}
         self.start = time.perf_counter()
 
-    def imports(self) -> None:
-        """MXNet and GluonCV take seconds to import: a step of its own, so the times add up."""
+    def imports(self, purpose: str = "this command", gluoncv: bool = True) -> None:
+        """MXNet (and GluonCV) take seconds to import: a step of its own, so the times add up. Where they cannot be
+        imported, the one error line says that `purpose` needs them and names the extra (exit 2)."""
+        from ..extras import import_gluoncv, import_mxnet
+
         with self.step("import"):
-            import gluoncv  # noqa: F401
-            import mxnet  # noqa: F401
+            (import_gluoncv if gluoncv else import_mxnet)(purpose)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:

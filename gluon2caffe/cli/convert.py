@@ -29,8 +29,10 @@ def run(args: argparse.Namespace) -> int:
     classes = classes_from(args)
     prefix = output_prefix(args.output, args.model)
     zoo = check_zoo_options(args)
-    if zoo:
-        progress.imports()
+    if zoo:  # an exported model converts without MXNet; --verify runs it in MXNet
+        progress.imports(f"the zoo name {args.model!r} (no exported {args.model}-symbol.json here)")
+    elif args.verify:
+        progress.imports("convert --verify (it runs the model in MXNet; `verify --reference` needs no MXNet)", False)
     else:  # exported files convert without MXNet where it does not import (our own shape inference)
         with progress.step("import"):
             mxnet_available()

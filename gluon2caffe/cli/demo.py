@@ -10,10 +10,12 @@ from .common import EXIT_FAILURE, EXIT_OK, output_prefix
 
 def run(args: argparse.Namespace) -> int:
     from ..api import convert, save_model
+    from ..extras import import_gluoncv
     from ..tools.models import check_zoo_name, default_input_shape, load_zoo_model
     from ..verification import TOLERANCE, verify
 
     prefix = output_prefix(args.output or f"out/{args.model}", args.model)
+    import_gluoncv("the demo (it builds a GluonCV model and runs it in MXNet)")
     check_zoo_name(args.model)
     shape = (args.input_shape[1] if args.input_shape else None) or default_input_shape(args.model) or (1, 3, 224, 224)
     print(f"[1/3] building {args.model} ({'weights from ' + args.params if args.params else 'random live weights'})")

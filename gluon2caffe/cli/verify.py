@@ -28,22 +28,18 @@ def run(args: argparse.Namespace) -> int:
     from ..tools.models import DETECTOR_PREFIXES, check_zoo_name, is_exported_model, load_model
     from ..verification import input_specs, plot_layers, plot_size, read_prototxt, verify
 
+    if args.reference is not None:
+        return run_reference(args)
     classes = classes_from(args)
     _check_options(args)
-    prefix = args.prefix
-    for suffix in (".prototxt", ".caffemodel"):
-        prefix = prefix[: -len(suffix)] if prefix.endswith(suffix) else prefix
-    prototxt, caffemodel = f"{prefix}.prototxt", f"{prefix}.caffemodel"
-    for path in (prototxt, caffemodel):
-        if not os.path.isfile(path):
-            raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
+    prefix, prototxt, caffemodel = _converted_files(args.prefix)
     against = args.against
     zoo = not (is_exported_model(against) or "/" in against or against.endswith((".json", ".params")))
     if zoo and against.startswith(DETECTOR_PREFIXES) and (args.layers or args.plot or args.all):
         raise UsageError(DETECTOR_LAYERS)
     shape = next(iter(input_specs(read_prototxt(prototxt)).values()))  # a zoo model's (one) input
     progress = Progress(getattr(args, "quiet", False))
-    progress.imports()
+    progress.imports("verify --against (it runs the model in MXNet; --reference FILE.npz needs no MXNet)", zoo)
     if zoo:
         check_zoo_name(against)
     model, description = load_model(against, shape, args.params, args.epoch, classes, progress.step)
@@ -107,6 +103,58 @@ def run(args: argparse.Namespace) -> int:
         print(f"plot: {plot_layers(result, args.plot)} ({width:.0f}x{height:.0f} px, {points} points)")
     print(f"  {progress.summary()}")
     return EXIT_OK if placed.status in PASSING or status.startswith("approximate") else EXIT_FAILURE
+
+
+def _converted_files(prefix: str) -> tuple[str, str, str]:
+    """(prefix, prototxt, caffemodel) of the converted model; both files must exist."""
+    for suffix in (".prototxt", ".caffemodel"):
+        prefix = prefix[: -len(suffix)] if prefix.endswith(suffix) else prefix
+    prototxt, caffemodel = f"{prefix}.prototxt", f"{prefix}.caffemodel"
+    for path in (prototxt, caffemodel):
+        if not os.path.isfile(path):
+            raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
+    return prefix, prototxt, caffemodel
+
+
+# What --reference cannot do: the per-layer checks need MXNet's internal tensors, the input is the saved one.
+REFERENCE_REFUSES = (
+    ("layers", "--layers"),
+    ("local", "--local"),
+    ("all", "--all"),
+    ("plot", "--plot"),
+    ("input", "--input"),
+    ("params", "--params"),
+    ("classes", "--classes"),
+    ("classes_file", "--classes-file"),
+)
+
+
+def run_reference(args: argparse.Namespace) -> int:
+    """verify --reference FILE.npz: the Caffe files on the saved input against the saved MXNet outputs; no MXNet."""
+    from ..verification import load_reference, verify_reference
+
+    given = [flag for attr, flag in REFERENCE_REFUSES if getattr(args, attr, None)]
+    if given or args.epoch or args.seed:
+        given += ["--epoch"] * bool(args.epoch) + ["--seed"] * bool(args.seed)
+        raise UsageError(
+            f"{', '.join(given)} do not apply to --reference (it compares the outputs on the input saved in the file; "
+            "the per-layer checks need MXNet: run them with --against where MXNet runs)"
+        )
+    prefix, prototxt, caffemodel = _converted_files(args.prefix)
+    progress = Progress(getattr(args, "quiet", False))
+    reference = load_reference(args.reference)
+    with progress.step("verify"):
+        result = verify_reference(prototxt, caffemodel, reference, runtime=args.runtime, to_bgr=not args.no_bgr)
+    print(f"{prefix} against {reference.description}")
+    print(
+        f"  runtime: {result.runtime}; input: {result.input_description}; "
+        f"{'BGR' if not args.no_bgr else 'RGB'} fed to Caffe"
+    )
+    for name, c in result.outputs.items():
+        print(f"  output {name}: {c}")
+    print(f"  status: {result.status}")
+    print(f"  {progress.summary()}")
+    return EXIT_OK if result.status in PASSING else EXIT_FAILURE
 
 
 def _check_options(args: argparse.Namespace) -> None:

@@ -17,10 +17,10 @@ RUNTIMES_DOC = "docs/runtimes.md"
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tqdm import tqdm
-
+    from ..extras import import_gluoncv
     from ..tools import zoo
 
+    import_gluoncv("the zoo sweep (it builds GluonCV models and runs them in MXNet)")
     if args.jobs < 1:
         raise Gluon2CaffeError("--jobs must be at least 1")
     entries = zoo.select_models(args.family, [m for m in args.models.split(",") if m])
@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         raise Gluon2CaffeError("no model selected")
     extras = [name for name in dict.fromkeys(args.runtime or []) if name != "caffe"]
     _require(extras)
+    from tqdm import tqdm  # a dependency of GluonCV's
+
     bar = tqdm(total=len(entries), unit="model", file=sys.stderr, dynamic_ncols=True)
 
     def progress(result: zoo.ZooResult) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Gluon2CaffeError, ModelFileError
+from ..extras import import_mxnet
 from .ndarray_file import load_params
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class ExportedModel:
 
     def symbol(self) -> Any:
         """The MXNet Symbol (for shape inference and reference runs)."""
-        import mxnet as mx
+        mx = import_mxnet("running an exported model in MXNet")
 
         try:
             return mx.sym.load_json(self.symbol_json)

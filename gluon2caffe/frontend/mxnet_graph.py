@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConversionError, Gluon2CaffeError, InvalidCallError
+from ..extras import import_mxnet
 from ..ir.graph import Graph, Node
 from .resample import measure_resampling
 from ..ir.attrs import Attrs
@@ -33,7 +34,7 @@ def trace_block(
 
     `input_shape` is one shape (the variable `input_name`) or {name: shape}: one variable per entry, passed to the
     block's forward in that order (a block whose hybrid_forward takes several inputs)."""
-    import mxnet as mx
+    mx = import_mxnet("converting a live HybridBlock")
     from mxnet.gluon import HybridBlock
 
     if not isinstance(block, HybridBlock):

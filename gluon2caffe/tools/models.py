@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InvalidCallError, ModelFileError
+from ..extras import import_gluoncv
 from ..frontend.exported import is_exported_model, load_exported, strip_prefixes
 from ..frontend.ndarray_file import load_params
 
@@ -38,6 +39,7 @@ def zoo_entry(name: str) -> tuple[str, str, int] | None:
 
 def zoo_names() -> list[str]:
     """Every name GluonCV's model zoo builds (lower case, as get_model reads them)."""
+    import_gluoncv("GluonCV's list of model-zoo names")
     from gluoncv.model_zoo import get_model_list
 
     return sorted(get_model_list())
@@ -127,6 +129,7 @@ def load_zoo_model(
     `classes`: a *_custom detector is built with them (default CUSTOM_CLASSES); any other detector keeps its
     dataset's class count and only takes the names when there are as many; a classifier takes none.
     """
+    import_gluoncv(f"the GluonCV zoo model {name}")
     import mxnet as mx
     from gluoncv.model_zoo import get_model
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..caffe.io import read_prototxt  # noqa: F401  (re-exported: verification's callers read prototxts)
 from ..errors import InvalidCallError
+from ..extras import import_mxnet
 from ..ir.ops import has_rgb_axis
 from .runtimes import (  # noqa: F401  (re-exported: the runtimes are part of verification's interface)
     RUNTIMES,
@@ -167,7 +168,13 @@ def verify(
     layers: False (outputs only); 'accumulated' (or True): every Caffe blob that has an MXNet counterpart, from one
     forward pass, so errors add up along the net; 'local': every segment of layers run on MXNet's own values of its
     inputs (verification/local.py), which proves each layer however ill-conditioned the net. Both need pycaffe.
+    against: a SavedReference (load_reference("outputs.npz")) compares with outputs saved where MXNet runs, on the
+    input saved with them (`input` and `seed` do not apply, nor the layer checks); no MXNet is imported then.
     """
+    if isinstance(against, SavedReference):
+        if layers or input is not None:
+            raise InvalidCallError("against a saved reference: its own input, outputs only (no input=, no layers=)")
+        return verify_reference(prototxt, caffemodel, against, runtime=runtime, to_bgr=to_bgr)
     runtime = runtime or default_runtime()
     mode = {False: None, True: "accumulated", "accumulated": "accumulated", "local": "local"}.get(layers, "?")
     if mode == "?":
@@ -428,7 +435,7 @@ def run_converted(
 
 
 def mxnet_forward(block: Any, *inputs: np.ndarray) -> list[np.ndarray]:
-    import mxnet as mx
+    mx = import_mxnet("running a model in MXNet")
 
     out = block(*[mx.nd.array(x) for x in inputs])
     outs = out if isinstance(out, (list, tuple)) else [out]
@@ -448,6 +455,7 @@ class MXNetReference:
         from ..frontend.exported import ExportedModel
         from ..frontend.mxnet_graph import internal_tensor_names, unique_source_names
 
+        import_mxnet("comparing with MXNet (verify --reference compares with saved outputs instead)")
         shapes = dict(input_shape) if isinstance(input_shape, dict) else {input_name: tuple(input_shape)}
         self.aliases: dict[str, str] = {}  # Caffe blob -> MXNet tensor, where the converter renamed a tensor
         if isinstance(against, ExportedModel):
@@ -551,3 +559,7 @@ def _no_subgraph_backend(enabled: bool = True) -> Iterator[None]:
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
+
+
+# Saved reference outputs (where MXNet cannot run): imported last, the module uses the names above.
+from .reference import SavedReference, load_reference, save_reference, verify_reference  # noqa: E402, F401
