@@ -5,13 +5,16 @@ and the zoo sweep need."""
 from __future__ import annotations
 
 from .base import DETECTORS, Detector, DetectorOptions, DetectorPlan, detector_for, register_detector
+from .centernet import CenterNet
 from .ssd import SSD
 from .yolo import YOLOv3
 
 SSD_DETECTOR = register_detector(SSD())
 YOLO_DETECTOR = register_detector(YOLOv3())
+CENTERNET_DETECTOR = register_detector(CenterNet())
 
 __all__ = [
+    "CENTERNET_DETECTOR",
     "DETECTORS",
     "Detector",
     "DetectorOptions",

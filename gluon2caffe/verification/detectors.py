@@ -493,3 +493,31 @@ def _yolo_float64_errors(net, head, x, ref, boxes, caffe_scores) -> tuple[float,
     caffe = max(compare(caffe_boxes, truth).relative, compare(caffe_scores, truth_scores).relative)
     mxnet = max(compare(ref[ref_key], truth).relative, compare(ref["pre_scores"], truth_scores).relative)
     return caffe, mxnet
+
+
+CENTERNET_KEYS = ("heatmap", "wh", "offset")
+
+
+def check_centernet(
+    net: Any,
+    head: Any,
+    prototxt: str,
+    caffemodel: str,
+    x: np.ndarray,
+    to_bgr: bool = True,
+    runtime: str = "caffe",
+    x2: np.ndarray | None = None,
+) -> DetectorCheck:
+    """Compare a CenterNet converted up to its decoder with MXNet's tensors at the decoder's inputs: the heatmap
+    after its NMS (keep * h), the box sizes, the center offsets (no detections: the decoder runs outside Caffe)."""
+    tensors = dict(zip(CENTERNET_KEYS, head.tensors))
+    ref = graph_reference(net, x, tensors)
+    outputs = head.output_blobs()
+    got = forward(runtime, prototxt, caffemodel, {"data": x[:, ::-1].copy() if to_bgr else x}, outputs)
+    pre = {key: compare(got[blob].reshape(ref[key].shape), ref[key]) for key, blob in zip(CENTERNET_KEYS, outputs)}
+    sensitivity = (
+        float("nan") if x2 is None else compare(graph_reference(net, x2, tensors)["heatmap"], ref["heatmap"]).relative
+    )
+    return _detector_check(
+        net, head, prototxt, caffemodel, x, to_bgr, runtime, ref, got, pre, sensitivity, lambda: None
+    )

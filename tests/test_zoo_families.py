@@ -1,0 +1,94 @@
+"""One model per task family beyond classification and the SSD / YOLOv3 detectors, in the real Caffe: the check of
+`gluon2caffe zoo` (tools/zoo.check_model: live random weights, both-sign input, the output must depend on the input,
+dense outputs within the tolerance end to end, and every segment exact in the layer-local check), at small inputs
+where the model allows (docs/model_zoo.md runs every model at its own size), plus the zoo lists themselves.
+
+PENDING models need an operator another branch adds (ops1: mean, squeeze, broadcast_like, reflect Pad; ops2:
+Deconvolution, 5-D Convolution / Pooling / BatchNorm). Today they are refused naming what is missing, and
+test_pending_family_is_refused_for_its_missing_op checks exactly that; once the op is merged that test fails for
+the model, which then moves from PENDING to FAMILY_MODELS.
+"""
+
+import pytest
+
+from gluon2caffe.tools.zoo import ALL_MODELS, check_model
+from gluon2caffe.verification import TOLERANCE
+
+# (model, family, input: an int s is (1, 3, s, s)), one per task family that converts today.
+FAMILY_MODELS = [
+    ("fcn_resnet50_voc", "fcn", 96),  # segmentation (built for a 96x96 crop); main and auxiliary score maps
+    ("mobile_pose_mobilenetv3_small", "mobile_pose", (1, 3, 128, 96)),  # pose heatmaps
+    ("center_net_mobilenetv3_small_duc_voc", "centernet_mobilenetv3", 128),  # CenterNet up to its decoder
+]
+
+# model -> (family, input, what the refusal names): the representatives waiting for ops1 / ops2.
+PENDING = {
+    "resnet18_v1b_kinetics400": ("tsn_resnet_v1b", 112, "mean"),  # ops1: the TSN segment consensus
+    "monodepth2_resnet18_kitti_mono_640x192": ("monodepth2", (1, 3, 64, 96), "Pad"),  # ops1: reflect Pad
+    "monodepth2_resnet18_posenet_kitti_mono_640x192": ("monodepth2_posenet", (1, 6, 64, 96), "mean"),  # ops1
+    "simple_pose_resnet18_v1b": ("simple_pose", (1, 3, 128, 96), "Deconvolution"),  # ops2
+    "center_net_resnet18_v1b_voc": ("centernet_resnet", 128, "Deconvolution"),  # ops2
+    "r2plus1d_resnet18_kinetics400": ("r2plus1d", (1, 3, 8, 56, 56), ""),  # ops2 (5-D) + ops1 (mean, squeeze)
+}
+
+
+@pytest.mark.parametrize("model, family, size", FAMILY_MODELS, ids=[m for m, _, _ in FAMILY_MODELS])
+def test_family_representative_is_exact_in_caffe(model, family, size):
+    result = check_model(model, family, size)
+    assert result.status == "exact", f"{model}: {result.status}: {result.message}"
+    assert result.local is not None and result.local <= TOLERANCE and result.local_segments, result
+    assert result.relative <= TOLERANCE and result.relative > 0, result  # compared, and not MXNet's own numbers
+
+
+@pytest.mark.parametrize("model", sorted(PENDING))
+def test_pending_family_is_refused_for_its_missing_op(model):
+    """Fails once ops1 / ops2 are merged: then move the model to FAMILY_MODELS."""
+    family, size, op = PENDING[model]
+    result = check_model(model, family, size)
+    assert result.status == "refused" and op in result.message, f"{model}: {result.status}: {result.message}"
+
+
+def test_the_lists_cover_every_zoo_name_once():
+    """Every name of gluoncv.model_zoo.get_model_list() is in one task list or in OUTSIDE_MODELS, with a reason."""
+    from gluoncv.model_zoo import get_model_list
+
+    from gluon2caffe.tools.zoo_models import OUTSIDE_MODELS
+
+    names = [m for m, _, _ in ALL_MODELS] + [m for m, _, _ in OUTSIDE_MODELS]
+    assert len(names) == len(set(names)) == 332
+    assert set(names) == set(get_model_list())
+    assert all(len(why) > 40 and "unsupported" not in why for _, _, why in OUTSIDE_MODELS)
+
+
+def test_default_inputs_per_family():
+    from gluon2caffe.tools.models import default_input_shape
+
+    assert default_input_shape("fcn_resnet50_voc") == (1, 3, 480, 480)
+    assert default_input_shape("fastscnn_citys") == (1, 3, 1024, 1024)
+    assert default_input_shape("simple_pose_resnet18_v1b") == (1, 3, 256, 192)
+    assert default_input_shape("i3d_resnet50_v1_kinetics400") == (1, 3, 32, 224, 224)
+    assert default_input_shape("slowfast_8x8_resnet50_kinetics400") == (1, 3, 40, 224, 224)
+    assert default_input_shape("monodepth2_resnet18_posenet_kitti_mono_640x192") == (1, 6, 192, 640)
+    assert default_input_shape("center_net_dla34_coco") == (1, 3, 512, 512)
+
+
+def test_getter_workarounds_build_tsn_offline():
+    """GluonCV's resnet*_v1b_<dataset> getters ignore pretrained_base (they would download) and every TSN getter
+    calls reset_ctx on uninitialized parameters: load_zoo_model builds them anyway, and a download fails at once."""
+    import gluoncv
+    import pytest as _pytest
+
+    from gluon2caffe.tools import models
+
+    with models.offline_getters():
+        net = gluoncv.model_zoo.get_model("resnet18_v1b_sthsthv2", pretrained=False)
+    assert type(net).__name__ == "ActionRecResNetV1b"
+    with models.offline_getters(), _pytest.raises(models.DownloadRefusedError, match="tried to download"):
+        gluoncv.model_zoo.get_model("resnet18_v1b", pretrained=True)
+
+
+def test_outside_models_are_refused_with_the_reason():
+    from gluon2caffe.tools.models import OutsideCaffeError, load_zoo_model
+
+    with pytest.raises(OutsideCaffeError, match="deformable convolution"):
+        load_zoo_model("center_net_resnet18_v1b_dcnv2_voc", (1, 3, 512, 512))
