@@ -28,7 +28,7 @@ PENDING = {
     "monodepth2_resnet18_posenet_kitti_mono_640x192": ("monodepth2_posenet", (1, 6, 64, 96), "mean"),  # ops1
     "simple_pose_resnet18_v1b": ("simple_pose", (1, 3, 128, 96), "Deconvolution"),  # ops2
     "center_net_resnet18_v1b_voc": ("centernet_resnet", 128, "Deconvolution"),  # ops2
-    "r2plus1d_resnet18_kinetics400": ("r2plus1d", (1, 3, 8, 56, 56), ""),  # ops2 (5-D) + ops1 (mean, squeeze)
+    "r2plus1d_resnet18_kinetics400": ("r2plus1d", (1, 3, 8, 56, 56), "mean"),  # ops1 (mean, squeeze) + ops2 (5-D)
 }
 
 

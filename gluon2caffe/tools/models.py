@@ -155,7 +155,7 @@ def load_zoo_model(
     kwargs: dict[str, Any] = {"pretrained_base": False}
     if custom and name.startswith(DETECTOR_PREFIXES):
         kwargs["classes"] = list(classes or CUSTOM_CLASSES)
-    kwargs.update(_size_kwargs(name, input_shape))
+    kwargs.update(_getter_kwargs(name, input_shape))
     with step("build"), offline_getters():
         try:
             net = get_model(name, pretrained=False, **kwargs)
@@ -226,10 +226,15 @@ def offline_getters() -> Iterator[None]:
         yield
 
 
-def _size_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
-    """Segmentation nets fix their upsampling sizes at construction from crop_size (480 by default): another input
-    size builds the net for it (square inputs; HRNet's segmentation nets follow any input and take none)."""
+def _getter_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Getter arguments for an offline build at `input_shape`. Segmentation nets fix their upsampling sizes at
+    construction from crop_size (480 by default): another input size builds the net for it (square inputs; HRNet's
+    segmentation nets follow any input and take none)."""
     entry = zoo_entry(name)
+    if entry is not None and entry[0].startswith("action") and name.endswith("_custom"):
+        # The *_custom action getters start from the Kinetics-400 model's trained weights (a download) unless told
+        # not to; random weights replace them anyway.
+        return {"use_kinetics_pretrain": False}
     if entry is None or entry[0] != "segmentation" or not isinstance(entry[2], int) or len(input_shape) != 4:
         return {}
     height, width = input_shape[2:]

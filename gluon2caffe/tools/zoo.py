@@ -119,7 +119,7 @@ def check_model(
         try:
             conversion = convert(net, shape, to_bgr=shape[1] == 3, merge_bn=True)
         except Gluon2CaffeError as exc:
-            result.status, result.message = "refused", str(exc).splitlines()[0]
+            result.status, result.message = "refused", refusal_text(exc)
             return result
         result.convert_seconds = round(conversion.seconds, 3)
         result.layers = len(conversion.text_net.layer)
@@ -140,6 +140,14 @@ def check_model(
         gc.collect()
         if extra_runtimes:
             result.seconds = round(time.perf_counter() - start, 1)
+
+
+def refusal_text(exc: Exception, limit: int = 400) -> str:
+    """The converter's refusal as one table cell: its lines joined (the unsupported-operator error lists the ops
+    on the lines after the first)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = " ".join(lines)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _extras(extra_runtimes: Sequence[str], runtime: str) -> list[str]:
@@ -402,7 +410,7 @@ def check_detector_model(
         try:
             conversion = convert_with(net, ConvertOptions(shape), DetectorOptions(), detector)
         except Gluon2CaffeError as exc:
-            result.status, result.message = "refused", str(exc).splitlines()[0]
+            result.status, result.message = "refused", refusal_text(exc)
             return result
         result.convert_seconds = round(conversion.seconds, 3)
         result.layers = len(conversion.text_net.layer)
