@@ -92,3 +92,35 @@ def test_outside_models_are_refused_with_the_reason():
 
     with pytest.raises(OutsideCaffeError, match="deformable convolution"):
         load_zoo_model("center_net_resnet18_v1b_dcnv2_voc", (1, 3, 512, 512))
+
+
+def test_centernet_exported_files_convert_to_the_same_caffe_files(tmp_path):
+    """The decoder is found by walking the graph, so a CenterNet's export() files convert byte-identically to the
+    live net, and a graph whose decoder differs is refused naming the node."""
+    import mxnet as mx
+
+    from gluon2caffe.api import convert, save_model
+    from gluon2caffe.detectors.graph_match import HeadMismatch
+    from gluon2caffe.detectors.centernet_read import match_centernet
+    from gluon2caffe.frontend.exported import load_exported
+    from gluon2caffe.frontend.load import load_graph
+    from gluon2caffe.tools.models import load_zoo_model
+
+    shape = (1, 3, 64, 64)
+    net = load_zoo_model("center_net_mobilenetv3_small_duc_voc", shape)
+    live = convert(net, shape)
+    assert live.detector.kind == "CenterNet" and live.head.output_blobs()[0] == "centernet_heatmap"
+    assert [len(live.head.tensors), live.head.map_size, live.head.num_classes] == [3, (16, 16), 20]
+    files = save_model(live.text_net, live.binary_weights, str(tmp_path / "live"))
+    net.hybridize()
+    net(mx.nd.zeros(shape))
+    net.export(str(tmp_path / net.name))
+    exported = load_exported(str(tmp_path / net.name))
+    twin = convert(exported, shape)
+    twin_files = save_model(twin.text_net, twin.binary_weights, str(tmp_path / net.name))
+    assert [open(a, "rb").read() == open(b, "rb").read() for a, b in zip(files, twin_files)] == [True, True]
+
+    graph, _ = load_graph(net, shape)
+    graph.outputs[1] = graph.outputs[2]  # the scores are no longer a top-k
+    with pytest.raises(HeadMismatch, match="topk"):
+        match_centernet(graph)

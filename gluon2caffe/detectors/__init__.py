@@ -10,8 +10,10 @@ from .ssd import SSD
 from .yolo import YOLOv3
 
 SSD_DETECTOR = register_detector(SSD())
-YOLO_DETECTOR = register_detector(YOLOv3())
+# Before YOLOv3: an exported CenterNet's decoder has YOLOOutputV3's grid ops too (tile, _arange, slice_like), and
+# detector_for takes the first family that matches; CenterNet's (topk, gather_nd, broadcast_equal) is narrower.
 CENTERNET_DETECTOR = register_detector(CenterNet())
+YOLO_DETECTOR = register_detector(YOLOv3())
 
 __all__ = [
     "CENTERNET_DETECTOR",
