@@ -124,3 +124,22 @@ def test_centernet_exported_files_convert_to_the_same_caffe_files(tmp_path):
     graph.outputs[1] = graph.outputs[2]  # the scores are no longer a top-k
     with pytest.raises(HeadMismatch, match="topk"):
         match_centernet(graph)
+
+
+def test_peak_ties_accept_either_outcome_and_nothing_else():
+    """Near-ties of the 3x3 max (within the tolerance) may go either way; a real NMS difference still shows."""
+    import numpy as np
+
+    from gluon2caffe.verification import compare
+    from gluon2caffe.verification.detectors import resolve_peak_ties
+
+    h = np.array([[[[0.5, 0.5 - 1e-7, 0.1], [0.2, 0.3, 0.2], [0.1, 0.9, 0.4]]]], np.float32)
+    pooled_keep = np.zeros_like(h)
+    pooled_keep[0, 0, 0, 0], pooled_keep[0, 0, 2, 1] = h[0, 0, 0, 0], h[0, 0, 2, 1]  # MXNet's peaks
+    other_tie = pooled_keep.copy()
+    other_tie[0, 0, 0, 0], other_tie[0, 0, 0, 1] = 0.0, h[0, 0, 0, 1]  # the near-tie decided the other way
+    resolved, ties = resolve_peak_ties(pooled_keep, h, other_tie)
+    assert ties == 2 and compare(other_tie, resolved).ok and not compare(other_tie, pooled_keep).ok
+    no_nms = h.copy()  # a conversion that dropped the NMS is still a mismatch
+    resolved, _ = resolve_peak_ties(pooled_keep, h, no_nms)
+    assert not compare(no_nms, resolved).ok
