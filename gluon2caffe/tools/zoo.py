@@ -706,6 +706,10 @@ def task_summary(rows: dict[str, dict]) -> list[str]:
     lines.append(
         f"| **all** | {ZOO_SIZE} | {exact} | {by_layer} | {ZOO_SIZE - exact - by_layer - missing} | {missing} |"
     )
+    pending = [kind for _title, kind, models in TASKS if any(m not in rows for m, _, _ in models)]
+    if pending:
+        tasks = " ".join(f"--task {kind}" for kind in pending)
+        lines += ["", f"Rows not run yet (`not run` below): `gluon2caffe zoo {tasks} --jobs 2` runs those tasks."]
     return lines
 
 
