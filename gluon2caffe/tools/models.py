@@ -199,13 +199,16 @@ def offline_getters() -> Iterator[None]:
       leaves uninitialized: reset_ctx is a no-op while building (everything is built on the CPU anyway);
     - the `resnet*_v1b_<dataset>` getters do not pass pretrained_base on to ActionRecResNetV1b (its default True
       downloads the ImageNet ResNet): the class is given pretrained_base=False while building;
-    - any other download attempt (GluonCV's model store) raises DownloadRefusedError at once instead of waiting on
-      the network.
+    - the *_custom action getters load the Kinetics-400 model's weights unless use_kinetics_pretrain=False
+      (_getter_kwargs passes it);
+    - any other download attempt (GluonCV's or MXNet's model store) raises DownloadRefusedError at once instead of
+      waiting on the network.
     """
     from unittest import mock
 
     import mxnet as mx
     from gluoncv.model_zoo import model_store
+    from mxnet.gluon.model_zoo import model_store as mxnet_model_store
     from gluoncv.model_zoo.action_recognition import actionrec_resnetv1b
 
     def refuse_download(url: str, *args: Any, **kwargs: Any) -> None:
@@ -222,6 +225,7 @@ def offline_getters() -> Iterator[None]:
         mock.patch.object(mx.gluon.ParameterDict, "reset_ctx", lambda self, ctx: None),
         mock.patch.object(action_resnet, "__init__", init_without_base),
         mock.patch.object(model_store, "download", refuse_download),
+        mock.patch.object(mxnet_model_store, "download", refuse_download),  # MXNet's own zoo, for completeness
     ):
         yield
 
