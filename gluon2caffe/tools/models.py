@@ -199,8 +199,8 @@ def offline_getters() -> Iterator[None]:
       leaves uninitialized: reset_ctx is a no-op while building (everything is built on the CPU anyway);
     - the `resnet*_v1b_<dataset>` getters do not pass pretrained_base on to ActionRecResNetV1b (its default True
       downloads the ImageNet ResNet): the class is given pretrained_base=False while building;
-    - the *_custom action getters load the Kinetics-400 model's weights unless use_kinetics_pretrain=False
-      (_getter_kwargs passes it);
+    - the action getters for small datasets (*_custom, i3d_resnet50_v1_hmdb51 / _ucf101) load the Kinetics-400
+      model's weights unless use_kinetics_pretrain=False (_getter_kwargs passes it);
     - any other download attempt (GluonCV's or MXNet's model store) raises DownloadRefusedError at once instead of
       waiting on the network.
     """
@@ -234,10 +234,15 @@ def _getter_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     """Getter arguments for an offline build at `input_shape`. Segmentation nets fix their upsampling sizes at
     construction from crop_size (480 by default): another input size builds the net for it (square inputs; HRNet's
     segmentation nets follow any input and take none)."""
+    import inspect
+
+    from gluoncv.model_zoo.model_zoo import _models
+
     entry = zoo_entry(name)
-    if entry is not None and entry[0].startswith("action") and name.endswith("_custom"):
-        # The *_custom action getters start from the Kinetics-400 model's trained weights (a download) unless told
-        # not to; random weights replace them anyway.
+    getter = _models.get(name.lower())
+    if getter is not None and "use_kinetics_pretrain" in inspect.signature(getter).parameters:
+        # Action getters for small datasets (*_custom, i3d_resnet50_v1_hmdb51 / _ucf101) start from the Kinetics-400
+        # model's trained weights (a download) unless told not to; random weights replace them anyway.
         return {"use_kinetics_pretrain": False}
     if entry is None or entry[0] != "segmentation" or not isinstance(entry[2], int) or len(input_shape) != 4:
         return {}
