@@ -899,9 +899,9 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
         " the TSN getters call reset_ctx on a backbone pretrained_base=False leaves uninitialized; the"
         " `resnet*_v1b_<dataset>` getters do not pass pretrained_base on (they would download the ImageNet"
         " ResNet); the action getters for small datasets (*_custom, i3d_resnet50_v1_hmdb51 / _ucf101) download the"
-        " Kinetics-400 weights unless use_kinetics_pretrain=False; monodepth2's hybridized forward fails (the encoder keeps the ResNet's unused fc, whose shape"
-        " cannot be inferred) while tracing works (the imperative call runs first). Any download attempt fails at"
-        " once.",
+        " Kinetics-400 weights unless use_kinetics_pretrain=False; monodepth2's hybridized forward fails (the"
+        " encoder keeps the ResNet's unused fc, whose shape cannot be inferred) while tracing works (the imperative"
+        " call runs first). Any download attempt fails at once.",
     ]
     for title, kind, models in TASKS:
         if kind == "ssd":
