@@ -100,8 +100,8 @@ fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 GLUON2CAFFE_FUZZ_PROFILE=fuzz $(PY) -m pytest \
 		tests/test_random_nets.py tests/test_loader_fuzz.py --hypothesis-show-statistics $(PYTEST_ARGS)
 
-# Convert and verify the whole zoo (classifiers, SSD, YOLOv3) in the real Caffe; rewrites docs/model_zoo.md
-# (ZOO_ARGS=--family ...). ZOO_ARGS="--runtime mnn --runtime ncnn" also runs each model in those runtimes and
+# Convert and verify the whole zoo (every task family of tools/zoo_models.py) in the real Caffe; rewrites
+# docs/model_zoo.md (ZOO_ARGS="--task segmentation", --family ...). ZOO_ARGS="--runtime mnn --runtime ncnn" also runs each model in those runtimes and
 # writes docs/runtimes.md instead.
 zoo: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe zoo --jobs 2 $(ZOO_ARGS)

@@ -271,7 +271,13 @@ def test_models_lists_names_family_and_input(capsys):
     out = capsys.readouterr().out
     assert "cifar_resnet20_v1" in out and "cifar_resnet" in out and "1,3,32,32" in out
     assert cli.main(["models", "fcn_resnet50_voc"]) == 0
-    assert "not in the tested lists" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "fcn (segmentation)" in out and "1,3,480,480" in out  # its crop size
+    assert cli.main(["models", "slowfast_4x16_resnet50_kinetics400"]) == 0
+    out = capsys.readouterr().out
+    assert "slowfast (action-3d)" in out and "1,3,36,224,224" in out  # 32 fast + 4 slow frames
+    assert cli.main(["models", "faster_rcnn_resnet50_v1b_voc"]) == 0
+    assert "(outside Caffe)" in capsys.readouterr().out
     assert cli.main(["models", "no-such-thing"]) == 1
 
 

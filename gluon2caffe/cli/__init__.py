@@ -193,13 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser(
         "zoo",
         parents=[common],
-        help="convert and verify GluonCV classification models and detectors, write docs/model_zoo.md "
-        "(or, with --runtime, docs/runtimes.md)",
-        description="Convert GluonCV classification models and detectors on live random weights, run each in "
+        help="convert and verify the GluonCV model zoo, write docs/model_zoo.md (or, with --runtime, docs/runtimes.md)",
+        description="Convert GluonCV zoo models (classification, detectors, segmentation, pose, action recognition, "
+        "depth, CenterNet up to its decoder) on live random weights, run each in "
         "the real Caffe against MXNet/GluonCV, and write the coverage table (rows of earlier runs are kept). "
         "With --runtime R (repeatable) the same converted files also run in each runtime R, and the table is the "
         "runtime x model-family one of docs/runtimes.md instead. "
         "Detector families: ssd_mobilenet, ssd_resnet, ssd_vgg16, yolo3_darknet, yolo3_mobilenet.",
+    )
+    z.add_argument(
+        "--task",
+        action="append",
+        default=[],
+        metavar="T",
+        help="only this task (repeatable): classification, ssd, yolo3, segmentation, pose, action-2d, action-3d, "
+        "depth, centernet",
     )
     z.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
     z.add_argument("--models", default="", metavar="M1,M2", help="only these models")

@@ -223,7 +223,7 @@ def print_detector_check(
     check = family.check(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime)
     print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")
     for name, c in check.pre_nms.items():
-        print(f"  before NMS, {name}: {c}")
+        print(f"  {family.compared_at}, {name}: {c}")
     if check.detections is not None:
         print(f"  detections: {check.detections}")
     # PriorBox layers in the files: anchors that may not be GluonCV's (--anchors priorbox), judged as such.

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         result = convert_with(model, options, detector, family)
     with progress.step("write"):
         prototxt, caffemodel = save_model(result.text_net, result.binary_weights, prefix)
-        labels = _write_labels(result.head.classes, prefix) if family is not None else None
+        labels = _write_labels(result.head.classes, prefix, result.detector) if family is not None else None
     _print_conversion(args, description, result, prototxt, caffemodel, progress, labels)
     if not args.verify:
         return EXIT_OK
@@ -119,14 +119,17 @@ def _article(kind: str) -> str:
     return "an" if kind[0] in "AEFHILMNORSX" else "a"  # an SSD, a YOLOv3
 
 
-def _write_labels(classes, prefix: str) -> tuple[str, list[str]] | None:
-    """PREFIX.labels.txt: line N is the name of Caffe label N (0 is background, then GluonCV's classes in order)."""
+def _write_labels(classes, prefix: str, family=None) -> tuple[str, list[str], str] | None:
+    """PREFIX.labels.txt: line N is the name of Caffe label N (0 is background, then GluonCV's classes in order);
+    for a family without a background label (CenterNet: heatmap channel N), line N + 1 names class N."""
     if not classes:
         return None
+    background = getattr(family, "background_label", True)
     path = f"{prefix}.labels.txt"
     with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(f"{name}\n" for name in ["background", *classes]))
-    return path, list(classes)
+        f.write("".join(f"{name}\n" for name in (["background"] if background else []) + list(classes)))
+    meaning = "Caffe label N on line N, 0 = background" if background else "heatmap channel N on line N + 1"
+    return path, list(classes), meaning
 
 
 def _print_conversion(
@@ -158,7 +161,7 @@ def _print_conversion(
     print(f"  wrote {prototxt} ({describe_size(prototxt)})")
     print(f"        {caffemodel} ({describe_size(caffemodel)})")
     if labels is not None:
-        print(f"        {labels[0]} (Caffe label N on line N, 0 = background)")
+        print(f"        {labels[0]} ({labels[2]})")
 
 
 def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool, relu6: str) -> int:

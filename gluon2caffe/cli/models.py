@@ -7,22 +7,30 @@ import argparse
 from .common import EXIT_FAILURE, EXIT_OK
 
 UNTESTED = "(not in the tested lists)"
+OUTSIDE = "(outside Caffe)"
 
 
 def rows(pattern: str = "", others: bool = True) -> list[tuple[str, str, str]]:
     """(name, family, default input) of every zoo name containing `pattern`: the tested lists of
-    tools/zoo_models.py first, in their order, then (`others`) GluonCV's other names (input 224, the CLI's
-    fallback), which needs GluonCV."""
+    tools/zoo_models.py first, task by task in their order, then the names that cannot be Caffe models (marked
+    "outside Caffe": `convert` refuses them with the reason), then (`others`) any other name GluonCV knows (input
+    224, the CLI's fallback), which needs GluonCV."""
     from ..tools.models import zoo_names
-    from ..tools.zoo_models import CLASSIFICATION_MODELS, SSD_MODELS, YOLO_MODELS
+    from ..tools.zoo_models import OUTSIDE_MODELS, TASKS, input_shape
 
-    listed = [(name, family, f"1,3,{size},{size}") for name, family, size in CLASSIFICATION_MODELS]
-    listed += [(name, f"{family} (SSD)", f"1,3,{size},{size}") for name, family, size in SSD_MODELS]
-    listed += [(name, f"{family} (YOLOv3)", f"1,3,{size},{size}") for name, family, size in YOLO_MODELS]
+    listed = []
+    for _title, kind, models in TASKS:
+        suffix = {"classification": "", "ssd": " (SSD)", "yolo3": " (YOLOv3)"}.get(kind, f" ({kind})")
+        listed += [(name, family + suffix, _shape(input_shape(size))) for name, family, size in models]
+    listed += [(name, f"{family} {OUTSIDE}", "-") for name, family, _why in OUTSIDE_MODELS]
     known = {name for name, _, _ in listed}
     if others:
         listed += [(name, UNTESTED, "1,3,224,224 (fallback)") for name in zoo_names() if name not in known]
     return [row for row in listed if pattern.lower() in row[0].lower()]
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return ",".join(str(d) for d in shape)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +49,11 @@ def run(args: argparse.Namespace) -> int:
     for name, family, shape in found:
         print(f"{name:<{width}}{family:<{family_width}}{shape}")
     untested = sum(family == UNTESTED for _, family, _ in found)
-    print(f"{len(found)} names; {untested} {UNTESTED}: they may convert, or stop at an unsupported operator")
+    outside = sum(family.endswith(OUTSIDE) for _, family, _ in found)
+    print(
+        f"{len(found)} names; {outside} {OUTSIDE} (docs/model_zoo.md says why); {untested} {UNTESTED}: they may "
+        "convert, or stop at an unsupported operator"
+    )
     if missing is not None:
         print(f"GluonCV's other names are not listed: {missing}")
     return EXIT_OK

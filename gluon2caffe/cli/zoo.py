@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import_gluoncv("the zoo sweep (it builds GluonCV models and runs them in MXNet)")
     if args.jobs < 1:
         raise Gluon2CaffeError("--jobs must be at least 1")
-    entries = zoo.select_models(args.family, [m for m in args.models.split(",") if m])
+    entries = zoo.select_models(args.family, [m for m in args.models.split(",") if m], args.task)
     if not entries:
         raise Gluon2CaffeError("no model selected")
     extras = [name for name in dict.fromkeys(args.runtime or []) if name != "caffe"]
@@ -76,6 +76,7 @@ def _problems(result) -> list[str]:
 def _command(args: argparse.Namespace, extras: list[str]) -> str:
     return (
         "gluon2caffe zoo"
+        + "".join(f" --task {t}" for t in args.task)
         + "".join(f" --family {f}" for f in args.family)
         + (f" --models {args.models}" if args.models else "")
         + "".join(f" --runtime {r}" for r in extras)

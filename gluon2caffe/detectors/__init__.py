@@ -5,13 +5,18 @@ and the zoo sweep need."""
 from __future__ import annotations
 
 from .base import DETECTORS, Detector, DetectorOptions, DetectorPlan, detector_for, register_detector
+from .centernet import CenterNet
 from .ssd import SSD
 from .yolo import YOLOv3
 
 SSD_DETECTOR = register_detector(SSD())
+# Before YOLOv3: an exported CenterNet's decoder has YOLOOutputV3's grid ops too (tile, _arange, slice_like), and
+# detector_for takes the first family that matches; CenterNet's (topk, gather_nd, broadcast_equal) is narrower.
+CENTERNET_DETECTOR = register_detector(CenterNet())
 YOLO_DETECTOR = register_detector(YOLOv3())
 
 __all__ = [
+    "CENTERNET_DETECTOR",
     "DETECTORS",
     "Detector",
     "DetectorOptions",

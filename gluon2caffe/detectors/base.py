@@ -40,6 +40,8 @@ class Detector:
     function: str = ""  # its public convert function, for messages
     default_input_shape: tuple[int, ...] = ()
     options: tuple[str, ...] = ("nms",)  # the DetectorOptions fields this family takes
+    compared_at: str = "before NMS"  # where the check compares with GluonCV (the CLI's lines)
+    background_label: bool = True  # Caffe label 0 is the background (DetectionOutput); CenterNet: channel = class
 
     def matches(self, net: Any) -> bool:
         """A live GluonCV network of this family, or an exported graph with its head's ops."""

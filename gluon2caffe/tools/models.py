@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..errors import InvalidCallError, ModelFileError
 from ..extras import import_gluoncv
@@ -26,15 +27,24 @@ class UnknownModelError(InvalidCallError):
     """A zoo name GluonCV does not know (a usage error); the message suggests the closest names."""
 
 
-def zoo_entry(name: str) -> tuple[str, str, int] | None:
-    """(kind, family, input size) of a name in the tested zoo lists (kind: classifier, ssd or yolo3), else None."""
-    from .zoo_models import CLASSIFICATION_MODELS, SSD_MODELS, YOLO_MODELS
+def zoo_entry(name: str) -> tuple[str, str, int | tuple[int, ...]] | None:
+    """(kind, family, input) of a name in the tested zoo lists, else None. kind: the task of tools/zoo_models.TASKS
+    (classification, ssd, yolo3, segmentation, pose, action-2d, action-3d, depth, centernet); input: an int s for
+    (1, 3, s, s) or the whole shape (zoo_models.input_shape)."""
+    from .zoo_models import TASKS
 
-    for kind, models in (("classifier", CLASSIFICATION_MODELS), ("ssd", SSD_MODELS), ("yolo3", YOLO_MODELS)):
+    for _title, kind, models in TASKS:
         for model, family, size in models:
             if model == name:
                 return kind, family, size
     return None
+
+
+def outside_reason(name: str) -> str | None:
+    """Why a zoo name cannot be a Caffe model (tools/zoo_models.OUTSIDE_MODELS), None for the others."""
+    from .zoo_models import OUTSIDE_MODELS
+
+    return next((why for model, _family, why in OUTSIDE_MODELS if model == name), None)
 
 
 def zoo_names() -> list[str]:
@@ -140,12 +150,16 @@ def load_zoo_model(
     step = step or _no_step
     check_classes_apply(name, classes)
     check_zoo_name(name)
+    reason = outside_reason(name)
+    if reason is not None:
+        raise OutsideCaffeError(f"{name} cannot be a Caffe model: {reason}")
     custom = name.endswith("_custom")
     # Every family that builds on a base network would download it otherwise (detectors, segmentation, pose, ...).
     kwargs: dict[str, Any] = {"pretrained_base": False}
     if custom and name.startswith(DETECTOR_PREFIXES):
         kwargs["classes"] = list(classes or CUSTOM_CLASSES)
-    with step("build"):
+    kwargs.update(_getter_kwargs(name, input_shape))
+    with step("build"), offline_getters():
         try:
             net = get_model(name, pretrained=False, **kwargs)
         except (TypeError, Warning):  # darknet53 raises a Warning for any keyword it does not know
@@ -171,6 +185,76 @@ def load_zoo_model(
     return net
 
 
+class OutsideCaffeError(InvalidCallError):
+    """A zoo model whose computation Caffe cannot express (tools/zoo_models.OUTSIDE_MODELS says why)."""
+
+
+class DownloadRefusedError(InvalidCallError):
+    """A GluonCV getter tried to download weights (there is no network here, and the tooling never downloads)."""
+
+
+@contextmanager
+def offline_getters() -> Iterator[None]:
+    """Build GluonCV 0.10.5 zoo models offline, working around its getter bugs (documented in docs/model_zoo.md):
+
+    - every TSN action getter (inceptionv1_kinetics400, resnet50_v1b_ucf101, vgg16_sthsthv2, ...) ends with
+      `model.collect_params().reset_ctx(ctx)`, which raises on the parameters a pretrained_base=False backbone
+      leaves uninitialized: reset_ctx is a no-op while building (everything is built on the CPU anyway);
+    - the `resnet*_v1b_<dataset>` getters do not pass pretrained_base on to ActionRecResNetV1b (its default True
+      downloads the ImageNet ResNet): the class is given pretrained_base=False while building;
+    - the action getters for small datasets (*_custom, i3d_resnet50_v1_hmdb51 / _ucf101) load the Kinetics-400
+      model's weights unless use_kinetics_pretrain=False (_getter_kwargs passes it);
+    - any other download attempt (GluonCV's or MXNet's model store) raises DownloadRefusedError at once instead of
+      waiting on the network.
+    """
+    from unittest import mock
+
+    import mxnet as mx
+    from gluoncv.model_zoo import model_store
+    from mxnet.gluon.model_zoo import model_store as mxnet_model_store
+    from gluoncv.model_zoo.action_recognition import actionrec_resnetv1b
+
+    def refuse_download(url: str, *args: Any, **kwargs: Any) -> None:
+        raise DownloadRefusedError(f"GluonCV tried to download {url}; zoo models are built offline with random weights")
+
+    action_resnet = actionrec_resnetv1b.ActionRecResNetV1b
+    original_init = action_resnet.__init__
+
+    @functools.wraps(original_init)
+    def init_without_base(self: Any, *args: Any, pretrained_base: Any = False, **kwargs: Any) -> None:
+        original_init(self, *args, pretrained_base=pretrained_base, **kwargs)
+
+    with (
+        mock.patch.object(mx.gluon.ParameterDict, "reset_ctx", lambda self, ctx: None),
+        mock.patch.object(action_resnet, "__init__", init_without_base),
+        mock.patch.object(model_store, "download", refuse_download),
+        mock.patch.object(mxnet_model_store, "download", refuse_download),  # MXNet's own zoo, for completeness
+    ):
+        yield
+
+
+def _getter_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Getter arguments for an offline build at `input_shape`. Segmentation nets fix their upsampling sizes at
+    construction from crop_size (480 by default): another input size builds the net for it (square inputs; HRNet's
+    segmentation nets follow any input and take none)."""
+    import inspect
+
+    from gluoncv.model_zoo.model_zoo import _models
+
+    entry = zoo_entry(name)
+    getter = _models.get(name.lower())
+    if getter is not None and "use_kinetics_pretrain" in inspect.signature(getter).parameters:
+        # Action getters for small datasets (*_custom, i3d_resnet50_v1_hmdb51 / _ucf101) start from the Kinetics-400
+        # model's trained weights (a download) unless told not to; random weights replace them anyway.
+        return {"use_kinetics_pretrain": False}
+    if entry is None or entry[0] != "segmentation" or not isinstance(entry[2], int) or len(input_shape) != 4:
+        return {}
+    height, width = input_shape[2:]
+    if height != width:
+        raise InvalidCallError(f"{name} is built for square crops (crop_size); got {height}x{width}")
+    return {} if height == entry[2] else {"crop_size": height}
+
+
 def _rename_classes(net: Any, name: str, classes: list[str]) -> None:
     """Give a dataset detector (voc, coco) other names for its classes; their number is fixed by the weights."""
     from .zoo_models import SSD_MODELS, YOLO_MODELS
@@ -191,9 +275,13 @@ def _rename_classes(net: Any, name: str, classes: list[str]) -> None:
 
 def default_input_shape(name: str) -> tuple[int, ...] | None:
     """The input shape a listed zoo model is built for (tools/zoo_models.py: cifar_* 32, inceptionv3 299,
-    ssd_512_... 512, yolo3_... 416, ...), None for a name not in the lists."""
+    ssd_512_... 512, yolo3_... 416, segmentation at its crop size, pose 1x3x256x192, 3-D action clips (N, C, T, H,
+    W), monodepth2 1x3x192x640 (its pose nets two frames: 6 channels), CenterNet 512, ...), None for a name not in
+    the lists."""
+    from .zoo_models import input_shape
+
     entry = zoo_entry(name)
-    return None if entry is None else (1, 3, entry[2], entry[2])
+    return None if entry is None else input_shape(entry[2])
 
 
 def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:

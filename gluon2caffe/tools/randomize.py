@@ -165,7 +165,7 @@ def _calibrate_detector_heads(net: Any, input_shape: tuple[int, ...], rng: np.ra
     measured: dict[int, np.ndarray] = {}
 
     def hook(block: Any, _inputs: Any, output: Any) -> None:
-        out = output.asnumpy()
+        out = host_array(output)
         channels = out.reshape(out.shape[0], out.shape[1], -1).transpose(1, 0, 2).reshape(out.shape[1], -1)
         per_channel = callable(targets[id(block)][1])
         measured[id(block)] = np.abs(channels).max(axis=1) if per_channel else np.array(out.std())
@@ -211,7 +211,7 @@ def _unit_variance_pass(
     from mxnet.gluon import nn
 
     def hook(block: Any, _inputs: Any, output: Any) -> None:
-        std = float(output.asnumpy().std())
+        std = float(host_array(output).std())
         if not np.isfinite(std) or std < 1e-8:
             return
         for p in (block.weight, getattr(block, "bias", None)):
@@ -259,7 +259,7 @@ def _stats_hook(rng: np.random.RandomState):
     import mxnet as mx
 
     def hook(block: Any, inputs: Any) -> None:
-        x = inputs[0].asnumpy().astype(np.float64)
+        x = host_array(inputs[0]).astype(np.float64)
         axis = block._kwargs.get("axis", 1) % x.ndim
         others = tuple(i for i in range(x.ndim) if i != axis)
         mean, var = _final_statistics(x.mean(axis=others), x.var(axis=others), rng)
@@ -333,7 +333,7 @@ def _symbol_block_stats(
         aux = {n: params[n].data().copy() for n in group.list_auxiliary_states()}
         outs = _bind_plain(group, args, aux).forward(is_train=True)
         for (mean_name, var_name), out in zip(stats, outs):
-            x = out.asnumpy().astype(np.float64)
+            x = host_array(out).astype(np.float64)
             others = (0,) + tuple(range(2, x.ndim))
             params[mean_name].set_data(mx.nd.array(x.mean(axis=others)))
             params[var_name].set_data(mx.nd.array(x.var(axis=others)))
@@ -397,3 +397,14 @@ def _blocks(block: Any):
     yield block
     for child in block._children.values():
         yield from _blocks(child)
+
+
+def host_array(value: Any) -> np.ndarray:
+    """An activation as numpy. MXNet 1.9.1 cannot copy some 5-D activations in MKL-DNN's blocked layout to the host
+    (asnumpy fails `to.IsDefaultData()`; measured on r2plus1d's BatchNorm inputs): Flatten reorders them first."""
+    import mxnet as mx
+
+    try:
+        return value.asnumpy()
+    except mx.base.MXNetError:
+        return mx.nd.Flatten(value).asnumpy().reshape(value.shape)

@@ -22,6 +22,7 @@ from pathlib import Path
 from ..converters.context import TARGETS
 from ..verification.runtimes import RUNTIMES
 from .zoo import ALL_MODELS, CLASSIFICATION_MODELS, is_detector, load_results
+from .zoo_models import size_text
 
 NOTES = Path(__file__).with_name("runtimes_notes.md")
 TARGETS_MARK = "<!-- targets-table -->"
@@ -171,7 +172,7 @@ def _not_exact(rows: dict[str, dict], runtimes: list[str]) -> list[str]:
         lines += [f"### {runtime}", ""]
         misses = [(r, o) for r in rows.values() if (o := outcome(r, runtime)) and o["status"] != "exact"]
         lines += [
-            f"- {r['model']} ({r['family']}, {r['input_size']}x{r['input_size']}): {o['status']}: "
+            f"- {r['model']} ({r['family']}, {size_text(r['input_size'])}): {o['status']}: "
             + (o["message"] or "(no message)")
             for r, o in misses
         ] or ["None."]

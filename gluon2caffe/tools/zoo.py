@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import Gluon2CaffeError
-from .zoo_models import CLASSIFICATION_MODELS, SSD_MODELS, YOLO_MODELS
+from .zoo_models import CLASSIFICATION_MODELS, OUTSIDE_MODELS, SSD_MODELS, TASKS, YOLO_MODELS, input_shape, size_text
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ RUNTIME_FIELDS = ("runtimes", "seconds")
 class ZooResult:
     model: str
     family: str
-    input_size: int
+    input_size: int | tuple[int, ...]  # an int s: (1, 3, s, s); else the whole input shape (zoo_models.input_shape)
     status: str  # exact | exact by layer | mismatch | refused | error (verification.judge)
     max_abs: float | None = None
     relative: float | None = None
@@ -96,18 +96,20 @@ StageHook = Callable[[str, object], None]
 def check_model(
     model: str,
     family: str = "",
-    input_size: int = 224,
+    input_size: int | tuple[int, ...] = 224,
     runtime: str = "caffe",
     extra_runtimes: Sequence[str] = (),
     on_stage: StageHook | None = None,
 ) -> ZooResult:
-    """Build `model` with live random weights (models.load_zoo_model), convert it (merge_bn, to_bgr), run it in
-    `runtime`, compare end to end, and (pycaffe) check every segment on MXNet's own inputs; then run the same files
-    in each of `extra_runtimes` (each in a child process) and compare those end to end (`result.runtimes`)."""
+    """Build `model` with live random weights (models.load_zoo_model), convert it (merge_bn, to_bgr on 3-channel
+    inputs, also 5-D clips), run it in `runtime`, compare every output end to end (dense outputs: class scores,
+    segmentation maps, pose heatmaps, depth; CenterNet: its decoder's inputs), and (pycaffe) check every segment on
+    MXNet's own inputs; then run the same files in each of `extra_runtimes` (each in a child process) and compare
+    those end to end (`result.runtimes`)."""
     from ..api import convert
     from .models import load_zoo_model
 
-    shape = (1, 3, input_size, input_size)
+    shape = input_shape(input_size)
     result = ZooResult(model, family, input_size, "error")
     start = time.perf_counter()
     net = None
@@ -115,17 +117,21 @@ def check_model(
         _enter(on_stage, runtime, result)
         net = load_zoo_model(model, shape)  # the CLI's and the tests' random net too
         try:
-            conversion = convert(net, shape, to_bgr=True, merge_bn=True)
+            conversion = convert(net, shape, to_bgr=shape[1] == 3, merge_bn=True)
         except Gluon2CaffeError as exc:
-            result.status, result.message = "refused", str(exc).splitlines()[0]
+            result.status, result.message = "refused", refusal_text(exc)
             return result
         result.convert_seconds = round(conversion.seconds, 3)
         result.layers = len(conversion.text_net.layer)
         x, x2 = _classifier_inputs(shape, family)
-        references = _references(net, x, x2)
+        references = _references(net, x, x2, conversion.head)
         runs = _run_classifier(conversion, net, x, runtime, _extras(extra_runtimes, runtime), result, on_stage)
-        outputs = conversion.graph.outputs
+        outputs = _caffe_outputs(conversion)
+        if conversion.head is not None:
+            references, ties = _resolve_ties(net, x, conversion.head, runs.got[outputs[0]], references)
         _judge_classifier(net, x, runs.got, outputs, references, runs.local, result)
+        if conversion.head is not None and ties:
+            result.message = "; ".join(m for m in (result.message, f"{ties} near-tie peaks decided as Caffe did") if m)
         for name, run in runs.elsewhere.items():
             result.runtimes[name] = _judge_in_runtime(name, net, x, run, outputs, references)
         return result
@@ -138,6 +144,14 @@ def check_model(
         gc.collect()
         if extra_runtimes:
             result.seconds = round(time.perf_counter() - start, 1)
+
+
+def refusal_text(exc: Exception, limit: int = 400) -> str:
+    """The converter's refusal as one table cell: its lines joined (the unsupported-operator error lists the ops
+    on the lines after the first)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = " ".join(lines)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _extras(extra_runtimes: Sequence[str], runtime: str) -> list[str]:
@@ -159,11 +173,34 @@ def _classifier_inputs(shape: tuple[int, ...], family: str) -> tuple[np.ndarray,
     return x, x2
 
 
-def _references(net, x: np.ndarray, x2: np.ndarray) -> tuple[list, list]:
-    """MXNet's outputs on the input compared on, and on the second input (the output must depend on the input)."""
+def _references(net, x: np.ndarray, x2: np.ndarray, head=None) -> tuple[list, list]:
+    """MXNet's outputs on the input compared on, and on the second input (the output must depend on the input).
+    A network converted up to a decoder (CenterNet: `head.tensors`) is compared at the decoder's inputs."""
     from ..verification import mxnet_forward
+    from ..verification.detectors import graph_reference
 
-    return mxnet_forward(net, x), mxnet_forward(net, x2)
+    if head is None:
+        return mxnet_forward(net, x), mxnet_forward(net, x2)
+    tensors = dict(enumerate(head.tensors))
+    return tuple(list(graph_reference(net, inputs, tensors).values()) for inputs in (x, x2))
+
+
+def _resolve_ties(net, x: np.ndarray, head, got_peaks: np.ndarray, references) -> tuple[tuple, int]:
+    """CenterNet: MXNet's NMS'd heatmap with its near-ties decided as Caffe decided them (see
+    verification.detectors.resolve_peak_ties), and how many positions that changed."""
+    from ..verification.detectors import graph_reference, resolve_peak_ties
+
+    first, second = references
+    heatmap = graph_reference(net, x, {"h": head.heatmap})["h"]
+    peaks, ties = resolve_peak_ties(first[0], heatmap, got_peaks)
+    return ([peaks, *first[1:]], second), ties
+
+
+def _caffe_outputs(conversion) -> list[str]:
+    """The converted net's outputs, in the order of MXNet's (a detector's: its plan's outputs)."""
+    if conversion.head is not None:
+        return conversion.head.output_blobs()
+    return list(conversion.graph.outputs)
 
 
 @dataclass
@@ -187,13 +224,18 @@ def _run_classifier(
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
         prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
         del conversion.binary_weights
-        feed = {"data": np.ascontiguousarray(x[:, [2, 1, 0]])}
-        runs = _ClassifierRuns(forward(runtime, prototxt, caffemodel, feed, conversion.graph.outputs))
+        to_bgr = x.shape[1] == 3
+        feed = {"data": np.ascontiguousarray(x[:, [2, 1, 0]]) if to_bgr else x}
+        outputs = _caffe_outputs(conversion)
+        runs = _ClassifierRuns(forward(runtime, prototxt, caffemodel, feed, outputs))
         if runtime == "caffe":
-            runs.local = _local_check(prototxt, caffemodel, MXNetReference(net, tuple(x.shape), "data"), x, result)
+            reference = MXNetReference(net, tuple(x.shape), "data")
+            if conversion.detector is not None:
+                reference.aliases.update(conversion.detector.aliases(conversion.head))
+            runs.local = _local_check(prototxt, caffemodel, reference, x, result, to_bgr)
         for name in extra_runtimes:
             _enter(on_stage, name, result)
-            runs.elsewhere[name] = _run_elsewhere(name, prototxt, caffemodel, feed, conversion.graph.outputs)
+            runs.elsewhere[name] = _run_elsewhere(name, prototxt, caffemodel, feed, outputs)
     return runs
 
 
@@ -261,11 +303,11 @@ def _classifier_verdict(net, x, got: dict, outputs: list[str], references, local
     return worst, status, ""
 
 
-def _local_check(prototxt: str, caffemodel: str, reference, x: np.ndarray, result) -> object:
+def _local_check(prototxt: str, caffemodel: str, reference, x: np.ndarray, result, to_bgr: bool = True) -> object:
     """The layer-local check (verification/local.py); records its largest segment error in the row."""
     from ..verification.local import check_local
 
-    local = check_local(prototxt, caffemodel, reference, x, to_bgr=True)
+    local = check_local(prototxt, caffemodel, reference, x, to_bgr=to_bgr)
     _record_local(local, result)
     return local
 
@@ -307,6 +349,8 @@ def _float64_note(net, x, got, outputs, reference, label: str = "Caffe") -> str:
         truth = net(mx.nd.array(x, dtype="float64"))
         truth = [t.asnumpy() for t in (truth if isinstance(truth, (list, tuple)) else [truth])]
     except Exception:  # noqa: BLE001 - not every op runs in float64; then the row gives the end-to-end error only
+        return ""
+    if [t.shape for t in truth] != [r.shape for r in reference]:  # compared at a decoder's inputs (CenterNet)
         return ""
     caffe_err = max(compare(got[n].reshape(t.shape), t).relative for n, t in zip(outputs, truth))
     mxnet_err = max(compare(r, t).relative for r, t in zip(reference, truth))
@@ -381,7 +425,7 @@ def check_detector_model(
         try:
             conversion = convert_with(net, ConvertOptions(shape), DetectorOptions(), detector)
         except Gluon2CaffeError as exc:
-            result.status, result.message = "refused", str(exc).splitlines()[0]
+            result.status, result.message = "refused", refusal_text(exc)
             return result
         result.convert_seconds = round(conversion.seconds, 3)
         result.layers = len(conversion.text_net.layer)
@@ -486,7 +530,10 @@ def _detector_verdict(check) -> tuple[str, str]:
 # The names before YOLOv3 shared them.
 SSDZooResult, check_ssd_model = DetectorZooResult, check_detector_model
 
-ALL_MODELS = CLASSIFICATION_MODELS + SSD_MODELS + YOLO_MODELS
+# Every model the sweep runs, task by task (zoo_models.TASKS); OUTSIDE_MODELS are listed in the table, not run.
+ALL_MODELS = [entry for _title, _kind, models in TASKS for entry in models]
+TASK_OF = {model: kind for _title, kind, models in TASKS for model, _, _ in models}
+ZOO_SIZE = len(ALL_MODELS) + len(OUTSIDE_MODELS)  # every name of gluoncv.model_zoo.get_model_list() (332)
 
 
 def is_detector(family: str) -> bool:
@@ -494,17 +541,32 @@ def is_detector(family: str) -> bool:
     return family.startswith(("ssd", "yolo"))
 
 
-def select_models(families: Iterable[str] = (), models: Iterable[str] = ()) -> list[tuple[str, str, int]]:
-    families, models = set(families), set(models)
+def select_models(
+    families: Iterable[str] = (), models: Iterable[str] = (), tasks: Iterable[str] = ()
+) -> list[tuple[str, str, int | tuple[int, ...]]]:
+    """The list entries of the given families, models and tasks (zoo_models.TASKS kinds); all when none is given.
+    A model outside Caffe (OUTSIDE_MODELS) is refused with its reason."""
+    families, models, tasks = set(families), set(models), set(tasks)
     known = {m for m, _, _ in ALL_MODELS}
+    outside = {m: why for m, _, why in OUTSIDE_MODELS}
+    if models & set(outside):
+        name = sorted(models & set(outside))[0]
+        raise Gluon2CaffeError(f"{name} cannot be a Caffe model: {outside[name]}")
     unknown = models - known
     if unknown:
         raise Gluon2CaffeError(f"not in the zoo lists: {sorted(unknown)}")
     known_families = {f for _, f, _ in ALL_MODELS}
     if families - known_families:
         raise Gluon2CaffeError(f"unknown families {sorted(families - known_families)}; known: {sorted(known_families)}")
+    known_tasks = {kind for _, kind, _ in TASKS}
+    if tasks - known_tasks:
+        raise Gluon2CaffeError(f"unknown tasks {sorted(tasks - known_tasks)}; known: {sorted(known_tasks)}")
     return [
-        entry for entry in ALL_MODELS if (not families or entry[1] in families) and (not models or entry[0] in models)
+        entry
+        for entry in ALL_MODELS
+        if (not families or entry[1] in families)
+        and (not models or entry[0] in models)
+        and (not tasks or TASK_OF[entry[0]] in tasks)
     ]
 
 
@@ -623,7 +685,37 @@ def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
 
 
 def headline(rows: dict[str, dict]) -> str:
-    classification = [r for r in rows.values() if not is_detector(r["family"])]
+    """'N/332 GluonCV zoo models exact': every name of the zoo counts, the ones outside Caffe and not run too."""
+    exact = sum(1 for r in rows.values() if r["status"] == "exact")
+    return f"{exact}/{ZOO_SIZE} GluonCV zoo models exact end to end"
+
+
+def task_summary(rows: dict[str, dict]) -> list[str]:
+    """One row per task family: models, exact, not exact, not run yet (and the models outside Caffe)."""
+    lines = ["| task | models | exact | exact by layer | not exact | not run |", "|---|---|---|---|---|---|"]
+    for title, _kind, models in TASKS:
+        done = [rows[m] for m, _, _ in models if m in rows]
+        exact = sum(r["status"] == "exact" for r in done)
+        by_layer = sum(r["status"] == "exact by layer" for r in done)
+        cells = [title, len(models), exact, by_layer, len(done) - exact - by_layer, len(models) - len(done)]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines.append(f"| outside Caffe (see the last table) | {len(OUTSIDE_MODELS)} | 0 | 0 | {len(OUTSIDE_MODELS)} | 0 |")
+    exact = sum(r["status"] == "exact" for r in rows.values())
+    by_layer = sum(r["status"] == "exact by layer" for r in rows.values())
+    missing = len(ALL_MODELS) - len(rows)
+    lines.append(
+        f"| **all** | {ZOO_SIZE} | {exact} | {by_layer} | {ZOO_SIZE - exact - by_layer - missing} | {missing} |"
+    )
+    pending = [kind for _title, kind, models in TASKS if any(m not in rows for m, _, _ in models)]
+    if pending:
+        tasks = " ".join(f"--task {kind}" for kind in pending)
+        lines += ["", f"Rows not run yet (`not run` below): `gluon2caffe zoo {tasks} --jobs 2` runs those tasks."]
+    return lines
+
+
+def legacy_headline(rows: dict[str, dict]) -> str:
+    """The classification / SSD / YOLOv3 headline (before the other task families were swept)."""
+    classification = [r for r in rows.values() if TASK_OF.get(r["model"]) == "classification"]
     exact = sum(1 for r in classification if r["status"] == "exact")
     text = f"{exact}/{len(CLASSIFICATION_MODELS)} classification models exact end to end"
     for models, kind in ((SSD_MODELS, "SSD"), (YOLO_MODELS, "YOLOv3")):
@@ -726,43 +818,96 @@ def _detector_rows(rows: dict[str, dict], models: list, middle: Callable[[dict],
 _EMPTY_ROW = {k: None for k in ("anchors", "loc", "conf", "priors", "decoded")}
 
 
+# What each dense task's rows compare (the columns are the classification table's).
+TASK_NOTES = {
+    "segmentation": "Every output (the class score map and, where the model has one, the auxiliary head's) at the"
+    " model's crop size; the getter fixes its upsampling sizes from that crop size.",
+    "pose": "The keypoint heatmaps (N, 17, 64, 48) of a 256x192 person crop.",
+    "action-2d": "TSN with one segment: the class scores of one frame (the segment consensus is a mean over the"
+    " segments). Built with the getter workarounds (tools/models.offline_getters).",
+    "action-3d": "Class scores of one clip (N, C, T, H, W); to_bgr swaps the channel axis of the 5-D input.",
+    "depth": "monodepth2: the depth decoder's disparity maps (every scale); the pose nets: the axis-angle and"
+    " translation of two frames stacked on the channels (6 channels: no to_bgr).",
+    "centernet": "Converted up to the decoder (detectors/centernet.py): outputs `centernet_heatmap` (the class"
+    " heatmap after its 3x3 max-pool NMS, keep = (maxpool3x3(h) == h) * h), and the box-size and center-offset maps,"
+    " compared with MXNet's tensors at the decoder's inputs. Where a heatmap value and its largest neighbour are"
+    " within the tolerance, float32 rounding decides the peak and either answer is accepted (the note counts"
+    " them). The top-k and gather decoding runs outside Caffe (README 'CenterNet').",
+}
+
+
+def _dense_section(title: str, kind: str, models: list, rows: dict[str, dict]) -> list[str]:
+    """One task family's table: model | family | input | status | errors | local | layers | seconds | note."""
+    fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
+    lines = ["", f"## {title}", ""]
+    if kind in TASK_NOTES:
+        lines += [TASK_NOTES[kind], ""]
+    lines += [
+        "| model | family | input | status | max abs error | relative error | local error (segments) | Caffe layers "
+        "| conversion (s) | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, family, size in models:
+        r = rows.get(model)
+        if r is None:
+            lines.append(f"| {model} | {family} | {size_text(size)} | not run |  |  |  |  |  |  |")
+            continue
+        lines.append(
+            f"| {model} | {family} | {size_text(size)} | {r['status']} | {fmt(r['max_abs'], '.3g')} | "
+            f"{fmt(r['relative'], '.3g')} | {_local_cell(r)} | {fmt(r['layers'], 'd')} | "
+            f"{fmt(r['convert_seconds'], '.2f')} | {r['message'].replace('|', '/')} |"
+        )
+    return lines
+
+
+def _outside_section() -> list[str]:
+    lines = [
+        "",
+        "## Outside Caffe",
+        "",
+        "These zoo models are not run: what they compute has no exact expression in Caffe's layers (or the model"
+        " cannot be traced at all). One line each (tools/zoo_models.py OUTSIDE_MODELS).",
+        "",
+        "| model | family | why not |",
+        "|---|---|---|",
+    ]
+    return lines + [f"| {model} | {family} | {why} |" for model, family, why in OUTSIDE_MODELS]
+
+
 def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
-    total = len(ALL_MODELS)
     lines = [
         "# GluonCV model zoo coverage",
         "",
         f"**{headline(rows)}** in the real Caffe (max|caffe - mxnet| <= 1e-4 * max(1, max|mxnet|)).",
         "",
+        *task_summary(rows),
+        "",
         local_summary(rows),
         "",
-        f"Generated by `{command}` on {platform.machine()} / Python {platform.python_version()}"
-        f" ({len(rows)}/{total} models in this table). Each model: live random weights (He-normal, BatchNorm"
-        " statistics from its own activations, perturbed), converted with merge_bn=True and to_bgr=True, run in"
-        " pycaffe on a both-sign input (BGR), compared with MXNet on the same input (RGB); the MXNet output must"
-        " also depend on the input, so no row passes vacuously. Local error: the layer-local check"
-        " (verification/local.py): every segment of Caffe layers run on MXNet's own values of its inputs, the largest"
-        " relative error over the segments (their count in brackets); it proves each layer however"
-        " ill-conditioned the net. `exact` = end to end AND every segment within the tolerance (AND, for"
-        " detectors, the same detections). The same check runs in `make test` (tests/test_zoo.py).",
+        f"Last generated by `{command}` on {platform.machine()} / Python {platform.python_version()}"
+        f" ({len(rows)}/{len(ALL_MODELS)} runnable models in this table; rows of earlier runs are kept). Each model:"
+        " live random weights (He-normal, BatchNorm statistics from its own activations, perturbed), converted with"
+        " merge_bn=True and to_bgr=True (3-channel inputs), run in pycaffe on a both-sign input (BGR), compared with"
+        " MXNet on the same input (RGB); the MXNet output must also depend on the input, so no row passes"
+        " vacuously. Local error: the layer-local check (verification/local.py): every segment of Caffe layers run"
+        " on MXNet's own values of its inputs, the largest relative error over the segments (their count in"
+        " brackets); it proves each layer however ill-conditioned the net. `exact` = end to end AND every segment"
+        " within the tolerance (AND, for detectors, the same detections). The same check runs in `make test`"
+        " (tests/test_zoo.py, a representative per task in tests/test_zoo_families.py). `make zoo` runs them all.",
         "",
-        "## Classification models",
-        "",
-        "| model | family | input | status | max abs error | relative error | local error (segments) | Caffe layers "
-        "| conversion (s) | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "GluonCV 0.10.5 getter bugs the tooling works around to build models offline (tools/models.offline_getters):"
+        " the TSN getters call reset_ctx on a backbone pretrained_base=False leaves uninitialized; the"
+        " `resnet*_v1b_<dataset>` getters do not pass pretrained_base on (they would download the ImageNet"
+        " ResNet); the action getters for small datasets (*_custom, i3d_resnet50_v1_hmdb51 / _ucf101) download the"
+        " Kinetics-400 weights unless use_kinetics_pretrain=False; monodepth2's hybridized forward fails (the"
+        " encoder keeps the ResNet's unused fc, whose shape cannot be inferred) while tracing works (the imperative"
+        " call runs first). Any download attempt fails at once.",
     ]
-    for model, family, size in CLASSIFICATION_MODELS:
-        r = rows.get(model)
-        if r is None:
-            lines.append(f"| {model} | {family} | {size}x{size} | not run |  |  |  |  |  |  |")
-            continue
-        fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
-        lines.append(
-            f"| {model} | {family} | {size}x{size} | {r['status']} | {fmt(r['max_abs'], '.3g')} | "
-            f"{fmt(r['relative'], '.3g')} | {_local_cell(r)} | {fmt(r['layers'], 'd')} | "
-            f"{fmt(r['convert_seconds'], '.2f')} | {r['message'].replace('|', '/')} |"
-        )
-    lines += _ssd_section(rows)
+    for title, kind, models in TASKS:
+        if kind == "ssd":
+            lines += _ssd_section(rows)
+        elif kind != "yolo3":  # in the SSD section's writer
+            lines += _dense_section(f"{title} models" if kind == "classification" else title, kind, models, rows)
     others = [r for r in rows.values() if r["status"] != "exact"]
     lines += [
         "",
@@ -771,10 +916,12 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
         "`exact by layer`: every segment of the converted net matches MXNet within the tolerance when it is fed"
         " MXNet's own values of its inputs (the local error column), and the detections (detectors) equal"
         " GluonCV's, but the end-to-end output is beyond the tolerance: the random-weight network amplifies float32"
-        " rounding (the float64 numbers say by how much). Not counted as exact above.",
+        " rounding (the float64 numbers say by how much). Not counted as exact above. `refused`: the converter"
+        " stopped with the message shown (e.g. an operator not supported yet).",
         "",
     ]
     lines += [f"- {r['model']}: {r['status']}: {r['message']}" for r in others] or ["None."]
+    lines += _outside_section()
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

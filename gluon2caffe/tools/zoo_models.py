@@ -175,3 +175,265 @@ YOLO_MODELS: list[tuple[str, str, int]] = [
     ("yolo3_mobilenet1.0_custom", "yolo3_mobilenet", 416),
     ("yolo3_mobilenet1.0_voc", "yolo3_mobilenet", 416),
 ]
+
+# -- the rest of the zoo: dense-output families ------------------------------------------------------------------
+# An entry's third field is its input: an int s is (1, 3, s, s); a tuple is the whole shape, (N, C, H, W) or, for
+# 3-D action models, (N, C, T, H, W). `input_shape` / `size_text` read both.
+
+# Semantic segmentation at the crop size each getter builds the net for (its upsampling sizes are fixed at
+# construction from crop_size, so another input size needs crop_size=... at build time: load_zoo_model passes it).
+# The HRNet segmentation nets have no crop size (their upsampling follows the input): 512x1024, Cityscapes' 1:2.
+SEGMENTATION_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+    ("deeplab_resnest101_ade", "deeplab", 480),
+    ("deeplab_resnest200_ade", "deeplab", 480),
+    ("deeplab_resnest269_ade", "deeplab", 480),
+    ("deeplab_resnest50_ade", "deeplab", 480),
+    ("deeplab_resnet101_ade", "deeplab", 480),
+    ("deeplab_resnet101_citys", "deeplab", 480),
+    ("deeplab_resnet101_coco", "deeplab", 480),
+    ("deeplab_resnet101_voc", "deeplab", 480),
+    ("deeplab_resnet152_coco", "deeplab", 480),
+    ("deeplab_resnet152_voc", "deeplab", 480),
+    ("deeplab_resnet50_ade", "deeplab", 480),
+    ("deeplab_resnet50_citys", "deeplab", 480),
+    ("deeplab_v3b_plus_wideresnet_citys", "deeplab_v3b_plus", 480),
+    ("fastscnn_citys", "fastscnn", 1024),
+    ("fcn_resnet101_ade", "fcn", 480),
+    ("fcn_resnet101_coco", "fcn", 480),
+    ("fcn_resnet101_voc", "fcn", 480),
+    ("fcn_resnet50_ade", "fcn", 480),
+    ("fcn_resnet50_voc", "fcn", 480),
+    ("hrnet_w18_small_v1_s", "hrnet_seg", (1, 3, 512, 1024)),
+    ("hrnet_w18_small_v2_s", "hrnet_seg", (1, 3, 512, 1024)),
+    ("hrnet_w48_s", "hrnet_seg", (1, 3, 512, 1024)),
+    ("icnet_resnet50_citys", "icnet", 480),
+    ("icnet_resnet50_mhpv1", "icnet", 480),
+    ("psp_resnet101_ade", "psp", 480),
+    ("psp_resnet101_citys", "psp", 480),
+    ("psp_resnet101_coco", "psp", 480),
+    ("psp_resnet101_voc", "psp", 480),
+    ("psp_resnet50_ade", "psp", 480),
+]
+
+POSE = (1, 3, 256, 192)  # the top-down pose estimators' person crop (height x width)
+POSE_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+    ("alpha_pose_resnet101_v1b_coco", "alpha_pose", POSE),
+    ("mobile_pose_mobilenet1.0", "mobile_pose", POSE),
+    ("mobile_pose_mobilenetv2_1.0", "mobile_pose", POSE),
+    ("mobile_pose_mobilenetv3_large", "mobile_pose", POSE),
+    ("mobile_pose_mobilenetv3_small", "mobile_pose", POSE),
+    ("mobile_pose_resnet18_v1b", "mobile_pose", POSE),
+    ("mobile_pose_resnet50_v1b", "mobile_pose", POSE),
+    ("simple_pose_resnet101_v1b", "simple_pose", POSE),
+    ("simple_pose_resnet101_v1d", "simple_pose", POSE),
+    ("simple_pose_resnet152_v1b", "simple_pose", POSE),
+    ("simple_pose_resnet152_v1d", "simple_pose", POSE),
+    ("simple_pose_resnet18_v1b", "simple_pose", POSE),
+    ("simple_pose_resnet50_v1b", "simple_pose", POSE),
+    ("simple_pose_resnet50_v1d", "simple_pose", POSE),
+]
+
+# TSN-style 2-D action recognition: one frame per segment (num_segments=1), an image classifier + segment consensus.
+ACTION_2D_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+    *[(f"inceptionv1_{d}", "tsn_inceptionv1", 224) for d in ("hmdb51", "kinetics400", "sthsthv2", "ucf101")],
+    *[(f"inceptionv3_{d}", "tsn_inceptionv3", 299) for d in ("hmdb51", "kinetics400", "sthsthv2", "ucf101")],
+    *[
+        (f"resnet{depth}_v1b_{d}", "tsn_resnet_v1b", 224)
+        for depth, datasets in (
+            ("101", ("kinetics400", "sthsthv2")),
+            ("152", ("kinetics400", "sthsthv2")),
+            ("18", ("custom", "kinetics400", "sthsthv2")),
+            ("34", ("kinetics400", "sthsthv2")),
+            ("50", ("custom", "hmdb51", "kinetics400", "sthsthv2", "ucf101")),
+        )
+        for d in datasets
+    ],
+    *[(f"vgg16_{d}", "tsn_vgg16", 224) for d in ("hmdb51", "kinetics400", "sthsthv2", "ucf101")],
+]
+
+# 3-D action recognition: (N, C, T, H, W) clips, T and H x W as each model was trained. SlowFast takes its fast
+# frames then its slow frames stacked on the time axis (fast 32 + slow 4 = 36 for 4x16, 32 + 8 for 8x8, 64 + 16).
+ACTION_3D_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+    ("c3d_kinetics400", "c3d", (1, 3, 16, 112, 112)),
+    ("i3d_inceptionv1_kinetics400", "i3d", (1, 3, 32, 224, 224)),
+    ("i3d_inceptionv3_kinetics400", "i3d", (1, 3, 32, 224, 224)),
+    ("i3d_resnet101_v1_kinetics400", "i3d", (1, 3, 32, 224, 224)),
+    ("i3d_resnet50_v1_custom", "i3d", (1, 3, 32, 224, 224)),
+    ("i3d_resnet50_v1_hmdb51", "i3d", (1, 3, 32, 224, 224)),
+    ("i3d_resnet50_v1_kinetics400", "i3d", (1, 3, 32, 224, 224)),
+    ("i3d_resnet50_v1_sthsthv2", "i3d", (1, 3, 32, 224, 224)),
+    ("i3d_resnet50_v1_ucf101", "i3d", (1, 3, 32, 224, 224)),
+    ("i3d_slow_resnet101_f16s4_kinetics700", "i3d_slow", (1, 3, 16, 224, 224)),
+    ("p3d_resnet101_kinetics400", "p3d", (1, 3, 16, 224, 224)),
+    ("p3d_resnet50_kinetics400", "p3d", (1, 3, 16, 224, 224)),
+    *[(f"r2plus1d_resnet{d}_kinetics400", "r2plus1d", (1, 3, 16, 112, 112)) for d in ("101", "152", "18", "34", "50")],
+    ("slowfast_16x8_resnet101_50_50_kinetics400", "slowfast", (1, 3, 80, 224, 224)),
+    ("slowfast_16x8_resnet101_kinetics400", "slowfast", (1, 3, 80, 224, 224)),
+    ("slowfast_4x16_resnet101_kinetics400", "slowfast", (1, 3, 36, 224, 224)),
+    ("slowfast_4x16_resnet50_custom", "slowfast", (1, 3, 36, 224, 224)),
+    ("slowfast_4x16_resnet50_kinetics400", "slowfast", (1, 3, 36, 224, 224)),
+    ("slowfast_8x8_resnet101_kinetics400", "slowfast", (1, 3, 40, 224, 224)),
+    ("slowfast_8x8_resnet50_kinetics400", "slowfast", (1, 3, 40, 224, 224)),
+]
+
+# monodepth2 on KITTI's 192x640 frames; the pose networks take two frames stacked on the channel axis (6 channels).
+DEPTH_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+    *[(f"monodepth2_resnet18_kitti_{d}_640x192", "monodepth2", (1, 3, 192, 640)) for d in ("mono", "mono_stereo")],
+    ("monodepth2_resnet18_kitti_stereo_640x192", "monodepth2", (1, 3, 192, 640)),
+    *[
+        (f"monodepth2_resnet18_posenet_kitti_{d}_640x192", "monodepth2_posenet", (1, 6, 192, 640))
+        for d in ("mono", "mono_stereo")
+    ],
+]
+
+# CenterNet without deformable convolution, converted up to its decoder's inputs (detectors/centernet.py).
+CENTERNET_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+    (f"center_net_{base}_{d}", family, 512)
+    for base, family in (
+        ("dla34", "centernet_dla"),
+        ("mobilenetv3_large_duc", "centernet_mobilenetv3"),
+        ("mobilenetv3_small_duc", "centernet_mobilenetv3"),
+        ("resnet101_v1b", "centernet_resnet"),
+        ("resnet18_v1b", "centernet_resnet"),
+        ("resnet50_v1b", "centernet_resnet"),
+    )
+    for d in ("coco", "voc")
+]
+
+# Task sections of docs/model_zoo.md and `gluon2caffe models`: (title, kind, models). The kind names the check:
+# dense outputs against MXNet (classification and the rest) or a detector's check.
+TASKS: list[tuple[str, str, list]] = [
+    ("Classification", "classification", CLASSIFICATION_MODELS),
+    ("SSD detectors", "ssd", SSD_MODELS),
+    ("YOLOv3 detectors", "yolo3", YOLO_MODELS),
+    ("Semantic segmentation", "segmentation", SEGMENTATION_MODELS),
+    ("Pose estimation", "pose", POSE_MODELS),
+    ("Action recognition, 2-D (TSN)", "action-2d", ACTION_2D_MODELS),
+    ("Action recognition, 3-D", "action-3d", ACTION_3D_MODELS),
+    ("Depth (monodepth2)", "depth", DEPTH_MODELS),
+    ("CenterNet up to its decoder", "centernet", CENTERNET_MODELS),
+]
+
+# -- the models that cannot be Caffe models: (name, family, why), one precise reason each ------------------------
+_RCNN = (
+    "ROIAlign crops at data-dependent boxes after NMS (box_nms, data-dependent shapes); this Caffe has no ROIAlign "
+    "and no layer whose output shape depends on the data"
+)
+_DCN = (
+    "modulated deformable convolution (_contrib_ModulatedDeformableConvolution) samples at offsets computed from "
+    "the input; no Caffe layer samples at data-dependent positions"
+)
+_INT8 = (
+    "a quantized MKL-DNN graph (_sg_mkldnn_conv, quantize_v2 / dequantize, int8 pooling): Caffe computes in float; "
+    "convert the float model it was calibrated from"
+)
+_NONLOCAL = (
+    "non-local blocks multiply two activations (batch_dot, an attention map of (T*H*W)^2); Caffe has no "
+    "activation x activation MatMul layer"
+)
+OUTSIDE_MODELS: list[tuple[str, str, str]] = [
+    *[
+        (name, "faster_rcnn", _RCNN)
+        for name in (
+            "custom_faster_rcnn_fpn",
+            "doublehead_rcnn_resnet50_v1b_voc",
+            "faster_rcnn_fpn_resnet101_v1d_coco",
+            "faster_rcnn_fpn_resnet50_v1b_coco",
+            "faster_rcnn_fpn_syncbn_resnest101_coco",
+            "faster_rcnn_fpn_syncbn_resnest269_coco",
+            "faster_rcnn_fpn_syncbn_resnest50_coco",
+            "faster_rcnn_fpn_syncbn_resnet101_v1d_coco",
+            "faster_rcnn_fpn_syncbn_resnet50_v1b_coco",
+            "faster_rcnn_resnet101_v1d_coco",
+            "faster_rcnn_resnet101_v1d_custom",
+            "faster_rcnn_resnet101_v1d_voc",
+            "faster_rcnn_resnet50_v1b_coco",
+            "faster_rcnn_resnet50_v1b_custom",
+            "faster_rcnn_resnet50_v1b_voc",
+        )
+    ],
+    *[
+        (name, "mask_rcnn", _RCNN + "; the mask head gathers per-detection ROIs (argsort, gather_nd)")
+        for name in (
+            "custom_mask_rcnn_fpn",
+            "mask_rcnn_fpn_resnet101_v1d_coco",
+            "mask_rcnn_fpn_resnet18_v1b_coco",
+            "mask_rcnn_fpn_resnet50_v1b_coco",
+            "mask_rcnn_fpn_syncbn_mobilenet1_0_coco",
+            "mask_rcnn_fpn_syncbn_resnet18_v1b_coco",
+            "mask_rcnn_resnet101_v1d_coco",
+            "mask_rcnn_resnet18_v1b_coco",
+            "mask_rcnn_resnet50_v1b_coco",
+        )
+    ],
+    *[
+        (f"center_net_{base}_dcnv2_{d}", "centernet_dcnv2", _DCN)
+        for base in ("dla34", "resnet101_v1b", "resnet18_v1b", "resnet50_v1b")
+        for d in ("coco", "voc")
+    ],
+    *[
+        (
+            f"danet_resnet{d}_citys",
+            "danet",
+            "position and channel attention multiply two activations (batch_dot; the position map is (H*W)^2 = "
+            "3600x3600 at 480x480); Caffe has no activation x activation MatMul layer",
+        )
+        for d in ("101", "50")
+    ],
+    *[(f"i3d_nl{k}_resnet{d}_v1_kinetics400", "i3d_nonlocal", _NONLOCAL) for k in ("10", "5") for d in ("101", "50")],
+    (
+        "siamrpn_alexnet_v2_otb15",
+        "siamrpn",
+        "its RPN head correlates the search image with kernels computed from a second input (the template "
+        "branch); Caffe convolution weights are parameters, so it can only be two nets with the kernels copied "
+        "between them per target",
+    ),
+    *[
+        (
+            f"resnet{d}_v1b_gn",
+            "resnet_v1b_gn",
+            "GluonCV's GroupNorm writes Reshape(keep_highest=-1), which MXNet 1.9.1 rejects: the model cannot be "
+            "traced (nor hybridized) at all",
+        )
+        for d in ("101", "50")
+    ],
+    *[
+        (name, "int8", _INT8)
+        for name in (
+            "deeplab_resnet101_coco_int8",
+            "deeplab_resnet101_voc_int8",
+            "fcn_resnet101_coco_int8",
+            "fcn_resnet101_voc_int8",
+            "inceptionv3_kinetics400_int8",
+            "inceptionv3_ucf101_int8",
+            "mobilenet1.0_int8",
+            "psp_resnet101_coco_int8",
+            "psp_resnet101_voc_int8",
+            "resnet18_v1b_kinetics400_int8",
+            "resnet50_v1_int8",
+            "resnet50_v1b_kinetics400_int8",
+            "simple_pose_resnet101_v1b_int8",
+            "simple_pose_resnet101_v1d_int8",
+            "simple_pose_resnet18_v1b_int8",
+            "simple_pose_resnet50_v1b_int8",
+            "simple_pose_resnet50_v1d_int8",
+            "ssd_300_vgg16_atrous_voc_int8",
+            "ssd_512_mobilenet1.0_voc_int8",
+            "ssd_512_resnet50_v1_voc_int8",
+            "ssd_512_vgg16_atrous_voc_int8",
+            "vgg16_ucf101_int8",
+        )
+    ],
+]
+
+
+def input_shape(size: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    """The input shape of a list entry: an int s is (1, 3, s, s), a tuple (or a JSON list) the shape itself."""
+    return (1, 3, size, size) if isinstance(size, int) else tuple(size)
+
+
+def size_text(size: int | tuple[int, ...] | list[int]) -> str:
+    """'224x224', '256x192', '6x192x640' (channels shown when not 3), '3x16x112x112' (a 3-D clip: C x T x H x W)."""
+    shape = input_shape(size)
+    spatial = "x".join(str(d) for d in shape[2:])
+    return spatial if len(shape) == 4 and shape[1] == 3 else f"{shape[1]}x{spatial}"

@@ -593,3 +593,55 @@ def _yolo_float64_errors(net, head, x, ref, boxes, caffe_scores) -> tuple[float,
     caffe = max(compare(caffe_boxes, truth).relative, compare(caffe_scores, truth_scores).relative)
     mxnet = max(compare(ref[ref_key], truth).relative, compare(ref["pre_scores"], truth_scores).relative)
     return caffe, mxnet
+
+
+CENTERNET_KEYS = ("heatmap", "wh", "offset")
+
+
+def check_centernet(
+    net: Any,
+    head: Any,
+    prototxt: str,
+    caffemodel: str,
+    x: np.ndarray,
+    to_bgr: bool = True,
+    runtime: str = "caffe",
+    x2: np.ndarray | None = None,
+) -> DetectorCheck:
+    """Compare a CenterNet converted up to its decoder with MXNet's tensors at the decoder's inputs: the heatmap
+    after its NMS (keep * h), the box sizes, the center offsets (no detections: the decoder runs outside Caffe)."""
+    tensors = dict(zip(CENTERNET_KEYS, head.tensors))
+    ref = graph_reference(net, x, {**tensors, "sigmoid": head.heatmap})
+    outputs = head.output_blobs()
+    got = forward(runtime, prototxt, caffemodel, {"data": x[:, ::-1].copy() if to_bgr else x}, outputs)
+    ref["heatmap"], _ties = resolve_peak_ties(ref["heatmap"], ref.pop("sigmoid"), got[outputs[0]])
+    pre = {key: compare(got[blob].reshape(ref[key].shape), ref[key]) for key, blob in zip(CENTERNET_KEYS, outputs)}
+    sensitivity = (
+        float("nan") if x2 is None else compare(graph_reference(net, x2, tensors)["heatmap"], ref["heatmap"]).relative
+    )
+    return _detector_check(
+        net, head, prototxt, caffemodel, x, to_bgr, runtime, ref, got, pre, sensitivity, lambda: None
+    )
+
+
+def resolve_peak_ties(peaks_ref: np.ndarray, heatmap_ref: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, int]:
+    """(MXNet's NMS'd heatmap with its near-ties decided as in `got`, how many positions that changed).
+
+    keep = (maxpool3x3(h) == h) is discontinuous: where a value and the largest of its 8 neighbours are within the
+    tolerance of each other, float32 rounding of h (any two runtimes differ by ~1e-7) decides which one is the peak.
+    At those positions (in MXNet's h) both outcomes are right, so the reference takes the one `got` has (h or 0);
+    everywhere else it is MXNet's. The heatmap, sizes and offsets are compared as they are."""
+    n, c, h, w = heatmap_ref.shape
+    padded = np.full((n, c, h + 2, w + 2), -np.inf, dtype=heatmap_ref.dtype)
+    padded[:, :, 1:-1, 1:-1] = heatmap_ref
+    neighbours = np.full_like(heatmap_ref, -np.inf)
+    for dy in range(3):
+        for dx in range(3):
+            if (dy, dx) != (1, 1):
+                np.maximum(neighbours, padded[:, :, dy : dy + h, dx : dx + w], out=neighbours)
+    tol = TOLERANCE * max(1.0, float(np.max(np.abs(heatmap_ref))))
+    near = np.abs(heatmap_ref - neighbours) <= tol
+    got = got.reshape(peaks_ref.shape)
+    as_got = np.where(np.abs(got - heatmap_ref) <= np.abs(got), heatmap_ref, 0.0).astype(peaks_ref.dtype)
+    resolved = np.where(near, as_got, peaks_ref)
+    return resolved, int(np.count_nonzero(resolved != peaks_ref))

@@ -1,0 +1,60 @@
+"""The CenterNet family: GluonCV's CenterNet (without deformable convolution) converted up to its decoder's inputs.
+
+The net's outputs are what CenterNetDecoder takes: `centernet_heatmap` (N, C, H, W), the class heatmap after its
+3x3 max-pool NMS; the box sizes (N, 2, H, W) and the center offsets (N, 2, H, W). Decoding them (README
+"CenterNet"): take the top-k values of the heatmap over C*H*W; for a value at (c, y, x), the class is c, the score
+the value, the center (x + offset[0, y, x], y + offset[1, y, x]), the box that center -/+ wh[:, y, x] / 2, all
+times the stride (input size / heatmap size).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Detector, DetectorOptions, DetectorPlan
+from .centernet_layers import PEAKS, emit_centernet_head
+from .centernet_read import cut_centernet, finish_centernet, is_centernet
+
+
+class CenterNetPlan(DetectorPlan):
+    def __init__(self, match: Any, graph: Any, input_shape: tuple[int, ...], classes):
+        self.head = finish_centernet(match, graph, input_shape, classes)
+        self.maps = (match.heatmap, match.wh, match.offset)
+
+    def emit(self, ctx: Any, input_name: str) -> list[str]:
+        return emit_centernet_head(ctx, self.head, *self.maps)
+
+
+class CenterNet(Detector):
+    kind = "CenterNet"
+    function = "convert_with"
+    default_input_shape = (1, 3, 512, 512)
+    options = ()  # no NMS to leave out: the conversion always stops at the decoder's inputs
+    compared_at = "at the decoder's input"
+    background_label = False  # heatmap channel c is class c
+
+    def matches(self, net: Any) -> bool:
+        return is_centernet(net)
+
+    def cut(self, graph: Any) -> Any:
+        return cut_centernet(graph)
+
+    def plan(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes=None):
+        return CenterNetPlan(match, graph, input_shape, classes)
+
+    def aliases(self, head: Any) -> dict[str, str]:
+        return {PEAKS: head.tensors[0]}
+
+    def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
+        h, w = head.map_size
+        return [
+            f"CenterNet: {head.num_classes} classes on a {h}x{w} heatmap (stride {head.stride:g}); converted up to "
+            f"its decoder: outputs {PEAKS} (heatmap after the 3x3 max-pool NMS), box sizes, center offsets",
+            f"decode outside Caffe: top-{head.topk} of {PEAKS} over classes x positions, sizes and offsets at those "
+            "positions (README 'CenterNet')",
+        ]
+
+    def check(self, net, head, prototxt, caffemodel, x, to_bgr=True, runtime="caffe", x2=None):
+        from ..verification.detectors import check_centernet
+
+        return check_centernet(net, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime, x2=x2)
