@@ -67,7 +67,7 @@ def measure_conversion(name: str, size: int, onnx: bool) -> dict:
         start = time.perf_counter()
         result = api.convert(net, shape)  # a detector converts as one
         save_seconds: dict[str, float] = {}
-        api.save_model(result.text_net, result.binary_weights, os.path.join(tmp, "m"), timings=save_seconds)
+        api.save_model(result.text_net, result.binary_weights, os.path.join(tmp, "m"), timings=save_seconds, sync=True)
         total = time.perf_counter() - start
         peak = _rss_kib("VmHWM") - rss0
         row.update({k: round(v, 4) for k, v in result.stages.items()})

@@ -52,15 +52,14 @@ def _foldable(graph: Graph, producer: Node, bn: Node) -> bool:
 def _fold(graph: Graph, producer: Node, bn: Node) -> None:
     gamma, beta, mean, var, eps = batchnorm_params(bn, graph.params)
     scale = gamma / np.sqrt(var + eps)
-    weight = graph.private_param(producer, 1)
+    source = weight = graph.private_param(producer, 1)
     if not (weight.flags.writeable and weight.dtype == np.float32):  # e.g. read-only arrays of a .params file
-        weight = graph.params[producer.inputs[1]] = weight.astype(np.float32)
-    # In place, a block of output channels at a time, each product computed in float64 and rounded once: no second
-    # copy of the weights (peak memory), the same numbers as a whole-array float64 product.
+        weight = graph.params[producer.inputs[1]] = np.empty(source.shape, np.float32)
+    # A block of output channels at a time (in place where the array is ours), each product computed in float64 and
+    # rounded once: no second copy of the weights (peak memory), the same numbers as a whole-array float64 product.
     for start in range(0, weight.shape[0], _CHUNK):
-        part = weight[start : start + _CHUNK]
         s = scale[start : start + _CHUNK].reshape((-1,) + (1,) * (weight.ndim - 1))
-        part[...] = (part.astype(np.float64) * s).astype(np.float32)
+        weight[start : start + _CHUNK] = (source[start : start + _CHUNK].astype(np.float64) * s).astype(np.float32)
     if producer.attrs.bool("no_bias", False):
         bias = np.zeros_like(scale)
         bias_name = graph.add_param(f"{producer.name}_bias", bias.astype(np.float32))
