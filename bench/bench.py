@@ -230,6 +230,7 @@ def measure_end_to_end(name: str, size: int) -> dict:
     with the steps of that run as the CLI's summary line reports them ("...; import 2.31 s, build 0.03 s, load
     params 0.52 s, convert 0.12 s, write 0.61 s; 3.62 s in all"). The rest of the wall time is the interpreter's
     start, the package's own import and the exit."""
+    load_average = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-bench-") as tmp:
         params = os.path.join(tmp, f"{name}.params")
         subprocess.run([sys.executable, __file__, "--make-params", f"{name}:{size}:{params}"], check=True)
@@ -259,10 +260,12 @@ def measure_end_to_end(name: str, size: int) -> dict:
         "write": steps.get("write", 0.0),
         "rest": round(wall - steps.get("in all", wall), 2),
         "caffemodel_mb": round(caffemodel_mb, 1),
+        "load_average": load_average,
     }
 
 
 def render_end_to_end(rows: list[dict]) -> list[str]:
+    load = ", ".join(f"{r['model']} {r['load_average']:.1f}" for r in rows)
     lines = [
         "## End to end: the command line",
         "",
@@ -271,6 +274,9 @@ def render_end_to_end(rows: list[dict]) -> list[str]:
         " run as the CLI's summary prints them: import (MXNet and GluonCV), load (build the zoo block, read the"
         " weights), convert (trace, passes, emission), write (both files, atomically, no fsync); the rest is the"
         " interpreter's start, the package's own import and the exit. Issue 16's target: vgg16 under 5 s.",
+        "",
+        f"Load average (1 min) when each model's runs started: {load} (other jobs on the machine slow every step,"
+        " most of all the import).",
         "",
         "| model | input | wall (s) | import | load | convert | write | rest | caffemodel (MB) |",
         "|---|---|---|---|---|---|---|---|---|",
