@@ -41,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
     shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)
     # A zoo model has one input (an exported one reads no shape here): give it the first.
     first = shape if isinstance(shape, tuple) else next(iter(shape.values() if isinstance(shape, dict) else shape))
-    model, description = load_model(args.model, first, args.params, args.epoch, classes, progress.step)
+    # Without --verify nothing runs the model: trained weights can go from the file to the Caffe files directly.
+    model, description = load_model(
+        args.model, first, args.params, args.epoch, classes, progress.step, live=args.verify
+    )
     family = detector_for(model)
     _check_detector_flags(args, family)
     options = ConvertOptions(

@@ -58,18 +58,26 @@ def trace_block(
             block(*[mx.nd.zeros(shape) for shape in shapes.values()])
         except Exception as exc:  # MXNet raises MXNetError/ValueError/... for a shape the net cannot take
             raise InvalidCallError(f"the network cannot run on input_shape={described}: {exc}") from exc
+    symbol = trace_symbol(block, list(shapes))
+    used = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
+    arrays = {p.name: p.data().asnumpy() for p in params.values() if p.name in used}
+    return symbol, arrays
+
+
+def trace_symbol(block: Any, input_names: list[str]) -> Any:
+    """The MXNet Symbol of a HybridBlock called on one variable per name, as export() writes it. Needs no parameter
+    values: a block whose parameters wait for deferred initialization traces as well."""
+    import mxnet as mx
+
     try:
-        symbol = block(*[mx.sym.var(name) for name in shapes])
+        symbol = block(*[mx.sym.var(name) for name in input_names])
     except TypeError as exc:  # hybrid_forward takes another number of inputs
-        raise InvalidCallError(f"the network cannot take {len(shapes)} input(s) {list(shapes)}: {exc}") from exc
+        raise InvalidCallError(f"the network cannot take {len(input_names)} input(s) {input_names}: {exc}") from exc
     if isinstance(symbol, (list, tuple)):
         symbol = mx.sym.Group(list(_flatten(symbol)))
     # What export() writes: tojson() drops the amp_cast / amp_multicast nodes (GluonCV's box decoder has one) that
     # the live symbol's internals still list, so internals and JSON nodes would no longer line up.
-    symbol = mx.sym.load_json(symbol.tojson())
-    used = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
-    arrays = {p.name: p.data().asnumpy() for p in params.values() if p.name in used}
-    return symbol, arrays
+    return mx.sym.load_json(symbol.tojson())
 
 
 def _flatten(items: Any):

@@ -8,9 +8,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
 from ..errors import InvalidCallError, ModelFileError
 from ..extras import import_gluoncv
-from ..frontend.exported import is_exported_model, load_exported, strip_prefixes
+from ..frontend.exported import ExportedModel, is_exported_model, load_exported, strip_prefixes
+from ..frontend.mxnet_graph import trace_symbol
 from ..frontend.ndarray_file import load_params
 
 Step = Callable[[str], AbstractContextManager]  # step("build") wraps a stage the CLI times and announces
@@ -76,11 +79,13 @@ def load_model(
     epoch: int = 0,
     classes: list[str] | None = None,
     step: Step | None = None,
+    live: bool = True,
 ) -> tuple[Any, str]:
     """(model, description): an ExportedModel for a prefix / -symbol.json, else a GluonCV zoo model.
 
     `classes` (names, validated by `parse_classes`) are passed on: see load_zoo_model; an exported model carries
     them as `model.classes`. `step(name)` wraps each stage that takes time (the CLI's progress and timings).
+    live=False: a zoo model with `params` may come as its exported form (see load_zoo_model).
     """
     step = step or _no_step
     if is_exported_model(spec):
@@ -90,7 +95,7 @@ def load_model(
         return model, f"exported {model.symbol_path} + {model.params_path}"
     if "/" in spec or spec.endswith((".json", ".params")):
         raise ModelFileError(spec, "no such exported model (expected PREFIX-symbol.json beside it)")
-    model = load_zoo_model(spec, input_shape, params, classes, step)
+    model = load_zoo_model(spec, input_shape, params, classes, step, live)
     return model, f"{spec} ({'weights from ' + params if params else 'random weights'})"
 
 
@@ -130,6 +135,7 @@ def load_zoo_model(
     params: str | None = None,
     classes: list[str] | None = None,
     step: Step | None = None,
+    live: bool = True,
 ) -> Any:
     """A GluonCV zoo model with `params` loaded, or with random live weights (seeded: the same every time).
 
@@ -138,6 +144,8 @@ def load_zoo_model(
     No pretrained weights can be downloaded; `params` is a file written by `save_parameters` (or `export`).
     `classes`: a *_custom detector is built with them (default CUSTOM_CLASSES); any other detector keeps its
     dataset's class count and only takes the names when there are as many; a classifier takes none.
+    live=False (a conversion that runs no reference): with `params`, the model as its export() files would hold it
+    (`as_exported`: the weights go from the file to the Caffe files without passing through MXNet).
     """
     import_gluoncv(f"the GluonCV zoo model {name}")
     import mxnet as mx
@@ -175,6 +183,9 @@ def load_zoo_model(
             net.initialize()
     if params:
         with step("load params"):
+            exported = None if live else as_exported(net, params, input_shape)
+            if exported is not None:
+                return exported
             set_parameters(net, params, input_shape)
     else:
         detector = name.startswith(DETECTOR_PREFIXES)
@@ -291,6 +302,42 @@ def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:
     that pass took longer than everything else); a net that cannot be called symbolically runs one zero input."""
     import mxnet as mx
 
+    traced = _traced(net, input_shape)
+    shapes = traced[1] if traced is not None else _shapes_by_forward(net, input_shape)
+    for param, value in _trained_values(net, path, shapes).items():
+        param._load_init(mx.nd.array(value, dtype=param.dtype), None)  # also finishes a deferred initialization
+
+
+def as_exported(net: Any, path: str, input_shape: tuple[int, ...]) -> ExportedModel | None:
+    """`net` with the trained values of `path` as its export() files would hold it: the traced symbol and the values
+    straight from the file (views of its bytes, checked as set_parameters checks them), no MXNet array made.
+
+    For a conversion without a reference run: the live way copies every weight into MXNet and back out (vgg16's
+    528 MB three times, 2.6 s of a 9 s command), and the exported reading gives byte-identical files (a test
+    checks). None for a net that cannot be traced symbolically or whose graph has variables that are not its
+    parameters: load it live."""
+    traced = _traced(net, input_shape)
+    if traced is None:
+        return None
+    symbol, shapes = traced
+    by_name = {p.name: p for p in net.collect_params().values()}
+    variables = symbol.list_arguments() + symbol.list_auxiliary_states()
+    if variables.count("data") != 1 or any(v not in by_name for v in variables if v != "data"):
+        return None
+    values = {
+        param.name: value if value.dtype == np.dtype(param.dtype) else value.astype(param.dtype)
+        for param, value in _trained_values(net, path, shapes).items()
+        if param.name in shapes
+    }
+    name = getattr(net, "name", None) or type(net).__name__
+    model = ExportedModel(name, f"{name} (traced)", path, symbol.tojson(), values)
+    classes = getattr(net, "classes", None)
+    model.classes = [str(c) for c in classes] if classes is not None else None
+    return model
+
+
+def _trained_values(net: Any, path: str, shapes: dict[str, tuple[int, ...]]) -> dict[Any, np.ndarray]:
+    """{parameter of `net`: its value in `path`}, every parameter present with the shape the network needs."""
     values = strip_prefixes(load_params(path), path)
     structured = net._collect_params_with_prefix()
     by_name = {p.name: p for p in net.collect_params().values()}
@@ -298,28 +345,31 @@ def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:
     missing = sorted(set(table) - set(values))
     if missing:
         raise ModelFileError(path, f"{len(missing)} parameter(s) of the network are missing, e.g. {missing[:3]}")
-    shapes = _parameter_shapes(net, input_shape)
     for key, param in table.items():
-        value = values[key]
         needed = shapes.get(param.name, param.shape)
-        if tuple(value.shape) != tuple(needed):
-            raise ModelFileError(path, f"{key} has shape {value.shape}, the network needs {tuple(needed)}")
-        param._load_init(mx.nd.array(value, dtype=param.dtype), None)  # also finishes a deferred initialization
+        if tuple(values[key].shape) != tuple(needed):
+            raise ModelFileError(path, f"{key} has shape {values[key].shape}, the network needs {tuple(needed)}")
+    return {param: values[key] for key, param in table.items()}
 
 
-def _parameter_shapes(net: Any, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-    """{parameter name: shape} of `net` at `input_shape`, from MXNet's symbolic shape inference."""
+def _traced(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, dict[str, tuple[int, ...]]] | None:
+    """(symbol, {variable name: shape}) of `net` at `input_shape` from MXNet's symbolic shape inference (no forward
+    pass: for vgg16 that pass took longer than everything else); None for a net that cannot run on a symbol."""
+    try:
+        symbol = trace_symbol(net, ["data"])
+        args, _, aux = symbol.infer_shape(data=tuple(input_shape))
+    except Exception:  # a block that cannot run on a symbol
+        return None
+    names = symbol.list_arguments() + symbol.list_auxiliary_states()
+    return symbol, dict(zip(names, [tuple(s) for s in args + aux]))
+
+
+def _shapes_by_forward(net: Any, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes the slow way: one zero input finishes the deferred initialization."""
     import mxnet as mx
 
-    try:
-        out = net(mx.sym.var("data"))
-        symbol = mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
-        args, _, aux = symbol.infer_shape(data=tuple(input_shape))
-    except Exception:  # a block that cannot run on a symbol: finish its initialization the slow way
-        net(mx.nd.zeros(input_shape))
-        return {p.name: tuple(p.shape) for p in net.collect_params().values()}
-    names = symbol.list_arguments() + symbol.list_auxiliary_states()
-    return dict(zip(names, [tuple(s) for s in args + aux]))
+    net(mx.nd.zeros(input_shape))
+    return {p.name: tuple(p.shape) for p in net.collect_params().values()}
 
 
 def describe_size(path: str) -> str:
