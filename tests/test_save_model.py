@@ -51,7 +51,7 @@ def test_failure_leaves_previous_pair_and_no_temp_files(tmp_path, nets, monkeypa
     monkeypatch.setattr(os, "fsync", failing_fsync)
     other = pb.NetParameter(name="other")
     with pytest.raises(OSError, match="disk full"):
-        save_model(other, other, prefix=prefix)
+        save_model(other, other, prefix=prefix, sync=True)  # sync=True: each file is fsynced before the renames
     monkeypatch.undo()
     assert {p: open(tmp_path / p, "rb").read() for p in os.listdir(tmp_path)} == before
 

@@ -69,7 +69,7 @@ def save_model(
                         f.flush()
                         os.fsync(f.fileno())
             except OSError as exc:  # a full disk: name the file being written, not an anonymous descriptor
-                if exc.filename is None:
+                if exc.filename is None and exc.errno is not None:  # (an errno-less OSError would lose its text)
                     exc.filename = str(final)
                 raise
         os.replace(temps[0], prototxt)

@@ -38,23 +38,18 @@ def randomize(
     _draw_weights(params, rng)
 
     stats_batch = _usable_batch(net, input_shape, stats_batch)
-    bns = [b for b in _blocks(net) if isinstance(b, nn.BatchNorm)]
-    gluon_statistics = {b.running_var.name for b in bns}
     # Layers built as symbols (SSD's FeatureExpander) first need sane statistics for the rescale to measure them.
-    # Where they take the network's input itself (SSD's whole backbone), nothing the calibration changes comes
-    # before them: those statistics are final at once (one backbone pass instead of two full ones each time).
-    final = _symbol_block_stats(net, input_shape, rng, stats_batch, images)
-    if final:
-        _finish_symbol_statistics(params, gluon_statistics, rng)
+    _symbol_block_stats(net, input_shape, rng, stats_batch, images)
     # Rescale (LSUV) and running statistics in ONE pass, layer after layer, so every layer is calibrated on what its
     # predecessors finally output. (Measured: rescaling first, with the BatchNorms still at mean 0 / var 1, then
     # taking the statistics changed the inputs of the layers without BatchNorm after the rescale: senet_154e's SE
     # logits reached |400|, its BatchNorm outputs a spread of 100 at stage 4; float32 vs float64 3.3e-4.)
+    bns = [b for b in _blocks(net) if isinstance(b, nn.BatchNorm)]
     _calibration_pass(net, bns, input_shape, rng, stats_batch, images)
-    if not final:
-        _symbol_block_stats(net, input_shape, rng, stats_batch, images)
-        # The Gluon BatchNorms got their final statistics inside the calibration pass; the SymbolBlock ones here.
-        _finish_symbol_statistics(params, gluon_statistics, rng)
+    _symbol_block_stats(net, input_shape, rng, stats_batch, images)
+
+    # The Gluon BatchNorms got their final statistics inside the calibration pass; the SymbolBlock ones here.
+    _finish_symbol_statistics(params, {b.running_var.name for b in bns}, rng)
     _scramble_fixed_gammas(bns, rng)
     if images and _detector_heads(net):
         _calibrate_detector_heads(net, input_shape, rng, stats_batch)
@@ -62,22 +57,17 @@ def randomize(
 
 
 def _draw_weights(params: Any, rng: np.random.RandomState) -> None:
-    """He-normal weights and fresh values for every trainable parameter and running statistic.
-
-    The weights are drawn in float32 by numpy's Generator (ziggurat): vgg16's 138M weights drawn in float64 by
-    RandomState, then converted to float32 on their way into MXNet, were 86% of randomize's time in a profile."""
+    """He-normal weights and fresh values for every trainable parameter and running statistic."""
     import mxnet as mx
 
-    weights = np.random.default_rng(rng.randint(1 << 31))
     for name, p in params.items():
         if p.grad_req == "null" and not name.endswith(("running_mean", "running_var", "moving_mean", "moving_var")):
             continue  # constants (e.g. a mean/std scale) keep their values
         if p.shape is None or 0 in p.shape:
             continue  # never used by the forward pass, so never initialized
-        value = _random_value(name, p.shape, rng, weights)
+        value = _random_value(name, p.shape, rng)
         if value is not None:
-            # (an NDArray: set_data copies a numpy array straight into MXNet's memory, which MKL-DNN layouts refuse)
-            p.set_data(mx.nd.array(value, dtype=p.dtype))
+            p.set_data(mx.nd.array(value))
 
 
 def _finish_symbol_statistics(params: Any, final: set[str], rng: np.random.RandomState) -> None:
@@ -299,42 +289,25 @@ def _final_statistics(mean: np.ndarray, var: np.ndarray, rng: np.random.RandomSt
     return mean, var
 
 
-class _Captured(Exception):
-    """Every SymbolBlock's input is captured: the rest of the forward pass is not needed."""
-
-
 def _symbol_block_stats(
     net: Any, input_shape: tuple[int, ...], rng: np.random.RandomState, batch: int, images: bool
-) -> bool:
+) -> None:
     """The same for BatchNorm ops inside SymbolBlocks (GluonCV's SSD FeatureExpander builds its extra layers with
     mx.sym.BatchNorm): capture the block's inputs, then, BatchNorm by BatchNorm in graph order, evaluate the
-    symbol feeding it and store that input's statistics (so each sees its predecessors already normalized).
-
-    True when every SymbolBlock took the network's input itself (or there is none): no other layer's weights
-    change what it sees, so a calibration after this one leaves its statistics right."""
+    symbol feeding it and store that input's statistics (so each sees its predecessors already normalized)."""
     import mxnet as mx
     from mxnet.gluon import SymbolBlock
 
     blocks = [b for b in _blocks(net) if isinstance(b, SymbolBlock)]
     if not blocks:
-        return True
+        return
     captured: dict[int, list] = {}
-    network_input: list = []
-    direct = True
 
     def hook(block: Any, inputs: Any) -> None:
-        nonlocal direct
-        direct = direct and all(any(i is x for x in network_input) for i in inputs)
         captured[id(block)] = [i.copy() for i in inputs]
-        if len(captured) == len(blocks):
-            raise _Captured()
 
-    handles = [net.register_forward_pre_hook(lambda _block, inputs: network_input.extend(inputs))]
-    handles += [b.register_forward_pre_hook(hook) for b in blocks]
-    try:
-        _forward_sample(net, handles, rng, input_shape, batch, images)
-    except _Captured:
-        pass
+    handles = [b.register_forward_pre_hook(hook) for b in blocks]
+    _forward_sample(net, handles, rng, input_shape, batch, images)
     for block in blocks:
         if id(block) not in captured:
             continue
@@ -364,7 +337,6 @@ def _symbol_block_stats(
             others = (0,) + tuple(range(2, x.ndim))
             params[mean_name].set_data(mx.nd.array(x.mean(axis=others)))
             params[var_name].set_data(mx.nd.array(x.var(axis=others)))
-    return direct and len(captured) == len(blocks)
 
 
 def _forward_sample(
@@ -406,14 +378,10 @@ def _bind_plain(symbol: Any, args: dict, aux: dict) -> Any:
                 os.environ[key] = value
 
 
-def _random_value(
-    name: str, shape: tuple[int, ...], rng: np.random.RandomState, weights: np.random.Generator
-) -> np.ndarray | None:
+def _random_value(name: str, shape: tuple[int, ...], rng: np.random.RandomState) -> np.ndarray | None:
     if name.endswith("weight") and len(shape) >= 2:
         fan_in = int(np.prod(shape[1:]))
-        value = weights.standard_normal(shape, dtype=np.float32)
-        value *= np.float32(np.sqrt(2.0 / fan_in))
-        return value
+        return rng.normal(0, np.sqrt(2.0 / fan_in), shape)
     if name.endswith("bias"):
         return rng.normal(0, 0.1, shape)
     if name.endswith("gamma"):
