@@ -146,9 +146,7 @@ def pooling(s: OpShapes) -> list[Shape]:
 def fully_connected(s: OpShapes) -> list[Shape]:
     """flatten: (N, num_hidden) from all of x's axes but the first; else x's last axis becomes num_hidden."""
     x = s.data(0)
-    hidden = s.attrs.int("num_hidden")
-    if hidden <= 0:
-        raise s.fail(f"is {hidden}; must be positive", "num_hidden")
+    hidden = s.positive_int("num_hidden")
     if s.attrs.bool("flatten", True):
         inputs = math.prod(x[1:])
         out = (x[0], hidden)

@@ -31,6 +31,13 @@ class OpShapes:
     def fail(self, message: str, attr: str | None = None) -> ConversionError:
         return ConversionError(message, self.node.name, self.node.op, attr)
 
+    def positive_int(self, attr: str) -> int:
+        """The integer attribute `attr` (required), refused unless it is positive."""
+        value = self.attrs.int(attr)
+        if value <= 0:
+            raise self.fail(f"is {value}; must be positive", attr)
+        return value
+
     @property
     def count(self) -> int:
         return len(self.shapes)

@@ -279,9 +279,7 @@ def slice_like(s: OpShapes) -> list[Shape]:
 def repeat(s: OpShapes) -> list[Shape]:
     """`axis` times `repeats`; no axis: the flattened input times `repeats`."""
     x = s.data(0)
-    repeats = s.attrs.int("repeats")
-    if repeats <= 0:
-        raise s.fail(f"is {repeats}; must be positive", "repeats")
+    repeats = s.positive_int("repeats")
     axis = s.attrs.int("axis", None)
     if axis is None:
         return [(math.prod(x) * repeats,)]
