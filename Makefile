@@ -22,7 +22,7 @@ NO_MXNET_STAMPS := .venv-py312/.installed .venv-py313/.installed
 # ncnn's caffe2ncnn goes beside the venv's python, where gluon2caffe looks for it (NCNN_TOOL_SRC: see caffe2ncnn).
 CAFFE2NCNN := $(VENV)/bin/caffe2ncnn
 
-.PHONY: demo test fuzz zoo bench setup caffe openvino caffe2ncnn no_mxnet proto readme lint clean
+.PHONY: demo test fuzz zoo zoo_graphs bench setup caffe openvino caffe2ncnn no_mxnet proto readme lint clean
 
 setup: $(STAMP)
 
@@ -105,6 +105,12 @@ fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP)
 # writes docs/runtimes.md instead.
 zoo: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe zoo --jobs 2 $(ZOO_ARGS)
+
+# The shipped zoo graphs (gluon2caffe/tools/zoo_graphs/, read by `convert NAME --params FILE`): compare every record
+# with a fresh GluonCV trace (ZOO_GRAPHS_ARGS= rewrites them instead; a few minutes either way).
+ZOO_GRAPHS_ARGS ?= --check
+zoo_graphs: $(STAMP)
+	GLOG_minloglevel=2 MXNET_SUBGRAPH_BACKEND=NONE $(PY) scripts/zoo_graphs.py $(ZOO_GRAPHS_ARGS)
 
 # Conversion speed/memory against the tofile floor and MXNet's ONNX exporter, and the converted models' forward
 # speed; prints the tables and rewrites docs/benchmarks.md (BENCH_ARGS=--no-onnx ...). onnx only for this.

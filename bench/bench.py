@@ -225,47 +225,60 @@ def make_params(name: str, size: int, path: str) -> None:
 SUMMARY_STEP = re.compile(r"([a-z][a-z ]*?) (\d+\.\d+) s")
 
 
-def measure_end_to_end(name: str, size: int) -> dict:
+def measure_end_to_end(name: str, size: int) -> list[dict]:
     """Best of END_TO_END_REPEATS wall times of `gluon2caffe convert NAME --params FILE -q` in a fresh process,
     with the steps of that run as the CLI's summary line reports them ("...; import 2.31 s, build 0.03 s, load
     params 0.52 s, convert 0.12 s, write 0.61 s; 3.62 s in all"). The rest of the wall time is the interpreter's
-    start, the package's own import and the exit."""
+    start, the package's own import and the exit. Two rows: the shipped graph (tools/zoo_graphs.py, no MXNet) and
+    the net built by GluonCV (GLUON2CAFFE_ZOO_GRAPHS=0), runs alternated."""
     load_average = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-bench-") as tmp:
         params = os.path.join(tmp, f"{name}.params")
         subprocess.run([sys.executable, __file__, "--make-params", f"{name}:{size}:{params}"], check=True)
-        runs = []
+        runs: dict[str, list] = {"shipped": [], "GluonCV": []}
         for _ in range(END_TO_END_REPEATS):
-            cmd = [sys.executable, "-m", "gluon2caffe", "convert", name, "--params", params, "-o", f"{tmp}/", "-q"]
-            start = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            wall = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
-            summary = next(line for line in proc.stdout.splitlines() if line.strip().startswith("converted in"))
-            steps = {step: float(seconds) for step, seconds in SUMMARY_STEP.findall(summary.split(";", 1)[1])}
-            steps["in all"] = float(re.search(r"(\d+\.\d+) s in all", summary).group(1))
-            runs.append((wall, steps))
-            print(f"  {name}: {wall:.2f} s wall; {summary.strip()}", file=sys.stderr, flush=True)
-        wall, steps = min(runs, key=lambda run: run[0])
+            for graph in runs:
+                runs[graph].append(_end_to_end_run(name, params, tmp, graph))
         caffemodel_mb = os.path.getsize(os.path.join(tmp, f"{name}.caffemodel")) / 2**20
-    return {
-        "model": name,
-        "input": f"{size}x{size}",
-        "wall": round(wall, 2),
-        "walls": [round(w, 2) for w, _ in runs],
-        "import": steps.get("import", 0.0),
-        "load": round(steps.get("build", 0.0) + steps.get("load params", 0.0), 2),
-        "convert": steps.get("convert", 0.0),
-        "write": steps.get("write", 0.0),
-        "rest": round(wall - steps.get("in all", wall), 2),
-        "caffemodel_mb": round(caffemodel_mb, 1),
-        "load_average": load_average,
-    }
+    rows = []
+    for graph, graph_runs in runs.items():
+        wall, steps = min(graph_runs, key=lambda run: run[0])
+        rows.append(
+            {
+                "model": name,
+                "graph": graph,
+                "input": f"{size}x{size}",
+                "wall": round(wall, 2),
+                "walls": [round(w, 2) for w, _ in graph_runs],
+                "import": steps.get("import", 0.0),
+                "load": round(steps.get("build", 0.0) + steps.get("load params", 0.0), 2),
+                "convert": steps.get("convert", 0.0),
+                "write": steps.get("write", 0.0),
+                "rest": round(wall - steps.get("in all", wall), 2),
+                "caffemodel_mb": round(caffemodel_mb, 1),
+                "load_average": load_average,
+            }
+        )
+    return rows
+
+
+def _end_to_end_run(name: str, params: str, tmp: str, graph: str) -> tuple[float, dict[str, float]]:
+    env = dict(os.environ, GLUON2CAFFE_ZOO_GRAPHS="1" if graph == "shipped" else "0")
+    cmd = [sys.executable, "-m", "gluon2caffe", "convert", name, "--params", params, "-o", f"{tmp}/", "-q"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
+    summary = next(line for line in proc.stdout.splitlines() if line.strip().startswith("converted in"))
+    steps = {step: float(seconds) for step, seconds in SUMMARY_STEP.findall(summary.split(";", 1)[1])}
+    steps["in all"] = float(re.search(r"(\d+\.\d+) s in all", summary).group(1))
+    print(f"  {name} ({graph} graph): {wall:.2f} s wall; {summary.strip()}", file=sys.stderr, flush=True)
+    return wall, steps
 
 
 def render_end_to_end(rows: list[dict]) -> list[str]:
-    load = ", ".join(f"{r['model']} {r['load_average']:.1f}" for r in rows)
+    load = ", ".join(f"{r['model']} {r['load_average']:.1f}" for r in rows if r["graph"] == "shipped")
     lines = [
         "## End to end: the command line",
         "",
@@ -273,19 +286,22 @@ def render_end_to_end(rows: list[dict]) -> list[str]:
         f" {END_TO_END_REPEATS}, the other runs in brackets; FILE written by `save_parameters`), and the steps of that"
         " run as the CLI's summary prints them: import (MXNet and GluonCV), load (build the zoo block, read the"
         " weights), convert (trace, passes, emission), write (both files, atomically, no fsync); the rest is the"
-        " interpreter's start, the package's own import and the exit. Issue 16's target: vgg16 under 5 s.",
+        " interpreter's start, the package's own import and the exit. Graph: `shipped` is the default (the zoo"
+        " name's traced graph shipped in the package, gluon2caffe/tools/zoo_graphs/: no MXNet, no GluonCV),"
+        " `GluonCV` the same command with GLUON2CAFFE_ZOO_GRAPHS=0 (the block built by GluonCV and traced), runs"
+        " alternated. Issue 16's target: vgg16 under 5 s.",
         "",
         f"Load average (1 min) when each model's runs started: {load} (other jobs on the machine slow every step,"
         " most of all the import).",
         "",
-        "| model | input | wall (s) | import | load | convert | write | rest | caffemodel (MB) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | graph | input | wall (s) | import | load | convert | write | rest | caffemodel (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         others = ", ".join(f"{w:.2f}" for w in r["walls"] if w != r["wall"]) or "-"
         lines.append(
-            f"| {r['model']} | {r['input']} | {r['wall']:.2f} ({others}) | {r['import']:.2f} | {r['load']:.2f} |"
-            f" {r['convert']:.2f} | {r['write']:.2f} | {r['rest']:.2f} | {r['caffemodel_mb']} |"
+            f"| {r['model']} | {r['graph']} | {r['input']} | {r['wall']:.2f} ({others}) | {r['import']:.2f} |"
+            f" {r['load']:.2f} | {r['convert']:.2f} | {r['write']:.2f} | {r['rest']:.2f} | {r['caffemodel_mb']} |"
         )
     return lines
 
@@ -459,7 +475,7 @@ def main() -> int:
             rows = []
             for name, size in END_TO_END_MODELS:
                 print(f"end to end: {name} ...", file=sys.stderr, flush=True)
-                rows.append(measure_end_to_end(name, size))
+                rows.extend(measure_end_to_end(name, size))
             replaced["End to end"] = render_end_to_end(rows)
         text = replace_sections(output.read_text() if output.exists() else "# Benchmarks\n", replaced)
         print(text)
@@ -485,7 +501,7 @@ def main() -> int:
     if "end-to-end" in sections:
         for name, size in END_TO_END_MODELS:
             print(f"end to end: {name} ...", file=sys.stderr, flush=True)
-            end_to_end.append(measure_end_to_end(name, size))
+            end_to_end.extend(measure_end_to_end(name, size))
     text = render(conversions, forwards, end_to_end, command)
     print(text)
     output = Path(args.output)

@@ -116,6 +116,55 @@ def test_exported_model_converts_byte_identically(version, name, size, exported,
     assert digest(tmp_path / f"{name}.caffemodel") == digest(caffemodel), f"{name}: caffemodel differs"
 
 
+@pytest.fixture(scope="module")
+def zoo_trained(tmp_path_factory):
+    """A save_parameters file of mobilenetv3_small (BatchNorm, hard-swish) and the files this 3.11 environment
+    converts from it by building the net in GluonCV (GLUON2CAFFE_ZOO_GRAPHS=0)."""
+    import mxnet as mx
+
+    from gluon2caffe.tools.models import build_zoo_net
+
+    folder = tmp_path_factory.mktemp("zoo-trained")
+    net = build_zoo_net("mobilenetv3_small", (1, 3, 224, 224))
+    net(mx.nd.zeros((1, 3, 224, 224)))
+    net.save_parameters(str(folder / "trained.params"))
+    run = cli(
+        sys.executable,
+        "convert",
+        "mobilenetv3_small",
+        "--params",
+        folder / "trained.params",
+        "-o",
+        folder / "built",
+        env={"GLUON2CAFFE_ZOO_GRAPHS": "0"},
+    )
+    assert run.returncode == 0, run.stderr
+    return folder
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_zoo_name_with_trained_weights_converts_byte_identically(version, zoo_trained, tmp_path):
+    """`convert NAME --params FILE` there reads the shipped graph (tools/zoo_graphs.py): the files of the net GluonCV
+    builds here. At another input size it needs GluonCV, and says so in one line."""
+    params = zoo_trained / "trained.params"
+    run = cli(no_mxnet_python(version), "convert", "mobilenetv3_small", "--params", params, "-o", tmp_path / "m")
+    assert run.returncode == 0, run.stderr
+    for suffix in (".prototxt", ".caffemodel"):
+        assert digest(tmp_path / f"m{suffix}") == digest(zoo_trained / f"built{suffix}"), suffix
+    other = cli(
+        no_mxnet_python(version),
+        "convert",
+        "mobilenetv3_small",
+        "--params",
+        params,
+        "--input-shape",
+        "1,3,160,160",
+        "-o",
+        tmp_path / "other",
+    )
+    assert other.returncode == 2 and EXTRA in _one_error_line(other), other.stderr
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_venv_has_no_mxnet_and_the_package_imports_without_it(version):
     """The venv is the Python it claims, cannot import MXNet, and importing the package, --help and ops load none

@@ -24,23 +24,26 @@ def run(args: argparse.Namespace) -> int:
     from ..detectors import DetectorOptions, detector_for
     from ..frontend.shapes import mxnet_available
     from ..tools.models import check_zoo_name, default_input_shape, load_model
+    from ..tools.zoo_graphs import shipped_record
 
     progress = Progress(getattr(args, "quiet", False))
     classes = classes_from(args)
     prefix = output_prefix(args.output, args.model)
     zoo = check_zoo_options(args)
-    if zoo:  # an exported model converts without MXNet; --verify runs it in MXNet
+    shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)
+    # A zoo model has one input (an exported one reads no shape here): give it the first.
+    first = shape if isinstance(shape, tuple) else next(iter(shape.values() if isinstance(shape, dict) else shape))
+    # A listed zoo name with trained weights and no --verify converts from its shipped graph: no MXNet, no GluonCV.
+    shipped = zoo and args.params and not args.verify and classes is None and shipped_record(args.model, first)
+    if zoo and not shipped:  # an exported model converts without MXNet; --verify runs it in MXNet
         progress.imports(f"the zoo name {args.model!r} (no exported {args.model}-symbol.json here)")
     elif args.verify:
         progress.imports("convert --verify (it runs the model in MXNet; `verify --reference` needs no MXNet)", False)
-    else:  # exported files convert without MXNet where it does not import (our own shape inference)
+    elif not zoo:  # exported files convert without MXNet where it does not import (our own shape inference)
         with progress.step("import"):
             mxnet_available()
     if zoo:
         check_zoo_name(args.model)  # GluonCV's list, for a name outside the tested lists
-    shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)
-    # A zoo model has one input (an exported one reads no shape here): give it the first.
-    first = shape if isinstance(shape, tuple) else next(iter(shape.values() if isinstance(shape, dict) else shape))
     # Without --verify nothing runs the model: trained weights can go from the file to the Caffe files directly.
     model, description = load_model(
         args.model, first, args.params, args.epoch, classes, progress.step, live=args.verify

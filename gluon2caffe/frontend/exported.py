@@ -40,6 +40,9 @@ class ExportedModel:
     symbol_json: str
     params: dict[str, np.ndarray]
     classes: list[str] | None = None  # class names given by the user (CLI --classes), for a detector
+    # "own": shape inference by our own rules whatever GLUON2CAFFE_SHAPE_INFERENCE=auto would pick (a shipped zoo
+    # graph, checked against MXNet's inference when it was written: tools/zoo_graphs.py); None: the setting decides.
+    shape_inference: str | None = None
 
     @property
     def inputs(self) -> list[str]:
@@ -68,7 +71,9 @@ def infer_exported_shapes(model: ExportedModel, input_shapes: dict, source_names
     from .shapes import infer_graph_shapes, shape_inference_backend
     from .shapes.registry import ParameterShapeError
 
-    if shape_inference_backend() == "mxnet":
+    explicit = os.environ.get("GLUON2CAFFE_SHAPE_INFERENCE", "auto").strip().lower() not in ("", "auto")
+    backend = shape_inference_backend() if explicit or model.shape_inference is None else model.shape_inference
+    if backend == "mxnet":
         return infer_shapes_isolated(model, input_shapes, source_names)
     graph = graph_from_json(model.symbol_json, model.params, input_shapes, name=model.name)
     try:  # the whole graph, like MXNet's: a detector's head is cut later (ops of a head we have no rule for: skipped)

@@ -12,9 +12,10 @@ import numpy as np
 
 from ..errors import InvalidCallError, ModelFileError
 from ..extras import import_gluoncv
-from ..frontend.exported import ExportedModel, is_exported_model, load_exported, strip_prefixes
+from ..frontend.exported import ExportedModel, is_exported_model, load_exported, parse_symbol_json, strip_prefixes
 from ..frontend.mxnet_graph import trace_symbol
 from ..frontend.ndarray_file import load_params
+from .zoo_graphs import exported_from_record, shipped_record
 
 Step = Callable[[str], AbstractContextManager]  # step("build") wraps a stage the CLI times and announces
 
@@ -147,40 +148,21 @@ def load_zoo_model(
     live=False (a conversion that runs no reference): with `params`, the model as its export() files would hold it
     (`as_exported`: the weights go from the file to the Caffe files without passing through MXNet).
     """
-    import_gluoncv(f"the GluonCV zoo model {name}")
-    import mxnet as mx
-    from gluoncv.model_zoo import get_model
-
-    from .randomize import randomize
-
-    from .zoo_models import CUSTOM_CLASSES
-
     step = step or _no_step
     check_classes_apply(name, classes)
     check_zoo_name(name)
     reason = outside_reason(name)
     if reason is not None:
         raise OutsideCaffeError(f"{name} cannot be a Caffe model: {reason}")
-    custom = name.endswith("_custom")
-    # Every family that builds on a base network would download it otherwise (detectors, segmentation, pose, ...).
-    kwargs: dict[str, Any] = {"pretrained_base": False}
-    if custom and name.startswith(DETECTOR_PREFIXES):
-        kwargs["classes"] = list(classes or CUSTOM_CLASSES)
-    kwargs.update(_getter_kwargs(name, input_shape))
-    with step("build"), offline_getters():
-        try:
-            net = get_model(name, pretrained=False, **kwargs)
-        except (TypeError, Warning):  # darknet53 raises a Warning for any keyword it does not know
-            # A getter without a base network passes its **kwargs to the block, which refuses pretrained_base in
-            # its own way; without it, the getter's own error (if any) is the one to report.
-            del kwargs["pretrained_base"]
-            net = get_model(name, pretrained=False, **kwargs)
-        if classes is not None and not custom:
-            _rename_classes(net, name, classes)
-        mx.random.seed(RANDOM_SEED)
-        with warnings.catch_warnings():  # some getters (segmentation heads) initialize parts of the net themselves
-            warnings.filterwarnings("ignore", message=".*is already initialized, ignoring.*")
-            net.initialize()
+    record = None if live or not params or classes is not None else shipped_record(name, input_shape)
+    if record is not None:  # no MXNet, no GluonCV: tools/zoo_graphs.py
+        with step("load params"):
+            return exported_from_record(record, params)
+    import_gluoncv(f"the GluonCV zoo model {name}")
+    from .randomize import randomize
+
+    with step("build"):
+        net = build_zoo_net(name, input_shape, classes)
     if params:
         with step("load params"):
             exported = None if live else as_exported(net, params, input_shape)
@@ -195,6 +177,38 @@ def load_zoo_model(
             randomize(net, input_shape, seed=RANDOM_SEED, images=detector, stats_batch=8 if detector else 2)
             if "posenet" in name:
                 _undo_pose_scale(net)
+    return net
+
+
+def build_zoo_net(name: str, input_shape: tuple[int, ...], classes: list[str] | None = None) -> Any:
+    """The GluonCV zoo net `name` built offline for `input_shape` and initialized (MXNet's default initializers,
+    seeded), before any weights are set; `classes` as load_zoo_model takes them."""
+    import_gluoncv(f"the GluonCV zoo model {name}")
+    import mxnet as mx
+    from gluoncv.model_zoo import get_model
+
+    from .zoo_models import CUSTOM_CLASSES
+
+    custom = name.endswith("_custom")
+    # Every family that builds on a base network would download it otherwise (detectors, segmentation, pose, ...).
+    kwargs: dict[str, Any] = {"pretrained_base": False}
+    if custom and name.startswith(DETECTOR_PREFIXES):
+        kwargs["classes"] = list(classes or CUSTOM_CLASSES)
+    kwargs.update(_getter_kwargs(name, input_shape))
+    with offline_getters():
+        try:
+            net = get_model(name, pretrained=False, **kwargs)
+        except (TypeError, Warning):  # darknet53 raises a Warning for any keyword it does not know
+            # A getter without a base network passes its **kwargs to the block, which refuses pretrained_base in
+            # its own way; without it, the getter's own error (if any) is the one to report.
+            del kwargs["pretrained_base"]
+            net = get_model(name, pretrained=False, **kwargs)
+    if classes is not None and not custom:
+        _rename_classes(net, name, classes)
+    mx.random.seed(RANDOM_SEED)
+    with warnings.catch_warnings():  # some getters (segmentation heads) initialize parts of the net themselves
+        warnings.filterwarnings("ignore", message=".*is already initialized, ignoring.*")
+        net.initialize()
     return net
 
 
@@ -314,7 +328,7 @@ def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:
     that pass took longer than everything else); a net that cannot be called symbolically runs one zero input."""
     import mxnet as mx
 
-    traced = _traced(net, input_shape)
+    traced = traced_symbol(net, input_shape)
     shapes = traced[1] if traced is not None else _shapes_by_forward(net, input_shape)
     for param, value in _trained_values(net, path, shapes).items():
         param._load_init(mx.nd.array(value, dtype=param.dtype), None)  # also finishes a deferred initialization
@@ -328,7 +342,7 @@ def as_exported(net: Any, path: str, input_shape: tuple[int, ...]) -> ExportedMo
     528 MB three times, 2.6 s of a 9 s command), and the exported reading gives byte-identical files (a test
     checks). None for a net that cannot be traced symbolically or whose graph has variables that are not its
     parameters: load it live."""
-    traced = _traced(net, input_shape)
+    traced = traced_symbol(net, input_shape)
     if traced is None:
         return None
     symbol, shapes = traced
@@ -336,16 +350,27 @@ def as_exported(net: Any, path: str, input_shape: tuple[int, ...]) -> ExportedMo
     variables = symbol.list_arguments() + symbol.list_auxiliary_states()
     if variables.count("data") != 1 or any(v not in by_name for v in variables if v != "data"):
         return None
+    symbol_json = symbol.tojson()
+    try:
+        parse_symbol_json(symbol_json)
+    except ModelFileError:  # a graph export() cannot give either (dla34: two nodes named pool0_fwd)
+        return None
     values = {
         param.name: value if value.dtype == np.dtype(param.dtype) else value.astype(param.dtype)
         for param, value in _trained_values(net, path, shapes).items()
         if param.name in shapes
     }
     name = getattr(net, "name", None) or type(net).__name__
-    model = ExportedModel(name, f"{name} (traced)", path, symbol.tojson(), values)
-    classes = getattr(net, "classes", None)
-    model.classes = [str(c) for c in classes] if classes is not None else None
+    model = ExportedModel(name, f"{name} (traced)", path, symbol_json, values)
+    model.classes = class_names(net)
     return model
+
+
+def class_names(net: Any) -> list[str] | None:
+    """A detector's class names (`net.classes`); None for a net without a list of them (some GluonCV nets have a
+    `classes` attribute that is not one: a segmentation net's is a property object)."""
+    classes = getattr(net, "classes", None)
+    return [str(c) for c in classes] if isinstance(classes, (list, tuple)) else None
 
 
 def _trained_values(net: Any, path: str, shapes: dict[str, tuple[int, ...]]) -> dict[Any, np.ndarray]:
@@ -364,7 +389,7 @@ def _trained_values(net: Any, path: str, shapes: dict[str, tuple[int, ...]]) -> 
     return {param: values[key] for key, param in table.items()}
 
 
-def _traced(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, dict[str, tuple[int, ...]]] | None:
+def traced_symbol(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, dict[str, tuple[int, ...]]] | None:
     """(symbol, {variable name: shape}) of `net` at `input_shape` from MXNet's symbolic shape inference (no forward
     pass: for vgg16 that pass took longer than everything else); None for a net that cannot run on a symbol."""
     try:
