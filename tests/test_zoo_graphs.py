@@ -133,3 +133,11 @@ def test_another_input_shape_or_records_off_builds_the_net(monkeypatch):
     assert shipped_record("../resnet18_v1", (1, 3, 224, 224)) is None
     monkeypatch.setenv("GLUON2CAFFE_ZOO_GRAPHS", "0")
     assert shipped_record("resnet18_v1", (1, 3, 224, 224)) is None
+
+
+def test_a_model_without_a_record_converts_trained_weights_the_live_way(trained, tmp_path):
+    """dla34's traced graph has two nodes named pool0_fwd: no record, and the traced-files shortcut (as_exported)
+    steps aside too; the weights go through the GluonCV-built net."""
+    run = cli("convert", "dla34", "--params", trained("dla34", 224), "-o", tmp_path / "d", "-q")
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "d.caffemodel").stat().st_size > 0
