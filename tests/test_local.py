@@ -45,6 +45,30 @@ def test_every_segment_of_a_resnet_is_exact(resnet):
     assert "MISMATCH" not in local.table(None)
 
 
+def test_mxnet_tensors_in_small_chunks_give_the_same_segments(resnet, monkeypatch):
+    """The MXNet values come in memory-bounded chunks (one forward pass each); any chunk size gives the same result."""
+    from gluon2caffe.verification import local as local_module
+
+    net, _result, files = resnet
+    x = make_input(SHAPE, 9)
+    whole = check_local(*files, MXNetReference(net, SHAPE, "data"), x)
+    monkeypatch.setattr(local_module, "CHUNK_BYTES", 64 * 1024)  # a few tensors per chunk at 64x64
+    reference = MXNetReference(net, SHAPE, "data")
+    passes = []
+    run = reference.run
+    reference.run = lambda inputs, tensors: passes.append(len(tensors)) or run(inputs, tensors)
+    chunked = check_local(*files, reference, x)
+    assert len(passes) > 5 and sum(passes) == len({t for s in whole.segments for t in s.outputs}), passes
+    assert len(whole.segments) == len(chunked.segments) > 20
+    for a, b in zip(whole.segments, chunked.segments):
+        assert (a.layers, a.outputs, a.comparison.max_abs, a.note) == (
+            b.layers,
+            b.outputs,
+            b.comparison.max_abs,
+            b.note,
+        )
+
+
 def test_a_corrupted_layer_is_named_and_only_it(resnet, tmp_path):
     net, result, files = resnet
     broken = pb.NetParameter.FromString(result.binary_weights.SerializeToString())

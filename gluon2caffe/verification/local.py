@@ -110,13 +110,12 @@ def check_local(
     tops, bottoms = dict(net.top_names), dict(net.bottom_names)
     source = _sources(names, types, tops, bottoms, reference)
     inputs = x if isinstance(x, dict) else {reference.input_name: x}
-    wanted = sorted({t for t in source.values() if t not in inputs})
-    values = reference.run(inputs, wanted) if wanted else {}
-    values.update(inputs)
 
     for name, value in inputs.items():
         net.blobs[name].reshape(*value.shape)
     net.reshape()
+    chunk_of, chunks = _chunks(names, types, tops, source, inputs, net)
+    values: dict[str, np.ndarray] = dict(inputs)
     feed = bgr_feed(inputs, to_bgr)
     for name, value in feed.items():
         net.blobs[name].data[...] = value
@@ -138,6 +137,8 @@ def check_local(
                     bgr.add(top)
                 continue
             blob = net.blobs[top].data
+            if tensor not in values:  # the next chunk of MXNet's tensors (the previous one is dropped)
+                values = {**inputs, **reference.run(inputs, chunks[chunk_of[tensor]])}
             expected = values[tensor].reshape(blob.shape)
             comparison, note = compare(blob, expected), ""
             if reads_bgr and expected.ndim >= 2 and expected.shape[1] == 3:
@@ -148,6 +149,34 @@ def check_local(
             errors[top] = (comparison, note)
             blob[...] = expected[:, BGR] if top in bgr else expected  # later layers read MXNet's exact values
     return _segments(names, types, tops, bottoms, source, errors, reference)
+
+
+# MXNet's tensors are computed in chunks of about this many bytes, in the order the layers need them (one forward
+# pass each): holding every tensor of a large segmentation net at once beside the Caffe net's blobs took more than
+# 22 GB (deeplab_resnest200_ade / _269_ade at 480x480 were killed by the OOM killer). A net below it takes one pass.
+CHUNK_BYTES = 2 << 30
+
+
+def _chunks(names, types, tops, source, inputs, net) -> tuple[dict[str, int], list[list[str]]]:
+    """({MXNet tensor: its chunk}, chunks of tensor names): the tensors the Caffe blobs stand for, in net order."""
+    chunk_of: dict[str, int] = {}
+    chunks: list[list[str]] = []
+    size = CHUNK_BYTES
+    for name, kind in zip(names, types):
+        if kind in _NOT_COMPUTING:
+            continue
+        for top in tops[name]:
+            tensor = source.get(top)
+            if tensor is None or tensor in inputs or tensor in chunk_of:
+                continue
+            nbytes = net.blobs[top].data.size * 4
+            if size + nbytes > CHUNK_BYTES and (not chunks or chunks[-1]):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(tensor)
+            chunk_of[tensor] = len(chunks) - 1
+            size += nbytes
+    return chunk_of, chunks
 
 
 # Layers that compute nothing to check: the input, and Silence (it only marks blobs a rewrite discards; grouping
