@@ -650,6 +650,13 @@ def _run_pools(entries, jobs: int, runtime: str, progress, extras: tuple[str, ..
                     if progress:
                         progress(result)
                 pending = []
+            except (KeyboardInterrupt, SystemExit):
+                # Ctrl-C / SIGTERM (the CLI raises it as a KeyboardInterrupt): end the workers now; leaving the pool
+                # would wait for their models to finish (minutes for a segmentation net)
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.kill()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             except BrokenProcessPool:
                 pending = [e for e in pending if e[0] not in results]
                 if workers == 1 or len(pending) == 1:
