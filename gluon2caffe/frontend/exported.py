@@ -225,6 +225,17 @@ def strip_prefixes(raw: dict[str, np.ndarray], path: str) -> dict[str, np.ndarra
     return values
 
 
+def check_parameters(values: dict[str, np.ndarray], needed: dict[str, Any], path: str) -> None:
+    """ModelFileError naming `path` unless every key of `needed` ({parameter key: the shape the network needs}) is in
+    `values` with that shape (trained weights for a zoo model: tools/models.py, tools/zoo_graphs.py)."""
+    missing = sorted(set(needed) - set(values))
+    if missing:
+        raise ModelFileError(path, f"{len(missing)} parameter(s) of the network are missing, e.g. {missing[:3]}")
+    for key, shape in needed.items():
+        if tuple(values[key].shape) != tuple(shape):
+            raise ModelFileError(path, f"{key} has shape {values[key].shape}, the network needs {tuple(shape)}")
+
+
 def _read_text(path: str) -> str:
     try:
         data = Path(path).read_bytes()

@@ -12,7 +12,14 @@ import numpy as np
 
 from ..errors import InvalidCallError, ModelFileError
 from ..extras import import_gluoncv
-from ..frontend.exported import ExportedModel, is_exported_model, load_exported, parse_symbol_json, strip_prefixes
+from ..frontend.exported import (
+    ExportedModel,
+    check_parameters,
+    is_exported_model,
+    load_exported,
+    parse_symbol_json,
+    strip_prefixes,
+)
 from ..frontend.mxnet_graph import trace_symbol
 from ..frontend.ndarray_file import load_params
 from .zoo_graphs import exported_from_record, shipped_record
@@ -379,13 +386,7 @@ def _trained_values(net: Any, path: str, shapes: dict[str, tuple[int, ...]]) -> 
     structured = net._collect_params_with_prefix()
     by_name = {p.name: p for p in net.collect_params().values()}
     table = structured if set(values) & set(structured) else by_name
-    missing = sorted(set(table) - set(values))
-    if missing:
-        raise ModelFileError(path, f"{len(missing)} parameter(s) of the network are missing, e.g. {missing[:3]}")
-    for key, param in table.items():
-        needed = shapes.get(param.name, param.shape)
-        if tuple(values[key].shape) != tuple(needed):
-            raise ModelFileError(path, f"{key} has shape {values[key].shape}, the network needs {tuple(needed)}")
+    check_parameters(values, {key: shapes.get(p.name, p.shape) for key, p in table.items()}, path)
     return {param: values[key] for key, param in table.items()}
 
 

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelFileError
-from ..frontend.exported import ExportedModel, strip_prefixes
+from ..frontend.exported import ExportedModel, check_parameters, strip_prefixes
 from ..frontend.ndarray_file import load_params
 
 FOLDER = Path(__file__).with_name("zoo_graphs")
@@ -67,12 +66,7 @@ def exported_from_record(record: dict[str, Any], path: str) -> ExportedModel:
     structured = {key: (name, shape, dtype, used) for key, name, shape, dtype, used in entries}
     by_name = {name: (name, shape, dtype, used) for _key, name, shape, dtype, used in entries}
     table = structured if set(values) & set(structured) else by_name
-    missing = sorted(set(table) - set(values))
-    if missing:
-        raise ModelFileError(path, f"{len(missing)} parameter(s) of the network are missing, e.g. {missing[:3]}")
-    for key, (_name, shape, _dtype, _used) in table.items():
-        if tuple(values[key].shape) != tuple(shape):
-            raise ModelFileError(path, f"{key} has shape {values[key].shape}, the network needs {tuple(shape)}")
+    check_parameters(values, {key: shape for key, (_name, shape, _dtype, _used) in table.items()}, path)
     weights = {
         name: values[key] if values[key].dtype == np.dtype(dtype) else values[key].astype(dtype)
         for key, (name, _shape, dtype, used) in table.items()
