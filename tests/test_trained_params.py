@@ -23,7 +23,7 @@ def trained(name, path):
     net.initialize(mx.init.Normal(0.3))
     net(mx.nd.zeros((1, 3, 64, 64)))
     for param in net.collect_params().values():  # BatchNorm statistics that fold to something
-        if param.name.endswith("running_var"):
+        if param.name.endswith(("running_var", "moving_var")):
             param.set_data(mx.nd.random.uniform(0.5, 1.5, param.shape))
     net.save_parameters(str(path))
 
