@@ -73,9 +73,8 @@ def main() -> int:
     for i, (name, shape) in enumerate(models, 1):
         t = time.perf_counter()
         record = trace_record(name, shape)
-        live = None if record is None else live_only_reason(record)
-        if record is None:
-            live = "not traceable symbolically"
+        untraceable = "no exportable trace (untraceable, or variables that are not parameters)"
+        live = untraceable if record is None else live_only_reason(record)
         if args.check:
             on_disk = _read(record_path(name)) if record_path(name).exists() else None
             ok = (on_disk is None and index.get(name) == live) if live else on_disk == record

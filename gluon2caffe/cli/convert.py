@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detectors import DetectorOptions, detector_for
     from ..frontend.shapes import mxnet_available
     from ..tools.models import check_zoo_name, default_input_shape, load_model
-    from ..tools.zoo_graphs import shipped_record
+    from ..tools.zoo_graphs import record_for
 
     progress = Progress(getattr(args, "quiet", False))
     classes = classes_from(args)
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     # A zoo model has one input (an exported one reads no shape here): give it the first.
     first = shape if isinstance(shape, tuple) else next(iter(shape.values() if isinstance(shape, dict) else shape))
     # A listed zoo name with trained weights and no --verify converts from its shipped graph: no MXNet, no GluonCV.
-    shipped = zoo and args.params and not args.verify and classes is None and shipped_record(args.model, first)
+    shipped = zoo and record_for(args.model, first, args.params, classes, live=args.verify) is not None
     if zoo and not shipped:  # an exported model converts without MXNet; --verify runs it in MXNet
         progress.imports(f"the zoo name {args.model!r} (no exported {args.model}-symbol.json here)")
     elif args.verify:

@@ -71,9 +71,7 @@ def infer_exported_shapes(model: ExportedModel, input_shapes: dict, source_names
     from .shapes import infer_graph_shapes, shape_inference_backend
     from .shapes.registry import ParameterShapeError
 
-    explicit = os.environ.get("GLUON2CAFFE_SHAPE_INFERENCE", "auto").strip().lower() not in ("", "auto")
-    backend = shape_inference_backend() if explicit or model.shape_inference is None else model.shape_inference
-    if backend == "mxnet":
+    if shape_inference_backend(auto=model.shape_inference) == "mxnet":
         return infer_shapes_isolated(model, input_shapes, source_names)
     graph = graph_from_json(model.symbol_json, model.params, input_shapes, name=model.name)
     try:  # the whole graph, like MXNet's: a detector's head is cut later (ops of a head we have no rule for: skipped)

@@ -22,7 +22,7 @@ from ..frontend.exported import (
 )
 from ..frontend.mxnet_graph import trace_symbol
 from ..frontend.ndarray_file import load_params
-from .zoo_graphs import exported_from_record, shipped_record
+from .zoo_graphs import exported_from_record, record_for
 
 Step = Callable[[str], AbstractContextManager]  # step("build") wraps a stage the CLI times and announces
 
@@ -161,7 +161,7 @@ def load_zoo_model(
     reason = outside_reason(name)
     if reason is not None:
         raise OutsideCaffeError(f"{name} cannot be a Caffe model: {reason}")
-    record = None if live or not params or classes is not None else shipped_record(name, input_shape)
+    record = record_for(name, input_shape, params, classes, live)
     if record is not None:  # no MXNet, no GluonCV: tools/zoo_graphs.py
         with step("load params"):
             return exported_from_record(record, params)
@@ -349,14 +349,10 @@ def as_exported(net: Any, path: str, input_shape: tuple[int, ...]) -> ExportedMo
     528 MB three times, 2.6 s of a 9 s command), and the exported reading gives byte-identical files (a test
     checks). None for a net that cannot be traced symbolically or whose graph has variables that are not its
     parameters: load it live."""
-    traced = traced_symbol(net, input_shape)
+    traced = parameter_trace(net, input_shape)
     if traced is None:
         return None
     symbol, shapes = traced
-    by_name = {p.name: p for p in net.collect_params().values()}
-    variables = symbol.list_arguments() + symbol.list_auxiliary_states()
-    if variables.count("data") != 1 or any(v not in by_name for v in variables if v != "data"):
-        return None
     symbol_json = symbol.tojson()
     try:
         parse_symbol_json(symbol_json)
@@ -367,10 +363,29 @@ def as_exported(net: Any, path: str, input_shape: tuple[int, ...]) -> ExportedMo
         for param, value in _trained_values(net, path, shapes).items()
         if param.name in shapes
     }
-    name = getattr(net, "name", None) or type(net).__name__
+    name = net_name(net)
     model = ExportedModel(name, f"{name} (traced)", path, symbol_json, values)
     model.classes = class_names(net)
     return model
+
+
+def parameter_trace(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, dict[str, tuple[int, ...]]] | None:
+    """`traced_symbol`, for a graph whose one input is `data` and whose other variables are all parameters of `net`
+    (what an export() file would hold); None otherwise."""
+    traced = traced_symbol(net, input_shape)
+    if traced is None:
+        return None
+    symbol, _shapes = traced
+    by_name = {p.name for p in net.collect_params().values()}
+    variables = symbol.list_arguments() + symbol.list_auxiliary_states()
+    if variables.count("data") != 1 or any(v not in by_name for v in variables if v != "data"):
+        return None
+    return traced
+
+
+def net_name(net: Any) -> str:
+    """The name a traced net's model carries (its block prefix name, e.g. vgg0)."""
+    return getattr(net, "name", None) or type(net).__name__
 
 
 def class_names(net: Any) -> list[str] | None:

@@ -52,6 +52,16 @@ def shipped_record(name: str, input_shape: tuple[int, ...]) -> dict[str, Any] | 
     return record
 
 
+def record_for(
+    name: str, input_shape: tuple[int, ...], params: str | None, classes: list[str] | None, live: bool
+) -> dict[str, Any] | None:
+    """The record a zoo-name conversion reads instead of building the net: one with trained weights (`params`), no
+    reference run (not `live`), no class names of the user's, at the record's input shape; None otherwise."""
+    if live or not params or classes is not None:
+        return None
+    return shipped_record(name, input_shape)
+
+
 @functools.lru_cache(maxsize=4)
 def _read(path: Path) -> dict[str, Any]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
@@ -91,17 +101,13 @@ def trace_record(name: str, input_shape: tuple[int, ...]) -> dict[str, Any] | No
 
 def make_record(name: str, input_shape: tuple[int, ...], net: Any) -> dict[str, Any] | None:
     """The record of a freshly built, initialized zoo net (built in a fresh name scope), or None for a net that
-    cannot be traced symbolically (it stays on the live path)."""
-    from .models import class_names, traced_symbol
+    cannot be traced symbolically or whose graph has variables that are not its parameters (the live path)."""
+    from .models import class_names, net_name, parameter_trace
 
-    traced = traced_symbol(net, input_shape)
+    traced = parameter_trace(net, input_shape)
     if traced is None:
         return None
     symbol, shapes = traced
-    variables = symbol.list_arguments() + symbol.list_auxiliary_states()
-    by_name = {p.name: p for p in net.collect_params().values()}
-    if variables.count("data") != 1 or any(v not in by_name for v in variables if v != "data"):
-        return None
     params = [
         [key, p.name, list(shapes.get(p.name, p.shape)), np.dtype(p.dtype).name, p.name in shapes]
         for key, p in net._collect_params_with_prefix().items()
@@ -110,7 +116,7 @@ def make_record(name: str, input_shape: tuple[int, ...], net: Any) -> dict[str, 
         "format": FORMAT,
         "name": name,
         "input_shape": list(input_shape),
-        "net_name": getattr(net, "name", None) or type(net).__name__,
+        "net_name": net_name(net),
         "symbol": _without_initializers(symbol.tojson()),
         "params": params,
         "classes": class_names(net),

@@ -161,7 +161,7 @@ def _chunks(names, types, tops, source, inputs, net) -> tuple[dict[str, int], li
     """({MXNet tensor: its chunk}, chunks of tensor names): the tensors the Caffe blobs stand for, in net order."""
     chunk_of: dict[str, int] = {}
     chunks: list[list[str]] = []
-    size = CHUNK_BYTES
+    size = 0
     for name, kind in zip(names, types):
         if kind in _NOT_COMPUTING:
             continue
@@ -170,7 +170,7 @@ def _chunks(names, types, tops, source, inputs, net) -> tuple[dict[str, int], li
             if tensor is None or tensor in inputs or tensor in chunk_of:
                 continue
             nbytes = net.blobs[top].data.size * 4
-            if size + nbytes > CHUNK_BYTES and (not chunks or chunks[-1]):
+            if not chunks or size + nbytes > CHUNK_BYTES:
                 chunks.append([])
                 size = 0
             chunks[-1].append(tensor)

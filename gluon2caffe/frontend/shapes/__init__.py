@@ -34,14 +34,15 @@ def mxnet_available() -> bool:
     return True
 
 
-def shape_inference_backend() -> str:
-    """'own' or 'mxnet': what converting exported files uses, from GLUON2CAFFE_SHAPE_INFERENCE (auto: MXNet when
-    it imports). InvalidCallError for an unknown value, or 'mxnet' forced where MXNet does not import."""
+def shape_inference_backend(auto: str | None = None) -> str:
+    """'own' or 'mxnet': what converting exported files uses, from GLUON2CAFFE_SHAPE_INFERENCE (auto: `auto` where
+    given, else MXNet when it imports). InvalidCallError for an unknown value, or 'mxnet' forced where MXNet does not
+    import."""
     choice = os.environ.get(ENV, "auto").strip().lower() or "auto"
     if choice not in BACKENDS:
         raise InvalidCallError(f"{ENV}={choice!r}; expected one of {', '.join(BACKENDS)}")
     if choice == "auto":
-        return "mxnet" if mxnet_available() else "own"
+        return auto or ("mxnet" if mxnet_available() else "own")
     if choice == "mxnet" and not mxnet_available():
         raise InvalidCallError(f"{ENV}=mxnet but MXNet cannot be imported here; use 'own' (or unset it)")
     return choice
