@@ -161,6 +161,16 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
+def _release_memory():
+    """Each test's nets go back to the system when it ends: a worker runs hundreds of tests (zoo models among them),
+    and without this glibc kept their freed memory until the worker was OOM-killed (tools.models.release_memory)."""
+    yield
+    from gluon2caffe.tools.models import release_memory
+
+    release_memory()
+
+
+@pytest.fixture(autouse=True)
 def _declared_ops_are_converted(request, monkeypatch):
     """A test marked op(...) must convert a graph containing each declared op (seen before the passes run)."""
     declared = {name for marker in request.node.iter_markers("op") for name in marker.args}

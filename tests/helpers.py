@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,6 +18,19 @@ from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import TOLERANCE, Comparison, _softmax, compare, mxnet_forward, run_converted
 
 BGR = [2, 1, 0]
+
+# `make test` checks a sample of each zoo list, a model per family (`make zoo` sweeps every model for
+# docs/model_zoo.md); GLUON2CAFFE_ZOO_TESTS=all runs the whole lists in pytest (about 40 minutes more on 2 cores).
+ZOO_TESTS = "GLUON2CAFFE_ZOO_TESTS"
+
+
+def zoo_sample(models: list[tuple], sample: set[str]) -> list[tuple]:
+    """The (name, family, size) rows of `models` named in `sample`, or all of them under GLUON2CAFFE_ZOO_TESTS=all.
+    The sample must name listed models and hold one of every family (or the list changed under it)."""
+    unknown = sample - {row[0] for row in models}
+    missing = {row[1] for row in models} - {row[1] for row in models if row[0] in sample}
+    assert not unknown and not missing, f"zoo sample: not listed {sorted(unknown)}, no model of {sorted(missing)}"
+    return list(models) if os.environ.get(ZOO_TESTS) == "all" else [row for row in models if row[0] in sample]
 
 
 class Lambda(HybridBlock):

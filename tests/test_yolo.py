@@ -1,6 +1,7 @@
 """YOLOv3 detectors: convert_yolo_model in the real Caffe against GluonCV.
 
-All 9 GluonCV YOLOv3 models that build offline, on live random weights (prediction convolutions calibrated so
+A YOLOv3 of each backbone (GLUON2CAFFE_ZOO_TESTS=all: all 9, which `make zoo` sweeps for docs/model_zoo.md),
+on live random weights (prediction convolutions calibrated so
 scores spread) and a real-looking synthetic scene: the decoded boxes and class scores before NMS equal GluonCV's
 YOLOOutputV3 outputs within the tolerance, and the detections equal GluonCV's as sets (verification_ssd).
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import Lambda, assert_detector_ok, check_block, convert_and_check_detector, seq
+from helpers import Lambda, assert_detector_ok, check_block, convert_and_check_detector, seq, zoo_sample
 from mxnet.gluon import nn
 
 from gluon2caffe import convert_model, convert_yolo_model
@@ -23,7 +24,10 @@ from gluon2caffe.tools.zoo_models import YOLO_MODELS
 _check = convert_and_check_detector
 
 
-@pytest.mark.parametrize("name,family,size", YOLO_MODELS, ids=[m[0] for m in YOLO_MODELS])
+SAMPLE = zoo_sample(YOLO_MODELS, {"yolo3_darknet53_voc", "yolo3_mobilenet1.0_coco"})
+
+
+@pytest.mark.parametrize("name,family,size", SAMPLE, ids=[m[0] for m in SAMPLE])
 def test_zoo_yolo(name, family, size, tmp_path):
     shape = (1, 3, size, size)
     net = load_zoo_model(name, shape)

@@ -1,5 +1,7 @@
-"""The whole GluonCV classification zoo in the real Caffe (the same check `gluon2caffe zoo` runs for the table), and
-the runtime sweep (`gluon2caffe zoo --runtime mnn --runtime ncnn`, docs/runtimes.md) on one small model.
+"""The GluonCV classification zoo in the real Caffe (the check `gluon2caffe zoo` runs for the table): a model of every
+family and of each structural variant (GLUON2CAFFE_ZOO_TESTS=all: every model; `make zoo` sweeps all 127 for
+docs/model_zoo.md), and the runtime sweep (`gluon2caffe zoo --runtime mnn --runtime ncnn`, docs/runtimes.md) on one
+small model.
 
 One MXNet process for all models (this one); each model's memory is released before the next.
 """
@@ -14,6 +16,7 @@ from gluon2caffe.verification import TOLERANCE
 from gluon2caffe.tools import child_forward, runtimes_table, zoo
 from gluon2caffe.tools.zoo import RuntimeResult, ZooResult, check_model
 from gluon2caffe.tools.zoo_models import CLASSIFICATION_MODELS
+from helpers import zoo_sample
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 # Models that cannot be expressed exactly with Caffe layers: model -> the reason the converter must give.
@@ -25,7 +28,48 @@ BY_LAYER: dict[str, str] = {}
 PENDING_OPS: set[str] = set()
 
 
-@pytest.mark.parametrize("model, family, size", CLASSIFICATION_MODELS, ids=[m for m, _, _ in CLASSIFICATION_MODELS])
+# The smallest model of each family, plus the variants that differ in structure (v2 pre-activation, the v1b/v1d
+# stems and average-pool downsampling, pruned widths, the other shufflenet).
+SAMPLE = zoo_sample(
+    CLASSIFICATION_MODELS,
+    {
+        "alexnet",
+        "cifar_residualattentionnet56",
+        "cifar_resnet20_v1",
+        "cifar_resnet20_v2",
+        "cifar_resnext29_32x4d",
+        "cifar_wideresnet16_10",
+        "darknet53",
+        "densenet121",
+        "dla34",
+        "googlenet",
+        "hrnet_w18_small_v1_c",
+        "inceptionv3",
+        "mobilenet0.25",
+        "mobilenetv2_0.25",
+        "mobilenetv3_small",
+        "nasnet_4_1056",
+        "residualattentionnet56",
+        "resnest14",
+        "resnet18_v1",
+        "resnet18_v1b",
+        "resnet50_v1d",
+        "resnet18_v1b_0.89",
+        "resnet18_v2",
+        "resnext50_32x4d",
+        "se_resnet18_v1",
+        "se_resnext50_32x4d",
+        "senet_154",
+        "shufflenet_v1",
+        "shufflenet_v2",
+        "squeezenet1.0",
+        "vgg11",
+        "xception",
+    },
+)
+
+
+@pytest.mark.parametrize("model, family, size", SAMPLE, ids=[m for m, _, _ in SAMPLE])
 def test_zoo_model(model, family, size):
     result = check_model(model, family, size)
     if model in NOT_EXACT:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
+import gc
 import warnings
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -36,6 +39,21 @@ class ClassesError(InvalidCallError):
 
 class UnknownModelError(InvalidCallError):
     """A zoo name GluonCV does not know (a usage error); the message suggests the closest names."""
+
+
+def release_memory() -> None:
+    """Give the memory of the nets a process no longer holds back to the system.
+
+    After a model is dropped, glibc keeps most of its freed memory in its per-thread arenas (MXNet's operator threads
+    allocate in many), so a process that builds one zoo model after another grows by hundreds of MB per model
+    (measured: vgg16 leaves 1021 MB resident, 296 MB after a trim) until the machine runs out (a pytest worker was
+    OOM-killed at 17 GB). A garbage collection and malloc_trim(0) return it; a no-op where libc has no malloc_trim.
+    """
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)
 
 
 def zoo_entry(name: str) -> tuple[str, str, int | tuple[int, ...]] | None:

@@ -8,7 +8,6 @@ With `extra_runtimes` the same saved files then run in each of those runtimes to
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -107,7 +106,7 @@ def check_model(
     MXNet's own inputs; then run the same files in each of `extra_runtimes` (each in a child process) and compare
     those end to end (`result.runtimes`)."""
     from ..api import convert
-    from .models import load_zoo_model
+    from .models import load_zoo_model, release_memory
 
     shape = input_shape(input_size)
     result = ZooResult(model, family, input_size, "error")
@@ -141,7 +140,7 @@ def check_model(
         return result
     finally:
         del net
-        gc.collect()
+        release_memory()
         if extra_runtimes:
             result.seconds = round(time.perf_counter() - start, 1)
 
@@ -412,7 +411,7 @@ def check_detector_model(
     family's check of the same files in each of `extra_runtimes` (`result.runtimes`)."""
     from ..api import ConvertOptions, convert_with, save_model
     from ..detectors import DetectorOptions, detector_for
-    from .models import load_zoo_model
+    from .models import load_zoo_model, release_memory
 
     shape = (1, 3, input_size, input_size)
     result = DetectorZooResult(model, family, input_size, "error")
@@ -449,7 +448,7 @@ def check_detector_model(
         return result
     finally:
         del net
-        gc.collect()
+        release_memory()
         if extra_runtimes:
             result.seconds = round(time.perf_counter() - start, 1)
 
