@@ -20,7 +20,7 @@ from gluon2caffe.verification import TOLERANCE, Comparison, _softmax, compare, m
 BGR = [2, 1, 0]
 
 # `make test` checks a sample of each zoo list, a model per family (`make zoo` sweeps every model for
-# docs/model_zoo.md); GLUON2CAFFE_ZOO_TESTS=all runs the whole lists in pytest (about 40 minutes more on 2 cores).
+# docs/model_zoo.md); GLUON2CAFFE_ZOO_TESTS=all runs the whole lists in pytest (about 25 minutes more on 2 cores).
 ZOO_TESTS = "GLUON2CAFFE_ZOO_TESTS"
 
 
