@@ -50,10 +50,16 @@ def release_memory() -> None:
     OOM-killed at 17 GB). A garbage collection and malloc_trim(0) return it; a no-op where libc has no malloc_trim.
     """
     gc.collect()
-    libc = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """libc's malloc_trim, looked up once (find_library runs ldconfig; release_memory runs after every test)."""
+    libc = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
 
 
 def zoo_entry(name: str) -> tuple[str, str, int | tuple[int, ...]] | None:
