@@ -27,13 +27,17 @@ PYTHON = blocks("python")
 SHELL = blocks("bash") + blocks("")
 
 # The weights a snippet loads with `net.load_parameters("trained.params")`: the same zoo model with random weights,
-# saved in the snippet's folder first (inside a function, so the snippet sees none of its names).
+# saved in the snippet's folder first (inside a function, so the snippet sees none of its names). Its moving
+# variances are positive, as training leaves them: initialize() leaves U(-0.07, 0.07) in those of GluonCV's SSD
+# feature expander, which a conversion refuses.
 PREPARE = """
 def _prepare():
     import gluoncv, mxnet as mx
     net = gluoncv.model_zoo.get_model({name!r}, pretrained=False, pretrained_base=False)
     net.initialize()
     net(mx.nd.zeros({shape!r}))
+    for p in net.collect_params(".*(running|moving)_var").values():
+        p.set_data(mx.nd.random.uniform(0.5, 1.5, p.shape))
     net.save_parameters("trained.params")
 _prepare()
 del _prepare
