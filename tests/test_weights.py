@@ -107,9 +107,11 @@ def test_a_fix_gamma_batchnorms_stored_gamma_is_not_read():
     check_block(net, SHAPE, init=False)
 
 
-def test_exported_files_with_impossible_statistics_are_refused(tmp_path):
+@pytest.mark.parametrize("use_global_stats", [False, True])
+def test_exported_files_with_impossible_statistics_are_refused(use_global_stats, tmp_path):
+    """At inference MXNet normalizes with the moving statistics whatever use_global_stats says: checked either way."""
     x = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, name="conv")
-    x = mx.sym.BatchNorm(x, name="bn", eps=2e-5)
+    x = mx.sym.BatchNorm(x, name="bn", eps=2e-5, use_global_stats=use_global_stats)
     rng = np.random.RandomState(0)
     args = {"conv_weight": rng.normal(size=(4, 3, 3, 3)), "conv_bias": rng.normal(size=4)}
     args.update(bn_gamma=np.ones(4), bn_beta=np.zeros(4))

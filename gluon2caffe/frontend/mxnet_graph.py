@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError, Gluon2CaffeError, InvalidCallError, UntraceableBlockError
+from ..errors import ConversionError, Gluon2CaffeError, InputShapeError, InvalidCallError, UntraceableBlockError
 from ..extras import import_mxnet
 from ..ir.graph import Graph, Node
 from .resample import measure_resampling
@@ -62,7 +62,12 @@ def trace_block(
         # Shapes of deferred parameters are only known after one forward pass. Symbolic inference first: a shape
         # the net cannot take is then one line naming the node (MXNet's forward would print its arguments on stdout
         # and raise "Deferred initialization failed").
-        infer_shapes(symbol, shapes, None)
+        try:
+            infer_shapes(symbol, shapes, None)
+        except InputShapeError:
+            raise
+        except InvalidCallError:  # shapes left unknown symbolically: the forward pass may still find them
+            pass
         try:
             block(*[mx.nd.zeros(shape) for shape in shapes.values()])
         except Exception as exc:  # MXNet raises MXNetError/ValueError/... for a shape the net cannot take
@@ -140,11 +145,16 @@ def infer_shapes(
     return {tensor: tuple(shape) for tensor, shape in zip(names, out_shapes)}
 
 
+def infer_shape_quietly(symbol: Any, shapes: dict[str, tuple[int, ...]]) -> tuple:
+    """`symbol.infer_shape(**shapes)`: (argument, output, auxiliary state shapes), None for those that stay unknown.
+    Symbol.infer_shape print()s its arguments on stdout before it re-raises a failure (MXNetError): its
+    implementation, without that."""
+    return symbol._infer_shape_impl(False, **shapes)
+
+
 def _infer_quietly(internals: Any, shapes: dict[str, tuple[int, ...]]) -> list | None:
-    """The output shapes of `internals` (None when some stay unknown). Symbol.infer_shape print()s its arguments on
-    stdout before it re-raises a failure: its implementation, without that."""
-    _, out_shapes, _ = internals._infer_shape_impl(False, **shapes)
-    return out_shapes
+    """The output shapes of `internals` (None when some stay unknown), nothing printed."""
+    return infer_shape_quietly(internals, shapes)[1]
 
 
 def _shape_error(symbol: Any, shapes: dict[str, tuple[int, ...]], exc: BaseException) -> Gluon2CaffeError:
@@ -197,9 +207,12 @@ def _untraceable(block: Any, input_names: list[str], exc: BaseException) -> Gluo
 
 
 def _is_model_code(filename: str) -> bool:
-    """A file of the model's code: not MXNet's, not ours, not the standard library's (nor a frozen module)."""
-    if filename.startswith("<"):
+    """A file of the model's code: not MXNet's, not ours, not the standard library's (nor a frozen module). Code
+    typed at a prompt (<stdin>, <string>, a notebook cell) is the model's."""
+    if filename.startswith("<frozen"):
         return False
+    if filename.startswith("<"):
+        return True
     path = os.path.realpath(filename)
     return not any(path.startswith(root) for root in _library_roots())
 

@@ -23,7 +23,7 @@ from ..frontend.exported import (
     parse_symbol_json,
     strip_prefixes,
 )
-from ..frontend.mxnet_graph import infer_shapes, trace_symbol
+from ..frontend.mxnet_graph import infer_shape_quietly, infer_shapes, trace_symbol
 from ..frontend.ndarray_file import load_params
 from .zoo_graphs import exported_from_record, record_for
 
@@ -446,8 +446,10 @@ def traced_symbol(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, dict[str
     pass: for vgg16 that pass took longer than everything else); None for a net that cannot run on a symbol."""
     try:
         symbol = trace_symbol(net, ["data"])
-        args, _, aux = symbol.infer_shape(data=tuple(input_shape))
+        args, _, aux = infer_shape_quietly(symbol, {"data": tuple(input_shape)})
     except Exception:  # a block that cannot run on a symbol
+        return None
+    if args is None:  # shapes left unknown
         return None
     names = symbol.list_arguments() + symbol.list_auxiliary_states()
     return symbol, dict(zip(names, [tuple(s) for s in args + aux]))
