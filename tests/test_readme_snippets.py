@@ -119,3 +119,24 @@ def test_operator_notes_are_whole_sentences():
     rows = [row.split(" | ") for row in table.splitlines()[2:]]
     cut = [row[0] for row in rows if not row[-1].rstrip(" |").endswith((".", ")"))]
     assert rows and not cut, f"notes cut mid-sentence: {cut}"
+
+
+def test_the_exported_detector_recipe_gives_the_transcript_the_readme_shows(tmp_path):
+    """The README's exported-SSD recipe, run as written after its setup (the trained weights it loads), then the
+    transcript's commands: the output is the README's, line for line, numbers aside (timings vary)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import sync_readme
+
+    match = next(m for m in sync_readme.TRANSCRIPT.finditer(README) if m.group("setup") == "exported-ssd")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), GLOG_minloglevel="2")
+    for code in (sync_readme.SETUPS["exported-ssd"], sync_readme.recipe_above(README, match.start())):
+        done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+    shown = match.group("body")
+    ran = "".join(f"$ {c}\n" + sync_readme.run(c, str(tmp_path), env) for c in sync_readme.commands(shown))
+
+    def masked(text: str) -> list[str]:
+        return [re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", line) for line in text.splitlines()]
+
+    assert masked(ran) == masked(shown)
+    assert ran.count("status: exact") == 2
