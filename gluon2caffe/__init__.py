@@ -8,11 +8,14 @@ from .api import ConversionResult, convert, convert_model, convert_ssd_model, co
 from .errors import (
     ConversionError,
     Gluon2CaffeError,
+    InputShapeError,
     InvalidAttributeError,
     InvalidCallError,
+    InvalidWeightsError,
     ModelFileError,
     MXNetUnavailableError,
     UnsupportedOperatorError,
+    UntraceableBlockError,
 )
 from .frontend.exported import ExportedModel, load_exported
 from .verification import SavedReference, VerificationResult, load_reference, save_reference, verify
@@ -25,6 +28,9 @@ __all__ = [
     "Gluon2CaffeError",
     "InvalidAttributeError",
     "InvalidCallError",
+    "InvalidWeightsError",
+    "InputShapeError",
+    "UntraceableBlockError",
     "ExportedModel",
     "ModelFileError",
     "load_exported",

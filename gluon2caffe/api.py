@@ -23,6 +23,7 @@ from .frontend.exported import ExportedModel, infer_exported_shapes
 from .frontend.load import load_graph
 from .frontend.mxnet_graph import attach_shapes, graph_from_json, trace_block
 from .ir.graph import Graph
+from .ir.weights import check_weights
 from .passes import PassReport, run_passes
 
 log = logging.getLogger(__name__)
@@ -268,6 +269,7 @@ def _read_block(block: Any, options: ConvertOptions, name: str) -> Graph:
     graph = graph_from_json(symbol.tojson(), params, shapes, name=name)
     del params  # the graph holds the arrays; a fold then frees each original (peak memory ~1x the weights)
     check_supported(graph)  # before any work: every unsupported op at once
+    check_weights(graph)  # then every NaN / impossible weight at once
     attach_shapes(graph, symbol)
     return graph
 
@@ -277,6 +279,7 @@ def _read_exported(model: ExportedModel, options: ConvertOptions) -> Graph:
     shapes = options.input_shapes(model.inputs)
     graph = graph_from_json(model.symbol_json, model.params, shapes, name=model.name)
     check_supported(graph)  # before any work (and before MXNet parses the graph): every unsupported op at once
+    check_weights(graph)
     try:
         attach_shapes(graph, None, infer_exported_shapes(model, graph.inputs, graph.source_names))
     except ConversionError as exc:  # a parameter whose shape the graph does not take
@@ -295,6 +298,7 @@ def _convert_detector(
     source_nodes = len(graph.nodes)
     match = family.cut(graph)
     check_supported(graph)
+    check_weights(graph)
     try:
         attach_shapes(graph, None, infer(graph))
     except ConversionError as exc:  # a parameter whose shape the graph does not take

@@ -43,8 +43,86 @@ class InvalidAttributeError(ConversionError):
     """An attribute string that does not parse as the type the operator expects."""
 
 
+class InvalidWeightsError(ConversionError):
+    """Parameters no runtime can compute with (NaN or infinite values, a BatchNorm whose moving_var + eps is not
+    positive): every offending node listed at once, before anything is written. `problems` holds one
+    (node, op, parameter, what is wrong) per offending parameter."""
+
+    DETAILED, NAMED = 3, 12  # problems described in full, then further nodes named
+
+    def __init__(self, problems: list[tuple[str | None, str | None, str, str]], remedy: str):
+        self.problems = list(problems)
+        described = [
+            (f"node '{node}' ({op}): " if node is not None else "") + what
+            for node, op, _parameter, what in self.problems[: self.DETAILED]
+        ]
+        rest = [f"'{node or parameter}'" for node, _op, parameter, _what in self.problems[self.DETAILED :]]
+        also = ""
+        if rest:
+            more = len(rest) - self.NAMED
+            also = f"; also {', '.join(rest[: self.NAMED])}{f' and {more} more' if more > 0 else ''}"
+        nodes = len({node or parameter for node, _op, parameter, _what in self.problems})
+        Gluon2CaffeError.__init__(
+            self,
+            f"{nodes} node(s) have weights no runtime can compute with; nothing was converted: "
+            f"{'; '.join(described)}{also}. {remedy}",
+        )
+        self.node, self.op, self.attr = self.problems[0][0], self.problems[0][1], None
+
+
 class InvalidCallError(Gluon2CaffeError, ValueError):
     """The API was called with arguments that cannot work (wrong block type, bad input shape, ...)."""
+
+
+class InputShapeError(InvalidCallError):
+    """Input shapes the model's shape rules refuse: names the node whose rule failed, the op and MXNet's (or our
+    shape inference's) reason; where the batch axis looks forgotten, the shapes that work (`suggestion`). The message
+    names `input_shape=`; the command line shows the same with `describe(cli=True)` (--input-shape)."""
+
+    def __init__(
+        self,
+        shapes: dict[str, tuple[int, ...]],
+        reason: str,
+        node: str | None = None,
+        op: str | None = None,
+        suggestion: dict[str, tuple[int, ...]] | None = None,
+    ):
+        self.shapes = {name: tuple(shape) for name, shape in shapes.items()}
+        self.reason, self.node, self.op = reason, node, op
+        self.suggestion = None if suggestion is None else {name: tuple(s) for name, s in suggestion.items()}
+        super().__init__(self.describe())
+
+    def describe(self, cli: bool = False) -> str:
+        where = f"node '{self.node}' ({self.op}): " if self.node is not None else ""
+        if self.suggestion is None:
+            return f"{_shapes_text(self.shapes, cli)} does not fit the model: {where}{self.reason}"
+        return f"{self.reason}: did you forget the batch axis? e.g. {_shapes_text(self.suggestion, cli)}"
+
+
+def _shapes_text(shapes: dict[str, tuple[int, ...]], cli: bool) -> str:
+    """How a user gives these shapes: `input_shape=(1, 3, 224, 224)` or `--input-shape 1,3,224,224`."""
+    if cli:
+        if len(shapes) == 1:
+            return "--input-shape " + ",".join(map(str, next(iter(shapes.values()))))
+        return " ".join(f"--input-shape {name}:{','.join(map(str, s))}" for name, s in shapes.items())
+    if len(shapes) == 1:
+        return f"input_shape={next(iter(shapes.values()))}"
+    return f"input_shape={shapes}"
+
+
+class UntraceableBlockError(InvalidCallError):
+    """A HybridBlock whose hybrid_forward cannot run on MXNet symbols (it reads x.shape, calls asnumpy(), branches on
+    values): names the block's class, the line of the user's code that failed, and what to do."""
+
+    def __init__(self, block: str, location: str | None, cause: str):
+        self.block, self.location, self.cause = block, location, cause
+        at = f" at {location}" if location else ""
+        super().__init__(
+            f"{block} cannot be traced symbolically{at}: {cause}. A live block converts when it is hybridizable "
+            "(net.hybridize(); net(x) runs): compute with the F operators only (no x.shape, asnumpy() or Python "
+            "branches on values; reshape codes 0/-1, F.slice_like, F.shape_array instead); net.export() needs the "
+            "same, and its files then convert"
+        )
 
 
 class ModelFileError(Gluon2CaffeError):

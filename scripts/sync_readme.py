@@ -5,11 +5,14 @@
   `<!-- transcript:start -->` (or `<!-- transcript:start SETUP -->`) and `<!-- transcript:end -->`; its `$ gluon2caffe
   ...` lines are the commands. They run in order, in one scratch folder shared by all transcripts, as
   `python -m gluon2caffe` of this checkout; SETUP names a step of SETUPS run first in that folder (the files a
-  command reads). The block is rewritten as each command followed by what it printed (stderr's progress and stdout,
-  in the order printed). Long layer tables are cut to their first and last rows. Timings vary from run to run.
+  command reads). A SETUP in RECIPES then runs the README's own ```python recipe just above the transcript, as
+  written: what its transcript shows is what that recipe gives. The block is rewritten as each command followed by
+  what it printed (stderr's progress and stdout, in the order printed). Long layer tables are cut to their first and
+  last rows. Timings vary from run to run.
 
     .venv/bin/python scripts/sync_readme.py              # the table and every transcript (a few minutes)
     .venv/bin/python scripts/sync_readme.py --table-only
+    .venv/bin/python scripts/sync_readme.py --only exported-ssd   # the transcripts of one SETUP (the rest as they are)
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ TRANSCRIPT = re.compile(
 
 # What a transcript's commands read, made in the scratch folder by a child python (random weights, seeded).
 SETUPS = {
-    # `net.export()` of a random-weight ssd_300_mobilenet0.25_voc, as training leaves it: ssd-symbol.json + .params.
+    # The weights the README's export recipe loads: a random-weight ssd_300_mobilenet0.25_voc with BatchNorm statistics
+    # as training leaves them (tools/randomize.py), saved as `save_parameters` writes them; the recipe (RECIPES) runs
+    # next and exports ssd-symbol.json + ssd-0000.params.
     "exported-ssd": """
-import mxnet as mx
 from gluon2caffe.tools.models import load_zoo_model
-net = load_zoo_model("ssd_300_mobilenet0.25_voc", (1, 3, 300, 300))
-net.hybridize(); net(mx.nd.zeros((1, 3, 300, 300))); net.export("ssd")
+load_zoo_model("ssd_300_mobilenet0.25_voc", (1, 3, 300, 300)).save_parameters("trained.params")
 """,
     # Weights of a 3-class ssd_512_mobilenet1.0_custom, as `save_parameters` writes them after training.
     "trained-ssd": """
@@ -46,6 +49,10 @@ net.save_parameters("trained.params")
 """,
 }
 
+# Setups after which the README's ```python block right above the transcript runs as it is written.
+RECIPES = {"exported-ssd"}
+RECIPE = re.compile(r"```python\n(?P<code>(?:(?!```).)*)```\n(?:(?!```).)*\Z", re.S)
+
 TABLE_ROW = re.compile(r"^\s+\d+\s{2}\S")  # a row of verify --layers' table: index, layer, blob, shape, errors
 KEEP_HEAD, KEEP_TAIL = 3, 2
 
@@ -53,8 +60,11 @@ KEEP_HEAD, KEEP_TAIL = 3, 2
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table-only", action="store_true", help="only the supported-operator table")
+    parser.add_argument("--only", metavar="SETUP", help="only the transcripts of this SETUP (and the table)")
     args = parser.parse_args()
-    bodies = [] if args.table_only else run_transcripts(README.read_text())
+    if args.only is not None and args.only not in SETUPS:
+        parser.error(f"--only: no setup {args.only!r}; one of {', '.join(SETUPS)}")
+    bodies = [] if args.table_only else run_transcripts(README.read_text(), args.only)
     text = README.read_text()  # again: the runs take minutes, and only the generated parts are replaced
     new = sync_table(text)
     if bodies:
@@ -82,17 +92,32 @@ def commands(body: str) -> list[str]:
     return [line[2:] for line in body.splitlines() if line.startswith("$ gluon2caffe ")]
 
 
-def run_transcripts(text: str) -> list[str]:
-    """The new body of each transcript block of `text`, in order: its commands and what they print."""
+def recipe_above(text: str, position: int) -> str:
+    """The code of the last ```python block of `text` before `position`, with no other block in between."""
+    match = RECIPE.search(text[:position])
+    if match is None:
+        raise SystemExit(f"README.md:{text[:position].count(chr(10)) + 1}: no ```python recipe right above")
+    return match.group("code")
+
+
+def run_transcripts(text: str, only: str | None = None) -> list[str]:
+    """The new body of each transcript block of `text`, in order: its commands and what they print (`only`: the
+    blocks of that SETUP; the others keep their body)."""
     bodies = []
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-readme-") as scratch:
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), GLOG_minloglevel="2")
         done: set[str] = set()
         for match in TRANSCRIPT.finditer(text):
             setup = match.group("setup")
+            if only is not None and setup != only:
+                bodies.append(match.group("body"))
+                continue
             if setup and setup not in done:
                 print(f"setup {setup} ...", file=sys.stderr, flush=True)
                 subprocess.run([sys.executable, "-c", SETUPS[setup]], cwd=scratch, env=env, check=True)
+                if setup in RECIPES:  # the README's recipe, as a user runs it
+                    recipe = recipe_above(text, match.start())
+                    subprocess.run([sys.executable, "-c", recipe], cwd=scratch, env=env, check=True)
                 done.add(setup)
             body = ""
             for command in commands(match.group("body")):

@@ -44,7 +44,6 @@ def converted(tmp_path_factory):
 # (arguments, exit code, a piece of the message); {tmp} is an empty folder that must stay empty but for `file`.
 BAD_CASES = [
     (["convert", "resnet50_v7", "-o", "{tmp}/x"], 2, "did you mean: resnet50_v2, resnet50_v1"),
-    (["convert", "alexnet", "--input-shape", "1,3,32,32", "-o", "{tmp}/x"], 1, "MXNet failed: Check failed"),
     (["convert", SMALL, "-o", "{tmp}/file/x"], 2, "is a file, not a folder"),
     (["convert", SSD, "--softmax", "-o", "{tmp}/x"], 2, "--softmax does not apply to an SSD"),
     (["convert", "yolo3_mobilenet0.25_voc", "--softmax", "-o", "{tmp}/x"], 2, "--softmax does not apply"),
@@ -196,7 +195,87 @@ def test_ctrl_c_while_building_exits_130(tmp_path):
 
 def test_verbose_adds_the_traceback(tmp_path):
     proc = run("convert", "alexnet", "--input-shape", "1,3,32,32", "-o", tmp_path / "x", "-v")
-    assert proc.returncode == 1 and "Traceback" in proc.stderr and len(error_lines(proc.stderr)) == 1
+    assert proc.returncode == 2 and "Traceback" in proc.stderr and len(error_lines(proc.stderr)) == 1
+
+
+# (arguments, the whole of stderr under -q): input shapes the model cannot take, found after it was built.
+SHAPE_CASES = [
+    (
+        ["resnet18_v1", "--input-shape", "3,224,224"],
+        "error: input 'data' has shape (3, 224, 224) but node 'resnetv10_conv0_fwd' (Convolution), which reads it, "
+        "takes a 4-D input: did you forget the batch axis? e.g. --input-shape 1,3,224,224",
+    ),
+    (
+        ["alexnet", "--input-shape", "1,3,32,32"],
+        "error: --input-shape 1,3,32,32 does not fit the model: node 'alexnet0_pool2_fwd' (Pooling): kernel size (3) "
+        "exceeds input (1 padded to 1)",
+    ),
+    (  # trained weights take another way in (the parameter shapes by symbolic inference): the same line
+        ["cifar_resnet20_v1", "--input-shape", "3,32,32", "--params", "{params}"],
+        "error: input 'data' has shape (3, 32, 32) but node 'cifarresnetv10_conv0_fwd' (Convolution), which reads "
+        "it, takes a 4-D input: did you forget the batch axis? e.g. --input-shape 1,3,32,32",
+    ),
+]
+
+
+@pytest.mark.parametrize("args, stderr", SHAPE_CASES, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_an_input_shape_the_model_cannot_take_is_one_line_and_nothing_else(args, stderr, tmp_path):
+    """Exit 2, stderr exactly the one line, stdout empty (MXNet's infer_shape prints its arguments there when it
+    fails), no file."""
+    params = tmp_path / "trained.params"
+    if "{params}" in args:
+        from gluoncv.model_zoo import get_model
+
+        net = get_model(SMALL, pretrained=False)
+        net.initialize()
+        net(__import__("mxnet").nd.zeros((1, 3, 32, 32)))
+        net.save_parameters(str(params))
+    out = tmp_path / "out"
+    proc = run("convert", *[a.format(params=params) for a in args], "-o", out / "x", "-q")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", stderr + "\n")
+    assert not out.exists()
+
+
+def exported_conv_bn(folder, moving_var):
+    import mxnet as mx
+    import numpy as np
+
+    x = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, name="conv")
+    x = mx.sym.BatchNorm(x, name="bn", fix_gamma=False)
+    rng = np.random.RandomState(0)
+    args = {"conv_weight": rng.normal(size=(4, 3, 3, 3)), "conv_bias": rng.normal(size=4)}
+    args.update(bn_gamma=rng.uniform(0.5, 1.5, 4), bn_beta=rng.normal(size=4))
+    aux = {"bn_moving_mean": rng.normal(size=4), "bn_moving_var": np.array(moving_var)}
+    to_nd = lambda d: {k: mx.nd.array(v) for k, v in d.items()}  # noqa: E731
+    mx.model.save_checkpoint(str(folder / "m"), 0, x, to_nd(args), to_nd(aux))
+    return folder / "m"
+
+
+def test_impossible_weights_are_one_line_exit_1_and_no_file(tmp_path):
+    """A BatchNorm whose moving_var + eps is not positive (an untrained net's statistics) wrote NaN into the folded
+    blobs, exit 0, a numpy RuntimeWarning the only sign."""
+    prefix = exported_conv_bn(tmp_path, [1.0, -0.5, 0.5, -0.25])
+    out = tmp_path / "out"
+    proc = run("convert", prefix, "--input-shape", "1,3,8,8", "-o", out / "x", "-q")
+    assert (proc.returncode, proc.stdout) == (1, ""), proc.stderr
+    assert proc.stderr == (
+        "error: 1 node(s) have weights no runtime can compute with; nothing was converted: node 'bn' (BatchNorm): "
+        "moving_var + eps (0.001) <= 0 at 2 of 4 channels [1, 3]. moving_var is the variance training measures "
+        "(>= 0): an untrained net's statistics (after initialize(), GluonCV's SSD feature expander has MXNet's "
+        "default U(-0.07, 0.07) there) are not a model; convert trained weights\n"
+    )
+    assert not out.exists()
+    assert run("convert", exported_conv_bn(tmp_path, [1.0, 0.5, 0.5, 0.25]), "-o", out / "x", "-q").returncode == 0
+
+
+def test_an_exported_model_without_its_batch_axis_is_one_line(tmp_path):
+    prefix = exported_conv_bn(tmp_path, [1.0, 0.5, 0.5, 0.25])
+    proc = run("convert", prefix, "--input-shape", "3,8,8", "-o", tmp_path / "out" / "x", "-q")
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (
+        "error: input 'data' has shape (3, 8, 8) but node 'conv' (Convolution), which reads it, takes a 4-D input: "
+        "did you forget the batch axis? e.g. --input-shape 1,3,8,8\n"
+    )
 
 
 @pytest.mark.parametrize(

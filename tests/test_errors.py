@@ -9,9 +9,12 @@ from gluon2caffe import (
     ConversionError,
     InvalidAttributeError,
     InvalidCallError,
+    ModelFileError,
     UnsupportedOperatorError,
     convert_model,
+    load_exported,
 )
+from gluon2caffe.errors import InputShapeError, UntraceableBlockError
 from gluon2caffe.ir.attrs import Attrs
 from helpers import lam, seq, symbol_block
 
@@ -135,3 +138,148 @@ def test_uninitialized_parameters():
     net = seq(nn.Conv2D(4, 3))
     with pytest.raises(InvalidCallError, match="initialize"):
         convert_model(net, (1, 3, 8, 8))
+
+
+# -- input shapes the model cannot take: one line naming the node (and the batch axis, where one is missing) --------
+
+
+@pytest.mark.parametrize("in_channels", [0, 3], ids=["deferred", "initialized"])
+def test_a_forgotten_batch_axis_is_one_line_with_the_shape_that_fits(in_channels, capfd):
+    net = seq(nn.Conv2D(4, 3, in_channels=in_channels), nn.Activation("relu"))
+    net.initialize()
+    with pytest.raises(InputShapeError) as info:
+        convert_model(net, (3, 224, 224))
+    conv = net[0].name + "_fwd"
+    assert str(info.value) == (
+        f"input 'data' has shape (3, 224, 224) but node '{conv}' (Convolution), which reads it, takes a 4-D input: "
+        "did you forget the batch axis? e.g. input_shape=(1, 3, 224, 224)"
+    )
+    assert info.value.describe(cli=True).endswith("e.g. --input-shape 1,3,224,224")
+    assert isinstance(info.value, InvalidCallError) and info.value.suggestion == {"data": (1, 3, 224, 224)}
+    out, err = capfd.readouterr()
+    assert out == "" and "infer_shape" not in err  # MXNet's own argument dump (print) is not run
+
+
+def test_a_shape_the_model_cannot_take_names_the_node_whose_rule_failed(capfd):
+    net = seq(nn.Conv2D(4, 3, in_channels=3), nn.Flatten(), nn.Dense(3, in_units=100))
+    net.initialize()
+    dense, conv = net[2].name + "_fwd", net[0].name + "_fwd"
+    with pytest.raises(InputShapeError) as info:
+        convert_model(net, (1, 3, 9, 9))
+    assert str(info.value) == (
+        f"input_shape=(1, 3, 9, 9) does not fit the model: node '{dense}' (FullyConnected): Shape inconsistent, "
+        "Provided = [3,100], inferred shape=(3,196)"
+    )
+    with pytest.raises(InputShapeError) as info:
+        convert_model(net, (1, 3, 2, 2))
+    assert str(info.value) == (
+        f"input_shape=(1, 3, 2, 2) does not fit the model: node '{conv}' (Convolution): kernel size exceed input "
+        "(3 vs. 2)"
+    )
+    assert capfd.readouterr().out == ""
+
+
+def test_a_forgotten_batch_axis_of_one_input_among_several():
+    class Two(mx.gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            with self.name_scope():
+                self.conv = nn.Conv2D(4, 1, in_channels=3)
+                self.dense = nn.Dense(4, in_units=5)
+
+        def hybrid_forward(self, F, image, meta):
+            return F.broadcast_add(self.conv(image), F.reshape(self.dense(meta), (0, 0, 1, 1)))
+
+    net = Two()
+    net.initialize()
+    with pytest.raises(InputShapeError) as info:
+        convert_model(net, {"image": (1, 3, 8, 8), "meta": (5,)})
+    assert info.value.suggestion == {"image": (1, 3, 8, 8), "meta": (1, 5)}
+    assert str(info.value).startswith("input 'meta' has shape (5,) but ")
+    assert str(info.value).endswith("e.g. input_shape={'image': (1, 3, 8, 8), 'meta': (1, 5)}")
+    assert info.value.describe(cli=True).endswith("e.g. --input-shape image:1,3,8,8 --input-shape meta:1,5")
+
+
+def export_tiny(folder):
+    net = seq(nn.Conv2D(4, 3, in_channels=3), nn.BatchNorm(), nn.Activation("relu"), nn.Dense(2))
+    net.initialize()
+    net.hybridize()
+    net(mx.nd.zeros((1, 3, 9, 9)))
+    net.export(str(folder / "tiny"))
+    return load_exported(folder / "tiny"), net[0].name + "_fwd"
+
+
+@pytest.mark.parametrize("backend", ["mxnet", "own"])
+def test_exported_model_shape_errors_name_the_node(backend, tmp_path, monkeypatch, capfd):
+    """The same line for an exported model, by MXNet's inference (in its child process) and by ours; another shape
+    the graph refuses is the symbol file's error naming the node, on one line."""
+    monkeypatch.setenv("GLUON2CAFFE_SHAPE_INFERENCE", backend)
+    model, conv = export_tiny(tmp_path)
+    with pytest.raises(InputShapeError) as info:
+        convert_model(model, (3, 9, 9))
+    assert str(info.value) == (
+        f"input 'data' has shape (3, 9, 9) but node '{conv}' (Convolution), which reads it, takes a 4-D input: "
+        "did you forget the batch axis? e.g. input_shape=(1, 3, 9, 9)"
+    )
+    with pytest.raises(ModelFileError) as info:
+        convert_model(model, (1, 3, 1, 1))
+    message = str(info.value)
+    assert message.startswith(f"{model.symbol_path}: node '{conv}' op Convolution") and "\n" not in message
+    assert "exceed" in message
+    assert capfd.readouterr().out == ""
+
+
+# -- blocks whose hybrid_forward runs on NDArrays only: the block, the line, what to do -----------------------------
+
+
+class ReadsShape(mx.gluon.HybridBlock):
+    def hybrid_forward(self, F, x):
+        batch = x.shape[0]  # imperative only
+        return F.reshape(x, (batch, -1))
+
+
+class CallsAsnumpy(mx.gluon.HybridBlock):
+    def hybrid_forward(self, F, x):
+        return x * float(x.asnumpy().max())  # imperative only
+
+
+class BranchesOnValues(mx.gluon.HybridBlock):
+    def hybrid_forward(self, F, x):
+        if x.sum() > 0:  # imperative only
+            return F.relu(x)
+        return x
+
+
+def line_of(cls, text: str) -> int:
+    """The line of this file where `cls` has `text`."""
+    import inspect
+
+    lines, start = inspect.getsourcelines(cls)
+    return start + next(i for i, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize(
+    "cls, text, cause",
+    [
+        (ReadsShape, "batch = x.shape[0]", "AttributeError: 'Symbol' object has no attribute 'shape'"),
+        (CallsAsnumpy, "x.asnumpy()", "NotImplementedForSymbol: Function asnumpy is not implemented for Symbol"),
+        (BranchesOnValues, "if x.sum() > 0", "NotImplementedForSymbol"),
+    ],
+)
+def test_an_untraceable_block_names_its_class_and_line(cls, text, cause):
+    net = seq(nn.Conv2D(3, 1, in_channels=3), cls())
+    net.initialize()
+    with pytest.raises(UntraceableBlockError) as info:
+        convert_model(net, (1, 3, 8, 8))
+    message = str(info.value)
+    assert message.startswith(f"{cls.__name__} cannot be traced symbolically at {__file__}:{line_of(cls, text)} in ")
+    assert text in message and cause in message and "\n" not in message
+    assert "F operators" in message and "net.hybridize(); net(x) runs" in message
+    assert isinstance(info.value, InvalidCallError)
+
+
+def test_a_block_called_with_too_many_inputs_says_so():
+    net = seq(nn.Conv2D(3, 1, in_channels=3))
+    net.initialize()
+    with pytest.raises(InvalidCallError, match=r"cannot take 2 input\(s\)"):
+        convert_model(net, [(1, 3, 8, 8), (1, 3, 8, 8)])

@@ -88,3 +88,27 @@ def test_fold_into_3d_convolution():
     )
     checked = check_block(net, (1, 3, 5, 7, 6), merge_bn=True)
     assert "BatchNorm" not in checked.layer_types and checked.result.report.bn_folded == 2
+
+
+def test_a_fold_beyond_float32_is_refused_never_written_as_inf():
+    """gamma / sqrt(moving_var + eps) of 7e14 times a weight of 1e30 is beyond float32: the fold names the
+    BatchNorm instead of writing inf (and no numpy warning leaks); unfolded, the same net converts."""
+    import warnings
+
+    import mxnet as mx
+    import numpy as np
+
+    from gluon2caffe import ConversionError, convert
+    from helpers import symbol_block
+
+    x = mx.sym.Convolution(mx.sym.var("data"), kernel=(1, 1), num_filter=2, name="conv")
+    x = mx.sym.BatchNorm(x, eps=1e-30, fix_gamma=False, name="bn")
+    params = {"conv_weight": np.full((2, 3, 1, 1), 1e30), "conv_bias": np.zeros(2), "bn_gamma": np.ones(2)}
+    params.update(bn_beta=np.zeros(2), bn_moving_mean=np.zeros(2), bn_moving_var=np.array([1.0, 1e-30]))
+    block = symbol_block(x, params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ConversionError, match=r"node 'bn' op BatchNorm: folding it into 'conv' \(Convolution\)"):
+            convert(block, (1, 3, 4, 4), merge_bn=True)
+        result = convert(block, (1, 3, 4, 4), merge_bn=False)
+    assert result.report.bn_kept == 1

@@ -27,13 +27,17 @@ PYTHON = blocks("python")
 SHELL = blocks("bash") + blocks("")
 
 # The weights a snippet loads with `net.load_parameters("trained.params")`: the same zoo model with random weights,
-# saved in the snippet's folder first (inside a function, so the snippet sees none of its names).
+# saved in the snippet's folder first (inside a function, so the snippet sees none of its names). Its moving
+# variances are positive, as training leaves them: initialize() leaves U(-0.07, 0.07) in those of GluonCV's SSD
+# feature expander, which a conversion refuses.
 PREPARE = """
 def _prepare():
     import gluoncv, mxnet as mx
     net = gluoncv.model_zoo.get_model({name!r}, pretrained=False, pretrained_base=False)
     net.initialize()
     net(mx.nd.zeros({shape!r}))
+    for p in net.collect_params(".*(running|moving)_var").values():
+        p.set_data(mx.nd.random.uniform(0.5, 1.5, p.shape))
     net.save_parameters("trained.params")
 _prepare()
 del _prepare
@@ -115,3 +119,24 @@ def test_operator_notes_are_whole_sentences():
     rows = [row.split(" | ") for row in table.splitlines()[2:]]
     cut = [row[0] for row in rows if not row[-1].rstrip(" |").endswith((".", ")"))]
     assert rows and not cut, f"notes cut mid-sentence: {cut}"
+
+
+def test_the_exported_detector_recipe_gives_the_transcript_the_readme_shows(tmp_path):
+    """The README's exported-SSD recipe, run as written after its setup (the trained weights it loads), then the
+    transcript's commands: the output is the README's, line for line, numbers aside (timings vary)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import sync_readme
+
+    match = next(m for m in sync_readme.TRANSCRIPT.finditer(README) if m.group("setup") == "exported-ssd")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), GLOG_minloglevel="2")
+    for code in (sync_readme.SETUPS["exported-ssd"], sync_readme.recipe_above(README, match.start())):
+        done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+    shown = match.group("body")
+    ran = "".join(f"$ {c}\n" + sync_readme.run(c, str(tmp_path), env) for c in sync_readme.commands(shown))
+
+    def masked(text: str) -> list[str]:
+        return [re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", line) for line in text.splitlines()]
+
+    assert masked(ran) == masked(shown)
+    assert ran.count("status: exact") == 2

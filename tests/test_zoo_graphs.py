@@ -42,7 +42,9 @@ def cli(*args, env: dict | None = None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """name -> a params file of the zoo model (save_parameters of a default-initialized net: any values will do)."""
+    """name -> a params file of the zoo model (save_parameters of a default-initialized net; its moving variances
+    positive, as training leaves them: initialize() leaves U(-0.07, 0.07) in those of GluonCV's SSD feature expander,
+    which a conversion refuses)."""
     folder = tmp_path_factory.mktemp("trained")
 
     def get(name: str, size: int) -> Path:
@@ -55,6 +57,8 @@ def trained(tmp_path_factory):
             shape = input_shape(size)
             net = build_zoo_net(name, shape)
             net(mx.nd.zeros(shape))
+            for p in net.collect_params(".*(running|moving)_var").values():
+                p.set_data(mx.nd.random.uniform(0.5, 1.5, p.shape))
             net.save_parameters(str(path))
         return path
 

@@ -23,7 +23,8 @@ from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, fail
 EXIT_CODES = (
     "exit codes: 0 ok; 1 conversion or verification failure (one `error:` line; -v adds the traceback); 2 usage "
     "error (bad or conflicting options, an unknown model name, an output path that cannot be written, a command that "
-    "needs MXNet where it cannot be imported), found before any model is built; 130 interrupted (Ctrl-C), 143 "
+    "needs MXNet where it cannot be imported), found before any model is built, or an --input-shape the model's "
+    "shape rules refuse (the node named); 130 interrupted (Ctrl-C), 143 "
     "terminated (SIGTERM); no partial file is left behind"
 )
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import Gluon2CaffeError, MXNetUnavailableError
+from ..errors import Gluon2CaffeError, InputShapeError, MXNetUnavailableError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
@@ -51,6 +51,8 @@ def failure_message(exc: BaseException) -> tuple[str, int]:
     """(the `error:` text, the exit code) for anything that ends a command; the traceback is for -v only."""
     from ..tools.models import ClassesError, UnknownModelError
 
+    if isinstance(exc, InputShapeError):  # --input-shape does not fit the model: said with the flag
+        return exc.describe(cli=True), EXIT_USAGE
     if isinstance(exc, Gluon2CaffeError):
         usage = (UsageError, ClassesError, UnknownModelError, MXNetUnavailableError)
         return flags_for_api(str(exc)), EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILURE

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Gluon2CaffeError, ModelFileError
+from ..errors import Gluon2CaffeError, InputShapeError, ModelFileError
 from ..extras import import_mxnet
 from .ndarray_file import load_params
 
@@ -73,13 +73,45 @@ def infer_exported_shapes(model: ExportedModel, input_shapes: dict, source_names
 
     if shape_inference_backend(auto=model.shape_inference) == "mxnet":
         return infer_shapes_isolated(model, input_shapes, source_names)
-    graph = graph_from_json(model.symbol_json, model.params, input_shapes, name=model.name)
-    try:  # the whole graph, like MXNet's: a detector's head is cut later (ops of a head we have no rule for: skipped)
-        return infer_graph_shapes(graph, skip_unknown_ops=True)
+
+    def own(shapes: dict) -> dict:  # the whole graph, like MXNet's: a detector's head is cut later (ops of a head
+        # we have no rule for: skipped)
+        return infer_graph_shapes(graph_from_json(model.symbol_json, model.params, shapes, name=model.name), True)
+
+    try:
+        return own(input_shapes)
     except ParameterShapeError as exc:
         raise ModelFileError(model.params_path, str(exc)) from None
     except Gluon2CaffeError as exc:
-        raise ModelFileError(model.symbol_path, str(exc)) from None
+        error = exc
+    # A batch axis forgotten is one line saying so; any other failure names the node and the symbol file.
+    batch = _forgotten_batch_axis(model, input_shapes, error, own)
+    if batch is not None:
+        raise batch from None
+    raise ModelFileError(model.symbol_path, str(error)) from None
+
+
+def _forgotten_batch_axis(model: ExportedModel, input_shapes: dict, error: Gluon2CaffeError, own) -> Any:
+    """The InputShapeError of our own inference's failure when a batch axis of 1 in front of the inputs makes it
+    succeed (shape_errors.explain), else None."""
+    from .shape_errors import explain
+
+    node = getattr(error, "node", None)
+    doc = json.loads(model.symbol_json)
+    raw = next((r for r in doc["nodes"] if r["op"] != "null" and r["name"] == node), None)
+    nodes = doc["nodes"]
+    reads = [] if raw is None else [nodes[e[0]]["name"] for e in raw.get("inputs", []) if nodes[e[0]]["op"] == "null"]
+    cause = str(error)
+
+    def works(shapes: dict) -> bool:
+        try:
+            own(shapes)
+        except Gluon2CaffeError:
+            return False
+        return True
+
+    found = explain(dict(input_shapes), node, getattr(error, "op", None), reads, cause, works)
+    return found if found.suggestion is not None else None
 
 
 def infer_shapes_isolated(model: ExportedModel, input_shapes: dict, source_names: list[str]) -> dict:
@@ -103,6 +135,8 @@ def infer_shapes_isolated(model: ExportedModel, input_shapes: dict, source_names
 
             shapes = infer_shapes(mx.sym.load_json(model.symbol_json), input_shapes, source_names)
             payload = {"shapes": {k: list(v) for k, v in shapes.items()}}
+        except InputShapeError as exc:
+            payload = {"error": _node_error(exc), "input_shape": _as_json(exc)}
         except Gluon2CaffeError as exc:
             payload = {"error": str(exc)}
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -134,9 +168,33 @@ def infer_shapes_isolated(model: ExportedModel, input_shapes: dict, source_names
             f"{os.WTERMSIG(status) if os.WIFSIGNALED(status) else 'none'}); the file is malformed",
         )
     payload = json.loads(b"".join(chunks))
+    if payload.get("input_shape", {}).get("suggestion") is not None:  # a batch axis forgotten
+        raise _from_json(payload["input_shape"])
     if "error" in payload:
         raise ModelFileError(model.symbol_path, payload["error"])
     return {k: tuple(v) for k, v in payload["shapes"].items()}
+
+
+def _node_error(exc: InputShapeError) -> str:
+    """MXNet's refusal of the input shapes, said of the file: the node, its op, why, at which input shapes."""
+    where = f"node '{exc.node}' op {exc.op}: " if exc.node is not None else ""
+    return f"{where}{exc.reason} (MXNet's shape inference, input shapes {exc.shapes})"
+
+
+def _as_json(exc: InputShapeError) -> dict:
+    return {
+        "shapes": exc.shapes,
+        "reason": exc.reason,
+        "node": exc.node,
+        "op": exc.op,
+        "suggestion": exc.suggestion,
+    }
+
+
+def _from_json(fields: dict) -> InputShapeError:
+    shapes = {k: tuple(v) for k, v in fields["shapes"].items()}
+    suggestion = {k: tuple(v) for k, v in fields["suggestion"].items()}
+    return InputShapeError(shapes, fields["reason"], fields["node"], fields["op"], suggestion)
 
 
 def resolve_paths(model: str | Path, epoch: int = 0, params: str | Path | None = None) -> tuple[str, str, str]:

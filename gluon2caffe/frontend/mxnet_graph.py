@@ -5,17 +5,22 @@ Nothing in the JSON is executed or evaluated: node attributes stay strings until
 
 from __future__ import annotations
 
+import functools
 import json
+import linecache
 import logging
+import os
 import re
+import sysconfig
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError, Gluon2CaffeError, InvalidCallError
+from ..errors import ConversionError, Gluon2CaffeError, InputShapeError, InvalidCallError, UntraceableBlockError
 from ..extras import import_mxnet
 from ..ir.graph import Graph, Node
 from .resample import measure_resampling
+from .shape_errors import explain, mxnet_failure
 from ..ir.attrs import Attrs
 
 log = logging.getLogger(__name__)
@@ -52,13 +57,21 @@ def trace_block(
         )
     shapes = dict(input_shape) if isinstance(input_shape, dict) else {input_name: tuple(input_shape)}
     described = tuple(input_shape) if len(shapes) == 1 else shapes
+    symbol = trace_symbol(block, list(shapes))
     if any(p._deferred_init for p in params.values()):
-        # Shapes of deferred parameters are only known after one forward pass.
+        # Shapes of deferred parameters are only known after one forward pass. Symbolic inference first: a shape
+        # the net cannot take is then one line naming the node (MXNet's forward would print its arguments on stdout
+        # and raise "Deferred initialization failed").
+        try:
+            infer_shapes(symbol, shapes, None)
+        except InputShapeError:
+            raise
+        except InvalidCallError:  # shapes left unknown symbolically: the forward pass may still find them
+            pass
         try:
             block(*[mx.nd.zeros(shape) for shape in shapes.values()])
         except Exception as exc:  # MXNet raises MXNetError/ValueError/... for a shape the net cannot take
-            raise InvalidCallError(f"the network cannot run on input_shape={described}: {exc}") from exc
-    symbol = trace_symbol(block, list(shapes))
+            raise InvalidCallError(f"the network cannot run on input_shape={described}: {_first_line(exc)}") from exc
     used = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
     arrays = {p.name: p.data().asnumpy() for p in params.values() if p.name in used}
     return symbol, arrays
@@ -71,8 +84,10 @@ def trace_symbol(block: Any, input_names: list[str]) -> Any:
 
     try:
         symbol = block(*[mx.sym.var(name) for name in input_names])
-    except TypeError as exc:  # hybrid_forward takes another number of inputs
-        raise InvalidCallError(f"the network cannot take {len(input_names)} input(s) {input_names}: {exc}") from exc
+    except Gluon2CaffeError:
+        raise
+    except Exception as exc:  # code that runs on NDArrays only (x.shape, asnumpy(), ...), or too many inputs
+        raise _untraceable(block, input_names, exc) from None
     if isinstance(symbol, (list, tuple)):
         symbol = mx.sym.Group(list(_flatten(symbol)))
     # What export() writes: tojson() drops the amp_cast / amp_multicast nodes (GluonCV's box decoder has one) that
@@ -112,17 +127,108 @@ def attach_shapes(graph: Graph, symbol: Any, shapes: dict[str, tuple[int, ...]] 
 
 
 def infer_shapes(
-    symbol: Any, input_shapes: dict[str, tuple[int, ...]], source_names: list[str]
+    symbol: Any, input_shapes: dict[str, tuple[int, ...]], source_names: list[str] | None
 ) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape by MXNet's inference ({IR tensor name: shape}; without `source_names`, only checked:
+    {}). InputShapeError naming the node whose shape rule refused `input_shapes`, nothing printed."""
     internals = symbol.get_internals()
+    shapes = {name: tuple(shape) for name, shape in input_shapes.items()}
     try:
-        _, out_shapes, _ = internals.infer_shape(**input_shapes)
-    except Exception as exc:
-        raise InvalidCallError(f"MXNet shape inference failed for inputs {input_shapes}: {exc}") from exc
+        out_shapes = _infer_quietly(internals, shapes)
+    except Exception as exc:  # MXNetError naming the operator whose shape rule failed
+        raise _shape_error(symbol, shapes, exc) from None
     if out_shapes is None:
         raise InvalidCallError(f"MXNet could not infer all shapes from inputs {input_shapes}")
+    if source_names is None:
+        return {}
     names = internal_tensor_names(symbol, source_names)
     return {tensor: tuple(shape) for tensor, shape in zip(names, out_shapes)}
+
+
+def infer_shape_quietly(symbol: Any, shapes: dict[str, tuple[int, ...]]) -> tuple:
+    """`symbol.infer_shape(**shapes)`: (argument, output, auxiliary state shapes), None for those that stay unknown.
+    Symbol.infer_shape print()s its arguments on stdout before it re-raises a failure (MXNetError): its
+    implementation, without that."""
+    return symbol._infer_shape_impl(False, **shapes)
+
+
+def _infer_quietly(internals: Any, shapes: dict[str, tuple[int, ...]]) -> list | None:
+    """The output shapes of `internals` (None when some stay unknown), nothing printed."""
+    return infer_shape_quietly(internals, shapes)[1]
+
+
+def _shape_error(symbol: Any, shapes: dict[str, tuple[int, ...]], exc: BaseException) -> Gluon2CaffeError:
+    """The one-line error for shapes MXNet's inference refused (shape_errors.explain)."""
+    node, cause = mxnet_failure(str(exc))
+    raw_nodes = json.loads(symbol.tojson())["nodes"]
+    raw = next((r for r in raw_nodes if r["op"] != "null" and r["name"] == node), None)
+    reads = (
+        []
+        if raw is None
+        else [raw_nodes[e[0]]["name"] for e in raw.get("inputs", []) if raw_nodes[e[0]]["op"] == "null"]
+    )
+    internals = symbol.get_internals()
+
+    def works(variant: dict[str, tuple[int, ...]]) -> bool:
+        try:
+            return _infer_quietly(internals, variant) is not None
+        except Exception:  # refused too
+            return False
+
+    # A name MXNet gives that is not a node of the graph is not repeated.
+    return explain(shapes, node if raw else None, raw["op"] if raw else None, reads, cause, works)
+
+
+def _untraceable(block: Any, input_names: list[str], exc: BaseException) -> Gluon2CaffeError:
+    """The error for a block whose call on symbols raised `exc`: the line of the model's code where it happened (the
+    innermost traceback frame outside MXNet, gluon2caffe and the standard library) and the block running there."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    user = [(frame, line) for frame, line in frames if _is_model_code(frame.f_code.co_filename)]
+    if not user and isinstance(exc, TypeError):  # the call itself: hybrid_forward takes another number of inputs
+        return InvalidCallError(f"the network cannot take {len(input_names)} input(s) {input_names}: {exc}")
+    name = type(block).__name__
+    location = None
+    if user:
+        frame, line = user[-1]
+        owner = frame.f_locals.get("self")
+        if owner is not None and hasattr(owner, "collect_params"):  # a Gluon block
+            name = type(owner).__name__
+        source = linecache.getline(frame.f_code.co_filename, line).strip()
+        location = f"{frame.f_code.co_filename}:{line} in {frame.f_code.co_name}" + (f" ({source})" if source else "")
+    cause = f"{type(exc).__name__}: {_first_line(exc).rstrip('.')}"
+    if type(exc).__name__ == "MXNetError":  # an operator call MXNet refuses, not NDArray-only code
+        at = f" at {location}" if location else ""
+        return InvalidCallError(f"{name} cannot be traced{at}: MXNet refuses an operator call ({cause})")
+    return UntraceableBlockError(name, location, cause)
+
+
+def _is_model_code(filename: str) -> bool:
+    """A file of the model's code: not MXNet's, not ours, not the standard library's (nor a frozen module). Code
+    typed at a prompt (<stdin>, <string>, a notebook cell) is the model's."""
+    if filename.startswith("<frozen"):
+        return False
+    if filename.startswith("<"):
+        return True
+    path = os.path.realpath(filename)
+    return not any(path.startswith(root) for root in _library_roots())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_roots() -> tuple[str, ...]:
+    import mxnet
+
+    roots = [os.path.dirname(mxnet.__file__), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    roots.append(sysconfig.get_paths()["stdlib"])
+    return tuple(os.path.realpath(root) + os.sep for root in roots)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def internal_tensor_names(symbol: Any, source_names: list[str]) -> list[str]:

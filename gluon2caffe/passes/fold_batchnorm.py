@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 
+from ..errors import ConversionError
 from ..ir.graph import Graph, Node
 from ..ir.ops import batchnorm_axis, batchnorm_params
 
@@ -53,22 +54,34 @@ def _foldable(graph: Graph, producer: Node, bn: Node) -> bool:
 
 def _fold(graph: Graph, producer: Node, bn: Node) -> None:
     gamma, beta, mean, var, eps = batchnorm_params(bn, graph.params)
+    if not np.all(var + eps > 0):  # the pipeline refuses these first (ir/weights.py); never a NaN written here
+        raise ConversionError("moving_var + eps is not positive: the fold would write NaN", bn.name, bn.op)
     scale = gamma / np.sqrt(var + eps)
     weight = graph.private_param(producer, 1)
     if not (weight.flags.writeable and weight.dtype == np.float32):  # e.g. read-only arrays of a .params file
         weight = graph.params[producer.inputs[1]] = weight.astype(np.float32)
-    if producer.op == "Deconvolution":
-        _scale_deconvolution(weight, scale, producer.attrs.int("num_group", 1))
-    else:
-        _scale_rows(weight, scale)
-    if producer.attrs.bool("no_bias", producer.op == "Deconvolution"):  # MXNet's Deconvolution has none by default
-        bias = np.zeros_like(scale)
-        bias_name = graph.add_param(f"{producer.name}_bias", bias.astype(np.float32))
-        producer.inputs = producer.inputs[:2] + [bias_name]
-        producer.attrs.set("no_bias", False)
-    else:
-        bias = graph.private_param(producer, 2).astype(np.float64)
-    graph.params[producer.inputs[2]] = ((bias - mean) * scale + beta).astype(np.float32)
+    # Products beyond float32's range become inf (numpy >= 1.24 warns on that cast): checked below instead.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if producer.op == "Deconvolution":
+            _scale_deconvolution(weight, scale, producer.attrs.int("num_group", 1))
+        else:
+            _scale_rows(weight, scale)
+        if producer.attrs.bool("no_bias", producer.op == "Deconvolution"):  # MXNet's Deconvolution has no bias
+            bias = np.zeros_like(scale)
+            bias_name = graph.add_param(f"{producer.name}_bias", bias.astype(np.float32))
+            producer.inputs = producer.inputs[:2] + [bias_name]
+            producer.attrs.set("no_bias", False)
+        else:
+            bias = graph.private_param(producer, 2).astype(np.float64)
+        graph.params[producer.inputs[2]] = ((bias - mean) * scale + beta).astype(np.float32)
+        finite = all(np.isfinite(a.min()) and np.isfinite(a.max()) for a in (weight, graph.params[producer.inputs[2]]))
+    if not finite:  # min/max: no second copy of the weights
+        raise ConversionError(
+            f"folding it into '{producer.name}' ({producer.op}) gives weights beyond float32's range (largest "
+            f"gamma / sqrt(moving_var + eps) is {float(np.abs(scale).max()):.3g}); convert with merge_bn=False",
+            bn.name,
+            bn.op,
+        )
     graph.shapes[producer.inputs[2]] = tuple(scale.shape)
     # The folded producer now computes the BatchNorm's output, so its blob takes that name: a Caffe blob is always
     # named after the MXNet tensor whose values it holds (the producer's own output had no other user).

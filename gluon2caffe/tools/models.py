@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..errors import InvalidCallError, ModelFileError
+from ..errors import Gluon2CaffeError, InvalidCallError, ModelFileError
 from ..extras import import_gluoncv
 from ..frontend.exported import (
     ExportedModel,
@@ -23,7 +23,7 @@ from ..frontend.exported import (
     parse_symbol_json,
     strip_prefixes,
 )
-from ..frontend.mxnet_graph import trace_symbol
+from ..frontend.mxnet_graph import infer_shape_quietly, infer_shapes, trace_symbol
 from ..frontend.ndarray_file import load_params
 from .zoo_graphs import exported_from_record, record_for
 
@@ -194,6 +194,7 @@ def load_zoo_model(
 
     with step("build"):
         net = build_zoo_net(name, input_shape, classes)
+        check_input_shape(net, input_shape)
     if params:
         with step("load params"):
             exported = None if live else as_exported(net, params, input_shape)
@@ -209,6 +210,17 @@ def load_zoo_model(
             if "posenet" in name:
                 _undo_pose_scale(net)
     return net
+
+
+def check_input_shape(net: Any, input_shape: tuple[int, ...]) -> None:
+    """InputShapeError (one line naming the node whose shape rule fails) for a shape `net` cannot take, found by
+    MXNet's symbolic inference before any forward pass: that pass would print MXNet's argument dump on stdout and
+    raise "Deferred initialization failed". A net that does not trace is left to its conversion to report."""
+    try:
+        symbol = trace_symbol(net, ["data"])
+    except Gluon2CaffeError:
+        return
+    infer_shapes(symbol, {"data": tuple(input_shape)}, None)
 
 
 def build_zoo_net(name: str, input_shape: tuple[int, ...], classes: list[str] | None = None) -> Any:
@@ -434,8 +446,10 @@ def traced_symbol(net: Any, input_shape: tuple[int, ...]) -> tuple[Any, dict[str
     pass: for vgg16 that pass took longer than everything else); None for a net that cannot run on a symbol."""
     try:
         symbol = trace_symbol(net, ["data"])
-        args, _, aux = symbol.infer_shape(data=tuple(input_shape))
+        args, _, aux = infer_shape_quietly(symbol, {"data": tuple(input_shape)})
     except Exception:  # a block that cannot run on a symbol
+        return None
+    if args is None:  # shapes left unknown
         return None
     names = symbol.list_arguments() + symbol.list_auxiliary_states()
     return symbol, dict(zip(names, [tuple(s) for s in args + aux]))

@@ -102,13 +102,15 @@ def _usable_batch(net: Any, input_shape: tuple[int, ...], batch: int) -> int:
     `batch`."""
     import mxnet as mx
 
+    from ..frontend.mxnet_graph import infer_shape_quietly
+
     if batch == input_shape[0]:
         return batch
     try:
         with mx.name.NameManager():  # leaves the global op counters (symbol-API names) as they were
             symbol = net(mx.sym.var("data"))
         symbol = mx.sym.Group(list(symbol)) if isinstance(symbol, (list, tuple)) else symbol
-        _, shapes, _ = symbol.infer_shape(data=(batch,) + tuple(input_shape[1:]))
+        _, shapes, _ = infer_shape_quietly(symbol, {"data": (batch,) + tuple(input_shape[1:])})
     except mx.base.MXNetError:
         return input_shape[0]
     return batch if shapes and all(len(s) > 0 and s[0] == batch for s in shapes) else input_shape[0]
