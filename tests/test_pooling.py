@@ -1,10 +1,11 @@
 """Pooling -> Pooling, both MXNet conventions, in the real Caffe (including the sizes where Caffe's ceil adds a row)."""
 
+import numpy as np
 import pytest
 from mxnet.gluon import nn
 
 from gluon2caffe.converters.pooling import caffe_pooled_size
-from helpers import check_block, lam, seq
+from helpers import check_block, check_empty_max_windows, lam, seq
 
 # (pool type, kernel, stride, pad, convention, input H, W)
 CASES = [
@@ -104,6 +105,65 @@ def test_average_pooling_excluding_padding(kernel, stride, pad, convention, heig
 
     checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width))
     assert ("Eltwise" in checked.layer_types) == (pad > 0)  # the average times the constant factors
+
+
+def _pool(**attrs):
+    return lam(lambda F, x: F.Pooling(x, pooling_convention="full", **attrs))
+
+
+# (input shape, kernel, stride, pad): MXNet's last 'full' window lies wholly past the input on some axis: the
+# stride exceeds the kernel (the issue's two geometries; 1-D), or the window starts in the padding (Caffe drops it,
+# on an unpadded axis too when the other axis is padded).
+PAST_THE_EDGE = [
+    ((1, 3, 64, 64), (3, 3), (3, 4), (0, 0)),
+    ((2, 1, 60, 60), (3, 3), (4, 5), (0, 0)),
+    ((2, 3, 10, 11), (3, 3), (6, 6), (1, 1)),
+    ((2, 3, 9, 12), (2, 3), (5, 4), (1, 0)),
+    ((2, 3, 15), (2,), (4,), (0,)),
+    ((2, 3, 10), (3,), (6,), (1,)),
+]
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("shape, kernel, stride, pad", PAST_THE_EDGE)
+def test_average_window_past_the_input_is_zero(shape, kernel, stride, pad, count_include_pad, target):
+    """MXNet's average over a window that reads no element is 0 (Caffe's is 0/0 = NaN, or no window at all): the
+    windows that read something are pooled, then the empty one is appended as a 0 by a one-hot Deconvolution."""
+    conv = nn.Conv2D(4, 1) if len(shape) == 4 else nn.Conv1D(4, 1)
+    pool = _pool(pool_type="avg", kernel=kernel, stride=stride, pad=pad, count_include_pad=count_include_pad)
+    checked = check_block(seq(conv, pool), shape, target=target)
+    out = checked.mxnet_outputs[0]
+    assert np.all(out[..., -1] == 0) and np.any(out[..., :-1] != 0), "no empty last window: the test proves nothing"
+    assert "Deconvolution" in checked.layer_types
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+@pytest.mark.parametrize("shape, kernel, stride, pad", PAST_THE_EDGE)
+def test_max_window_past_the_input_is_lowest_float(shape, kernel, stride, pad, target):
+    """MXNet's max over a window that reads no element is -FLT_MAX, as Caffe's MAX without padding writes; with
+    padding Caffe drops that window, so it is appended (0 by a one-hot Deconvolution, plus a constant -FLT_MAX)."""
+    conv = nn.Conv2D(4, 1) if len(shape) == 4 else nn.Conv1D(4, 1)
+    checked = check_empty_max_windows(
+        seq(conv, _pool(pool_type="max", kernel=kernel, stride=stride, pad=pad)), shape, target
+    )
+    assert ("Deconvolution" in checked.layer_types) == any(pad)
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+def test_pooling_padded_on_one_axis(target):
+    """Caffe drops a last window that starts past the input on every axis once the layer has any padding (W here,
+    unpadded, loses its third window): its output size is computed with both pads (a per-axis rule made Caffe abort
+    on the Slice of a column it did not have). ('full' on this geometry: the (9, 12) case of PAST_THE_EDGE.)"""
+
+    def fn(F, x):
+        return F.Pooling(x, pool_type="max", kernel=(3, 1), stride=(1, 3), pad=(1, 0))
+
+    assert caffe_pooled_size(5, 1, 0, 3, padded=True) == 2 and caffe_pooled_size(5, 1, 0, 3) == 3
+    check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, 6, 5), target=target)
 
 
 @pytest.mark.op("_contrib_AdaptiveAvgPooling2D")
