@@ -120,6 +120,14 @@ def test_concat(dim):
     assert checked.result.text_net.layer[-1].concat_param.axis == dim % 4
 
 
+@pytest.mark.op("Concat")
+def test_concat_of_one_input_is_an_identity():
+    """A concatenation of one tensor is that tensor: no one-bottom Concat for runtimes to load."""
+    checked = check_block(seq(nn.Conv2D(4, 3), lam(lambda F, x: F.concat(x, dim=1)), nn.Conv2D(3, 1)), (2, 3, 7, 6))
+    assert "Concat" not in checked.layer_types
+    assert checked.result.report.identities_removed == 1
+
+
 @pytest.mark.op("Dropout")
 def test_dropout_is_identity():
     checked = check_block(seq(nn.Conv2D(4, 3), nn.Dropout(0.5), nn.Activation("relu")), (1, 3, 6, 6))

@@ -63,9 +63,9 @@ def _permute(ctx: EmitContext, node: Node, x: str, order: list[int], out: str) -
     ctx.layer(node.name, "Reshape", [permuted], [out]).reshape_param.shape.dim.extend([0, *ctx.shape(out)[1:]])
 
 
-@register("Concat", caffe="Concat")
+@register("Concat", caffe="Concat (one input: nothing)")
 def convert_concat(node: Node, ctx: EmitContext) -> None:
-    """Concat -> Concat along the same axis (any dim)."""
+    """Concat -> Concat along the same axis (any dim); of one input, an identity a pass removes."""
     ndim = len(ctx.shape(node.outputs[0]))
     axis = positive_axis(node, "dim", node.attrs.int("dim", 1), ndim)
     layer = ctx.layer(node.name, "Concat", node.inputs, [node.outputs[0]])

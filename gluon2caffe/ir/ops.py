@@ -24,6 +24,14 @@ SCALAR_OPS = (
 
 # Identities at inference (passes/remove_identities.py removes them; Dropout mode 'always' is refused there).
 IDENTITY_OPS = ("Dropout", "_copy", "identity")
+# Identities when given one input: a sum or a concatenation of one tensor (Caffe's Eltwise needs two bottoms and
+# aborts loading the net; a one-bottom Concat loads in Caffe, but it is a copy all the same).
+ONE_INPUT_IDENTITY_OPS = ("add_n", "Concat", "concat")
+
+
+def is_identity(node: Node) -> bool:
+    """Whether `node` passes its one input through unchanged at inference (IDENTITY_OPS, ONE_INPUT_IDENTITY_OPS)."""
+    return node.op in IDENTITY_OPS or (node.op in ONE_INPUT_IDENTITY_OPS and len(node.inputs) == 1)
 
 # Ops that act on each channel on its own: a channel-swapped input gives a channel-swapped output.
 CHANNELWISE_OPS = frozenset(
