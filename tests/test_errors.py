@@ -188,6 +188,13 @@ WEIGHT_INPUTS = {
         "BatchNorm",
         "gamma (input 1)",
     ),
+    "batchnorm_moving_var": (
+        lambda F, x, w, g, b, m: F.BatchNorm(x, g, b, m, w),
+        {"g": (3,), "b": (3,), "m": (3,)},
+        (3,),
+        "BatchNorm",
+        "moving_var (input 4)",
+    ),
     "prelu_gamma": (
         lambda F, x, w: F.LeakyReLU(x, w, act_type="prelu"),
         {},
