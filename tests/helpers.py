@@ -141,15 +141,18 @@ def check_block(
     return Checked(result, comparisons, caffe_out, reference)
 
 
-def check_empty_max_windows(block: HybridBlock, shape: tuple[int, ...], target: str = "any") -> Checked:
-    """check_block for a max pooling whose empty windows are -FLT_MAX in MXNet: those must be -FLT_MAX in Caffe too,
-    and the rest within the tolerance and alive (a -FLT_MAX would make any tolerance scaled by the output vacuous)."""
-    checked = check_block(block, shape, target=target, expect_match=False, require_alive=False)
-    caffe, reference = checked.caffe_outputs[checked.result.graph.outputs[0]], checked.mxnet_outputs[0]
+def check_empty_max_windows(
+    block: HybridBlock, shape: tuple[int, ...], target: str = "any", runtime: str = "caffe"
+) -> Checked:
+    """check_block for a max pooling whose empty windows are -FLT_MAX in MXNet: those must be -FLT_MAX in the runtime
+    too, and the rest within the tolerance and alive (a -FLT_MAX would make any tolerance scaled by the output
+    vacuous)."""
+    checked = check_block(block, shape, target=target, runtime=runtime, expect_match=False, require_alive=False)
+    actual, reference = checked.caffe_outputs[checked.result.graph.outputs[0]], checked.mxnet_outputs[0]
     empty = reference == LOWEST
     assert empty.any() and not empty.all(), "no empty window (or only empty ones): the test proves nothing"
-    np.testing.assert_array_equal(caffe == LOWEST, empty)
-    comparison = compare(caffe[~empty], reference[~empty])
+    np.testing.assert_array_equal(actual == LOWEST, empty)
+    comparison = compare(actual[~empty], reference[~empty])
     assert comparison.ok, comparison
     other = mxnet_forward(block, make_input(shape, seed=7))[0]
     assert np.array_equal(other == LOWEST, empty)

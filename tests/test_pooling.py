@@ -143,13 +143,32 @@ def test_average_window_past_the_input_is_zero(shape, kernel, stride, pad, count
 @pytest.mark.parametrize("target", ["any", "caffe"])
 @pytest.mark.parametrize("shape, kernel, stride, pad", PAST_THE_EDGE)
 def test_max_window_past_the_input_is_lowest_float(shape, kernel, stride, pad, target):
-    """MXNet's max over a window that reads no element is -FLT_MAX, as Caffe's MAX without padding writes; with
-    padding Caffe drops that window, so it is appended (0 by a one-hot Deconvolution, plus a constant -FLT_MAX)."""
+    """MXNet's max over a window that reads no element is -FLT_MAX. Caffe's MAX keeps -FLT_MAX there too, but with
+    padding it drops the window, and other runtimes write other values: the windows that read something are pooled
+    (the padding -FLT_MAX, its own layers) and the empty one appended (0 by a one-hot Deconvolution, plus -FLT_MAX)."""
     conv = nn.Conv2D(4, 1) if len(shape) == 4 else nn.Conv1D(4, 1)
     checked = check_empty_max_windows(
         seq(conv, _pool(pool_type="max", kernel=kernel, stride=stride, pad=pad)), shape, target
     )
-    assert ("Deconvolution" in checked.layer_types) == any(pad)
+    assert "Deconvolution" in checked.layer_types
+
+
+RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]  # pycaffe is every other test's runtime
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("pool_type", ["avg", "max"])
+def test_window_past_the_input_in_runtimes(pool_type, runtime):
+    """The default target's form of an empty last window computes MXNet's value in every runtime: OpenCV's MAX of an
+    empty window is 0, and MNN and ncnn keep the window a padded Caffe pooling drops (another output size)."""
+    shape, kernel, stride, pad = (2, 3, 9, 12), (2, 3), (5, 4), (1, 0)  # H: in the padding, W: past the input
+    block = seq(nn.Conv2D(4, 1), _pool(pool_type=pool_type, kernel=kernel, stride=stride, pad=pad))
+    if pool_type == "max":
+        check_empty_max_windows(block, shape, runtime=runtime)
+    else:
+        checked = check_block(block, shape, runtime=runtime)
+        assert np.all(checked.mxnet_outputs[0][:, :, -1] == 0) and np.all(checked.mxnet_outputs[0][..., -1] == 0)
 
 
 @pytest.mark.op("Pooling")

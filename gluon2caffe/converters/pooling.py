@@ -81,14 +81,14 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
         raise ConversionError(f"pad {pad} >= kernel {kernel}; Caffe requires pad < kernel", node.name, node.op, "pad")
     n, c, height, width = ctx.shape(x)
     want = tuple(ctx.shape(out)[2:])
-    empty = _empty_last_windows(pool_type, (height, width), kernel, stride, pad, want)
+    empty = _empty_last_windows((height, width), stride, pad, want)
     if not any(empty):
         _pool_windows(node, ctx, pool_type, x, out, want, kernel, stride, pad)
         return
     read = (want[0] - empty[0], want[1] - empty[1])
     pooled = ctx.unique(f"{node.name}_read")
     ctx.set_shape(pooled, (n, c) + read)
-    _pool_windows(node, ctx, pool_type, x, pooled, read, kernel, stride, pad)
+    _pool_windows(node, ctx, pool_type, x, pooled, read, kernel, stride, pad, explicit_pad=True)
     _append_empty_windows(node, ctx, pooled, empty, _EMPTY_WINDOW[pool_type], out)
 
 
@@ -97,23 +97,31 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
 _EMPTY_WINDOW = {"avg": 0.0, "max": float(np.finfo(np.float32).min)}
 
 
-def _empty_last_windows(pool_type: str, size, kernel, stride, pad, want) -> tuple[int, int]:
-    """Per spatial axis, 1 where MXNet's last window lies wholly past the input (only 'full' has one: the stride
-    exceeds the kernel, or the window starts in the padding; start = (out - 1) * stride - pad >= size) and Caffe does
-    not compute MXNet's value for it. Caffe's window there is empty too (a layer without padding) or dropped (with
-    padding on either axis: its out - 1 rule): an empty AVE is 0 / 0 = NaN where MXNet writes 0; an empty MAX is
-    -FLT_MAX in both, so only a padded max needs the window back."""
-    keeps_empty = pool_type == "max" and not any(pad)
-    return tuple(int((want[i] - 1) * stride[i] - pad[i] >= size[i] and not keeps_empty) for i in (0, 1))
+def _empty_last_windows(size, stride, pad, want) -> tuple[int, int]:
+    """Per spatial axis, 1 where MXNet's last window lies wholly past the input: only 'full' has one, when the stride
+    exceeds the kernel or the window starts in the padding (start = (out - 1) * stride - pad >= size).
+
+    No runtime computes MXNet's value there: Caffe's AVE divides 0 by 0 (NaN) and its MAX keeps -FLT_MAX, but a
+    padded Caffe pooling drops that window (its out - 1 rule) where MNN and ncnn keep it, and OpenCV's MAX writes 0.
+    So such a node pools only the windows that read something and appends the others' value."""
+    return tuple(int((want[i] - 1) * stride[i] - pad[i] >= size[i]) for i in (0, 1))
 
 
-def _pool_windows(node: Node, ctx: EmitContext, pool_type: str, x: str, out: str, want, kernel, stride, pad) -> None:
+def _pool_windows(
+    node: Node, ctx: EmitContext, pool_type: str, x: str, out: str, want, kernel, stride, pad, explicit_pad=False
+) -> None:
     """The Caffe Pooling (and its fixes) that writes MXNet's `want` windows of the 2-D node into `out`: Caffe's extra
-    ceil window cropped, padding excluded from averages rescaled. Each window of `want` reads at least one element."""
+    ceil window cropped, padding excluded from averages rescaled. `explicit_pad`: the padding is its own layer (as
+    the average_pad 'convolution' pattern writes an average's), so the Pooling has none and no runtime's rule for a
+    window that starts in the padding applies; every window of `want` then reads at least one element."""
     a = node.attrs
     (height, width), (kh, kw), (sh, sw), (ph, pw) = ctx.shape(x)[2:], kernel, stride, pad
     exclude_pad = pool_type == "avg" and bool(ph or pw) and a.bool("count_include_pad", True) is False
     got = caffe_pooled_sizes((height, width), kernel, pad, stride)
+    pool_pad = (ph, pw)
+    if (ph or pw) and (explicit_pad or (pool_type == "avg" and ctx.options.patterns.average_pad == "convolution")):
+        x, got = _pad_explicitly(node, ctx, x, (kh, kw), (sh, sw), (ph, pw), pool_type)
+        pool_pad = (0, 0)
     for axis, (g, w) in enumerate(zip(got, want)):
         if g < w:  # pragma: no cover - Caffe drops only a window that reads nothing, which the caller appends
             raise ConversionError(
@@ -123,11 +131,6 @@ def _pool_windows(node: Node, ctx: EmitContext, pool_type: str, x: str, out: str
                 node.op,
                 "pooling_convention",
             )
-
-    pool_pad = (ph, pw)
-    if pool_type == "avg" and (ph or pw) and ctx.options.patterns.average_pad == "convolution":
-        x, got = _pad_explicitly(node, ctx, x, (kh, kw), (sh, sw), (ph, pw))
-        pool_pad = (0, 0)
     if got != tuple(want) and ctx.options.patterns.crop == "convolution":
         x, got = _crop_unread_input(node, ctx, x, (kh, kw), (sh, sw), pool_pad, got, tuple(want))
 
@@ -309,10 +312,12 @@ def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) ->
     return np.array(ratios, np.float64)
 
 
-def _pad_explicitly(node: Node, ctx: EmitContext, x: str, kernel, stride, pad) -> tuple[str, tuple]:
-    """The average pooling's zero padding as its own layer (a depthwise 1x1 identity Convolution with that pad), so
-    the Pooling has none: its windows and divisors are Caffe's own (clipped at H + 2p of the padded blob, H + p of
-    the original), in every runtime. Returns the padded blob and Caffe's pad-free output size over it."""
+def _pad_explicitly(node: Node, ctx: EmitContext, x: str, kernel, stride, pad, pool_type: str) -> tuple[str, tuple]:
+    """The pooling's padding as its own layers, so the Pooling has none: its windows and divisors are Caffe's own
+    (clipped at H + 2p of the padded blob, H + p of the original), in every runtime. An average's padding is zeros (a
+    depthwise 1x1 identity Convolution with that pad); a max's is -FLT_MAX, which no window's maximum takes unless it
+    holds nothing else (MXNet's max ignores the padding): the zeros plus a constant -FLT_MAX there (Eltwise SUM).
+    Returns the padded blob and Caffe's pad-free output size over it."""
     n, c, h, w = ctx.shape(x)
     padded = ctx.unique(f"{node.name}_padded")
     layer = ctx.layer(padded, "Convolution", [x], [padded], [np.ones((c, 1, 1, 1), np.float32)])
@@ -321,6 +326,13 @@ def _pad_explicitly(node: Node, ctx: EmitContext, x: str, kernel, stride, pad) -
     set_window(p, (1, 1), pad=pad)
     size = (h + 2 * pad[0], w + 2 * pad[1])
     ctx.set_shape(padded, (n, c) + size)
+    if pool_type == "max":
+        fill = np.full(size, _EMPTY_WINDOW["max"], np.float32)
+        fill[pad[0] : pad[0] + h, pad[1] : pad[1] + w] = 0.0
+        lowest = ctx.unique(f"{node.name}_padded_lowest")
+        _per_position(node, ctx, padded, fill, "padding", pb.EltwiseParameter.SUM, lowest)
+        ctx.set_shape(lowest, (n, c) + size)
+        padded = lowest
     return padded, caffe_pooled_sizes(size, kernel, (0, 0), stride)
 
 
