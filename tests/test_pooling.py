@@ -41,13 +41,23 @@ def test_pooling(pool, kernel, stride, pad, convention, height, width, target):
 
     checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width), target=target)
     out_h, out_w = checked.mxnet_outputs[0].shape[2:]
-    caffe_h, caffe_w = (caffe_pooled_size(s, kernel, pad, stride) for s in (height, width))
+    # Caffe drops a padded pooling's window that starts past the input (other runtimes keep it): the padding is then
+    # its own layers, as an average's always is for the default target (ncnn), and the Pooling has none.
+    sizes = (height, width)
+    drops = any(
+        caffe_pooled_size(s, kernel, pad, stride) != caffe_pooled_size(s, kernel, pad, stride, False) for s in sizes
+    )
+    explicit_pad = pad > 0 and (drops or (pool == "avg" and target == "any"))
+    pooled = [
+        caffe_pooled_size(s + 2 * pad, kernel, 0, stride) if explicit_pad else caffe_pooled_size(s, kernel, pad, stride)
+        for s in sizes
+    ]
     if target == "caffe":  # a Slice per cropped axis, the rest silenced
-        assert checked.layer_types.count("Slice") == (caffe_h != out_h) + (caffe_w != out_w)
-    else:  # one one-hot Convolution crops both axes; an average's padding is its own Convolution (ncnn)
-        explicit_pad = pool == "avg" and pad > 0
-        crop = caffe_h != out_h or caffe_w != out_w
-        assert checked.layer_types.count("Convolution") == 1 + explicit_pad + crop  # + the block's own
+        assert checked.layer_types.count("Slice") == (pooled[0] != out_h) + (pooled[1] != out_w)
+    else:  # one one-hot Convolution crops both axes; an explicit padding is a Convolution (+ a max's -FLT_MAX: two)
+        crop = pooled != [out_h, out_w]
+        fill = explicit_pad and pool == "max"
+        assert checked.layer_types.count("Convolution") == 1 + explicit_pad + fill + crop  # + the block's own
         assert "Silence" not in checked.layer_types
 
 
@@ -183,6 +193,22 @@ def test_pooling_padded_on_one_axis(target):
 
     assert caffe_pooled_size(5, 1, 0, 3, padded=True) == 2 and caffe_pooled_size(5, 1, 0, 3) == 3
     check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, 6, 5), target=target)
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("runtime", ["caffe", *RUNTIMES])
+@pytest.mark.parametrize("pool_type", ["avg", "max"])
+def test_window_caffe_drops_in_runtimes(pool_type, runtime):
+    """'valid', kernel 2 stride 4 pad 1 on 7: Caffe's ceil adds a third window starting past the input and, the layer
+    being padded, drops it; MNN, ncnn and OpenVINO keep it (a 3x3 max output where MXNet's is 2x2). Such a pooling
+    is written with its padding as its own layers, and the pad-free Pooling's extra window cropped."""
+
+    def fn(F, x):
+        return F.Pooling(x, pool_type=pool_type, kernel=(2, 2), stride=(4, 4), pad=(1, 1))
+
+    assert caffe_pooled_size(7, 2, 1, 4) == 2 and caffe_pooled_size(7, 2, 1, 4, padded=False) == 3
+    checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (1, 3, 7, 7), runtime=runtime)
+    assert checked.layer_types.count("Pooling") == 1 + (pool_type == "max")  # (+ the -FLT_MAX padding's source)
 
 
 @pytest.mark.op("_contrib_AdaptiveAvgPooling2D")

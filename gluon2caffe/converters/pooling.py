@@ -116,10 +116,15 @@ def _pool_windows(
     window that starts in the padding applies; every window of `want` then reads at least one element."""
     a = node.attrs
     (height, width), (kh, kw), (sh, sw), (ph, pw) = ctx.shape(x)[2:], kernel, stride, pad
+    window = (kernel, pad, stride)
     exclude_pad = pool_type == "avg" and bool(ph or pw) and a.bool("count_include_pad", True) is False
     got = caffe_pooled_sizes((height, width), kernel, pad, stride)
+    # Caffe drops a window that starts past the input of a padded pooling; MNN, ncnn and OpenVINO keep it (another
+    # output size): such a pooling is written without padding too.
+    drops = got != tuple(caffe_pooled_size(size, k, p, st, False) for size, k, p, st in zip((height, width), *window))
     pool_pad = (ph, pw)
-    if (ph or pw) and (explicit_pad or (pool_type == "avg" and ctx.options.patterns.average_pad == "convolution")):
+    average_pad = pool_type == "avg" and ctx.options.patterns.average_pad == "convolution"
+    if (ph or pw) and (explicit_pad or drops or average_pad):
         x, got = _pad_explicitly(node, ctx, x, (kh, kw), (sh, sw), (ph, pw), pool_type)
         pool_pad = (0, 0)
     for axis, (g, w) in enumerate(zip(got, want)):
