@@ -18,6 +18,7 @@ from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import TOLERANCE, Comparison, _softmax, compare, mxnet_forward, run_converted
 
 BGR = [2, 1, 0]
+LOWEST = np.finfo(np.float32).min  # what MXNet's max pooling writes for a window that reads no element
 
 # `make test` checks a sample of each zoo list, a model per family (`make zoo` sweeps every model for
 # docs/model_zoo.md); GLUON2CAFFE_ZOO_TESTS=all runs the whole lists in pytest (about 25 minutes more on 2 cores).
@@ -138,6 +139,26 @@ def check_block(
                     "pass vacuously"
                 )
     return Checked(result, comparisons, caffe_out, reference)
+
+
+def check_empty_max_windows(
+    block: HybridBlock, shape: tuple[int, ...], target: str = "any", runtime: str = "caffe"
+) -> Checked:
+    """check_block for a max pooling whose empty windows are -FLT_MAX in MXNet: those must be -FLT_MAX in the runtime
+    too, and the rest within the tolerance and alive (a -FLT_MAX would make any tolerance scaled by the output
+    vacuous)."""
+    checked = check_block(block, shape, target=target, runtime=runtime, expect_match=False, require_alive=False)
+    actual, reference = checked.caffe_outputs[checked.result.graph.outputs[0]], checked.mxnet_outputs[0]
+    empty = reference == LOWEST
+    assert empty.any() and not empty.all(), "no empty window (or only empty ones): the test proves nothing"
+    np.testing.assert_array_equal(actual == LOWEST, empty)
+    comparison = compare(actual[~empty], reference[~empty])
+    assert comparison.ok, comparison
+    other = mxnet_forward(block, make_input(shape, seed=7))[0]
+    assert np.array_equal(other == LOWEST, empty)
+    change = float(np.max(np.abs(other[~empty] - reference[~empty])))
+    assert change >= 100 * TOLERANCE * max(1.0, float(np.max(np.abs(reference[~empty]))))
+    return checked
 
 
 def symbol_block(symbol: Any, params: dict[str, np.ndarray], input_name: str = "data") -> mx.gluon.SymbolBlock:

@@ -8,7 +8,7 @@ import pytest
 from mxnet.gluon import nn
 
 from gluon2caffe import ConversionError, convert
-from helpers import Lambda, check_block, seq
+from helpers import LOWEST, Lambda, check_block, check_empty_max_windows, lam, seq
 
 CONV_3D = {
     # name: (Conv3D kwargs, input shape)
@@ -156,14 +156,59 @@ def test_c3d_like_net(merge_bn):
 
 
 @pytest.mark.op("Pooling")
-def test_pool3d_window_in_padding_is_refused_naming_the_node():
-    """ceil_mode with kernel 2, stride 2, pad 1 on 5 frames: MXNet's last window along T starts in the padding, which
-    Caffe's pooling never produces; refused with the 3-D node named, not its 2-D pass."""
+def test_pool3d_window_in_padding():
+    """ceil_mode with kernel 2, stride 2, pad 1 on 5 frames: MXNet's last window along T starts in the padding and
+    reads nothing (-FLT_MAX), which Caffe's pooling drops; the time pass appends it (was refused)."""
     net = seq(nn.MaxPool3D((2, 1, 1), (2, 1, 1), (1, 0, 0), ceil_mode=True))
+    checked = check_empty_max_windows(net, (1, 2, 5, 6, 6))
+    assert (checked.mxnet_outputs[0][:, :, -1] == LOWEST).all()
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_pool3d_average_window_past_the_input(count_include_pad):
+    """Kernel 1 stride 3 on 5 frames ('full'): the last window starts at 6, past the input's end; MXNet's 3-D average
+    of it is 0 (its divisor 5 - 6 is negative, not the 0 that gives NaN), which the time pass appends."""
+
+    def fn(F, x):
+        return F.Pooling(
+            x,
+            pool_type="avg",
+            kernel=(1, 3, 3),
+            stride=(3, 2, 2),
+            pad=(0, 1, 1),
+            pooling_convention="full",
+            count_include_pad=count_include_pad,
+        )
+
+    checked = check_block(seq(nn.Conv3D(4, 1), lam(fn)), (2, 3, 5, 7, 8))
+    assert (checked.mxnet_outputs[0][:, :, -1] == 0).all()
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_pool3d_average_nan_window_is_refused_naming_the_node(count_include_pad):
+    """Kernel 4 stride 6 on 6 frames ('full'): the last window starts at 6, the input's end; MXNet's 3-D average
+    divides its empty sum by 0 and writes NaN (its 2-D one writes 0): refused, naming the 3-D node."""
+    net = seq(
+        nn.Conv3D(4, 1),
+        lam(
+            lambda F, x: F.Pooling(
+                x,
+                pool_type="avg",
+                kernel=(4, 2, 2),
+                stride=(6, 2, 2),
+                pooling_convention="full",
+                count_include_pad=count_include_pad,
+            )
+        ),
+    )
+    net.initialize()
+    assert np.isnan(net(mx.nd.ones((1, 3, 6, 6, 6))).asnumpy()).any()
     with pytest.raises(
-        ConversionError, match=r"node 'pool\d+_fwd' op Pooling attribute 'pooling_convention': in its time"
+        ConversionError, match=r"node '\w+pooling0' op Pooling attribute 'pooling_convention': MXNet's 3-D"
     ):
-        convert(net, (1, 2, 5, 6, 6), to_bgr=False)
+        convert(net, (1, 3, 6, 6, 6), to_bgr=False)
 
 
 @pytest.mark.op("Convolution")

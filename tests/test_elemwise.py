@@ -40,6 +40,15 @@ def test_add_n():
     assert len(checked.result.text_net.layer[-1].bottom) == 3
 
 
+@pytest.mark.op("add_n")
+@pytest.mark.parametrize("fn", [lambda F, x: F.add_n(x), lambda F, x: F.ElementWiseSum(x)], ids=["add_n", "sum"])
+def test_add_n_of_one_input_is_an_identity(fn):
+    """A one-bottom Eltwise made Caffe abort loading the net; a sum of one tensor is that tensor."""
+    checked = check_block(seq(nn.Conv2D(4, 3), lam(fn), nn.Conv2D(3, 1)), (2, 3, 7, 6))
+    assert "Eltwise" not in checked.layer_types
+    assert checked.result.report.identities_removed == 1
+
+
 @pytest.mark.parametrize(
     "op, caffe_type",
     [

@@ -3,7 +3,7 @@
 import mxnet as mx
 import numpy as np
 import pytest
-from mxnet.gluon import nn
+from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe import (
     ConversionError,
@@ -283,3 +283,105 @@ def test_a_block_called_with_too_many_inputs_says_so():
     net.initialize()
     with pytest.raises(InvalidCallError, match=r"cannot take 2 input\(s\)"):
         convert_model(net, [(1, 3, 8, 8), (1, 3, 8, 8)])
+
+
+class _TwoInputs(HybridBlock):
+    """fn(F, x, w, **params): a layer whose weight (or statistics) is the block's second input."""
+
+    def __init__(self, fn, **shapes):
+        super().__init__()
+        self.fn = fn
+        with self.name_scope():
+            for name, shape in shapes.items():
+                setattr(self, name, self.params.get(name, shape=shape, init=mx.init.One()))
+
+    def hybrid_forward(self, F, x, w, **params):
+        return self.fn(F, x, w, **params)
+
+
+# name: (fn of (F, x, w, params), the block's parameters, the second input's shape, op, role and index named)
+WEIGHT_INPUTS = {
+    "conv_weight": (
+        lambda F, x, w: F.Convolution(x, w, kernel=(3, 3), num_filter=4, no_bias=True),
+        {},
+        (4, 3, 3, 3),
+        "Convolution",
+        "weight (input 1)",
+    ),
+    "conv_bias": (
+        lambda F, x, w, p: F.Convolution(x, p, w, kernel=(3, 3), num_filter=4),
+        {"p": (4, 3, 3, 3)},
+        (4,),
+        "Convolution",
+        "bias (input 2)",
+    ),
+    "deconv_weight": (
+        lambda F, x, w: F.Deconvolution(x, w, kernel=(2, 2), num_filter=4),
+        {},
+        (3, 4, 2, 2),
+        "Deconvolution",
+        "weight (input 1)",
+    ),
+    "dense_weight": (
+        lambda F, x, w: F.FullyConnected(x, w, num_hidden=5, no_bias=True),
+        {},
+        (5, 192),
+        "FullyConnected",
+        "weight (input 1)",
+    ),
+    "batchnorm_gamma": (
+        lambda F, x, w, b, m, v: F.BatchNorm(x, w, b, m, v, fix_gamma=False),
+        {"b": (3,), "m": (3,), "v": (3,)},
+        (3,),
+        "BatchNorm",
+        "gamma (input 1)",
+    ),
+    "batchnorm_moving_var": (
+        lambda F, x, w, g, b, m: F.BatchNorm(x, g, b, m, w),
+        {"g": (3,), "b": (3,), "m": (3,)},
+        (3,),
+        "BatchNorm",
+        "moving_var (input 4)",
+    ),
+    "prelu_gamma": (
+        lambda F, x, w: F.LeakyReLU(x, w, act_type="prelu"),
+        {},
+        (3,),
+        "LeakyReLU",
+        "gamma (input 1)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WEIGHT_INPUTS))
+def test_a_weight_given_as_a_graph_input_is_refused_before_any_work(case, monkeypatch):
+    """Caffe stores weights in the layer: a weight that is a data input of the block (was a KeyError) is refused,
+    naming the node, which weight and the input, before shape inference or any pass runs."""
+    import gluon2caffe.api as api
+
+    fn, params, shape, op, role = WEIGHT_INPUTS[case]
+    net = _TwoInputs(fn, **params)
+    net.initialize()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("shape inference ran before the weight inputs were checked")
+
+    monkeypatch.setattr(api, "attach_shapes", no_work)
+    with pytest.raises(ConversionError) as info:
+        convert_model(net, [(1, 3, 8, 8), shape], to_bgr=False)
+    assert info.value.op == op and info.value.node.startswith(net.name)
+    assert str(info.value) == (
+        f"node '{info.value.node}' op {op}: Caffe layers take weights as parameters; this node's {role} is the graph "
+        "input 'data1': make it a parameter (or constant) of the block instead of an input"
+    )
+
+
+def test_a_weight_computed_from_a_graph_input_is_refused_naming_it():
+    net = _TwoInputs(lambda F, x, w: F.Convolution(x, F.transpose(w) * 2, kernel=(3, 3), num_filter=4, no_bias=True))
+    net.initialize()
+    with pytest.raises(
+        ConversionError,
+        match=r"op Convolution: .* this node's weight \(input 1\) '\w+' is computed "
+        r"from the graph input 'data1': compute it from parameters only",
+    ):
+        convert_model(net, [(1, 3, 8, 8), (3, 3, 3, 4)], to_bgr=False)

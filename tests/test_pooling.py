@@ -1,10 +1,11 @@
 """Pooling -> Pooling, both MXNet conventions, in the real Caffe (including the sizes where Caffe's ceil adds a row)."""
 
+import numpy as np
 import pytest
 from mxnet.gluon import nn
 
 from gluon2caffe.converters.pooling import caffe_pooled_size
-from helpers import check_block, lam, seq
+from helpers import check_block, check_empty_max_windows, lam, seq
 
 # (pool type, kernel, stride, pad, convention, input H, W)
 CASES = [
@@ -40,13 +41,23 @@ def test_pooling(pool, kernel, stride, pad, convention, height, width, target):
 
     checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width), target=target)
     out_h, out_w = checked.mxnet_outputs[0].shape[2:]
-    caffe_h, caffe_w = (caffe_pooled_size(s, kernel, pad, stride) for s in (height, width))
+    # Caffe drops a padded pooling's window that starts past the input (other runtimes keep it): the padding is then
+    # its own layers, as an average's always is for the default target (ncnn), and the Pooling has none.
+    sizes = (height, width)
+    drops = any(
+        caffe_pooled_size(s, kernel, pad, stride) != caffe_pooled_size(s, kernel, pad, stride, False) for s in sizes
+    )
+    explicit_pad = pad > 0 and (drops or (pool == "avg" and target == "any"))
+    pooled = [
+        caffe_pooled_size(s + 2 * pad, kernel, 0, stride) if explicit_pad else caffe_pooled_size(s, kernel, pad, stride)
+        for s in sizes
+    ]
     if target == "caffe":  # a Slice per cropped axis, the rest silenced
-        assert checked.layer_types.count("Slice") == (caffe_h != out_h) + (caffe_w != out_w)
-    else:  # one one-hot Convolution crops both axes; an average's padding is its own Convolution (ncnn)
-        explicit_pad = pool == "avg" and pad > 0
-        crop = caffe_h != out_h or caffe_w != out_w
-        assert checked.layer_types.count("Convolution") == 1 + explicit_pad + crop  # + the block's own
+        assert checked.layer_types.count("Slice") == (pooled[0] != out_h) + (pooled[1] != out_w)
+    else:  # one one-hot Convolution crops both axes; an explicit padding is a Convolution (+ a max's -FLT_MAX: two)
+        crop = pooled != [out_h, out_w]
+        fill = explicit_pad and pool == "max"
+        assert checked.layer_types.count("Convolution") == 1 + explicit_pad + fill + crop  # + the block's own
         assert "Silence" not in checked.layer_types
 
 
@@ -104,6 +115,100 @@ def test_average_pooling_excluding_padding(kernel, stride, pad, convention, heig
 
     checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, height, width))
     assert ("Eltwise" in checked.layer_types) == (pad > 0)  # the average times the constant factors
+
+
+def _pool(**attrs):
+    return lam(lambda F, x: F.Pooling(x, pooling_convention="full", **attrs))
+
+
+# (input shape, kernel, stride, pad): MXNet's last 'full' window lies wholly past the input on some axis: the
+# stride exceeds the kernel (the issue's two geometries; 1-D), or the window starts in the padding (Caffe drops it,
+# on an unpadded axis too when the other axis is padded).
+PAST_THE_EDGE = [
+    ((1, 3, 64, 64), (3, 3), (3, 4), (0, 0)),
+    ((2, 1, 60, 60), (3, 3), (4, 5), (0, 0)),
+    ((2, 3, 10, 11), (3, 3), (6, 6), (1, 1)),
+    ((2, 3, 9, 12), (2, 3), (5, 4), (1, 0)),
+    ((2, 3, 15), (2,), (4,), (0,)),
+    ((2, 3, 10), (3,), (6,), (1,)),
+]
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("shape, kernel, stride, pad", PAST_THE_EDGE)
+def test_average_window_past_the_input_is_zero(shape, kernel, stride, pad, count_include_pad, target):
+    """MXNet's average over a window that reads no element is 0 (Caffe's is 0/0 = NaN, or no window at all): the
+    windows that read something are pooled, then the empty one is appended as a 0 by a one-hot Deconvolution."""
+    conv = nn.Conv2D(4, 1) if len(shape) == 4 else nn.Conv1D(4, 1)
+    pool = _pool(pool_type="avg", kernel=kernel, stride=stride, pad=pad, count_include_pad=count_include_pad)
+    checked = check_block(seq(conv, pool), shape, target=target)
+    out = checked.mxnet_outputs[0]
+    assert np.all(out[..., -1] == 0) and np.any(out[..., :-1] != 0), "no empty last window: the test proves nothing"
+    assert "Deconvolution" in checked.layer_types
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+@pytest.mark.parametrize("shape, kernel, stride, pad", PAST_THE_EDGE)
+def test_max_window_past_the_input_is_lowest_float(shape, kernel, stride, pad, target):
+    """MXNet's max over a window that reads no element is -FLT_MAX. Caffe's MAX keeps -FLT_MAX there too, but with
+    padding it drops the window, and other runtimes write other values: the windows that read something are pooled
+    (the padding -FLT_MAX, its own layers) and the empty one appended (0 by a one-hot Deconvolution, plus -FLT_MAX)."""
+    conv = nn.Conv2D(4, 1) if len(shape) == 4 else nn.Conv1D(4, 1)
+    checked = check_empty_max_windows(
+        seq(conv, _pool(pool_type="max", kernel=kernel, stride=stride, pad=pad)), shape, target
+    )
+    assert "Deconvolution" in checked.layer_types
+
+
+RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]  # pycaffe is every other test's runtime
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("pool_type", ["avg", "max"])
+def test_window_past_the_input_in_runtimes(pool_type, runtime):
+    """The default target's form of an empty last window computes MXNet's value in every runtime: OpenCV's MAX of an
+    empty window is 0, and MNN and ncnn keep the window a padded Caffe pooling drops (another output size)."""
+    shape, kernel, stride, pad = (2, 3, 9, 12), (2, 3), (5, 4), (1, 0)  # H: in the padding, W: past the input
+    block = seq(nn.Conv2D(4, 1), _pool(pool_type=pool_type, kernel=kernel, stride=stride, pad=pad))
+    if pool_type == "max":
+        check_empty_max_windows(block, shape, runtime=runtime)
+    else:
+        checked = check_block(block, shape, runtime=runtime)
+        assert np.all(checked.mxnet_outputs[0][:, :, -1] == 0) and np.all(checked.mxnet_outputs[0][..., -1] == 0)
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+def test_pooling_padded_on_one_axis(target):
+    """Caffe drops a last window that starts past the input on every axis once the layer has any padding (W here,
+    unpadded, loses its third window): its output size is computed with both pads (a per-axis rule made Caffe abort
+    on the Slice of a column it did not have). ('full' on this geometry: the (9, 12) case of PAST_THE_EDGE.)"""
+
+    def fn(F, x):
+        return F.Pooling(x, pool_type="max", kernel=(3, 1), stride=(1, 3), pad=(1, 0))
+
+    assert caffe_pooled_size(5, 1, 0, 3, padded=True) == 2 and caffe_pooled_size(5, 1, 0, 3) == 3
+    check_block(seq(nn.Conv2D(4, 1), lam(fn)), (2, 3, 6, 5), target=target)
+
+
+@pytest.mark.op("Pooling")
+@pytest.mark.parametrize("runtime", ["caffe", *RUNTIMES])
+@pytest.mark.parametrize("pool_type", ["avg", "max"])
+def test_window_caffe_drops_in_runtimes(pool_type, runtime):
+    """'valid', kernel 2 stride 4 pad 1 on 7: Caffe's ceil adds a third window starting past the input and, the layer
+    being padded, drops it; MNN, ncnn and OpenVINO keep it (a 3x3 max output where MXNet's is 2x2). Such a pooling
+    is written with its padding as its own layers, and the pad-free Pooling's extra window cropped."""
+
+    def fn(F, x):
+        return F.Pooling(x, pool_type=pool_type, kernel=(2, 2), stride=(4, 4), pad=(1, 1))
+
+    assert caffe_pooled_size(7, 2, 1, 4) == 2 and caffe_pooled_size(7, 2, 1, 4, padded=False) == 3
+    checked = check_block(seq(nn.Conv2D(4, 1), lam(fn)), (1, 3, 7, 7), runtime=runtime)
+    assert checked.layer_types.count("Pooling") == 1 + (pool_type == "max")  # (+ the -FLT_MAX padding's source)
 
 
 @pytest.mark.op("_contrib_AdaptiveAvgPooling2D")

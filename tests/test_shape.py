@@ -3,6 +3,7 @@
 import json
 
 import mxnet as mx
+import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock, nn
 
@@ -119,6 +120,14 @@ def test_concat(dim):
     assert checked.result.text_net.layer[-1].concat_param.axis == dim % 4
 
 
+@pytest.mark.op("Concat")
+def test_concat_of_one_input_is_an_identity():
+    """A concatenation of one tensor is that tensor: no one-bottom Concat for runtimes to load."""
+    checked = check_block(seq(nn.Conv2D(4, 3), lam(lambda F, x: F.concat(x, dim=1)), nn.Conv2D(3, 1)), (2, 3, 7, 6))
+    assert "Concat" not in checked.layer_types
+    assert checked.result.report.identities_removed == 1
+
+
 @pytest.mark.op("Dropout")
 def test_dropout_is_identity():
     checked = check_block(seq(nn.Conv2D(4, 3), nn.Dropout(0.5), nn.Activation("relu")), (1, 3, 6, 6))
@@ -208,3 +217,40 @@ def test_slice_with_step_is_refused():
         check_block(
             seq(nn.Conv2D(4, 3), lam(lambda F, x: F.slice(x, (0, 0, 0), (None, None, None), (1, 1, 2)))), (1, 3, 6, 6)
         )
+
+
+class _SliceLike(HybridBlock):
+    def __init__(self, axes):
+        super().__init__()
+        self.axes = axes
+
+    def hybrid_forward(self, F, x, ref):
+        return F.slice_like(x, ref, axes=self.axes) if self.axes is not None else F.slice_like(x, ref)
+
+
+# (x shape, ref shape, axes, Crop): a ref of lower rank (MXNet reads only the axes named), of higher rank, an axis
+# kept between two cut ones (the target's crop from the static shapes); every axis and a trailing run (Caffe's Crop
+# with the ref as its second bottom).
+SLICE_LIKE = [
+    ((4, 5, 6, 7), (2, 3, 4), (0, 1, 2), False),
+    ((3, 5, 6, 7), (2, 4, 3), (1, -2), False),
+    ((3, 5, 6, 7), (3, 4, 6, 3, 2), (1, 3), False),
+    ((2, 5, 6, 7), (2, 3, 4, 3), (1, 3), False),
+    ((2, 5, 6, 7), (1, 4, 4, 3), None, True),
+    ((2, 5, 6, 7), (2, 5, 4, 3), (2, 3), True),
+]
+
+
+@pytest.mark.op("slice_like")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+@pytest.mark.parametrize("x_shape, ref_shape, axes, crop", SLICE_LIKE)
+def test_slice_like(x_shape, ref_shape, axes, crop, target):
+    """The issue's (4, 5, 6, 7) like (2, 3, 4) on axes (0, 1, 2) raised IndexError; every case is MXNet's cut. The
+    reference gives the output its shape only, so only x is checked to move it."""
+    block = _SliceLike(axes)
+    checked = check_block(block, [x_shape, ref_shape], target=target, init=False, require_alive=False)
+    reference = checked.mxnet_outputs[0]
+    assert reference.shape != x_shape
+    other = block(mx.nd.array(make_input(x_shape, 7)), mx.nd.array(make_input(ref_shape, 8))).asnumpy()
+    assert np.max(np.abs(other - reference)) > 0.1
+    assert ("Crop" in checked.layer_types) == crop

@@ -471,6 +471,53 @@ def test_own_inference_equals_mxnet(family: str) -> None:
     run()
 
 
+# Cases issue 24 found outside our generators' draws: 'full' pooling whose last window lies past the input (stride
+# above the kernel, or a window in the padding), and a slice_like reference of lower (or higher) rank.
+ISSUE_24_CASES = [
+    case(
+        "Pooling",
+        {"kernel": "(3, 3)", "stride": "(3, 4)", "pooling_convention": "full", "pool_type": "avg"},
+        [(1, 3, 64, 64)],
+    ),
+    case(
+        "Pooling",
+        {"kernel": "(3, 3)", "stride": "(4, 5)", "pooling_convention": "full", "pool_type": "avg"},
+        [(2, 1, 60, 60)],
+    ),
+    case(
+        "Pooling",
+        {"kernel": "(3, 3)", "stride": "(6, 6)", "pad": "(1, 1)", "pooling_convention": "full"},
+        [(2, 3, 10, 11)],
+    ),
+    case(
+        "Pooling",
+        {"kernel": "(2, 3)", "stride": "(5, 4)", "pad": "(1, 0)", "pooling_convention": "full"},
+        [(2, 3, 9, 12)],
+    ),
+    case("Pooling", {"kernel": "(2,)", "stride": "(4,)", "pooling_convention": "full"}, [(2, 3, 15)]),
+    case(
+        "Pooling",
+        {"kernel": "(4, 2, 2)", "stride": "(6, 2, 2)", "pooling_convention": "full", "pool_type": "avg"},
+        [(1, 3, 6, 6, 6)],
+    ),
+    case("slice_like", {"axes": "(0, 1, 2)"}, [(4, 5, 6, 7), (2, 3, 4)]),
+    case("slice_like", {"axes": "(1, -2)"}, [(3, 5, 6, 7), (2, 4, 3)]),
+    case("slice_like", {"axes": "(1, 3)"}, [(3, 5, 6, 7), (3, 4, 6, 3, 2)]),
+    case("slice_like", {"axes": "(0, 3)"}, [(4, 5, 6, 7), (2, 3, 4)]),
+    case("slice_like", {}, [(4, 5, 6, 7), (2, 3, 4)]),
+]
+
+
+@pytest.mark.parametrize("drawn", ISSUE_24_CASES, ids=lambda drawn: f"{drawn[0]}-{drawn[2]}")
+def test_own_inference_equals_mxnet_on_issue_24_cases(drawn: tuple) -> None:
+    @settings(max_examples=1, deadline=None, database=None)
+    @given(st.just(drawn))
+    def run(case: tuple) -> None:  # check_same notes what it checks: it runs under hypothesis
+        check_same(*case)
+
+    run()
+
+
 def test_generators_cover_every_registered_op() -> None:
     """Every op a converter supports (and every pending one) has a shape rule and is drawn by a generator above.
 

@@ -23,9 +23,9 @@ _KIND = {
 }
 
 
-@register("add_n", caffe="Eltwise SUM")
+@register("add_n", caffe="Eltwise SUM (one input: nothing)")
 def convert_add_n(node: Node, ctx: EmitContext) -> None:
-    """add_n -> Eltwise SUM (inputs of equal shape)."""
+    """add_n -> Eltwise SUM (inputs of equal shape); of one input, an identity a pass removes."""
     shapes = {ctx.shape(t) for t in node.inputs}
     if len(shapes) != 1:
         raise ConversionError(f"inputs have different shapes {sorted(shapes)}", node.name, node.op)

@@ -9,7 +9,8 @@ from typing import Callable
 
 from ..caffe import caffe_pb2 as pb
 from ..caffe.caffemodel import CaffeModel
-from ..errors import UnsupportedOperatorError
+from ..errors import ConversionError, UnsupportedOperatorError
+from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
 from .context import EmitContext, EmitOptions
 from .registry import REGISTRY
@@ -20,13 +21,17 @@ log = logging.getLogger(__name__)
 
 
 def check_supported(graph: Graph) -> None:
-    """Scan the whole graph first: one error listing every op without a converter, with counts and node names."""
+    """Scan the whole graph first: one error listing every op without a converter, with counts and node names (ops
+    computing from parameters alone are evaluated by a pass instead); then every weight a Caffe layer stores must be
+    a parameter or computed from parameters (not a graph input)."""
+    evaluated = {node.name for node in constant_nodes(graph)}
     unsupported: dict[str, list[str]] = {}
     for node in graph.nodes:
-        if node.op not in REGISTRY:
+        if node.op not in REGISTRY and node.name not in evaluated:
             unsupported.setdefault(node.op, []).append(node.name)
     if unsupported:
         raise UnsupportedOperatorError(unsupported)
+    check_parameter_inputs(graph, computed=True)
 
 
 def emit_layers(
@@ -56,7 +61,17 @@ def _convert(node: Node, ctx: EmitContext) -> None:
     entry = REGISTRY[node.op]
     if entry.convert is None:  # pragma: no cover - the pipeline removes these before emission
         raise RuntimeError(f"{node.op} node '{node.name}' should have been removed by a pass")
+    first = len(ctx.layers)
     entry.convert(node, ctx)
+    for layer in ctx.layers[first:]:  # a parameter is a layer's blob, never a bottom (Caffe aborts: unknown blob)
+        constants = [b for b in layer.proto.bottom if b in ctx.graph.params]
+        if constants:
+            raise ConversionError(
+                f"reads the constant '{constants[0]}' (a parameter, or computed from parameters alone) where its "
+                "Caffe layer takes a blob computed from the input; Caffe layers hold constants only as weights",
+                node.name,
+                node.op,
+            )
 
 
 def _expose_consumed_outputs(graph_outputs: list[str], ctx: EmitContext) -> None:

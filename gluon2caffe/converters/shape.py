@@ -63,9 +63,9 @@ def _permute(ctx: EmitContext, node: Node, x: str, order: list[int], out: str) -
     ctx.layer(node.name, "Reshape", [permuted], [out]).reshape_param.shape.dim.extend([0, *ctx.shape(out)[1:]])
 
 
-@register("Concat", caffe="Concat")
+@register("Concat", caffe="Concat (one input: nothing)")
 def convert_concat(node: Node, ctx: EmitContext) -> None:
-    """Concat -> Concat along the same axis (any dim)."""
+    """Concat -> Concat along the same axis (any dim); of one input, an identity a pass removes."""
     ndim = len(ctx.shape(node.outputs[0]))
     axis = positive_axis(node, "dim", node.attrs.int("dim", 1), ndim)
     layer = ctx.layer(node.name, "Concat", node.inputs, [node.outputs[0]])
@@ -157,9 +157,14 @@ def _range(node: Node, begin: int | None, end: int | None, size: int) -> tuple[i
     return start, stop
 
 
-@register("slice_like", caffe="Crop (or nothing)")
+@register("slice_like", caffe="Crop, the target's crop (or nothing)")
 def convert_slice_like(node: Node, ctx: EmitContext) -> None:
-    """slice_like(x, ref, axes) -> nothing when the shapes already agree, else Crop at offset 0 to ref's shape."""
+    """slice_like(x, ref, axes) -> nothing when the shapes already agree, else Crop at offset 0 to ref's shape.
+
+    MXNet keeps [0, ref's size) of x on `axes` (every axis by default; a negative axis counts from x's rank, and ref
+    may have a lower rank as long as it has every axis named). Crop reads ref's shape on every axis from the first
+    one; where that is not the same cut (a ref of another rank, an axis in between kept, a ref that is a constant
+    and no blob), the cut is written from the static shapes as the target's crop (emit_crop)."""
     x, ref = node.inputs[0], node.inputs[1]
     xs, rs = ctx.shape(x), ctx.shape(ref)
     axes = node.attrs.int_tuple("axes", ())
@@ -168,10 +173,12 @@ def convert_slice_like(node: Node, ctx: EmitContext) -> None:
     if out == xs:
         ctx.alias(node.outputs[0], x)
         return
-    # Crop crops every axis from `axis` on to the reference's size; the others must then already agree.
     first = min(axes)
-    if any(xs[i] != rs[i] and i not in axes for i in range(first, len(xs))) or len(rs) != len(xs):
-        raise ConversionError(f"crops axes {axes} of {xs} to {rs}; Crop needs trailing axes", node.name, node.op)
+    crop_fits = len(rs) == len(xs) and all(out[i] == rs[i] for i in range(first, len(xs)))
+    if not crop_fits or ctx.is_param(ref):
+        cuts = [(axis, 0, out[axis]) for axis in range(len(xs)) if out[axis] != xs[axis]]
+        emit_crop(ctx, node.name, x, cuts, node.outputs[0])
+        return
     layer = ctx.layer(node.name, "Crop", [x, ref], [node.outputs[0]])
     layer.crop_param.axis = first
     layer.crop_param.offset.append(0)

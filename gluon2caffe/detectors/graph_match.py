@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import ConversionError
+from ..ir.evaluate import SHAPE_ONLY_INPUTS, can_evaluate, evaluate
 from ..ir.graph import Graph, Node
 
 
@@ -106,25 +107,19 @@ class HeadWalk:
         return node.attrs.float("scalar")
 
     def constant_value(self, tensor: str, role: str) -> np.ndarray:
-        """The value of a tensor computed from parameters only (Reshape / slice_like / Concat of constants): the
-        anchors and grid offsets GluonCV slices to each feature map. Shapes come from the graph's shape inference.
-        """
+        """The value of a tensor computed from parameters only (e.g. Reshape / slice_like / Concat of constants: the
+        anchors and grid offsets GluonCV slices to each feature map), evaluated as the constant-folding pass does
+        (ir.evaluate). Shapes come from the graph's shape inference."""
         if tensor in self.params:
             return self.params[tensor]
         node = self.producer(tensor)
-        shape = self.graph.shapes.get(tensor)
-        if node is None or shape is None:
+        if node is None or tensor not in self.graph.shapes or not can_evaluate(node):
             raise self.fail(tensor, f"{role}: a value computed from parameters")
         self.visited.add(node.name)
-        if node.op in ("Reshape", "reshape"):
-            return self.constant_value(node.inputs[0], role).reshape(shape)
-        if node.op == "slice_like":  # slices from 0 to the like-tensor's size on the given axes
-            value = self.constant_value(node.inputs[0], role)
-            return value[tuple(slice(0, d) for d in shape)]
-        if node.op in ("Concat", "concat"):
-            dim = node.attrs.int("dim", 1)
-            return np.concatenate([self.constant_value(t, role) for t in node.inputs], axis=dim)
-        raise self.fail(tensor, f"{role}: Reshape, slice_like or Concat of parameters")
+        shape_only = SHAPE_ONLY_INPUTS.get(node.op)
+        values = [None if i == shape_only else self.constant_value(t, role) for i, t in enumerate(node.inputs)]
+        outputs = evaluate(node, values, [self.graph.shapes[t] for t in node.outputs])
+        return outputs[node.outputs.index(tensor)]
 
 
 def _attr_equals(node: Node, key: str, value: Any) -> bool:

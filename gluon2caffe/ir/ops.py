@@ -24,6 +24,15 @@ SCALAR_OPS = (
 
 # Identities at inference (passes/remove_identities.py removes them; Dropout mode 'always' is refused there).
 IDENTITY_OPS = ("Dropout", "_copy", "identity")
+# Identities when given one input: a sum or a concatenation of one tensor (Caffe's Eltwise needs two bottoms and
+# aborts loading the net; a one-bottom Concat loads in Caffe, but it is a copy all the same).
+ONE_INPUT_IDENTITY_OPS = ("add_n", "Concat", "concat")
+
+
+def is_identity(node: Node) -> bool:
+    """Whether `node` passes its one input through unchanged at inference (IDENTITY_OPS, ONE_INPUT_IDENTITY_OPS)."""
+    return node.op in IDENTITY_OPS or (node.op in ONE_INPUT_IDENTITY_OPS and len(node.inputs) == 1)
+
 
 # Ops that act on each channel on its own: a channel-swapped input gives a channel-swapped output.
 CHANNELWISE_OPS = frozenset(
@@ -54,6 +63,25 @@ def positive_axis(node: Node, key: str, axis: int, ndim: int) -> int:
     if not -ndim <= axis < ndim:
         raise ConversionError(f"is {axis}, out of range for a {ndim}-D input", node.name, node.op, key)
     return axis % ndim
+
+
+def parameter_inputs(node: Node) -> dict[int, str]:
+    """{input index: role} of the inputs `node`'s Caffe layer stores as its blobs (weights, bias, BatchNorm's
+    statistics, PReLU's slopes, Normalize's scale): they must be parameters, known when the files are written."""
+    op, a = node.op, node.attrs
+    if op in ("Convolution", "Deconvolution", "FullyConnected"):
+        roles = {1: "weight"}
+        if not a.bool("no_bias", op == "Deconvolution"):  # MXNet's Deconvolution has no bias by default
+            roles[2] = "bias"
+    elif op == "BatchNorm":
+        roles = {1: "gamma", 2: "beta", 3: "moving_mean", 4: "moving_var"}
+    elif op == "LeakyReLU" and a.str("act_type", "leaky") == "prelu":
+        roles = {1: "gamma"}
+    elif op == "L2Normalization":
+        roles = {1: "scale"}  # only after fuse_normalize_scale gives it one
+    else:
+        return {}
+    return {index: role for index, role in roles.items() if index < len(node.inputs)}
 
 
 def batchnorm_params(node: Node, params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:

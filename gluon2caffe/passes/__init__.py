@@ -9,6 +9,7 @@ from ..ir.graph import Graph
 from ..ir.ops import has_rgb_axis
 from .append_softmax import append_softmax
 from .fold_batchnorm import fold_batchnorm
+from .fold_constants import fold_constants
 from .fold_pad import fold_pad
 from .fuse_normalize_scale import fuse_normalize_scale
 from .remove_identities import remove_identities
@@ -23,6 +24,7 @@ class PassReport:
     """What each pass did, for logs and the CLI summary."""
 
     identities_removed: int = 0
+    constants_folded: int = 0  # nodes computed from parameters alone, evaluated into parameters
     shape_references_dropped: int = 0
     pads_folded: int = 0
     bn_folded: int = 0
@@ -41,6 +43,9 @@ def run_passes(graph: Graph, input_names: str | list[str], merge_bn: bool, to_bg
     # Identities first, so a Dropout between a conv and its BatchNorm does not block the fold.
     report.identities_removed = remove_identities(graph)
     report.shape_references_dropped = bypass_shape_references(graph)
+    # Before every pass that reads or rewrites a weight (fold_pad's convolution, the BatchNorm fold, the BGR swap):
+    # a weight computed from parameters (weight * mask, a slice of a weight) is a parameter from here on.
+    report.constants_folded = fold_constants(graph)
     report.pads_folded = fold_pad(graph)
     report.normalize_scales_folded = fuse_normalize_scale(graph)
     if merge_bn:
