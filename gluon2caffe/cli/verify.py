@@ -157,6 +157,7 @@ def run_reference(args: argparse.Namespace) -> int:
     )
     for name, c in result.outputs.items():
         print(f"  output {name}: {c}")
+    print_dependence(result.dependence)
     print(f"  status: {result.verdict}")
     print(f"  {progress.summary()}")
     return EXIT_OK if result.status in PASSING else EXIT_FAILURE

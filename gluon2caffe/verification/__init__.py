@@ -204,8 +204,8 @@ class Dependence:
         if self.ok:
             return ""
         todo = f"; {CONCLUSIVE_REMEDY}" if remedy else ""
-        if not self.changes:
-            return f"no output to compare{todo}"
+        if not self.changes:  # nothing to measure the dependence with: second_input says why
+            return self.second_input or f"no output to compare{todo}"
         if self.constant:
             what = f"{_names(self.constant)} {'is' if len(self.constant) == 1 else 'are'} constant"
         else:
