@@ -244,3 +244,22 @@ def test_cli_verify_against_another_model_exits_1_naming_the_blobs(tmp_path):
             status
         )
         assert "similar_conv0_fwd: Caffe (1,8,6,6), MXNet (1,16,6,6)" in status, status
+
+
+def test_a_detector_check_that_proves_nothing_is_not_conclusive():
+    """The detector checks use the same rule: pre-NMS outputs a second scene does not move are not conclusive (and a
+    difference stays a mismatch); the zoo row says so instead of `exact`."""
+    from gluon2caffe.tools.zoo import _detector_verdict
+    from gluon2caffe.verification import compare, input_dependence
+    from gluon2caffe.verification.detectors import DetectorCheck
+
+    conf = np.array([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    same = compare(conf, conf)
+    dead = input_dependence({"conf": conf}, {"conf": conf}, {"conf": same}, "synthetic scene (seed 2)")
+    check = DetectorCheck("caffe", {"conf": same}, None, dead.smallest, dependence=dead)
+    assert check.status == "not conclusive" and "synthetic scene (seed 2)" in check.reason
+    assert _detector_verdict(check) == ("not conclusive", check.reason)
+    check.pre_nms["conf"] = compare(conf + 0.01, conf)
+    assert check.status == "mismatch"
+    alive = input_dependence({"conf": conf}, {"conf": conf[::-1]}, {"conf": same}, "synthetic scene (seed 2)")
+    assert DetectorCheck("caffe", {"conf": same}, None, alive.smallest, dependence=alive).status == "exact"
