@@ -141,3 +141,82 @@ def test_layers_argument_is_checked(resnet):
         gluon2caffe.verify(*files, net, layers="everything")
     with pytest.raises(gluon2caffe.errors.InvalidCallError, match="caffe runtime"):
         gluon2caffe.verify(*files, net, layers="local", runtime="opencv")
+
+
+def _corrupt_largest_weight(binary_weights, layer_type: str, factor: float):
+    """A copy of the weights with the largest-magnitude weight of the last `layer_type` layer times `factor`."""
+    broken = pb.NetParameter.FromString(binary_weights.SerializeToString())
+    target = [layer for layer in broken.layer if layer.type == layer_type][-1]
+    weights = np.array(target.blobs[0].data)
+    weights[np.argmax(np.abs(weights))] *= factor
+    target.blobs[0].data[:] = weights.tolist()
+    return broken, target.name
+
+
+def test_a_tiny_output_is_judged_at_its_own_size(tmp_path):
+    """Issue 24: `max|caffe - mxnet| <= 1e-4 * max(1, max|mxnet|)` let any tensor below 1e-4 pass whatever Caffe
+    computed. A last Dense scaled down to outputs of ~1e-6 (a head scaled down by training), one of its weights
+    changed by 5% in the written caffemodel: the layer-local check names that layer and only it, and the end-to-end
+    comparison is a mismatch too; the old rule passed both."""
+    shape = (2, 3, 8, 8)
+    net = seq(nn.Conv2D(8, 3, in_channels=3), nn.Activation("relu"), nn.Dense(5, in_units=8 * 6 * 6))
+    net.initialize(mx.init.Normal(0.5))
+    randomize(net, shape, seed=0)
+    dense = net[2]
+    for param in (dense.weight, dense.bias):
+        param.set_data(param.data() * 1e-6)
+    result = convert(net, shape, to_bgr=False)
+    (output,) = result.graph.outputs
+    x = make_input(shape, 1)
+    files = save_model(result.text_net, result.binary_weights, tmp_path / "tiny")
+    good = gluon2caffe.verify(*files, net, input=x, layers="local", to_bgr=False)
+    assert good.status == "exact", (good.outputs, good.local.table(None))
+    assert 1e-8 < good.outputs[output].scale < 1e-4 and good.dependence.ok
+
+    broken, name = _corrupt_largest_weight(result.binary_weights, "InnerProduct", 1.05)
+    r = gluon2caffe.verify(
+        *save_model(result.text_net, broken, tmp_path / "bad"), net, input=x, layers="local", to_bgr=False
+    )
+    assert r.status == "mismatch" and not r.ok
+    assert [s.layers for s in r.local.segments if not s.ok] == [[name]], r.local.table(None)
+    assert r.local.first_failure.layers == [name] and f"layer {name}" in r.reason
+    end_to_end = r.outputs[output]
+    assert end_to_end.mismatch and end_to_end.relative > 10 * TOLERANCE, end_to_end
+    # What the old floor let through: both errors are far below 1e-4 in absolute terms.
+    assert end_to_end.max_abs <= TOLERANCE * max(1.0, end_to_end.scale)
+    assert r.local.first_failure.comparison.max_abs <= TOLERANCE
+
+
+def test_cancellation_is_measured_against_the_size_of_the_computation(tmp_path):
+    """A Dense whose bias cancels most of W.x (inputs with a large common offset): its output is ~1000x smaller than
+    the terms it sums, and float32 rounding of those terms, in MXNet and in Caffe alike, is beyond 1e-4 of the
+    output. The layer-local check measures that segment's magnitude (sqrt(sum (w x)^2 + b^2): the pycaffe layer rerun
+    on squared inputs and weights) and judges it against that: every segment exact. Judged against its own size it
+    would be a mismatch, which would be wrong. A wrong weight there is still a mismatch."""
+    shape, offset = (4, 256), 1000.0
+    net = seq(nn.Dense(16, in_units=256), nn.Dense(4, in_units=16))
+    net.initialize(mx.init.Normal(1.0))
+    weight = net[0].weight.data().asnumpy()
+    net[0].bias.set_data(mx.nd.array(-offset * weight.sum(axis=1)))
+    result = convert(net, shape, to_bgr=False)
+    files = save_model(result.text_net, result.binary_weights, tmp_path / "cancel")
+    x = (offset + np.random.RandomState(3).normal(0, 1, shape)).astype(np.float32)
+    r = gluon2caffe.verify(*files, net, input=x, layers="local", to_bgr=False)
+    cancelling, last = r.local.segments
+    (blob,) = cancelling.outputs
+    own = float(np.max(np.abs(MXNetReference(net, shape, "data").run(x, [blob])[blob])))
+    assert r.local.magnitudes[blob] > 100 * own, (r.local.magnitudes, own)
+    assert cancelling.comparison.max_abs > TOLERANCE * own, "no cancellation error to measure: the test proves nothing"
+    assert r.local.ok and not r.local.constant and r.dependence.ok, r.local.table(None)
+    # MXNet's own rounding of the cancelling layer reaches the output: every layer exact, end to end maybe not.
+    assert r.status in ("exact", "exact by layer"), (r.outputs, r.local.table(None))
+
+    broken = pb.NetParameter.FromString(result.binary_weights.SerializeToString())
+    target = [layer for layer in broken.layer if layer.type == "InnerProduct"][0]
+    weights = np.array(target.blobs[0].data)
+    weights[np.argmax(np.abs(weights))] *= 1.05
+    target.blobs[0].data[:] = weights.tolist()
+    bad = gluon2caffe.verify(
+        *save_model(result.text_net, broken, tmp_path / "bad"), net, input=x, layers="local", to_bgr=False
+    )
+    assert bad.status == "mismatch" and bad.local.first_failure.layers == [target.name]

@@ -212,7 +212,7 @@ def test_verify_against_a_saved_reference_without_mxnet(version, small_reference
     with np.load(npz, allow_pickle=False) as saved:
         arrays = dict(saved)
     (output,) = [name for name in arrays if name.startswith("output:")]
-    arrays[output] = arrays[output] + np.float32(1e-3) * max(1.0, float(np.abs(arrays[output]).max()))
+    arrays[output] = arrays[output] + np.float32(1e-3) * float(np.abs(arrays[output]).max())
     moved = tmp_path / "moved.npz"
     np.savez(moved, **arrays)
     run = cli(python, "verify", prefix, "--reference", moved)
@@ -317,11 +317,19 @@ def test_reference_files_read_by_hand_and_refused_when_wrong(small_reference, tm
     prefix, npz = small_reference
     saved = load_reference(npz)
     assert saved.meta["format"] == "gluon2caffe-reference" and saved.meta["mxnet"].startswith("1.9")
-    (x,), (y,) = saved.inputs.values(), saved.outputs.values()
+    (x,), (y,), (y2,) = saved.inputs.values(), saved.outputs.values(), saved.second_outputs.values()
+    assert saved.meta["second_input"] == "random normal (seed 1)"
     by_hand = tmp_path / "by_hand.npz"
+    np.savez(by_hand, **{"input:image": x, "output:scores": y, "output2:scores": y2})
+    result = verify(f"{prefix}.prototxt", f"{prefix}.caffemodel", load_reference(by_hand))
+    assert result.status == "exact" and result.dependence.ok, result.outputs
+    # Without MXNet's outputs for a second input, nothing says the outputs depend on the input: not conclusive.
     np.savez(by_hand, **{"input:image": x, "output:scores": y})
     result = verify(f"{prefix}.prototxt", f"{prefix}.caffemodel", load_reference(by_hand))
-    assert result.status == "exact", result.outputs
+    assert result.status == "not conclusive" and "output2:NAME" in result.reason, result.reason
+    np.savez(by_hand, **{"input:image": x, "output:scores": y, "output2:scores": y})  # the same output twice
+    result = verify(f"{prefix}.prototxt", f"{prefix}.caffemodel", load_reference(by_hand))
+    assert result.status == "not conclusive" and "does not depend on the input" in result.reason, result.reason
     not_npz, empty, pickled = tmp_path / "x.npz", tmp_path / "empty.npz", tmp_path / "pickled.npz"
     not_npz.write_text("not a zip")
     np.savez(empty, something=x)

@@ -18,7 +18,7 @@ from mxnet.gluon import nn
 from gluon2caffe import convert, save_model
 from gluon2caffe.converters.context import TARGETS
 from gluon2caffe.tools.models import load_zoo_model
-from gluon2caffe.verification import TOLERANCE, compare, forward, mxnet_forward
+from gluon2caffe.verification import compare, forward, input_dependence, mxnet_forward
 from helpers import BGR, assert_detector_ok, convert_and_check_detector, lam, make_input, seq
 
 from conftest import runtime_or_skip
@@ -62,7 +62,8 @@ def converted(tmp_path_factory):
             x, x2 = make_input(shape, 5, scale), make_input(shape, 6, scale)
             reference, other = mxnet_forward(net, x), mxnet_forward(net, x2)
             for ref, ref2 in zip(reference, other):  # the comparison must be able to fail
-                assert np.abs(ref - ref2).max() >= 100 * TOLERANCE * max(1.0, np.abs(ref).max())
+                dependence = input_dependence({"y": ref}, {"y": ref2}, {"y": compare(ref, ref)}, "seed 6")
+                assert dependence.ok, dependence.reason(remedy=False)
             types = [layer.type for layer in result.text_net.layer]
             cache[name, relu6] = Converted(prototxt, caffemodel, result.graph.outputs, x, reference, types)
         return cache[name, relu6]
@@ -163,7 +164,9 @@ def test_target_patterns_in_runtime(target, runtime, tmp_path):
     (reference,) = mxnet_forward(block, x)
     comparison = compare(got[result.graph.outputs[0]].reshape(reference.shape), reference)
     assert comparison.ok, comparison
-    assert np.abs(reference - mxnet_forward(block, make_input(shape, 4))[0]).max() > 100 * TOLERANCE
+    other = mxnet_forward(block, make_input(shape, 4))[0]
+    dependence = input_dependence({"y": reference}, {"y": other}, {"y": comparison}, "seed 4")
+    assert dependence.ok, dependence.reason(remedy=False)
 
 
 # -- batch: converted at batch 1, run at batch 4 -----------------------------------------------------------------
@@ -186,7 +189,8 @@ def test_converted_at_batch_1_runs_at_batch_4(converted, runtime, target, tmp_pa
     assert value.shape[0] == 4, value.shape
     comparison = compare(value.reshape(reference.shape), reference)
     assert comparison.ok, comparison
-    assert np.abs(reference[0] - reference[1]).max() > 100 * TOLERANCE  # the four images give four answers
+    images = {"y": reference[0]}, {"y": reference[1]}, {"y": compare(reference[0], reference[0])}
+    assert input_dependence(*images, "image 1").ok  # the four images give four answers
 
 
 def test_runtime_registry_lists_the_deployment_runtimes():

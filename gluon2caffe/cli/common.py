@@ -193,6 +193,12 @@ def print_local(local, every: bool) -> None:
         print(f"  ... {len(local.segments) - 20} more segments (--all lists every one)")
     if local.unchecked:
         print(f"  {len(local.unchecked)} layers lead to no MXNet tensor and are checked end to end only")
+    constant = len(local.constant)
+    if constant:
+        print(
+            f"  {constant} segment{'s' if constant > 1 else ''} constant on MXNet's inputs: not conclusive (a wrong "
+            "layer would write the same values; counted, not failed)"
+        )
     bad = local.first_failure
     if bad is None:
         print(f"every segment ({len(local.segments)}) is within the tolerance on MXNet's inputs")
@@ -201,6 +207,12 @@ def print_local(local, every: bool) -> None:
             f"first segment beyond the tolerance: layer {bad.layers[0]} ({bad.op} {bad.node}), "
             f"relative error {bad.comparison.relative:.3g}"
         )
+
+
+def print_dependence(dependence) -> None:
+    """The input-dependence line (verification.input_dependence), when it holds (otherwise the status says why)."""
+    if dependence is not None and dependence.ok:
+        print(f"  input dependence: {dependence}")
 
 
 def print_detector_check(
@@ -215,19 +227,23 @@ def print_detector_check(
     seed: int,
     show_local: bool = False,
 ) -> int:
-    from ..verification import default_runtime, make_input
+    from ..verification import NOT_CONCLUSIVE, default_runtime, make_input, second_inputs
     from ..verification.detectors import priorbox_verdict
 
     runtime = runtime or default_runtime()
     if show_local and runtime != "caffe":
         raise Gluon2CaffeError("--local needs the caffe runtime (OpenCV does not expose every blob)")
     x, input_description = make_input(source, (1, 3) + tuple(head.image_size), seed)
-    check = family.check(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime)
+    x2, second = second_inputs(source, {"data": x}, seed)
+    check = family.check(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime, x2=x2["data"])
     print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")
     for name, c in check.pre_nms.items():
         print(f"  {family.compared_at}, {name}: {c}")
     if check.detections is not None:
         print(f"  detections: {check.detections}")
+    if check.dependence is not None:
+        check.dependence.second_input = second  # the check was given x2: say how it was made
+    print_dependence(check.dependence)
     # PriorBox layers in the files: anchors that may not be GluonCV's (--anchors priorbox), judged as such.
     approximate = None
     if check.status not in PASSING and writes_layer(prototxt, "PriorBox"):
@@ -244,7 +260,8 @@ def print_detector_check(
             f"  against MXNet in float64: Caffe {check.float64[0]:.3g}, MXNet float32 {check.float64[1]:.3g} "
             "(how much the network amplifies float32 rounding)"
         )
-    print(f"  status: {approximate or check.status}")
+    reason = check.reason if check.status in (NOT_CONCLUSIVE, "mismatch") and check.reason else ""
+    print(f"  status: {approximate or check.status}" + (f": {reason}" if reason and not approximate else ""))
     return EXIT_OK if check.status in PASSING or approximate else EXIT_FAILURE
 
 
@@ -259,8 +276,13 @@ def relu6_verdict(v, asked: bool = False) -> str | None:
     ReLU (which only --relu6 relu writes), with every other segment exact; else None (a mismatch stays one).
 
     Without the layer-local check (OpenCV) the deviation cannot be placed: only a conversion that `asked` for it
-    (convert --relu6 relu --verify) reports it, saying it is not placed."""
-    if v.status in PASSING or not v.outputs or not all(c.reference_finite for c in v.outputs.values()):
+    (convert --relu6 relu --verify) reports it, saying it is not placed. A comparison that proves nothing (not
+    conclusive) is never an approximation."""
+    from ..verification import NOT_CONCLUSIVE
+
+    if v.status in PASSING or v.status == NOT_CONCLUSIVE or v.shape_differences or not v.outputs:
+        return None
+    if not all(c.reference_finite for c in v.outputs.values()):
         return None
     deviation = max(c.relative for c in v.outputs.values())
     if v.local is None:

@@ -14,6 +14,7 @@ from .common import (
     describe_classes,
     input_shape_option,
     output_prefix,
+    print_dependence,
     print_detector_check,
     relu6_verdict,
 )
@@ -177,8 +178,9 @@ def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool, relu
     v = verify(prototxt, caffemodel, model, to_bgr=to_bgr, layers="local" if runtime == "caffe" else False)
     for name, c in v.outputs.items():
         print(f"  verify ({v.runtime}) {name}: {c}")
+    print_dependence(v.dependence)
     if v.local is not None:
         print(f"  layer-local check: {v.local.distribution()}")
     approximate = relu6_verdict(v, asked=relu6 == "relu")
-    print(f"  status: {approximate or v.status}")
+    print(f"  status: {approximate or v.verdict}")
     return EXIT_OK if v.status in PASSING or approximate else EXIT_FAILURE

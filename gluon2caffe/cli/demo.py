@@ -12,7 +12,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import convert, save_model
     from ..extras import import_gluoncv
     from ..tools.models import check_zoo_name, default_input_shape, load_zoo_model
-    from ..verification import TOLERANCE, verify
+    from ..verification import rule_text, verify
 
     prefix = output_prefix(args.output or f"out/{args.model}", args.model)
     import_gluoncv("the demo (it builds a GluonCV model and runs it in MXNet)")
@@ -32,11 +32,14 @@ def run(args: argparse.Namespace) -> int:
     v = verify(prototxt, caffemodel, net, runtime="caffe", to_bgr=True, layers="local")
     for name, c in v.outputs.items():
         print(f"      output {name}: {c}")
-    print(f"      layer by layer, on MXNet's own inputs: {v.local.distribution()}")
+    if v.dependence is not None:
+        print(f"      input dependence: {v.dependence}")
+    if v.local is not None and not v.shape_differences:
+        print(f"      layer by layer, on MXNet's own inputs: {v.local.distribution()}")
     verdict = "holds" if v.ok else "does not hold"
     print(
-        f"{'OK' if v.ok else 'FAILED'} ({v.status}): max|caffe - mxnet| <= {TOLERANCE:g} * max(1, max|mxnet|) "
-        f"{verdict} for the output and every layer"
+        f"{'OK' if v.ok else 'FAILED'} ({v.verdict}): {rule_text()} {verdict} for the output and every layer, "
+        "and the output depends on the input"
     )
     print(f"files:\n  {prototxt}\n  {caffemodel}")
     return EXIT_OK if v.ok else EXIT_FAILURE

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  input: {saved.meta['input']}; " + ", ".join(f"{n} {tuple(a.shape)}" for n, a in saved.inputs.items()))
     for name, value in saved.outputs.items():
         print(f"  output {name}: {tuple(value.shape)}")
+    print(f"  also each output for a second input (the input-dependence check): {saved.meta['second_input']}")
     print(f"  wrote {output} ({progress.summary()})")
     print(f"  on the machine without MXNet: gluon2caffe verify PREFIX --reference {output}")
     return EXIT_OK

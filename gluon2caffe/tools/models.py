@@ -257,9 +257,10 @@ def build_zoo_net(name: str, input_shape: tuple[int, ...], classes: list[str] | 
 
 def _undo_pose_scale(net: Any) -> None:
     """monodepth2's pose decoder returns 0.01 x the spatial mean of its last convolution (a trained net's small
-    rotations and translations). With random weights that leaves outputs of ~0.01, where the tolerance (1e-4 x
-    max(1, max|output|)) is 1% of the values and the output's change with the input is below 100 x the tolerance:
-    no test. The last convolution's weights and bias times 100 give outputs of ~1 (weights are arbitrary here)."""
+    rotations and translations). With random weights that leaves outputs of ~0.01, where the tolerance of the time
+    (1e-4 x max(1, max|output|), with a floor of 1) was 1% of the values: no test. The rule has no floor now (it
+    scales with the output), but the zoo rows keep these weights: the last convolution's weights and bias times 100
+    give outputs of ~1 (weights are arbitrary here)."""
     for suffix in ("_weight", "_bias"):
         (param,) = [p for n, p in net.collect_params().items() if n.split("_", 1)[1] == "conv3" + suffix]
         param.set_data(param.data() * 100)

@@ -26,14 +26,20 @@ from ..detectors.common import DETECTIONS
 from ..detectors.ssd_layers import CONF, LOC, PRIORS
 from .runtimes import forward
 from . import (
+    DEPENDENCE,
     EXACT,
     MISMATCH,
     TOLERANCE,
     Comparison,
+    Dependence,
     MXNetReference,
+    ShapeDifference,
     compare,
+    describe_shape_differences,
+    input_dependence,
     judge,
     net_outputs,
+    perturbed_input,
     read_prototxt,
 )
 
@@ -69,29 +75,57 @@ class DetectionMatch:
 
 @dataclass
 class DetectorCheck:
-    """A detector checked against GluonCV (check_ssd, check_yolo)."""
+    """A detector checked against GluonCV (check_ssd, check_yolo, check_centernet)."""
 
     runtime: str
     pre_nms: dict[str, Comparison]  # SSD: loc, conf, priors (px), decoded (px); YOLOv3: boxes, scores (relative)
     detections: DetectionMatch | None
-    sensitivity: float  # relative change of the class probabilities for a second input (must be >> tolerance)
+    # The smallest relative change of the network's pre-NMS outputs (SSD loc and conf; YOLOv3 boxes and scores;
+    # CenterNet heatmap, sizes, offsets) for a second input: DEPENDENCE * TOLERANCE or more, or nothing is proven.
+    sensitivity: float
     # When the pre-NMS error exceeds the tolerance: (Caffe, MXNet float32) relative errors against MXNet in float64,
     # which say how much the network amplifies float32 rounding (information; the verdict does not use them).
     float64: tuple[float, float] | None = None
     local: Any = None  # verification.local.LocalResult of the prediction part (pycaffe), None where it did not run
     moved: MovedBoxesMatch | None = None  # the detections matched allowing moved boxes (the --anchors priorbox verdict)
+    dependence: Dependence | None = None  # the input-dependence check of those outputs (verification.input_dependence)
+    shape_differences: list[ShapeDifference] = field(default_factory=list)  # other files: nothing compared
 
     @property
     def max_pre_nms(self) -> float:
-        return max(c.relative for c in self.pre_nms.values())
+        return max((c.relative for c in self.pre_nms.values()), default=float("nan"))
+
+    @property
+    def conclusive(self) -> bool:
+        """The pre-NMS outputs move with the input and none is constant (verification.input_dependence)."""
+        if self.dependence is not None:
+            return self.dependence.ok
+        return self.sensitivity >= DEPENDENCE * TOLERANCE
 
     @property
     def status(self) -> str:
-        """exact | exact by layer | mismatch (verification.judge); different detections are a mismatch."""
+        """exact | exact by layer | mismatch | not conclusive | not comparable (verification.judge); different
+        detections, or files whose blobs have other shapes, are a mismatch."""
+        if self.shape_differences:
+            return MISMATCH
         finite = all(c.reference_finite for c in self.pre_nms.values())
         if finite and self.detections is not None and not self.detections.ok:
             return MISMATCH
-        return judge(self.max_pre_nms <= TOLERANCE, self.local, finite)
+        within = bool(self.pre_nms) and all(c.within for c in self.pre_nms.values())
+        return judge(within, self.local, finite, self.conclusive)
+
+    @property
+    def reason(self) -> str:
+        """Why the check is not conclusive, or why the files are not this model's ('' otherwise)."""
+        if self.shape_differences:
+            return describe_shape_differences(self.shape_differences)
+        if self.status != "not conclusive":
+            return ""
+        if self.dependence is not None and not self.dependence.ok:
+            return self.dependence.reason()
+        if self.local is not None and not self.local.conclusive:
+            return self.local.inconclusive_reason()
+        return f"the class scores barely depend on the input (relative change {self.sensitivity:.3g})"
 
     @property
     def exact(self) -> bool:
@@ -183,7 +217,8 @@ def check_ssd(
     runtime: str = "caffe",
     x2: np.ndarray | None = None,
 ) -> DetectorCheck:
-    """Compare the converted SSD with GluonCV on input x (RGB; fed to Caffe as BGR when to_bgr)."""
+    """Compare the converted SSD with GluonCV on input x (RGB; fed to Caffe as BGR when to_bgr); x2: the second input
+    of the input-dependence check (None: x mirrored, with noise)."""
     ref = gluoncv_reference(net, head, x)
     x_caffe = x[:, ::-1].copy() if to_bgr else x
     got = run_caffe_ssd(prototxt, caffemodel, x_caffe, runtime)
@@ -192,17 +227,16 @@ def check_ssd(
     anchors = ref["anchors"][0].astype(np.float64)
     corners = np.concatenate([anchors[:, :2] - anchors[:, 2:] / 2, anchors[:, :2] + anchors[:, 2:] / 2], 1)
     priors = got[PRIORS]
-    pre = {
-        "loc": compare(got[LOC].reshape(ref["loc"].shape), ref["loc"]),
-        "conf": compare(got[CONF].reshape(ref["conf"].shape), ref["conf"]),
-        "priors (px)": _px(priors[0, 0].reshape(-1, 4) * scale, corners, max(h, w)),
-    }
+    tensors = {"loc": (LOC, got[LOC], ref["loc"]), "conf": (CONF, got[CONF], ref["conf"])}
+    differences = _differences({**tensors, "priors": (PRIORS, priors[0, 0], corners)})
+    if differences:
+        return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=differences)
+    extra = {"priors (px)": _px(priors[0, 0].reshape(-1, 4) * scale, corners, max(h, w))}
     if runtime == "caffe":
         decoded = decode_in_caffe(got[LOC], priors)
-        pre["decoded (px)"] = _px(decoded * scale, ref["decoded"][0], max(h, w))
-    sensitivity = (
-        float("nan") if x2 is None else compare(gluoncv_reference(net, head, x2)["conf"], ref["conf"]).relative
-    )
+        extra["decoded (px)"] = _px(decoded * scale, ref["decoded"][0], max(h, w))
+    x2, second = (x2, "the second input given") if x2 is not None else perturbed_input(x)
+    again = gluoncv_reference(net, head, x2)
     return _detector_check(
         net,
         head,
@@ -213,10 +247,20 @@ def check_ssd(
         runtime,
         ref,
         got,
-        pre,
-        sensitivity,
+        tensors,
+        extra,
+        ({key: again[key] for key in tensors}, second),
         lambda: _float64_errors(net, head, x, ref, got),
     )
+
+
+def _differences(tensors: dict[str, tuple[str, np.ndarray, np.ndarray]]) -> list[ShapeDifference]:
+    """The compared tensors whose Caffe blob holds another number of values than MXNet's (files of another model)."""
+    return [
+        ShapeDifference(blob, tuple(np.shape(actual)), tuple(np.shape(expected)))
+        for blob, actual, expected in tensors.values()
+        if np.size(actual) != np.size(expected)
+    ]
 
 
 def _detector_check(
@@ -229,15 +273,25 @@ def _detector_check(
     runtime: str,
     ref: dict[str, np.ndarray],
     got: dict[str, np.ndarray],
-    pre: dict[str, Comparison],
-    sensitivity: float,
+    tensors: dict[str, tuple[str, np.ndarray, np.ndarray]],
+    extra: dict[str, Comparison],
+    second: tuple[dict[str, np.ndarray], str],
     float64: Callable[[], tuple[float, float] | None],
 ) -> DetectorCheck:
-    """What every detector check does after comparing its pre-NMS tensors: the detections as sets, the layer-local
-    check, and (when the pre-NMS error exceeds the tolerance) the float64 errors."""
+    """What every detector check does with its pre-NMS tensors (`tensors`: key -> (Caffe blob, Caffe's values,
+    MXNet's), compared with the magnitude the layer-local check measured for the blob; `extra`: comparisons of its
+    own, e.g. anchors in pixels): the detections as sets, the layer-local check, the input dependence of `tensors`
+    (`second`: MXNet's values of them on a second input, and how it was made), and (when the pre-NMS error exceeds
+    the tolerance) the float64 errors."""
     detections = match_detections(ref, got[DETECTIONS], head) if DETECTIONS in got else None
     local = _local(net, head, prototxt, caffemodel, x, to_bgr, runtime)
-    check = DetectorCheck(runtime, pre, detections, sensitivity, local=local)
+    if local is not None and local.shape_differences:
+        return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=local.shape_differences)
+    magnitudes = local.magnitudes if local is not None else {}
+    pre = {key: compare(actual, expected, magnitudes.get(blob)) for key, (blob, actual, expected) in tensors.items()}
+    dependence = input_dependence({key: tensors[key][2] for key in tensors}, second[0], pre, second[1])
+    check = DetectorCheck(runtime, {**pre, **extra}, detections, dependence.smallest, local=local)
+    check.dependence = dependence
     if detections is not None and not detections.ok:
         check.moved = match_moved_boxes(ref, got[DETECTIONS], head)
     if check.max_pre_nms > TOLERANCE:
@@ -450,10 +504,12 @@ def priorbox_verdict(check: DetectorCheck) -> str | None:
     PRIORBOX_PRIORS_PX, at least PRIORBOX_FOUND of GluonCV's detections found with corners within PRIORBOX_SHIFT_PX.
     None when it does not apply or a bound is exceeded (the check's own status then stands)."""
     priors = check.pre_nms.get("priors (px)")
-    if priors is None or priors.ok or not all(c.reference_finite for c in check.pre_nms.values()):
+    if priors is None or priors.within or not all(c.reference_finite for c in check.pre_nms.values()):
+        return None
+    if not check.conclusive or check.shape_differences:  # a comparison that proves nothing approximates nothing
         return None
     others = [c for name, c in check.pre_nms.items() if name not in ("priors (px)", "decoded (px)")]
-    if not all(c.ok for c in others) or (check.local is not None and not check.local.ok):
+    if not all(c.within for c in others) or (check.local is not None and not check.local.ok):
         return None
     if priors.max_abs > PRIORBOX_PRIORS_PX:
         return None
@@ -524,7 +580,8 @@ def check_yolo(
     x2: np.ndarray | None = None,
 ) -> DetectorCheck:
     """Compare a converted YOLOv3 with GluonCV before NMS (the decoded boxes, or with DetectionOutput its `yolo_loc`
-    input: pixel centers and raw size logits), the scores, then the detections."""
+    input: pixel centers and raw size logits), the scores, then the detections; x2: the second input of the
+    input-dependence check (None: x mirrored, with noise)."""
     from ..detectors.yolo_layers import BOXES, SCORES
     from ..detectors.yolo_layers import LOC as YOLO_LOC
 
@@ -533,16 +590,26 @@ def check_yolo(
     located = any(YOLO_LOC in layer.top for layer in read_prototxt(prototxt).layer)
     got = run_with_blobs(prototxt, caffemodel, x_caffe, [YOLO_LOC if located else BOXES, SCORES], runtime)
     b, n, c = ref["pre_scores"].shape
+    if got[SCORES].size % (b * n) or (got[YOLO_LOC if located else BOXES].size != b * n * 4):
+        blob = SCORES if got[SCORES].size % (b * n) else YOLO_LOC if located else BOXES
+        mxnet = ref["pre_scores"].shape if blob == SCORES else (b, n, 4)
+        return DetectorCheck(
+            runtime, {}, None, float("nan"), shape_differences=[ShapeDifference(blob, got[blob].shape, mxnet)]
+        )
     scores = got[SCORES].reshape(b, n, -1)[:, :, -c:]  # without the background column, when there is one
     if located:
         ref["pre_loc"] = yolo_loc(ref["predictions"], head).astype(np.float32)
-        boxes = ("loc", got[YOLO_LOC].reshape(b, n, 4), "pre_loc")
+        boxes = ("loc", got[YOLO_LOC].reshape(b, n, 4), "pre_loc", YOLO_LOC)
     else:
-        boxes = ("boxes", got[BOXES].reshape(b, n, 4), "pre_boxes")
-    pre = {boxes[0]: compare(boxes[1], ref[boxes[2]]), "scores": compare(scores, ref["pre_scores"])}
-    sensitivity = (
-        float("nan") if x2 is None else compare(yolo_reference(net, head, x2)["pre_scores"], ref["pre_scores"]).relative
-    )
+        boxes = ("boxes", got[BOXES].reshape(b, n, 4), "pre_boxes", BOXES)
+    tensors = {boxes[0]: (boxes[3], boxes[1], ref[boxes[2]]), "scores": (SCORES, scores, ref["pre_scores"])}
+    differences = _differences(tensors)
+    if differences:
+        return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=differences)
+    x2, second = (x2, "the second input given") if x2 is not None else perturbed_input(x)
+    again = yolo_reference(net, head, x2)
+    if located:
+        again["pre_loc"] = yolo_loc(again["predictions"], head).astype(np.float32)
     return _detector_check(
         net,
         head,
@@ -553,8 +620,9 @@ def check_yolo(
         runtime,
         ref,
         got,
-        pre,
-        sensitivity,
+        tensors,
+        {},
+        ({boxes[0]: again[boxes[2]], "scores": again["pre_scores"]}, second),
         lambda: _yolo_float64_errors(net, head, x, ref, boxes, scores),
     )
 
@@ -578,7 +646,7 @@ def _yolo_float64_errors(net, head, x, ref, boxes, caffe_scores) -> tuple[float,
     predictions = float64_tensors(net, x, [head.tensors[f"prediction{i}"] for i in range(count)])
     if predictions is None:
         return None
-    what, caffe_boxes, ref_key = boxes
+    what, caffe_boxes, ref_key = boxes[:3]
     truth_boxes, scores = [], []
     for pred, out in zip(predictions, head.outputs):
         bsz, a, hw = pred.shape[0], out.num_anchors, out.height * out.width
@@ -609,18 +677,33 @@ def check_centernet(
     x2: np.ndarray | None = None,
 ) -> DetectorCheck:
     """Compare a CenterNet converted up to its decoder with MXNet's tensors at the decoder's inputs: the heatmap
-    after its NMS (keep * h), the box sizes, the center offsets (no detections: the decoder runs outside Caffe)."""
-    tensors = dict(zip(CENTERNET_KEYS, head.tensors))
-    ref = graph_reference(net, x, {**tensors, "sigmoid": head.heatmap})
+    after its NMS (keep * h), the box sizes, the center offsets (no detections: the decoder runs outside Caffe); x2: the
+    second input of the input-dependence check (None: x mirrored, with noise)."""
+    tensors_of = dict(zip(CENTERNET_KEYS, head.tensors))
+    ref = graph_reference(net, x, {**tensors_of, "sigmoid": head.heatmap})
     outputs = head.output_blobs()
     got = forward(runtime, prototxt, caffemodel, {"data": x[:, ::-1].copy() if to_bgr else x}, outputs)
+    differences = _differences({key: (blob, got[blob], ref[key]) for key, blob in zip(CENTERNET_KEYS, outputs)})
+    if differences:
+        return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=differences)
     ref["heatmap"], _ties = resolve_peak_ties(ref["heatmap"], ref.pop("sigmoid"), got[outputs[0]])
-    pre = {key: compare(got[blob].reshape(ref[key].shape), ref[key]) for key, blob in zip(CENTERNET_KEYS, outputs)}
-    sensitivity = (
-        float("nan") if x2 is None else compare(graph_reference(net, x2, tensors)["heatmap"], ref["heatmap"]).relative
-    )
+    tensors = {key: (blob, got[blob], ref[key]) for key, blob in zip(CENTERNET_KEYS, outputs)}
+    x2, second = (x2, "the second input given") if x2 is not None else perturbed_input(x)
+    again = graph_reference(net, x2, tensors_of)
     return _detector_check(
-        net, head, prototxt, caffemodel, x, to_bgr, runtime, ref, got, pre, sensitivity, lambda: None
+        net,
+        head,
+        prototxt,
+        caffemodel,
+        x,
+        to_bgr,
+        runtime,
+        ref,
+        got,
+        tensors,
+        {},
+        (again, second),
+        lambda: None,
     )
 
 
@@ -639,7 +722,7 @@ def resolve_peak_ties(peaks_ref: np.ndarray, heatmap_ref: np.ndarray, got: np.nd
         for dx in range(3):
             if (dy, dx) != (1, 1):
                 np.maximum(neighbours, padded[:, :, dy : dy + h, dx : dx + w], out=neighbours)
-    tol = TOLERANCE * max(1.0, float(np.max(np.abs(heatmap_ref))))
+    tol = TOLERANCE * float(np.max(np.abs(heatmap_ref)))
     near = np.abs(heatmap_ref - neighbours) <= tol
     got = got.reshape(peaks_ref.shape)
     as_got = np.where(np.abs(got - heatmap_ref) <= np.abs(got), heatmap_ref, 0.0).astype(peaks_ref.dtype)

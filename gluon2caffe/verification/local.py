@@ -11,21 +11,47 @@ right and a wrong conversion look the same. This module proves each mapping on i
 - The Caffe net runs layer by layer in pycaffe (`Net._forward(i, i)`). After a layer writes a blob that stands for
   an MXNet tensor, the blob is compared with MXNet's value and then overwritten with it, so every later layer
   reads MXNet's exact inputs. A segment's error is the largest error of the blobs it writes, with the project's
-  tolerance rule (max|caffe - mxnet| <= 1e-4 * max(1, max|mxnet|)).
+  tolerance rule (verification.compare: max|caffe - mxnet| <= 1e-4 * max(max|mxnet|, magnitude)).
+- The magnitude of a blob is the size of the computation that wrote it, where cancellation can make the blob far
+  smaller than the terms that were summed (a BatchNorm folded into a convolution subtracts a large mean; a difference
+  of two nearly equal sums). A layer that sums terms (Convolution, Deconvolution, InnerProduct, Scale, Bias,
+  BatchNorm, Eltwise SUM, Power with power 1, AVE Pooling, and the layers that only move values within a
+  segment) runs a second time on its inputs' magnitudes with its coefficients transformed (`_MAGNITUDE_RULES`), and
+  its output's magnitude is the root of the sum of its terms' squares, sqrt(sum_j (w_j x_j)^2 + b^2): the size a sum
+  of those terms has without cancellation, and the scale of float32's rounding error of such a sum. Every other
+  layer (ReLU, sigmoid, tanh, exp, softmax, max pooling, ...) gets no allowance: its magnitude is its output's own.
+- A blob whose MXNet values are all one value within the allowance (or all zero: a dead ReLU, a saturated sigmoid)
+  proves nothing: a wrong layer would write the same. Such a segment is counted as constant (not conclusive); a
+  constant segment that differs is still a mismatch.
 - With to_bgr the Caffe input holds BGR channels; blobs between the input and the layer that absorbs the swap do
   too. A 3-channel blob computed from such a blob is compared in whichever channel order its producer writes,
   and only there (the order is never guessed elsewhere).
 - Layers that lead to no MXNet tensor (a detector's PriorBox / decoding / DetectionOutput, an appended Softmax)
   are not checked here: they are listed, and checked end to end.
+- Files whose named blobs have other shapes than MXNet's tensors (another model's) are reported as such
+  (`LocalResult.shape_differences`, a mismatch), nothing is run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
-from . import BGR, TOLERANCE, Comparison, MXNetReference, RuntimeUnavailableError, bgr_feed, compare
+from . import (
+    BGR,
+    CONCLUSIVE_REMEDY,
+    TOLERANCE,
+    Comparison,
+    MXNetReference,
+    RuntimeUnavailableError,
+    ShapeDifference,
+    bgr_feed,
+    compare,
+    read_prototxt,
+    shape_differences,
+)
 
 
 @dataclass
@@ -39,20 +65,49 @@ class Segment:
     op: str  # that node's operator
     comparison: Comparison  # the worst of its outputs
     note: str = ""  # e.g. "BGR channel order"
+    constant: bool = False  # every output's MXNet values are constant: agreement proves nothing
 
     @property
     def ok(self) -> bool:
-        return self.comparison.ok
+        """Within the tolerance (a constant segment too: it is not conclusive, not wrong)."""
+        return self.comparison.within
+
+    @property
+    def conclusive(self) -> bool:
+        return self.ok and not self.constant
 
 
 @dataclass
 class LocalResult:
     segments: list[Segment]  # in net order
     unchecked: list[str] = field(default_factory=list)  # layers that lead to no MXNet tensor (checked end to end)
+    magnitudes: dict[str, float] = field(default_factory=dict)  # blob -> magnitude, for blobs a summing layer wrote
+    shape_differences: list[ShapeDifference] = field(default_factory=list)  # other files: nothing was run
 
     @property
     def ok(self) -> bool:
-        return all(s.ok for s in self.segments)
+        """No segment beyond the tolerance (and the files fit the model)."""
+        return not self.shape_differences and all(s.ok for s in self.segments)
+
+    @property
+    def constant(self) -> list[Segment]:
+        """The segments within the tolerance whose MXNet values are constant: they prove nothing."""
+        return [s for s in self.segments if s.ok and s.constant]
+
+    @property
+    def conclusive(self) -> bool:
+        """At least one segment proves something (a net whose every segment is constant proves nothing)."""
+        return any(s.conclusive for s in self.segments)
+
+    def inconclusive_reason(self, remedy: bool = True) -> str:
+        """Why the layer-local check proves nothing ('' when it does)."""
+        if self.conclusive:
+            return ""
+        todo = f"; {CONCLUSIVE_REMEDY}" if remedy else ""
+        if not self.segments:
+            return f"the layer-local check compared no segment{todo}"
+        count = len(self.segments)
+        return f"every segment ({count}) is constant on MXNet's inputs: the layer-local check proves nothing{todo}"
 
     @property
     def worst(self) -> Segment | None:
@@ -69,11 +124,13 @@ class LocalResult:
         return next((s for s in self.segments if not s.ok), None)
 
     def distribution(self) -> str:
-        """Median / 99th percentile / max of the segments' relative errors."""
+        """Median / 99th percentile / max of the segments' relative errors, and how many are constant."""
         errors = np.array([s.comparison.relative for s in self.segments]) if self.segments else np.zeros(1)
+        constant = len(self.constant)
         return (
             f"{len(self.segments)} segments: median {np.median(errors):.2g}, "
             f"p99 {np.percentile(errors, 99):.2g}, max {errors.max():.2g}"
+            + (f"; {constant} segment{'s' if constant > 1 else ''} constant: not conclusive" if constant else "")
         )
 
     def table(self, rows: int | None = 20) -> str:
@@ -86,7 +143,7 @@ class LocalResult:
         for index, segment in numbered:
             layers = segment.layers[0] + (f" (+{len(segment.layers) - 1})" if len(segment.layers) > 1 else "")
             mark = "  <- first segment beyond the tolerance" if segment is first else ""
-            mark += "" if segment.ok else "  MISMATCH"
+            mark += "  MISMATCH" if not segment.ok else "  constant: not conclusive" if segment.constant else ""
             note = f"  [{segment.note}]" if segment.note else ""
             lines.append(
                 f"{index:>4}  {layers[:44]:44}  {segment.node[:36]:36}  {segment.op[:18]:18}  "
@@ -114,21 +171,34 @@ def check_local(
     for name, value in inputs.items():
         net.blobs[name].reshape(*value.shape)
     net.reshape()
+    differences = shape_differences(
+        {blob: tuple(net.blobs[blob].data.shape) for blob in source},
+        reference,
+        {name: tuple(value.shape) for name, value in inputs.items()},
+    )
+    if differences:
+        return LocalResult([], shape_differences=differences)
     chunk_of, chunks = _chunks(names, types, tops, source, inputs, net)
+    rules = _magnitude_rules(read_prototxt(prototxt), names, types, bottoms, net)
+    magnitudes = _Magnitudes(names, types, bottoms, rules, source)
     values: dict[str, np.ndarray] = dict(inputs)
     feed = bgr_feed(inputs, to_bgr)
     for name, value in feed.items():
         net.blobs[name].data[...] = value
     bgr = {name for name in inputs if feed[name] is not inputs[name]}
     errors: dict[str, tuple[Comparison, str]] = {}
+    result = LocalResult([])
     for index, (name, kind) in enumerate(zip(names, types)):
         if kind in _NOT_COMPUTING:
             continue
-        net._forward(index, index)
         if _is_fan_out(name, kind, bottoms, source):  # Caffe's own Split of a checked blob: shares its data
+            net._forward(index, index)
             if bottoms[name][0] in bgr:
                 bgr.update(tops[name])
             continue
+        before = magnitudes.before(net, index, name)
+        net._forward(index, index)
+        sizes = magnitudes.after(net, index, name, tops[name], before)
         reads_bgr = any(b in bgr for b in bottoms[name])
         for top in tops[name]:
             tensor = source.get(top)
@@ -140,15 +210,196 @@ def check_local(
             if tensor not in values:  # the next chunk of MXNet's tensors (the previous one is dropped)
                 values = {**inputs, **reference.run(inputs, chunks[chunk_of[tensor]])}
             expected = values[tensor].reshape(blob.shape)
-            comparison, note = compare(blob, expected), ""
+            magnitude = sizes.get(top)
+            if magnitude is not None:
+                result.magnitudes[top] = magnitude
+            comparison, note = compare(blob, expected, magnitude), ""
             if reads_bgr and expected.ndim >= 2 and expected.shape[1] == 3:
-                swapped = compare(blob[:, BGR], expected)
+                swapped = compare(blob[:, BGR], expected, magnitude)
                 if swapped.relative < comparison.relative:
                     comparison, note = swapped, "BGR channel order"
                     bgr.add(top)
             errors[top] = (comparison, note)
             blob[...] = expected[:, BGR] if top in bgr else expected  # later layers read MXNet's exact values
-    return _segments(names, types, tops, bottoms, source, errors, reference)
+        magnitudes.release(index)
+    return _segments(names, types, tops, bottoms, source, errors, reference, result)
+
+
+# -- magnitudes ---------------------------------------------------------------------------------------------------
+
+# Magnitudes travel between layers squared ("lifted"): the rerun of a summing layer on squared inputs with squared
+# coefficients is the sum of its terms' squares.
+# A rule reruns layer `index` on the lifted magnitudes of its inputs and returns the lifted magnitude of each top.
+Rule = Callable[[Any, int, list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
+
+# Layers that only move values: rerun as they are (their magnitude is their inputs' magnitudes, moved).
+_MOVES = ("Split", "Concat", "Slice", "Flatten", "Reshape", "Permute", "Crop", "Tile")
+# Layers whose learnable blobs are the coefficients of a sum: rerun with the blobs lifted (BatchNorm: see _batchnorm).
+_WEIGHTED = ("Convolution", "Deconvolution", "InnerProduct", "Scale", "Bias")
+
+
+def _lift(x: np.ndarray) -> np.ndarray:
+    return np.square(x)
+
+
+def _lower(x: np.ndarray) -> float:
+    """The magnitude of a blob (its largest value) from its lifted magnitude."""
+    return float(np.sqrt(np.max(x))) if x.size else 0.0
+
+
+def _magnitude_rules(text_net: Any, names: list[str], types: list[str], bottoms: dict, net: Any) -> dict[int, Rule]:
+    """{layer index: its rule} for the layers that sum terms (the others have none: their magnitude is their own)."""
+    params = {layer.name: layer for layer in text_net.layer}
+    rules: dict[int, Rule] = {}
+    for index, (name, kind) in enumerate(zip(names, types)):
+        layer = params.get(name)
+        rule = None
+        if kind in _MOVES:
+            rule = _rerun()
+        elif kind in _WEIGHTED:
+            rule = _rerun(lambda blobs: [_lift(b) for b in blobs])
+        elif kind == "BatchNorm" and layer is not None:
+            rule = _rerun(_batchnorm(layer.batch_norm_param.eps))
+        elif kind == "Pooling" and layer is not None and layer.pooling_param.pool == layer.pooling_param.AVE:
+            rule = _average(_window(layer.pooling_param, net.blobs[bottoms[name][0]].data.shape))
+        elif kind == "Eltwise" and layer is not None and layer.eltwise_param.operation == layer.eltwise_param.SUM:
+            coeffs = list(layer.eltwise_param.coeff) or [1.0] * len(bottoms[name])
+            rule = _weighted_sum(coeffs)
+        elif kind == "Power" and layer is not None and layer.power_param.power == 1:
+            rule = _affine(layer.power_param.scale, layer.power_param.shift)
+        if rule is not None:
+            rules[index] = rule
+    return rules
+
+
+def _rerun(transform: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None) -> Rule:
+    """The layer run again on the magnitudes with its learnable blobs transformed; the net is left as it was."""
+
+    def rule(net: Any, index: int, inputs: list[np.ndarray], saved: list[np.ndarray]) -> list[np.ndarray]:
+        layer = net.layers[index]
+        name = net._layer_names[index]
+        bottoms, tops = list(net.bottom_names[name]), list(net.top_names[name])
+        originals = [np.array(b.data) for b in layer.blobs] if transform is not None else []
+        outputs = [np.array(net.blobs[t].data) for t in tops]
+        try:
+            for blob, value in zip(layer.blobs, transform(originals) if transform is not None else []):
+                blob.data[...] = value
+            for bottom, value in zip(bottoms, inputs):
+                net.blobs[bottom].data[...] = value
+            net._forward(index, index)
+            return [np.array(net.blobs[t].data) for t in tops]
+        finally:  # the blobs as they were: coefficients, inputs, then outputs (in-place and shared blobs too)
+            for blob, value in zip(layer.blobs, originals):
+                blob.data[...] = value
+            for bottom, value in zip(bottoms, saved):
+                net.blobs[bottom].data[...] = value
+            for top, value in zip(tops, outputs):
+                net.blobs[top].data[...] = value
+
+    return rule
+
+
+def _batchnorm(eps: float) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
+    """Caffe's BatchNorm y = (x - m) / sqrt(v + eps), blobs (m * f, v * f, f): terms x / s and -m / s with
+    s = sqrt(v + eps). On squared inputs, m -> -m^2 and v -> (v + eps)^2 - eps give (x^2 + m^2) / s^2."""
+
+    def transform(blobs: list[np.ndarray]) -> list[np.ndarray]:
+        mean, var, factor = blobs[0], blobs[1], blobs[2]
+        f = float(factor.reshape(-1)[0]) if factor.size else 1.0
+        f = f if f != 0 else 1.0
+        m, v = mean / f, var / f
+        return [-np.square(m) * f, (np.square(v + eps) - eps) * f, factor]
+
+    return transform
+
+
+def _window(param: Any, shape: tuple[int, ...]) -> int:
+    """The number of values an AVE Pooling window averages (the whole kernel; fewer at a clipped edge)."""
+    if param.global_pooling:
+        return int(np.prod(shape[2:]))
+    kh = param.kernel_h or param.kernel_size or 1
+    kw = param.kernel_w or param.kernel_size or 1
+    return int(kh * kw)
+
+
+def _average(window: int) -> Rule:
+    """AVE Pooling: the terms are x / k, so the pooled x^2 divided by k (the full window's k: at an edge Caffe divides
+    by fewer values, which only makes the magnitude smaller, never looser)."""
+    rerun = _rerun()
+
+    def rule(net: Any, index: int, inputs: list[np.ndarray], saved: list[np.ndarray]) -> list[np.ndarray]:
+        return [p / window for p in rerun(net, index, inputs, saved)]
+
+    return rule
+
+
+def _weighted_sum(coeffs: list[float]) -> Rule:
+    """Eltwise SUM: sum_k c_k x_k."""
+
+    def rule(net: Any, index: int, inputs: list[np.ndarray], saved: list[np.ndarray]) -> list[np.ndarray]:
+        total = sum(float(_lift(np.float64(c))) * x for c, x in zip(coeffs, inputs))
+        return [np.asarray(total, np.float32)]
+
+    return rule
+
+
+def _affine(scale: float, shift: float) -> Rule:
+    """Power with power 1: shift + scale * x."""
+
+    def rule(net: Any, index: int, inputs: list[np.ndarray], saved: list[np.ndarray]) -> list[np.ndarray]:
+        lifted_scale, lifted_shift = float(_lift(np.float64(scale))), float(_lift(np.float64(shift)))
+        return [(lifted_shift + lifted_scale * inputs[0]).astype(np.float32)]
+
+    return rule
+
+
+class _Magnitudes:
+    """The lifted magnitudes of the converter's own blobs that a summing layer reads (kept until their last reader
+    ran), and each summing layer's rerun."""
+
+    def __init__(self, names: list[str], types: list[str], bottoms: dict, rules: dict[int, Rule], source: dict):
+        self.names, self.rules, self.source = names, rules, source
+        self.bottoms = bottoms
+        readers: dict[str, int] = {}
+        for index, name in enumerate(names):
+            if index in rules:
+                for blob in bottoms[name]:
+                    readers[blob] = index
+        self.last_reader = readers  # blob -> the last summing layer that reads it
+        self.lifted: dict[str, np.ndarray] = {}  # converter's blob -> its lifted magnitude
+
+    def before(self, net: Any, index: int, name: str) -> list[np.ndarray] | None:
+        """The inputs of a summing layer as they are before it runs (an in-place layer overwrites them)."""
+        if index not in self.rules:
+            return None
+        return [np.array(net.blobs[b].data) for b in self.bottoms[name]]
+
+    def after(self, net: Any, index: int, name: str, tops: list[str], saved: list[np.ndarray] | None) -> dict:
+        """{top: magnitude} for a summing layer's tops that stand for MXNet tensors (none for other layers); keeps
+        the lifted magnitudes of the converter's own tops that a later summing layer reads."""
+        rule = self.rules.get(index)
+        if rule is None:
+            for top in tops:  # no allowance: its own size
+                if top not in self.source and top in self.last_reader:
+                    self.lifted[top] = _lift(np.array(net.blobs[top].data))
+            return {}
+        inputs = [
+            self.lifted[b] if b in self.lifted and b not in self.source else _lift(value)
+            for b, value in zip(self.bottoms[name], saved)
+        ]
+        lifted = rule(net, index, inputs, saved)
+        sizes = {}
+        for top, value in zip(tops, lifted):
+            if top in self.source:
+                size = _lower(value)
+                sizes[top] = size if np.isfinite(size) else None
+            elif top in self.last_reader:
+                self.lifted[top] = value
+        return sizes
+
+    def release(self, index: int) -> None:
+        for blob in [b for b, last in self.last_reader.items() if last <= index and b in self.lifted]:
+            del self.lifted[blob]
 
 
 # MXNet's tensors are computed in chunks of about this many bytes, in the order the layers need them (one forward
@@ -202,7 +453,7 @@ def _sources(names, types, tops, bottoms, reference: MXNetReference) -> dict[str
     return source
 
 
-def _segments(names, types, tops, bottoms, source, errors, reference: MXNetReference) -> LocalResult:
+def _segments(names, types, tops, bottoms, source, errors, reference: MXNetReference, result: LocalResult):
     """Group layers joined by blobs of the converter's own (union-find), in net order."""
     parent = list(range(len(names)))
 
@@ -229,13 +480,13 @@ def _segments(names, types, tops, bottoms, source, errors, reference: MXNetRefer
     for i in range(len(names)):
         if i not in skipped:
             groups.setdefault(find(i), []).append(i)
-    result = LocalResult([])
     for members in sorted(groups.values()):
         outputs = [t for i in members for t in tops[names[i]] if t in errors]
         if not outputs:
             result.unchecked.extend(names[i] for i in members)
             continue
-        worst = max(outputs, key=lambda t: errors[t][0].relative)
+        # The worst output: one beyond the tolerance first, then the largest relative error.
+        worst = max(outputs, key=lambda t: (not errors[t][0].within, errors[t][0].relative))
         node, op = reference.nodes.get(source[outputs[0]], (source[outputs[0]], "?"))
         notes = sorted({errors[t][1] for t in outputs if errors[t][1]})
         result.segments.append(
@@ -247,6 +498,7 @@ def _segments(names, types, tops, bottoms, source, errors, reference: MXNetRefer
                 op,
                 errors[worst][0],
                 ", ".join(notes),
+                constant=all(errors[t][0].constant for t in outputs),
             )
         )
     return result

@@ -10,10 +10,15 @@ The file is a plain .npz (read with allow_pickle=False: nothing in it is execute
 - `input:NAME`: each input as MXNet took it (float32, RGB for an image net; NAME is MXNet's input variable);
 - `output:NAME`: each MXNet output, NAME being the tensor the Caffe output blob is named after (a Caffe output
   `NAME_softmax`, from convert --softmax, is compared with the softmax of `output:NAME`);
-- `meta`: a JSON string: format, version, the model and input descriptions, the MXNet and gluon2caffe versions.
+- `output2:NAME` (version 2): each MXNet output on a second input (verification.second_inputs: another seed, an
+  image mirrored with noise), for the input-dependence check every verdict makes: an output the second input does not
+  move, or a constant one, proves nothing (`not conclusive`). A file without them is not conclusive either, and says
+  how to add them;
+- `meta`: a JSON string: format, version, the model and input descriptions (also of the second input), the MXNet and
+  gluon2caffe versions.
 
 A net with one input and one output matches them whatever their names, so an .npz written by hand (np.savez with
-`input:data` and `output:out`) works too.
+`input:data`, `output:out` and `output2:out`) works too.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 
 from ..errors import InvalidCallError
 from . import (
+    Dependence,
     VerificationResult,
     _output_counterpart,
     _softmax,
@@ -35,14 +41,22 @@ from . import (
     compare,
     default_runtime,
     forward,
+    input_dependence,
     input_specs,
     make_inputs,
     net_outputs,
     read_prototxt,
+    second_inputs,
 )
 
-FORMAT, VERSION = "gluon2caffe-reference", 1
-INPUT, OUTPUT, META = "input:", "output:", "meta"
+FORMAT, VERSION = "gluon2caffe-reference", 2
+INPUT, OUTPUT, SECOND, META = "input:", "output:", "output2:", "meta"
+# Why a reference without second outputs proves nothing, and what to do.
+NO_SECOND = (
+    "the reference holds no MXNet outputs for a second input (output2:NAME), so whether the outputs depend on the "
+    "input cannot be checked: save it again with `gluon2caffe reference` (or add output2:NAME, MXNet's output for "
+    "another input)"
+)
 
 
 @dataclass
@@ -53,6 +67,7 @@ class SavedReference:
     outputs: dict[str, np.ndarray]
     meta: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    second_outputs: dict[str, np.ndarray] = field(default_factory=dict)  # MXNet's outputs on a second input
 
     @property
     def description(self) -> str:
@@ -70,8 +85,8 @@ def save_reference(
     description: str = "",
 ) -> SavedReference:
     """Run `against` (a HybridBlock or an ExportedModel) in MXNet on one input and save the input and every output
-    to `path` (.npz). input_shape: one shape, or {input name: shape}; input: as `verify`'s (None: random, `seed`).
-    Needs MXNet (the old machine)."""
+    to `path` (.npz), and every output on a second input (second_inputs). input_shape: one shape, or {input name:
+    shape}; input: as `verify`'s (None: random, `seed`). Needs MXNet (the old machine)."""
     from . import MXNetReference
 
     if isinstance(against, SavedReference):
@@ -80,6 +95,8 @@ def save_reference(
     reference = MXNetReference(against, shapes)
     x, input_description = make_inputs(input, shapes, seed)
     outputs = reference.run(x, list(reference.outputs))
+    x2, second_description = second_inputs(input, x, seed)
+    second = reference.run(x2, list(reference.outputs))
     inputs = {reference.vars[name]: value for name, value in x.items()}
     import mxnet as mx
 
@@ -90,10 +107,11 @@ def save_reference(
         "version": VERSION,
         "model": description or getattr(against, "name", None) or type(against).__name__,
         "input": input_description,
+        "second_input": second_description,
         "mxnet": mx.__version__,
         "gluon2caffe": __version__,
     }
-    saved = SavedReference(inputs, outputs, meta, str(path))
+    saved = SavedReference(inputs, outputs, meta, str(path), second)
     write_reference(saved, path)
     return saved
 
@@ -121,6 +139,7 @@ def write_reference(saved: SavedReference, path: str | os.PathLike) -> str:
     path = os.fspath(path)
     arrays = {f"{INPUT}{name}": np.asarray(v) for name, v in saved.inputs.items()}
     arrays.update({f"{OUTPUT}{name}": np.asarray(v) for name, v in saved.outputs.items()})
+    arrays.update({f"{SECOND}{name}": np.asarray(v) for name, v in saved.second_outputs.items()})
     arrays[META] = np.array(json.dumps(saved.meta, sort_keys=True))
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -147,6 +166,7 @@ def load_reference(path: str | os.PathLike) -> SavedReference:
         raise InvalidCallError(f"--reference {path}: not a readable .npz ({exc})") from None
     inputs = {name[len(INPUT) :]: a for name, a in arrays.items() if name.startswith(INPUT)}
     outputs = {name[len(OUTPUT) :]: a for name, a in arrays.items() if name.startswith(OUTPUT)}
+    second = {name[len(SECOND) :]: a for name, a in arrays.items() if name.startswith(SECOND)}
     if not inputs or not outputs:
         raise InvalidCallError(
             f"--reference {path}: expected arrays named input:NAME and output:NAME, found {sorted(arrays)} "
@@ -163,14 +183,15 @@ def load_reference(path: str | os.PathLike) -> SavedReference:
             f"--reference {path}: format {meta.get('format')} v{meta.get('version')} is not one "
             f"this gluon2caffe reads ({FORMAT} v{VERSION})"
         )
-    return SavedReference(inputs, outputs, meta, path)
+    return SavedReference(inputs, outputs, meta, path, second)
 
 
 def verify_reference(
     prototxt: str, caffemodel: str, reference: SavedReference, *, runtime: str | None = None, to_bgr: bool = True
 ) -> VerificationResult:
     """Run PROTOTXT/CAFFEMODEL on the saved input and compare each output with the saved MXNet output (the rules of
-    `verify` without its layer checks, which need MXNet's internal tensors). No MXNet."""
+    `verify` without its layer checks, which need MXNet's internal tensors; the input dependence from the saved
+    outputs on a second input, or not conclusive without them). No MXNet."""
     runtime = runtime or default_runtime()
     text_net = read_prototxt(prototxt)
     shapes = input_specs(text_net)
@@ -189,7 +210,24 @@ def verify_reference(
                 "was the reference saved for this model and --input-shape?"
             )
         result.outputs[name] = compare(blobs[name].reshape(expected.shape), expected)
+    result.dependence = _dependence(reference, pairs, result)
     return result
+
+
+def _dependence(reference: SavedReference, pairs: dict[str, tuple[str, bool]], result: VerificationResult):
+    """The input-dependence check from the saved second outputs (a Dependence without changes, saying what is
+    missing, when the file has none for some output)."""
+    if not all(saved in reference.second_outputs for saved, _ in pairs.values()):
+        return Dependence(NO_SECOND, {}, {})
+    first, second = {}, {}
+    for name, (saved, softmax) in pairs.items():
+        value, other = reference.outputs[saved], reference.second_outputs[saved]
+        if np.size(other) != np.size(value):
+            raise InvalidCallError(f"{SECOND}{saved} has {other.shape}, {OUTPUT}{saved} {value.shape}")
+        first[name] = _softmax(value, axis=1) if softmax else value
+        second[name] = _softmax(other.reshape(value.shape), axis=1) if softmax else other
+    described = reference.meta.get("second_input", "the saved second input")
+    return input_dependence(first, second, result.outputs, described)
 
 
 def _match_inputs(reference: SavedReference, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
