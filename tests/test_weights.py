@@ -148,6 +148,8 @@ def test_an_untrained_gluoncv_ssd_is_refused():
         with pytest.raises(InvalidWeightsError) as info:
             convert_ssd_model(net, (1, 3, 300, 300))
     assert {node for node, *_ in info.value.problems} == {
-        f"ssd0_expand_{kind}bn{i}" for kind in ("", "trans_") for i in range(4)
+        f"{net.name}_expand_{kind}bn{i}"
+        for kind in ("", "trans_")
+        for i in range(4)  # ssd0 alone, ssdN in a worker
     }
     assert str(info.value).startswith("8 node(s) have weights no runtime can compute with; nothing was converted")
