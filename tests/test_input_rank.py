@@ -161,6 +161,15 @@ def test_3d_sum_pooling_is_refused_naming_the_node():
         convert(net, (1, 2, 5, 5, 5), to_bgr=False)
 
 
+@pytest.mark.op("Pooling")
+def test_1d_sum_pooling_is_refused_naming_the_node():
+    """Found by tests/test_op_properties.py: a refusal inside the 1-D pooling's 2-D form named that form's internal
+    node ('..._2d'), which is in no graph the user has."""
+    net = lam(lambda F, x: F.Pooling(x, kernel=(2,), pool_type="sum", name="pool1d"))
+    with pytest.raises(ConversionError, match=r"^node '\w*pool1d' op Pooling attribute 'pool_type': is 'sum'"):
+        convert(net, (1, 2, 5), to_bgr=False)
+
+
 @pytest.mark.parametrize(
     "shape", [(0, 4), (2, -1, 3), (1, 2, 3, 4, 5, 6), (), {"a": (1, 0)}, [(1, 3), (2, 0)], {"": (1, 3)}]
 )
