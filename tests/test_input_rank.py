@@ -170,6 +170,14 @@ def test_1d_sum_pooling_is_refused_naming_the_node():
         convert(net, (1, 2, 5), to_bgr=False)
 
 
+@pytest.mark.op("Flatten")
+def test_flatten_of_a_vector():
+    """Found by tests/test_op_properties.py: Flatten of (N,) is (N, 1) in MXNet, and Caffe's Flatten aborted the
+    process on a blob without axis 1 ("axis 1 out of range for 1-D Blob"): written as a Reshape."""
+    checked = check_block(seq(lam(lambda F, x: F.Flatten(x)), nn.Dense(3)), (4,))
+    assert checked.layer_types[:2] == ["Input", "Reshape"]
+
+
 @pytest.mark.parametrize(
     "shape", [(0, 4), (2, -1, 3), (1, 2, 3, 4, 5, 6), (), {"a": (1, 0)}, [(1, 3), (2, 0)], {"": (1, 3)}]
 )

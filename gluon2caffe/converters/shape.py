@@ -16,7 +16,12 @@ register_removed("Dropout", "_copy", "identity", doc="identity at inference (rem
 
 @register("Flatten", caffe="Flatten")
 def convert_flatten(node: Node, ctx: EmitContext) -> None:
-    """Flatten -> Flatten (axis 1 to the end, C-order like MXNet)."""
+    """Flatten -> Flatten (axis 1 to the end, C-order like MXNet).
+
+    A 1-D input (N,) becomes (N, 1) in MXNet; Caffe's Flatten aborts on a blob without axis 1, so it is a Reshape."""
+    if len(ctx.shape(node.inputs[0])) == 1:
+        ctx.layer(node.name, "Reshape", [node.inputs[0]], [node.outputs[0]]).reshape_param.shape.dim.extend([0, 1])
+        return
     ctx.layer(node.name, "Flatten", [node.inputs[0]], [node.outputs[0]])
 
 
