@@ -178,6 +178,16 @@ def test_flatten_of_a_vector():
     assert checked.layer_types[:2] == ["Input", "Reshape"]
 
 
+@pytest.mark.op("_copy")
+def test_an_input_that_is_also_an_output_read_by_layers_is_refused():
+    """Found by tests/test_op_properties.py: a graph that outputs its input (through an identity) and also reads it
+    renamed the net's Input to 'data_inner', so a caller feeding 'data' fed nothing (silently wrong outputs)."""
+    net = lam(lambda F, x: [F.identity(x), F.relu(x)])
+    with pytest.raises(ConversionError, match=r"^node 'data': is an input of the graph and also one of its outputs"):
+        convert(net, (2, 3), to_bgr=False)
+    check_block(lam(lambda F, x: [x * 1, F.relu(x)]), (2, 3), init=False)  # what the message suggests converts
+
+
 @pytest.mark.parametrize(
     "shape", [(0, 4), (2, -1, 3), (1, 2, 3, 4, 5, 6), (), {"a": (1, 0)}, [(1, 3), (2, 0)], {"": (1, 3)}]
 )
