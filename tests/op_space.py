@@ -289,11 +289,17 @@ def leaky_relu(draw):
 
 @st.composite
 def clip(draw):
-    lo, hi = draw(FLOATS), draw(FLOATS)
-    if draw(st.integers(0, 5)):
-        lo, hi = min(lo, hi), max(lo, hi)
-    if draw(st.integers(0, 3)) == 0:
+    """Bounds inside the data's range mostly (a clip wholly outside it is a constant: a dead example), ReLU6's
+    (0, 6) with inputs beyond 6, and now and then a_min > a_max or a_min == a_max."""
+    lo = float(draw(st.sampled_from([-3.0, -1.5, -0.5, 0.0, 0.25, 1.0, 2.0])))
+    hi = lo + draw(st.sampled_from([0.5, 1.0, 2.0, 3.5, 8.0]))
+    form = draw(st.sampled_from(["range"] * 6 + ["relu6"] * 3 + ["swapped", "equal"]))
+    if form == "relu6":
         lo, hi = 0.0, 6.0
+    elif form == "swapped":
+        lo, hi = hi, lo
+    elif form == "equal":
+        hi = lo
     case = Case("clip", {"a_min": lo, "a_max": hi}, (draw(shapes()),))
     case.relu6 = draw(st.sampled_from(["exact", "layer"]))
     case = common(draw, case)
