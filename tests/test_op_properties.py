@@ -398,10 +398,10 @@ KNOWN_FAILURES: list[KnownFailure] = [
     KnownFailure(
         ("LeakyReLU",),
         "opencv",
-        "PReLU on a 2-D or 3-D input",
+        "a shared PReLU slope (one value, Caffe's 0-d blob; Gluon's PReLU default): OpenCV cannot read a 0-d blob",
         r"CV_MAX_DIM|Assertion failed",
-        _case_is(lambda case: case.attrs.get("act_type") == "prelu" and len(case.inputs[0]) < 4),
-        Case("LeakyReLU", {"act_type": "prelu"}, ((1, 1),)),
+        _net_has(lambda net: any(layer.prelu_param.channel_shared for layer in layers(net, "PReLU"))),
+        Case("LeakyReLU", {"act_type": "prelu"}, ((2, 1, 4, 5),)),
         RT29,
     ),
     # -- MNN 3.6.1 ---------------------------------------------------------------------------------------------------
