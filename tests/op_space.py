@@ -181,6 +181,13 @@ def _times_constant(node: Callable, case: Case, operands: list) -> Any:
     return node("broadcast_mul", x, mx.sym.var(f"{NODE}scale", shape=(1, case.inputs[0][1], 1, 1)))
 
 
+def _positive(node: Callable, case: Case, operands: list) -> Any:
+    """op(x * x + 0.25): s / x and x ** s on values away from 0 (and above it, where a fractional power is finite);
+    on both-sign noise a value near 0 makes the output's scale, and so its tolerance, enormous."""
+    x = node("_plus_scalar", node("elemwise_mul", operands[0], operands[0]), scalar=0.25)
+    return node(case.op, x, **case.attrs)
+
+
 def _consumed(node: Callable, case: Case, operands: list) -> Any:
     """The op's output read by another layer and also an output of the graph (Split plumbing)."""
     import mxnet as mx
@@ -197,6 +204,7 @@ CONTEXTS: dict[str, Callable] = {
     "before_pool": _before_pool,
     "times_constant": _times_constant,
     "consumed": _consumed,
+    "positive": _positive,
 }
 
 
@@ -323,7 +331,8 @@ POWERS = st.one_of(st.sampled_from([2.0, 3.0, -1.0, 1.0, 4.0, -2.0]), SCALAR)
 def scalar(draw, op: str):
     attrs = {"scalar": draw(POWERS if op == "_power_scalar" else SCALAR)}
     pick(BOOL, draw, attrs, "is_int")
-    return common(draw, Case(op, attrs, (draw(shapes()),), context=draw(st.sampled_from(["", "consumed"]))))
+    contexts = {"_rdiv_scalar": ["positive"] * 3 + [""], "_power_scalar": ["positive", ""]}.get(op, ["", "consumed"])
+    return common(draw, Case(op, attrs, (draw(shapes()),), context=draw(st.sampled_from(contexts))))
 
 
 @st.composite
