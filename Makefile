@@ -99,10 +99,12 @@ TEST_JOBS ?= -n 2 --dist loadfile --max-worker-restart=0
 test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NO_MXNET_STAMPS) $(if $(NCNN_TOOL_SRC),caffe2ncnn)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(TEST_JOBS) $(PYTEST_ARGS)
 
-# The random-network differential tests with a long random profile (FUZZ_EXAMPLES, default 3000), for local use.
+# The random-network differential tests with a long random profile (FUZZ_EXAMPLES, default 3000), and the operator
+# property suite (OP_FUZZ_EXAMPLES in pycaffe, default 5000, a quarter of that per runtime), for local use.
 fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP)
-	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 GLUON2CAFFE_FUZZ_PROFILE=fuzz $(PY) -m pytest \
-		tests/test_random_nets.py tests/test_loader_fuzz.py --hypothesis-show-statistics $(PYTEST_ARGS)
+	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 GLUON2CAFFE_FUZZ_PROFILE=fuzz MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest \
+		tests/test_random_nets.py tests/test_loader_fuzz.py tests/test_op_properties.py --hypothesis-show-statistics \
+		$(PYTEST_ARGS)
 
 # Convert and verify the whole zoo (every task family of tools/zoo_models.py) in the real Caffe; rewrites
 # docs/model_zoo.md (ZOO_ARGS="--task segmentation", --family ...). ZOO_ARGS="--runtime mnn --runtime ncnn" also runs each model in those runtimes and

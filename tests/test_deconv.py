@@ -12,9 +12,9 @@ from mxnet.gluon import nn
 from gluon2caffe.ir.attrs import Attrs
 from gluon2caffe.ir.graph import Node
 from gluon2caffe.converters.deconv import mxnet_pad_adj
-from gluon2caffe import convert
+from gluon2caffe import ConversionError, convert
 from gluon2caffe.verification import TOLERANCE, compare, run_converted
-from helpers import Lambda, check_block, make_input, seq
+from helpers import Lambda, check_block, make_input, seq, symbol_block
 
 CASES = {
     # name: (Conv2DTranspose kwargs, input shape)
@@ -119,17 +119,33 @@ def test_deconvolution_target_shape(case, tmp_path):
     assert np.max(np.abs(outputs[0] - outputs[1])) > 100 * TOLERANCE
 
 
+@pytest.mark.op("Deconvolution")
+def test_target_shape_with_another_pad_is_refused():
+    """Found by tests/test_op_properties.py: kernel (1, 4), stride 2, pad (0, 1), target_shape (3, 1) on a (2, 1)
+    input implies pad (0, 2); MXNet's reference kernel reads its output from there (as the converter did), its CPU
+    oneDNN kernel, the pip build's default, from the given pad 1: they differ (relative 2.2), so it is refused."""
+    import mxnet as mx
+
+    y = mx.sym.Deconvolution(
+        mx.sym.var("data"), kernel=(1, 4), stride=(2, 2), pad=(0, 1), target_shape=(3, 1), num_filter=1, name="up"
+    )
+    net = symbol_block(y, {"up_weight": np.ones((2, 1, 1, 4), np.float32)})
+    with pytest.raises(ConversionError, match=r"node '\w*up' op Deconvolution attribute 'target_shape': is \(3, 1\)"):
+        convert(net, (1, 2, 2, 1), to_bgr=False)
+
+
 def test_target_shape_recomputes_pad_and_adj():
     """MXNet's rule (deconvolution-inl.h, InferPad): total = s(in - 1) + dk - target, adj = total % 2, pad =
-    ceil(total / 2); the given pad/adj are ignored."""
+    ceil(total / 2); the given adj is ignored (a given pad must be that one: test_target_shape_with_another_pad_is_
+    refused)."""
     attrs = Attrs(
         "d",
         "Deconvolution",
         {
             "kernel": "(4, 3)",
             "stride": "(2, 2)",
-            "pad": "(5, 5)",
-            "adj": "(1, 1)",
+            "pad": "(1, 1)",
+            "adj": "(0, 0)",
             "target_shape": "(15, 12)",
             "num_filter": "2",
         },

@@ -23,6 +23,16 @@ def test_fully_connected_last_axis(use_bias):
     assert checked.mxnet_outputs[0].shape == (2, 3, 4, 6)
 
 
+@pytest.mark.op("FullyConnected")
+@pytest.mark.parametrize("flatten", [True, False])
+def test_fully_connected_on_a_vector(flatten):
+    """Found by tests/test_op_properties.py: on a 1-D input (N,), flatten=True is N samples of one feature ((N, 1) ->
+    (N, units)); the InnerProduct on axis 1 of a 1-D blob aborted Caffe. flatten=False takes the whole vector as one
+    sample's features ((N,) -> (units,))."""
+    checked = check_block(seq(nn.Dense(3, flatten=flatten)), (4,))
+    assert checked.mxnet_outputs[0].shape == ((4, 3) if flatten else (3,))
+
+
 @pytest.mark.op("Flatten", "FullyConnected")
 def test_flatten_then_dense():
     net = seq(nn.Conv2D(4, 3), nn.Flatten(), nn.Dense(5))

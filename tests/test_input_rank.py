@@ -161,6 +161,33 @@ def test_3d_sum_pooling_is_refused_naming_the_node():
         convert(net, (1, 2, 5, 5, 5), to_bgr=False)
 
 
+@pytest.mark.op("Pooling")
+def test_1d_sum_pooling_is_refused_naming_the_node():
+    """Found by tests/test_op_properties.py: a refusal inside the 1-D pooling's 2-D form named that form's internal
+    node ('..._2d'), which is in no graph the user has."""
+    net = lam(lambda F, x: F.Pooling(x, kernel=(2,), pool_type="sum", name="pool1d"))
+    with pytest.raises(ConversionError, match=r"^node '\w*pool1d' op Pooling attribute 'pool_type': is 'sum'"):
+        convert(net, (1, 2, 5), to_bgr=False)
+
+
+@pytest.mark.op("Flatten")
+def test_flatten_of_a_vector():
+    """Found by tests/test_op_properties.py: Flatten of (N,) is (N, 1) in MXNet, and Caffe's Flatten aborted the
+    process on a blob without axis 1 ("axis 1 out of range for 1-D Blob"): written as a Reshape."""
+    checked = check_block(seq(lam(lambda F, x: F.Flatten(x)), nn.Dense(3)), (4,))
+    assert checked.layer_types[:2] == ["Input", "Reshape"]
+
+
+@pytest.mark.op("_copy")
+def test_an_input_that_is_also_an_output_read_by_layers_is_refused():
+    """Found by tests/test_op_properties.py: a graph that outputs its input (through an identity) and also reads it
+    renamed the net's Input to 'data_inner', so a caller feeding 'data' fed nothing (silently wrong outputs)."""
+    net = lam(lambda F, x: [F.identity(x), F.relu(x)])
+    with pytest.raises(ConversionError, match=r"^node 'data': is an input of the graph and also one of its outputs"):
+        convert(net, (2, 3), to_bgr=False)
+    check_block(lam(lambda F, x: [x * 1, F.relu(x)]), (2, 3), init=False)  # what the message suggests converts
+
+
 @pytest.mark.parametrize(
     "shape", [(0, 4), (2, -1, 3), (1, 2, 3, 4, 5, 6), (), {"a": (1, 0)}, [(1, 3), (2, 0)], {"": (1, 3)}]
 )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock, nn
 
-from gluon2caffe import convert, load_exported
+from gluon2caffe import ConversionError, convert, load_exported
 from gluon2caffe.verification import compare, run_converted
 from helpers import check_block, lam, make_input, seq
 
@@ -51,6 +51,18 @@ def test_reshape_of_a_reshape_that_changed_the_batch():
     fn = lambda F, x: F.reshape(F.reshape(x, (-1, 3, 4)), (0, -1))
     checked = check_block(seq(nn.Conv2D(4, 3, padding=1), nn.GlobalAvgPool2D(), nn.Flatten(), lam(fn)), (6, 3, 5, 5))
     assert checked.mxnet_outputs[0].shape == (2, 12)
+
+
+@pytest.mark.op("Reshape")
+@pytest.mark.parametrize("shape", [(-2, -1), (1,), (0, 2)])
+def test_reshape_to_another_size_is_refused(shape):
+    """Found by tests/test_op_properties.py: MXNet 1.9.1 compiled its Reshape size check out, so its shape inference
+    passes a shape of another size ((-2, -1) fills the -1 in at its code's position: (2, 3) -> (2, 1, 1)) and its
+    forward writes past the tensor (the process aborts); the converter wrote it and Caffe aborted loading it. Refused,
+    naming the node (MXNet is never run on it here)."""
+    net = lam(lambda F, x: F.reshape(x, shape, name="bad"))
+    with pytest.raises(ConversionError, match=r"node '\w*bad' op Reshape attribute 'shape': turns \(2, 3\) "):
+        convert(net, (2, 3), to_bgr=False)
 
 
 @pytest.mark.op("squeeze")

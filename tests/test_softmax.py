@@ -3,6 +3,7 @@
 import pytest
 from mxnet.gluon import nn
 
+from gluon2caffe import ConversionError, convert
 from helpers import check_block, lam, seq
 
 
@@ -23,3 +24,16 @@ def test_softmax_option_appends_class_softmax():
     last = checked.result.text_net.layer[-1]
     assert last.type == "Softmax" and last.softmax_param.axis == 1
     assert checked.result.graph.outputs == [last.top[0]]
+
+
+@pytest.mark.op("softmax")
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_softmax_dtype(dtype):
+    """Found by tests/test_op_properties.py: dtype='float16' rounds MXNet's output to half precision (2.4e-4 off
+    what Caffe's float32 computes) and converted as if exact; it is refused, float32 and float64 are exact."""
+    net = lam(lambda F, x: F.softmax(x, axis=1, dtype=dtype, name="sm"))
+    if dtype == "float16":
+        with pytest.raises(ConversionError, match=r"node '\w*sm' op softmax attribute 'dtype': is 'float16'"):
+            convert(net, (2, 5), to_bgr=False)
+    else:
+        check_block(net, (2, 5), init=False, scale=3.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..errors import ConversionError
 from ..ir.graph import Node
 from .context import EmitContext
@@ -9,6 +11,13 @@ from .registry import register
 
 
 _ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "TanH", "softrelu": "BNLL"}
+
+
+def _reshaped(ctx: EmitContext, name: str, x: str, shape: tuple[int, ...]) -> str:
+    blob = ctx.unique(name)
+    ctx.layer(blob, "Reshape", [x], [blob]).reshape_param.shape.dim.extend([0, *shape[1:]])
+    ctx.set_shape(blob, shape)
+    return blob
 
 
 def _unary(node: Node, ctx: EmitContext, caffe_type: str) -> None:
@@ -49,7 +58,9 @@ def convert_tanh(node: Node, ctx: EmitContext) -> None:
 
 @register("LeakyReLU", caffe="ReLU / PReLU / ELU")
 def convert_leaky_relu(node: Node, ctx: EmitContext) -> None:
-    """LeakyReLU leaky -> ReLU(negative_slope); prelu -> PReLU (its gamma); elu -> ELU(alpha)."""
+    """LeakyReLU leaky -> ReLU(negative_slope); prelu -> PReLU (its gamma); elu -> ELU(alpha).
+
+    PReLU on a 5-D input runs on its (N, C, rest) Reshape: Caffe's PReLU takes at most 4-D blobs."""
     a = node.attrs
     act = a.str("act_type", "leaky")
     x, out = node.inputs[0], node.outputs[0]
@@ -60,13 +71,23 @@ def convert_leaky_relu(node: Node, ctx: EmitContext) -> None:
     elif act == "prelu":
         gamma = ctx.param(node.inputs[1]).reshape(-1)
         shared = gamma.size == 1
-        # Caffe's shared PReLU slope is a 0-d blob; a per-channel one has shape (C,).
-        layer = ctx.layer(node.name, "PReLU", [x], [out], [gamma.reshape(()) if shared else gamma])
-        layer.prelu_param.channel_shared = shared
-        if gamma.size not in (1, ctx.shape(x)[1]):
+        shape = ctx.shape(x)
+        if gamma.size not in (1, shape[1]):
             raise ConversionError(
                 f"PReLU gamma of size {gamma.size} is neither shared nor per channel", node.name, node.op, "act_type"
             )
+        top = out
+        if len(shape) > 4:  # Caffe's PReLU reads its blob through the 4-D accessors (it aborts on 5-D): (N, C, rest)
+            x = _reshaped(ctx, f"{node.name}_as_3d", x, (shape[0], shape[1], math.prod(shape[2:])))
+            top = ctx.unique(f"{node.name}_3d")
+        # Caffe's shared PReLU slope is a 0-d blob; a per-channel one has shape (C,).
+        layer = ctx.layer(
+            node.name if top == out else top, "PReLU", [x], [top], [gamma.reshape(()) if shared else gamma]
+        )
+        layer.prelu_param.channel_shared = shared
+        if top != out:
+            ctx.set_shape(top, ctx.shape(x))
+            ctx.layer(node.name, "Reshape", [top], [out]).reshape_param.shape.dim.extend([0, *shape[1:]])
     else:
         raise ConversionError(
             f"is {act!r}; exact Caffe layers exist for leaky, prelu, elu", node.name, node.op, "act_type"

@@ -15,6 +15,14 @@ from .registry import register
 def convert_batchnorm(node: Node, ctx: EmitContext) -> None:
     """BatchNorm -> BatchNorm (global stats, the node's eps) + Scale (gamma, or 1 with fix_gamma; beta)."""
     x = node.inputs[0]
+    if any(ctx.graph.use_count(t) for t in node.outputs[1:]):
+        raise ConversionError(
+            "its mean and inverse-std outputs (output_mean_var) are read; at inference they are the moving statistics, "
+            "which no Caffe layer outputs: read only the normalized output",
+            node.name,
+            node.op,
+            "output_mean_var",
+        )
     if batchnorm_axis(node, len(ctx.shape(x))) != 1:
         raise ConversionError(
             "Caffe BatchNorm normalizes axis 1 only; this node normalizes another axis", node.name, node.op, "axis"

@@ -43,7 +43,20 @@ def mxnet_pad_adj(node: Node, in_size: tuple[int, ...]) -> tuple[tuple[int, ...]
                 "target_shape",
             )
         totals = [s * (i - 1) + d * (k - 1) + 1 - t for s, i, d, k, t in zip(stride, in_size, dilate, kernel, target)]
-        return tuple((t + 1) // 2 for t in totals), tuple(t % 2 for t in totals)
+        pad = tuple((t + 1) // 2 for t in totals)
+        given = spatial_nd(node, "pad", a.int_tuple("pad", ()), 0, ndim)
+        if any(given) and given != pad:
+            # MXNet's own kernels disagree here: its reference (and GPU) kernel reads the full output from the pad
+            # target_shape implies, its CPU oneDNN kernel (the pip build's default) from the given `pad` (without
+            # one, oneDNN refuses a target_shape that implies a pad, and the reference kernel is MXNet's answer).
+            raise ConversionError(
+                f"is {target} with pad {given}, but it implies pad {pad}: MXNet's CPU (oneDNN) and reference kernels "
+                "compute different outputs for it; give pad equal to the implied one (or a target_shape that agrees)",
+                node.name,
+                node.op,
+                "target_shape",
+            )
+        return pad, tuple(t % 2 for t in totals)
     pad = a.int_tuple("pad", ())
     adj = a.int_tuple("adj", ())
     return (

@@ -84,6 +84,12 @@ def _expose_consumed_outputs(graph_outputs: list[str], ctx: EmitContext) -> None
     outputs = {ctx.blob(t) for t in graph_outputs}
     consumed = {b for layer in ctx.layers for b in layer.proto.bottom}
     for blob in sorted(outputs & consumed):
+        if blob in ctx.graph.inputs:  # renaming it would rename the net's input: its feeders would feed nothing
+            raise ConversionError(
+                "is an input of the graph and also one of its outputs, and layers read it: a Caffe blob cannot be a "
+                "net input and a net output that layers read; output a copy (e.g. x * 1) or drop that output",
+                node=blob,
+            )
         inner = ctx.unique(f"{blob}_inner")
         position = 0
         for index, layer in enumerate(ctx.layers):

@@ -198,7 +198,11 @@ def _pooling_1d(node: Node, ctx: EmitContext) -> None:
     out = ctx.unique(f"{node.name}_2d")
     n, c, w = ctx.shape(node.outputs[0])
     ctx.set_shape(out, (n, c, 1, w))
-    convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
+    try:
+        convert_pooling(Node(out, node.op, attrs, [x], [out]), ctx)
+    except ConversionError as exc:  # name the 1-D node, not its 2-D form
+        message = str(exc).split(": ", 1)[1] if exc.node else str(exc)
+        raise ConversionError(message, node.name, node.op, exc.attr) from exc
     from_2d_output(node, ctx, out)
 
 

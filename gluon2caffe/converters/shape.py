@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ConversionError
@@ -16,7 +18,12 @@ register_removed("Dropout", "_copy", "identity", doc="identity at inference (rem
 
 @register("Flatten", caffe="Flatten")
 def convert_flatten(node: Node, ctx: EmitContext) -> None:
-    """Flatten -> Flatten (axis 1 to the end, C-order like MXNet)."""
+    """Flatten -> Flatten (axis 1 to the end, C-order like MXNet).
+
+    A 1-D input (N,) becomes (N, 1) in MXNet; Caffe's Flatten aborts on a blob without axis 1, so it is a Reshape."""
+    if len(ctx.shape(node.inputs[0])) == 1:
+        ctx.layer(node.name, "Reshape", [node.inputs[0]], [node.outputs[0]]).reshape_param.shape.dim.extend([0, 1])
+        return
     ctx.layer(node.name, "Flatten", [node.inputs[0]], [node.outputs[0]])
 
 
@@ -25,6 +32,18 @@ def convert_reshape(node: Node, ctx: EmitContext) -> None:
     """Reshape (codes 0/-1/-2/-3/-4, reverse) / expand_dims / squeeze -> Reshape to the inferred shape, batch copied."""
     x, out = node.inputs[0], node.outputs[0]
     in_shape, out_shape = ctx.shape(x), ctx.shape(out)
+    if math.prod(out_shape) != math.prod(in_shape) or min(out_shape, default=1) <= 0:
+        # MXNet 1.9.1 compiled its Reshape size check out: its shape inference passes such a shape (a -1 filled in
+        # at its code's position after a -2/-3/-4, a wrong literal, the deprecated target_shape) and its forward
+        # writes past the tensor.
+        raise ConversionError(
+            f"turns {in_shape} ({math.prod(in_shape)} values) into {out_shape}; MXNet 1.9.1 does not check a "
+            "Reshape's size (its forward reads and writes out of bounds) and no Caffe Reshape can: give a shape with "
+            "the same number of values",
+            node.name,
+            node.op,
+            "shape",
+        )
     dims = list(out_shape)
     if dims and in_shape and dims[0] == in_shape[0]:
         dims[0] = 0  # copy the batch size, so the Reshape does not pin it

@@ -235,28 +235,27 @@ def internal_tensor_names(symbol: Any, source_names: list[str]) -> list[str]:
     """IR tensor names of `symbol.get_internals()` outputs, in order (variables keep their own names).
 
     MXNet lists internals node by node in the order of the symbol JSON; `source_names` (the IR's name of each JSON
-    node) match them by position, which stays right when MXNet node names repeat.
+    node) match them by position, which stays right when MXNet node names repeat. A node's outputs are the run of
+    internals MXNet says it owns: they are called `<node>_output`, `<node>_output0`, `<node>_output1`, ... or by
+    the op's own names (BatchNorm with output_mean_var: `<node>_output`, `<node>_mean`, `<node>_var`); a run of one
+    owner holds several nodes when node names repeat, each starting at `_output` or `_output0`.
     """
     variables = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
-    outputs = symbol.get_internals().list_outputs()
+    internals = symbol.get_internals()
+    outputs = internals.list_outputs()
+    owners = [internals[i].name for i in range(len(outputs))]
     names, i = [], 0
     for node_name in source_names:
-        if i < len(outputs) and outputs[i] in variables:
+        if i >= len(outputs):
+            raise Gluon2CaffeError(f"MXNet's internal outputs do not follow the graph order at {node_name!r}")
+        if outputs[i] in variables:
             names.append(outputs[i])
             i += 1
             continue
-        match = _OUTPUT_SUFFIX.match(outputs[i]) if i < len(outputs) else None
-        if match is None:
-            raise Gluon2CaffeError(f"MXNet's internal outputs do not follow the graph order at {node_name!r}")
-        if match.group("index") == "":  # a single visible output
-            names.append(tensor_name(node_name, 0))
-            i += 1
-            continue
-        index = 0
-        while i < len(outputs):  # _output0, _output1, ... of this node
-            m = _OUTPUT_SUFFIX.match(outputs[i])
-            if m is None or m.group("index") != str(index):
-                break
+        owner, index = owners[i], 0
+        while i < len(outputs) and owners[i] == owner and outputs[i] not in variables:
+            if index and outputs[i] in (f"{owner}_output", f"{owner}_output0"):
+                break  # the next node of the same name
             names.append(tensor_name(node_name, index))
             i, index = i + 1, index + 1
     return names

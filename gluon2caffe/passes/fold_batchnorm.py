@@ -43,6 +43,8 @@ def _foldable(graph: Graph, producer: Node, bn: Node) -> bool:
     out = producer.outputs[0]
     if graph.use_count(out) != 1 or len(producer.outputs) != 1:
         return False
+    if any(graph.use_count(t) for t in bn.outputs[1:]):  # output_mean_var's statistics are read: the converter refuses
+        return False
     out_ndim = len(graph.shapes[out])
     channel_axis = 1
     if producer.op == "FullyConnected" and not producer.attrs.bool("flatten", True):
