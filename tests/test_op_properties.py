@@ -241,7 +241,6 @@ def _net_has(predicate: Callable[[Any], bool]) -> Callable[[Case, Any], bool]:
     return lambda case, net: predicate(net)
 
 
-FIX24 = "issue 24 (helper fix24)"
 RT29 = "issue 29 (helper rt29): a converter form that runtime computes"
 CONV_OPS = ("Convolution", "Deconvolution")
 IDENTITIES = ("_copy", "identity", "Dropout", "slice", "slice_axis", "slice_like", "Concat", "add_n", "squeeze")
