@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 
 from ..errors import ConversionError
@@ -70,6 +72,37 @@ def set_window_nd(param: Any, kernel: tuple[int, ...], stride: tuple[int, ...], 
                 getattr(param, field).append(values[0])
         else:
             getattr(param, field).extend(values)
+
+
+def equal_dilations(weight: np.ndarray, kernel, dilation) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """A 2-D (de)convolution with dilations (dh, dw), dh != dw, as one with equal dilations (MNN reads a
+    Convolution's two dilations swapped). An axis with a one-tap kernel takes the other's dilation (it has no effect
+    there: a 1-D convolution's 1 x K kernel); otherwise both take g = gcd(dh, dw) and each axis's taps spread d / g
+    apart with zero weights between them (x * 0 adds nothing: exact for finite values). Returns (weight, kernel,
+    dilation); the weight's last two axes are the kernel's (Convolution and Deconvolution alike)."""
+    (kh, kw), (dh, dw) = kernel, dilation
+    if kh == 1 or kw == 1:
+        d = dw if kh == 1 else dh
+        return weight, (kh, kw), (d, d)
+    g = math.gcd(dh, dw)
+    steps = (dh // g, dw // g)
+    size = ((kh - 1) * steps[0] + 1, (kw - 1) * steps[1] + 1)
+    stuffed = np.zeros(weight.shape[:-2] + size, weight.dtype)
+    stuffed[..., :: steps[0], :: steps[1]] = weight
+    return stuffed, size, (g, g)
+
+
+def pad_separately(ctx: Any, base: str, x: str, pad: tuple[int, int]) -> str:
+    """`x` zero-padded by `pad` (h, w) in its own layer: a depthwise 1x1 Convolution of weight 1 with that pad
+    (x * 1 inside, zeros around: exact), so the layer after it needs no pad. Returns the padded blob."""
+    n, c, h, w = ctx.shape(x)
+    padded = ctx.unique(f"{base}_padded")
+    layer = ctx.layer(padded, "Convolution", [x], [padded], [np.ones((c, 1, 1, 1), np.float32)])
+    p = layer.convolution_param
+    p.num_output, p.group, p.bias_term = c, c, False
+    set_window(p, (1, 1), pad=pad)
+    ctx.set_shape(padded, (n, c, h + 2 * pad[0], w + 2 * pad[1]))
+    return padded
 
 
 def one_hot_window(cuts: list[tuple[int, int]]) -> tuple[list[int], list[int], list[int]]:

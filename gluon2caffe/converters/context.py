@@ -14,30 +14,62 @@ from ..ir.graph import Graph
 
 @dataclass(frozen=True)
 class Patterns:
-    """How a target writes the two constructs whose best Caffe form differs between runtimes (all exact)."""
+    """How a target writes the constructs whose best Caffe form differs between runtimes (all exact), and what its
+    runtime cannot hold."""
 
     # Keeping part of a blob (Caffe's extra pooling window, a slice): 'convolution' (a depthwise or 1x1 Convolution
     # with one-hot weights: one top, loads everywhere) or 'slice' (Slice + Silence of the rest: OpenVINO's Model
     # Optimizer, caffe2onnx and x2paddle reject Silence; MNN turns the silenced blobs into extra outputs).
     crop: str
     # A product/sum with a tensor broadcast along trailing axes (SE gates, YOLO's objectness): 'eltwise' (the operand
-    # expanded by all-ones depthwise Deconvolutions, then Eltwise: loads everywhere) or 'scale' (Scale/Bias with
-    # two bottoms, no expanded copy: MNN and x2paddle reject it).
+    # expanded by all-ones depthwise Deconvolutions, then Eltwise: loads everywhere), 'scale' (Scale/Bias with
+    # two bottoms, no expanded copy: MNN and x2paddle reject it) or 'channel_scale' (that Scale only where the operand
+    # is one value per channel, an SE gate; 'eltwise' otherwise: ncnn applies a second bottom per channel only, so
+    # ResNeSt's (N, radix, C) gates or YOLO's (B, HW, A) objectness as a Scale are silently wrong there).
     broadcast: str
     # An average pooling with padding: 'pooling' (the pad in the Pooling layer) or 'convolution' (an explicit zero
     # pad by a depthwise 1x1 Convolution, then a pad-free Pooling): ncnn's Caffe importer averages over the real
     # elements only, where Caffe divides by the window including its padding.
     average_pad: str = "pooling"
+    # A depthwise 3x3 Convolution whose padding OpenCV's fast 3x3 depthwise kernel (4.11) misplaces: 'inline' (the
+    # pad in the Convolution) or 'separate' (the zero padding by its own depthwise 1x1 Convolution, then the
+    # convolution without pad), only where OpenCV would misplace it (converters/conv.py `opencv_misplaces_pad`).
+    depthwise_pad: str = "inline"
+    # A 2-D (de)convolution with unequal dilations: 'keep' them, or 'kernel' (both dilations their gcd, the kernel
+    # spread with zero weights between its taps: more multiply-adds, the same numbers): MNN reads a Convolution's two
+    # dilations swapped, (1, 2) as (2, 1); ncnn's caffe2ncnn keeps one of them for both axes.
+    unequal_dilation: str = "keep"
+    # Blobs of more than 4 axes: 'keep' (written as the graph has them: pycaffe, OpenCV, MNN and OpenVINO run them)
+    # or 'fold' (within 4 axes where the converter knows a form: a pixel shuffle as a one-hot Deconvolution, trailing
+    # axes no layer tells apart merged; converters/rank.py). ncnn holds at most 4-D blobs and computes something else
+    # beyond, without an error.
+    high_rank: str = "keep"
+    # The most axes a blob may have in the target's runtime (0: no limit); a net that needs more is refused for it.
+    max_rank: int = 0
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
 # measurements behind each choice).
 TARGETS: dict[str, Patterns] = {
-    "any": Patterns(crop="convolution", broadcast="eltwise", average_pad="convolution"),
+    "any": Patterns(
+        crop="convolution",
+        broadcast="eltwise",
+        average_pad="convolution",
+        depthwise_pad="separate",
+        unequal_dilation="kernel",
+        high_rank="fold",
+    ),
     "caffe": Patterns(crop="slice", broadcast="scale"),
-    "opencv": Patterns(crop="slice", broadcast="scale"),
-    "ncnn": Patterns(crop="slice", broadcast="scale", average_pad="convolution"),
-    "mnn": Patterns(crop="convolution", broadcast="eltwise"),
+    "opencv": Patterns(crop="slice", broadcast="scale", depthwise_pad="separate"),
+    "ncnn": Patterns(
+        crop="slice",
+        broadcast="channel_scale",
+        average_pad="convolution",
+        unequal_dilation="kernel",
+        high_rank="fold",
+        max_rank=4,
+    ),
+    "mnn": Patterns(crop="convolution", broadcast="eltwise", unequal_dilation="kernel"),
     "openvino": Patterns(crop="convolution", broadcast="scale"),
 }
 

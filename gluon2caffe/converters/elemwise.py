@@ -81,17 +81,18 @@ def _scale_or_bias_by_tensor(
 ) -> None:
     """x * operand / x + operand, the operand broadcast along trailing axes (an SE gate), in the target's broadcast
     pattern: expanded (expand_axes) + Eltwise, or a two-bottom Scale/Bias (the operand reshaped to the run, batch
-    copied)."""
+    copied); 'channel_scale' only where the operand holds one value per channel (and sample)."""
     out_shape = ctx.shape(out)
-    if ctx.options.patterns.broadcast == "eltwise":
-        _eltwise(ctx, node.name, kind, x, _tile_to(node, ctx, operand, out_shape, "b"), out)
-        return
     axis, num_axes = run
     shape = ctx.shape(operand)
     if axis > 0 and len(shape) == len(out_shape) and shape[:axis] == tuple(out_shape[:axis]):
         # A tensor of the output's rank with the same leading (batch) axes is per sample: keep the batch in the run,
         # so the Reshape can copy it and the net runs at any batch (at batch 1 the run could start after it).
         axis, num_axes = 0, num_axes + axis
+    broadcast = ctx.options.patterns.broadcast
+    if broadcast == "eltwise" or (broadcast == "channel_scale" and axis + num_axes > 2):
+        _eltwise(ctx, node.name, kind, x, _tile_to(node, ctx, operand, out_shape, "b"), out)
+        return
     operand_blob = ctx.blob(operand)
     if ctx.shape(operand) != tuple(out_shape[axis : axis + num_axes]):
         reshaped = ctx.unique(f"{node.name}_operand")

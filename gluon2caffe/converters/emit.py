@@ -12,6 +12,7 @@ from ..caffe.caffemodel import CaffeModel
 from ..errors import UnsupportedOperatorError
 from ..ir.graph import Graph, Node
 from .context import EmitContext, EmitOptions
+from .rank import check_rank, lower_rank
 from .registry import REGISTRY
 
 __all__ = ["CaffeModel", "EmitContext", "EmitOptions", "build_nets", "check_supported", "emit_layers"]
@@ -38,13 +39,19 @@ def emit_layers(
     for name, shape in graph.inputs.items():
         proto = ctx.layer(name, "Input", [], [name])
         proto.input_param.shape.add().dim.extend(shape)
+    origin: dict[int, tuple[str, str]] = {}  # id(layer) -> (node, op) that wrote it, for rank errors
     for node in graph.nodes:
+        start = len(ctx.layers)
         _convert(node, ctx)
+        origin.update((id(layer), (node.name, node.op)) for layer in ctx.layers[start:])
     outputs = tail(ctx) if tail else list(graph.outputs)
     _expose_consumed_outputs(outputs, ctx)
     _silence_dangling(outputs, ctx)
     ctx.outputs = [ctx.blob(t) for t in outputs]
     _merge_reshapes(ctx)
+    if options.patterns.high_rank == "fold":
+        lower_rank(ctx)
+    check_rank(ctx, origin)
     _unclash_names(ctx)
     for what, nodes in ctx.approximations.items():
         shown = ", ".join(nodes[:3]) + (f", ... ({len(nodes) - 3} more)" if len(nodes) > 3 else "")

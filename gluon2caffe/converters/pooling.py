@@ -11,7 +11,7 @@ from ..errors import ConversionError
 from ..ir.attrs import Attrs
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
-from ._common import as_2d_input, from_2d_output, require_nchw, set_window, spatial_2d, spatial_nd
+from ._common import as_2d_input, from_2d_output, pad_separately, require_nchw, set_window, spatial_2d, spatial_nd
 from .constants import emit_constant_blob
 from .context import EmitContext
 from .registry import register
@@ -220,17 +220,11 @@ def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) ->
 
 
 def _pad_explicitly(node: Node, ctx: EmitContext, x: str, kernel, stride, pad) -> tuple[str, tuple]:
-    """The average pooling's zero padding as its own layer (a depthwise 1x1 identity Convolution with that pad), so
-    the Pooling has none: its windows and divisors are Caffe's own (clipped at H + 2p of the padded blob, H + p of
-    the original), in every runtime. Returns the padded blob and Caffe's pad-free output size over it."""
-    n, c, h, w = ctx.shape(x)
-    padded = ctx.unique(f"{node.name}_padded")
-    layer = ctx.layer(padded, "Convolution", [x], [padded], [np.ones((c, 1, 1, 1), np.float32)])
-    p = layer.convolution_param
-    p.num_output, p.group, p.bias_term = c, c, False
-    set_window(p, (1, 1), pad=pad)
-    size = (h + 2 * pad[0], w + 2 * pad[1])
-    ctx.set_shape(padded, (n, c) + size)
+    """The average pooling's zero padding as its own layer (pad_separately), so the Pooling has none: its windows and
+    divisors are Caffe's own (clipped at H + 2p of the padded blob, H + p of the original), in every runtime. Returns
+    the padded blob and Caffe's pad-free output size over it."""
+    padded = pad_separately(ctx, node.name, x, tuple(pad))
+    size = ctx.shape(padded)[2:]
     return padded, tuple(caffe_pooled_size(size[i], kernel[i], 0, stride[i]) for i in (0, 1))
 
 
