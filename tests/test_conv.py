@@ -116,8 +116,12 @@ def test_opencv_misplaces_a_depthwise_pad_exactly_where_predicted(size):
 
 
 @pytest.mark.op("Convolution")
-def test_depthwise_pad_separately_in_openvino():
-    """A sample for OpenVINO (its Model Optimizer takes ~10 s a model): the rewritten cases and a few inline ones."""
+@pytest.mark.parametrize("target", ["any", "openvino"])
+def test_convolution_sample_in_openvino(target):
+    """A sample for OpenVINO (its Model Optimizer takes ~10 s a model): the cases OpenCV misplaces, unequal
+    dilations (OpenVINO reads them swapped, like MNN: written equal with a spread kernel) and a few others."""
     size = (7, 8)
-    cases = [case for case in _grid(size, C) if _misplaced(case, size)][:12] + _grid(size, C)[:4]
-    check_block(ConvGrid(cases), (2, C, *size), runtime="openvino")
+    depthwise, dense = _grid(size, C), _grid(size, 1)
+    cases = [case for case in depthwise if _misplaced(case, size)][:12] + depthwise[:4]
+    cases += [case for case in dense if case["dilation"][0] != case["dilation"][1]][::40]
+    check_block(ConvGrid(cases), (2, C, *size), runtime="openvino", target=target)

@@ -92,6 +92,19 @@ def equal_dilations(weight: np.ndarray, kernel, dilation) -> tuple[np.ndarray, t
     return stuffed, size, (g, g)
 
 
+def as_map(ctx: Any, base: str, x: str) -> str:
+    """An (N, C, 1, 1) blob through a Reshape to the same shape, for a layer that needs it as a map: a no-op in Caffe;
+    ncnn keeps a (C, 1, 1) blob as 1-D after a global pooling, and its Deconvolution crashes on one (see also
+    rank.py `reshape_pooled_maps`). Any other blob is returned as it is."""
+    shape = tuple(ctx.shape(x))
+    if len(shape) != 4 or shape[2:] != (1, 1):
+        return x
+    blob = ctx.unique(f"{base}_as_map")
+    ctx.layer(blob, "Reshape", [x], [blob]).reshape_param.shape.dim.extend([0, shape[1], 1, 1])
+    ctx.set_shape(blob, shape)
+    return blob
+
+
 def pad_separately(ctx: Any, base: str, x: str, pad: tuple[int, int]) -> str:
     """`x` zero-padded by `pad` (h, w) in its own layer: a depthwise 1x1 Convolution of weight 1 with that pad
     (x * 1 inside, zeros around: exact), so the layer after it needs no pad. Returns the padded blob."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ConversionError
 from ..ir.graph import Node
 from .context import EmitContext
@@ -59,14 +61,16 @@ def convert_leaky_relu(node: Node, ctx: EmitContext) -> None:
         ctx.layer(node.name, "ELU", [x], [out]).elu_param.alpha = a.float("slope", 0.25)
     elif act == "prelu":
         gamma = ctx.param(node.inputs[1]).reshape(-1)
-        shared = gamma.size == 1
-        # Caffe's shared PReLU slope is a 0-d blob; a per-channel one has shape (C,).
-        layer = ctx.layer(node.name, "PReLU", [x], [out], [gamma.reshape(()) if shared else gamma])
-        layer.prelu_param.channel_shared = shared
-        if gamma.size not in (1, ctx.shape(x)[1]):
+        channels = ctx.shape(x)[1]
+        if gamma.size not in (1, channels):
             raise ConversionError(
                 f"PReLU gamma of size {gamma.size} is neither shared nor per channel", node.name, node.op, "act_type"
             )
+        # A shared slope as one per channel (C copies): Caffe's shared form is a 0-d blob, which OpenCV's importer
+        # cannot create (`0 <= d && d <= CV_MAX_DIM` fails).
+        ctx.layer(
+            node.name, "PReLU", [x], [out], [np.full(channels, gamma[0], gamma.dtype) if gamma.size == 1 else gamma]
+        )
     else:
         raise ConversionError(
             f"is {act!r}; exact Caffe layers exist for leaky, prelu, elu", node.name, node.op, "act_type"

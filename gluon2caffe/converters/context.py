@@ -37,15 +37,32 @@ class Patterns:
     depthwise_pad: str = "inline"
     # A 2-D (de)convolution with unequal dilations: 'keep' them, or 'kernel' (both dilations their gcd, the kernel
     # spread with zero weights between its taps: more multiply-adds, the same numbers): MNN reads a Convolution's two
-    # dilations swapped, (1, 2) as (2, 1); ncnn's caffe2ncnn keeps one of them for both axes.
+    # dilations swapped, (1, 2) as (2, 1), and so does OpenVINO's; ncnn's caffe2ncnn keeps one of them for both axes.
     unequal_dilation: str = "keep"
     # Blobs of more than 4 axes: 'keep' (written as the graph has them: pycaffe, OpenCV, MNN and OpenVINO run them)
     # or 'fold' (within 4 axes where the converter knows a form: a pixel shuffle as a one-hot Deconvolution, trailing
     # axes no layer tells apart merged; converters/rank.py). ncnn holds at most 4-D blobs and computes something else
     # beyond, without an error.
     high_rank: str = "keep"
+    # The (N, C, 1, 1) output of a global pooling, read by a layer that needs a map: 'as_is', or 'reshape' (through a
+    # no-op Reshape to (N, C, 1, 1)): ncnn holds that output as a 1-D blob, and its Convolution (but a 1x1 ungrouped
+    # pad-free one), Deconvolution, Pooling and an Eltwise with a real map fail or compute something else on one.
+    pooled_map: str = "as_is"
+    # A FullyConnected over the last axis of a 3-D or 4-D input (flatten=False): 'inner_product' (InnerProduct with
+    # that axis) or 'convolution' (a 1x1 Convolution with the axis permuted to the channels): ncnn's InnerProduct
+    # ignores `axis` and flattens the whole blob; OpenVINO's Model Optimizer stops at it ("Stopped shape/value
+    # propagation"); OpenCV folds a BatchNorm that follows it into its weights as if its outputs were channels; MNN
+    # fails on it after a Reshape ("Error for compute convolution shape").
+    dense_axis: str = "inner_product"
+    # A net output that is also read inside the net, or that is another tensor's alias, gets its own blob by a copy:
+    # 'split' (a one-top Split) or 'reshape' (a Reshape to its own shape): OpenVINO's Model Optimizer has no Split,
+    # MNN's converter drops it and the output with it ("can't find output").
+    output_copy: str = "split"
     # The most axes a blob may have in the target's runtime (0: no limit); a net that needs more is refused for it.
     max_rank: int = 0
+    # Caffe layer types the target's runtime cannot load and no other form replaces: a net that needs one is refused
+    # for the target, naming the node.
+    missing_layers: frozenset[str] = frozenset()
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
@@ -58,19 +75,39 @@ TARGETS: dict[str, Patterns] = {
         depthwise_pad="separate",
         unequal_dilation="kernel",
         high_rank="fold",
+        pooled_map="reshape",
+        dense_axis="convolution",
+        output_copy="reshape",
     ),
     "caffe": Patterns(crop="slice", broadcast="scale"),
-    "opencv": Patterns(crop="slice", broadcast="scale", depthwise_pad="separate"),
+    "opencv": Patterns(crop="slice", broadcast="scale", depthwise_pad="separate", dense_axis="convolution"),
     "ncnn": Patterns(
         crop="slice",
         broadcast="channel_scale",
         average_pad="convolution",
         unequal_dilation="kernel",
         high_rank="fold",
+        pooled_map="reshape",
+        dense_axis="convolution",
         max_rank=4,
     ),
-    "mnn": Patterns(crop="convolution", broadcast="eltwise", unequal_dilation="kernel"),
-    "openvino": Patterns(crop="convolution", broadcast="scale"),
+    "mnn": Patterns(
+        crop="convolution",
+        broadcast="eltwise",
+        unequal_dilation="kernel",
+        dense_axis="convolution",
+        output_copy="reshape",
+    ),
+    # Model Optimizer 2023.3's Caffe frontend: "Found custom layer ..." for each of these (measured; Silence and Split
+    # have other forms, BNLL (softrelu) and Exp (YOLOv3's box sizes) have none).
+    "openvino": Patterns(
+        crop="convolution",
+        broadcast="scale",
+        unequal_dilation="kernel",
+        dense_axis="convolution",
+        output_copy="reshape",
+        missing_layers=frozenset({"BNLL", "Exp", "AbsVal", "Split", "Silence"}),
+    ),
 }
 
 

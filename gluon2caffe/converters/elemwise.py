@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import broadcast_run, constant_run
-from ._common import set_window
+from ._common import as_map, set_window
 from .context import EmitContext
 from .registry import register
 
@@ -147,13 +147,8 @@ def expand_axes(
         ctx.set_shape(back, tuple(out_shape))
         return back
     current = blob
-    if len(shape) == 4 and shape[2:] == [1, 1] and tuple(out_shape[2:]) != (1, 1):
-        # A no-op in Caffe; ncnn keeps a (C, 1, 1) blob as 1-D (after global pooling) and its Deconvolution crashes on
-        # one: the Reshape makes it 3-D again.
-        as_map = ctx.unique(f"{base}_as_map")
-        ctx.layer(as_map, "Reshape", [current], [as_map]).reshape_param.shape.dim.extend([0, shape[1], 1, 1])
-        ctx.set_shape(as_map, tuple(shape))
-        current = as_map
+    if len(shape) == 4 and tuple(out_shape[2:]) != (1, 1):
+        current = as_map(ctx, base, current)  # ncnn's Deconvolution crashes on its 1-D form of a (C, 1, 1) blob
     for axis in expanded:
         size = out_shape[axis]
         last = axis == expanded[-1] and top is not None

@@ -119,6 +119,66 @@ def _layer_shapes(proto, ins: list[Shape | None]) -> list[Shape] | None:
     return None
 
 
+# -- ncnn's 1-D form of a pooled (N, C, 1, 1) map -------------------------------------------------------------------
+
+# Layers that compute an (N, C, 1, 1) blob held as ncnn's 1-D (C,) the same as Caffe does (per element or per
+# channel along axis 1), and keep it 1-D.
+_FLAT_SAFE = {
+    "ReLU", "Sigmoid", "TanH", "BNLL", "Power", "ELU", "ReLU6", "Clip", "AbsVal", "Exp", "Log", "Dropout", "Split",
+    "BatchNorm", "PReLU", "Eltwise", "Concat", "Softmax", "Scale", "Bias",
+}  # fmt: skip
+# Layers that read it as the vector it is.
+_FLAT_READERS = {"Flatten", "InnerProduct", "Reshape", "Silence"}
+
+
+def reshape_pooled_maps(ctx: EmitContext) -> None:
+    """ncnn holds the (N, C, 1, 1) output of a global Pooling as a 1-D blob (C,), and whatever computes per element
+    keeps it so. A layer that needs it as a map (a Convolution other than 1x1 ungrouped without pad: error -100; a
+    Deconvolution: a crash; an Eltwise or Concat with a real map, a Pooling, a Slice or Crop on H/W: other numbers,
+    no error) reads it through a Reshape to (N, C, 1, 1) instead: a no-op in Caffe, a 3-D (C, 1, 1) blob in ncnn."""
+    shapes = blob_shapes(ctx)
+    flat: set[str] = set()
+    layers = []
+    for layer in ctx.layers:
+        proto = layer.proto
+        reads_flat = [b for b in proto.bottom if b in flat]
+        if reads_flat and not _computes_flat(proto, flat):
+            for blob in dict.fromkeys(reads_flat):
+                view = ctx.unique(f"{blob}_as_map")
+                reshape = pb.LayerParameter(name=view, type="Reshape")
+                reshape.bottom.append(blob)
+                reshape.top.append(view)
+                reshape.reshape_param.shape.dim.extend([0, shapes[blob][1], 1, 1])
+                layers.append(Layer(reshape, []))
+                proto.bottom[:] = [view if b == blob else b for b in proto.bottom]
+            reads_flat = []
+        layers.append(layer)
+        if proto.type == "Pooling" and proto.pooling_param.global_pooling:
+            flat.update(t for t in proto.top if len(shapes.get(t, ())) == 4)
+        elif reads_flat and proto.type not in _FLAT_READERS:
+            flat.update(proto.top)
+    ctx.layers[:] = layers
+
+
+def _computes_flat(proto, flat: set[str]) -> bool:
+    """Whether ncnn computes `proto` right with its flat bottoms held 1-D."""
+    kind = proto.type
+    if kind in _FLAT_READERS:
+        return True
+    if kind in ("Eltwise", "Concat"):  # every operand 1-D, or the 1-D one is read against a map
+        return all(b in flat for b in proto.bottom) and (kind == "Eltwise" or proto.concat_param.axis in (1, -3))
+    if kind == "Softmax":
+        return proto.softmax_param.axis in (1, -3)
+    if kind in ("Scale", "Bias"):
+        param = proto.scale_param if kind == "Scale" else proto.bias_param
+        return len(proto.bottom) == 1 and param.axis in (1, -3) and param.num_axes == 1
+    if kind == "Convolution":
+        p = proto.convolution_param
+        window = [*p.kernel_size, p.kernel_h, p.kernel_w, *p.pad, p.pad_h, p.pad_w]
+        return p.group <= 1 and set(window) <= {0, 1} and not p.pad and not p.pad_h and not p.pad_w
+    return kind in _FLAT_SAFE
+
+
 # -- pixel shuffles ------------------------------------------------------------------------------------------------
 
 

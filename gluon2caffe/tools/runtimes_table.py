@@ -15,11 +15,11 @@ import os
 import platform
 import re
 import subprocess
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from importlib import metadata
 from pathlib import Path
 
-from ..converters.context import TARGETS
+from ..converters.context import TARGETS, Patterns
 from ..verification.runtimes import RUNTIMES
 from .zoo import ALL_MODELS, CLASSIFICATION_MODELS, is_detector, load_results
 from .zoo_models import size_text
@@ -74,10 +74,20 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
 
 
 def notes() -> str:
-    """The hand-written part, with the --target table generated from converters/context.py's TARGETS."""
-    table = ["| target | crop | broadcast | average_pad |", "|---|---|---|---|"]
-    table += [f"| {name} | {p.crop} | {p.broadcast} | {p.average_pad} |" for name, p in TARGETS.items()]
+    """The hand-written part, with the --target table generated from converters/context.py's TARGETS (a column per
+    Patterns field)."""
+    names = [f.name for f in fields(Patterns)]
+    table = ["| target | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for target, patterns in TARGETS.items():
+        cells = [_pattern_cell(getattr(patterns, name)) for name in names]
+        table.append(f"| {target} | " + " | ".join(cells) + " |")
     return NOTES.read_text().replace(TARGETS_MARK, "\n".join(table))
+
+
+def _pattern_cell(value) -> str:
+    if isinstance(value, frozenset):
+        return ", ".join(sorted(value)) or "-"
+    return "-" if value == 0 else str(value)
 
 
 def headline(rows: dict[str, dict], runtimes: list[str]) -> str:

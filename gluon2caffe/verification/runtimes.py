@@ -202,15 +202,16 @@ def opencv_forward(
     net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
     for name, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, np.float32), name)
-    writers = _opencv_writers(prototxt, outputs)
-    missing = [repr(blob) for blob, (layer, _) in zip(outputs, writers) if net.getLayerId(layer) < 0]
+    computed = [blob for blob in outputs if blob not in inputs]  # an input asked for (a net that is an identity)
+    writers = _opencv_writers(prototxt, computed)
+    missing = [repr(blob) for blob, (layer, _) in zip(computed, writers) if net.getLayerId(layer) < 0]
     if missing:
         raise RuntimeFailedError(f"OpenCV has no layer writing blob(s) {', '.join(missing)} of {prototxt}")
     pins = [layer if index == 0 else f"{layer}.{index}" for layer, index in writers]
-    values = net.forward(pins)
-    if timing is not None:
+    values = dict(zip(computed, net.forward(pins))) if pins else {}
+    if timing is not None and pins:
         timing.run(lambda: net.forward(pins))
-    return {name: np.array(v) for name, v in zip(outputs, values)}
+    return {name: np.array(values[name] if name in values else inputs[name]) for name in outputs}
 
 
 def _opencv_writers(prototxt: str, blobs: list[str]) -> list[tuple[str, int]]:
