@@ -1,5 +1,6 @@
-"""Blobs within the target's rank: ncnn holds at most 4-D blobs (3-D without its batch axis). Beyond, caffe2ncnn
-drops an axis of a 5-D Reshape and ncnn's Permute of a 6-D blob computes something else, both without an error.
+"""Blobs within the ranks a target's runtime holds: ncnn holds at most 4-D blobs (3-D without its batch axis).
+Beyond, caffe2ncnn drops an axis of a 5-D Reshape and ncnn's Permute of a 6-D blob computes something else, both
+without an error.
 
 Run on the emitted layers (after emit.py has merged chained Reshapes), for a target whose `high_rank` is 'fold':
 - a pixel shuffle or its inverse (Reshape to 5-D/6-D -> Permute -> Reshape to 4-D, e.g. GluonCV's PixelShuffle2D,
@@ -10,6 +11,9 @@ Run on the emitted layers (after emit.py has merged chained Reshapes), for a tar
   attention: Reshapes, Slices and sums over the radix, an Eltwise product) is written with those axes merged into one,
   (N, radix, C, H*W): the same values in the same order.
 `check_rank` then refuses, for a target with a `max_rank`, a net that still needs more axes, naming the node.
+
+`reshape_pooled_maps` (a target whose `pooled_map` is 'reshape') deals with the other side of ncnn's ranks: it holds
+a global pooling's (N, C, 1, 1) output as a 1-D blob.
 """
 
 from __future__ import annotations

@@ -122,7 +122,9 @@ def _header(rows: dict[str, dict], runtimes: list[str], command: str) -> list[st
         " runtime's detections against GluonCV's as sets. The caffe column is pycaffe with the layer-local check"
         " (docs/model_zoo.md's verdict); no other runtime can run segments on MXNet's own inputs, so their `exact` is"
         " end to end and their other verdict `mismatch`. `error`: the runtime's converter or loader refused the"
-        " files, or it crashed (in its own child process, for classifiers); the message is the runtime's.",
+        " files, or it crashed (in its own child process, for classifiers); the message is the runtime's. `refused`:"
+        " not exact with the default files, and the converter refuses the runtime's own `--target` for the model"
+        " (what that runtime cannot hold or load), with its reason.",
     ]
 
 
@@ -170,8 +172,9 @@ def _cell(outcomes: list[dict | None]) -> str:
     if not ran:
         return "not run"
     exact = sum(o["status"] == "exact" for o in ran)
-    errors = [o["relative"] for o in ran if o.get("relative") is not None]
-    text = f"{exact}/{len(ran)} exact"
+    refused = sum(o["status"] == "refused" for o in ran)
+    errors = [o["relative"] for o in ran if o.get("relative") is not None and o["status"] != "refused"]
+    text = f"{exact}/{len(ran)} exact" + (f", {refused} refused for its target" if refused else "")
     return text + (f", worst {max(errors):.2g}" if errors else "")
 
 
