@@ -142,7 +142,8 @@ class PatternsBlock(nn.HybridBlock):
     OpenVINO read them swapped, ncnn keeps one), a pixel shuffle (a 6-D Permute: ncnn), ResNeSt's split attention
     (5-D blobs and an (N, radix, C) gate: ncnn), a dense layer over the last axis followed by a BatchNorm (ncnn
     flattens, OpenVINO stops, OpenCV folds the BatchNorm per output), and a 3x3 convolution of a global pooling's
-    (N, C, 1, 1) output (ncnn holds that as 1-D: error -100). Two outputs: the map and the pooled head."""
+    (N, C, 1, 1) output (ncnn holds that as 1-D: error -100) and its bilinear upsampling (PSPNet: ncnn crashed).
+    Three outputs: the map and the two pooled heads."""
 
     def __init__(self):
         super().__init__()
@@ -167,10 +168,17 @@ class PatternsBlock(nn.HybridBlock):
                 nn.BatchNorm(),
             )
             self.head = nn.Conv2D(4, 3, padding=1)
+            self.pyramid = seq(  # PSPNet's pyramid pooling branch: ncnn crashed on it (malloc(): invalid size)
+                nn.Conv2D(4, 1),
+                nn.Activation("relu"),
+                lam(lambda F, x: F.contrib.BilinearResize2D(x, height=3, width=2)),
+                nn.Conv2D(4, 3, padding=1),
+            )
 
     def hybrid_forward(self, F, x):
         y = self.body(x)
-        return y, self.head(F.contrib.AdaptiveAvgPooling2D(y, 1))
+        pooled = F.contrib.AdaptiveAvgPooling2D(y, 1)
+        return y, self.head(pooled), self.pyramid(pooled)
 
 
 @pytest.mark.parametrize(

@@ -64,13 +64,11 @@ def set_window(
 
 
 def set_window_nd(param: Any, kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[int, ...]) -> None:
-    """Kernel, stride and pad of an N-D (e.g. 3-D) Convolution/Deconvolution: Caffe's repeated fields, one value when
-    every axis agrees (Caffe repeats it), one per spatial axis otherwise; defaults (stride 1, pad 0) left out."""
+    """Kernel, stride and pad of an N-D (e.g. 3-D) Convolution/Deconvolution: Caffe's repeated fields, one value per
+    spatial axis even where they agree (OpenCV reads a single value as a 2-D window: a 3x3x3 kernel as 3x3, a negative
+    output size); defaults (stride 1, pad 0 on every axis) left out."""
     for field, values, default in (("kernel_size", kernel, None), ("stride", stride, 1), ("pad", pad, 0)):
-        if len(set(values)) == 1:
-            if values[0] != default:
-                getattr(param, field).append(values[0])
-        else:
+        if any(v != default for v in values):
             getattr(param, field).extend(values)
 
 

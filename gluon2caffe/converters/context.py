@@ -58,7 +58,14 @@ class Patterns:
     # 'split' (a one-top Split) or 'reshape' (a Reshape to its own shape): OpenVINO's Model Optimizer has no Split,
     # MNN's converter drops it and the output with it ("can't find output").
     output_copy: str = "split"
-    # The most axes a blob may have in the target's runtime (0: no limit); a net that needs more is refused for it.
+    # A tensor plus or times a constant that is not a scalar (broadcast_add/mul of a parameter, a Pad's constant
+    # border): 'param' (a Scale or Bias carrying the constant as its blob, over any run of axes) or 'eltwise' (a Scale
+    # where it is one value per channel, else the constant as a blob and an Eltwise): MNN and ncnn apply a Scale blob
+    # per channel only (silently wrong otherwise), OpenCV has no Bias layer, ncnn cannot load one, OpenVINO stops at
+    # a Scale over several axes.
+    constant: str = "param"
+    # The most axes a blob may have in the target's runtime (0: no limit): ncnn holds at most 4-D blobs, MNN computes
+    # N-D convolutions' sizes as 0, OpenVINO's Model Optimizer stops at them. A net that needs more is refused.
     max_rank: int = 0
     # Caffe layer types the target's runtime cannot load and no other form replaces: a net that needs one is refused
     # for the target, naming the node.
@@ -69,6 +76,7 @@ class Patterns:
 # measurements behind each choice).
 TARGETS: dict[str, Patterns] = {
     "any": Patterns(
+        constant="eltwise",
         crop="convolution",
         broadcast="eltwise",
         average_pad="convolution",
@@ -80,8 +88,17 @@ TARGETS: dict[str, Patterns] = {
         output_copy="reshape",
     ),
     "caffe": Patterns(crop="slice", broadcast="scale"),
-    "opencv": Patterns(crop="slice", broadcast="scale", depthwise_pad="separate", dense_axis="convolution"),
+    # OpenCV 4.11's Caffe importer: no Threshold layer (CenterNet's peak test), no Tile ("repeats ... missing").
+    "opencv": Patterns(
+        constant="eltwise",
+        crop="slice",
+        broadcast="scale",
+        depthwise_pad="separate",
+        dense_axis="convolution",
+        missing_layers=frozenset({"Threshold", "Tile"}),
+    ),
     "ncnn": Patterns(
+        constant="eltwise",
         crop="slice",
         broadcast="channel_scale",
         average_pad="convolution",
@@ -91,21 +108,29 @@ TARGETS: dict[str, Patterns] = {
         dense_axis="convolution",
         max_rank=4,
     ),
+    # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D; no Caffe Tile.
     "mnn": Patterns(
+        constant="eltwise",
         crop="convolution",
         broadcast="eltwise",
         unequal_dilation="kernel",
+        high_rank="fold",
         dense_axis="convolution",
         output_copy="reshape",
+        max_rank=4,
+        missing_layers=frozenset({"Tile"}),
     ),
     # Model Optimizer 2023.3's Caffe frontend: "Found custom layer ..." for each of these (measured; Silence and Split
-    # have other forms, BNLL (softrelu) and Exp (YOLOv3's box sizes) have none).
+    # have other forms, BNLL (softrelu) and Exp (YOLOv3's box sizes) have none); it stops at an N-D Convolution.
     "openvino": Patterns(
+        constant="eltwise",
         crop="convolution",
         broadcast="scale",
         unequal_dilation="kernel",
+        high_rank="fold",
         dense_axis="convolution",
         output_copy="reshape",
+        max_rank=4,
         missing_layers=frozenset({"BNLL", "Exp", "AbsVal", "Split", "Silence"}),
     ),
 }

@@ -9,6 +9,7 @@ from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import broadcast_run, constant_run
 from ._common import as_map, set_window
+from .constants import emit_constant_blob
 from .context import EmitContext
 from .registry import register
 
@@ -204,6 +205,7 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
         if const_first:
             negated = ctx.unique(f"{node.name}_negated")
             ctx.layer(negated, "Power", [x], [negated]).power_param.scale = -1.0
+            ctx.set_shape(negated, ctx.shape(x))
             x = negated
         kind = "add"
     run = constant_run(node, value.shape, out_shape)
@@ -215,11 +217,42 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
         else:
             layer.power_param.shift = scalar
         return
+    if ctx.options.patterns.constant == "eltwise" and run[0] > 0 and not (kind == "mul" and run == (1, 1)):
+        combine_with_constant(ctx, node.name, kind, x, value, out)  # (a product per channel: the Scale below)
+        return
     axis, num_axes = run
     blob = value.reshape(out_shape[axis : axis + num_axes])
     layer = ctx.layer(node.name, "Scale" if kind == "mul" else "Bias", [x], [out], [blob])
     p = layer.scale_param if kind == "mul" else layer.bias_param
     p.axis, p.num_axes = axis, num_axes
+
+
+def combine_with_constant(ctx: EmitContext, name: str, kind: str, x: str, value: np.ndarray, out: str) -> None:
+    """out = x + value or x * value, `value` broadcast to x's shape and the same for every sample, in layers every
+    runtime computes alike (the target's constant 'eltwise'): one value per channel is a Scale (of weight 1 with the
+    values as its bias, for a sum: exact); anything else is the constant as a blob of x's shape (emit_constant_blob)
+    and an Eltwise. A Scale or Bias blob over other axes is wrong in MNN and ncnn (they apply it per channel:
+    relative errors 0.8 .. 3.3), OpenCV has no Bias layer and cannot fuse such a Scale, OpenVINO stops at it."""
+    shape = tuple(ctx.shape(x))
+    value = np.asarray(value, np.float32)
+    padded = value.reshape((1,) * (len(shape) - value.ndim) + value.shape)  # MXNet aligns the trailing axes
+    full = np.broadcast_to(padded[0], shape[1:])  # the batch axis of a constant is 1 here (constant_run from axis 1)
+    channel = full.reshape(full.shape[0], -1)
+    if len(shape) >= 2 and np.all(channel == channel[:, :1]):  # one value per channel
+        values = np.ascontiguousarray(channel[:, 0])
+        blobs = [values] if kind == "mul" else [np.ones_like(values), values]
+        p = ctx.layer(name, "Scale", [x], [out], blobs).scale_param
+        p.axis, p.bias_term = 1, kind != "mul"
+        return
+    source = x
+    if len(shape) != 4:  # the constant's source pooling needs a 4-D blob: this one as (N, everything, 1, 1)
+        source = ctx.unique(f"{name}_as_4d")
+        ctx.layer(source, "Reshape", [x], [source]).reshape_param.shape.dim.extend([0, int(np.prod(shape[1:])), 1, 1])
+        ctx.set_shape(source, (shape[0], int(np.prod(shape[1:])), 1, 1))
+    constant = ctx.unique(f"{name}_constant")
+    emit_constant_blob(ctx, constant, np.ascontiguousarray(full), source, shape[1:])
+    ctx.set_shape(constant, shape)
+    _eltwise(ctx, name, kind, x, constant, out)
 
 
 @register("broadcast_like", caffe="Deconvolution (all-ones) (+ Reshape) or Tile (batch)")

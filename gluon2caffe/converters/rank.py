@@ -60,8 +60,9 @@ def check_rank(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
                 node, op = origin.get(id(layer), (layer.proto.name, layer.proto.type))
                 raise ConversionError(
                     f"writes a {len(shape)}-D blob {shape} (Caffe layer {layer.proto.name!r}, {layer.proto.type}); "
-                    f"target {ctx.options.target!r} holds at most {limit}-D blobs and this one has no {limit}-D form "
-                    "here: convert with another --target (e.g. any) for the other runtimes",
+                    f"target {ctx.options.target!r} takes blobs of at most {limit} axes (its runtime holds no more, "
+                    f"or computes them wrong) and this one has no {limit}-D form here: convert with another --target "
+                    "(e.g. any) for the other runtimes",
                     node,
                     op,
                 )
