@@ -52,14 +52,18 @@ def test_leaky_relu(kwargs, caffe_type):
 
 @pytest.mark.op("LeakyReLU")
 @pytest.mark.parametrize("shared", [False, True])
-def test_prelu(shared):
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn", "ncnn"])
+def test_prelu(shared, runtime):
+    """A shared slope is written per channel (C copies): OpenCV cannot load Caffe's 0-d shared slope blob."""
     net = seq(
         nn.Conv2D(5, 3),
         nn.PReLU(alpha_initializer=__import__("mxnet").init.Constant(0.2), in_channels=1 if shared else 5),
     )
-    checked = check_block(net, (2, 3, 6, 7), scale=3.0)
+    checked = check_block(net, (2, 3, 6, 7), scale=3.0, runtime=runtime)
     assert checked.layer_types[-1] == "PReLU"
-    assert checked.result.text_net.layer[-1].prelu_param.channel_shared == shared
+    layer = checked.result.text_net.layer[-1]
+    assert not layer.prelu_param.channel_shared
+    assert list(checked.result.binary_weights.layer[-1].blobs[0].shape.dim) == [5]
 
 
 @pytest.mark.op("LeakyReLU")

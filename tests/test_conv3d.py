@@ -128,7 +128,7 @@ def test_to_bgr_on_video_frames_with_a_permutation():
     checked = check_block(_Residual(), (1, 3, 4, 5, 6), to_bgr=True)
     assert checked.result.report.bgr_permuted and checked.layer_types.count("Convolution") == 2
     permutation = checked.result.text_net.layer[1].convolution_param
-    assert list(permutation.kernel_size) == [1]
+    assert list(permutation.kernel_size) == [1, 1, 1]  # one value per axis: OpenCV reads a single one as 2-D
 
 
 @pytest.mark.op("Convolution", "BatchNorm", "Activation", "Pooling", "Flatten", "FullyConnected")
@@ -153,6 +153,44 @@ def test_c3d_like_net(merge_bn):
     )
     checked = check_block(net, (2, 3, 7, 13, 11), merge_bn=merge_bn)
     assert ("BatchNorm" in checked.layer_types) != merge_bn
+
+
+def _c3d_like() -> nn.HybridSequential:
+    return seq(
+        nn.Conv3D(8, 3, padding=1, in_channels=3),
+        nn.Activation("relu"),
+        nn.MaxPool3D((1, 2, 2), (1, 2, 2)),
+        nn.Conv3D(8, 1, strides=2),
+        nn.Conv3D(6, (3, 1, 1), padding=(1, 0, 0), groups=2),
+        nn.GlobalAvgPool3D(),
+        nn.Flatten(),
+        nn.Dense(5),
+    )
+
+
+@pytest.mark.op("Convolution", "Pooling")
+@pytest.mark.parametrize("runtime, target", [("opencv", "any"), ("opencv", "opencv")])
+def test_3d_convolutions_in_runtime(runtime, target):
+    """Every axis's kernel, stride and pad value is written: OpenCV reads a single one as a 2-D window (a 3x3x3
+    kernel as 3x3: a negative output size; a stride 2 on H and W only: a residual shape mismatch)."""
+    checked = check_block(_c3d_like(), (1, 3, 5, 9, 8), runtime=runtime, target=target)
+    windows = [list(layer.convolution_param.kernel_size) for layer in checked.result.text_net.layer]
+    assert [3, 3, 3] in windows and [1, 1, 1] in windows
+
+
+@pytest.mark.op("Convolution")
+@pytest.mark.parametrize("target", ["ncnn", "mnn", "openvino"])
+def test_3d_convolutions_refused_for_ncnn_mnn_and_openvino(target):
+    """ncnn holds at most 4-D blobs; MNN computes N-D convolutions' output sizes as 0; OpenVINO's Model Optimizer
+    stops at them ("Stopped shape/value propagation"): refused for their targets, one line naming the node (the net's
+    5-D input)."""
+    net = _c3d_like()
+    net.initialize()
+    with pytest.raises(ConversionError) as error:
+        convert(net, (1, 3, 5, 9, 8), to_bgr=False, target=target)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("node 'data' op Input: writes a 5-D blob (1, 3, 5, 9, 8)")
+    assert f"target {target!r} takes blobs of at most 4 axes" in message
 
 
 @pytest.mark.op("Pooling")

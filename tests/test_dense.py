@@ -3,6 +3,7 @@
 import pytest
 from mxnet.gluon import nn
 
+from gluon2caffe.converters.context import TARGETS
 from helpers import check_block, lam, seq
 
 
@@ -16,11 +17,26 @@ def test_fully_connected_flatten(use_bias):
 
 @pytest.mark.op("FullyConnected")
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_fully_connected_last_axis(use_bias):
-    """flatten=False applies the layer to the last axis only."""
-    checked = check_block(seq(nn.Dense(6, flatten=False, use_bias=use_bias)), (2, 3, 4, 5))
-    assert checked.result.text_net.layer[-1].inner_product_param.axis == 3
-    assert checked.mxnet_outputs[0].shape == (2, 3, 4, 6)
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 7, 5)], ids=str)
+@pytest.mark.parametrize(
+    "runtime, target",
+    [("caffe", "any"), ("opencv", "any"), ("mnn", "any"), ("ncnn", "any"), ("openvino", "any")]
+    + [(runtime, runtime) for runtime in ("caffe", "opencv", "mnn", "ncnn", "openvino")],
+)
+def test_fully_connected_last_axis(use_bias, shape, runtime, target):
+    """flatten=False applies the layer to the last axis only: InnerProduct with that axis, or (targets any, ncnn,
+    openvino and opencv: ncnn's InnerProduct ignores the axis and flattens everything, silently; OpenVINO's Model
+    Optimizer stops at it; OpenCV folds the BatchNorm after it into its weights per output) a 1x1 Convolution over
+    it. The BatchNorm (kept: merge_bn off) reads the channels, not the layer's outputs."""
+    net = seq(nn.Dense(6, flatten=False, use_bias=use_bias), nn.BatchNorm())
+    checked = check_block(net, shape, runtime=runtime, target=target, merge_bn=False)
+    assert checked.mxnet_outputs[0].shape == (*shape[:-1], 6)
+    if TARGETS[target].dense_axis == "inner_product":
+        assert [
+            layer.inner_product_param.axis for layer in checked.result.text_net.layer if layer.type == "InnerProduct"
+        ] == [len(shape) - 1]
+    else:
+        assert "InnerProduct" not in checked.layer_types and checked.layer_types.count("Convolution") == 1
 
 
 @pytest.mark.op("FullyConnected")

@@ -57,11 +57,18 @@ def test_add_n_of_one_input_is_an_identity(fn):
     ],
 )
 @pytest.mark.parametrize("shape", [(1, 4, 1, 1), (4, 1, 1), (1, 4, 5, 6), (1, 1, 1, 6), (1,)])
-def test_broadcast_constant(op, caffe_type, shape):
+@pytest.mark.parametrize("target", ["caffe", "any"])
+def test_broadcast_constant(op, caffe_type, shape, target):
+    """A scalar is a Power; target caffe carries any other constant as a Scale/Bias blob; the others (constant
+    'eltwise') a per-channel one as a Scale (of weight 1 with the constant as bias, for a sum), else an Eltwise with
+    the constant as a blob (test_constant_operand_in_runtime: why)."""
     const = np.random.RandomState(3).uniform(0.5, 2.0, shape).astype(np.float32)
     fn = Lambda(lambda F, x, c: getattr(F, op)(x, c), c=const)
-    checked = check_block(seq(nn.Conv2D(4, 3, padding=1), fn), (2, 3, 5, 6))
-    expected = "Power" if const.size == 1 else caffe_type
+    checked = check_block(seq(nn.Conv2D(4, 3, padding=1), fn), (2, 3, 5, 6), target=target)
+    per_channel = shape in ((1, 4, 1, 1), (4, 1, 1))
+    expected = (
+        "Power" if const.size == 1 else caffe_type if target == "caffe" else "Scale" if per_channel else "Eltwise"
+    )
     assert checked.layer_types[-1] == expected
 
 
@@ -250,3 +257,30 @@ def test_broadcast_like_with_axes():
 def test_broadcast_like_in_runtimes(runtime):
     check_block(SEGate(), (1, 3, 5, 7), runtime=runtime)
     check_block(BroadcastLike(1), (1, 3, 5, 7), runtime=runtime)  # over the channels, on a 4-D view
+
+
+@pytest.mark.op("broadcast_mul", "broadcast_add")
+@pytest.mark.parametrize("shape", [(1, 4, 5, 6), (1, 1, 5, 6), (6,), (1, 4, 1, 1)], ids=str)
+@pytest.mark.parametrize(
+    "runtime, target",
+    [(r, "any") for r in ("caffe", "opencv", "mnn", "ncnn", "openvino")]
+    + [(r, r) for r in ("caffe", "opencv", "mnn", "ncnn", "openvino")],
+)
+def test_constant_operand_in_runtime(shape, runtime, target):
+    """x * c + c2 with a constant that is per channel, per position or per column: a Scale per channel, else (every
+    target but caffe) the constant as a blob and an Eltwise. A Scale over several axes was silently wrong in MNN and
+    ncnn (relative 0.8 .. 3.3: they apply it per channel), OpenCV has no Bias layer, OpenVINO stopped at both."""
+    c = np.random.RandomState(1).normal(size=shape).astype(np.float32)
+    block = seq(
+        nn.Conv2D(4, 3, padding=1),
+        Lambda(lambda F, x, c: F.broadcast_add(F.broadcast_mul(x, c), c), c=c),
+        nn.Conv2D(3, 1),
+    )
+    checked = check_block(block, (2, 3, 5, 6), runtime=runtime, target=target)
+    params = [
+        layer.scale_param if layer.type == "Scale" else layer.bias_param
+        for layer in checked.result.text_net.layer
+        if layer.type in ("Scale", "Bias") and len(layer.bottom) == 1
+    ]
+    beyond_channels = [p for p in params if p.axis != 1 or p.num_axes != 1]
+    assert bool(beyond_channels) == (target == "caffe" and shape != (1, 4, 1, 1)), checked.layer_types

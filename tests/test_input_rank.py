@@ -28,17 +28,19 @@ def test_mlp_on_features(merge_bn):
 
 @pytest.mark.op("FullyConnected", "broadcast_mul", "broadcast_add")
 @pytest.mark.parametrize("shape", [(2, 5, 7), (1, 6, 4)])
-def test_dense_last_axis_on_sequences(shape):
-    """Dense(flatten=False) on (N, T, F) is InnerProduct on the last axis; a per-feature scale and shift after it."""
+@pytest.mark.parametrize("target", ["caffe", "any"])
+def test_dense_last_axis_on_sequences(shape, target):
+    """Dense(flatten=False) on (N, T, F) is InnerProduct on the last axis (target caffe; the others: a 1x1
+    Convolution over it, see tests/test_dense.py); a per-feature scale and shift after it."""
     rng = np.random.RandomState(0)
     scale, shift = rng.uniform(0.5, 2.0, (1, 1, 8)), rng.normal(0, 0.5, (1, 1, 8))
     per_feature = Lambda(
         lambda F, x, scale, shift: F.broadcast_add(F.broadcast_mul(x, scale), shift), scale=scale, shift=shift
     )
     net = seq(nn.Dense(8, flatten=False), per_feature, nn.Dense(3, flatten=False))
-    checked = check_block(net, shape)
+    checked = check_block(net, shape, target=target)
     axes = [layer.inner_product_param.axis for layer in checked.result.text_net.layer if layer.type == "InnerProduct"]
-    assert axes == [2, 2]
+    assert [axis for axis in axes if axis != 1] == ([2, 2] if target == "caffe" else [])
     assert checked.mxnet_outputs[0].shape == shape[:2] + (3,)
 
 

@@ -37,3 +37,13 @@ def test_pooling_crop_in_opencv(target, crop):
     block = seq(nn.Conv2D(4, 3), nn.MaxPool2D(3, 2, 1), nn.Conv2D(3, 1))
     checked = check_block(block, (1, 3, 10, 9), runtime="opencv", target=target)
     assert checked.layer_types.count(crop) == 1 + 2 * (crop == "Convolution")
+
+
+def test_output_written_by_a_folded_convolution_in_opencv():
+    """merge_bn folds the last BatchNorm into the convolution before it, which then writes the BatchNorm's blob:
+    OpenCV's importer names a Convolution layer after its top, so the runner pins the output by that name (it used
+    to ask for the layer `..._conv0_fwd`: `Layer with requested id=-1 not found`)."""
+    block = seq(nn.Conv2D(4, 3), nn.BatchNorm(), nn.Activation("relu"), nn.Conv2D(3, 1), nn.BatchNorm())
+    checked = check_block(block, (2, 3, 9, 8), runtime="opencv")
+    last = checked.result.text_net.layer[-1]
+    assert last.type == "Convolution" and last.name != last.top[0], (last.name, list(last.top))

@@ -36,9 +36,17 @@ def test_pad_nasnet_style(width, then):
 
 
 @pytest.mark.op("Pad")
-def test_pad_with_a_constant():
-    checked = check_block(seq(nn.Conv2D(4, 1), pad((1, 2, 0, 1), value=1.5)), (1, 3, 5, 6))
-    assert "Bias" in checked.layer_types
+@pytest.mark.parametrize(
+    "runtime, target",
+    [("caffe", "caffe"), ("caffe", "any")] + [(r, "any") for r in RUNTIMES] + [(r, r) for r in RUNTIMES],
+)
+def test_pad_with_a_constant(runtime, target):
+    """The constant border: a Bias over (H, W) for pycaffe; elsewhere a constant blob and an Eltwise SUM (OpenCV has
+    no Bias layer, ncnn cannot load it, MNN applies it per channel)."""
+    checked = check_block(
+        seq(nn.Conv2D(4, 1), pad((1, 2, 0, 1), value=1.5)), (2, 3, 5, 6), runtime=runtime, target=target
+    )
+    assert ("Bias" in checked.layer_types) == (target == "caffe"), checked.layer_types
 
 
 def test_edge_pad_is_refused():

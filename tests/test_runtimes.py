@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mxnet as mx
 import numpy as np
 import pytest
 from mxnet.gluon import nn
@@ -18,6 +19,7 @@ from mxnet.gluon import nn
 from gluon2caffe import convert, save_model
 from gluon2caffe.converters.context import TARGETS
 from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.tools.randomize import randomize
 from gluon2caffe.verification import compare, forward, input_dependence, mxnet_forward
 from helpers import BGR, assert_detector_ok, convert_and_check_detector, lam, make_input, seq
 
@@ -33,6 +35,10 @@ CLASSIFIERS = [
     ("mobilenetv3_small", 224, 3.0, "exact"),
     ("densenet121", 224, 1.0, "exact"),
     ("inceptionv3", 299, 1.0, "exact"),
+    # ncnn holds 4-D blobs: pixel shuffles (DUC) as one-hot Deconvolutions (a 6-D Permute gave relative 1.1), ResNeSt's
+    # (N, radix, C, H, W) split attention with its trailing axes merged (0/6 resnest models were exact in ncnn).
+    ("mobile_pose_mobilenetv3_small", (256, 192), 3.0, "exact"),
+    ("resnest14", 224, 1.0, "exact"),
 ]
 DETECTORS = [("ssd_300_mobilenet0.25_voc", 300), ("yolo3_mobilenet0.25_voc", 416)]
 
@@ -52,9 +58,9 @@ def converted(tmp_path_factory):
     """(model, relu6) -> its files and MXNet's outputs, converted on first use (the net is not kept)."""
     cache: dict[tuple[str, str], Converted] = {}
 
-    def get(name: str, size: int, scale: float, relu6: str) -> Converted:
+    def get(name: str, size: int | tuple[int, int], scale: float, relu6: str) -> Converted:
         if (name, relu6) not in cache:
-            shape = (1, 3, size, size)
+            shape = (1, 3, *size) if isinstance(size, tuple) else (1, 3, size, size)
             net = load_zoo_model(name, shape)
             result = convert(net, shape, to_bgr=True, relu6=relu6)
             prefix = tmp_path_factory.mktemp("runtimes") / f"{name}_{relu6}"
@@ -128,21 +134,52 @@ class SqueezeExcite(nn.HybridBlock):
         return F.broadcast_mul(x, F.sigmoid(self.fc(F.contrib.AdaptiveAvgPooling2D(x, 1))))
 
 
-def _patterns_block() -> nn.HybridSequential:
-    """Every construct whose Caffe form depends on the target: a pooling crop (Caffe's extra window at 13 -> 6),
-    an average with padding, excluding it (per-position factors), an SE product, an asymmetric pad, a slice at both
-    ends, a bilinear resize (separable 1x1 Convolutions)."""
-    return seq(
-        nn.Conv2D(6, 3, padding=1),
-        nn.MaxPool2D(3, 2, 1),
-        nn.AvgPool2D(3, 1, 1),
-        nn.AvgPool2D(3, 1, 1, count_include_pad=False),
-        SqueezeExcite(6),
-        lam(lambda F, x: F.pad(x, mode="constant", pad_width=(0, 0, 0, 0, 0, 1, 2, 0))),
-        lam(lambda F, x: F.slice(x, begin=(None, 1, 1, 0), end=(None, 5, None, -1))),
-        lam(lambda F, x: F.contrib.BilinearResize2D(x, height=9, width=8)),
-        nn.Conv2D(4, 3),
-    )
+class PatternsBlock(nn.HybridBlock):
+    """Every construct whose Caffe form depends on the target, or that a runtime computes wrong in some form:
+
+    a pooling crop (Caffe's extra window at 13 -> 6), an average with padding, excluding it (per-position factors),
+    an SE product, an asymmetric pad, a slice at both ends, a bilinear resize (separable 1x1 Convolutions); a
+    depthwise 3x3 with pad 1 and dilation 2 (OpenCV 4.11's fast kernel misplaces it), unequal dilations (MNN and
+    OpenVINO read them swapped, ncnn keeps one), a pixel shuffle (a 6-D Permute: ncnn), ResNeSt's split attention
+    (5-D blobs and an (N, radix, C) gate: ncnn), a dense layer over the last axis followed by a BatchNorm (ncnn
+    flattens, OpenVINO stops, OpenCV folds the BatchNorm per output), and a 3x3 convolution of a global pooling's
+    (N, C, 1, 1) output (ncnn holds that as 1-D: error -100) and its bilinear upsampling (PSPNet: ncnn crashed).
+    Three outputs: the map and the two pooled heads."""
+
+    def __init__(self):
+        super().__init__()
+        from mxnet.gluon.contrib.nn import PixelShuffle2D
+        from test_elemwise import SplitAttention
+
+        with self.name_scope():
+            self.body = seq(
+                nn.Conv2D(6, 3, padding=1),
+                nn.MaxPool2D(3, 2, 1),
+                nn.AvgPool2D(3, 1, 1),
+                nn.AvgPool2D(3, 1, 1, count_include_pad=False),
+                SqueezeExcite(6),
+                lam(lambda F, x: F.pad(x, mode="constant", pad_width=(0, 0, 0, 0, 0, 1, 2, 0))),
+                lam(lambda F, x: F.slice(x, begin=(None, 1, 1, 0), end=(None, 5, None, -1))),
+                lam(lambda F, x: F.contrib.BilinearResize2D(x, height=9, width=8)),
+                nn.Conv2D(4, 3, padding=1, dilation=2, groups=4),
+                nn.Conv2D(8, 3, padding=(1, 2), dilation=(1, 2)),
+                PixelShuffle2D(2),
+                SplitAttention(),
+                nn.Dense(6, flatten=False),
+                nn.BatchNorm(),
+            )
+            self.head = nn.Conv2D(4, 3, padding=1)
+            self.pyramid = seq(  # PSPNet's pyramid pooling branch: ncnn crashed on it (malloc(): invalid size)
+                nn.Conv2D(4, 1),
+                nn.Activation("relu"),
+                lam(lambda F, x: F.contrib.BilinearResize2D(x, height=3, width=2)),
+                nn.Conv2D(4, 3, padding=1),
+            )
+
+    def hybrid_forward(self, F, x):
+        y = self.body(x)
+        pooled = F.contrib.AdaptiveAvgPooling2D(y, 1)
+        return y, self.head(pooled), self.pyramid(pooled)
 
 
 @pytest.mark.parametrize(
@@ -151,22 +188,39 @@ def _patterns_block() -> nn.HybridSequential:
 def test_target_patterns_in_runtime(target, runtime, tmp_path):
     runtime_or_skip(runtime)
     shape = (1, 3, 13, 11)
-    block = _patterns_block()
-    block.initialize()
+    block = PatternsBlock()
+    block.initialize(mx.init.Normal(0.5))
+    randomize(block, shape, seed=0)
     result = convert(block, shape, to_bgr=False, target=target)
-    types = {layer.type for layer in result.text_net.layer}
+    layers = result.text_net.layer
+    types = {layer.type for layer in layers}
     patterns = TARGETS[target]
     assert ("Silence" in types) == (patterns.crop == "slice"), types
-    assert ("Deconvolution" in types) == (patterns.broadcast == "eltwise"), types
+    two_bottom = [layer for layer in layers if layer.type in ("Scale", "Bias") and len(layer.bottom) == 2]
+    assert bool(two_bottom) == (patterns.broadcast != "eltwise"), types
+    assert ("Deconvolution" in types) == (patterns.broadcast != "scale" or patterns.high_rank == "fold"), types
+    folded = all(len(layer.reshape_param.shape.dim) <= 4 for layer in layers)
+    assert folded == (patterns.high_rank == "fold"), [list(layer.reshape_param.shape.dim) for layer in layers]
+    dilations = [list(layer.convolution_param.dilation) for layer in layers if layer.convolution_param.dilation]
+    assert all(len(set(d)) == 1 for d in dilations) == (patterns.unequal_dilation == "kernel"), dilations
+    depthwise = [layer for layer in layers if layer.convolution_param.group == 4]
+    (dilated,) = [layer for layer in depthwise if 2 in layer.convolution_param.dilation]
+    assert (not dilated.convolution_param.pad) == (patterns.depthwise_pad == "separate"), dilated
+    over_last_axis = [layer for layer in layers if layer.type == "InnerProduct" and layer.inner_product_param.axis != 1]
+    assert bool(over_last_axis) == (patterns.dense_axis == "inner_product"), types
+    writer = {top: layer for layer in layers for top in layer.top}
+    pooled = writer[writer[result.graph.outputs[1]].bottom[0]]  # what the head's convolution reads
+    assert (pooled.type == "Reshape") == (patterns.pooled_map == "reshape"), pooled.type
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "m")
     x = make_input(shape, 3)
     got = forward(runtime, prototxt, caffemodel, {"data": x}, result.graph.outputs)
-    (reference,) = mxnet_forward(block, x)
-    comparison = compare(got[result.graph.outputs[0]].reshape(reference.shape), reference)
-    assert comparison.ok, comparison
-    other = mxnet_forward(block, make_input(shape, 4))[0]
-    dependence = input_dependence({"y": reference}, {"y": other}, {"y": comparison}, "seed 4")
-    assert dependence.ok, dependence.reason(remedy=False)
+    references = mxnet_forward(block, x)
+    others = mxnet_forward(block, make_input(shape, 4))
+    for name, reference, other in zip(result.graph.outputs, references, others):
+        comparison = compare(got[name].reshape(reference.shape), reference)
+        assert comparison.ok, f"{name}: {comparison}"
+        dependence = input_dependence({name: reference}, {name: other}, {name: comparison}, "seed 4")
+        assert dependence.ok, dependence.reason(remedy=False)
 
 
 # -- batch: converted at batch 1, run at batch 4 -----------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe import ConversionError, convert, load_exported
+from gluon2caffe.converters.context import TARGETS
 from gluon2caffe.verification import compare, run_converted
 from helpers import check_block, lam, make_input, seq
 
@@ -223,8 +224,6 @@ def test_slice(begin, end):
 
 
 def test_slice_with_step_is_refused():
-    from gluon2caffe import ConversionError
-
     with pytest.raises(ConversionError, match="step"):
         check_block(
             seq(nn.Conv2D(4, 3), lam(lambda F, x: F.slice(x, (0, 0, 0), (None, None, None), (1, 1, 2)))), (1, 3, 6, 6)
@@ -266,3 +265,82 @@ def test_slice_like(x_shape, ref_shape, axes, crop, target):
     other = block(mx.nd.array(make_input(x_shape, 7)), mx.nd.array(make_input(ref_shape, 8))).asnumpy()
     assert np.max(np.abs(other - reference)) > 0.1
     assert ("Crop" in checked.layer_types) == crop
+
+
+# -- blobs within 4 axes: pixel shuffles as one-hot (De)Convolutions; > 4-D refused for ncnn -------------------------
+
+RUNTIMES = ["caffe", "opencv", "mnn", "ncnn", "openvino"]
+
+
+def _depth_to_space(F, x):
+    """MXNet's depth_to_space (DCR) written out: (N, b, b, C, H, W) -> (N, C, H, b, W, b)."""
+    blocks = F.reshape(F.reshape(x, (0, -4, 2, -1, -2)), (0, 0, -4, 2, -1, -2))
+    return F.reshape(F.transpose(blocks, (0, 3, 4, 1, 5, 2)), (0, 0, -3, -3))
+
+
+def _space_to_depth(F, x):
+    """MXNet's space_to_depth written out: (N, C, H/2, 2, W/2, 2) -> (N, 2, 2, C, H/2, W/2)."""
+    moved = F.transpose(F.reshape(x, (0, 0, -4, -1, 2, -4, -1, 2)), (0, 3, 5, 1, 2, 4))
+    return F.reshape(F.reshape(moved, (0, -3, -2)), (0, -3, -2))
+
+
+def _pixel_shuffles() -> nn.HybridSequential:
+    """GluonCV's DUC upsampling (PixelShuffle2D, CRD order: channel c * r1 * r2 + i * r2 + j), a rectangular one
+    (2 x 3), a DCR one (depth_to_space: channel (i * r + j) * C + c) and its inverse."""
+    from mxnet.gluon.contrib.nn import PixelShuffle2D
+
+    return seq(
+        nn.Conv2D(16, 3, padding=1),
+        PixelShuffle2D(2),
+        nn.Conv2D(24, 3, padding=1),
+        PixelShuffle2D((2, 3)),
+        nn.Conv2D(8, 1),
+        lam(_depth_to_space),
+        nn.Conv2D(8, 3, padding=1),
+        lam(_space_to_depth),
+        nn.Conv2D(5, 3),
+    )
+
+
+@pytest.mark.op("Reshape", "transpose")
+@pytest.mark.parametrize("target, runtime", [("any", r) for r in RUNTIMES] + [(r, r) for r in RUNTIMES])
+def test_pixel_shuffle_in_runtime(target, runtime):
+    """Exact in every runtime under `any` and its own target. Where the target folds high ranks (any, ncnn) each
+    Reshape -> 6-D Permute -> Reshape is one Deconvolution (Convolution for space to depth) with one-hot weights: no
+    blob has more than 4 axes (ncnn computed the 6-D Permute wrong without an error: mobile_pose, relative 1.1)."""
+    checked = check_block(_pixel_shuffles(), (2, 3, 5, 4), runtime=runtime, target=target)
+    folded = TARGETS[target].high_rank == "fold"
+    layers = checked.result.text_net.layer
+    assert ("Permute" in checked.layer_types) != folded, checked.layer_types
+    if folded:
+        assert checked.layer_types.count("Deconvolution") == 3 and checked.layer_types.count("Convolution") == 6
+        assert all(len(layer.reshape_param.shape.dim) <= 4 for layer in layers)
+        groups = [layer.convolution_param.group for layer in layers if layer.type == "Deconvolution"]
+        assert groups == [4, 4, 1], groups  # CRD: one group per output channel; DCR reads every channel
+
+
+@pytest.mark.op("Reshape", "transpose")
+def test_more_than_4_axes_refused_for_ncnn():
+    """A 5-D transpose of the trailing axes has no 4-D form here: refused for ncnn (one line naming the node),
+    converted for `any` (exact in pycaffe)."""
+    fn = lambda F, x: F.reshape(F.transpose(F.reshape(x, (0, -4, 2, -1, -2)), (0, 1, 2, 4, 3)), (0, -3, -2))  # noqa
+    block = seq(nn.Conv2D(4, 3, padding=1), lam(fn), nn.Conv2D(3, 1))
+    block.initialize()
+    with pytest.raises(ConversionError) as error:
+        convert(block, (1, 3, 5, 6), target="ncnn")
+    message = str(error.value)
+    assert len(message.splitlines()) == 1 and "5-D blob" in message
+    assert "'ncnn' takes blobs of at most 4 axes" in message
+    assert message.startswith("node 'hybridlambda") and "op Reshape" in message, message
+    check_block(block, (1, 3, 5, 6), init=False)
+
+
+@pytest.mark.op("sum", "broadcast_mul")
+@pytest.mark.parametrize("target", ["any", "ncnn"])
+def test_split_attention_within_4_axes(target):
+    """ResNeSt's radix split attention on (N, radix, C, H, W): its trailing axes merged, (N, radix, C, H*W), under
+    the targets that fold high ranks; exact in ncnn (it was 0/6 of the resnest models before)."""
+    from test_elemwise import SplitAttention
+
+    checked = check_block(SplitAttention(), (2, 8, 5, 6), runtime="ncnn", target=target, scale=2.0)
+    assert all(len(layer.reshape_param.shape.dim) <= 4 for layer in checked.result.text_net.layer)

@@ -155,6 +155,28 @@ def test_runtime_sweep_table_explains_every_failure(tmp_path):
     assert "- se_resnet18_v1 (se_resnet, 224x224): mismatch: end-to-end relative error 0.003" in text
 
 
+def test_a_runtime_whose_own_target_refuses_the_model_is_refused(tmp_path):
+    """Files of the default target that a runtime cannot run (an error or a mismatch there) become `refused` when the
+    converter refuses that runtime's own --target for the model, with both reasons; otherwise the failure stands."""
+    from gluon2caffe import ConversionError
+
+    failed = RuntimeResult("mismatch", relative=1.1, message="end-to-end relative error 1.1")
+
+    def refuse(target):
+        raise ConversionError(f"writes a 5-D blob; target {target!r} holds at most 4-D blobs", "conv0", "Convolution")
+
+    row = ZooResult("c3d_kinetics400", "c3d", (1, 3, 16, 112, 112), "exact", relative=1e-6)
+    row.runtimes = {"ncnn": zoo._refused_for_target("ncnn", refuse, failed)}
+    assert row.runtimes["ncnn"].status == "refused", row.runtimes
+    assert "--target ncnn refuses it: node 'conv0' op Convolution: writes a 5-D blob" in row.runtimes["ncnn"].message
+    assert "(the default files there: mismatch: end-to-end relative error 1.1)" in row.runtimes["ncnn"].message
+    assert zoo._refused_for_target("mnn", lambda target: None, failed) is failed  # its target converts: it stands
+    rows = runtimes_table.save_results(tmp_path / "runtimes.json", [row])
+    text = runtimes_table.write_markdown(tmp_path / "runtimes.md", rows, "gluon2caffe zoo --runtime ncnn")
+    assert "| c3d | 1/1 | 1/1 exact, worst 1e-06 | 0/1 exact, 1 refused for its target |" in text, text
+    assert "- c3d_kinetics400 (c3d, 3x16x112x112): refused: --target ncnn refuses it" in text
+
+
 def test_a_crashing_runtime_is_a_message(monkeypatch, tmp_path):
     """A runtime that kills its process (MNN's and ncnn's interpreters run in-process) costs its own result: the
     signal and its last words, raised as RuntimeFailedError."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 
 from ..errors import ConversionError
@@ -62,14 +64,56 @@ def set_window(
 
 
 def set_window_nd(param: Any, kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[int, ...]) -> None:
-    """Kernel, stride and pad of an N-D (e.g. 3-D) Convolution/Deconvolution: Caffe's repeated fields, one value when
-    every axis agrees (Caffe repeats it), one per spatial axis otherwise; defaults (stride 1, pad 0) left out."""
+    """Kernel, stride and pad of an N-D (e.g. 3-D) Convolution/Deconvolution: Caffe's repeated fields, one value per
+    spatial axis even where they agree (OpenCV reads a single value as a 2-D window: a 3x3x3 kernel as 3x3, a negative
+    output size); defaults (stride 1, pad 0 on every axis) left out."""
     for field, values, default in (("kernel_size", kernel, None), ("stride", stride, 1), ("pad", pad, 0)):
-        if len(set(values)) == 1:
-            if values[0] != default:
-                getattr(param, field).append(values[0])
-        else:
+        if any(v != default for v in values):
             getattr(param, field).extend(values)
+
+
+def equal_dilations(weight: np.ndarray, kernel, dilation) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """A 2-D (de)convolution with dilations (dh, dw), dh != dw, as one with equal dilations (MNN reads a
+    Convolution's two dilations swapped). An axis with a one-tap kernel takes the other's dilation (it has no effect
+    there: a 1-D convolution's 1 x K kernel); otherwise both take g = gcd(dh, dw) and each axis's taps spread d / g
+    apart with zero weights between them (x * 0 adds nothing: exact for finite values). Returns (weight, kernel,
+    dilation); the weight's last two axes are the kernel's (Convolution and Deconvolution alike)."""
+    (kh, kw), (dh, dw) = kernel, dilation
+    if kh == 1 or kw == 1:
+        d = dw if kh == 1 else dh
+        return weight, (kh, kw), (d, d)
+    g = math.gcd(dh, dw)
+    steps = (dh // g, dw // g)
+    size = ((kh - 1) * steps[0] + 1, (kw - 1) * steps[1] + 1)
+    stuffed = np.zeros(weight.shape[:-2] + size, weight.dtype)
+    stuffed[..., :: steps[0], :: steps[1]] = weight
+    return stuffed, size, (g, g)
+
+
+def as_map(ctx: Any, base: str, x: str) -> str:
+    """An (N, C, 1, 1) blob through a Reshape to the same shape, for a layer that needs it as a map: a no-op in Caffe;
+    ncnn keeps a (C, 1, 1) blob as 1-D after a global pooling, and its Deconvolution crashes on one (see also
+    rank.py `reshape_pooled_maps`). Any other blob is returned as it is."""
+    shape = tuple(ctx.shape(x))
+    if len(shape) != 4 or shape[2:] != (1, 1):
+        return x
+    blob = ctx.unique(f"{base}_as_map")
+    ctx.layer(blob, "Reshape", [x], [blob]).reshape_param.shape.dim.extend([0, shape[1], 1, 1])
+    ctx.set_shape(blob, shape)
+    return blob
+
+
+def pad_separately(ctx: Any, base: str, x: str, pad: tuple[int, int]) -> str:
+    """`x` zero-padded by `pad` (h, w) in its own layer: a depthwise 1x1 Convolution of weight 1 with that pad
+    (x * 1 inside, zeros around: exact), so the layer after it needs no pad. Returns the padded blob."""
+    n, c, h, w = ctx.shape(x)
+    padded = ctx.unique(f"{base}_padded")
+    layer = ctx.layer(padded, "Convolution", [x], [padded], [np.ones((c, 1, 1, 1), np.float32)])
+    p = layer.convolution_param
+    p.num_output, p.group, p.bias_term = c, c, False
+    set_window(p, (1, 1), pad=pad)
+    ctx.set_shape(padded, (n, c, h + 2 * pad[0], w + 2 * pad[1]))
+    return padded
 
 
 def one_hot_window(cuts: list[tuple[int, int]]) -> tuple[list[int], list[int], list[int]]:

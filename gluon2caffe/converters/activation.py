@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import ConversionError
 from ..ir.graph import Node
 from .context import EmitContext
@@ -70,9 +72,9 @@ def convert_leaky_relu(node: Node, ctx: EmitContext) -> None:
         ctx.layer(node.name, "ELU", [x], [out]).elu_param.alpha = a.float("slope", 0.25)
     elif act == "prelu":
         gamma = ctx.param(node.inputs[1]).reshape(-1)
-        shared = gamma.size == 1
         shape = ctx.shape(x)
-        if gamma.size not in (1, shape[1]):
+        channels = shape[1]
+        if gamma.size not in (1, channels):
             raise ConversionError(
                 f"PReLU gamma of size {gamma.size} is neither shared nor per channel", node.name, node.op, "act_type"
             )
@@ -80,11 +82,10 @@ def convert_leaky_relu(node: Node, ctx: EmitContext) -> None:
         if len(shape) > 4:  # Caffe's PReLU reads its blob through the 4-D accessors (it aborts on 5-D): (N, C, rest)
             x = _reshaped(ctx, f"{node.name}_as_3d", x, (shape[0], shape[1], math.prod(shape[2:])))
             top = ctx.unique(f"{node.name}_3d")
-        # Caffe's shared PReLU slope is a 0-d blob; a per-channel one has shape (C,).
-        layer = ctx.layer(
-            node.name if top == out else top, "PReLU", [x], [top], [gamma.reshape(()) if shared else gamma]
-        )
-        layer.prelu_param.channel_shared = shared
+        # A shared slope as one per channel (C copies): Caffe's shared form is a 0-d blob, which OpenCV's importer
+        # cannot create (`0 <= d && d <= CV_MAX_DIM` fails).
+        slopes = np.full(channels, gamma[0], gamma.dtype) if gamma.size == 1 else gamma
+        ctx.layer(node.name if top == out else top, "PReLU", [x], [top], [slopes])
         if top != out:
             ctx.set_shape(top, ctx.shape(x))
             ctx.layer(node.name, "Reshape", [top], [out]).reshape_param.shape.dim.extend([0, *shape[1:]])

@@ -14,31 +14,125 @@ from ..ir.graph import Graph
 
 @dataclass(frozen=True)
 class Patterns:
-    """How a target writes the two constructs whose best Caffe form differs between runtimes (all exact)."""
+    """How a target writes the constructs whose best Caffe form differs between runtimes (all exact), and what its
+    runtime cannot hold."""
 
     # Keeping part of a blob (Caffe's extra pooling window, a slice): 'convolution' (a depthwise or 1x1 Convolution
     # with one-hot weights: one top, loads everywhere) or 'slice' (Slice + Silence of the rest: OpenVINO's Model
     # Optimizer, caffe2onnx and x2paddle reject Silence; MNN turns the silenced blobs into extra outputs).
     crop: str
     # A product/sum with a tensor broadcast along trailing axes (SE gates, YOLO's objectness): 'eltwise' (the operand
-    # expanded by all-ones depthwise Deconvolutions, then Eltwise: loads everywhere) or 'scale' (Scale/Bias with
-    # two bottoms, no expanded copy: MNN and x2paddle reject it).
+    # expanded by all-ones depthwise Deconvolutions, then Eltwise: loads everywhere), 'scale' (Scale/Bias with
+    # two bottoms, no expanded copy: MNN and x2paddle reject it) or 'channel_scale' (that Scale only where the operand
+    # is one value per channel, an SE gate; 'eltwise' otherwise: ncnn applies a second bottom per channel only, so
+    # ResNeSt's (N, radix, C) gates or YOLO's (B, HW, A) objectness as a Scale are silently wrong there).
     broadcast: str
     # An average pooling with padding: 'pooling' (the pad in the Pooling layer) or 'convolution' (an explicit zero
     # pad by a depthwise 1x1 Convolution, then a pad-free Pooling): ncnn's Caffe importer averages over the real
     # elements only, where Caffe divides by the window including its padding.
     average_pad: str = "pooling"
+    # A depthwise 3x3 Convolution whose padding OpenCV's fast 3x3 depthwise kernel (4.11) misplaces: 'inline' (the
+    # pad in the Convolution) or 'separate' (the zero padding by its own depthwise 1x1 Convolution, then the
+    # convolution without pad), only where OpenCV would misplace it (converters/conv.py `opencv_misplaces_pad`).
+    depthwise_pad: str = "inline"
+    # A 2-D (de)convolution with unequal dilations: 'keep' them, or 'kernel' (both dilations their gcd, the kernel
+    # spread with zero weights between its taps: more multiply-adds, the same numbers): MNN reads a Convolution's two
+    # dilations swapped, (1, 2) as (2, 1), and so does OpenVINO's; ncnn's caffe2ncnn keeps one of them for both axes.
+    unequal_dilation: str = "keep"
+    # Blobs of more than 4 axes: 'keep' (written as the graph has them: pycaffe, OpenCV, MNN and OpenVINO run them)
+    # or 'fold' (within 4 axes where the converter knows a form: a pixel shuffle as a one-hot Deconvolution, trailing
+    # axes no layer tells apart merged; converters/rank.py). ncnn holds at most 4-D blobs and computes something else
+    # beyond, without an error.
+    high_rank: str = "keep"
+    # The (N, C, 1, 1) output of a global pooling, read by a layer that needs a map: 'as_is', or 'reshape' (through a
+    # no-op Reshape to (N, C, 1, 1)): ncnn holds that output as a 1-D blob, and its Convolution (but a 1x1 ungrouped
+    # pad-free one), Deconvolution, Pooling and an Eltwise with a real map fail or compute something else on one.
+    pooled_map: str = "as_is"
+    # A FullyConnected over the last axis of a 3-D or 4-D input (flatten=False): 'inner_product' (InnerProduct with
+    # that axis) or 'convolution' (a 1x1 Convolution with the axis permuted to the channels): ncnn's InnerProduct
+    # ignores `axis` and flattens the whole blob; OpenVINO's Model Optimizer stops at it ("Stopped shape/value
+    # propagation"); OpenCV folds a BatchNorm that follows it into its weights as if its outputs were channels; MNN
+    # fails on it after a Reshape ("Error for compute convolution shape").
+    dense_axis: str = "inner_product"
+    # A net output that is also read inside the net, or that is another tensor's alias, gets its own blob by a copy:
+    # 'split' (a one-top Split) or 'reshape' (a Reshape to its own shape): OpenVINO's Model Optimizer has no Split,
+    # MNN's converter drops it and the output with it ("can't find output").
+    output_copy: str = "split"
+    # A tensor plus or times a constant that is not a scalar (broadcast_add/mul of a parameter, a Pad's constant
+    # border): 'param' (a Scale or Bias carrying the constant as its blob, over any run of axes) or 'eltwise' (a Scale
+    # where it is one value per channel, else the constant as a blob and an Eltwise): MNN and ncnn apply a Scale blob
+    # per channel only (silently wrong otherwise), OpenCV has no Bias layer, ncnn cannot load one, OpenVINO stops at
+    # a Scale over several axes.
+    constant: str = "param"
+    # The most axes a blob may have in the target's runtime (0: no limit): ncnn holds at most 4-D blobs, MNN computes
+    # N-D convolutions' sizes as 0, OpenVINO's Model Optimizer stops at them. A net that needs more is refused.
+    max_rank: int = 0
+    # Caffe layer types the target's runtime cannot load and no other form replaces: a net that needs one is refused
+    # for the target, naming the node.
+    missing_layers: frozenset[str] = frozenset()
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
 # measurements behind each choice).
 TARGETS: dict[str, Patterns] = {
-    "any": Patterns(crop="convolution", broadcast="eltwise", average_pad="convolution"),
+    "any": Patterns(
+        constant="eltwise",
+        crop="convolution",
+        broadcast="eltwise",
+        average_pad="convolution",
+        depthwise_pad="separate",
+        unequal_dilation="kernel",
+        high_rank="fold",
+        pooled_map="reshape",
+        dense_axis="convolution",
+        output_copy="reshape",
+    ),
     "caffe": Patterns(crop="slice", broadcast="scale"),
-    "opencv": Patterns(crop="slice", broadcast="scale"),
-    "ncnn": Patterns(crop="slice", broadcast="scale", average_pad="convolution"),
-    "mnn": Patterns(crop="convolution", broadcast="eltwise"),
-    "openvino": Patterns(crop="convolution", broadcast="scale"),
+    # OpenCV 4.11's Caffe importer: no Threshold layer (CenterNet's peak test), no Tile ("repeats ... missing").
+    "opencv": Patterns(
+        constant="eltwise",
+        crop="slice",
+        broadcast="scale",
+        depthwise_pad="separate",
+        dense_axis="convolution",
+        missing_layers=frozenset({"Threshold", "Tile"}),
+    ),
+    "ncnn": Patterns(
+        constant="eltwise",
+        crop="slice",
+        broadcast="channel_scale",
+        average_pad="convolution",
+        unequal_dilation="kernel",
+        high_rank="fold",
+        pooled_map="reshape",
+        dense_axis="convolution",
+        max_rank=4,
+    ),
+    # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D; no Caffe Tile.
+    "mnn": Patterns(
+        constant="eltwise",
+        crop="convolution",
+        broadcast="eltwise",
+        unequal_dilation="kernel",
+        high_rank="fold",
+        dense_axis="convolution",
+        output_copy="reshape",
+        max_rank=4,
+        missing_layers=frozenset({"Tile"}),
+    ),
+    # Model Optimizer 2023.3's Caffe frontend: "Found custom layer ..." for each of these (measured; Silence and Split
+    # have other forms, BNLL (softrelu) and Exp (YOLOv3's box sizes) have none); it stops at an N-D Convolution.
+    "openvino": Patterns(
+        constant="eltwise",
+        crop="convolution",
+        broadcast="scale",
+        unequal_dilation="kernel",
+        high_rank="fold",
+        dense_axis="convolution",
+        output_copy="reshape",
+        max_rank=4,
+        missing_layers=frozenset({"BNLL", "Exp", "AbsVal", "Split", "Silence"}),
+    ),
 }
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from ..errors import ConversionError
 from ..ir.graph import Node
-from ._common import as_2d_input, from_2d_output, require_nchw, set_window, set_window_nd, spatial_2d, spatial_nd
+from ._common import (
+    as_2d_input,
+    equal_dilations,
+    from_2d_output,
+    pad_separately,
+    require_nchw,
+    set_window,
+    set_window_nd,
+    spatial_2d,
+    spatial_nd,
+)
 from .context import EmitContext
 from .registry import register
 
@@ -60,11 +70,37 @@ def _convolution_1d(node: Node, ctx: EmitContext, kernel: int) -> None:
     from_2d_output(node, ctx, out)
 
 
+def opencv_misplaces_pad(
+    channels: int, group: int, num_output: int, kernel, stride, pad, dilate, size: tuple[int, int]
+) -> bool:
+    """Whether OpenCV 4.11 computes this 2-D Convolution wrong: its fast depthwise kernel (taken for group == input
+    channels == outputs > 1, a 3x3 kernel, stride_w 1 or (2 with dilation_w 1), pad_h, pad_w <= 1) computes the first
+    output column as if its taps sat at -1, 0 and dilation_w (right only when dilation_w is 1), and on a map
+    2 * dilation - 1 high (wide) with pad 1 reads the row (column) past its end. Measured over pad 0..4, dilation
+    1..4, stride 1..2 per axis and sizes 1..40 (tests/test_conv.py): wrong exactly in these cases."""
+    (ph, pw), (dh, dw), (h, w) = pad, dilate, size
+    fast = (
+        group == channels == num_output > 1
+        and tuple(kernel) == (3, 3)
+        and (stride[1] == 1 or (stride[1] == 2 and dw == 1))
+        and ph <= 1
+        and pw <= 1
+    )
+    return fast and ((pw == 1 and dw >= 2) or (ph == 1 and h == 2 * dh - 1) or (pw == 1 and w == 2 * dw - 1))
+
+
 def _emit(node: Node, ctx: EmitContext, name: str, x: str, out: str, weight, kernel, stride, pad, dilate) -> None:
     a = node.attrs
     no_bias = a.bool("no_bias", False)
     group = a.int("num_group", 1)
+    patterns = ctx.options.patterns
+    if len(kernel) == 2 and dilate[0] != dilate[1] and patterns.unequal_dilation == "kernel":
+        weight, kernel, dilate = equal_dilations(weight, kernel, dilate)
     blobs = [weight] if no_bias else [weight, ctx.param(node.inputs[2])]
+    if len(kernel) == 2 and patterns.depthwise_pad == "separate":
+        n, c, h, w = ctx.shape(x)
+        if opencv_misplaces_pad(c, group, a.int("num_filter"), kernel, stride, pad, dilate, (h, w)):
+            x, pad = pad_separately(ctx, name, x, tuple(pad)), (0, 0)
     layer = ctx.layer(name, "Convolution", [x], [out], blobs)
     p = layer.convolution_param
     p.num_output = a.int("num_filter")

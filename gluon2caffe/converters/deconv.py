@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
-from ._common import as_2d_input, from_2d_output, set_window, set_window_nd, spatial_nd
+from ._common import as_2d_input, equal_dilations, from_2d_output, set_window, set_window_nd, spatial_nd
 from .context import EmitContext
 from .registry import register
 from .shape import emit_crop
@@ -126,6 +126,8 @@ def _emit(node: Node, ctx: EmitContext, name: str, x: str, out: str, weight, bia
     last = "crop" if cropped else ("pad" if padded else "deconv")
     deconv_top = out if last == "deconv" else ctx.unique(f"{node.name}_deconv")
     deconv_bias = bias if not padded else None
+    if len(kernel) == 2 and dilate[0] != dilate[1] and ctx.options.patterns.unequal_dilation == "kernel":
+        weight, kernel, dilate = equal_dilations(weight, kernel, dilate)
     layer = ctx.layer(
         name if last == "deconv" else deconv_top,
         "Deconvolution",

@@ -8,7 +8,8 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir.graph import Node
 from ..ir.ops import broadcast_run, constant_run
-from ._common import set_window
+from ._common import as_map, set_window
+from .constants import emit_constant_blob
 from .context import EmitContext
 from .registry import register
 
@@ -81,17 +82,18 @@ def _scale_or_bias_by_tensor(
 ) -> None:
     """x * operand / x + operand, the operand broadcast along trailing axes (an SE gate), in the target's broadcast
     pattern: expanded (expand_axes) + Eltwise, or a two-bottom Scale/Bias (the operand reshaped to the run, batch
-    copied)."""
+    copied); 'channel_scale' only where the operand holds one value per channel (and sample)."""
     out_shape = ctx.shape(out)
-    if ctx.options.patterns.broadcast == "eltwise":
-        _eltwise(ctx, node.name, kind, x, _tile_to(node, ctx, operand, out_shape, "b"), out)
-        return
     axis, num_axes = run
     shape = ctx.shape(operand)
     if axis > 0 and len(shape) == len(out_shape) and shape[:axis] == tuple(out_shape[:axis]):
         # A tensor of the output's rank with the same leading (batch) axes is per sample: keep the batch in the run,
         # so the Reshape can copy it and the net runs at any batch (at batch 1 the run could start after it).
         axis, num_axes = 0, num_axes + axis
+    broadcast = ctx.options.patterns.broadcast
+    if broadcast == "eltwise" or (broadcast == "channel_scale" and axis + num_axes > 2):
+        _eltwise(ctx, node.name, kind, x, _tile_to(node, ctx, operand, out_shape, "b"), out)
+        return
     operand_blob = ctx.blob(operand)
     if ctx.shape(operand) != tuple(out_shape[axis : axis + num_axes]):
         reshaped = ctx.unique(f"{node.name}_operand")
@@ -146,13 +148,8 @@ def expand_axes(
         ctx.set_shape(back, tuple(out_shape))
         return back
     current = blob
-    if len(shape) == 4 and shape[2:] == [1, 1] and tuple(out_shape[2:]) != (1, 1):
-        # A no-op in Caffe; ncnn keeps a (C, 1, 1) blob as 1-D (after global pooling) and its Deconvolution crashes on
-        # one: the Reshape makes it 3-D again.
-        as_map = ctx.unique(f"{base}_as_map")
-        ctx.layer(as_map, "Reshape", [current], [as_map]).reshape_param.shape.dim.extend([0, shape[1], 1, 1])
-        ctx.set_shape(as_map, tuple(shape))
-        current = as_map
+    if len(shape) == 4 and tuple(out_shape[2:]) != (1, 1):
+        current = as_map(ctx, base, current)  # ncnn's Deconvolution crashes on its 1-D form of a (C, 1, 1) blob
     for axis in expanded:
         size = out_shape[axis]
         last = axis == expanded[-1] and top is not None
@@ -208,6 +205,7 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
         if const_first:
             negated = ctx.unique(f"{node.name}_negated")
             ctx.layer(negated, "Power", [x], [negated]).power_param.scale = -1.0
+            ctx.set_shape(negated, ctx.shape(x))
             x = negated
         kind = "add"
     run = constant_run(node, value.shape, out_shape)
@@ -219,11 +217,42 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
         else:
             layer.power_param.shift = scalar
         return
+    if ctx.options.patterns.constant == "eltwise" and run[0] > 0 and not (kind == "mul" and run == (1, 1)):
+        combine_with_constant(ctx, node.name, kind, x, value, out)  # (a product per channel: the Scale below)
+        return
     axis, num_axes = run
     blob = value.reshape(out_shape[axis : axis + num_axes])
     layer = ctx.layer(node.name, "Scale" if kind == "mul" else "Bias", [x], [out], [blob])
     p = layer.scale_param if kind == "mul" else layer.bias_param
     p.axis, p.num_axes = axis, num_axes
+
+
+def combine_with_constant(ctx: EmitContext, name: str, kind: str, x: str, value: np.ndarray, out: str) -> None:
+    """out = x + value or x * value, `value` broadcast to x's shape and the same for every sample, in layers every
+    runtime computes alike (the target's constant 'eltwise'): one value per channel is a Scale (of weight 1 with the
+    values as its bias, for a sum: exact); anything else is the constant as a blob of x's shape (emit_constant_blob)
+    and an Eltwise. A Scale or Bias blob over other axes is wrong in MNN and ncnn (they apply it per channel:
+    relative errors 0.8 .. 3.3), OpenCV has no Bias layer and cannot fuse such a Scale, OpenVINO stops at it."""
+    shape = tuple(ctx.shape(x))
+    value = np.asarray(value, np.float32)
+    padded = value.reshape((1,) * (len(shape) - value.ndim) + value.shape)  # MXNet aligns the trailing axes
+    full = np.broadcast_to(padded[0], shape[1:])  # the batch axis of a constant is 1 here (constant_run from axis 1)
+    channel = full.reshape(full.shape[0], -1)
+    if len(shape) >= 2 and np.all(channel == channel[:, :1]):  # one value per channel
+        values = np.ascontiguousarray(channel[:, 0])
+        blobs = [values] if kind == "mul" else [np.ones_like(values), values]
+        p = ctx.layer(name, "Scale", [x], [out], blobs).scale_param
+        p.axis, p.bias_term = 1, kind != "mul"
+        return
+    source = x
+    if len(shape) != 4:  # the constant's source pooling needs a 4-D blob: this one as (N, everything, 1, 1)
+        source = ctx.unique(f"{name}_as_4d")
+        ctx.layer(source, "Reshape", [x], [source]).reshape_param.shape.dim.extend([0, int(np.prod(shape[1:])), 1, 1])
+        ctx.set_shape(source, (shape[0], int(np.prod(shape[1:])), 1, 1))
+    constant = ctx.unique(f"{name}_constant")
+    emit_constant_blob(ctx, constant, np.ascontiguousarray(full), source, shape[1:])
+    ctx.set_shape(constant, shape)
+    _eltwise(ctx, name, kind, x, constant, out)
 
 
 @register("broadcast_like", caffe="Deconvolution (all-ones) (+ Reshape) or Tile (batch)")

@@ -13,6 +13,7 @@ from ..errors import ConversionError, UnsupportedOperatorError
 from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
 from .context import EmitContext, EmitOptions
+from .rank import check_rank, lower_rank, reshape_pooled_maps
 from .registry import REGISTRY
 
 __all__ = ["CaffeModel", "EmitContext", "EmitOptions", "build_nets", "check_supported", "emit_layers"]
@@ -43,13 +44,22 @@ def emit_layers(
     for name, shape in graph.inputs.items():
         proto = ctx.layer(name, "Input", [], [name])
         proto.input_param.shape.add().dim.extend(shape)
+    origin: dict[int, tuple[str, str]] = {}  # id(layer) -> (node, op) that wrote it, for rank errors
     for node in graph.nodes:
+        start = len(ctx.layers)
         _convert(node, ctx)
+        origin.update((id(layer), (node.name, node.op)) for layer in ctx.layers[start:])
     outputs = tail(ctx) if tail else list(graph.outputs)
     _expose_consumed_outputs(outputs, ctx)
     _silence_dangling(outputs, ctx)
     ctx.outputs = [ctx.blob(t) for t in outputs]
     _merge_reshapes(ctx)
+    if options.patterns.high_rank == "fold":
+        lower_rank(ctx)
+    if options.patterns.pooled_map == "reshape":
+        reshape_pooled_maps(ctx)
+    check_rank(ctx, origin)
+    _check_layers(ctx, origin)
     _unclash_names(ctx)
     for what, nodes in ctx.approximations.items():
         shown = ", ".join(nodes[:3]) + (f", ... ({len(nodes) - 3} more)" if len(nodes) > 3 else "")
@@ -79,7 +89,7 @@ def _expose_consumed_outputs(graph_outputs: list[str], ctx: EmitContext) -> None
     where it is produced and consumed, and a Split copies it back to its own name as a net output."""
     for tensor in graph_outputs:  # an output that is an alias (an identity op) gets a blob of its own name
         if ctx.blob(tensor) != tensor:
-            ctx.layer(ctx.unique(f"{tensor}_output"), "Split", [tensor], [tensor])
+            _copy(ctx, ctx.unique(f"{tensor}_output"), tensor, tensor)
             ctx.alias(tensor, tensor)
     outputs = {ctx.blob(t) for t in graph_outputs}
     consumed = {b for layer in ctx.layers for b in layer.proto.bottom}
@@ -97,9 +107,18 @@ def _expose_consumed_outputs(graph_outputs: list[str], ctx: EmitContext) -> None
             if blob in layer.proto.top:
                 layer.proto.top[:] = [inner if t == blob else t for t in layer.proto.top]
                 position = index + 1
-        ctx.layer(ctx.unique(f"{blob}_output"), "Split", [inner], [blob])
+        _copy(ctx, ctx.unique(f"{blob}_output"), inner, blob)
         # Right after the producer, so Caffe lists the outputs in the model's order where it can.
         ctx.layers.insert(position, ctx.layers.pop())
+
+
+def _copy(ctx: EmitContext, name: str, source: str, top: str) -> None:
+    """`top` as a copy of `source`: a one-top Split, or (output_copy 'reshape') a Reshape to its own shape."""
+    if ctx.options.patterns.output_copy == "split":
+        ctx.layer(name, "Split", [source], [top])
+        return
+    shape = ctx.shape(top)
+    ctx.layer(name, "Reshape", [source], [top]).reshape_param.shape.dim.extend([0, *shape[1:]])
 
 
 def _silence_dangling(graph_outputs: list[str], ctx: EmitContext) -> None:
@@ -111,6 +130,21 @@ def _silence_dangling(graph_outputs: list[str], ctx: EmitContext) -> None:
         ctx.layer(ctx.unique("silence"), "Silence", [], [])
         ctx.layers[-1].proto.bottom.extend(dangling)
         log.debug("silenced %d dangling blob(s): %s", len(dangling), dangling)
+
+
+def _check_layers(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
+    """Refuse a net that needs a Caffe layer the target's runtime cannot load (Patterns.missing_layers)."""
+    missing = ctx.options.patterns.missing_layers
+    for layer in ctx.layers:
+        if layer.proto.type in missing:
+            node, op = origin.get(id(layer), (layer.proto.name, layer.proto.type))
+            raise ConversionError(
+                f"needs a Caffe {layer.proto.type} layer ({layer.proto.name!r}), which target "
+                f"{ctx.options.target!r}'s runtime cannot load and no other form replaces; convert with another "
+                "--target (e.g. any) for the other runtimes",
+                node,
+                op,
+            )
 
 
 def _merge_reshapes(ctx: EmitContext) -> None:

@@ -11,6 +11,7 @@ from ..ir.graph import Node
 from ..ir.ops import pad_amounts
 from ._common import one_hot_window, set_window
 from .context import EmitContext
+from .elemwise import combine_with_constant
 from .registry import register
 from .shape import emit_crop
 
@@ -61,6 +62,9 @@ def convert_pad(node: Node, ctx: EmitContext) -> None:
         _, _, oh, ow = ctx.shape(out)
         border = np.full((oh, ow), value, np.float32)
         border[top : top + h, left : left + w] = 0.0
+        if ctx.options.patterns.constant == "eltwise":  # a Bias over (H, W): no Bias in OpenCV/ncnn, per channel in MNN
+            combine_with_constant(ctx, node.name, "add", current, border, out)
+            return
         bias = ctx.layer(node.name, "Bias", [current], [out], [border])
         bias.bias_param.axis, bias.bias_param.num_axes = 2, 2
 

@@ -11,7 +11,7 @@ from ..errors import ConversionError
 from ..ir.attrs import Attrs
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
-from ._common import as_2d_input, from_2d_output, require_nchw, set_window, spatial_2d, spatial_nd
+from ._common import as_2d_input, from_2d_output, pad_separately, require_nchw, set_window, spatial_2d, spatial_nd
 from .constants import emit_constant_blob
 from .context import EmitContext
 from .registry import register
@@ -323,18 +323,13 @@ def _divisor_ratio(size: int, kernel: int, stride: int, pad: int, count: int) ->
 
 def _pad_explicitly(node: Node, ctx: EmitContext, x: str, kernel, stride, pad, pool_type: str) -> tuple[str, tuple]:
     """The pooling's padding as its own layers, so the Pooling has none: its windows and divisors are Caffe's own
-    (clipped at H + 2p of the padded blob, H + p of the original), in every runtime. An average's padding is zeros (a
-    depthwise 1x1 identity Convolution with that pad); a max's is -FLT_MAX, which no window's maximum takes unless it
-    holds nothing else (MXNet's max ignores the padding): the zeros plus a constant -FLT_MAX there (Eltwise SUM).
-    Returns the padded blob and Caffe's pad-free output size over it."""
+    (clipped at H + 2p of the padded blob, H + p of the original), in every runtime. An average's padding is zeros
+    (pad_separately: a depthwise 1x1 identity Convolution with that pad); a max's is -FLT_MAX, which no window's
+    maximum takes unless it holds nothing else (MXNet's max ignores the padding): the zeros plus a constant -FLT_MAX
+    there (Eltwise SUM). Returns the padded blob and Caffe's pad-free output size over it."""
     n, c, h, w = ctx.shape(x)
-    padded = ctx.unique(f"{node.name}_padded")
-    layer = ctx.layer(padded, "Convolution", [x], [padded], [np.ones((c, 1, 1, 1), np.float32)])
-    p = layer.convolution_param
-    p.num_output, p.group, p.bias_term = c, c, False
-    set_window(p, (1, 1), pad=pad)
-    size = (h + 2 * pad[0], w + 2 * pad[1])
-    ctx.set_shape(padded, (n, c) + size)
+    padded = pad_separately(ctx, node.name, x, tuple(pad))
+    size = ctx.shape(padded)[2:]
     if pool_type == "max":
         fill = np.full(size, _EMPTY_WINDOW["max"], np.float32)
         fill[pad[0] : pad[0] + h, pad[1] : pad[1] + w] = 0.0

@@ -87,12 +87,12 @@ def _decode(
     cls = name("class_sigmoid")
     ctx.layer(cls, "Sigmoid", [raw_cls], [cls])
     score = name("scores")
-    if ctx.options.patterns.broadcast == "eltwise":  # (B, HW, A, 1) repeated over the classes, then a product
+    if ctx.options.patterns.broadcast != "scale":  # (B, HW, A, 1) repeated over the classes, then a product
         batch = ctx.shape(pred)[0]
         ctx.set_shape(obj, (batch, hw, a, 1))
         tiled = expand_axes(ctx, name("objectness"), obj, (batch, hw, a, num_classes))
         ctx.layer(score, "Eltwise", [cls, tiled], [score]).eltwise_param.operation = pb.EltwiseParameter.PROD
-    else:  # a Scale with two bottoms, the objectness as (B, HW, A)
+    else:  # a Scale with two bottoms, the objectness as (B, HW, A) (not per channel: wrong in ncnn)
         obj3 = name("objectness_3d")
         ctx.layer(obj3, "Reshape", [obj], [obj3]).reshape_param.shape.dim.extend([0, hw, a])
         ctx.layer(score, "Scale", [cls, obj3], [score]).scale_param.axis = 0

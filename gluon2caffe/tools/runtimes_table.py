@@ -15,11 +15,11 @@ import os
 import platform
 import re
 import subprocess
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from importlib import metadata
 from pathlib import Path
 
-from ..converters.context import TARGETS
+from ..converters.context import TARGETS, Patterns
 from ..verification import rule_text
 from ..verification.runtimes import RUNTIMES
 from .zoo import ALL_MODELS, CLASSIFICATION_MODELS, is_detector, load_results
@@ -75,10 +75,20 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
 
 
 def notes() -> str:
-    """The hand-written part, with the --target table generated from converters/context.py's TARGETS."""
-    table = ["| target | crop | broadcast | average_pad |", "|---|---|---|---|"]
-    table += [f"| {name} | {p.crop} | {p.broadcast} | {p.average_pad} |" for name, p in TARGETS.items()]
+    """The hand-written part, with the --target table generated from converters/context.py's TARGETS (a column per
+    Patterns field)."""
+    names = [f.name for f in fields(Patterns)]
+    table = ["| target | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for target, patterns in TARGETS.items():
+        cells = [_pattern_cell(getattr(patterns, name)) for name in names]
+        table.append(f"| {target} | " + " | ".join(cells) + " |")
     return NOTES.read_text().replace(TARGETS_MARK, "\n".join(table))
+
+
+def _pattern_cell(value) -> str:
+    if isinstance(value, frozenset):
+        return ", ".join(sorted(value)) or "-"
+    return "-" if value == 0 else str(value)
 
 
 def headline(rows: dict[str, dict], runtimes: list[str]) -> str:
@@ -114,7 +124,9 @@ def _header(rows: dict[str, dict], runtimes: list[str], command: str) -> list[st
         " runtime's detections against GluonCV's as sets. The caffe column is pycaffe with the layer-local check"
         " (docs/model_zoo.md's verdict); no other runtime can run segments on MXNet's own inputs, so their `exact` is"
         " end to end and their other verdict `mismatch`. `error`: the runtime's converter or loader refused the"
-        " files, or it crashed (in its own child process, for classifiers); the message is the runtime's.",
+        " files, or it crashed (in its own child process, for classifiers); the message is the runtime's. `refused`:"
+        " not exact with the default files, and the converter refuses the runtime's own `--target` for the model"
+        " (what that runtime cannot hold or load), with its reason.",
     ]
 
 
@@ -162,8 +174,9 @@ def _cell(outcomes: list[dict | None]) -> str:
     if not ran:
         return "not run"
     exact = sum(o["status"] == "exact" for o in ran)
-    errors = [o["relative"] for o in ran if o.get("relative") is not None]
-    text = f"{exact}/{len(ran)} exact"
+    refused = sum(o["status"] == "refused" for o in ran)
+    errors = [o["relative"] for o in ran if o.get("relative") is not None and o["status"] != "refused"]
+    text = f"{exact}/{len(ran)} exact" + (f", {refused} refused for its target" if refused else "")
     return text + (f", worst {max(errors):.2g}" if errors else "")
 
 

@@ -8,6 +8,7 @@ With `extra_runtimes` the same saved files then run in each of those runtimes to
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -43,7 +44,9 @@ class RuntimeResult:
     so the verdict is exact or mismatch; error: the runtime's converter or loader refused the files, or it crashed
     (the message says which, with the runtime's own words)."""
 
-    status: str  # exact | mismatch | not conclusive | error | not run
+    # exact | mismatch | not conclusive | error | not run | refused (the runtime's own --target refuses the model,
+    # with the reason)
+    status: str
     relative: float | None = None  # classifiers: the worst output; detectors: the largest pre-NMS error
     max_abs: float | None = None  # classifiers: the worst output's
     seconds: float | None = None  # the runtime's own conversion, load and forward (classifiers), or its whole check
@@ -135,6 +138,9 @@ def check_model(
         magnitudes = runs.local.magnitudes if runs.local is not None else {}
         for name, run in runs.elsewhere.items():
             result.runtimes[name] = _judge_in_runtime(name, net, x, run, outputs, references, magnitudes)
+            if not result.runtimes[name].exact:
+                own = functools.partial(_convert_classifier, net, shape)
+                result.runtimes[name] = _refused_for_target(name, own, result.runtimes[name])
         return result
     except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
         log.exception("%s failed", model)
@@ -145,6 +151,36 @@ def check_model(
         release_memory()
         if extra_runtimes:
             result.seconds = round(time.perf_counter() - start, 1)
+
+
+def _convert_classifier(net, shape: tuple[int, ...], target: str):
+    from ..api import convert
+
+    return convert(net, shape, to_bgr=shape[1] == 3, merge_bn=True, target=target)
+
+
+def _convert_detector(net, shape: tuple[int, ...], detector, target: str):
+    from ..api import ConvertOptions, convert_with
+    from ..detectors import DetectorOptions
+
+    return convert_with(net, ConvertOptions(shape, target=target), DetectorOptions(), detector)
+
+
+def _refused_for_target(runtime: str, convert_for: Callable, ran: RuntimeResult) -> RuntimeResult:
+    """A runtime that failed on the `any` files: when the converter refuses the runtime's own target for this model
+    (converters/context.py TARGETS: what that runtime cannot hold or load), the row says so, with the reason, and
+    keeps what the `any` files did; otherwise the failure stands as it is."""
+    from ..converters.context import TARGETS
+
+    if runtime not in TARGETS:
+        return ran
+    try:
+        convert_for(runtime)
+    except Gluon2CaffeError as exc:
+        did = f"{ran.status}: {ran.message}" if ran.message else ran.status
+        message = f"--target {runtime} refuses it: {refusal_text(exc)} (the default files there: {did})"
+        return replace(ran, status="refused", message=message)
+    return ran
 
 
 def refusal_text(exc: Exception, limit: int = 400) -> str:
@@ -458,6 +494,9 @@ def check_detector_model(
                 result.runtimes[name] = _detector_in_runtime(
                     detector, reference, conversion.head, prototxt, caffemodel, shape, name
                 )
+                if not result.runtimes[name].exact:
+                    own = functools.partial(_convert_detector, net, shape, detector)
+                    result.runtimes[name] = _refused_for_target(name, own, result.runtimes[name])
         return result
     except Exception as exc:  # noqa: BLE001 - one model's failure is a row in the table, not the end of the run
         log.exception("%s failed", model)

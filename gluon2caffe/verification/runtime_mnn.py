@@ -18,6 +18,7 @@ import numpy as np
 
 from .runtimes import (
     Runtime,
+    RuntimeFailedError,
     Timing,
     caffe_rows,
     detection_tops,
@@ -65,7 +66,9 @@ def mnn_forward(
             value = np.ascontiguousarray(value, np.float32)
             host = MNN.Tensor(value.shape, MNN.Halide_Type_Float, value, MNN.Tensor_DimensionType_Caffe)
             interpreter.getSessionInput(session, name).copyFrom(host)
-        interpreter.runSession(session)
+        code = interpreter.runSession(session)
+        if code != 0:  # e.g. its shape inference failed ("Compute Shape Error", printed by MNN): outputs are empty
+            raise RuntimeFailedError(f"MNN could not run the net converted from {prototxt} (runSession error {code})")
         if timing is not None:
             timing.run(functools.partial(interpreter.runSession, session))
         result = {}

@@ -202,22 +202,30 @@ def opencv_forward(
     net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
     for name, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, np.float32), name)
-    pins = _opencv_pins(prototxt, outputs)
-    values = net.forward(pins)
-    if timing is not None:
+    computed = [blob for blob in outputs if blob not in inputs]  # an input asked for (a net that is an identity)
+    writers = _opencv_writers(prototxt, computed)
+    missing = [repr(blob) for blob, (layer, _) in zip(computed, writers) if net.getLayerId(layer) < 0]
+    if missing:
+        raise RuntimeFailedError(f"OpenCV has no layer writing blob(s) {', '.join(missing)} of {prototxt}")
+    pins = [layer if index == 0 else f"{layer}.{index}" for layer, index in writers]
+    values = dict(zip(computed, net.forward(pins))) if pins else {}
+    if timing is not None and pins:
         timing.run(lambda: net.forward(pins))
-    return {name: np.array(v) for name, v in zip(outputs, values)}
+    return {name: np.array(values[name] if name in values else inputs[name]) for name in outputs}
 
 
-def _opencv_pins(prototxt: str, blobs: list[str]) -> list[str]:
-    """OpenCV's forward() names layer outputs ("layer", "layer.1"), not blobs: the last layer writing each blob."""
+def _opencv_writers(prototxt: str, blobs: list[str]) -> list[tuple[str, int]]:
+    """(OpenCV layer, output index) of the last layer writing each blob: OpenCV's forward() names layer outputs
+    ("layer", "layer.1"), not blobs, and names layers its own way. Its Caffe importer adds a Convolution as one layer
+    per bottom/top pair named after the top (`dstNet.addLayer(layer.top(i), ...)`): the blob of a BatchNorm folded
+    into the convolution before it is written by an OpenCV layer named like the blob, not like the convolution."""
     from ..caffe.io import read_prototxt
 
-    pins = {}
+    writers = {}
     for layer in read_prototxt(prototxt).layer:
         for index, top in enumerate(layer.top):
-            pins[top] = layer.name if index == 0 else f"{layer.name}.{index}"
-    return [pins.get(blob, blob) for blob in blobs]
+            writers[top] = (top, 0) if layer.type == "Convolution" else (layer.name, index)
+    return [writers.get(blob, (blob, 0)) for blob in blobs]
 
 
 register_runtime(
