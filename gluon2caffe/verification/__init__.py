@@ -128,7 +128,8 @@ class VerificationResult:
     @property
     def status(self) -> str:
         """exact | exact by layer | mismatch | not comparable (see `judge`)."""
-        return judge(self.outputs_ok, self.local, all(c.reference_finite for c in self.outputs.values()))
+        status = judge(self.outputs_ok, self.local, all(c.reference_finite for c in self.outputs.values()))
+        return verdict_in(self.runtime, status)  # a float16 runtime's pass is "within fp16" (precision.py)
 
     @property
     def first_divergence(self) -> BlobError | None:
@@ -196,7 +197,7 @@ def verify(
     result = VerificationResult(runtime, {}, input_description=description)
     for name, (tensor, softmax) in out_tensors.items():
         expected = _softmax(ref[tensor], axis=1) if softmax else ref[tensor]
-        result.outputs[name] = compare(caffe_blobs[name].reshape(expected.shape), expected)
+        result.outputs[name] = compare_in(runtime, caffe_blobs[name].reshape(expected.shape), expected)
     if layers:
         result.layers = _per_layer(text_net, caffe_blobs, ref, wanted, to_bgr, set(shapes))
     if mode == "local":
@@ -561,5 +562,7 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-# Saved reference outputs (where MXNet cannot run): imported last, the module uses the names above.
+# A float16 runtime's rule and verdict (rknn); saved reference outputs (where MXNet cannot run): imported last, the
+# modules use the names above.
+from .precision import compare_in, verdict_in  # noqa: E402
 from .reference import SavedReference, load_reference, save_reference, verify_reference  # noqa: E402, F401

@@ -43,6 +43,9 @@ class Runtime:
     run: Callable[[str, str, dict[str, np.ndarray], list[str], bool, "Timing | None"], dict[str, np.ndarray]]
     probe: Callable[[], None]  # raises RuntimeUnavailableError (with what to install) when the runtime is missing
     install: str = ""  # one line for the README and the error
+    # "float32" (judged by the project's tolerance) or "float16" (rknn: judged by verification/precision.py's
+    # float16 rule, and never called exact)
+    precision: str = "float32"
 
 
 RUNTIMES: dict[str, Runtime] = {}
@@ -241,3 +244,4 @@ register_runtime(
 
 # The deployment runtimes register themselves (imported last: they use the helpers above).
 from . import runtime_mnn, runtime_ncnn, runtime_openvino  # noqa: E402, F401
+from . import runtime_onnx, runtime_paddle, runtime_rknn, runtime_tpu_mlir  # noqa: E402, F401
