@@ -215,10 +215,17 @@ def print_detector_check(
 ) -> int:
     from ..verification import default_runtime, make_input
     from ..verification.detectors import priorbox_verdict
+    from ..verification.precision import FLOAT16, precision_of
 
     runtime = runtime or default_runtime()
     if show_local and runtime != "caffe":
         raise Gluon2CaffeError("--local needs the caffe runtime (OpenCV does not expose every blob)")
+    if precision_of(runtime) == FLOAT16:
+        raise Gluon2CaffeError(
+            f"{runtime} computes in float16: a detector's check compares its detections with GluonCV's exactly, "
+            "which float16 cannot meet; check the detector in a float32 runtime (the classifier check runs here, "
+            "under the float16 rule)"
+        )
     x, input_description = make_input(source, (1, 3) + tuple(head.image_size), seed)
     check = family.check(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime)
     print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")

@@ -17,7 +17,7 @@ from .runtimes import Runtime, Timing, caffe_rows, detection_tops, register_runt
 from .venv_runtime import Venv
 
 VENV = Venv(
-    "caffe2onnx",
+    "caffe2onnx + ONNX Runtime",
     ".venv-onnx",
     "GLUON2CAFFE_ONNX_PYTHON",
     "onnx",

@@ -17,7 +17,7 @@ from .runtimes import Runtime, Timing, caffe_rows, detection_tops, register_runt
 from .venv_runtime import Venv
 
 VENV = Venv(
-    "x2paddle",
+    "x2paddle + Paddle",
     ".venv-paddle",
     "GLUON2CAFFE_PADDLE_PYTHON",
     "paddle",

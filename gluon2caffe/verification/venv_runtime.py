@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,9 @@ TIMEOUT = 1800  # seconds: the slowest toolchain step measured (TPU-MLIR's model
 # Switches that keep libraries the toolchains pull in (huggingface_hub via tpu-mlir's transformers) off the network.
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 # The lines of a toolchain's output that carry its verdict, when it fails: a Python exception, an ERROR/FATAL log line.
-_ERROR_LINE = re.compile(r"\b(ERROR|FATAL|Error|error|[Nn]ot support(ed)?|not implemented)\b")
+_ERROR_LINE = re.compile(r"^E |\b(ERROR|FATAL|Error|error|[Nn]ot support(ed)?|not implemented)\b")
+# Progress bars and INFO lines (rknn-toolkit2's "I Loading : 80%|###  |"): never the message.
+_NOISE = re.compile(r"\d+%\||^(\x1b\[[0-9;]*m)?I |it/s\]")
 _FRAME = re.compile(r'^File "(.*)", line (\d+), in (\S+)')
 _EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b")
 
@@ -74,6 +77,9 @@ class Venv:
         except subprocess.TimeoutExpired:
             raise RuntimeFailedError(f"{what} did not finish in {TIMEOUT} s") from None
         output = proc.stdout + proc.stderr
+        if proc.returncode < 0:  # a signal: the toolchain crashed (SIGFPE, SIGSEGV, SIGABRT)
+            crash = signal.Signals(-proc.returncode).name if -proc.returncode in signal.valid_signals() else "?"
+            raise RuntimeFailedError(f"{what} crashed ({crash}); its last words: {toolchain_message(output)}")
         if proc.returncode != 0:
             raise RuntimeFailedError(f"{what} failed (exit {proc.returncode}): {toolchain_message(output)}")
         return output
@@ -87,7 +93,7 @@ def toolchain_message(output: str, lines: int = 4) -> str:
     """What a failed toolchain said, on one line: a Python traceback's exception with the function that raised it
     (`RuntimeError: not implemented (in convert_power_op, CaffeConverter.py:1227)`), else its last lines that look
     like an error (an ERROR line, "not support"), else its last lines; joined by ' | '."""
-    text = [_plain(line) for line in output.strip().splitlines() if line.strip()]
+    text = [_plain(line) for line in output.strip().splitlines() if line.strip() and not _NOISE.search(line)]
     if "Traceback (most recent call last):" in text:
         start = len(text) - 1 - text[::-1].index("Traceback (most recent call last):")
         frames = [m for line in text[start:] if (m := _FRAME.match(line))]
@@ -98,7 +104,8 @@ def toolchain_message(output: str, lines: int = 4) -> str:
             return f"{exception} (in {function}, {os.path.basename(path)}:{number})"
         return exception
     errors = [line for line in text if _ERROR_LINE.search(line)]
-    return " | ".join((errors or text)[-lines:]) or "(no output)"
+    chosen = errors or text or [_plain(line) for line in output.strip().splitlines()[-1:]]  # only progress lines
+    return " | ".join(chosen[-lines:]) or "(no output)"
 
 
 def _plain(line: str) -> str:
