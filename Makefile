@@ -126,8 +126,9 @@ caffe2ncnn:
 demo: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe demo $(DEMO_ARGS)
 
-# Under `make test` (and `make fuzz`) a missing pycaffe, OpenCV, MNN or OpenVINO stops the session with an error,
-# never a skip (GLUON2CAFFE_REQUIRE_CAFFE, read by tests/conftest.py). Without caffe2ncnn the ncnn checks skip and
+# Under `make test` (and `make fuzz`) a missing pycaffe, OpenCV, MNN, OpenVINO or NPU toolchain / format bridge
+# (TPU-MLIR, rknn-toolkit2, caffe2onnx + ONNX Runtime, x2paddle + Paddle: their venvs are prerequisites) stops the
+# session with an error, never a skip (GLUON2CAFFE_REQUIRE_CAFFE, read by tests/conftest.py). Without caffe2ncnn the ncnn checks skip and
 # the session says so at the start and the end; `make test NCNN_TOOL_SRC=DIR` builds it first (.ci/run does, and
 # also sets GLUON2CAFFE_REQUIRE_NCNN=1, which makes a missing ncnn an error too).
 # Two pytest workers (the machines have 2 cores), one test file each at a time so a file's module fixtures (the
@@ -138,11 +139,11 @@ demo: $(STAMP) $(CAFFE_STAMP)
 # (tests/helpers.zoo_sample); `make test GLUON2CAFFE_ZOO_TESTS=all` runs every classifier, SSD and YOLOv3 (`make zoo`
 # sweeps every family).
 TEST_JOBS ?= -n 2 --dist loadfile --max-worker-restart=0
-test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NO_MXNET_STAMPS) $(if $(NCNN_TOOL_SRC),caffe2ncnn)
+test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NPU_STAMPS) $(NO_MXNET_STAMPS) $(if $(NCNN_TOOL_SRC),caffe2ncnn)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(TEST_JOBS) $(PYTEST_ARGS)
 
 # The random-network differential tests with a long random profile (FUZZ_EXAMPLES, default 3000), for local use.
-fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP)
+fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NPU_STAMPS)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 GLUON2CAFFE_FUZZ_PROFILE=fuzz $(PY) -m pytest \
 		tests/test_random_nets.py tests/test_loader_fuzz.py --hypothesis-show-statistics $(PYTEST_ARGS)
 

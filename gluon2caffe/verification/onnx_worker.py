@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+WORKER_ERROR = "gluon2caffe worker:"  # how venv_runtime.py finds this script's own verdict
+
 
 def main(request: dict) -> None:
     import onnx
@@ -38,12 +40,14 @@ def main(request: dict) -> None:
         name = graph_input.name
         source = name if name in arrays else name[: -len("_input")] if name.endswith("_input") else None
         if source not in arrays:
-            raise SystemExit(f"caffe2onnx's model takes an input {name!r}; the arrays given are {sorted(arrays)}")
+            raise SystemExit(
+                f"{WORKER_ERROR} caffe2onnx's model takes an input {name!r}; the arrays given are {sorted(arrays)}"
+            )
         feed[name] = arrays[source]
     names = [output.name for output in session.get_outputs()]
     missing = [name for name in request["outputs"] if name not in names]
     if missing:
-        raise SystemExit(f"caffe2onnx's model has no tensor named {missing}; its outputs are {names}")
+        raise SystemExit(f"{WORKER_ERROR} caffe2onnx's model has no tensor named {missing}; its outputs are {names}")
     values = session.run(request["outputs"], feed)
     np.savez(request["result"], **dict(zip(request["outputs"], values)))
 

@@ -18,6 +18,8 @@ import sys
 
 import numpy as np
 
+WORKER_ERROR = "gluon2caffe worker:"  # how venv_runtime.py finds this script's own verdict
+
 
 def main(request: dict) -> None:
     import paddle
@@ -30,14 +32,16 @@ def main(request: dict) -> None:
         by_name = {_identifier(name): data[name] for name in data.files}
     missing = [name for name in arguments if name not in by_name]
     if missing:
-        raise SystemExit(f"x2paddle's model takes inputs {arguments}; no array for {missing}")
+        raise SystemExit(f"{WORKER_ERROR} x2paddle's model takes inputs {arguments}; no array for {missing}")
     paddle.set_device("cpu")
     model = paddle.jit.load(os.path.join(save_dir, "inference_model", "model"))
     model.eval()
     values = model(*[paddle.to_tensor(by_name[name]) for name in arguments])
     values = values if isinstance(values, (list, tuple)) else [values]
     if len(values) != len(returned):
-        raise SystemExit(f"x2paddle's inference model returned {len(values)} outputs, its code {len(returned)}")
+        raise SystemExit(
+            f"{WORKER_ERROR} x2paddle's inference model returned {len(values)} outputs, its code {len(returned)}"
+        )
     got = {name: np.asarray(value.numpy(), np.float32) for name, value in zip(returned, values)}
     result, unknown = {}, []
     for name in request["outputs"]:
@@ -46,7 +50,7 @@ def main(request: dict) -> None:
         else:
             unknown.append(name)
     if unknown:
-        raise SystemExit(f"x2paddle's model has no output named {unknown}; it returns {returned}")
+        raise SystemExit(f"{WORKER_ERROR} x2paddle's model has no output named {unknown}; it returns {returned}")
     np.savez(request["result"], **result)
 
 
@@ -61,7 +65,7 @@ def _forward_signature(code_path: str) -> tuple[list[str], list[str]]:
             value = returns[-1].value
             items = value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]
             return arguments, [item.id for item in items if isinstance(item, ast.Name)]
-    raise SystemExit(f"x2paddle's generated code {code_path} has no forward method")
+    raise SystemExit(f"{WORKER_ERROR} x2paddle's generated code {code_path} has no forward method")
 
 
 def _identifier(name: str) -> str:

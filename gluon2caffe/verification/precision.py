@@ -3,13 +3,14 @@
 Such a runtime cannot be exact: float16 keeps 11 significant bits (a rounding unit of 2**-11 = 4.9e-4), and every
 layer rounds its weights, its inputs and its result. Its check therefore has its own, stated rule and its own verdict:
 
-    max|runtime - mxnet| <= FP16_TOLERANCE * max|mxnet|      (FP16_TOLERANCE = 8 * 2**-11 = 3.9e-3)
+    max|runtime - mxnet| <= FP16_TOLERANCE * max|mxnet|      (FP16_TOLERANCE = 16 * 2**-11 = 7.8e-3)
 
 relative to the output's own magnitude (no floor: a tiny output is not excused), and a pass is called
-`within fp16`, never `exact`. Measured on random-weight zoo classifiers in rknn-toolkit2 2.5.0 (RK3588): 9e-4 ..
-1.4e-3 of max|mxnet| (docs/runtimes.md), so the rule holds them with room, while a wrong construct (an ignored
-coefficient, a lost padding: errors of 1e-2 .. 1) fails it. It proves that the runtime read the files as the
-same net, not that every bit is the same: judge a conversion in a float32 runtime.
+`within fp16`, never `exact`. Measured in rknn-toolkit2 2.5.0 (RK3588) on random-weight zoo nets: classifiers
+9e-4 .. 1.7e-3 of max|mxnet|, an SSD's box and class heads 4.0e-3 and 4.2e-3, single constructs 4e-4 .. 8e-4
+(docs/runtimes.md); a wrong construct (an ignored Eltwise coefficient, a lost padding) is off by 1e-1 .. 1 of the
+output, far outside. It proves that the runtime read the files as the same net, not that every bit is the same:
+judge a conversion in a float32 runtime.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 FLOAT32, FLOAT16 = "float32", "float16"
-FP16_TOLERANCE = 8 * 2.0**-11
+FP16_TOLERANCE = 16 * 2.0**-11
 WITHIN_FP16 = "within fp16"
 
 

@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+WORKER_ERROR = "gluon2caffe worker:"  # how venv_runtime.py finds this script's own verdict
+
 TARGET = "rk3588"
 
 
@@ -33,19 +35,19 @@ def main(request: dict) -> None:
         _check(rknn.init_runtime(), "init_runtime (simulator)")
         values = rknn.inference(inputs=inputs, data_format=["nchw"] * len(inputs))
         if values is None:
-            raise SystemExit("rknn-toolkit2: inference returned nothing")
+            raise SystemExit(f"{WORKER_ERROR} rknn-toolkit2: inference returned nothing")
     finally:
         rknn.release()
     by_name = dict(zip(names, values))
     missing = [name for name in request["outputs"] if name not in by_name]
     if missing:
-        raise SystemExit(f"rknn-toolkit2's model has no output named {missing}; its outputs are {names}")
+        raise SystemExit(f"{WORKER_ERROR} rknn-toolkit2's model has no output named {missing}; its outputs are {names}")
     np.savez(request["result"], **{name: np.asarray(by_name[name], np.float32) for name in request["outputs"]})
 
 
 def _check(status: int, step: str) -> None:
     if status != 0:
-        raise SystemExit(f"rknn-toolkit2: {step} failed (status {status})")
+        raise SystemExit(f"{WORKER_ERROR} rknn-toolkit2: {step} failed (status {status})")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InvalidCallError
 from .precision import FLOAT16
 from .runtimes import Runtime, RuntimeFailedError, Timing, register_runtime, scratch_dir
-from .venv_runtime import Venv, toolchain_message
+from .venv_runtime import Venv
 
 VENV = Venv("rknn-toolkit2", ".venv-rknn", "GLUON2CAFFE_RKNN_PYTHON", "rknn", "rknn-toolkit2==2.5.0 (Python 3.10)")
 WORKER = Path(__file__).with_name("rknn_worker.py")
@@ -47,17 +47,20 @@ def rknn_forward(
         feed, result = os.path.join(tmp, "inputs.npz"), os.path.join(tmp, "outputs.npz")
         np.savez(feed, **{name: np.ascontiguousarray(inputs[name], np.float32) for name in order})
         request = dict(prototxt=prototxt, caffemodel=caffemodel, inputs=feed, outputs=outputs, result=result)
-        output = VENV.run_worker(WORKER, request, "rknn-toolkit2 (RK3588 simulator, float16)", tmp)
-        dropped = [m.group(2).strip() for line in output.splitlines() if (m := _ERROR.match(_plain(line)))]
-        dropped = [line for line in dropped if "not support" in line.lower()]
-        if dropped:
-            raise RuntimeFailedError(
-                f"rknn-toolkit2 cannot convert every layer (it drops them and builds the rest): {' | '.join(dropped)}"
-            )
+        VENV.run_worker(WORKER, request, "rknn-toolkit2 (RK3588 simulator, float16)", tmp, refuse=dropped_layers)
         if not os.path.exists(result):
-            raise RuntimeFailedError(f"rknn-toolkit2 wrote no outputs: {toolchain_message(output)}")
+            raise RuntimeFailedError("rknn-toolkit2 wrote no outputs")
         with np.load(result) as values:
             return {name: np.array(values[name], np.float32) for name in outputs}
+
+
+def dropped_layers(output: str) -> str | None:
+    """rknn-toolkit2's own words for the layers it left out ("OP in Layer X Current not support"), if any."""
+    lines = [m.group(2).strip() for line in output.splitlines() if (m := _ERROR.match(_plain(line)))]
+    dropped = [line for line in lines if "not support" in line.lower()]
+    if not dropped:
+        return None
+    return f"it cannot convert every layer (it drops them and builds the rest): {' | '.join(dropped)}"
 
 
 def _plain(line: str) -> str:

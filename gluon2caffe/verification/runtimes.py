@@ -242,9 +242,7 @@ def opencv_probe() -> None:
     version = getattr(cv2, "__version__", "")
     major = version.split(".")[0]
     if major.isdigit() and int(major) >= 5:
-        raise RuntimeUnavailableError(
-            f"OpenCV {version} has no Caffe importer (OpenCV 5 removed it); {OPENCV_INSTALL}"
-        )
+        raise RuntimeUnavailableError(f"OpenCV {version} has no Caffe importer (OpenCV 5 removed it); {OPENCV_INSTALL}")
 
 
 register_runtime(

@@ -18,17 +18,21 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .runtimes import RuntimeFailedError, RuntimeUnavailableError
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout, where `make` builds the venvs
 TIMEOUT = 1800  # seconds: the slowest toolchain step measured (TPU-MLIR's model_deploy on a large net) is minutes
+# How a worker script (rknn_worker.py, onnx_worker.py, paddle_worker.py) begins the line that says why it stopped.
+WORKER_ERROR = "gluon2caffe worker:"
 # Switches that keep libraries the toolchains pull in (huggingface_hub via tpu-mlir's transformers) off the network.
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 # The lines of a toolchain's output that carry its verdict, when it fails: a Python exception, an ERROR/FATAL log line.
 _ERROR_LINE = re.compile(r"^E |\b(ERROR|FATAL|Error|error|[Nn]ot support(ed)?|not implemented)\b")
 # Progress bars and INFO lines (rknn-toolkit2's "I Loading : 80%|###  |"): never the message.
 _NOISE = re.compile(r"\d+%\||^(\x1b\[[0-9;]*m)?I |it/s\]")
+_TRACEBACK = "Traceback (most recent call last):"
 _FRAME = re.compile(r'^File "(.*)", line (\d+), in (\S+)')
 _EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b")
 
@@ -67,9 +71,10 @@ class Venv:
         env.setdefault("GLOG_minloglevel", "2")  # TPU-MLIR's and rknn's pycaffe log every layer at INFO
         return env
 
-    def run(self, command: list[str], what: str, cwd: str) -> str:
+    def run(self, command: list[str], what: str, cwd: str, refuse: Callable[[str], str | None] | None = None) -> str:
         """Run a command of this venv (its tool by name, or its python) in `cwd`; its output, or RuntimeFailedError
-        with the toolchain's own message."""
+        with the toolchain's own message. `refuse(output)`: a toolchain's own reason to refuse the result (a layer
+        it dropped), checked first, whether the command failed or not."""
         try:
             proc = subprocess.run(
                 command, capture_output=True, text=True, env=self.environment(), cwd=cwd, timeout=TIMEOUT
@@ -77,6 +82,9 @@ class Venv:
         except subprocess.TimeoutExpired:
             raise RuntimeFailedError(f"{what} did not finish in {TIMEOUT} s") from None
         output = proc.stdout + proc.stderr
+        reason = refuse(output) if refuse is not None else None
+        if reason:
+            raise RuntimeFailedError(f"{what}: {reason}")
         if proc.returncode < 0:  # a signal: the toolchain crashed (SIGFPE, SIGSEGV, SIGABRT)
             crash = signal.Signals(-proc.returncode).name if -proc.returncode in signal.valid_signals() else "?"
             raise RuntimeFailedError(f"{what} crashed ({crash}); its last words: {toolchain_message(output)}")
@@ -84,24 +92,28 @@ class Venv:
             raise RuntimeFailedError(f"{what} failed (exit {proc.returncode}): {toolchain_message(output)}")
         return output
 
-    def run_worker(self, worker: Path, request: dict, what: str, cwd: str) -> str:
+    def run_worker(self, worker: Path, request: dict, what: str, cwd: str, refuse=None) -> str:
         """Run `worker` (a script that imports only numpy and the toolchain) with one JSON argument."""
-        return self.run([self.python(), str(worker), json.dumps(request)], what, cwd)
+        return self.run([self.python(), str(worker), json.dumps(request)], what, cwd, refuse)
 
 
 def toolchain_message(output: str, lines: int = 4) -> str:
-    """What a failed toolchain said, on one line: a Python traceback's exception with the function that raised it
-    (`RuntimeError: not implemented (in convert_power_op, CaffeConverter.py:1227)`), else its last lines that look
-    like an error (an ERROR line, "not support"), else its last lines; joined by ' | '."""
+    """What a failed toolchain said, on one line: a Python traceback's exception with the two innermost functions
+    (`RuntimeError: not implemented (in convert_power_op, CaffeConverter.py:1227 <- ...)`), else its last lines
+    that look like an error (an ERROR line, "not support"), else its last lines; joined by ' | '."""
     text = [_plain(line) for line in output.strip().splitlines() if line.strip() and not _NOISE.search(line)]
-    if "Traceback (most recent call last):" in text:
-        start = len(text) - 1 - text[::-1].index("Traceback (most recent call last):")
+    refused = [line[len(WORKER_ERROR) :].strip() for line in text if line.startswith(WORKER_ERROR)]
+    if refused:  # a worker's own verdict (outputs missing, a step that returned an error status)
+        return refused[-1]
+    headers = [i for i, line in enumerate(text) if line.endswith(_TRACEBACK)]  # may follow progress output
+    if headers:
+        start = headers[-1]
         frames = [m for line in text[start:] if (m := _FRAME.match(line))]
         tail = [line for line in text[start + 1 :] if not _FRAME.match(line) and not line.startswith(" ")]
         exception = next((line for line in reversed(tail) if _EXCEPTION.match(line)), tail[-1] if tail else "")
-        if frames:
-            path, number, function = frames[-1].groups()
-            return f"{exception} (in {function}, {os.path.basename(path)}:{number})"
+        if frames:  # the two innermost frames: where it failed, and what it was doing
+            where = [f"{m.group(3)}, {os.path.basename(m.group(1))}:{m.group(2)}" for m in frames[-2:]]
+            return f"{exception} (in {' <- '.join(reversed(where))})"
         return exception
     errors = [line for line in text if _ERROR_LINE.search(line)]
     chosen = errors or text or [_plain(line) for line in output.strip().splitlines()[-1:]]  # only progress lines
