@@ -29,7 +29,7 @@ WORKER_ERROR = "gluon2caffe worker:"
 # Switches that keep libraries the toolchains pull in (huggingface_hub via tpu-mlir's transformers) off the network.
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 # The lines of a toolchain's output that carry its verdict, when it fails: a Python exception, an ERROR/FATAL log line.
-_ERROR_LINE = re.compile(r"^E |\b(ERROR|FATAL|Error|error|[Nn]ot support(ed)?|not implemented)\b")
+_ERROR_LINE = re.compile(r"^E |\b(ERROR|FATAL|Error|error|Failed|[Nn]ot support(ed)?|not implemented)\b")
 # Progress bars and INFO lines (rknn-toolkit2's "I Loading : 80%|###  |"): never the message.
 _NOISE = re.compile(r"\d+%\||^(\x1b\[[0-9;]*m)?I |it/s\]")
 _TRACEBACK = "Traceback (most recent call last):"
