@@ -106,7 +106,8 @@ def default_runtime() -> str:
         if available(name) is None:
             return name
     raise RuntimeUnavailableError(
-        f"no Caffe runtime: pycaffe is not importable (run `make caffe` to build it) and {available('opencv')}"
+        f"no Caffe runtime: pycaffe is not importable (run `make caffe` to build it) and OpenCV cannot run: "
+        f"{available('opencv')}"
     )
 
 
