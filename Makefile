@@ -19,10 +19,21 @@ PY312 ?= $(firstword $(wildcard $(PYENV_ROOT_DIR)/versions/3.12*/bin/python) $(s
 PY313 ?= $(firstword $(wildcard $(PYENV_ROOT_DIR)/versions/3.13*/bin/python) $(shell command -v python3.13 2>/dev/null))
 PACKAGE_FILES := pyproject.toml $(shell find gluon2caffe -name '*.py' -o -name '*.proto' -o -name '*.md' 2>/dev/null)
 NO_MXNET_STAMPS := .venv-py312/.installed .venv-py313/.installed
+# The NPU toolchains and format bridges, each in its own venv beside the checkout (requirements-<name>.txt says why each
+# pin), where gluon2caffe/verification/runtime_<name>.py looks for it (else $GLUON2CAFFE_<NAME>_PYTHON) and runs it
+# as a child process: `make tpu-mlir` (runtimes tpu-mlir, tpu-mlir-bm1684x), `make rknn`, `make onnx`, `make paddle`.
+# TPU-MLIR and rknn-toolkit2 need Python 3.10, found like 3.12 (PY310=... names another).
+PY310 ?= $(firstword $(wildcard $(PYENV_ROOT_DIR)/versions/3.10*/bin/python) $(shell command -v python3.10 2>/dev/null))
+TPU_MLIR_VENV := .venv-tpu-mlir
+RKNN_VENV := .venv-rknn
+ONNX_VENV := .venv-onnx
+PADDLE_VENV := .venv-paddle
+NPU_STAMPS := $(TPU_MLIR_VENV)/.installed $(RKNN_VENV)/.installed $(ONNX_VENV)/.installed $(PADDLE_VENV)/.installed
 # ncnn's caffe2ncnn goes beside the venv's python, where gluon2caffe looks for it (NCNN_TOOL_SRC: see caffe2ncnn).
 CAFFE2NCNN := $(VENV)/bin/caffe2ncnn
 
-.PHONY: demo test fuzz zoo zoo_graphs bench setup caffe openvino caffe2ncnn no_mxnet proto readme lint clean
+.PHONY: demo test fuzz zoo zoo_graphs bench setup caffe openvino tpu-mlir rknn onnx paddle npu caffe2ncnn no_mxnet \
+	proto readme lint clean
 
 setup: $(STAMP)
 
@@ -57,6 +68,37 @@ $(OPENVINO_STAMP): requirements-openvino.txt
 	$(OPENVINO_VENV)/bin/opt_in_out --opt_out
 	@touch $@
 
+# Each target: a venv from the right interpreter (created once), its requirements, a stamp; rerun only when the
+# requirements (or the install script) change. Sizes and times on a fresh machine: docs/runtimes.md.
+npu: $(NPU_STAMPS)
+tpu-mlir: $(TPU_MLIR_VENV)/.installed
+rknn: $(RKNN_VENV)/.installed
+onnx: $(ONNX_VENV)/.installed
+paddle: $(PADDLE_VENV)/.installed
+
+$(TPU_MLIR_VENV)/.installed: requirements-tpu-mlir.txt scripts/install_tpu_mlir.sh
+	bash scripts/install_tpu_mlir.sh "$(PY310)" $(TPU_MLIR_VENV) requirements-tpu-mlir.txt
+	@touch $@
+
+$(RKNN_VENV)/.installed: requirements-rknn.txt
+	@test -n "$(PY310)" && test -x "$(PY310)" || { echo "make rknn: no Python 3.10 here (looked in \
+	$(or $(PYENV_ROOT_DIR),pyenv root)/versions/3.10*/bin/python and python3.10 on PATH): install one (pyenv install \
+	3.10) or name it, make PY310=/path/to/python3.10" >&2; exit 2; }
+	@test -x $(RKNN_VENV)/bin/python || "$(PY310)" -m venv $(RKNN_VENV)
+	$(RKNN_VENV)/bin/python -m pip install -q -r requirements-rknn.txt
+	@touch $@
+
+# --no-deps: every package is pinned in the file (caffe2onnx declares an onnx that cannot be installed on 3.11).
+$(ONNX_VENV)/.installed: requirements-onnx.txt
+	@test -x $(ONNX_VENV)/bin/python || $(PYTHON) -m venv $(ONNX_VENV)
+	$(ONNX_VENV)/bin/python -m pip install -q --no-deps -r requirements-onnx.txt
+	@touch $@
+
+$(PADDLE_VENV)/.installed: requirements-paddle.txt
+	@test -x $(PADDLE_VENV)/bin/python || $(PYTHON) -m venv $(PADDLE_VENV)
+	$(PADDLE_VENV)/bin/python -m pip install -q -r requirements-paddle.txt
+	@touch $@
+
 no_mxnet: $(NO_MXNET_STAMPS)
 
 .venv-py3%/.installed: $(PACKAGE_FILES)
@@ -84,8 +126,9 @@ caffe2ncnn:
 demo: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe demo $(DEMO_ARGS)
 
-# Under `make test` (and `make fuzz`) a missing pycaffe, OpenCV, MNN or OpenVINO stops the session with an error,
-# never a skip (GLUON2CAFFE_REQUIRE_CAFFE, read by tests/conftest.py). Without caffe2ncnn the ncnn checks skip and
+# Under `make test` (and `make fuzz`) a missing pycaffe, OpenCV, MNN, OpenVINO or NPU toolchain / format bridge
+# (TPU-MLIR, rknn-toolkit2, caffe2onnx + ONNX Runtime, x2paddle + Paddle: their venvs are prerequisites) stops the
+# session with an error, never a skip (GLUON2CAFFE_REQUIRE_CAFFE, read by tests/conftest.py). Without caffe2ncnn the ncnn checks skip and
 # the session says so at the start and the end; `make test NCNN_TOOL_SRC=DIR` builds it first (.ci/run does, and
 # also sets GLUON2CAFFE_REQUIRE_NCNN=1, which makes a missing ncnn an error too).
 # Two pytest workers (the machines have 2 cores), one test file each at a time so a file's module fixtures (the
@@ -96,12 +139,12 @@ demo: $(STAMP) $(CAFFE_STAMP)
 # (tests/helpers.zoo_sample); `make test GLUON2CAFFE_ZOO_TESTS=all` runs every classifier, SSD and YOLOv3 (`make zoo`
 # sweeps every family).
 TEST_JOBS ?= -n 2 --dist loadfile --max-worker-restart=0
-test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NO_MXNET_STAMPS) $(if $(NCNN_TOOL_SRC),caffe2ncnn)
+test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NPU_STAMPS) $(NO_MXNET_STAMPS) $(if $(NCNN_TOOL_SRC),caffe2ncnn)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest $(TEST_JOBS) $(PYTEST_ARGS)
 
 # The random-network differential tests with a long random profile (FUZZ_EXAMPLES, default 3000), and the operator
 # property suite (OP_FUZZ_EXAMPLES in pycaffe, default 5000, a quarter of that per runtime), for local use.
-fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP)
+fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NPU_STAMPS)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 GLUON2CAFFE_FUZZ_PROFILE=fuzz MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest \
 		tests/test_random_nets.py tests/test_loader_fuzz.py tests/test_op_properties.py --hypothesis-show-statistics \
 		$(PYTEST_ARGS)
@@ -138,4 +181,5 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check gluon2caffe tests scripts bench --exclude gluon2caffe/caffe/caffe_pb2.py
 
 clean:
-	rm -rf $(VENV) $(OPENVINO_VENV) .venv-py312 .venv-py313 out .pytest_cache
+	rm -rf $(VENV) $(OPENVINO_VENV) .venv-py312 .venv-py313 $(TPU_MLIR_VENV) $(RKNN_VENV) $(ONNX_VENV) $(PADDLE_VENV) \
+		out .pytest_cache

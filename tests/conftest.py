@@ -2,7 +2,9 @@
 
 Runtimes: tests that need Caffe fail (never skip) when pycaffe is missing. Under GLUON2CAFFE_REQUIRE_CAFFE=1 (set
 by `make test` and `make fuzz`) the session does not start at all unless the runtimes the tests use, pycaffe, OpenCV,
-MNN and OpenVINO (`make openvino`), are there: a usage error naming what is missing, never a skip. ncnn needs
+MNN, OpenVINO (`make openvino`) and the NPU toolchains and format bridges (TPU-MLIR, rknn-toolkit2, caffe2onnx + ONNX
+Runtime, x2paddle + Paddle: `make tpu-mlir rknn onnx paddle`), are there: a usage error naming what is missing,
+never a skip. ncnn needs
 caffe2ncnn built from source (`make caffe2ncnn NCNN_TOOL_SRC=DIR`): without it the tests that need ncnn skip, and
 the session says so in its header and in a banner at the end; under GLUON2CAFFE_REQUIRE_NCNN=1 (CI) a missing ncnn
 is a usage error too. A test that runs in a runtime calls `runtime_or_skip(name)` (check_block does).
@@ -29,14 +31,32 @@ sys.path.insert(0, os.path.dirname(__file__))
 REQUIRE_CAFFE = "GLUON2CAFFE_REQUIRE_CAFFE"
 REQUIRE_NCNN = "GLUON2CAFFE_REQUIRE_NCNN"
 # The runtimes the tests use (gluon2caffe.verification.runtimes' names), as messages call them.
-RUNTIME_NAMES = {"caffe": "pycaffe", "opencv": "OpenCV", "mnn": "MNN", "openvino": "OpenVINO", "ncnn": "ncnn"}
-REQUIRED_RUNTIMES = ("caffe", "opencv", "mnn", "openvino")  # under REQUIRE_CAFFE; ncnn only under REQUIRE_NCNN
+RUNTIME_NAMES = {
+    "caffe": "pycaffe",
+    "opencv": "OpenCV",
+    "mnn": "MNN",
+    "openvino": "OpenVINO",
+    "ncnn": "ncnn",
+    "tpu-mlir": "TPU-MLIR",
+    "tpu-mlir-bm1684x": "TPU-MLIR BM1684X",
+    "rknn": "rknn-toolkit2",
+    "onnx": "caffe2onnx + ONNX Runtime",
+    "paddle": "x2paddle + Paddle",
+}
+# Under REQUIRE_CAFFE; ncnn only under REQUIRE_NCNN. The NPU toolchains and format bridges each live in a venv of
+# their own (make tpu-mlir, rknn, onnx, paddle: `make test` builds them).
+REQUIRED_RUNTIMES = ("caffe", "opencv", "mnn", "openvino", "tpu-mlir", "tpu-mlir-bm1684x", "rknn", "onnx", "paddle")
 # The make target that provides each runtime, added to a reason that does not name it already.
 MAKE_TARGETS = {
     "caffe": ("make caffe", "builds it"),
     "opencv": ("make setup", "installs it"),
     "mnn": ("make setup", "installs it"),
     "openvino": ("make openvino", "builds it"),
+    "tpu-mlir": ("make tpu-mlir", "builds it"),
+    "tpu-mlir-bm1684x": ("make tpu-mlir", "builds it"),
+    "rknn": ("make rknn", "builds it"),
+    "onnx": ("make onnx", "builds it"),
+    "paddle": ("make paddle", "builds it"),
     "ncnn": ("make caffe2ncnn NCNN_TOOL_SRC=DIR", "builds caffe2ncnn (DIR: ncnn's tools/caffe)"),
 }
 NCNN_SKIPPED = "ncnn checks did not run: "  # how a skipped ncnn test's reason begins (counted for the banner)
@@ -88,8 +108,8 @@ def missing_no_mxnet_pythons(environ: Mapping[str, str] = os.environ) -> list[st
 
 
 def require_runtimes(environ: Mapping[str, str] = os.environ) -> None:
-    """Under GLUON2CAFFE_REQUIRE_CAFFE (any value but '' or '0') a missing pycaffe, OpenCV, MNN or OpenVINO is an
-    error; under GLUON2CAFFE_REQUIRE_NCNN a missing ncnn is."""
+    """Under GLUON2CAFFE_REQUIRE_CAFFE (any value but '' or '0') a missing pycaffe, OpenCV, MNN, OpenVINO or NPU
+    toolchain / format bridge (REQUIRED_RUNTIMES) is an error; under GLUON2CAFFE_REQUIRE_NCNN a missing ncnn is."""
     errors = []
     for variable, names in ((REQUIRE_CAFFE, REQUIRED_RUNTIMES), (REQUIRE_NCNN, ("ncnn",))):
         missing = missing_runtimes(names) if enabled(environ, variable) else []
@@ -102,8 +122,8 @@ def require_runtimes(environ: Mapping[str, str] = os.environ) -> None:
 
 
 def runtime_or_skip(runtime: str, environ: Mapping[str, str] = os.environ) -> None:
-    """For a test that runs in `runtime`: returns when it can run here. A missing pycaffe, OpenCV, MNN or OpenVINO
-    fails the test, never a skip. A missing ncnn (caffe2ncnn is built from source) skips it, counted in the session's
+    """For a test that runs in `runtime`: returns when it can run here. Any missing runtime but ncnn fails the test,
+    never a skip. A missing ncnn (caffe2ncnn is built from source) skips it, counted in the session's
     closing banner, unless GLUON2CAFFE_REQUIRE_NCNN: then it fails too."""
     reason = unavailable(runtime)
     if reason is None:

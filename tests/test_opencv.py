@@ -47,3 +47,33 @@ def test_output_written_by_a_folded_convolution_in_opencv():
     checked = check_block(block, (2, 3, 9, 8), runtime="opencv")
     last = checked.result.text_net.layer[-1]
     assert last.type == "Convolution" and last.name != last.top[0], (last.name, list(last.top))
+
+
+def test_opencv_5_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    """OpenCV 5 removed the Caffe importer: `verify --runtime opencv` with 5.x is one error line saying so and what to
+    install (pip install 'opencv-python-headless<5'), never a crash; 4.x runs the same files."""
+    import cv2
+    import numpy as np
+
+    from gluon2caffe import save_model
+    from gluon2caffe.cli import main
+
+    block = seq(nn.Conv2D(2, 1))
+    block.initialize()
+    shape = (1, 3, 4, 5)
+    result = convert(block, shape, to_bgr=False)
+    prefix = tmp_path / "m"
+    save_model(result.text_net, result.binary_weights, prefix)
+    x = make_input(shape, 3)
+    reference = tmp_path / "outputs.npz"
+    np.savez(reference, **{"input:data": x, "output:out": mxnet_forward(block, x)[0]})
+    command = ["verify", str(prefix), "--reference", str(reference), "--runtime", "opencv", "--no-bgr"]
+    assert main(command) == 0, capsys.readouterr()
+    capsys.readouterr()
+    monkeypatch.setattr(cv2, "__version__", "5.0.0")
+    code = main(command)
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert code != 0 and "Traceback" not in captured.err, captured
+    assert len(errors) == 1, captured.err
+    assert "OpenCV 5.0.0 has no Caffe importer" in errors[0] and "opencv-python-headless<5" in errors[0], errors[0]

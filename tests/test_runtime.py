@@ -147,10 +147,32 @@ def test_missing_caffe_fails_without_the_variable_too(tmp_path):
     assert "hidden by test_runtime" in output and "skipped" not in output, output
 
 
+# The runtimes in venvs of their own (verification/venv_runtime.py), hidden by naming a python that does not exist.
+VENV_VARIABLES = (
+    "GLUON2CAFFE_OPENVINO_PYTHON",
+    "GLUON2CAFFE_TPU_MLIR_PYTHON",
+    "GLUON2CAFFE_RKNN_PYTHON",
+    "GLUON2CAFFE_ONNX_PYTHON",
+    "GLUON2CAFFE_PADDLE_PYTHON",
+)
+REQUIRED = {  # conftest.REQUIRED_RUNTIMES as its error names them, and the make target it names
+    "caffe": ("pycaffe", "make caffe"),
+    "opencv": ("OpenCV", "make setup"),
+    "mnn": ("MNN", "make setup"),
+    "openvino": ("OpenVINO", "make openvino"),
+    "tpu-mlir": ("TPU-MLIR", "make tpu-mlir"),
+    "tpu-mlir-bm1684x": ("TPU-MLIR BM1684X", "make tpu-mlir"),
+    "rknn": ("rknn-toolkit2", "make rknn"),
+    "onnx": ("caffe2onnx + ONNX Runtime", "make onnx"),
+    "paddle": ("x2paddle + Paddle", "make paddle"),
+}
+
+
 def _hide_every_runtime(monkeypatch, tmp_path):
     for module in ("caffe", "cv2", "MNN", "ncnn"):
         monkeypatch.setitem(sys.modules, module, None)  # `import caffe` now raises ImportError
-    monkeypatch.setenv("GLUON2CAFFE_OPENVINO_PYTHON", str(tmp_path / "no-python"))
+    for variable in VENV_VARIABLES:
+        monkeypatch.setenv(variable, str(tmp_path / "no-python"))
 
 
 def test_require_runtimes_in_process(monkeypatch, tmp_path):
@@ -165,10 +187,8 @@ def test_require_runtimes_in_process(monkeypatch, tmp_path):
         require_runtimes({"GLUON2CAFFE_REQUIRE_CAFFE": "1"})
     lines = str(caught.value).splitlines()
     assert lines[0] == "GLUON2CAFFE_REQUIRE_CAFFE=1, but:"
-    assert len(lines) == 5, lines
-    for line, name, target in zip(
-        lines[1:], ["pycaffe", "OpenCV", "MNN", "OpenVINO"], ["make caffe", "make setup", "make setup", "make openvino"]
-    ):
+    assert len(lines) == 1 + len(REQUIRED), lines
+    for line, (name, target) in zip(lines[1:], REQUIRED.values()):
         assert line.startswith(f"  {name}") and f"`{target}`" in line, line
     with pytest.raises(pytest.UsageError) as caught:
         require_runtimes({"GLUON2CAFFE_REQUIRE_NCNN": "1"})
@@ -183,7 +203,7 @@ def test_runtime_or_skip_skips_only_ncnn(monkeypatch, tmp_path):
 
     runtime_or_skip("caffe")  # here: present, so it returns
     _hide_every_runtime(monkeypatch, tmp_path)
-    for runtime in ("caffe", "opencv", "mnn", "openvino"):
+    for runtime in REQUIRED:
         for environ in ({}, {"GLUON2CAFFE_REQUIRE_CAFFE": "1"}, {"GLUON2CAFFE_REQUIRE_NCNN": "1"}):
             with pytest.raises(pytest.fail.Exception):
                 runtime_or_skip(runtime, environ)

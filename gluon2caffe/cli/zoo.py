@@ -56,8 +56,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _require(runtimes: list[str]) -> None:
-    """Every runtime asked for must be installed before the sweep starts (not one error row per model)."""
+    """Every runtime asked for must be installed before the sweep starts (not one error row per model), and compute
+    in float32: the sweep's verdicts are exact or mismatch under the project's tolerance."""
+    from ..verification.precision import FLOAT16, precision_of
     from ..verification.runtimes import available
+
+    half = [name for name in runtimes if precision_of(name) == FLOAT16]
+    if half:
+        raise Gluon2CaffeError(
+            f"{', '.join(half)} computes in float16, which the zoo sweep (exact or mismatch) cannot judge; check it "
+            "with `gluon2caffe verify PREFIX --against MODEL --runtime rknn` (the float16 rule, docs/runtimes.md)"
+        )
 
     missing = [f"{name}: {reason}" for name in runtimes if (reason := available(name)) is not None]
     if missing:

@@ -29,6 +29,14 @@ NOTES = Path(__file__).with_name("runtimes_notes.md")
 TARGETS_MARK = "<!-- targets-table -->"
 PRIMARY = "caffe"  # the runtime every row is first checked in (with the layer-local check)
 DISTRIBUTIONS = {"opencv": "opencv-python-headless", "mnn": "MNN", "ncnn": "ncnn"}
+# The runtimes in venvs of their own (verification/venv_runtime.py): their module and the packages named in the header.
+VENV_DISTRIBUTIONS = {
+    "tpu-mlir": ("runtime_tpu_mlir", ["tpu-mlir"]),
+    "tpu-mlir-bm1684x": ("runtime_tpu_mlir", ["tpu-mlir"]),
+    "rknn": ("runtime_rknn", ["rknn-toolkit2"]),
+    "onnx": ("runtime_onnx", ["caffe2onnx", "onnxruntime"]),
+    "paddle": ("runtime_paddle", ["x2paddle", "paddlepaddle"]),
+}
 
 
 def save_results(path: Path, results: list) -> dict[str, dict]:
@@ -218,6 +226,8 @@ def _version(runtime: str) -> str:
         return _caffe_version()
     if runtime == "openvino":
         return _openvino_version()
+    if runtime in VENV_DISTRIBUTIONS:
+        return _venv_version(runtime)
     try:
         return metadata.version(DISTRIBUTIONS[runtime])
     except (KeyError, metadata.PackageNotFoundError):
@@ -241,3 +251,15 @@ def _openvino_version() -> str:
     except Exception:  # noqa: BLE001 - only the header's version note depends on it
         return "(version unknown)"
     return proc.stdout.strip() or "(version unknown)"
+
+
+def _venv_version(runtime: str) -> str:
+    """The versions of a venv runtime's packages, asked of that venv's python."""
+    module, names = VENV_DISTRIBUTIONS[runtime]
+    venv = importlib.import_module(f"gluon2caffe.verification.{module}").VENV
+    code = f"from importlib import metadata; print(', '.join(n + ' ' + metadata.version(n) for n in {names!r}))"
+    try:
+        proc = subprocess.run([venv.python(), "-c", code], capture_output=True, text=True, timeout=60)
+    except Exception:  # noqa: BLE001 - only the header's version note depends on it
+        return "(version unknown)"
+    return f"({proc.stdout.strip()})" if proc.returncode == 0 and proc.stdout.strip() else "(version unknown)"

@@ -310,11 +310,13 @@ class VerificationResult:
 
     @property
     def status(self) -> str:
-        """exact | exact by layer | mismatch | not conclusive | not comparable (see `judge`); `reason` says why."""
+        """exact | exact by layer | within fp16 | mismatch | not conclusive | not comparable (see `judge`); `reason`
+        says why."""
         if self.shape_differences:
             return MISMATCH
         finite = all(c.reference_finite for c in self.outputs.values())
-        return judge(self.outputs_ok, self.local, finite, self.conclusive)
+        status = judge(self.outputs_ok, self.local, finite, self.conclusive)
+        return verdict_in(self.runtime, status)  # a float16 runtime's pass is "within fp16" (precision.py)
 
     @property
     def reason(self) -> str:
@@ -439,7 +441,7 @@ def verify(
         other = _softmax(ref2[tensor], axis=1) if softmax else ref2[tensor]
         # The end-to-end output measured against the size of the computation of the segment that writes it.
         magnitude = None if softmax or result.local is None else result.local.magnitudes.get(name)
-        result.outputs[name] = compare(caffe_blobs[name], expected, magnitude)
+        result.outputs[name] = compare_in(runtime, caffe_blobs[name], expected, magnitude)
         first[name], again[name] = expected, other
     result.dependence = input_dependence(first, again, result.outputs, second)
     if not result.outputs_ok and not layers and result.local is None:
@@ -898,5 +900,7 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-# Saved reference outputs (where MXNet cannot run): imported last, the module uses the names above.
+# A float16 runtime's rule and verdict (rknn); saved reference outputs (where MXNet cannot run): imported last, the
+# modules use the names above.
+from .precision import compare_in, verdict_in  # noqa: E402
 from .reference import SavedReference, load_reference, save_reference, verify_reference  # noqa: E402, F401

@@ -38,7 +38,7 @@ from . import (
     _output_counterpart,
     _softmax,
     bgr_feed,
-    compare,
+    compare_in,
     default_runtime,
     forward,
     input_dependence,
@@ -209,7 +209,7 @@ def verify_reference(
                 f"Caffe output {name!r} has {blobs[name].shape}, the saved output {saved!r} {expected.shape}: "
                 "was the reference saved for this model and --input-shape?"
             )
-        result.outputs[name] = compare(blobs[name].reshape(expected.shape), expected)
+        result.outputs[name] = compare_in(runtime, blobs[name].reshape(expected.shape), expected)
     result.dependence = _dependence(reference, pairs, result)
     return result
 

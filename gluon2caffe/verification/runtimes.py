@@ -43,6 +43,9 @@ class Runtime:
     run: Callable[[str, str, dict[str, np.ndarray], list[str], bool, "Timing | None"], dict[str, np.ndarray]]
     probe: Callable[[], None]  # raises RuntimeUnavailableError (with what to install) when the runtime is missing
     install: str = ""  # one line for the README and the error
+    # "float32" (judged by the project's tolerance) or "float16" (rknn: judged by verification/precision.py's
+    # float16 rule, and never called exact)
+    precision: str = "float32"
 
 
 RUNTIMES: dict[str, Runtime] = {}
@@ -103,8 +106,8 @@ def default_runtime() -> str:
         if available(name) is None:
             return name
     raise RuntimeUnavailableError(
-        "no Caffe runtime: pycaffe is not importable (run `make caffe` to build it) and OpenCV is not installed "
-        "(pip install opencv-python-headless)"
+        f"no Caffe runtime: pycaffe is not importable (run `make caffe` to build it) and OpenCV cannot run: "
+        f"{available('opencv')}"
     )
 
 
@@ -237,15 +240,30 @@ register_runtime(
         "make caffe (builds pycaffe with the caffe-ssd layers)",
     )
 )
+OPENCV_INSTALL = "pip install 'opencv-python-headless<5' (4.11.0.86 is the version tested)"
+
+
+def opencv_probe() -> None:
+    """OpenCV 4.x: 5.0 removed the Caffe importer (readNetFromCaffe then refuses every file)."""
+    require_module("cv2", OPENCV_INSTALL)()
+    import cv2
+
+    version = getattr(cv2, "__version__", "")
+    major = version.split(".")[0]
+    if major.isdigit() and int(major) >= 5:
+        raise RuntimeUnavailableError(f"OpenCV {version} has no Caffe importer (OpenCV 5 removed it); {OPENCV_INSTALL}")
+
+
 register_runtime(
     Runtime(
         "opencv",
         False,
         lambda p, m, inputs, outputs, _every, timing: opencv_forward(p, m, inputs, outputs, timing),
-        require_module("cv2", "pip install opencv-python-headless"),
-        "pip install opencv-python-headless",
+        opencv_probe,
+        OPENCV_INSTALL,
     )
 )
 
 # The deployment runtimes register themselves (imported last: they use the helpers above).
 from . import runtime_mnn, runtime_ncnn, runtime_openvino  # noqa: E402, F401
+from . import runtime_onnx, runtime_paddle, runtime_rknn, runtime_tpu_mlir  # noqa: E402, F401
