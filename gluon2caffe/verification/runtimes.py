@@ -210,10 +210,16 @@ def opencv_forward(
     missing = [repr(blob) for blob, (layer, _) in zip(computed, writers) if net.getLayerId(layer) < 0]
     if missing:
         raise RuntimeFailedError(f"OpenCV has no layer writing blob(s) {', '.join(missing)} of {prototxt}")
-    pins = [layer if index == 0 else f"{layer}.{index}" for layer, index in writers]
-    values = dict(zip(computed, net.forward(pins))) if pins else {}
-    if timing is not None and pins:
-        timing.run(lambda: net.forward(pins))
+    # forwardAndRetrieve gives every output of each layer asked for: a pin "layer.1" names no layer in OpenCV 4.11
+    # (its forward() returns a layer's first output only), so a Slice's kept middle part is read this way.
+    layers = list(dict.fromkeys(layer for layer, _ in writers))
+    if layers:
+        retrieved = dict(zip(layers, net.forwardAndRetrieve(layers)))
+        values = {blob: retrieved[layer][index] for blob, (layer, index) in zip(computed, writers)}
+    else:
+        values = {}
+    if timing is not None and layers:
+        timing.run(lambda: net.forwardAndRetrieve(layers))
     return {name: np.array(values[name] if name in values else inputs[name]) for name in outputs}
 
 
