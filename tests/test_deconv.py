@@ -50,11 +50,12 @@ def test_deconvolution(case, target):
 
 
 TARGET_CASES = {
-    # name: (target_shape, kernel, stride, dilate, input shape, bias)
-    "even_total": ((14, 12), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), True),  # total 2 -> pad 1, adj 0
-    "odd_total": ((15, 13), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), True),  # total 1 -> pad 1, adj 1
-    "mixed": ((16, 11), (3, 3), (2, 2), (1, 1), (2, 4, 8, 6), True),  # H: total 1 (pad 1, adj 1), W: 2 (pad 1)
-    "odd_total_no_bias": ((15, 13), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), False),  # MXNet's default no_bias
+    # name: (target_shape, kernel, stride, dilate, input shape, bias, pad: the one target_shape implies, given)
+    "even_total": ((14, 12), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), True, (1, 1)),  # total 2 -> pad 1, adj 0
+    "odd_total": ((15, 13), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), True, (1, 1)),  # total 1 -> pad 1, adj 1
+    "mixed": ((16, 11), (3, 3), (2, 2), (1, 1), (2, 4, 8, 6), True, (1, 1)),  # H: total 1 (pad 1, adj 1), W: 2 (pad 1)
+    "odd_total_no_bias": ((15, 13), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), False, (1, 1)),  # MXNet's default no_bias
+    "full_size": ((16, 14), (4, 4), (2, 2), (1, 1), (1, 4, 7, 6), True, None),  # total 0 -> pad 0, none given
 }
 
 # MXNet 1.9.1's oneDNN Deconvolution fails on any target_shape that implies a pad ("could not create a descriptor for
@@ -68,6 +69,7 @@ a = np.load(sys.argv[1])
 target, kernel, stride, dilate = (tuple(int(v) for v in a[k]) for k in ("target", "kernel", "stride", "dilate"))
 args = [mx.nd.array(a["x"]), mx.nd.array(a["weight"])] + ([mx.nd.array(a["bias"])] if "bias" in a else [])
 extra = {"no_bias": False} if "bias" in a else {}  # without: MXNet's default no_bias=True
+extra.update({"pad": tuple(int(v) for v in a["pad"])} if "pad" in a else {})
 out = mx.nd.Deconvolution(*args, kernel=kernel, stride=stride, dilate=dilate, num_filter=a["weight"].shape[1],
                           target_shape=target, **extra)
 np.save(sys.argv[2], out.asnumpy())
@@ -85,9 +87,10 @@ def _mxnet_reference(tmp_path, arrays):
 @pytest.mark.op("Deconvolution")
 @pytest.mark.parametrize("case", sorted(TARGET_CASES))
 def test_deconvolution_target_shape(case, tmp_path):
-    """F.Deconvolution with target_shape (Gluon's Conv2DTranspose has none), against MXNet's reference kernel."""
+    """F.Deconvolution with target_shape (Gluon's Conv2DTranspose has none) and the pad it implies given (or none
+    where it implies 0), against MXNet's reference kernel."""
     runtime_or_skip("caffe")
-    target, kernel, stride, dilate, shape, use_bias = TARGET_CASES[case]
+    target, kernel, stride, dilate, shape, use_bias, pad = TARGET_CASES[case]
     rng = np.random.RandomState(3)
     arrays = {
         "weight": rng.normal(0, 0.3, (shape[1], 5) + kernel).astype(np.float32),
@@ -98,8 +101,11 @@ def test_deconvolution_target_shape(case, tmp_path):
     }
     if use_bias:
         arrays["bias"] = rng.normal(0, 0.3, (5,)).astype(np.float32)
+    if pad is not None:
+        arrays["pad"] = np.array(pad)
     kwargs = dict(kernel=kernel, stride=stride, dilate=dilate, num_filter=5, target_shape=target)
     kwargs.update({"no_bias": False} if use_bias else {})
+    kwargs.update({"pad": pad} if pad is not None else {})
 
     def fn(F, x, weight, bias=None):
         return F.Deconvolution(x, weight, *([] if bias is None else [bias]), **kwargs)
@@ -132,6 +138,25 @@ def test_target_shape_with_another_pad_is_refused():
     net = symbol_block(y, {"up_weight": np.ones((2, 1, 1, 4), np.float32)})
     with pytest.raises(ConversionError, match=r"node '\w*up' op Deconvolution attribute 'target_shape': is \(3, 1\)"):
         convert(net, (1, 2, 2, 1), to_bgr=False)
+
+
+@pytest.mark.op("Deconvolution")
+@pytest.mark.parametrize("case", sorted(name for name, case in TARGET_CASES.items() if case[-1] is not None))
+def test_target_shape_implying_a_pad_without_one_is_refused(case):
+    """A target_shape that implies a pad, none given: MXNet's default CPU (oneDNN) kernel refuses most of these and
+    computes some from pad 0, its reference kernel reads from the implied pad (found by tests/test_op_properties.py:
+    kernel (1, 2), stride (1, 2), target_shape (1, 1) on a (1, 1) input, relative 0.54 apart): no single answer is
+    MXNet's, so it is refused, saying which pad to give."""
+    import mxnet as mx
+
+    target, kernel, stride, dilate, shape, _, pad = TARGET_CASES[case]
+    y = mx.sym.Deconvolution(
+        mx.sym.var("data"), kernel=kernel, stride=stride, dilate=dilate, target_shape=target, num_filter=2, name="up"
+    )
+    net = symbol_block(y, {"up_weight": np.ones((shape[1], 2, *kernel), np.float32)})
+    match = rf"node '\w*up' op Deconvolution attribute 'target_shape': .*implies pad \({pad[0]}, {pad[1]}\).*give pad="
+    with pytest.raises(ConversionError, match=match):
+        convert(net, shape, to_bgr=False)
 
 
 def test_target_shape_recomputes_pad_and_adj():

@@ -56,6 +56,16 @@ def mxnet_pad_adj(node: Node, in_size: tuple[int, ...]) -> tuple[tuple[int, ...]
                 node.op,
                 "target_shape",
             )
+        if any(pad) and not any(given):
+            # No pad given: MXNet's CPU (oneDNN) kernel refuses most of these and computes some from pad 0, its
+            # reference kernel reads from the implied pad: no single answer is MXNet's.
+            raise ConversionError(
+                f"is {target} without a pad, but it implies pad {pad}: MXNet's CPU (oneDNN) and reference kernels "
+                f"compute different outputs for it; give pad={pad} explicitly (or a target_shape that implies pad 0)",
+                node.name,
+                node.op,
+                "target_shape",
+            )
         return pad, tuple(t % 2 for t in totals)
     pad = a.int_tuple("pad", ())
     adj = a.int_tuple("adj", ())
@@ -128,6 +138,8 @@ def _emit(node: Node, ctx: EmitContext, name: str, x: str, out: str, weight, bia
     deconv_bias = bias if not padded else None
     if len(kernel) == 2 and dilate[0] != dilate[1] and ctx.options.patterns.unequal_dilation == "kernel":
         weight, kernel, dilate = equal_dilations(weight, kernel, dilate)
+    if ctx.options.patterns.deconvolution == "plain":
+        weight, kernel, dilate, caffe_pad = plain_deconvolution(weight, kernel, dilate, caffe_pad)
     layer = ctx.layer(
         name if last == "deconv" else deconv_top,
         "Deconvolution",
@@ -160,6 +172,27 @@ def _emit(node: Node, ctx: EmitContext, name: str, x: str, out: str, weight, bia
         size = ctx.shape(out)[2:]
         cuts = [(axis + 2, j, j + size[axis]) for axis, j in enumerate(adj) if j]
         emit_crop(ctx, name, current, cuts, out)
+
+
+def plain_deconvolution(weight: np.ndarray, kernel, dilation, pad):
+    """The same Deconvolution without dilation and with each pad below its kernel size, for OpenCV (4.11), which
+    sizes a dilated Deconvolution as if undilated and computes another output where a pad is not below the kernel:
+    the taps spread d apart with zero weights between them (kernel d * (k - 1) + 1, dilation 1), then where the pad p
+    is not below that kernel k, m = p - k + 1 zero taps on both ends and pad p + m (the full output grows by m on
+    each side and the pad cuts it away again: the same rows). x * 0 adds nothing: exact for finite values. Returns
+    (weight, kernel, dilation, pad)."""
+    n = len(kernel)
+    if set(dilation) != {1}:
+        size = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        spread = np.zeros(weight.shape[:-n] + size, weight.dtype)
+        spread[(Ellipsis, *(slice(None, None, d) for d in dilation))] = weight
+        weight, kernel, dilation = spread, size, (1,) * n
+    grow = tuple(max(p - k + 1, 0) for k, p in zip(kernel, pad))
+    if any(grow):
+        weight = np.pad(weight, [(0, 0)] * (weight.ndim - n) + [(m, m) for m in grow])
+        kernel = tuple(k + 2 * m for k, m in zip(kernel, grow))
+        pad = tuple(p + m for p, m in zip(pad, grow))
+    return weight, tuple(kernel), tuple(dilation), tuple(pad)
 
 
 def _window(param, kernel, stride, pad) -> None:
