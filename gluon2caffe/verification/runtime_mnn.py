@@ -58,6 +58,10 @@ def mnn_forward(
         interpreter = MNN.Interpreter(model)
         interpreter.setSessionHint(_WINOGRAD_MEMORY_LEVEL, 0)
         session = interpreter.createSession({"precision": "high", "numThread": 1, "saveTensors": tuple(outputs)})
+        # MNN's converter drops an Input no layer reads (broadcast_like's shape-only reference): nothing depends on
+        # it, so it is not fed (asking MNN for it fails: "Get input failed").
+        kept = set(interpreter.getSessionInputAll(session))
+        inputs = {name: value for name, value in inputs.items() if name in kept or name in _read_inputs(prototxt)}
         for name, value in inputs.items():
             tensor = interpreter.getSessionInput(session, name)
             interpreter.resizeTensor(tensor, tuple(value.shape))
@@ -78,9 +82,19 @@ def mnn_forward(
             host = MNN.Tensor(shape, MNN.Halide_Type_Float, np.zeros(shape, np.float32), MNN.Tensor_DimensionType_Caffe)
             tensor.copyToHostTensor(host)
             value = np.array(host.getNumpyData(), np.float32).reshape(shape)
+            if 0 in shape:  # an N-D (3-D) Convolution's output sizes are 0 in MNN 3.6: it computed nothing
+                raise RuntimeFailedError(f"MNN computed blob {name!r} of {prototxt} as {tuple(shape)}: no values")
             result[name] = caffe_rows(value, 6) if name in detections else value
         del session, interpreter
     return result
+
+
+def _read_inputs(prototxt: str) -> set[str]:
+    """The net's inputs that a layer other than Silence reads."""
+    from ..caffe.io import read_prototxt
+
+    read = {bottom for layer in read_prototxt(prototxt).layer if layer.type != "Silence" for bottom in layer.bottom}
+    return read
 
 
 register_runtime(Runtime("mnn", False, mnn_forward, require_module("MNN", INSTALL), INSTALL))

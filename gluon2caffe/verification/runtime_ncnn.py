@@ -72,9 +72,10 @@ def ncnn_forward(
     import ncnn
 
     detections = detection_tops(prototxt)
+    refuse_unrunnable(prototxt)
     batch = {value.shape[0] for value in inputs.values()}
     if len(batch) != 1:
-        raise ValueError(f"inputs of different batch sizes: {sorted(batch)}")
+        raise RuntimeFailedError(f"ncnn runs one sample at a time: inputs of different batch sizes {sorted(batch)}")
     with scratch_dir("ncnn") as tmp:
         param, weights = os.path.join(tmp, "model.param"), os.path.join(tmp, "model.bin")
         convert_to_ncnn(prototxt, caffemodel, param, weights)
@@ -90,6 +91,33 @@ def ncnn_forward(
             timing.run(lambda: _extract(ncnn, net, {k: v[0] for k, v in inputs.items()}, outputs))
         net.clear()
     return {name: np.concatenate(parts, 2 if name in detections else 0) for name, parts in per_image.items()}
+
+
+def refuse_unrunnable(prototxt: str) -> None:
+    """What ncnn computes wrong without an error, said as a RuntimeFailedError before it runs: a blob of more than 4
+    axes (ncnn holds at most 4-D, 3-D without the batch) or a net that mixes its samples (ncnn runs one at a time).
+    The converter's target 'ncnn' refuses both (Patterns.max_rank, per_sample); another target's files may have them."""
+    from ..caffe.io import read_prototxt
+    from ..caffe.samples import sample_mixing
+
+    layers = list(read_prototxt(prototxt).layer)
+    for layer in layers:
+        ranks = [len(shape.dim) for shape in layer.input_param.shape] if layer.type == "Input" else []
+        if layer.type == "Reshape":
+            ranks.append(len(layer.reshape_param.shape.dim))
+        if layer.type == "Permute":
+            ranks.append(len(layer.permute_param.order))
+        if max(ranks, default=0) > 4:
+            raise RuntimeFailedError(
+                f"ncnn holds blobs of at most 4 axes; {layer.type} layer {layer.name!r} of {prototxt} has "
+                f"{max(ranks)} (convert with --target ncnn: it refuses what it cannot write within 4)"
+            )
+    found = sample_mixing(layers)
+    if found is not None:
+        raise RuntimeFailedError(
+            f"ncnn runs one sample at a time; {found[0]!r} of {prototxt}: {found[1]} (convert with --target ncnn: it "
+            "refuses such a net)"
+        )
 
 
 def _extract(ncnn, net, image: dict[str, np.ndarray], outputs: list[str]) -> dict[str, np.ndarray]:
