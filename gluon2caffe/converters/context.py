@@ -39,6 +39,10 @@ class Patterns:
     # spread with zero weights between its taps: more multiply-adds, the same numbers): MNN reads a Convolution's two
     # dilations swapped, (1, 2) as (2, 1), and so does OpenVINO's; ncnn's caffe2ncnn keeps one of them for both axes.
     unequal_dilation: str = "keep"
+    # A Deconvolution: 'keep' it as MXNet has it, or 'plain' (no dilation, each pad below its kernel: the kernel
+    # spread and extended with zero weights, converters/deconv.py `plain_deconvolution`): OpenCV 4.11 sizes a dilated
+    # Deconvolution as if undilated, and computes another output where a pad is not below the kernel.
+    deconvolution: str = "keep"
     # Blobs of more than 4 axes: 'keep' (written as the graph has them: pycaffe, OpenCV, MNN and OpenVINO run them)
     # or 'fold' (within 4 axes where the converter knows a form: a pixel shuffle as a one-hot Deconvolution, trailing
     # axes no layer tells apart merged; converters/rank.py). ncnn holds at most 4-D blobs and computes something else
@@ -67,6 +71,9 @@ class Patterns:
     # The most axes a blob may have in the target's runtime (0: no limit): ncnn holds at most 4-D blobs, MNN computes
     # N-D convolutions' sizes as 0, OpenVINO's Model Optimizer stops at them. A net that needs more is refused.
     max_rank: int = 0
+    # The runtime runs one sample of a batch at a time (ncnn: no batch axis): a net whose layers mix the samples (a
+    # layer along axis 0, a Reshape or Permute that moves the batch, inputs of different batch sizes) is refused.
+    per_sample: bool = False
     # Caffe layer types the target's runtime cannot load and no other form replaces: a net that needs one is refused
     # for the target, naming the node.
     missing_layers: frozenset[str] = frozenset()
@@ -82,20 +89,23 @@ TARGETS: dict[str, Patterns] = {
         average_pad="convolution",
         depthwise_pad="separate",
         unequal_dilation="kernel",
+        deconvolution="plain",
         high_rank="fold",
         pooled_map="reshape",
         dense_axis="convolution",
         output_copy="reshape",
     ),
     "caffe": Patterns(crop="slice", broadcast="scale"),
-    # OpenCV 4.11's Caffe importer: no Threshold layer (CenterNet's peak test), no Tile ("repeats ... missing").
+    # OpenCV 4.11's Caffe importer: no Threshold layer (CenterNet's peak test), no Bias layer (a sum with a broadcast
+    # tensor is then the expanded operand and an Eltwise). (No Tile either: no converter writes one.)
     "opencv": Patterns(
         constant="eltwise",
         crop="slice",
         broadcast="scale",
         depthwise_pad="separate",
+        deconvolution="plain",
         dense_axis="convolution",
-        missing_layers=frozenset({"Threshold", "Tile"}),
+        missing_layers=frozenset({"Threshold", "Bias"}),
     ),
     "ncnn": Patterns(
         constant="eltwise",
@@ -107,8 +117,9 @@ TARGETS: dict[str, Patterns] = {
         pooled_map="reshape",
         dense_axis="convolution",
         max_rank=4,
+        per_sample=True,
     ),
-    # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D; no Caffe Tile.
+    # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D.
     "mnn": Patterns(
         constant="eltwise",
         crop="convolution",
@@ -118,7 +129,6 @@ TARGETS: dict[str, Patterns] = {
         dense_axis="convolution",
         output_copy="reshape",
         max_rank=4,
-        missing_layers=frozenset({"Tile"}),
     ),
     # Model Optimizer 2023.3's Caffe frontend: "Found custom layer ..." for each of these (measured; Silence and Split
     # have other forms, BNLL (softrelu) and Exp (YOLOv3's box sizes) have none); it stops at an N-D Convolution.

@@ -34,11 +34,11 @@ def convert_add_n(node: Node, ctx: EmitContext) -> None:
     layer.eltwise_param.operation = layer.eltwise_param.SUM
 
 
-@register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Deconvolution or Tile)")
+@register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Deconvolution or Concat)")
 def convert_binary(node: Node, ctx: EmitContext) -> None:
     """Sum/difference/product -> Eltwise (a broadcast operand expanded first), two-bottom Scale/Bias, or Power.
 
-    Equal shapes -> Eltwise; a broadcast tensor -> expanded (all-ones Deconvolutions; Tile on the batch) + Eltwise,
+    Equal shapes -> Eltwise; a broadcast tensor -> expanded (all-ones Deconvolutions; Concat on the batch) + Eltwise,
     or for a trailing run with target pattern 'scale' a two-bottom Scale/Bias; a constant -> Scale/Bias/Power."""
     kind = _KIND[node.op]
     a, b = node.inputs
@@ -91,7 +91,8 @@ def _scale_or_bias_by_tensor(
         # so the Reshape can copy it and the net runs at any batch (at batch 1 the run could start after it).
         axis, num_axes = 0, num_axes + axis
     broadcast = ctx.options.patterns.broadcast
-    if broadcast == "eltwise" or (broadcast == "channel_scale" and axis + num_axes > 2):
+    no_bias = kind == "add" and "Bias" in ctx.options.patterns.missing_layers
+    if broadcast == "eltwise" or (broadcast == "channel_scale" and axis + num_axes > 2) or no_bias:
         _eltwise(ctx, node.name, kind, x, _tile_to(node, ctx, operand, out_shape, "b"), out)
         return
     operand_blob = ctx.blob(operand)
@@ -132,8 +133,8 @@ def expand_axes(
     """`blob` (size 1 where it differs from `out_shape`) repeated to `out_shape`, exactly. On a 4-D blob, H and W
     are expanded by a depthwise Deconvolution with an all-ones 1-D kernel (value x 1, every runtime has it; MNN has
     no Tile), and on a longer blob whose last two axes grow, the same on it reshaped to 4-D; any other axis but the
-    batch the same on a 4-D view, the batch by Tile. The result is written to `top` by a layer called `name` when given
-    (a node's output), else to a new blob."""
+    batch the same on a 4-D view, the batch by a Concat of copies. The result is written to `top` by a layer called
+    `name` when given (a node's output), else to a new blob."""
     shape = list(ctx.shape(blob))
     expanded = [axis for axis, size in enumerate(out_shape) if shape[axis] != size]
     if len(shape) > 4 and expanded and min(expanded) >= len(shape) - 2:
@@ -168,9 +169,8 @@ def expand_axes(
             _repeat_by_deconvolution(ctx, repeated, view, lead, (size, 1), repeated)
             grown_dims = [0, *shape[1:axis], size, *shape[axis + 1 :]]
             ctx.layer(layer_name, "Reshape", [repeated], [grown]).reshape_param.shape.dim.extend(grown_dims)
-        else:  # the batch: only Tile repeats it
-            layer = ctx.layer(layer_name, "Tile", [current], [grown])
-            layer.tile_param.axis, layer.tile_param.tiles = axis, size
+        else:  # the batch (of 1): a Concat of copies along it (OpenCV and MNN do not run Caffe's Tile)
+            ctx.layer(layer_name, "Concat", [current] * size, [grown]).concat_param.axis = 0
         shape[axis] = size
         ctx.set_shape(grown, tuple(shape))
         current = grown
@@ -217,8 +217,11 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
         else:
             layer.power_param.shift = scalar
         return
-    if ctx.options.patterns.constant == "eltwise" and run[0] > 0 and not (kind == "mul" and run == (1, 1)):
-        combine_with_constant(ctx, node.name, kind, x, value, out)  # (a product per channel: the Scale below)
+    if ctx.options.patterns.constant == "eltwise" and not (kind == "mul" and run == (1, 1)):
+        if run[0] == 0:  # the constant differs between the samples
+            combine_with_batch_constant(ctx, node.name, kind, x, value, out)
+        else:  # (a product per channel: the Scale below)
+            combine_with_constant(ctx, node.name, kind, x, value, out)
         return
     axis, num_axes = run
     blob = value.reshape(out_shape[axis : axis + num_axes])
@@ -255,7 +258,23 @@ def combine_with_constant(ctx: EmitContext, name: str, kind: str, x: str, value:
     _eltwise(ctx, name, kind, x, constant, out)
 
 
-@register("broadcast_like", caffe="Deconvolution (all-ones) (+ Reshape) or Tile (batch)")
+def combine_with_batch_constant(ctx: EmitContext, name: str, kind: str, x: str, value: np.ndarray, out: str) -> None:
+    """out = x + value or x * value where `value` differs along the batch axis (so x's batch size is the constant's):
+    the whole tensor as one sample (1, size, 1, 1), combined there with the constant (combine_with_constant), and
+    reshaped back. A Bias/Scale along axis 0 is what the 'param' pattern writes: MNN's output takes another shape,
+    OpenCV has no Bias, ncnn cannot load one (and runs one sample at a time: its target refuses this form)."""
+    shape = tuple(ctx.shape(x))
+    size = int(np.prod(shape))
+    flat, combined = ctx.unique(f"{name}_whole"), ctx.unique(f"{name}_combined")
+    ctx.layer(flat, "Reshape", [x], [flat]).reshape_param.shape.dim.extend([1, size, 1, 1])
+    ctx.set_shape(flat, (1, size, 1, 1))
+    full = np.broadcast_to(np.asarray(value, np.float32).reshape((1,) * (len(shape) - value.ndim) + value.shape), shape)
+    combine_with_constant(ctx, combined, kind, flat, full.reshape(1, size, 1, 1), combined)
+    ctx.set_shape(combined, (1, size, 1, 1))
+    ctx.layer(name, "Reshape", [combined], [out]).reshape_param.shape.dim.extend(shape)
+
+
+@register("broadcast_like", caffe="Deconvolution (all-ones) (+ Reshape) or Concat (batch)")
 def convert_broadcast_like(node: Node, ctx: EmitContext) -> None:
     """broadcast_like (lhs_axes/rhs_axes) -> lhs repeated to the output's shape by all-ones Deconvolutions (exact).
 

@@ -9,6 +9,7 @@ from typing import Callable
 
 from ..caffe import caffe_pb2 as pb
 from ..caffe.caffemodel import CaffeModel
+from ..caffe.samples import sample_mixing
 from ..errors import ConversionError, UnsupportedOperatorError
 from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
@@ -53,6 +54,7 @@ def emit_layers(
     _expose_consumed_outputs(outputs, ctx)
     _silence_dangling(outputs, ctx)
     ctx.outputs = [ctx.blob(t) for t in outputs]
+    _compute_input_outputs(ctx)
     _merge_reshapes(ctx)
     if options.patterns.high_rank == "fold":
         lower_rank(ctx)
@@ -60,6 +62,7 @@ def emit_layers(
         reshape_pooled_maps(ctx)
     check_rank(ctx, origin)
     _check_layers(ctx, origin)
+    _check_samples(ctx, origin)
     _unclash_names(ctx)
     for what, nodes in ctx.approximations.items():
         shown = ", ".join(nodes[:3]) + (f", ... ({len(nodes) - 3} more)" if len(nodes) > 3 else "")
@@ -121,6 +124,16 @@ def _copy(ctx: EmitContext, name: str, source: str, top: str) -> None:
     ctx.layer(name, "Reshape", [source], [top]).reshape_param.shape.dim.extend([0, *shape[1:]])
 
 
+def _compute_input_outputs(ctx: EmitContext) -> None:
+    """A net output that is a net input no layer writes (the graph is an identity) gets an in-place identity layer (a
+    Power of exponent 1, scale 1, shift 0: x itself), so a runtime has a layer to run: MNN returns another value for
+    a net without one, OpenCV cannot forward it."""
+    written = {top for layer in ctx.layers if layer.proto.type != "Input" for top in layer.proto.top}
+    for blob in dict.fromkeys(ctx.outputs):
+        if blob in ctx.graph.inputs and blob not in written:
+            ctx.layer(ctx.unique(f"{blob}_identity"), "Power", [blob], [blob])
+
+
 def _silence_dangling(graph_outputs: list[str], ctx: EmitContext) -> None:
     """Blobs nobody consumes (e.g. the trailing row a pooling fix slices off) would become extra net outputs."""
     consumed = {b for layer in ctx.layers for b in layer.proto.bottom}
@@ -145,6 +158,25 @@ def _check_layers(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
                 node,
                 op,
             )
+
+
+def _check_samples(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
+    """Refuse a net that mixes its samples for a target whose runtime runs one sample at a time (Patterns.per_sample),
+    naming the node whose layer does it."""
+    if not ctx.options.patterns.per_sample:
+        return
+    found = sample_mixing(layer.proto for layer in ctx.layers)
+    if found is None:
+        return
+    name, why = found
+    writers = {layer.proto.name: origin.get(id(layer), (name, "")) for layer in ctx.layers}
+    node, op = writers.get(name, (name, ""))
+    raise ConversionError(
+        f"{why}; target {ctx.options.target!r}'s runtime runs one sample at a time and would compute it wrong: "
+        "convert with another --target (e.g. any) for the other runtimes, or with batch size 1",
+        node,
+        op or None,
+    )
 
 
 def _merge_reshapes(ctx: EmitContext) -> None:

@@ -67,6 +67,14 @@ def _permute(ctx: EmitContext, node: Node, x: str, order: list[int], out: str) -
     """Permute; beyond 4-D, axes that stay in place at the end are merged first (ShuffleNet's channel shuffle
     (N, g, C/g, H, W) -> (N, C/g, g, H, W) is a 4-D Permute of (N, g, C/g, H*W)): ncnn and MNN permute 4-D only."""
     shape = ctx.shape(x)
+    if len(order) == 3 and order[0] == 0 and order != [0, 1, 2]:
+        # A 3-D Permute as the 4-D one with a trailing unit axis: ncnn cannot compute a 3-D Permute ("could not
+        # compute blob"); every runtime permutes 4-D.
+        four, permuted = ctx.unique(f"{node.name}_as_4d"), ctx.unique(f"{node.name}_permuted")
+        ctx.layer(four, "Reshape", [x], [four]).reshape_param.shape.dim.extend([0, *shape[1:], 1])
+        ctx.layer(permuted, "Permute", [four], [permuted]).permute_param.order.extend([*order, 3])
+        ctx.layer(node.name, "Reshape", [permuted], [out]).reshape_param.shape.dim.extend([0, *ctx.shape(out)[1:]])
+        return
     keep = len(order)
     while keep > 1 and order[keep - 1] == keep - 1:
         keep -= 1
@@ -193,7 +201,9 @@ def convert_slice_like(node: Node, ctx: EmitContext) -> None:
         ctx.alias(node.outputs[0], x)
         return
     first = min(axes)
-    crop_fits = len(rs) == len(xs) and all(out[i] == rs[i] for i in range(first, len(xs)))
+    # ncnn's Crop by a reference crops every axis but the batch to the reference's size, whatever its `axis`: where
+    # an axis before the first one cut differs (fewer channels in ref), the cut is written from the static shapes.
+    crop_fits = len(rs) == len(xs) and all(out[i] == rs[i] for i in range(1, len(xs)))
     if not crop_fits or ctx.is_param(ref):
         cuts = [(axis, 0, out[axis]) for axis in range(len(xs)) if out[axis] != xs[axis]]
         emit_crop(ctx, node.name, x, cuts, node.outputs[0])
