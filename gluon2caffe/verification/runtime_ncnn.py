@@ -93,6 +93,11 @@ def ncnn_forward(
     return {name: np.concatenate(parts, 2 if name in detections else 0) for name, parts in per_image.items()}
 
 
+# Layers that compute each element alone (a 5-D blob's axes do not matter to them).
+_PER_ELEMENT = {"ReLU", "ReLU6", "Sigmoid", "TanH", "Power", "ELU", "AbsVal", "BNLL", "Exp", "Clip", "Dropout", "Split"}
+_PER_ELEMENT |= {"Silence"}
+
+
 def refuse_unrunnable(prototxt: str) -> None:
     """What ncnn computes wrong without an error, said as a RuntimeFailedError before it runs: a blob of more than 4
     axes (ncnn holds at most 4-D, 3-D without the batch) or a net that mixes its samples (ncnn runs one at a time).
@@ -101,16 +106,23 @@ def refuse_unrunnable(prototxt: str) -> None:
     from ..caffe.samples import sample_mixing
 
     layers = list(read_prototxt(prototxt).layer)
+    high: set[str] = set()  # blobs of more than 4 axes: a 5-D input is a 4-D Mat per sample
     for layer in layers:
-        ranks = [len(shape.dim) for shape in layer.input_param.shape] if layer.type == "Input" else []
-        if layer.type == "Reshape":
-            ranks.append(len(layer.reshape_param.shape.dim))
-        if layer.type == "Permute":
-            ranks.append(len(layer.permute_param.order))
-        if max(ranks, default=0) > 4:
+        rank, reads = 0, [b for b in layer.bottom if b in high]
+        if layer.type == "Input":
+            high.update(t for t, shape in zip(layer.top, layer.input_param.shape) if len(shape.dim) > 4)
+        elif layer.type == "Reshape":
+            rank = len(layer.reshape_param.shape.dim)
+        elif layer.type == "Permute":
+            rank = len(layer.permute_param.order)
+        elif reads and layer.type in _PER_ELEMENT:
+            high.update(layer.top)  # right whatever the axes: the top keeps the 5-D shape
+        elif reads:
+            rank = 5
+        if rank > 4:
             raise RuntimeFailedError(
-                f"ncnn holds blobs of at most 4 axes; {layer.type} layer {layer.name!r} of {prototxt} has "
-                f"{max(ranks)} (convert with --target ncnn: it refuses what it cannot write within 4)"
+                f"ncnn holds blobs of at most 4 axes; {layer.type} layer {layer.name!r} of {prototxt} has {rank} "
+                "or reads one (convert with --target ncnn: it refuses what it cannot write within 4)"
             )
     found = sample_mixing(layers)
     if found is not None:
