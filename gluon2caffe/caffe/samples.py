@@ -37,6 +37,8 @@ def sample_mixing(layers: Iterable[pb.LayerParameter]) -> tuple[str, str] | None
     batch = next(iter(batches), 1)
     for layer in layers:
         for field in _AXIS_PARAMS:
+            if field in ("scale_param", "bias_param") and len(layer.bottom) == 2:
+                continue  # a blob operand from axis 0 carries each sample's own values (an SE gate of shape (N, C))
             if layer.HasField(field) and getattr(layer, field).axis == 0:
                 return layer.name, f"its Caffe {layer.type} layer works along the batch axis (axis 0)"
         if layer.type == "Reshape":
