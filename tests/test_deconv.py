@@ -225,3 +225,28 @@ def test_deconvolution_3d(kwargs):
     """Caffe's N-D Deconvolution; adj by the same pad change, N-D identity Convolution and crop (a Slice on 5-D)."""
     checked = check_block(seq(nn.Conv3DTranspose(in_channels=4, **kwargs)), (1, 4, 3, 5, 4))
     assert checked.layer_types[:2] == ["Input", "Deconvolution"]
+
+
+@pytest.mark.op("Deconvolution")
+@pytest.mark.parametrize("target", ["any", "opencv"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(channels=4, kernel_size=3, dilation=2),
+        dict(channels=4, kernel_size=(3, 2), strides=2, dilation=(2, 3), padding=1),
+        dict(channels=2, kernel_size=1, padding=(0, 1)),  # a pad not below the kernel
+        dict(channels=3, kernel_size=2, strides=2, padding=(2, 3), output_padding=1),
+    ],
+)
+def test_opencv_plain_deconvolution(kwargs, target):
+    """Found by tests/test_op_properties.py: OpenCV 4.11 sizes a dilated Deconvolution as if undilated and computes
+    another output (relative 0.77) where a pad is not below the kernel; targets any and opencv write it undilated
+    with the kernel zero-spread and zero-extended (exact)."""
+    checked = check_block(seq(nn.Conv2DTranspose(in_channels=3, **kwargs)), (2, 3, 5, 6), runtime="opencv",
+                          target=target)  # fmt: skip
+    for layer in checked.result.text_net.layer:
+        if layer.type == "Deconvolution":
+            p = layer.convolution_param
+            kernel = [p.kernel_h, p.kernel_w] if p.kernel_h else list(p.kernel_size) * (2 // len(p.kernel_size))
+            pad = [p.pad_h, p.pad_w] if p.pad_h or p.pad_w else (list(p.pad) * (2 // len(p.pad)) if p.pad else [0, 0])
+            assert set(p.dilation) <= {1} and all(q < k for q, k in zip(pad, kernel)), p

@@ -284,3 +284,28 @@ def test_constant_operand_in_runtime(shape, runtime, target):
     ]
     beyond_channels = [p for p in params if p.axis != 1 or p.num_axes != 1]
     assert bool(beyond_channels) == (target == "caffe" and shape != (1, 4, 1, 1)), checked.layer_types
+
+
+@pytest.mark.op("broadcast_add", "broadcast_mul")
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn"])
+@pytest.mark.parametrize("target", ["any", "own"])
+def test_constant_along_the_batch_in_runtimes(runtime, target):
+    """Found by tests/test_op_properties.py: a constant that differs along the batch (x * c + c, c of shape
+    (N, C, H, W) or (N,)) was a Scale/Bias along axis 0: MNN computed another shape or values (relative 1.16), OpenCV
+    has no Bias. It is combined with the tensor as one sample (1, size, 1, 1), then reshaped back."""
+    c = np.random.RandomState(1).normal(size=(2, 4, 5, 6)).astype(np.float32)
+    block = seq(nn.Conv2D(4, 3, padding=1), Lambda(lambda F, x, c: F.broadcast_add(F.broadcast_mul(x, c), c), c=c))
+    checked = check_block(block, (2, 3, 5, 6), runtime=runtime, target=runtime if target == "own" else "any")
+    assert ("Bias" in checked.layer_types) == (runtime == "caffe" and target == "own"), checked.layer_types
+
+
+@pytest.mark.op("broadcast_add")
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn"])
+@pytest.mark.parametrize("target", ["any", "own"])
+def test_broadcast_along_the_batch_in_runtimes(runtime, target):
+    """A (1, C) tensor plus an (N, C) one: the operand repeated along the batch by a Concat of copies (OpenCV and MNN
+    have no Caffe Tile; OpenCV no Bias either)."""
+    block = Lambda(lambda F, x: F.broadcast_add(F.slice_axis(x, 0, 0, 1), x))
+    checked = check_block(block, (3, 4), init=False, runtime=runtime, target=runtime if target == "own" else "any")
+    assert "Tile" not in checked.layer_types
+    assert ("Bias" in checked.layer_types) == (runtime == "caffe" and target == "own"), checked.layer_types

@@ -49,6 +49,18 @@ def test_output_written_by_a_folded_convolution_in_opencv():
     assert last.type == "Convolution" and last.name != last.top[0], (last.name, list(last.top))
 
 
+@pytest.mark.op("slice")
+@pytest.mark.parametrize("target", ["any", "opencv"])
+def test_output_that_is_a_slices_middle_part_in_opencv(target):
+    """A Slice's second top is a net output (the kept middle of a 2-D blob): a pin 'layer.1' names no layer in
+    OpenCV 4.11 (`Layer with requested id=-1 not found`); the runner reads every output of the writing layer."""
+    from helpers import lam
+
+    checked = check_block(lam(lambda F, x: F.slice(x, (None, 1), (None, 3))), (2, 4), init=False, runtime="opencv",
+                          target=target)  # fmt: skip
+    assert "Slice" in checked.layer_types
+
+
 def test_opencv_5_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     """OpenCV 5 removed the Caffe importer: `verify --runtime opencv` with 5.x is one error line saying so and what to
     install (pip install 'opencv-python-headless<5'), never a crash; 4.x runs the same files."""

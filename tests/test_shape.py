@@ -344,3 +344,35 @@ def test_split_attention_within_4_axes(target):
 
     checked = check_block(SplitAttention(), (2, 8, 5, 6), runtime="ncnn", target=target, scale=2.0)
     assert all(len(layer.reshape_param.shape.dim) <= 4 for layer in checked.result.text_net.layer)
+
+
+@pytest.mark.op("transpose", "SwapAxis")
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn", "ncnn"])
+def test_3d_permute_in_runtimes(runtime):
+    """Found by tests/test_op_properties.py: ncnn cannot compute a 3-D Permute (`could not compute blob`); a 3-D
+    transpose that keeps the batch is the 4-D Permute with a trailing unit axis, between two Reshapes."""
+    block = seq(nn.Dense(6, flatten=False), lam(lambda F, x: F.swapaxes(F.transpose(x, axes=(0, 2, 1)), 1, 2)))
+    checked = check_block(block, (2, 3, 4), runtime=runtime, target="any")
+    orders = [list(layer.permute_param.order) for layer in checked.result.text_net.layer if layer.type == "Permute"]
+    assert orders and all(len(order) == 4 for order in orders[-2:]), orders
+
+
+@pytest.mark.op("slice_like")
+@pytest.mark.parametrize("runtime, target", [(r, t) for r in ("caffe", "ncnn", "mnn") for t in ("any", r)])
+def test_slice_like_with_fewer_reference_channels_in_runtimes(runtime, target):
+    """Found by tests/test_op_properties.py: ncnn's Crop by a reference crops every axis but the batch to the
+    reference's size (its channels too); where the reference differs on an axis kept, the cut is static."""
+    reference = lambda F, x: F.slice(x, (None, 0, 0, 0), (None, 1, 3, 2))  # noqa: E731 - (N, 1, 3, 2)
+    block = seq(nn.Conv2D(4, 3, padding=1), lam(lambda F, x: F.slice_like(x, reference(F, x), axes=(2, 3))))
+    checked = check_block(block, (2, 3, 7, 6), runtime=runtime, target=target)
+    assert "Crop" not in checked.layer_types
+    assert checked.mxnet_outputs[0].shape == (2, 4, 3, 2)
+
+
+@pytest.mark.op("Concat")
+def test_concat_along_the_batch_is_refused_for_ncnn():
+    """ncnn runs one sample at a time (a Concat along axis 0 computed another output there, relative 0.69): its
+    target refuses a net that mixes the samples, naming the node."""
+    net = lam(lambda F, x: F.concat(x, x * 2, dim=0, name="cat"))
+    with pytest.raises(ConversionError, match=r"node '\w*cat' op Concat: .*batch axis.*one sample at a time"):
+        convert(net, (1, 3, 4, 4), to_bgr=False, target="ncnn")

@@ -37,3 +37,24 @@ def test_softmax_dtype(dtype):
             convert(net, (2, 5), to_bgr=False)
     else:
         check_block(net, (2, 5), init=False, scale=3.0)
+
+
+RUNTIME_TARGETS = [(r, t) for r in ("caffe", "opencv", "mnn") for t in ("any", r)]
+
+
+@pytest.mark.op("softmax")
+@pytest.mark.parametrize("runtime, target", RUNTIME_TARGETS)
+@pytest.mark.parametrize("shape", [(3,), (3, 4, 2)], ids=str)
+def test_softmax_along_the_batch_in_runtimes(shape, runtime, target):
+    """Found by tests/test_op_properties.py: MNN computes a Softmax along axis 0 over another axis (relative 0.26,
+    silently); it is written along axis 1 of the tensor as one sample (1, N, rest), exact in every runtime."""
+    checked = check_block(lam(lambda F, x: F.softmax(x, axis=0)), shape, init=False, scale=3.0, runtime=runtime,
+                          target=target)  # fmt: skip
+    assert [layer.softmax_param.axis for layer in checked.result.text_net.layer if layer.type == "Softmax"] == [1]
+
+
+def test_softmax_along_the_batch_is_refused_for_ncnn():
+    """ncnn runs one sample at a time: its target refuses what mixes the samples, naming the node."""
+    net = lam(lambda F, x: F.softmax(x, axis=0, name="sm"))
+    with pytest.raises(ConversionError, match=r"node '\w*sm' op softmax: .*moves the batch axis.*one sample at a time"):
+        convert(net, (3, 4), to_bgr=False, target="ncnn")
