@@ -66,7 +66,8 @@ def test_opencv_5_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     save_model(result.text_net, result.binary_weights, prefix)
     x = make_input(shape, 3)
     reference = tmp_path / "outputs.npz"
-    np.savez(reference, **{"input:data": x, "output:out": mxnet_forward(block, x)[0]})
+    second = mxnet_forward(block, make_input(shape, 4))[0]  # output2: MXNet's output on a second input
+    np.savez(reference, **{"input:data": x, "output:out": mxnet_forward(block, x)[0], "output2:out": second})
     command = ["verify", str(prefix), "--reference", str(reference), "--runtime", "opencv", "--no-bgr"]
     assert main(command) == 0, capsys.readouterr()
     capsys.readouterr()
