@@ -35,7 +35,7 @@ def converted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """The same zoo model exported (-symbol.json + .params), with the seeded random weights the CLI uses."""
-    from gluon2caffe.tools.models import load_zoo_model
+    from gluon2caffe.zoo.loader import load_zoo_model
 
     folder = tmp_path_factory.mktemp("exported")
     net = load_zoo_model(SMALL, (2, 3, 32, 32))
