@@ -405,6 +405,14 @@ def test_zoo_unknown_family_exits_1():
     assert proc.returncode == 1 and "unknown families" in proc.stderr
 
 
+def test_zoo_writes_only_where_told(tmp_path):
+    """Without -o the sweep does not start (and writes no docs/ under the current directory): a usage error."""
+    command = [sys.executable, "-m", "gluon2caffe", "zoo", "--models", "cifar_resnet20_v1"]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 2 and "-o/--output FILE.md is required" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 SSD = "ssd_300_mobilenet0.25_voc"
 
 
