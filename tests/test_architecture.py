@@ -128,6 +128,17 @@ def test_the_library_does_not_depend_on_the_tooling():
     assert _violations(lambda m: not _in(m, "zoo", "cli"), lambda t: _in(t, "zoo")) == []
 
 
+ZOO_PRODUCT = ("zoo", "zoo.catalog", "zoo.loader", "zoo.graphs", "zoo.randomize")
+
+
+def test_the_zoo_product_does_not_depend_on_the_sweep():
+    """zoo/'s catalog, loader, shipped graphs and randomize (what `convert` uses) do not import the developers'
+    sweep and reports (the sweep uses them, not the other way), nor the CLI."""
+    assert set(ZOO_PRODUCT) <= set(MODULES)
+    forbidden = lambda t: (_in(t, "zoo") and t not in ZOO_PRODUCT) or _in(t, "cli")  # noqa: E731
+    assert _violations(lambda m: m in ZOO_PRODUCT, forbidden) == []
+
+
 @pytest.mark.parametrize("folder", ["ir", "passes", "converters", "caffe"])
 def test_no_mxnet_outside_reading_and_verifying(folder):
     """MXNet runs where models are read (frontend/, detectors/*_read.py) and checked (verification/), not while
