@@ -311,6 +311,22 @@ def test_library_errors_name_the_flags(monkeypatch, capsys, tmp_path):
     assert "pass --no-bgr, or --anchors exact (not merge_bn=False)" in capsys.readouterr().err
 
 
+def test_library_warnings_name_the_flags():
+    """A warning carries the API arguments it names on its log record (extra={"options": ...}); the CLI's log
+    formatter writes their flags, and leaves text that merely looks like an argument."""
+    import logging
+
+    from gluon2caffe.errors import Option
+
+    exact = Option("anchors", "exact")
+    formatter = cli._FlagsFormatter("%(levelname)s %(name)s: %(message)s")
+    named = logging.LogRecord("gluon2caffe.detectors", logging.WARNING, __file__, 1, "use %s", (exact,), None)
+    named.options = (exact,)
+    plain = logging.LogRecord("gluon2caffe.detectors", logging.WARNING, __file__, 1, "plain anchors='exact'", (), None)
+    assert formatter.format(named) == "WARNING gluon2caffe.detectors: use --anchors exact"
+    assert formatter.format(plain) == "WARNING gluon2caffe.detectors: plain anchors='exact'"
+
+
 def test_sigterm_during_the_write_leaves_no_file(monkeypatch, capsys, tmp_path):
     """SIGTERM is handled like Ctrl-C: the temporary files of the atomic write are removed, exit 143."""
     write_to = CaffeModel.write_to
