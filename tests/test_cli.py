@@ -35,7 +35,7 @@ def converted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """The same zoo model exported (-symbol.json + .params), with the seeded random weights the CLI uses."""
-    from gluon2caffe.tools.models import load_zoo_model
+    from gluon2caffe.zoo.loader import load_zoo_model
 
     folder = tmp_path_factory.mktemp("exported")
     net = load_zoo_model(SMALL, (2, 3, 32, 32))
@@ -403,6 +403,14 @@ def test_zoo_with_a_missing_runtime_stops_before_the_sweep(tmp_path):
 def test_zoo_unknown_family_exits_1():
     proc = run("zoo", "--family", "nope")
     assert proc.returncode == 1 and "unknown families" in proc.stderr
+
+
+def test_zoo_writes_only_where_told(tmp_path):
+    """Without -o the sweep does not start (and writes no docs/ under the current directory): a usage error."""
+    command = [sys.executable, "-m", "gluon2caffe", "zoo", "--models", "cifar_resnet20_v1"]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 2 and "-o/--output FILE.md is required" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 SSD = "ssd_300_mobilenet0.25_voc"

@@ -19,7 +19,7 @@ from test_ssd import custom_mobilenetv2_ssd
 from gluon2caffe import convert, load_exported, save_model
 from gluon2caffe.detectors import detector_for
 from gluon2caffe.detectors.graph_match import HeadMismatch
-from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.zoo.loader import load_zoo_model
 from gluon2caffe.verification import synthetic_scene
 
 # One per backbone family and dataset: SSD vgg16 / mobilenet / resnet, YOLOv3 darknet / mobilenet; voc, coco, custom.
@@ -79,7 +79,7 @@ def test_exported_ssd_instance_with_own_classes(tmp_path):
     """A `gluoncv.model_zoo.SSD(...)` built by hand, exported; class names given to the exported model."""
     shape = (1, 3, 512, 512)
     net = custom_mobilenetv2_ssd(num_classes=5)
-    from gluon2caffe.tools.randomize import randomize
+    from gluon2caffe.zoo.randomize import randomize
 
     randomize(net, shape, seed=0, images=True, stats_batch=8)
     model, result, files = convert_both_ways(net, shape, tmp_path)

@@ -5,7 +5,7 @@ from gluoncv.model_zoo import get_model
 from mxnet.gluon import nn
 
 from gluon2caffe import convert
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import compare, mxnet_forward, run_converted
 from helpers import BGR, check_block, make_input, seq
 

@@ -27,11 +27,11 @@ from gluon2caffe.detectors.ssd_layers import (
     fit_priorbox,
     priorbox_output,
 )
-from gluon2caffe.tools.models import load_zoo_model
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.loader import load_zoo_model
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import synthetic_scene
 from gluon2caffe.verification.detectors import check_ssd, gluoncv_reference, match_detections
-from gluon2caffe.tools.zoo_models import SSD_MODELS
+from gluon2caffe.zoo.catalog import SSD_MODELS
 
 
 _check = convert_and_check_detector
@@ -48,9 +48,9 @@ SAMPLE = zoo_sample(
 )
 
 
-@pytest.mark.parametrize("name,family,size", SAMPLE, ids=[m[0] for m in SAMPLE])
-def test_zoo_ssd(name, family, size, tmp_path):
-    shape = (1, 3, size, size)
+@pytest.mark.parametrize("entry", SAMPLE, ids=[e.name for e in SAMPLE])
+def test_zoo_ssd(entry, tmp_path):
+    name, family, shape = entry.name, entry.family, entry.input_shape
     net = load_zoo_model(name, shape)
     result, check = _check(net, shape, tmp_path)
     assert_detector_ok(check)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..caffe import caffe_pb2 as pb
 from ..converters.context import EmitContext
-from ..errors import InvalidCallError
+from ..errors import InvalidCallError, Option
 from .common import DETECTIONS, emit_constant_blob, emit_detection_output  # noqa: F401  (DETECTIONS: the output)
 from .ssd_read import SSDHead
 
@@ -148,17 +148,19 @@ def plan_anchors(head: SSDHead, requested: str) -> AnchorReport:
             deviation[integer] = float(np.abs((np.concatenate(got) - target) * scale).max())
     exact_everywhere = max(deviation.values()) <= EXACT_PX
     if requested == "priorbox" and math.isinf(deviation[True]):
+        asked, exact = Option("anchors", "priorbox"), Option("anchors", "exact")
         raise InvalidCallError(
-            "anchors='priorbox': PriorBox cannot express this network's anchors (not min square, sqrt(min*max) "
-            "square, then ratios of the min size, as in SSDAnchorGenerator); use anchors='exact'"
-        )
+            f"{asked}: PriorBox cannot express this network's anchors (not min square, sqrt(min*max) "
+            f"square, then ratios of the min size, as in SSDAnchorGenerator); use {exact}"
+        ).naming(asked, exact)
     if requested == "constant" or (requested == "exact" and not exact_everywhere):
         mode = "constant"
     else:
         mode = "priorbox"
     report = AnchorReport(mode, requested, deviation[True], deviation[False], fits)
     if mode == "priorbox" and not exact_everywhere:
-        log.warning("%s; use anchors='exact' for the network's own anchors", report.describe())
+        exact = Option("anchors", "exact")
+        log.warning("%s; use %s for the network's own anchors", report.describe(), exact, extra={"options": (exact,)})
     else:
         log.info("%s", report.describe())
     return report

@@ -22,8 +22,9 @@ from pathlib import Path
 from ..converters.context import TARGETS, Patterns
 from ..verification import rule_text
 from ..verification.runtimes import RUNTIMES
-from .zoo import ALL_MODELS, CLASSIFICATION_MODELS, is_detector, load_results
-from .zoo_models import size_text
+from .catalog import CLASSIFICATION_MODELS, RUNNABLE, ZooEntry, size_text
+from .report import load_results
+from .sweep import is_detector_row
 
 NOTES = Path(__file__).with_name("runtimes_notes.md")
 TARGETS_MARK = "<!-- targets-table -->"
@@ -47,7 +48,7 @@ def save_results(path: Path, results: list) -> dict[str, dict]:
         row = asdict(result)
         row["runtimes"] = {**rows.get(result.model, {}).get("runtimes", {}), **row["runtimes"]}
         rows[result.model] = row
-    merged = [rows[m] for m, _, _ in ALL_MODELS if m in rows]
+    merged = [rows[e.name] for e in RUNNABLE if e.name in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(merged, indent=1) + "\n")
     return {row["model"]: row for row in merged}
@@ -63,7 +64,7 @@ def outcome(row: dict, runtime: str) -> dict | None:
     """One model in one runtime: a dict with status, relative and message (pycaffe: the row's own verdict)."""
     if runtime != PRIMARY:
         return row.get("runtimes", {}).get(runtime)
-    if is_detector(row["family"]):
+    if is_detector_row(row):
         errors = [row.get(k) for k in ("loc", "conf", "priors", "decoded") if row.get(k) is not None]
         relative = max(errors) if errors else None
     else:
@@ -109,7 +110,7 @@ def headline(rows: dict[str, dict], runtimes: list[str]) -> str:
 
 
 def _header(rows: dict[str, dict], runtimes: list[str], command: str) -> list[str]:
-    total = len(ALL_MODELS)
+    total = len(RUNNABLE)
     partial = "" if len(rows) == total else f" **Partial sweep: {len(rows)} of the {total} zoo models.**"
     return [
         "# The converted model zoo in each runtime",
@@ -153,7 +154,7 @@ def _family_table(rows: dict[str, dict], runtimes: list[str]) -> list[str]:
         if done:
             lines.append(_table_row(family, done, len(models), runtimes))
     for label, entries in (("all classifiers", CLASSIFICATION_MODELS), ("all detectors", _detector_entries())):
-        done = [rows[m] for m, _, _ in entries if m in rows]
+        done = [rows[e.name] for e in entries if e.name in rows]
         if done:
             lines.append(_table_row(f"**{label}**", done, len(entries), runtimes))
     return lines
@@ -162,13 +163,13 @@ def _family_table(rows: dict[str, dict], runtimes: list[str]) -> list[str]:
 def _families() -> list[tuple[str, list[str]]]:
     """(family, its models) in the zoo lists' order."""
     families: dict[str, list[str]] = {}
-    for model, family, _ in ALL_MODELS:
-        families.setdefault(family, []).append(model)
+    for entry in RUNNABLE:
+        families.setdefault(entry.family, []).append(entry.name)
     return list(families.items())
 
 
-def _detector_entries() -> list[tuple[str, str, int]]:
-    return [entry for entry in ALL_MODELS if is_detector(entry[1])]
+def _detector_entries() -> list[ZooEntry]:
+    return [entry for entry in RUNNABLE if entry.checks_detections]
 
 
 def _table_row(label: str, done: list[dict], total: int, runtimes: list[str]) -> str:
