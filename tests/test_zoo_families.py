@@ -84,7 +84,7 @@ def test_centernet_exported_files_convert_to_the_same_caffe_files(tmp_path):
 
     from gluon2caffe.api import convert, save_model
     from gluon2caffe.detectors.graph_match import HeadMismatch
-    from gluon2caffe.detectors.centernet_read import match_centernet
+    from gluon2caffe.detectors.centernet.read import match_centernet
     from gluon2caffe.frontend.exported import load_exported
     from gluon2caffe.frontend.load import load_graph
     from gluon2caffe.tools.models import load_zoo_model

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .base import Detector, DetectorOptions, DetectorPlan, head_line
-from .ssd_layers import CONF, LOC, emit_ssd_head, plan_anchors
-from .ssd_read import cut_ssd, finish_ssd, is_ssd
+from ...converters.context import EmitContext
+from ...ir.graph import Graph
+from ..base import Detector, DetectorOptions, DetectorPlan, head_line
+from .layers import CONF, LOC, AnchorReport, emit_ssd_head, plan_anchors, ssd_aliases
+from .read import SSDHead, SSDMatch, cut_ssd, finish_ssd, is_ssd
+
+if TYPE_CHECKING:
+    from ...verification.detectors import DetectorCheck, DetectorRun
 
 
 class SSDPlan(DetectorPlan):
-    def __init__(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes):
+    def __init__(
+        self,
+        match: SSDMatch,
+        graph: Graph,
+        input_shape: tuple[int, ...],
+        options: DetectorOptions,
+        classes: list[str] | None,
+    ):
         self.head = finish_ssd(match, graph, input_shape, classes, LOC, CONF)
         self.features = graph.outputs[2:]
         self.report = plan_anchors(self.head, options.anchors)
         self.nms = options.nms
 
-    def emit(self, ctx: Any, input_name: str) -> list[str]:
+    def emit(self, ctx: EmitContext, input_name: str) -> list[str]:
         outputs = emit_ssd_head(ctx, self.head, self.features, input_name, self.report, self.nms)
         names = {layer.proto.name for layer in ctx.layers}
         for layer in ctx.layers:  # caffe-ssd's usual names; OpenCV also looks blobs up by layer name
@@ -31,22 +43,29 @@ class SSD(Detector):
     default_input_shape = (1, 3, 512, 512)
     options = ("anchors", "nms")
 
-    def matches(self, net: Any) -> bool:
+    def matches(self, net: object) -> bool:
         return is_ssd(net)
 
-    def cut(self, graph: Any) -> Any:
+    def cut(self, graph: Graph) -> SSDMatch:
         return cut_ssd(graph)
 
-    def plan(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes=None):
+    def plan(
+        self,
+        match: SSDMatch,
+        graph: Graph,
+        input_shape: tuple[int, ...],
+        options: DetectorOptions,
+        classes: list[str] | None = None,
+    ) -> SSDPlan:
         return SSDPlan(match, graph, input_shape, options, classes)
 
-    def aliases(self, head: Any) -> dict[str, str]:
-        return {LOC: head.tensors["loc_flat"]} if head.tensors.get("loc_flat") else {}
+    def aliases(self, head: SSDHead) -> dict[str, str]:
+        return ssd_aliases(head)
 
-    def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
+    def summary(self, head: SSDHead, report: AnchorReport, nms: bool) -> list[str]:
         return [head_line(self.kind, head, head.num_anchors, nms), report.describe()]
 
-    def check(self, net, head, prototxt, caffemodel, x, to_bgr=True, runtime="caffe", x2=None):
-        from ..verification.detectors import check_ssd
+    def check(self, run: DetectorRun) -> DetectorCheck:
+        from .check import check_ssd
 
-        return check_ssd(net, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime, x2=x2)
+        return check_ssd(run)

@@ -3,20 +3,32 @@ and DetectionOutput."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .base import Detector, DetectorOptions, DetectorPlan, head_line
-from .yolo_layers import emit_yolo_head
-from .yolo_read import cut_yolo, finish_yolo, is_yolo
+from ...converters.context import EmitContext
+from ...ir.graph import Graph
+from ..base import Detector, DetectorOptions, DetectorPlan, head_line
+from .layers import emit_yolo_head
+from .read import YOLOHead, YOLOMatch, cut_yolo, finish_yolo, is_yolo
+
+if TYPE_CHECKING:
+    from ...verification.detectors import DetectorCheck, DetectorRun
 
 
 class YOLOPlan(DetectorPlan):
-    def __init__(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes):
+    def __init__(
+        self,
+        match: YOLOMatch,
+        graph: Graph,
+        input_shape: tuple[int, ...],
+        options: DetectorOptions,
+        classes: list[str] | None,
+    ):
         self.head = finish_yolo(match, graph, input_shape, classes)
         self.nms = options.nms
         self.predictions = list(graph.outputs)
 
-    def emit(self, ctx: Any, input_name: str) -> list[str]:
+    def emit(self, ctx: EmitContext, input_name: str) -> list[str]:
         return emit_yolo_head(ctx, self.head, self.predictions, input_name, self.nms)
 
 
@@ -26,22 +38,29 @@ class YOLOv3(Detector):
     default_input_shape = (1, 3, 416, 416)
     options = ("nms",)
 
-    def matches(self, net: Any) -> bool:
+    def matches(self, net: object) -> bool:
         return is_yolo(net)
 
-    def cut(self, graph: Any) -> Any:
+    def cut(self, graph: Graph) -> YOLOMatch:
         return cut_yolo(graph)
 
-    def plan(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes=None):
+    def plan(
+        self,
+        match: YOLOMatch,
+        graph: Graph,
+        input_shape: tuple[int, ...],
+        options: DetectorOptions,
+        classes: list[str] | None = None,
+    ) -> YOLOPlan:
         return YOLOPlan(match, graph, input_shape, options, classes)
 
-    def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
+    def summary(self, head: YOLOHead, report: object | None, nms: bool) -> list[str]:
         return [
             head_line(self.kind, head, head.num_boxes, nms),
             "decoding: exact Caffe layers (Sigmoid, Exp, Scale with the grid offsets and anchors, Eltwise)",
         ]
 
-    def check(self, net, head, prototxt, caffemodel, x, to_bgr=True, runtime="caffe", x2=None):
-        from ..verification.detectors import check_yolo
+    def check(self, run: DetectorRun) -> DetectorCheck:
+        from .check import check_yolo
 
-        return check_yolo(net, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime, x2=x2)
+        return check_yolo(run)
