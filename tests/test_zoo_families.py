@@ -103,7 +103,7 @@ def test_centernet_exported_files_convert_to_the_same_caffe_files(tmp_path):
     twin_files = save_model(twin.text_net, twin.binary_weights, str(tmp_path / net.name))
     assert [open(a, "rb").read() == open(b, "rb").read() for a, b in zip(files, twin_files)] == [True, True]
 
-    graph, _ = load_graph(net, shape)
+    graph, _ = load_graph(net, {"data": shape})
     graph.outputs[1] = graph.outputs[2]  # the scores are no longer a top-k
     with pytest.raises(HeadMismatch, match="topk"):
         match_centernet(graph)
