@@ -3,11 +3,17 @@ per task family, converted for every target (converters.context.TARGETS), with f
 
     python scripts/identical_conversions.py --write FILE     # record (before the change)
     python scripts/identical_conversions.py --check FILE     # compare (after); exit 1 on any difference
-    python scripts/identical_conversions.py --check FILE --only mobilenetv3_small ...
+    python scripts/identical_conversions.py --check FILE --only classifier ssd ...
 
 Every model is built under a fresh MXNet name scope, so its layer names (and the bytes) do not depend on which
 models were built before it: `--only` gives the same hashes as the whole run. Small input sizes keep the run to a
 few minutes.
+
+--weights zoo (default): the project's random live weights (tools.models.load_zoo_model: LSUV and BatchNorm
+statistics measured by MXNet forward passes, so float rounding of this machine's kernels enters the bytes).
+--weights numpy: every trainable parameter and BatchNorm statistic drawn by numpy's RandomState (the same on every
+machine), constants (anchors, grid offsets) as the model defines them: what tests/test_identical_conversions.py
+checks against tests/data/identical_conversions_numpy.json.
 """
 
 from __future__ import annotations
@@ -75,7 +81,26 @@ def _convert(net, shape, keywords, target):
     return function(net, shape, target=target, **plain, **detector)
 
 
-def hashes(only: list[str] | None = None) -> dict[str, dict[str, list[str]]]:
+def numpy_weights(net, shape: tuple[int, ...], seed: int = 0) -> None:
+    """Every parameter a layer learns drawn by numpy (normal, std 0.1; BatchNorm variances uniform in [0.5, 1.5]):
+    the same bytes on every machine. Constants (grad_req null and not a running statistic) keep their values."""
+    import mxnet as mx
+    import numpy as np
+
+    net(mx.nd.zeros(shape))  # finish deferred initialization
+    rng = np.random.RandomState(seed)
+    for name, param in sorted(net.collect_params().items()):
+        statistic = name.endswith(("running_mean", "running_var", "moving_mean", "moving_var"))
+        if param.grad_req == "null" and not statistic:
+            continue
+        if name.endswith(("running_var", "moving_var")):
+            value = rng.uniform(0.5, 1.5, param.shape)
+        else:
+            value = rng.normal(0, 0.1, param.shape)
+        param.set_data(mx.nd.array(value.astype(np.float32)))
+
+
+def hashes(only: list[str] | None = None, weights: str = "zoo") -> dict[str, dict[str, list[str]]]:
     """{case: {target: [sha256 of prototxt, sha256 of caffemodel]}}; a target that refuses the model: [error class,
     message]."""
     import mxnet as mx
@@ -84,7 +109,7 @@ def hashes(only: list[str] | None = None) -> dict[str, dict[str, list[str]]]:
     from gluon2caffe.converters.context import TARGETS
     from gluon2caffe.errors import Gluon2CaffeError
     from gluon2caffe.frontend.exported import load_exported
-    from gluon2caffe.tools.models import load_zoo_model
+    from gluon2caffe.tools.models import build_zoo_net, load_zoo_model
 
     built: dict[tuple[str, tuple[int, ...]], object] = {}
     found: dict[str, dict[str, list[str]]] = {}
@@ -94,7 +119,12 @@ def hashes(only: list[str] | None = None) -> dict[str, dict[str, list[str]]]:
                 continue
             if (name, shape) not in built:
                 with mx.name.NameManager():  # names from 0: independent of the models built before
-                    built[(name, shape)] = load_zoo_model(name, shape)
+                    if weights == "numpy":
+                        net = build_zoo_net(name, shape)
+                        numpy_weights(net, shape)
+                    else:
+                        net = load_zoo_model(name, shape)
+                built[(name, shape)] = net
             net = built[(name, shape)]
             if exported:
                 prefix = Path(tmp) / f"{key}-export" / "model"
@@ -142,12 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", metavar="FILE", help="record the hashes in FILE (JSON)")
     mode.add_argument("--check", metavar="FILE", help="compare with the hashes in FILE")
+    parser.add_argument("--weights", choices=("zoo", "numpy"), default="zoo", help="see the module docstring")
     parser.add_argument("--only", nargs="+", metavar="CASE", help="only these cases: " + ", ".join(c[0] for c in CASES))
     args = parser.parse_args(argv)
     unknown = set(args.only or ()) - {c[0] for c in CASES}
     if unknown:
         parser.error(f"unknown case(s) {sorted(unknown)}")
-    found = hashes(args.only)
+    found = hashes(args.only, args.weights)
     if args.write:
         Path(args.write).parent.mkdir(parents=True, exist_ok=True)
         Path(args.write).write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
