@@ -198,9 +198,6 @@ class DetectorCheck:
         return self.exact
 
 
-SSDCheck = DetectorCheck  # the name before YOLOv3 shared it
-
-
 def graph_reference(
     net: object, x: np.ndarray, tensors: dict[str, str], input_name: str = "data"
 ) -> dict[str, np.ndarray]:
