@@ -19,12 +19,8 @@ from gluon2caffe.detectors.common import DETECTIONS
 from gluon2caffe.zoo.loader import load_zoo_model
 from gluon2caffe.zoo.catalog import SSD_MODELS
 from gluon2caffe.verification import make_input
-from gluon2caffe.verification.detectors import (
-    PRIORBOX_SHIFT_PX,
-    gluoncv_reference,
-    match_moved_boxes,
-    run_caffe_ssd,
-)
+from gluon2caffe.detectors.ssd.check import gluoncv_reference, run_caffe_ssd
+from gluon2caffe.verification.detectors import PRIORBOX_SHIFT_PX, match_moved_boxes
 
 
 def main() -> None:

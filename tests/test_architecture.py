@@ -120,6 +120,79 @@ def test_detectors_use_the_pipeline_pieces_not_the_api_zoo_or_cli():
     assert _violations(lambda m: _in(m, "detectors"), lambda t: _in(t, "api", "zoo", "cli", "frontend")) == []
 
 
+def test_detectors_plug_into_verification_one_way():
+    """A detector family's check (detectors/<family>/check.py) builds on verification's generic pieces; verification
+    never reaches back for a family (issue 25: no cycle between the two)."""
+    assert _violations(lambda m: _in(m, "verification"), lambda t: _in(t, "detectors")) == []
+
+
+def test_a_detector_family_is_one_folder():
+    """Each registered family lives in detectors/<family>/ (its Detector, reading, layers and check), and no family
+    imports another (what they share is in detectors/ itself: base, common, graph_match, nms)."""
+    families = sorted(
+        {name.split(".")[1] for name in MODULES if name.startswith("detectors.") and name.count(".") >= 1}
+    )
+    folders = [f for f in families if (PACKAGE / "detectors" / f).is_dir()]
+    assert {"ssd", "yolo", "centernet"} <= set(folders)
+    for family in folders:
+        assert {f"detectors.{family}.read", f"detectors.{family}.layers", f"detectors.{family}.check"} <= set(MODULES)
+
+    def family(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[1] if parts[0] == "detectors" and len(parts) > 1 and parts[1] in folders else None
+
+    crossing = sorted(
+        f"{name} imports {target}"
+        for name, (internal, _) in IMPORTS.items()
+        if family(name)
+        for target in internal
+        if family(target) and family(target) != family(name)
+    )
+    assert crossing == []
+
+
+def _package_edges() -> dict[str, set[str]]:
+    """gluon2caffe.<pkg> -> gluon2caffe.<pkg2> edges (module imports, function-local ones included). The root
+    facade (gluon2caffe/__init__.py, which re-exports the API) and __main__ are not nodes."""
+    edges: dict[str, set[str]] = {}
+    for name, (internal, _) in IMPORTS.items():
+        source = _top(name)
+        if source in ("__init__", "__main__"):
+            continue
+        for target in internal:
+            if _top(target) not in ("__init__", "__main__", source):
+                edges.setdefault(source, set()).add(_top(target))
+    return edges
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle found by a depth-first walk, each as the packages on it (one per back edge)."""
+    found, state = [], {}
+
+    def walk(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(path[path.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                walk(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            walk(node, [node])
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _cycles({"a": {"b"}, "b": {"c"}}) == []
+
+
+def test_no_import_cycle_between_packages():
+    assert _cycles(_package_edges()) == []
+
+
 def test_nothing_outside_the_cli_imports_the_cli():
     assert _violations(lambda m: not _in(m, "cli", "__main__"), lambda t: _in(t, "cli")) == []
 

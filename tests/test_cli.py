@@ -452,3 +452,26 @@ def test_convert_yolo_and_verify(tmp_path):
     proc = run("verify", tmp_path / "n", "--against", "yolo3_mobilenet0.25_voc", "--runtime", "opencv")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "before NMS, scores:" in proc.stdout and "detections:" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "name,shape,runtime",
+    [
+        (SSD, "1,3,128,128", "opencv"),
+        ("yolo3_mobilenet0.25_voc", "1,3,128,128", "opencv"),
+        # target any writes CenterNet's peak mask with Threshold, which OpenCV does not have (docs/runtimes.md)
+        ("center_net_mobilenetv3_small_duc_voc", "1,3,64,64", "caffe"),
+    ],
+    ids=["ssd", "yolo", "centernet"],
+)
+def test_detector_with_another_input_name_verifies(name, shape, runtime, tmp_path):
+    """convert <detector> --input-name img --verify: every family's check feeds the Caffe input by its name (issue 25:
+    the checks fed "data" whatever the conversion named it); verify reads the name from the files."""
+    proc = run("convert", name, "-o", tmp_path / "d", "--input-name", "img", "--input-shape", shape, "--verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "status: exact" in proc.stdout
+    text = " ".join((tmp_path / "d.prototxt").read_text().split())
+    assert 'name: "img" type: "Input" top: "img"' in text and '"data"' not in text
+    proc = run("verify", tmp_path / "d", "--against", name, "--runtime", runtime)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "status: exact" in proc.stdout

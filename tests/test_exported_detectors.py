@@ -21,6 +21,7 @@ from gluon2caffe.detectors import detector_for
 from gluon2caffe.detectors.graph_match import HeadMismatch
 from gluon2caffe.zoo.loader import load_zoo_model
 from gluon2caffe.verification import synthetic_scene
+from gluon2caffe.verification.detectors import DetectorRun
 
 # One per backbone family and dataset: SSD vgg16 / mobilenet / resnet, YOLOv3 darknet / mobilenet; voc, coco, custom.
 MODELS = [
@@ -59,7 +60,9 @@ def convert_both_ways(net, shape, tmp_path):
 def check_exported(model, result, files, shape):
     runtime_or_skip("caffe")
     family = result.detector
-    check = family.check(model, result.head, *files, synthetic_scene(shape, seed=1), x2=synthetic_scene(shape, seed=2))
+    scene, other = synthetic_scene(shape, seed=1), synthetic_scene(shape, seed=2)
+    run = DetectorRun(model, result.head, tuple(files), scene, x2=other)
+    check = family.check(run)
     assert_detector_ok(check)
     return check
 

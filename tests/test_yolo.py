@@ -17,7 +17,7 @@ from gluon2caffe import convert_model, convert_yolo_model
 from gluon2caffe.api import read_detector_head
 from gluon2caffe.zoo.loader import load_zoo_model
 from gluon2caffe.verification import TOLERANCE, synthetic_scene
-from gluon2caffe.verification.detectors import _yolo_float64_errors, yolo_loc, yolo_reference
+from gluon2caffe.detectors.yolo.check import _yolo_float64_errors, yolo_loc, yolo_reference
 from gluon2caffe.zoo.catalog import YOLO_MODELS
 
 

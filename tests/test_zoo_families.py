@@ -86,7 +86,7 @@ def test_centernet_exported_files_convert_to_the_same_caffe_files(tmp_path):
 
     from gluon2caffe.api import convert, save_model
     from gluon2caffe.detectors.graph_match import HeadMismatch
-    from gluon2caffe.detectors.centernet_read import match_centernet
+    from gluon2caffe.detectors.centernet.read import match_centernet
     from gluon2caffe.frontend.exported import load_exported
     from gluon2caffe.frontend.load import load_graph
     from gluon2caffe.zoo.loader import load_zoo_model
@@ -105,7 +105,7 @@ def test_centernet_exported_files_convert_to_the_same_caffe_files(tmp_path):
     twin_files = save_model(twin.text_net, twin.binary_weights, str(tmp_path / net.name))
     assert [open(a, "rb").read() == open(b, "rb").read() for a, b in zip(files, twin_files)] == [True, True]
 
-    graph, _ = load_graph(net, shape)
+    graph, _ = load_graph(net, {"data": shape})
     graph.outputs[1] = graph.outputs[2]  # the scores are no longer a top-k
     with pytest.raises(HeadMismatch, match="topk"):
         match_centernet(graph)

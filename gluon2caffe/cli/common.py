@@ -230,7 +230,7 @@ def print_detector_check(
     show_local: bool = False,
 ) -> int:
     from ..verification import NOT_CONCLUSIVE, default_runtime, make_input, second_inputs
-    from ..verification.detectors import priorbox_verdict
+    from ..verification.detectors import DetectorRun, priorbox_verdict
     from ..verification.precision import FLOAT16, precision_of
 
     runtime = runtime or default_runtime()
@@ -244,7 +244,8 @@ def print_detector_check(
         )
     x, input_description = make_input(source, (1, 3) + tuple(head.image_size), seed)
     x2, second = second_inputs(source, {"data": x}, seed)
-    check = family.check(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime, x2=x2["data"])
+    run = DetectorRun(model, head, (prototxt, caffemodel), x, runtime, to_bgr, x2=x2["data"])  # input: the files'
+    check = family.check(run)
     print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")
     for name, c in check.pre_nms.items():
         print(f"  {family.compared_at}, {name}: {c}")
@@ -281,30 +282,10 @@ def writes_layer(prototxt: str, layer_type: str) -> bool:
 
 
 def relu6_verdict(v, asked: bool = False) -> str | None:
-    """`approximate (--relu6 relu): ...` when the only deviations are clip(0, 6) segments the files write as one
-    ReLU (which only --relu6 relu writes), with every other segment exact; else None (a mismatch stays one).
+    """verification.verdicts.relu6_verdict (imported when a check runs)."""
+    from ..verification.verdicts import relu6_verdict as verdict
 
-    Without the layer-local check (OpenCV) the deviation cannot be placed: only a conversion that `asked` for it
-    (convert --relu6 relu --verify) reports it, saying it is not placed. A comparison that proves nothing (not
-    conclusive) is never an approximation."""
-    from ..verification import NOT_CONCLUSIVE
-
-    if v.status in PASSING or v.status == NOT_CONCLUSIVE or v.shape_differences or not v.outputs:
-        return None
-    if not all(c.reference_finite for c in v.outputs.values()):
-        return None
-    deviation = max(c.relative for c in v.outputs.values())
-    if v.local is None:
-        if not asked:
-            return None
-        return f"approximate (--relu6 relu): output off by {deviation:.3g} relative, not placed layer by layer"
-    bad = [s for s in v.local.segments if not s.ok]
-    if not bad or not all(s.op == "clip" and list(s.types) == ["ReLU"] for s in bad):
-        return None
-    return (
-        f"approximate (--relu6 relu): output off by {deviation:.3g} relative; the {len(bad)} segment(s) beyond "
-        "the tolerance are all clip(0, 6) written as ReLU, every other segment is exact"
-    )
+    return verdict(v, asked)
 
 
 class Progress:

@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from ..errors import InvalidCallError
+
 from .runtimes import (
     Runtime,
     RuntimeFailedError,
@@ -74,7 +76,7 @@ def ncnn_forward(
     detections = detection_tops(prototxt)
     batch = {value.shape[0] for value in inputs.values()}
     if len(batch) != 1:
-        raise ValueError(f"inputs of different batch sizes: {sorted(batch)}")
+        raise InvalidCallError(f"ncnn runs one batch size: the inputs have batch sizes {sorted(batch)}")
     with scratch_dir("ncnn") as tmp:
         param, weights = os.path.join(tmp, "model.param"), os.path.join(tmp, "model.bin")
         convert_to_ncnn(prototxt, caffemodel, param, weights)

@@ -533,9 +533,10 @@ def _exported_twin(net, shape: tuple[int, ...], detector, prototxt: str, caffemo
 def _detector_check(detector, net, head, prototxt: str, caffemodel: str, shape: tuple[int, ...], runtime: str):
     """The family's check (verification/detectors.py) of the saved files in `runtime`, on the sweep's scenes."""
     from ..verification import synthetic_scene
+    from ..verification.detectors import DetectorRun
 
     scene, other = synthetic_scene(shape, SEED + 1), synthetic_scene(shape, SEED + 2)
-    return detector.check(net, head, prototxt, caffemodel, scene, runtime=runtime, x2=other)
+    return detector.check(DetectorRun(net, head, (prototxt, caffemodel), scene, runtime, x2=other))
 
 
 def _detector_in_runtime(detector, net, head, prototxt, caffemodel, shape, runtime: str) -> RuntimeResult:
