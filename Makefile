@@ -133,9 +133,8 @@ demo: $(STAMP) $(CAFFE_STAMP)
 # also sets GLUON2CAFFE_REQUIRE_NCNN=1, which makes a missing ncnn an error too).
 # Two pytest workers (the machines have 2 cores), one test file each at a time so a file's module fixtures (the
 # converted zoo models of tests/test_runtimes.py) are built once. A worker that dies (a runtime abort, the OOM killer)
-# fails its test and is not replaced: pytest-xdist 3.8's loadfile scheduler hangs after replacing one (seen: a killed
-# worker, then both idle until CI's limit), so the rest of that file is not run and the session ends red at once
-# (--max-worker-restart=0). TEST_JOBS= runs in one process. The zoo lists are sampled, a model per family
+# fails its test and is not replaced (--max-worker-restart=0): pytest-xdist 3.8's loadfile scheduler can hang after
+# a replacement, and a red session now beats a hung one. TEST_JOBS= runs in one process. The zoo lists are sampled, a model per family
 # (tests/helpers.zoo_sample); `make test GLUON2CAFFE_ZOO_TESTS=all` runs every classifier, SSD and YOLOv3 (`make zoo`
 # sweeps every family).
 TEST_JOBS ?= -n 2 --dist loadfile --max-worker-restart=0
@@ -149,13 +148,16 @@ fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NPU_STAMPS)
 		tests/test_random_nets.py tests/test_loader_fuzz.py tests/test_op_properties.py --hypothesis-show-statistics \
 		$(PYTEST_ARGS)
 
-# Convert and verify the whole zoo (every task family of tools/zoo_models.py) in the real Caffe; rewrites
-# docs/model_zoo.md (ZOO_ARGS="--task segmentation", --family ...). ZOO_ARGS="--runtime mnn --runtime ncnn" also runs each model in those runtimes and
-# writes docs/runtimes.md instead.
+# Convert and verify the whole zoo (every task family of gluon2caffe/zoo/catalog.py) in the real Caffe; rewrites
+# docs/model_zoo.md (ZOO_ARGS="--task segmentation", --family ...). ZOO_ARGS="--runtime mnn --runtime ncnn" also
+# runs each model in those runtimes and writes docs/runtimes.md, with the pycaffe rows merged into docs/model_zoo.md.
+# The command writes only where it is told (-o): the docs are this repository's.
+ZOO_DOCS = $(if $(findstring --runtime,$(ZOO_ARGS)),--output docs/runtimes.md --zoo-output docs/model_zoo.md,--output \
+	docs/model_zoo.md)
 zoo: $(STAMP) $(CAFFE_STAMP)
-	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe zoo --jobs 2 $(ZOO_ARGS)
+	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe zoo --jobs 2 $(ZOO_DOCS) $(ZOO_ARGS)
 
-# The shipped zoo graphs (gluon2caffe/tools/zoo_graphs/, read by `convert NAME --params FILE`): compare every record
+# The shipped zoo graphs (gluon2caffe/zoo/shipped_graphs/, read by `convert NAME --params FILE`): compare every record
 # with a fresh GluonCV trace (ZOO_GRAPHS_ARGS= rewrites them instead; a few minutes either way).
 ZOO_GRAPHS_ARGS ?= --check
 zoo_graphs: $(STAMP)

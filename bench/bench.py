@@ -60,9 +60,11 @@ def measure_conversion(name: str, size: int, onnx: bool) -> dict:
     from gluoncv.model_zoo import get_model
 
     from gluon2caffe import api
+    from gluon2caffe.zoo.catalog import SSD, lookup
 
     shape = (1, 3, size, size)
-    kwargs = {"pretrained_base": False} if name.startswith("ssd_") else {}
+    entry = lookup(name)
+    kwargs = {"pretrained_base": False} if entry is not None and entry.task is SSD else {}
     net = get_model(name, pretrained=False, **kwargs)
     net.initialize()
     net(mx.nd.zeros(shape))  # deferred initialization: part of construction, not of the conversion
@@ -148,7 +150,7 @@ def measure_forward() -> list[dict]:
     import numpy as np
 
     from gluon2caffe import api
-    from gluon2caffe.tools.models import load_zoo_model
+    from gluon2caffe.zoo.loader import load_zoo_model
 
     caffe.set_mode_cpu()
     rows = []
@@ -231,7 +233,7 @@ def measure_end_to_end(name: str, size: int) -> list[dict]:
     """Best of END_TO_END_REPEATS wall times of `gluon2caffe convert NAME --params FILE -q` in a fresh process,
     with the steps of that run as the CLI's summary line reports them ("...; import 2.31 s, build 0.03 s, load
     params 0.52 s, convert 0.12 s, write 0.61 s; 3.62 s in all"). The rest of the wall time is the interpreter's
-    start, the package's own import and the exit. Two rows: the shipped graph (tools/zoo_graphs.py, no MXNet) and
+    start, the package's own import and the exit. Two rows: the shipped graph (zoo/graphs.py, no MXNet) and
     the net built by GluonCV (GLUON2CAFFE_ZOO_GRAPHS=0), runs alternated."""
     load_average = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-bench-") as tmp:
@@ -289,7 +291,7 @@ def render_end_to_end(rows: list[dict]) -> list[str]:
         " run as the CLI's summary prints them: import (MXNet and GluonCV), load (build the zoo block, read the"
         " weights), convert (trace, passes, emission), write (both files, atomically, no fsync); the rest is the"
         " interpreter's start, the package's own import and the exit. Graph: `shipped` is the default (the zoo"
-        " name's traced graph shipped in the package, gluon2caffe/tools/zoo_graphs/: no MXNet, no GluonCV),"
+        " name's traced graph shipped in the package, gluon2caffe/zoo/shipped_graphs/: no MXNet, no GluonCV),"
         " `GluonCV` the same command with GLUON2CAFFE_ZOO_GRAPHS=0 (the block built by GluonCV and traced), runs"
         " alternated. Issue 16's target: vgg16 under 5 s.",
         "",

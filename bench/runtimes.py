@@ -26,7 +26,7 @@ RUNTIMES = ["caffe", "opencv", "ncnn", "mnn", "openvino"]
 def main() -> None:
     from gluon2caffe import convert, save_model
     from gluon2caffe.converters.context import TARGETS
-    from gluon2caffe.tools.models import load_zoo_model
+    from gluon2caffe.zoo.loader import load_zoo_model
     from gluon2caffe.verification.runtimes import Timing, available, forward
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -4,6 +4,7 @@ DetectorOptions) and runs the one pipeline, `convert_with`: read -> passes -> em
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -17,11 +18,11 @@ from .converters.clip import RELU6_MODES
 from .converters.context import TARGETS
 from .converters.emit import CaffeModel, EmitOptions, build_nets, check_supported, emit_layers
 from .detectors import SSD_DETECTOR, YOLO_DETECTOR, Detector, DetectorOptions, detector_for
-from .detectors.base import classes_of
+from .detectors.base import DetectorHead, classes_of
 from .errors import ConversionError, InvalidCallError, ModelFileError
-from .frontend.exported import ExportedModel, infer_exported_shapes
+from .frontend.exported import ExportedModel
 from .frontend.load import load_graph
-from .frontend.mxnet_graph import attach_shapes, graph_from_json, trace_block
+from .frontend.mxnet_graph import attach_shapes
 from .ir.graph import Graph
 from .ir.weights import check_weights
 from .passes import PassReport, run_passes
@@ -207,27 +208,69 @@ def convert_yolo_model(
     return result.text_net, result.binary_weights
 
 
+def convert_ssd(
+    net: Any,
+    input_shape: tuple[int, ...] = (1, 3, 512, 512),
+    to_bgr: bool = True,
+    merge_bn: bool = True,
+    *,
+    input_name: str = "data",
+    relu6: str = "exact",
+    anchors: str = "exact",
+    nms: bool = True,
+    target: str = "any",
+) -> ConversionResult:
+    """convert_ssd_model with the full result (`result.head`, `result.detection`)."""
+    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
+    return convert_with(net, options, DetectorOptions(anchors=anchors, nms=nms), SSD_DETECTOR)
+
+
+def convert_yolo(
+    net: Any,
+    input_shape: tuple[int, ...] = (1, 3, 416, 416),
+    to_bgr: bool = True,
+    merge_bn: bool = True,
+    *,
+    input_name: str = "data",
+    relu6: str = "exact",
+    nms: bool = True,
+    target: str = "any",
+) -> ConversionResult:
+    """convert_yolo_model with the full result (`result.head`, `result.detection`)."""
+    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
+    return convert_with(net, options, DetectorOptions(nms=nms), YOLO_DETECTOR)
+
+
+def convert_detector(
+    net: Any,
+    input_shape: tuple[int, ...] | None = None,
+    to_bgr: bool = True,
+    merge_bn: bool = True,
+    *,
+    family: Detector,
+    input_name: str = "data",
+    relu6: str = "exact",
+    target: str = "any",
+    anchors: str | None = None,
+    nms: bool | None = None,
+) -> ConversionResult:
+    """Any registered family's conversion with the full result (the tests and the bench use it for every family):
+    `input_shape` None takes the family's default; the detector options are the ones the family takes
+    (`family.options`), an option it does not take is a TypeError as for any function."""
+    given = {"anchors": anchors, "nms": nms}
+    unknown = sorted(k for k, v in given.items() if v is not None and k not in family.options)
+    if unknown:
+        raise TypeError(f"{family.function}: unexpected option(s) {unknown}")
+    detector = DetectorOptions(**{k: v for k, v in given.items() if v is not None})
+    shape = family.default_input_shape if input_shape is None else input_shape
+    return convert_with(
+        net, ConvertOptions(shape, False, to_bgr, merge_bn, input_name, relu6, target), detector, family
+    )
+
+
 def detector_converter(family: Detector) -> Callable[..., ConversionResult]:
-    """`family`'s convert function with the full result (convert_ssd, convert_yolo): the net, then ConvertOptions
-    fields (positional: input_shape, to_bgr, merge_bn) and the DetectorOptions fields the family takes."""
-
-    def convert_detector(
-        net: Any, input_shape: tuple[int, ...] | None = None, to_bgr: bool = True, merge_bn: bool = True, **kwargs: Any
-    ) -> ConversionResult:
-        unknown = set(kwargs) - {"input_name", "relu6", "target"} - set(family.options)
-        if unknown:
-            raise TypeError(f"{family.function}: unexpected option(s) {sorted(unknown)}")
-        detector = DetectorOptions(**{k: kwargs.pop(k) for k in family.options if k in kwargs})
-        shape = family.default_input_shape if input_shape is None else input_shape
-        return convert_with(net, ConvertOptions(shape, False, to_bgr, merge_bn, **kwargs), detector, family)
-
-    convert_detector.__name__ = convert_detector.__qualname__ = family.function.replace("_model", "")
-    convert_detector.__doc__ = f"{family.function} with the full result (`result.head`, `result.detection`)."
-    return convert_detector
-
-
-convert_ssd = detector_converter(SSD_DETECTOR)
-convert_yolo = detector_converter(YOLO_DETECTOR)
+    """`family`'s convert function with the full result: convert_detector with the family given."""
+    return functools.partial(convert_detector, family=family)
 
 
 # -- the pipeline ----------------------------------------------------------------------------------------------------
@@ -236,7 +279,8 @@ convert_yolo = detector_converter(YOLO_DETECTOR)
 def convert_with(
     net: Any, options: ConvertOptions, detector: DetectorOptions | None = None, family: Detector | None = None
 ) -> ConversionResult:
-    """The one pipeline: a GluonCV detector (`family`, or the one `detector_for` finds) or any other network."""
+    """The one pipeline for every network, a GluonCV detector (`family`, or the one `detector_for` finds) or not:
+    load (frontend/load.py) -> cut the head -> check ops and weights -> shapes -> passes -> emit (+ the head)."""
     if family is None:
         family = detector_for(net)
         if family is not None:
@@ -253,75 +297,47 @@ def convert_with(
         if not isinstance(options.input_shape, tuple):
             raise InvalidCallError(f"a {family.kind} takes one input: input_shape must be one shape (N, 3, H, W)")
         family.require(net)
-        return _convert_detector(net, family, options, detector or DetectorOptions(), start)
-    if isinstance(net, ExportedModel):
-        graph = _read_exported(net, options)
-    else:
-        name = getattr(net, "name", None) or type(net).__name__
-        graph = _read_block(net, options, name)
-    return _passes_and_emission(graph, options, start)
-
-
-def _read_block(block: Any, options: ConvertOptions, name: str) -> Graph:
-    """Trace a HybridBlock and read it into the IR (supported ops checked first, then MXNet's shapes)."""
-    shapes = options.input_shapes()
-    symbol, params = trace_block(block, shapes)
-    graph = graph_from_json(symbol.tojson(), params, shapes, name=name)
-    del params  # the graph holds the arrays; a fold then frees each original (peak memory ~1x the weights)
-    check_supported(graph)  # before any work: every unsupported op at once
-    check_weights(graph)  # then every NaN / impossible weight at once
-    attach_shapes(graph, symbol)
-    return graph
-
-
-def _read_exported(model: ExportedModel, options: ConvertOptions) -> Graph:
-    """An exported model into the IR; a single input is renamed `input_name`, several keep their own names."""
-    shapes = options.input_shapes(model.inputs)
-    graph = graph_from_json(model.symbol_json, model.params, shapes, name=model.name)
-    check_supported(graph)  # before any work (and before MXNet parses the graph): every unsupported op at once
-    check_weights(graph)
-    try:
-        attach_shapes(graph, None, infer_exported_shapes(model, graph.inputs, graph.source_names))
-    except ConversionError as exc:  # a parameter whose shape the graph does not take
-        raise ModelFileError(model.params_path, str(exc)) from None
-    if isinstance(options.input_shape, tuple) and model.inputs[0] != options.input_name:
-        graph.rename_tensor(model.inputs[0], options.input_name)
-    return graph
-
-
-def _convert_detector(
-    net: Any, family: Detector, options: ConvertOptions, detector: DetectorOptions, start: float
-) -> ConversionResult:
-    """A detector's whole graph (traced live or exported) with its head found and cut off (every unsupported op of
-    what remains checked first), then the pipeline; the plan appends the head's Caffe layers."""
-    graph, infer = load_graph(net, options.input_shape, options.input_name)
+    graph, infer = load_graph(net, *_graph_inputs(net, options))
     source_nodes = len(graph.nodes)
-    match = family.cut(graph)
-    check_supported(graph)
-    check_weights(graph)
+    match = family.cut(graph) if family is not None else None  # the head, walked and cut off before any check
+    check_supported(graph)  # before any work (and before MXNet parses an exported graph): every unsupported op
+    check_weights(graph)  # then every NaN / impossible weight at once
     try:
         attach_shapes(graph, None, infer(graph))
     except ConversionError as exc:  # a parameter whose shape the graph does not take
         if isinstance(net, ExportedModel):
             raise ModelFileError(net.params_path, str(exc)) from None
         raise
-    plan = family.plan(match, graph, options.input_shape, detector, classes_of(net))
+    if family is None:
+        return _passes_and_emission(graph, options, start)
+    plan = family.plan(match, graph, options.input_shape, detector or DetectorOptions(), classes_of(net))
     result = _passes_and_emission(graph, options, start, tail=lambda ctx: plan.emit(ctx, options.input_name))
     result.head, result.detection, result.detector = plan.head, plan.report, family
     result.source_nodes = source_nodes  # the whole graph's, head included
     return result
 
 
-def read_detector_head(net: Any, input_shape: tuple[int, ...], input_name: str = "data") -> Any:
+def _graph_inputs(net: Any, options: ConvertOptions) -> tuple[dict[str, tuple[int, ...]], str | None]:
+    """(the input shapes load_graph takes, the name a single input of an exported model takes) for checked options:
+    a live block's inputs are named by the options; an exported model keeps its variables' names, but a single one
+    given as one shape becomes `input_name`."""
+    if isinstance(net, ExportedModel):
+        rename = options.input_name if isinstance(options.input_shape, tuple) else None
+        return options.input_shapes(net.inputs), rename
+    return options.input_shapes(), None
+
+
+def read_detector_head(net: Any, input_shape: tuple[int, ...], input_name: str = "data") -> DetectorHead:
     """The head of a GluonCV detector (live or exported) at `input_shape` as a conversion reads it (SSDHead,
-    YOLOHead), without converting: for checking files converted earlier."""
+    YOLOHead, CenterNetHead), without converting: for checking files converted earlier."""
     family = detector_for(net)
     if family is None:
         raise InvalidCallError("not a GluonCV SSD or YOLOv3 (live, or exported with its decoder and NMS)")
-    graph, infer = load_graph(net, tuple(input_shape), input_name)
+    options = ConvertOptions(tuple(input_shape), input_name=input_name).checked()
+    graph, infer = load_graph(net, *_graph_inputs(net, options))
     match = family.cut(graph)
     graph.shapes.update(infer(graph))
-    return family.plan(match, graph, tuple(input_shape), DetectorOptions(), classes_of(net)).head
+    return family.plan(match, graph, options.input_shape, DetectorOptions(), classes_of(net)).head
 
 
 def _passes_and_emission(

@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 
+class Option(str):
+    """An API argument and value as a message names it (`to_bgr=False`), kept as data: an error's `options` (and a
+    log record's, `extra={"options": ...}`) say which arguments its text names, so the command line can name its
+    flags instead (cli/common.py FLAGS)."""
+
+    name: str
+    value: object
+
+    def __new__(cls, name: str, value: object) -> Option:
+        option = super().__new__(cls, f"{name}={value!r}")
+        option.name, option.value = name, value
+        return option
+
+
 class Gluon2CaffeError(Exception):
     """Base class of every error gluon2caffe raises on purpose."""
+
+    options: tuple[Option, ...] = ()  # the API arguments the message names (see Option)
+
+    def naming(self, *options: Option) -> Gluon2CaffeError:
+        """This error, recording the API arguments its message names (`raise Error(...).naming(option)`)."""
+        self.options = self.options + options
+        return self
 
 
 class UnsupportedOperatorError(Gluon2CaffeError):

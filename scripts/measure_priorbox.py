@@ -16,15 +16,11 @@ import numpy as np
 
 from gluon2caffe import convert_ssd_model, save_model
 from gluon2caffe.detectors.common import DETECTIONS
-from gluon2caffe.tools.models import load_zoo_model
-from gluon2caffe.tools.zoo_models import SSD_MODELS
+from gluon2caffe.zoo.loader import load_zoo_model
+from gluon2caffe.zoo.catalog import SSD_MODELS
 from gluon2caffe.verification import make_input
-from gluon2caffe.verification.detectors import (
-    PRIORBOX_SHIFT_PX,
-    gluoncv_reference,
-    match_moved_boxes,
-    run_caffe_ssd,
-)
+from gluon2caffe.detectors.ssd.check import gluoncv_reference, run_caffe_ssd
+from gluon2caffe.verification.detectors import PRIORBOX_SHIFT_PX, match_moved_boxes
 
 
 def main() -> None:
@@ -32,12 +28,12 @@ def main() -> None:
     parser.add_argument("models", nargs="*", help="default: every 512x512 zoo SSD")
     parser.add_argument("--seeds", type=int, default=3, help="synthetic scenes per model (default 3)")
     args = parser.parse_args()
-    names = args.models or [name for name, _, size in SSD_MODELS if size == 512]
+    names = args.models or [e.name for e in SSD_MODELS if e.input_size == 512]
     worst_iou, found, total, worst_shift = 1.0, 0, 0, 0.0
     from gluon2caffe.api import read_detector_head
 
     for name in names:
-        size = next((s for n, _, s in SSD_MODELS if n == name), 512)
+        size = next((e.input_size for e in SSD_MODELS if e.name == name), 512)
         shape = (1, 3, size, size)
         net = load_zoo_model(name, shape)
         head = read_detector_head(net, shape)

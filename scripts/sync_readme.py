@@ -35,15 +35,15 @@ TRANSCRIPT = re.compile(
 # What a transcript's commands read, made in the scratch folder by a child python (random weights, seeded).
 SETUPS = {
     # The weights the README's export recipe loads: a random-weight ssd_300_mobilenet0.25_voc with BatchNorm statistics
-    # as training leaves them (tools/randomize.py), saved as `save_parameters` writes them; the recipe (RECIPES) runs
+    # as training leaves them (zoo/randomize.py), saved as `save_parameters` writes them; the recipe (RECIPES) runs
     # next and exports ssd-symbol.json + ssd-0000.params.
     "exported-ssd": """
-from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.zoo.loader import load_zoo_model
 load_zoo_model("ssd_300_mobilenet0.25_voc", (1, 3, 300, 300)).save_parameters("trained.params")
 """,
     # Weights of a 3-class ssd_512_mobilenet1.0_custom, as `save_parameters` writes them after training.
     "trained-ssd": """
-from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.zoo.loader import load_zoo_model
 net = load_zoo_model("ssd_512_mobilenet1.0_custom", (1, 3, 512, 512), classes=["person", "car", "dog"])
 net.save_parameters("trained.params")
 """,

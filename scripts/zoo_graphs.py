@@ -1,4 +1,4 @@
-"""Write or check the shipped zoo graphs (gluon2caffe/tools/zoo_graphs/NAME.json.gz; see tools/zoo_graphs.py).
+"""Write or check the shipped zoo graphs (gluon2caffe/zoo/shipped_graphs/NAME.json.gz; see zoo/graphs.py).
 
 Each listed zoo model of the chosen tasks is built offline by GluonCV in a fresh name scope (the names a new process
 gives it), traced at its default input, and its record written; before writing, our own shape inference must give
@@ -26,10 +26,10 @@ from gluon2caffe.errors import ModelFileError
 from gluon2caffe.frontend.exported import ExportedModel, infer_exported_shapes, infer_shapes_isolated
 from gluon2caffe.frontend.exported import parse_symbol_json
 from gluon2caffe.frontend.mxnet_graph import unique_source_names
-from gluon2caffe.tools.zoo_graphs import FOLDER, INDEX, _read, record_path, trace_record, write_record
-from gluon2caffe.tools.zoo_models import TASKS, input_shape
+from gluon2caffe.zoo.graphs import FOLDER, INDEX, _read, record_path, trace_record, write_record
+from gluon2caffe.zoo.catalog import RUNNABLE, TASK_NAMES
 
-DEFAULT_TASKS = tuple(kind for _title, kind, _models in TASKS)
+DEFAULT_TASKS = TASK_NAMES
 
 
 def shapes_agree(record: dict) -> str | None:
@@ -62,11 +62,9 @@ def main() -> int:
     tasks = tuple(args.task or DEFAULT_TASKS)
     wanted = set(args.models.split(",")) if args.models else None
     models = [
-        (name, input_shape(size))
-        for _title, kind, entries in TASKS
-        if kind in tasks or wanted
-        for name, _family, size in entries
-        if wanted is None or name in wanted
+        (entry.name, entry.input_shape)
+        for entry in RUNNABLE
+        if (entry.task.name in tasks or wanted) and (wanted is None or entry.name in wanted)
     ]
     index = read_index()
     failures = 0

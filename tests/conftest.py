@@ -183,9 +183,9 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(autouse=True)
 def _release_memory():
     """Each test's nets go back to the system when it ends: a worker runs hundreds of tests (zoo models among them),
-    and without this glibc kept their freed memory until the worker was OOM-killed (tools.models.release_memory)."""
+    and without this glibc kept their freed memory until the worker was OOM-killed (zoo.loader.release_memory)."""
     yield
-    from gluon2caffe.tools.models import release_memory
+    from gluon2caffe.zoo.loader import release_memory
 
     release_memory()
 

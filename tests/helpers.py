@@ -14,8 +14,9 @@ from mxnet.gluon import HybridBlock, nn
 from gluon2caffe import convert
 from gluon2caffe.api import ConversionResult
 from gluon2caffe.ir.ops import has_rgb_axis
-from gluon2caffe.tools.randomize import randomize
-from gluon2caffe.verification import Comparison, _softmax, compare, input_dependence, mxnet_forward, run_converted
+from gluon2caffe.zoo.randomize import randomize
+from gluon2caffe.verification import Comparison, compare, input_dependence, mxnet_forward, run_converted
+from gluon2caffe.verification.verify import _softmax
 
 BGR = [2, 1, 0]
 LOWEST = np.finfo(np.float32).min  # what MXNet's max pooling writes for a window that reads no element
@@ -25,13 +26,14 @@ LOWEST = np.finfo(np.float32).min  # what MXNet's max pooling writes for a windo
 ZOO_TESTS = "GLUON2CAFFE_ZOO_TESTS"
 
 
-def zoo_sample(models: list[tuple], sample: set[str]) -> list[tuple]:
-    """The (name, family, size) rows of `models` named in `sample`, or all of them under GLUON2CAFFE_ZOO_TESTS=all.
-    The sample must name listed models and hold one of every family (or the list changed under it)."""
-    unknown = sample - {row[0] for row in models}
-    missing = {row[1] for row in models} - {row[1] for row in models if row[0] in sample}
+def zoo_sample(models: list, sample: set[str]) -> list:
+    """The catalog entries (zoo.catalog.ZooEntry) of `models` named in `sample`, or all of them under
+    GLUON2CAFFE_ZOO_TESTS=all. The sample must name listed models and hold one of every family (or the list changed
+    under it)."""
+    unknown = sample - {e.name for e in models}
+    missing = {e.family for e in models} - {e.family for e in models if e.name in sample}
     assert not unknown and not missing, f"zoo sample: not listed {sorted(unknown)}, no model of {sorted(missing)}"
-    return list(models) if os.environ.get(ZOO_TESTS) == "all" else [row for row in models if row[0] in sample]
+    return list(models) if os.environ.get(ZOO_TESTS) == "all" else [e for e in models if e.name in sample]
 
 
 class Lambda(HybridBlock):
@@ -202,19 +204,13 @@ def convert_and_check_detector(net: Any, shape: tuple[int, ...], tmp_path: Any, 
     from gluon2caffe.api import detector_converter
     from gluon2caffe.detectors import detector_for
     from gluon2caffe.verification import synthetic_scene
+    from gluon2caffe.verification.detectors import DetectorRun
 
     runtime_or_skip(runtime)
     family = detector_for(net)
     result = detector_converter(family)(net, shape, **kwargs)
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "detector")
-    check = family.check(
-        net,
-        result.head,
-        prototxt,
-        caffemodel,
-        synthetic_scene(shape, seed=1),
-        runtime=runtime,
-        x2=synthetic_scene(shape, seed=2),
-        to_bgr=kwargs.get("to_bgr", True),
-    )
+    scene, other = synthetic_scene(shape, seed=1), synthetic_scene(shape, seed=2)
+    run = DetectorRun(net, result.head, (prototxt, caffemodel), scene, runtime, kwargs.get("to_bgr", True), other)
+    check = family.check(run)
     return result, check

@@ -87,11 +87,11 @@ def _violations(importer_filter, forbidden) -> list[str]:
 
 
 def test_the_reader_finds_every_module_and_import():
-    assert {"api", "ir.graph", "passes.fold_batchnorm", "caffe.caffemodel", "cli", "tools.zoo"} <= set(MODULES)
+    assert {"api", "ir.graph", "passes.fold_batchnorm", "caffe.caffemodel", "cli", "zoo.sweep"} <= set(MODULES)
     internal, _ = IMPORTS["passes.fold_batchnorm"]
     assert {"ir.graph", "ir.ops"} <= internal
     internal, _ = IMPORTS["cli.convert"]  # imports inside functions count
-    assert {"api", "detectors", "tools.models", "verification"} <= internal
+    assert {"api", "detectors", "zoo.loader", "verification"} <= internal
 
 
 def test_passes_import_only_the_ir():
@@ -107,17 +107,90 @@ def test_the_caffe_format_knows_no_graph():
 
 
 def test_converters_do_not_read_models_verify_or_use_tooling():
-    forbidden = ("frontend", "verification", "tools", "cli", "api", "detectors", "passes")
+    forbidden = ("frontend", "verification", "zoo", "cli", "api", "detectors", "passes")
     assert _violations(lambda m: _in(m, "converters"), lambda t: _in(t, *forbidden)) == []
 
 
 def test_the_frontend_does_not_emit_or_verify():
-    forbidden = ("converters", "passes", "verification", "tools", "cli", "api", "detectors", "caffe")
+    forbidden = ("converters", "passes", "verification", "zoo", "cli", "api", "detectors", "caffe")
     assert _violations(lambda m: _in(m, "frontend"), lambda t: _in(t, *forbidden)) == []
 
 
-def test_detectors_use_the_pipeline_pieces_not_the_api_tools_or_cli():
-    assert _violations(lambda m: _in(m, "detectors"), lambda t: _in(t, "api", "tools", "cli", "frontend")) == []
+def test_detectors_use_the_pipeline_pieces_not_the_api_zoo_or_cli():
+    assert _violations(lambda m: _in(m, "detectors"), lambda t: _in(t, "api", "zoo", "cli", "frontend")) == []
+
+
+def test_detectors_plug_into_verification_one_way():
+    """A detector family's check (detectors/<family>/check.py) builds on verification's generic pieces; verification
+    never reaches back for a family (issue 25: no cycle between the two)."""
+    assert _violations(lambda m: _in(m, "verification"), lambda t: _in(t, "detectors")) == []
+
+
+def test_a_detector_family_is_one_folder():
+    """Each registered family lives in detectors/<family>/ (its Detector, reading, layers and check), and no family
+    imports another (what they share is in detectors/ itself: base, common, graph_match, nms)."""
+    families = sorted(
+        {name.split(".")[1] for name in MODULES if name.startswith("detectors.") and name.count(".") >= 1}
+    )
+    folders = [f for f in families if (PACKAGE / "detectors" / f).is_dir()]
+    assert {"ssd", "yolo", "centernet"} <= set(folders)
+    for family in folders:
+        assert {f"detectors.{family}.read", f"detectors.{family}.layers", f"detectors.{family}.check"} <= set(MODULES)
+
+    def family(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[1] if parts[0] == "detectors" and len(parts) > 1 and parts[1] in folders else None
+
+    crossing = sorted(
+        f"{name} imports {target}"
+        for name, (internal, _) in IMPORTS.items()
+        if family(name)
+        for target in internal
+        if family(target) and family(target) != family(name)
+    )
+    assert crossing == []
+
+
+def _package_edges() -> dict[str, set[str]]:
+    """gluon2caffe.<pkg> -> gluon2caffe.<pkg2> edges (module imports, function-local ones included). The root
+    facade (gluon2caffe/__init__.py, which re-exports the API) and __main__ are not nodes."""
+    edges: dict[str, set[str]] = {}
+    for name, (internal, _) in IMPORTS.items():
+        source = _top(name)
+        if source in ("__init__", "__main__"):
+            continue
+        for target in internal:
+            if _top(target) not in ("__init__", "__main__", source):
+                edges.setdefault(source, set()).add(_top(target))
+    return edges
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle found by a depth-first walk, each as the packages on it (one per back edge)."""
+    found, state = [], {}
+
+    def walk(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(path[path.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                walk(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            walk(node, [node])
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _cycles({"a": {"b"}, "b": {"c"}}) == []
+
+
+def test_no_import_cycle_between_packages():
+    assert _cycles(_package_edges()) == []
 
 
 def test_nothing_outside_the_cli_imports_the_cli():
@@ -125,7 +198,18 @@ def test_nothing_outside_the_cli_imports_the_cli():
 
 
 def test_the_library_does_not_depend_on_the_tooling():
-    assert _violations(lambda m: not _in(m, "tools", "cli"), lambda t: _in(t, "tools")) == []
+    assert _violations(lambda m: not _in(m, "zoo", "cli"), lambda t: _in(t, "zoo")) == []
+
+
+ZOO_PRODUCT = ("zoo", "zoo.catalog", "zoo.loader", "zoo.graphs", "zoo.randomize")
+
+
+def test_the_zoo_product_does_not_depend_on_the_sweep():
+    """zoo/'s catalog, loader, shipped graphs and randomize (what `convert` uses) do not import the developers'
+    sweep and reports (the sweep uses them, not the other way), nor the CLI."""
+    assert set(ZOO_PRODUCT) <= set(MODULES)
+    forbidden = lambda t: (_in(t, "zoo") and t not in ZOO_PRODUCT) or _in(t, "cli")  # noqa: E731
+    assert _violations(lambda m: m in ZOO_PRODUCT, forbidden) == []
 
 
 @pytest.mark.parametrize("folder", ["ir", "passes", "converters", "caffe"])
@@ -172,3 +256,20 @@ def test_every_import_of_the_package_resolves():
             except ImportError as exc:
                 unresolved.append(f"{name} imports {target}: {exc}")
     assert unresolved == []
+
+
+def test_model_kinds_come_from_the_catalog_not_from_name_prefixes():
+    """Which kind of model a zoo name is (a detector, which detector, whose anchors PriorBox can express) is the zoo
+    catalog's answer (zoo/catalog.py), and after loading the detector registry's: no other module tests a model
+    name's prefix or substring."""
+    import re
+
+    pattern = re.compile(r'"ssd_"|"yolo3_"|startswith\(\(?["\'](ssd|yolo|center_net)|["\']_lite_["\']')
+    offenders = [
+        f"{name}:{number}: {line.strip()}"
+        for name, path in MODULES.items()
+        if name != "zoo.catalog"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

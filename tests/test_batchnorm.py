@@ -35,7 +35,7 @@ def test_fix_gamma_is_honoured(merge_bn):
     """Gluon scale=False is fix_gamma=True: MXNet uses gamma=1 whatever is stored (here random, not 1)."""
     net = seq(nn.Conv2D(6, 3), nn.BatchNorm(scale=False, epsilon=1e-3))
     net.initialize()
-    from gluon2caffe.tools.randomize import randomize
+    from gluon2caffe.zoo.randomize import randomize
 
     randomize(net, (2, 3, 7, 8))
     gamma = [p for n, p in net.collect_params().items() if n.endswith("gamma")][0]

@@ -11,7 +11,7 @@ import pytest
 
 from gluon2caffe import cli
 from gluon2caffe.caffe import caffe_pb2 as pb
-from gluon2caffe.tools import models
+from gluon2caffe.zoo import loader as models
 
 SSD = "ssd_300_mobilenet0.25_custom"  # the smallest custom SSD
 YOLO = "yolo3_mobilenet1.0_custom"
@@ -32,7 +32,7 @@ def trained_params(path, classes):
     (seed 7, not 0) and saved as a user's training would."""
     from gluoncv.model_zoo import get_model
 
-    from gluon2caffe.tools.randomize import randomize
+    from gluon2caffe.zoo.randomize import randomize
 
     net = get_model(SSD, pretrained=False, pretrained_base=False, classes=classes)
     net.initialize()

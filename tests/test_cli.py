@@ -35,7 +35,7 @@ def converted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """The same zoo model exported (-symbol.json + .params), with the seeded random weights the CLI uses."""
-    from gluon2caffe.tools.models import load_zoo_model
+    from gluon2caffe.zoo.loader import load_zoo_model
 
     folder = tmp_path_factory.mktemp("exported")
     net = load_zoo_model(SMALL, (2, 3, 32, 32))
@@ -405,6 +405,14 @@ def test_zoo_unknown_family_exits_1():
     assert proc.returncode == 1 and "unknown families" in proc.stderr
 
 
+def test_zoo_writes_only_where_told(tmp_path):
+    """Without -o the sweep does not start (and writes no docs/ under the current directory): a usage error."""
+    command = [sys.executable, "-m", "gluon2caffe", "zoo", "--models", "cifar_resnet20_v1"]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 2 and "-o/--output FILE.md is required" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 SSD = "ssd_300_mobilenet0.25_voc"
 
 
@@ -444,3 +452,26 @@ def test_convert_yolo_and_verify(tmp_path):
     proc = run("verify", tmp_path / "n", "--against", "yolo3_mobilenet0.25_voc", "--runtime", "opencv")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "before NMS, scores:" in proc.stdout and "detections:" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "name,shape,runtime",
+    [
+        (SSD, "1,3,128,128", "opencv"),
+        ("yolo3_mobilenet0.25_voc", "1,3,128,128", "opencv"),
+        # target any writes CenterNet's peak mask with Threshold, which OpenCV does not have (docs/runtimes.md)
+        ("center_net_mobilenetv3_small_duc_voc", "1,3,64,64", "caffe"),
+    ],
+    ids=["ssd", "yolo", "centernet"],
+)
+def test_detector_with_another_input_name_verifies(name, shape, runtime, tmp_path):
+    """convert <detector> --input-name img --verify: every family's check feeds the Caffe input by its name (issue 25:
+    the checks fed "data" whatever the conversion named it); verify reads the name from the files."""
+    proc = run("convert", name, "-o", tmp_path / "d", "--input-name", "img", "--input-shape", shape, "--verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "status: exact" in proc.stdout
+    text = " ".join((tmp_path / "d.prototxt").read_text().split())
+    assert 'name: "img" type: "Input" top: "img"' in text and '"data"' not in text
+    proc = run("verify", tmp_path / "d", "--against", name, "--runtime", runtime)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "status: exact" in proc.stdout

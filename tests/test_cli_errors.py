@@ -298,12 +298,33 @@ def test_any_exception_is_one_line(exception, code, message, monkeypatch, capsys
 
 
 def test_library_errors_name_the_flags(monkeypatch, capsys, tmp_path):
+    """An error names the API arguments of its remedy as data (errors.Option); the CLI writes their flags. Text
+    that merely looks like an argument is left as it is."""
+    from gluon2caffe.errors import Option
+
     def fail(args):
-        raise cli.common.Gluon2CaffeError("pass to_bgr=False, or anchors='exact'")
+        rgb, exact = Option("to_bgr", False), Option("anchors", "exact")
+        raise cli.common.Gluon2CaffeError(f"pass {rgb}, or {exact} (not merge_bn=False)").naming(rgb, exact)
 
     monkeypatch.setattr(cli.convert, "run", fail)
     assert cli.main(["convert", SMALL, "-o", str(tmp_path / "x")]) == 1
-    assert "pass --no-bgr, or --anchors exact" in capsys.readouterr().err
+    assert "pass --no-bgr, or --anchors exact (not merge_bn=False)" in capsys.readouterr().err
+
+
+def test_library_warnings_name_the_flags():
+    """A warning carries the API arguments it names on its log record (extra={"options": ...}); the CLI's log
+    formatter writes their flags, and leaves text that merely looks like an argument."""
+    import logging
+
+    from gluon2caffe.errors import Option
+
+    exact = Option("anchors", "exact")
+    formatter = cli._FlagsFormatter("%(levelname)s %(name)s: %(message)s")
+    named = logging.LogRecord("gluon2caffe.detectors", logging.WARNING, __file__, 1, "use %s", (exact,), None)
+    named.options = (exact,)
+    plain = logging.LogRecord("gluon2caffe.detectors", logging.WARNING, __file__, 1, "plain anchors='exact'", (), None)
+    assert formatter.format(named) == "WARNING gluon2caffe.detectors: use --anchors exact"
+    assert formatter.format(plain) == "WARNING gluon2caffe.detectors: plain anchors='exact'"
 
 
 def test_sigterm_during_the_write_leaves_no_file(monkeypatch, capsys, tmp_path):
@@ -364,12 +385,12 @@ def test_pretrained_base_is_off_for_every_family_that_takes_it(monkeypatch):
     """A segmentation model builds without trying to download its base network."""
     from gluoncv.model_zoo import model_zoo
 
-    from gluon2caffe.tools import models
+    from gluon2caffe.zoo import loader as models
 
     calls = []
     getter = model_zoo._models["fcn_resnet50_voc"]
     monkeypatch.setitem(model_zoo._models, "fcn_resnet50_voc", lambda **kw: calls.append(kw) or getter(**kw))
-    import gluon2caffe.tools.randomize as randomize
+    import gluon2caffe.zoo.randomize as randomize
 
     monkeypatch.setattr(randomize, "randomize", lambda *a, **k: None)
     models.load_zoo_model("fcn_resnet50_voc", (1, 3, 64, 64))
@@ -466,7 +487,7 @@ def test_trained_params_load_without_a_forward_pass(tmp_path, monkeypatch):
     import numpy as np
     from gluoncv.model_zoo import get_model
 
-    from gluon2caffe.tools.models import set_parameters
+    from gluon2caffe.zoo.loader import set_parameters
 
     trained = get_model(SMALL, pretrained=False)
     trained.initialize(mx.init.Normal(0.5))

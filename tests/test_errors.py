@@ -71,20 +71,20 @@ def test_attribute_strings_are_parsed_never_evaluated(tmp_path):
 
 def test_malicious_attribute_in_a_graph_is_rejected(tmp_path, monkeypatch):
     """An attribute string that is code reaches the typed reader as a string and is refused, not run."""
-    import gluon2caffe.api as api
+    import gluon2caffe.frontend.load as load  # the one reader (issue 25)
 
     marker = tmp_path / "pwned"
     data = mx.sym.var("data")
     conv = mx.sym.Convolution(data, kernel=(3, 3), num_filter=2, name="conv")
     block = symbol_block(conv, {"conv_weight": np.ones((2, 3, 3, 3)), "conv_bias": np.zeros(2)})
-    original = api.graph_from_json
+    original = load.graph_from_json
 
     def tampered(text, *args, **kwargs):
         assert '"num_filter": "2"' in text
         text = text.replace('"num_filter": "2"', f"\"num_filter\": \"__import__('os').system('touch {marker}')\"")
         return original(text, *args, **kwargs)
 
-    monkeypatch.setattr(api, "graph_from_json", tampered)
+    monkeypatch.setattr(load, "graph_from_json", tampered)
     with pytest.raises(InvalidAttributeError, match="num_filter"):
         convert_model(block, (1, 3, 5, 5), to_bgr=False)
     assert not marker.exists()

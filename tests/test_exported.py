@@ -11,7 +11,7 @@ from gluoncv.model_zoo import get_model
 from gluon2caffe import InvalidCallError, ModelFileError, convert, convert_model, load_exported, save_model
 from gluon2caffe.frontend.exported import resolve_paths
 from gluon2caffe.frontend.ndarray_file import load_params
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import MXNetReference, compare, run_converted
 from helpers import make_input
 

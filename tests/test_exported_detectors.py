@@ -19,8 +19,9 @@ from test_ssd import custom_mobilenetv2_ssd
 from gluon2caffe import convert, load_exported, save_model
 from gluon2caffe.detectors import detector_for
 from gluon2caffe.detectors.graph_match import HeadMismatch
-from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.zoo.loader import load_zoo_model
 from gluon2caffe.verification import synthetic_scene
+from gluon2caffe.verification.detectors import DetectorRun
 
 # One per backbone family and dataset: SSD vgg16 / mobilenet / resnet, YOLOv3 darknet / mobilenet; voc, coco, custom.
 MODELS = [
@@ -59,7 +60,9 @@ def convert_both_ways(net, shape, tmp_path):
 def check_exported(model, result, files, shape):
     runtime_or_skip("caffe")
     family = result.detector
-    check = family.check(model, result.head, *files, synthetic_scene(shape, seed=1), x2=synthetic_scene(shape, seed=2))
+    scene, other = synthetic_scene(shape, seed=1), synthetic_scene(shape, seed=2)
+    run = DetectorRun(model, result.head, tuple(files), scene, x2=other)
+    check = family.check(run)
     assert_detector_ok(check)
     return check
 
@@ -79,7 +82,7 @@ def test_exported_ssd_instance_with_own_classes(tmp_path):
     """A `gluoncv.model_zoo.SSD(...)` built by hand, exported; class names given to the exported model."""
     shape = (1, 3, 512, 512)
     net = custom_mobilenetv2_ssd(num_classes=5)
-    from gluon2caffe.tools.randomize import randomize
+    from gluon2caffe.zoo.randomize import randomize
 
     randomize(net, shape, seed=0, images=True, stats_batch=8)
     model, result, files = convert_both_ways(net, shape, tmp_path)

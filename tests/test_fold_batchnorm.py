@@ -108,7 +108,14 @@ def test_a_fold_beyond_float32_is_refused_never_written_as_inf():
     block = symbol_block(x, params)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        with pytest.raises(ConversionError, match=r"node 'bn' op BatchNorm: folding it into 'conv' \(Convolution\)"):
+        folding = r"node 'bn' op BatchNorm: folding it into 'conv' \(Convolution\)"
+        with pytest.raises(ConversionError, match=folding) as e:
             convert(block, (1, 3, 4, 4), merge_bn=True)
         result = convert(block, (1, 3, 4, 4), merge_bn=False)
     assert result.report.bn_kept == 1
+    # The remedy is an API argument, carried as data: the command line names its flag.
+    from gluon2caffe.cli.common import with_flags
+    from gluon2caffe.errors import Option
+
+    assert e.value.options == (Option("merge_bn", False),) and str(e.value).endswith("convert with merge_bn=False")
+    assert with_flags(str(e.value), e.value.options).endswith("convert with --no-merge-bn")

@@ -10,7 +10,7 @@ import pytest
 from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe import ConversionError, InvalidCallError, convert
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.randomize import randomize
 from helpers import Lambda, check_block, lam, seq
 
 # -- rank 2 and 3: Dense ------------------------------------------------------------------------------------------

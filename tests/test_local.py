@@ -12,7 +12,7 @@ from mxnet.gluon import nn
 import gluon2caffe
 from gluon2caffe import convert, save_model
 from gluon2caffe.caffe import caffe_pb2 as pb
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import MXNetReference, TOLERANCE
 from gluon2caffe.verification.local import check_local
 from helpers import Lambda, make_input, seq

@@ -8,7 +8,7 @@ import pytest
 from gluoncv.model_zoo import get_model
 
 from gluon2caffe import convert
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import compare, input_dependence, mxnet_forward, run_converted
 from helpers import BGR, make_input
 

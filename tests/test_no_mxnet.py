@@ -70,7 +70,7 @@ def exported(tmp_path_factory):
         if name not in cache:
             import mxnet as mx
 
-            from gluon2caffe.tools.models import load_zoo_model
+            from gluon2caffe.zoo.loader import load_zoo_model
 
             shape = (1, 3, size, size)
             net = load_zoo_model(name, shape)
@@ -122,7 +122,7 @@ def zoo_trained(tmp_path_factory):
     converts from it by building the net in GluonCV (GLUON2CAFFE_ZOO_GRAPHS=0)."""
     import mxnet as mx
 
-    from gluon2caffe.tools.models import build_zoo_net
+    from gluon2caffe.zoo.loader import build_zoo_net
 
     folder = tmp_path_factory.mktemp("zoo-trained")
     net = build_zoo_net("mobilenetv3_small", (1, 3, 224, 224))
@@ -144,7 +144,7 @@ def zoo_trained(tmp_path_factory):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_zoo_name_with_trained_weights_converts_byte_identically(version, zoo_trained, tmp_path):
-    """`convert NAME --params FILE` there reads the shipped graph (tools/zoo_graphs.py): the files of the net GluonCV
+    """`convert NAME --params FILE` there reads the shipped graph (zoo/graphs.py): the files of the net GluonCV
     builds here. At another input size it needs GluonCV, and says so in one line."""
     params = zoo_trained / "trained.params"
     run = cli(no_mxnet_python(version), "convert", "mobilenetv3_small", "--params", params, "-o", tmp_path / "m")

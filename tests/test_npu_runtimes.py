@@ -19,7 +19,7 @@ import pytest
 from mxnet.gluon import nn
 
 from gluon2caffe import convert, save_model
-from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.zoo.loader import load_zoo_model
 from gluon2caffe.verification import TOLERANCE, forward, mxnet_forward, verify
 from gluon2caffe.verification.precision import FP16_TOLERANCE, WITHIN_FP16, compare_in
 from gluon2caffe.verification.runtimes import RuntimeFailedError

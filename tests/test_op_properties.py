@@ -9,7 +9,7 @@ runtime. Exactly one of two outcomes is allowed:
   (b) refused: a Gluon2CaffeError, one line, naming one of the graph's nodes.
 
 Anything else fails: another exception (a traceback), a runtime that aborts or cannot load the files (the forward
-runs in a persistent child process, tools.child_forward.ForwardWorker, so a Caffe CHECK is a failure with its
+runs in a persistent child process, zoo.child_forward.ForwardWorker, so a Caffe CHECK is a failure with its
 message, not a dead pytest worker), a mismatch, a non-finite value where MXNet's is finite. A runtime that fails on
 files written for target 'any' (or its own target) is a failure, never a skip, with one exception (the rule of
 tests/test_random_nets.py run_spec): a loud runtime failure (RuntimeFailedError) on the files of 'any' where the
@@ -51,7 +51,7 @@ from op_space import CASES, Built, Case, build, param_value
 from gluon2caffe import Gluon2CaffeError, convert, load_exported, save_model
 from gluon2caffe.converters.registry import REGISTRY
 from gluon2caffe.frontend.shapes import ENV as SHAPE_INFERENCE
-from gluon2caffe.tools.child_forward import ForwardWorker
+from gluon2caffe.zoo.child_forward import ForwardWorker
 from gluon2caffe.verification import compare
 from gluon2caffe.verification.runtimes import RuntimeFailedError
 

@@ -5,7 +5,7 @@ from gluoncv.model_zoo import get_model
 from mxnet.gluon import nn
 
 from gluon2caffe import convert
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import compare, mxnet_forward, run_converted
 from helpers import BGR, check_block, make_input, seq
 
@@ -78,7 +78,7 @@ def test_opencv_5_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     save_model(result.text_net, result.binary_weights, prefix)
     x = make_input(shape, 3)
     reference = tmp_path / "outputs.npz"
-    second = mxnet_forward(block, make_input(shape, 4))[0]  # the input-dependence check reads MXNet's output2
+    second = mxnet_forward(block, make_input(shape, 4))[0]  # output2: MXNet's output on a second input
     np.savez(reference, **{"input:data": x, "output:out": mxnet_forward(block, x)[0], "output2:out": second})
     command = ["verify", str(prefix), "--reference", str(reference), "--runtime", "opencv", "--no-bgr"]
     assert main(command) == 0, capsys.readouterr()

@@ -13,7 +13,7 @@ refused or dead.
 
 Profiles: `make test` runs the fixed-seed "ci" profile (EXAMPLES["ci"] per runtime); `make fuzz` the random "fuzz"
 profile (FUZZ_EXAMPLES, default 3000, for pycaffe; the deployment runtimes a share of it, as EXAMPLES["fuzz"]).
-MNN and ncnn run in a child process (tools/child_forward.py): a crash there is a failing, shrinkable example.
+MNN and ncnn run in a child process (zoo/child_forward.py): a crash there is a failing, shrinkable example.
 """
 
 import os
@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from conftest import runtime_or_skip
 from gluon2caffe import ConversionError, convert, save_model
 from gluon2caffe.converters.context import TARGETS
-from gluon2caffe.tools.child_forward import forward_in_child
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.child_forward import forward_in_child
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import compare, forward, input_dependence, mxnet_forward
 from gluon2caffe.verification.runtimes import RuntimeFailedError
 from random_nets import RandomNet, network_spec

@@ -18,8 +18,8 @@ from mxnet.gluon import nn
 
 from gluon2caffe import convert, save_model
 from gluon2caffe.converters.context import TARGETS
-from gluon2caffe.tools.models import load_zoo_model
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.loader import load_zoo_model
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import compare, forward, input_dependence, mxnet_forward
 from helpers import BGR, assert_detector_ok, convert_and_check_detector, lam, make_input, seq
 

@@ -20,7 +20,7 @@ from gluon2caffe import convert, load_exported
 from gluon2caffe.frontend.exported import infer_exported_shapes, infer_shapes_isolated
 from gluon2caffe.frontend.mxnet_graph import unique_source_names
 from gluon2caffe.frontend.exported import parse_symbol_json
-from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.zoo.loader import load_zoo_model
 
 # (zoo name, input side): every classifier family the converters cover, and the exported SSD and YOLOv3.
 WHOLE = [

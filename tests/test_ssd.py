@@ -21,17 +21,18 @@ from helpers import assert_detector_ok, convert_and_check_detector, zoo_sample
 from gluon2caffe import convert_model, convert_ssd_model, save_model
 from gluon2caffe.api import convert_ssd
 from gluon2caffe.api import read_detector_head
-from gluon2caffe.detectors.ssd_layers import (
+from gluon2caffe.detectors.ssd.layers import (
     DETECTIONS,
     PriorBoxParams,
     fit_priorbox,
     priorbox_output,
 )
-from gluon2caffe.tools.models import load_zoo_model
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.loader import load_zoo_model
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import synthetic_scene
-from gluon2caffe.verification.detectors import check_ssd, gluoncv_reference, match_detections
-from gluon2caffe.tools.zoo_models import SSD_MODELS
+from gluon2caffe.detectors.ssd.check import check_ssd, gluoncv_reference
+from gluon2caffe.verification.detectors import DetectorRun, match_detections
+from gluon2caffe.zoo.catalog import SSD_MODELS
 
 
 _check = convert_and_check_detector
@@ -48,9 +49,9 @@ SAMPLE = zoo_sample(
 )
 
 
-@pytest.mark.parametrize("name,family,size", SAMPLE, ids=[m[0] for m in SAMPLE])
-def test_zoo_ssd(name, family, size, tmp_path):
-    shape = (1, 3, size, size)
+@pytest.mark.parametrize("entry", SAMPLE, ids=[e.name for e in SAMPLE])
+def test_zoo_ssd(entry, tmp_path):
+    name, family, shape = entry.name, entry.family, entry.input_shape
     net = load_zoo_model(name, shape)
     result, check = _check(net, shape, tmp_path)
     assert_detector_ok(check)
@@ -114,7 +115,7 @@ def test_batch_of_two_and_non_square_input(tmp_path):
     result = convert_ssd(net, shape)
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "ssd")
     x = synthetic_scene(shape, seed=4)
-    check = check_ssd(net, result.head, prototxt, caffemodel, x, x2=synthetic_scene(shape, seed=5))
+    check = check_ssd(DetectorRun(net, result.head, (prototxt, caffemodel), x, x2=synthetic_scene(shape, seed=5)))
     assert_detector_ok(check)
 
 
@@ -152,7 +153,7 @@ def test_priorbox_semantics_measured_in_both_runtimes(tmp_path):
         layer = net.layer.add(name=name, type="Input", top=[name])
         layer.input_param.shape.add().dim.extend(shape)
     layer = net.layer.add(name="pb", type="PriorBox", bottom=["feat", "data"], top=["pb"])
-    from gluon2caffe.detectors.ssd_layers import _priorbox_param
+    from gluon2caffe.detectors.ssd.layers import _priorbox_param
 
     _priorbox_param(layer.prior_box_param, p, (0.1, 0.1, 0.2, 0.2))
     path = tmp_path / "pb.prototxt"

@@ -1,5 +1,5 @@
 """Trained weights for a zoo model without MXNet arrays: `convert NAME --params FILE` (no --verify) reads the weights
-straight from the file into the graph (tools.models.as_exported); the files must be the very bytes of the live way."""
+straight from the file into the graph (zoo.loader.as_exported); the files must be the very bytes of the live way."""
 
 import mxnet as mx
 import pytest
@@ -7,7 +7,8 @@ from gluoncv.model_zoo import get_model
 
 from gluon2caffe.api import ConvertOptions, convert_with
 from gluon2caffe.frontend.exported import ExportedModel
-from gluon2caffe.tools.models import as_exported, load_zoo_model, set_parameters
+from gluon2caffe.zoo.catalog import lookup
+from gluon2caffe.zoo.loader import as_exported, load_zoo_model, set_parameters
 
 # a classifier with BatchNorm (folded from the read-only values of the file), a YOLOv3 and an SSD (heads read from
 # the graph, class names carried over)
@@ -41,7 +42,7 @@ def test_exported_form_gives_the_live_files(tmp_path, name, shape):
     assert got.report.bn_folded == expected.report.bn_folded > 0
     assert str(got.text_net) == str(expected.text_net)
     assert got.binary_weights.SerializeToString() == expected.binary_weights.SerializeToString()
-    if name.startswith(("ssd_", "yolo3_")):
+    if lookup(name).checks_detections:
         assert got.head.classes == expected.head.classes == list(net.classes)
 
 

@@ -13,7 +13,7 @@ from mxnet.gluon import HybridBlock, nn
 import gluon2caffe
 from gluon2caffe import convert, save_model
 from gluon2caffe.caffe import caffe_pb2 as pb
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import RuntimeUnavailableError, default_runtime, plot_layers, plot_size
 
 SHAPE = (1, 3, 64, 64)
@@ -249,7 +249,7 @@ def test_cli_verify_against_another_model_exits_1_naming_the_blobs(tmp_path):
 def test_a_detector_check_that_proves_nothing_is_not_conclusive():
     """The detector checks use the same rule: pre-NMS outputs a second scene does not move are not conclusive (and a
     difference stays a mismatch); the zoo row says so instead of `exact`."""
-    from gluon2caffe.tools.zoo import _detector_verdict
+    from gluon2caffe.zoo.sweep import _detector_verdict
     from gluon2caffe.verification import compare, input_dependence
     from gluon2caffe.verification.detectors import DetectorCheck
 

@@ -12,7 +12,7 @@ from mxnet.gluon import nn
 
 from gluon2caffe import ConversionError, convert, load_exported
 from gluon2caffe.errors import InvalidWeightsError
-from gluon2caffe.tools.randomize import randomize
+from gluon2caffe.zoo.randomize import randomize
 from helpers import check_block, seq
 
 SHAPE = (2, 3, 7, 9)

@@ -15,10 +15,10 @@ from mxnet.gluon import nn
 
 from gluon2caffe import convert_model, convert_yolo_model
 from gluon2caffe.api import read_detector_head
-from gluon2caffe.tools.models import load_zoo_model
+from gluon2caffe.zoo.loader import load_zoo_model
 from gluon2caffe.verification import TOLERANCE, synthetic_scene
-from gluon2caffe.verification.detectors import _yolo_float64_errors, yolo_loc, yolo_reference
-from gluon2caffe.tools.zoo_models import YOLO_MODELS
+from gluon2caffe.detectors.yolo.check import _yolo_float64_errors, yolo_loc, yolo_reference
+from gluon2caffe.zoo.catalog import YOLO_MODELS
 
 
 _check = convert_and_check_detector
@@ -27,9 +27,9 @@ _check = convert_and_check_detector
 SAMPLE = zoo_sample(YOLO_MODELS, {"yolo3_darknet53_voc", "yolo3_mobilenet1.0_coco"})
 
 
-@pytest.mark.parametrize("name,family,size", SAMPLE, ids=[m[0] for m in SAMPLE])
-def test_zoo_yolo(name, family, size, tmp_path):
-    shape = (1, 3, size, size)
+@pytest.mark.parametrize("entry", SAMPLE, ids=[e.name for e in SAMPLE])
+def test_zoo_yolo(entry, tmp_path):
+    name, shape = entry.name, entry.input_shape
     net = load_zoo_model(name, shape)
     result, check = _check(net, shape, tmp_path)
     assert_detector_ok(check)

@@ -1,31 +1,34 @@
 """One model per task family beyond classification and the SSD / YOLOv3 detectors, in the real Caffe: the check of
-`gluon2caffe zoo` (tools/zoo.check_model: live random weights, both-sign input, the output must depend on the input,
+`gluon2caffe zoo` (zoo/sweep.check_model: live random weights, both-sign input, the output must depend on the input,
 dense outputs within the tolerance end to end, and every segment exact in the layer-local check), at small inputs
 where the model allows (docs/model_zoo.md runs every model at its own size), plus the zoo lists themselves.
 """
 
+from dataclasses import replace
+
 import pytest
 
-from gluon2caffe.tools.zoo import ALL_MODELS, check_model
+from gluon2caffe.zoo.catalog import OUTSIDE_MODELS, RUNNABLE, lookup
+from gluon2caffe.zoo.sweep import check_model
 from gluon2caffe.verification import TOLERANCE
 
-# (model, family, input: an int s is (1, 3, s, s)), one per task family and per new operator.
+# (model, input: an int s is (1, 3, s, s)), one per task family and per new operator, at a small input.
 FAMILY_MODELS = [
-    ("fcn_resnet50_voc", "fcn", 96),  # segmentation (built for a 96x96 crop); main and auxiliary score maps
-    ("mobile_pose_mobilenetv3_small", "mobile_pose", (1, 3, 128, 96)),  # pose heatmaps
-    ("center_net_mobilenetv3_small_duc_voc", "centernet_mobilenetv3", 128),  # CenterNet up to its decoder
-    ("resnet18_v1b_kinetics400", "tsn_resnet_v1b", 112),  # TSN: the segment consensus is a mean
-    ("monodepth2_resnet18_kitti_mono_640x192", "monodepth2", (1, 3, 64, 96)),  # depth: reflect Pad
-    ("monodepth2_resnet18_posenet_kitti_mono_640x192", "monodepth2_posenet", (1, 6, 64, 96)),  # two frames: mean
-    ("simple_pose_resnet18_v1b", "simple_pose", (1, 3, 128, 96)),  # pose: Deconvolution (+ folded BatchNorm)
-    ("center_net_resnet18_v1b_voc", "centernet_resnet", 128),  # CenterNet with Deconvolution
-    ("r2plus1d_resnet18_kinetics400", "r2plus1d", (1, 3, 8, 56, 56)),  # 3-D action: 5-D conv/BN, mean, squeeze
+    ("fcn_resnet50_voc", 96),  # segmentation (built for a 96x96 crop); main and auxiliary score maps
+    ("mobile_pose_mobilenetv3_small", (1, 3, 128, 96)),  # pose heatmaps
+    ("center_net_mobilenetv3_small_duc_voc", 128),  # CenterNet up to its decoder
+    ("resnet18_v1b_kinetics400", 112),  # TSN: the segment consensus is a mean
+    ("monodepth2_resnet18_kitti_mono_640x192", (1, 3, 64, 96)),  # depth: reflect Pad
+    ("monodepth2_resnet18_posenet_kitti_mono_640x192", (1, 6, 64, 96)),  # two frames: mean
+    ("simple_pose_resnet18_v1b", (1, 3, 128, 96)),  # pose: Deconvolution (+ folded BatchNorm)
+    ("center_net_resnet18_v1b_voc", 128),  # CenterNet with Deconvolution
+    ("r2plus1d_resnet18_kinetics400", (1, 3, 8, 56, 56)),  # 3-D action: 5-D conv/BN, mean, squeeze
 ]
 
 
-@pytest.mark.parametrize("model, family, size", FAMILY_MODELS, ids=[m for m, _, _ in FAMILY_MODELS])
-def test_family_representative_is_exact_in_caffe(model, family, size):
-    result = check_model(model, family, size)
+@pytest.mark.parametrize("model, size", FAMILY_MODELS, ids=[m for m, _ in FAMILY_MODELS])
+def test_family_representative_is_exact_in_caffe(model, size):
+    result = check_model(replace(lookup(model), input_size=size))
     assert result.status == "exact", f"{model}: {result.status}: {result.message}"
     assert result.local is not None and result.local <= TOLERANCE and result.local_segments, result
     assert result.relative <= TOLERANCE and result.relative > 0, result  # compared, and not MXNet's own numbers
@@ -35,16 +38,15 @@ def test_the_lists_cover_every_zoo_name_once():
     """Every name of gluoncv.model_zoo.get_model_list() is in one task list or in OUTSIDE_MODELS, with a reason."""
     from gluoncv.model_zoo import get_model_list
 
-    from gluon2caffe.tools.zoo_models import OUTSIDE_MODELS
-
-    names = [m for m, _, _ in ALL_MODELS] + [m for m, _, _ in OUTSIDE_MODELS]
+    names = [e.name for e in RUNNABLE] + [e.name for e in OUTSIDE_MODELS]
     assert len(names) == len(set(names)) == 332
     assert set(names) == set(get_model_list())
-    assert all(len(why) > 40 and "unsupported" not in why for _, _, why in OUTSIDE_MODELS)
+    assert all(len(e.outside) > 40 and "unsupported" not in e.outside for e in OUTSIDE_MODELS)
+    assert all(e.task is not None and e.outside is None for e in RUNNABLE)
 
 
 def test_default_inputs_per_family():
-    from gluon2caffe.tools.models import default_input_shape
+    from gluon2caffe.zoo.loader import default_input_shape
 
     assert default_input_shape("fcn_resnet50_voc") == (1, 3, 480, 480)
     assert default_input_shape("fastscnn_citys") == (1, 3, 1024, 1024)
@@ -61,7 +63,7 @@ def test_getter_workarounds_build_tsn_offline():
     import gluoncv
     import pytest as _pytest
 
-    from gluon2caffe.tools import models
+    from gluon2caffe.zoo import loader as models
 
     with models.offline_getters():
         net = gluoncv.model_zoo.get_model("resnet18_v1b_sthsthv2", pretrained=False)
@@ -71,7 +73,7 @@ def test_getter_workarounds_build_tsn_offline():
 
 
 def test_outside_models_are_refused_with_the_reason():
-    from gluon2caffe.tools.models import OutsideCaffeError, load_zoo_model
+    from gluon2caffe.zoo.loader import OutsideCaffeError, load_zoo_model
 
     with pytest.raises(OutsideCaffeError, match="deformable convolution"):
         load_zoo_model("center_net_resnet18_v1b_dcnv2_voc", (1, 3, 512, 512))
@@ -84,10 +86,10 @@ def test_centernet_exported_files_convert_to_the_same_caffe_files(tmp_path):
 
     from gluon2caffe.api import convert, save_model
     from gluon2caffe.detectors.graph_match import HeadMismatch
-    from gluon2caffe.detectors.centernet_read import match_centernet
+    from gluon2caffe.detectors.centernet.read import match_centernet
     from gluon2caffe.frontend.exported import load_exported
     from gluon2caffe.frontend.load import load_graph
-    from gluon2caffe.tools.models import load_zoo_model
+    from gluon2caffe.zoo.loader import load_zoo_model
 
     shape = (1, 3, 64, 64)
     net = load_zoo_model("center_net_mobilenetv3_small_duc_voc", shape)
@@ -103,7 +105,7 @@ def test_centernet_exported_files_convert_to_the_same_caffe_files(tmp_path):
     twin_files = save_model(twin.text_net, twin.binary_weights, str(tmp_path / net.name))
     assert [open(a, "rb").read() == open(b, "rb").read() for a, b in zip(files, twin_files)] == [True, True]
 
-    graph, _ = load_graph(net, shape)
+    graph, _ = load_graph(net, {"data": shape})
     graph.outputs[1] = graph.outputs[2]  # the scores are no longer a top-k
     with pytest.raises(HeadMismatch, match="topk"):
         match_centernet(graph)
@@ -126,3 +128,27 @@ def test_peak_ties_accept_either_outcome_and_nothing_else():
     no_nms = h.copy()  # a conversion that dropped the NMS is still a mismatch
     resolved, _ = resolve_peak_ties(pooled_keep, h, no_nms)
     assert not compare(no_nms, resolved).ok
+
+
+def test_the_catalog_names_the_registered_detectors_and_their_options():
+    """A task's detector is a registered family (its Detector.kind), taking the options the catalog says: the CLI
+    refuses the other detector flags from the name alone, before loading, as the registry would after."""
+    from gluon2caffe.detectors import DETECTORS
+
+    registry = {d.kind: d for d in DETECTORS}
+    tasks = {e.task for e in RUNNABLE}
+    for task in tasks:
+        if task.detector is not None:
+            assert task.detector in registry, task
+            assert task.detector_options == tuple(registry[task.detector].options), task
+    assert {t.name for t in tasks if t.detector} == {"ssd", "yolo3", "centernet"}
+    assert {t.name for t in tasks if t.check == "detections"} == {"ssd", "yolo3"}
+    assert [e.name for e in RUNNABLE if not e.priorbox] == ["ssd_300_mobilenet1.0_lite_coco"]
+
+
+def test_is_zoo_name(tmp_path):
+    from gluon2caffe.zoo.catalog import is_zoo_name
+
+    (tmp_path / "net-symbol.json").write_text("{}")
+    assert is_zoo_name("resnet18_v1") and is_zoo_name("not_a_model")
+    assert not is_zoo_name(str(tmp_path / "net")) and not is_zoo_name("a/b") and not is_zoo_name("x.params")

@@ -1,4 +1,4 @@
-"""Shipped zoo graphs (gluon2caffe/tools/zoo_graphs/, tools/zoo_graphs.py): `convert NAME --params FILE` without
+"""Shipped zoo graphs (gluon2caffe/zoo/shipped_graphs/, zoo/graphs.py): `convert NAME --params FILE` without
 --verify takes the zoo model's traced graph from the package instead of building it in GluonCV, so neither MXNet nor
 GluonCV is imported (issue 16: vgg16 under 5 s; without MXNet on Python 3.12+: tests/test_no_mxnet.py).
 
@@ -23,8 +23,8 @@ import pytest
 from conftest import ROOT
 
 from gluon2caffe.errors import ModelFileError
-from gluon2caffe.tools.zoo_graphs import INDEX, _read, exported_from_record, record_path, shipped_record, trace_record
-from gluon2caffe.tools.zoo_models import TASKS, input_shape
+from gluon2caffe.zoo.graphs import INDEX, _read, exported_from_record, record_path, shipped_record, trace_record
+from gluon2caffe.zoo.catalog import RUNNABLE, input_shape
 
 SAMPLE = [
     ("resnet18_v1", 224),
@@ -52,7 +52,7 @@ def trained(tmp_path_factory):
         if not path.exists():
             import mxnet as mx
 
-            from gluon2caffe.tools.models import build_zoo_net
+            from gluon2caffe.zoo.loader import build_zoo_net
 
             shape = input_shape(size)
             net = build_zoo_net(name, shape)
@@ -104,7 +104,7 @@ def test_record_equals_a_fresh_trace(name, size):
 
 
 def test_every_listed_model_has_a_record_or_a_reason_in_the_index():
-    listed = {name for _title, _kind, models in TASKS for name, _family, _size in models}
+    listed = {entry.name for entry in RUNNABLE}
     index = json.loads(INDEX.read_text())
     assert set(index) == listed
     with_record = {p.name[: -len(".json.gz")] for p in INDEX.parent.glob("*.json.gz")}

@@ -1,5 +1,6 @@
-"""The `gluon2caffe` command line: the parser and the dispatch; one module per command (convert.py, verify.py,
-zoo.py, demo.py; `ops` is one line here). The library logs; the CLI owns the terminal and the log environment."""
+"""The `gluon2caffe` command line: the parser assembled from the commands and the dispatch; one module per command
+(convert.py, verify.py, zoo.py, demo.py, reference.py, models.py: each declares its arguments next to its `run`;
+`ops` is one line here). The library logs; the CLI owns the terminal and the log environment."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import traceback
 import warnings
 from typing import Sequence
 
-from ..converters.context import TARGETS
-from ..verification.runtimes import RUNTIMES
 from . import convert, demo, models, reference, verify, zoo
+from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, failure_message, with_flags
 from .terminal import without_mxnet_notices
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, failure_message, flags_for_api
+
+# Each command module declares its arguments (add_arguments, HELP, DESCRIPTION) next to its run(); in `--help` order.
+COMMANDS = {"convert": convert, "verify": verify, "zoo": zoo, "demo": demo, "reference": reference, "models": models}
 
 EXIT_CODES = (
     "exit codes: 0 ok; 1 conversion or verification failure (one `error:` line; -v adds the traceback); 2 usage "
@@ -27,45 +29,6 @@ EXIT_CODES = (
     "shape rules refuse (the node named); 130 interrupted (Ctrl-C), 143 "
     "terminated (SIGTERM); no partial file is left behind"
 )
-
-
-MODEL_HELP = (
-    "a GluonCV model-zoo name (e.g. resnet18_v1; random weights unless --params), or an exported model: "
-    "PREFIX (reads PREFIX-symbol.json + PREFIX-EPOCH.params) or a -symbol.json path"
-)
-
-
-def _shape(text: str) -> tuple[str | None, tuple[int, ...]]:
-    """`N,C,H,W` (any rank 1-5) or `NAME:N,C,H,W` -> (name or None, shape)."""
-    name, _, sizes = text.rpartition(":")
-    try:
-        shape = tuple(int(part) for part in sizes.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers like 1,3,224,224 (or NAME:1,3,224,224), got {text!r}"
-        ) from None
-    if not 1 <= len(shape) <= 5 or min(shape) <= 0:
-        raise argparse.ArgumentTypeError(f"expected 1 to 5 positive sizes (batch first), got {text!r}")
-    if ":" in text and not name:
-        raise argparse.ArgumentTypeError(f"expected NAME:SIZES, got {text!r}")
-    return name or None, shape
-
-
-def _add_model_source(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--params",
-        metavar="FILE",
-        help="weights: the .params of an exported model, or trained weights (save_parameters) for a zoo model",
-    )
-    p.add_argument("--epoch", type=int, default=0, metavar="N", help="epoch of PREFIX-N.params (default 0)")
-    names = p.add_mutually_exclusive_group()
-    names.add_argument(
-        "--classes",
-        metavar="A,B,C",
-        help="SSD / YOLOv3: the class names, in training order; a *_custom zoo model is built with them (as many as "
-        "its trained --params has), another zoo detector only takes new names for as many classes as it has",
-    )
-    names.add_argument("--classes-file", metavar="FILE", help="the class names, one per line (like --classes)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,192 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,reference,models,zoo,demo,ops}")
 
-    c = sub.add_parser(
-        "convert",
-        parents=[common],
-        help="convert a model to PREFIX.prototxt + PREFIX.caffemodel",
-        description="Convert a model to PREFIX.prototxt + PREFIX.caffemodel.",
-    )
-    c.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    c.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="PREFIX",
-        help="output prefix (folders are created): PREFIX.prototxt + PREFIX.caffemodel; DIR/ writes DIR/MODEL.*; "
-        "a .prototxt/.caffemodel ending is dropped",
-    )
-    c.add_argument(
-        "--input-shape",
-        type=_shape,
-        action="append",
-        metavar="[NAME:]N,C,H,W",
-        help="input shape, any rank 1-5 batch first (default: a zoo model's own size, as `gluon2caffe models` lists "
-        "it: 224, cifar_* 32, inceptionv3 299, ssd_512_... 512, ...; 1,3,224,224 otherwise); repeat it for a model "
-        "with several inputs, as NAME:SIZES (an exported model's input names) or in input order",
-    )
-    c.add_argument("--input-name", default="data", help="name of the Caffe input blob (default data)")
-    c.add_argument("--no-bgr", action="store_true", help="keep RGB input order (default: the Caffe net takes BGR)")
-    c.add_argument("--no-merge-bn", action="store_true", help="keep BatchNorm layers (default: fold them)")
-    c.add_argument("--softmax", action="store_true", help="append a Softmax over the class axis")
-    c.add_argument(
-        "--relu6",
-        choices=("exact", "layer", "relu"),
-        default="exact",
-        help="clip(0,6): exact BVLC layers (default), a ReLU6 layer, or lossy ReLU (warns)",
-    )
-    c.add_argument(
-        "--target",
-        choices=tuple(TARGETS),
-        default="any",
-        help="the runtime the files are for: any (default: layers every runtime loads) or one runtime, for the "
-        "pattern it runs best (all exact; see docs/runtimes.md)",
-    )
-    c.add_argument(
-        "--anchors",
-        choices=("exact", "priorbox", "constant"),
-        default="exact",
-        help="SSD: PriorBox layers where exact, else the anchors as a constant (default); always PriorBox "
-        "(portable, warns with the deviation); or always the constant",
-    )
-    c.add_argument(
-        "--no-nms",
-        action="store_true",
-        help="SSD / YOLOv3: stop before DetectionOutput (SSD outputs mbox_loc, mbox_conf_flatten, mbox_priorbox; "
-        "YOLOv3 yolo_boxes, yolo_scores)",
-    )
-    _add_model_source(c)
-    c.add_argument("--verify", action="store_true", help="run the result (pycaffe, else OpenCV) against MXNet")
-
-    v = sub.add_parser(
-        "verify",
-        parents=[common],
-        help="run converted files and the MXNet model (or saved reference outputs) on one input and compare",
-        description="Run PREFIX.prototxt/.caffemodel and the MXNet model on the same input and report "
-        "the error of each output (and, with --layers, of every blob). Without MXNet (Python 3.12+): --reference "
-        "FILE.npz compares with the outputs `gluon2caffe reference` saved where MXNet runs, on the input saved with "
-        "them.",
-    )
-    v.add_argument("prefix", metavar="PREFIX", help="the converted model (PREFIX.prototxt + PREFIX.caffemodel)")
-    against = v.add_mutually_exclusive_group(required=True)
-    against.add_argument("--against", metavar="MODEL", help=MODEL_HELP + " (needs MXNet)")
-    against.add_argument(
-        "--reference",
-        metavar="FILE.npz",
-        help="inputs and MXNet outputs saved by `gluon2caffe reference` (needs no MXNet; outputs only, no "
-        "--layers/--local/--input; classifiers and other plain nets, not detectors)",
-    )
-    _add_model_source(v)
-    v.add_argument("--runtime", choices=tuple(RUNTIMES), help="default: pycaffe when importable, else OpenCV")
-    v.add_argument(
-        "--input",
-        metavar="IMAGE|random|scene",
-        help="an image (resized, ImageNet mean/std), 'random' both-sign noise (default for classifiers) or "
-        "'scene', a synthetic real-looking image (default for detectors)",
-    )
-    v.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
-    v.add_argument("--no-bgr", action="store_true", help="the Caffe net takes RGB (it was converted with --no-bgr)")
-    v.add_argument(
-        "--layers",
-        action="store_true",
-        help="compare every blob that has an MXNet counterpart, in graph order, and name the first "
-        "whose error exceeds the tolerance (caffe runtime; classifiers: refused for a detector, use --local)",
-    )
-    v.add_argument(
-        "--local",
-        action="store_true",
-        help="layer-local check (caffe runtime): run every segment of Caffe layers on MXNet's own values of its "
-        "inputs, print the segments worst first and exit 1 if any is beyond the tolerance; proves each layer "
-        "however much the network amplifies float32 rounding (detectors: backbone and heads)",
-    )
-    v.add_argument("--all", action="store_true", help="with --local: every segment, in net order")
-    v.add_argument(
-        "--plot",
-        metavar="FILE.png",
-        help="draw the error along the net (log scale): the local errors with --local, else every blob's "
-        "accumulated error (implies --layers; refused for a detector); .png unless FILE has another image extension",
-    )
-
-    z = sub.add_parser(
-        "zoo",
-        parents=[common],
-        help="convert and verify the GluonCV model zoo, write docs/model_zoo.md (or, with --runtime, docs/runtimes.md)",
-        description="Convert GluonCV zoo models (classification, detectors, segmentation, pose, action recognition, "
-        "depth, CenterNet up to its decoder) on live random weights, run each in "
-        "the real Caffe against MXNet/GluonCV, and write the coverage table (rows of earlier runs are kept). "
-        "With --runtime R (repeatable) the same converted files also run in each runtime R, and the table is the "
-        "runtime x model-family one of docs/runtimes.md instead. "
-        "Detector families: ssd_mobilenet, ssd_resnet, ssd_vgg16, yolo3_darknet, yolo3_mobilenet.",
-    )
-    z.add_argument(
-        "--task",
-        action="append",
-        default=[],
-        metavar="T",
-        help="only this task (repeatable): classification, ssd, yolo3, segmentation, pose, action-2d, action-3d, "
-        "depth, centernet",
-    )
-    z.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
-    z.add_argument("--models", default="", metavar="M1,M2", help="only these models")
-    z.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    z.add_argument(
-        "--output",
-        metavar="FILE.md",
-        help="(default docs/model_zoo.md; with a runtime other than caffe docs/runtimes.md), the JSON beside it",
-    )
-    z.add_argument(
-        "--runtime",
-        action="append",
-        choices=tuple(RUNTIMES),
-        metavar="R",
-        help=f"also run the converted files in R, one of {', '.join(RUNTIMES)} (repeatable; default: caffe only, "
-        "which writes docs/model_zoo.md)",
-    )
-
-    d = sub.add_parser(
-        "demo",
-        parents=[common],
-        help="convert a zoo model, verify it in Caffe, print the max error and the files (`make demo`)",
-        description="Convert a GluonCV model (resnet18_v1), verify it in Caffe against MXNet, say where the files are.",
-    )
-    d.add_argument("--model", default="resnet18_v1", help="GluonCV model-zoo name (default resnet18_v1)")
-    d.add_argument("--input-shape", type=_shape, metavar="N,C,H,W", help="input shape (default: the model's own size)")
-    d.add_argument("--params", metavar="FILE", help="trained .params file (random live weights otherwise)")
-    d.add_argument("--output", metavar="PREFIX", help="output prefix (default out/MODEL)")
-
-    r = sub.add_parser(
-        "reference",
-        parents=[common],
-        help="run a model in MXNet on one input and save the input and outputs (for verify --reference)",
-        description="Where MXNet runs (Python <= 3.11): run MODEL on one input and save the input and MXNet's "
-        "outputs to FILE.npz, for `gluon2caffe verify PREFIX --reference FILE.npz` where MXNet does not run.",
-    )
-    r.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    r.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="where to save (.npz is added if missing)")
-    r.add_argument(
-        "--input-shape",
-        type=_shape,
-        action="append",
-        metavar="[NAME:]N,C,H,W",
-        help="input shape, as for convert (the same one: the Caffe net's input must match)",
-    )
-    r.add_argument(
-        "--input",
-        metavar="IMAGE|random|scene",
-        help="an image (resized, ImageNet mean/std), 'random' both-sign noise (default) or 'scene'",
-    )
-    r.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
-    _add_model_source(r)
-
-    m = sub.add_parser(
-        "models",
-        parents=[common],
-        help="list the zoo names with their family and default input",
-        description="List GluonCV model-zoo names with their family and the input size convert uses by default. "
-        "Names outside the project's tested lists (tools/zoo_models.py) are marked as such.",
-    )
-    m.add_argument("filter", nargs="?", default="", metavar="FILTER", help="only names containing FILTER")
-
+    for name, module in COMMANDS.items():
+        p = sub.add_parser(name, parents=[common], help=module.HELP, description=module.DESCRIPTION)
+        module.add_arguments(p)
     sub.add_parser("ops", help="print the supported-operator table", description="Print the supported-operator table.")
     return parser
 
@@ -290,10 +70,11 @@ def quiet_warnings() -> None:
 
 
 class _FlagsFormatter(logging.Formatter):
-    """Library warnings name keyword arguments (anchors='exact'); the terminal shows flags (--anchors exact)."""
+    """Library warnings name keyword arguments (anchors='exact', carried as data: the record's `options`); the
+    terminal shows flags (--anchors exact)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return flags_for_api(super().format(record))
+        return with_flags(super().format(record), getattr(record, "options", ()))
 
 
 def _terminate(signum, frame) -> None:
@@ -363,15 +144,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(support_table(), end="")
         return EXIT_OK
-    commands = {
-        "convert": convert.run,
-        "zoo": zoo.run,
-        "demo": demo.run,
-        "verify": verify.run,
-        "reference": reference.run,
-        "models": models.run,
-    }
-    return commands[args.command](args)
+    return COMMANDS[args.command].run(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

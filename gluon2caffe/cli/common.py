@@ -25,37 +25,38 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so every `finally` (temporary files) runs on the way out."""
 
 
-# Library messages name keyword arguments; the terminal user needs the command-line flags.
-_API_TO_FLAGS = (
-    ("to_bgr=False", "--no-bgr"),
-    ("to_bgr=True", "the default BGR input"),
-    ("merge_bn=False", "--no-merge-bn"),
-    ("anchors='exact'", "--anchors exact"),
-    ("anchors='priorbox'", "--anchors priorbox"),
-    ("anchors='constant'", "--anchors constant"),
-    ("relu6='relu'", "--relu6 relu"),
-    ("relu6='layer'", "--relu6 layer"),
-    ("relu6='exact'", "--relu6 exact"),
-    ("nms=False", "--no-nms"),
-    ("add_softmax=True", "--softmax"),
-)
+# The command-line flag of each API argument value a library message names (errors.Option, carried as data by the
+# error's `options` or the log record's): the terminal user needs the flags.
+FLAGS = {
+    ("to_bgr", False): "--no-bgr",
+    ("merge_bn", False): "--no-merge-bn",
+    ("anchors", "exact"): "--anchors exact",
+    ("anchors", "priorbox"): "--anchors priorbox",
+    ("anchors", "constant"): "--anchors constant",
+    ("relu6", "relu"): "--relu6 relu",
+    ("relu6", "layer"): "--relu6 layer",
+    ("relu6", "exact"): "--relu6 exact",
+}
 
 
-def flags_for_api(message: str) -> str:
-    for api, flag in _API_TO_FLAGS:
-        message = message.replace(api, flag)
-    return message
+def with_flags(text: str, options) -> str:
+    """`text` with each API argument it names (`options`, errors.Option) written as its command-line flag."""
+    for option in options:
+        flag = FLAGS.get((option.name, option.value))
+        if flag is not None:
+            text = text.replace(option, flag)
+    return text
 
 
 def failure_message(exc: BaseException) -> tuple[str, int]:
     """(the `error:` text, the exit code) for anything that ends a command; the traceback is for -v only."""
-    from ..tools.models import ClassesError, UnknownModelError
+    from ..zoo.loader import ClassesError, UnknownModelError
 
     if isinstance(exc, InputShapeError):  # --input-shape does not fit the model: said with the flag
         return exc.describe(cli=True), EXIT_USAGE
     if isinstance(exc, Gluon2CaffeError):
         usage = (UsageError, ClassesError, UnknownModelError, MXNetUnavailableError)
-        return flags_for_api(str(exc)), EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILURE
+        return with_flags(str(exc), exc.options), EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILURE
     module = _failed_import(exc)
     if module is not None:  # an MXNet import extras.py does not guard: the same one line
         return str(MXNetUnavailableError("this command", _first_line(exc), module)), EXIT_USAGE
@@ -151,7 +152,8 @@ PASSING = ("exact", "exact by layer", "within fp16")  # within fp16: a float16 r
 
 def classes_from(args) -> list[str] | None:
     """The class names of --classes / --classes-file, validated (a ClassesError, exit 2, before any model is built)."""
-    from ..tools.models import check_classes_apply, is_exported_model, parse_classes, read_classes_file
+    from ..zoo.catalog import is_zoo_name
+    from ..zoo.loader import check_classes_apply, parse_classes, read_classes_file
 
     if args.classes is not None:
         classes = parse_classes(args.classes.split(","), "--classes")
@@ -160,7 +162,7 @@ def classes_from(args) -> list[str] | None:
     else:
         return None
     model = getattr(args, "model", None) or args.against
-    if not is_exported_model(model) and "/" not in model and not model.endswith((".json", ".params")):
+    if is_zoo_name(model):
         check_classes_apply(model, classes)  # a zoo name; an exported model carries the names on
     return classes
 
@@ -228,7 +230,7 @@ def print_detector_check(
     show_local: bool = False,
 ) -> int:
     from ..verification import NOT_CONCLUSIVE, default_runtime, make_input, second_inputs
-    from ..verification.detectors import priorbox_verdict
+    from ..verification.detectors import DetectorRun, priorbox_verdict
     from ..verification.precision import FLOAT16, precision_of
 
     runtime = runtime or default_runtime()
@@ -242,7 +244,8 @@ def print_detector_check(
         )
     x, input_description = make_input(source, (1, 3) + tuple(head.image_size), seed)
     x2, second = second_inputs(source, {"data": x}, seed)
-    check = family.check(model, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime, x2=x2["data"])
+    run = DetectorRun(model, head, (prototxt, caffemodel), x, runtime, to_bgr, x2=x2["data"])  # input: the files'
+    check = family.check(run)
     print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")
     for name, c in check.pre_nms.items():
         print(f"  {family.compared_at}, {name}: {c}")
@@ -279,30 +282,10 @@ def writes_layer(prototxt: str, layer_type: str) -> bool:
 
 
 def relu6_verdict(v, asked: bool = False) -> str | None:
-    """`approximate (--relu6 relu): ...` when the only deviations are clip(0, 6) segments the files write as one
-    ReLU (which only --relu6 relu writes), with every other segment exact; else None (a mismatch stays one).
+    """verification.verdicts.relu6_verdict (imported when a check runs)."""
+    from ..verification.verdicts import relu6_verdict as verdict
 
-    Without the layer-local check (OpenCV) the deviation cannot be placed: only a conversion that `asked` for it
-    (convert --relu6 relu --verify) reports it, saying it is not placed. A comparison that proves nothing (not
-    conclusive) is never an approximation."""
-    from ..verification import NOT_CONCLUSIVE
-
-    if v.status in PASSING or v.status == NOT_CONCLUSIVE or v.shape_differences or not v.outputs:
-        return None
-    if not all(c.reference_finite for c in v.outputs.values()):
-        return None
-    deviation = max(c.relative for c in v.outputs.values())
-    if v.local is None:
-        if not asked:
-            return None
-        return f"approximate (--relu6 relu): output off by {deviation:.3g} relative, not placed layer by layer"
-    bad = [s for s in v.local.segments if not s.ok]
-    if not bad or not all(s.op == "clip" and list(s.types) == ["ReLU"] for s in bad):
-        return None
-    return (
-        f"approximate (--relu6 relu): output off by {deviation:.3g} relative; the {len(bad)} segment(s) beyond "
-        "the tolerance are all clip(0, 6) written as ReLU, every other segment is exact"
-    )
+    return verdict(v, asked)
 
 
 class Progress:

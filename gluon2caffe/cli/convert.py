@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..converters.context import TARGETS
+from .arguments import MODEL_HELP, add_model_source, shape
 from .common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -20,12 +22,69 @@ from .common import (
 )
 
 
+HELP = "convert a model to PREFIX.prototxt + PREFIX.caffemodel"
+DESCRIPTION = "Convert a model to PREFIX.prototxt + PREFIX.caffemodel."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PREFIX",
+        help="output prefix (folders are created): PREFIX.prototxt + PREFIX.caffemodel; DIR/ writes DIR/MODEL.*; "
+        "a .prototxt/.caffemodel ending is dropped",
+    )
+    p.add_argument(
+        "--input-shape",
+        type=shape,
+        action="append",
+        metavar="[NAME:]N,C,H,W",
+        help="input shape, any rank 1-5 batch first (default: a zoo model's own size, as `gluon2caffe models` lists "
+        "it: 224, cifar_* 32, inceptionv3 299, ssd_512_... 512, ...; 1,3,224,224 otherwise); repeat it for a model "
+        "with several inputs, as NAME:SIZES (an exported model's input names) or in input order",
+    )
+    p.add_argument("--input-name", default="data", help="name of the Caffe input blob (default data)")
+    p.add_argument("--no-bgr", action="store_true", help="keep RGB input order (default: the Caffe net takes BGR)")
+    p.add_argument("--no-merge-bn", action="store_true", help="keep BatchNorm layers (default: fold them)")
+    p.add_argument("--softmax", action="store_true", help="append a Softmax over the class axis")
+    p.add_argument(
+        "--relu6",
+        choices=("exact", "layer", "relu"),
+        default="exact",
+        help="clip(0,6): exact BVLC layers (default), a ReLU6 layer, or lossy ReLU (warns)",
+    )
+    p.add_argument(
+        "--target",
+        choices=tuple(TARGETS),
+        default="any",
+        help="the runtime the files are for: any (default: layers every runtime loads) or one runtime, for the "
+        "pattern it runs best (all exact; see docs/runtimes.md)",
+    )
+    p.add_argument(
+        "--anchors",
+        choices=("exact", "priorbox", "constant"),
+        default="exact",
+        help="SSD: PriorBox layers where exact, else the anchors as a constant (default); always PriorBox "
+        "(portable, warns with the deviation); or always the constant",
+    )
+    p.add_argument(
+        "--no-nms",
+        action="store_true",
+        help="SSD / YOLOv3: stop before DetectionOutput (SSD outputs mbox_loc, mbox_conf_flatten, mbox_priorbox; "
+        "YOLOv3 yolo_boxes, yolo_scores)",
+    )
+    add_model_source(p)
+    p.add_argument("--verify", action="store_true", help="run the result (pycaffe, else OpenCV) against MXNet")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..api import ConvertOptions, convert_with, save_model
     from ..detectors import DetectorOptions, detector_for
     from ..frontend.shapes import mxnet_available
-    from ..tools.models import check_zoo_name, default_input_shape, load_model
-    from ..tools.zoo_graphs import record_for
+    from ..zoo.loader import check_zoo_name, default_input_shape, load_model
+    from ..zoo.graphs import record_for
 
     progress = Progress(getattr(args, "quiet", False))
     classes = classes_from(args)
@@ -88,14 +147,16 @@ def check_zoo_options(args: argparse.Namespace) -> bool:
 
     An exported model's family is known once it is read: `_check_detector_flags` checks it then. True for a zoo name.
     """
-    from ..tools.models import is_exported_model
+    from ..zoo.catalog import is_zoo_name, lookup
 
     model = args.model
-    if is_exported_model(model) or "/" in model or model.endswith((".json", ".params")):
+    if not is_zoo_name(model):
         return False
-    kind = "SSD" if model.startswith("ssd_") else "YOLOv3" if model.startswith("yolo3_") else None
-    _check_flags(args, kind, ("anchors", "nms") if kind == "SSD" else ("nms",))
-    if kind == "SSD" and args.anchors == "priorbox" and "_lite_" in model:
+    entry = lookup(model)
+    # Before loading, the catalog says which detector a zoo name is (SSD, YOLOv3 take detector flags here).
+    detector = entry is not None and entry.checks_detections
+    _check_flags(args, entry.detector if detector else None, entry.task.detector_options if detector else ())
+    if detector and args.anchors == "priorbox" and not entry.priorbox:
         raise UsageError(
             f"--anchors priorbox: PriorBox cannot express the anchors of {model} (its lite head's anchors are not "
             "min square, sqrt(min*max) square, then ratios of the min size); use --anchors exact (the default)"
@@ -142,7 +203,7 @@ def _write_labels(classes, prefix: str, family=None) -> tuple[str, list[str], st
 def _print_conversion(
     args: argparse.Namespace, description: str, result, prototxt: str, caffemodel: str, progress: Progress, labels
 ) -> None:
-    from ..tools.models import describe_size
+    from ..zoo.loader import describe_size
 
     r = result.report
     print(f"{description}")

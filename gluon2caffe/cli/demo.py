@@ -5,13 +5,25 @@ from __future__ import annotations
 import argparse
 import time
 
+from .arguments import shape
 from .common import EXIT_FAILURE, EXIT_OK, output_prefix
+
+
+HELP = "convert a zoo model, verify it in Caffe, print the max error and the files (`make demo`)"
+DESCRIPTION = "Convert a GluonCV model (resnet18_v1), verify it in Caffe against MXNet, say where the files are."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="resnet18_v1", help="GluonCV model-zoo name (default resnet18_v1)")
+    p.add_argument("--input-shape", type=shape, metavar="N,C,H,W", help="input shape (default: the model's own size)")
+    p.add_argument("--params", metavar="FILE", help="trained .params file (random live weights otherwise)")
+    p.add_argument("--output", metavar="PREFIX", help="output prefix (default out/MODEL)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..api import convert, save_model
     from ..extras import import_gluoncv
-    from ..tools.models import check_zoo_name, default_input_shape, load_zoo_model
+    from ..zoo.loader import check_zoo_name, default_input_shape, load_zoo_model
     from ..verification import rule_text, verify
 
     prefix = output_prefix(args.output or f"out/{args.model}", args.model)

@@ -12,17 +12,16 @@ OUTSIDE = "(outside Caffe)"
 
 def rows(pattern: str = "", others: bool = True) -> list[tuple[str, str, str]]:
     """(name, family, default input) of every zoo name containing `pattern`: the tested lists of
-    tools/zoo_models.py first, task by task in their order, then the names that cannot be Caffe models (marked
+    zoo/catalog.py first, task by task in their order, then the names that cannot be Caffe models (marked
     "outside Caffe": `convert` refuses them with the reason), then (`others`) any other name GluonCV knows (input
     224, the CLI's fallback), which needs GluonCV."""
-    from ..tools.models import zoo_names
-    from ..tools.zoo_models import OUTSIDE_MODELS, TASKS, input_shape
+    from ..zoo.loader import zoo_names
+    from ..zoo.catalog import OUTSIDE_MODELS, TASKS
 
     listed = []
-    for _title, kind, models in TASKS:
-        suffix = {"classification": "", "ssd": " (SSD)", "yolo3": " (YOLOv3)"}.get(kind, f" ({kind})")
-        listed += [(name, family + suffix, _shape(input_shape(size))) for name, family, size in models]
-    listed += [(name, f"{family} {OUTSIDE}", "-") for name, family, _why in OUTSIDE_MODELS]
+    for task, models in TASKS:
+        listed += [(e.name, e.family + task.label, _shape(e.input_shape)) for e in models]
+    listed += [(e.name, f"{e.family} {OUTSIDE}", "-") for e in OUTSIDE_MODELS]
     known = {name for name, _, _ in listed}
     if others:
         listed += [(name, UNTESTED, "1,3,224,224 (fallback)") for name in zoo_names() if name not in known]
@@ -31,6 +30,17 @@ def rows(pattern: str = "", others: bool = True) -> list[tuple[str, str, str]]:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return ",".join(str(d) for d in shape)
+
+
+HELP = "list the zoo names with their family and default input"
+DESCRIPTION = (
+    "List GluonCV model-zoo names with their family and the input size convert uses by default. Names outside"
+    " the project's tested lists (zoo/catalog.py) are marked as such."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("filter", nargs="?", default="", metavar="FILTER", help="only names containing FILTER")
 
 
 def run(args: argparse.Namespace) -> int:

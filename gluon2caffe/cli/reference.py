@@ -4,18 +4,47 @@ from __future__ import annotations
 
 import argparse
 
+from .arguments import MODEL_HELP, add_model_source, shape
 from .common import EXIT_OK, Progress, UsageError, classes_from, input_shape_option
 
 
+HELP = "run a model in MXNet on one input and save the input and outputs (for verify --reference)"
+DESCRIPTION = (
+    "Where MXNet runs (Python <= 3.11): run MODEL on one input and save the input and MXNet's outputs to "
+    "FILE.npz, for `gluon2caffe verify PREFIX --reference FILE.npz` where MXNet does not run."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.npz", help="where to save (.npz is added if missing)")
+    p.add_argument(
+        "--input-shape",
+        type=shape,
+        action="append",
+        metavar="[NAME:]N,C,H,W",
+        help="input shape, as for convert (the same one: the Caffe net's input must match)",
+    )
+    p.add_argument(
+        "--input",
+        metavar="IMAGE|random|scene",
+        help="an image (resized, ImageNet mean/std), 'random' both-sign noise (default) or 'scene'",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
+    add_model_source(p)
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..tools.models import check_zoo_name, default_input_shape, is_exported_model, load_model
+    from ..zoo.catalog import is_zoo_name, lookup
+    from ..zoo.loader import check_zoo_name, default_input_shape, load_model
     from ..verification import save_reference
 
     classes = classes_from(args)
     output = args.output if args.output.endswith(".npz") else f"{args.output}.npz"
     model_name = args.model
-    zoo = not (is_exported_model(model_name) or "/" in model_name or model_name.endswith((".json", ".params")))
-    if zoo and model_name.startswith(("ssd_", "yolo3_")):
+    zoo = is_zoo_name(model_name)
+    entry = lookup(model_name) if zoo else None
+    if entry is not None and entry.checks_detections:
         raise UsageError(DETECTORS)
     progress = Progress(getattr(args, "quiet", False))
     progress.imports("gluon2caffe reference (it runs the model in MXNet: run it where MXNet runs)", zoo)

@@ -6,6 +6,8 @@ import argparse
 import os
 
 from ..errors import Gluon2CaffeError
+from ..verification.runtimes import RUNTIMES
+from .arguments import MODEL_HELP, add_model_source
 from .common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -25,8 +27,59 @@ DETECTOR_LAYERS = (
 )
 
 
+HELP = "run converted files and the MXNet model (or saved reference outputs) on one input and compare"
+DESCRIPTION = (
+    "Run PREFIX.prototxt/.caffemodel and the MXNet model on the same input and report the error of each "
+    "output (and, with --layers, of every blob). Without MXNet (Python 3.12+): --reference FILE.npz compares "
+    "with the outputs `gluon2caffe reference` saved where MXNet runs, on the input saved with them."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prefix", metavar="PREFIX", help="the converted model (PREFIX.prototxt + PREFIX.caffemodel)")
+    against = p.add_mutually_exclusive_group(required=True)
+    against.add_argument("--against", metavar="MODEL", help=MODEL_HELP + " (needs MXNet)")
+    against.add_argument(
+        "--reference",
+        metavar="FILE.npz",
+        help="inputs and MXNet outputs saved by `gluon2caffe reference` (needs no MXNet; outputs only, no "
+        "--layers/--local/--input; classifiers and other plain nets, not detectors)",
+    )
+    add_model_source(p)
+    p.add_argument("--runtime", choices=tuple(RUNTIMES), help="default: pycaffe when importable, else OpenCV")
+    p.add_argument(
+        "--input",
+        metavar="IMAGE|random|scene",
+        help="an image (resized, ImageNet mean/std), 'random' both-sign noise (default for classifiers) or "
+        "'scene', a synthetic real-looking image (default for detectors)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
+    p.add_argument("--no-bgr", action="store_true", help="the Caffe net takes RGB (it was converted with --no-bgr)")
+    p.add_argument(
+        "--layers",
+        action="store_true",
+        help="compare every blob that has an MXNet counterpart, in graph order, and name the first "
+        "whose error exceeds the tolerance (caffe runtime; classifiers: refused for a detector, use --local)",
+    )
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="layer-local check (caffe runtime): run every segment of Caffe layers on MXNet's own values of its "
+        "inputs, print the segments worst first and exit 1 if any is beyond the tolerance; proves each layer "
+        "however much the network amplifies float32 rounding (detectors: backbone and heads)",
+    )
+    p.add_argument("--all", action="store_true", help="with --local: every segment, in net order")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="draw the error along the net (log scale): the local errors with --local, else every blob's "
+        "accumulated error (implies --layers; refused for a detector); .png unless FILE has another image extension",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..tools.models import DETECTOR_PREFIXES, check_zoo_name, is_exported_model, load_model
+    from ..zoo.catalog import is_zoo_name, lookup
+    from ..zoo.loader import check_zoo_name, load_model
     from ..verification import input_specs, plot_layers, plot_size, read_prototxt, verify
 
     if args.reference is not None:
@@ -35,8 +88,9 @@ def run(args: argparse.Namespace) -> int:
     _check_options(args)
     prefix, prototxt, caffemodel = _converted_files(args.prefix)
     against = args.against
-    zoo = not (is_exported_model(against) or "/" in against or against.endswith((".json", ".params")))
-    if zoo and against.startswith(DETECTOR_PREFIXES) and (args.layers or args.plot or args.all):
+    zoo = is_zoo_name(against)
+    entry = lookup(against) if zoo else None
+    if entry is not None and entry.checks_detections and (args.layers or args.plot or args.all):
         raise UsageError(DETECTOR_LAYERS)
     shape = next(iter(input_specs(read_prototxt(prototxt)).values()))  # a zoo model's (one) input
     progress = Progress(getattr(args, "quiet", False))

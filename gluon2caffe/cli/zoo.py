@@ -1,5 +1,6 @@
-"""`gluon2caffe zoo`: the model-zoo sweep (tools/zoo.py) with a progress bar; writes docs/model_zoo.md, and with
-`--runtime R` (other than caffe) docs/runtimes.md too (tools/runtimes_table.py)."""
+"""`gluon2caffe zoo`: the developers' model-zoo sweep (zoo/sweep.py) with a progress bar; writes the coverage table
+(zoo/report.py) or, with `--runtime R` (other than caffe), the runtime table (zoo/runtimes_table.py) where
+-o/--output says (`make zoo` passes docs/model_zoo.md, or docs/runtimes.md)."""
 
 from __future__ import annotations
 
@@ -8,43 +9,86 @@ import sys
 import time
 
 from ..errors import Gluon2CaffeError
-from .common import EXIT_FAILURE, EXIT_OK
+from ..verification.runtimes import RUNTIMES
+from .common import EXIT_FAILURE, EXIT_OK, UsageError
 
-MODEL_ZOO_DOC = "docs/model_zoo.md"
-RUNTIMES_DOC = "docs/runtimes.md"
+HELP = "convert and verify the GluonCV model zoo, write its coverage table (or, with --runtime, the runtime table)"
+DESCRIPTION = (
+    "Convert GluonCV zoo models (classification, detectors, segmentation, pose, action recognition, "
+    "depth, CenterNet up to its decoder) on live random weights, run each in "
+    "the real Caffe against MXNet/GluonCV, and write the coverage table to -o FILE.md (the rows of earlier runs, in "
+    "FILE.json beside it, are kept). "
+    "With --runtime R (repeatable) the same converted files also run in each runtime R, and the table is the "
+    "runtime x model-family one of docs/runtimes.md instead. "
+    "Detector families: ssd_mobilenet, ssd_resnet, ssd_vgg16, yolo3_darknet, yolo3_mobilenet."
+)
+
+
+def add_arguments(z: argparse.ArgumentParser) -> None:
+    from ..zoo.catalog import TASK_NAMES
+
+    z.add_argument(
+        "--task", action="append", default=[], metavar="T", help=f"only this task (repeatable): {', '.join(TASK_NAMES)}"
+    )
+    z.add_argument("--family", action="append", default=[], metavar="F", help="only this family (repeatable)")
+    z.add_argument("--models", default="", metavar="M1,M2", help="only these models")
+    z.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    z.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.md",
+        help="where to write the table (required; its rows are kept in FILE.json beside it; `make zoo` passes "
+        "docs/model_zoo.md, or docs/runtimes.md with a runtime other than caffe)",
+    )
+    z.add_argument(
+        "--zoo-output",
+        metavar="FILE.md",
+        help="with --runtime: also merge the sweep's pycaffe rows into this coverage table (`make zoo`: "
+        "docs/model_zoo.md)",
+    )
+    z.add_argument(
+        "--runtime",
+        action="append",
+        choices=tuple(RUNTIMES),
+        metavar="R",
+        help=f"also run the converted files in R, one of {', '.join(RUNTIMES)} (repeatable; default: caffe only, "
+        "which writes the coverage table)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..extras import import_gluoncv
-    from ..tools import zoo
+    from ..zoo import sweep
 
     import_gluoncv("the zoo sweep (it builds GluonCV models and runs them in MXNet)")
     if args.jobs < 1:
         raise Gluon2CaffeError("--jobs must be at least 1")
-    entries = zoo.select_models(args.family, [m for m in args.models.split(",") if m], args.task)
+    entries = sweep.select_models(args.family, [m for m in args.models.split(",") if m], args.task)
     if not entries:
         raise Gluon2CaffeError("no model selected")
+    if not args.output:
+        raise UsageError("zoo: -o/--output FILE.md is required (where to write the table; `make zoo` passes docs/)")
     extras = [name for name in dict.fromkeys(args.runtime or []) if name != "caffe"]
     _require(extras)
     from tqdm import tqdm  # a dependency of GluonCV's
 
     bar = tqdm(total=len(entries), unit="model", file=sys.stderr, dynamic_ncols=True)
 
-    def progress(result: zoo.ZooResult) -> None:
+    def progress(result: sweep.ZooResult) -> None:
         bar.set_postfix_str(f"{result.model}: {result.status}")
         bar.update(1)
         for line in _problems(result):
             bar.write(line)
 
     start = time.perf_counter()
-    results = zoo.run_zoo(entries, jobs=args.jobs, progress=progress, extra_runtimes=extras)
+    results = sweep.run_zoo(entries, jobs=args.jobs, progress=progress, extra_runtimes=extras)
     bar.close()
-    output = Path(args.output or (RUNTIMES_DOC if extras else MODEL_ZOO_DOC))
+    output = Path(args.output)
     headline = _write(output, results, _command(args, extras), runtime_sweep=bool(extras))
-    if extras and not args.output:  # the same pycaffe checks ran: their rows update docs/model_zoo.md too
-        _write(Path(MODEL_ZOO_DOC), results, _command(args, extras), runtime_sweep=False)
+    if extras and args.zoo_output:  # the same pycaffe checks ran: their rows update the coverage table too
+        _write(Path(args.zoo_output), results, _command(args, extras), runtime_sweep=False)
     exact = sum(r.exact_everywhere for r in results)
     print(
         f"{exact}/{len(results)} exact in this run ({time.perf_counter() - start:.0f} s); table: {output} ({headline})"
@@ -94,12 +138,12 @@ def _command(args: argparse.Namespace, extras: list[str]) -> str:
 
 def _write(output, results: list, command: str, runtime_sweep: bool) -> str:
     """Merge the rows into the JSON beside `output`, write the table, return its headline."""
-    from ..tools import runtimes_table, zoo
+    from ..zoo import report, runtimes_table
 
     if runtime_sweep:
         rows = runtimes_table.save_results(output.with_suffix(".json"), results)
         runtimes_table.write_markdown(output, rows, command)
         return runtimes_table.headline(rows, runtimes_table.runtimes_in(rows))
-    rows = zoo.save_results(output.with_suffix(".json"), results)
-    zoo.write_markdown(output, rows, command)
-    return zoo.headline(rows)
+    rows = report.save_results(output.with_suffix(".json"), results)
+    report.write_markdown(output, rows, command)
+    return report.headline(rows)

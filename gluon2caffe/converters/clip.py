@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import ConversionError
+from ..errors import ConversionError, Option
 from ..ir.graph import Node
 from .context import EmitContext
 from .registry import register
@@ -28,8 +28,9 @@ def convert_clip(node: Node, ctx: EmitContext) -> None:
         ctx.layer(node.name, "ReLU6", [x], [out])
         return
     if (lo, hi) == (0.0, 6.0) and mode == "relu":
-        what = "clip(0, 6) converted to plain ReLU (relu6='relu'): outputs above 6 are no longer clipped, NOT exact"
-        ctx.approximate(what, node.name)
+        asked = Option("relu6", "relu")
+        what = f"clip(0, 6) converted to plain ReLU ({asked}): outputs above 6 are no longer clipped, NOT exact"
+        ctx.approximate(what, node.name, asked)
         ctx.layer(node.name, "ReLU", [x], [out])
         return
     _clip_from_relus(node, ctx, lo, hi)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..caffe import caffe_pb2 as pb
 from ..caffe.caffemodel import Layer
+from ..errors import Option
 from ..ir.graph import Graph
 
 
@@ -168,10 +169,13 @@ class EmitContext:
         self._blob_shapes: dict[str, tuple[int, ...]] = {}
         self.outputs: list[str] = []  # the net's output blobs, set by emit_layers
         self.approximations: dict[str, list[str]] = {}  # what was asked for -> the nodes it changed (warned once)
+        self.approximation_options: dict[str, tuple[Option, ...]] = {}  # what -> the API arguments it names
 
-    def approximate(self, what: str, node: str) -> None:
-        """Record that `node` is written approximately, as the user asked (`what`); emit_layers warns once per kind."""
+    def approximate(self, what: str, node: str, *options: Option) -> None:
+        """Record that `node` is written approximately, as the user asked (`what`, naming the API arguments
+        `options`); emit_layers warns once per kind."""
         self.approximations.setdefault(what, []).append(node)
+        self.approximation_options[what] = options
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         """Shape of an IR tensor, or of an intermediate blob a converter registered with `set_shape`."""

@@ -66,7 +66,8 @@ def emit_layers(
     _unclash_names(ctx)
     for what, nodes in ctx.approximations.items():
         shown = ", ".join(nodes[:3]) + (f", ... ({len(nodes) - 3} more)" if len(nodes) > 3 else "")
-        log.warning("%s: %d node(s), %s", what, len(nodes), shown)
+        options = {"options": ctx.approximation_options.get(what, ())}
+        log.warning("%s: %d node(s), %s", what, len(nodes), shown, extra=options)
     return ctx
 
 

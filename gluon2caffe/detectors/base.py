@@ -1,17 +1,38 @@
 """The detector protocol: what a GluonCV detector family provides, and the registry that finds the family of a net.
 
-A family (ssd.py, yolo.py) finds the head (`matches`), reads its settings and the part of the network to trace
-(`read`, `plan`), emits its decoding and DetectionOutput (`DetectorPlan.emit`) and checks a converted model against
-GluonCV (`check`). The pipeline (api.convert_detector), the CLI and the zoo sweep only talk to this protocol, so a
-new family is one module that subclasses Detector and registers itself in detectors/__init__.py.
+A family (one folder: detectors/ssd/, detectors/yolo/, detectors/centernet/) finds the head (`matches`, `cut`), reads
+its settings once shapes are known (`plan`), emits its decoding and DetectionOutput (`DetectorPlan.emit`) and checks
+a converted model against GluonCV (`check`, its folder's check.py, built on verification's generic pieces). The
+pipeline (api.convert_with), the CLI and the zoo sweep only talk to this protocol, so a new family is one folder
+whose Detector subclass is registered by one line in detectors/__init__.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
+from ..converters.context import EmitContext
 from ..errors import InvalidCallError
+from ..ir.graph import Graph
+from .graph_match import HeadWalk
+
+if TYPE_CHECKING:  # the check's types: verification is imported when a check runs, not with the pipeline
+    from ..verification.detectors import DetectorCheck, DetectorRun
+
+
+class DetectorHead(Protocol):
+    """What a family read from the network's head (SSDHead, YOLOHead, CenterNetHead): at least these."""
+
+    num_classes: int
+    classes: list[str]
+    image_size: tuple[int, int]  # (H, W) of the converted input
+
+
+class HeadMatch(Protocol):
+    """What a family's `cut` found (SSDMatch, YOLOMatch, CenterNetMatch): the walk, and the family's tensors."""
+
+    walk: HeadWalk
 
 
 @dataclass(frozen=True)
@@ -25,10 +46,10 @@ class DetectorOptions:
 class DetectorPlan:
     """One conversion of one detector: the head read from its graph, and the head layers to append."""
 
-    head: Any  # the settings read from the graph (SSDHead, YOLOHead)
-    report: Any = None  # what the family decided while planning (SSD: how the anchors are written)
+    head: DetectorHead  # the settings read from the graph
+    report: object | None = None  # what the family decided while planning (SSD: how the anchors are written)
 
-    def emit(self, ctx: Any, input_name: str) -> list[str]:
+    def emit(self, ctx: EmitContext, input_name: str) -> list[str]:
         """Append the decoding (and DetectionOutput) layers; returns the net's outputs."""
         raise NotImplementedError
 
@@ -43,49 +64,57 @@ class Detector:
     compared_at: str = "before NMS"  # where the check compares with GluonCV (the CLI's lines)
     background_label: bool = True  # Caffe label 0 is the background (DetectionOutput); CenterNet: channel = class
 
-    def matches(self, net: Any) -> bool:
+    def matches(self, net: object) -> bool:
         """A live GluonCV network of this family, or an exported graph with its head's ops."""
         raise NotImplementedError
 
-    def cut(self, graph: Any) -> Any:
+    def cut(self, graph: Graph) -> HeadMatch:
         """Find the head in the whole graph (shapes not known yet) and remove it; returns what the walk found.
         A graph whose tail differs from the head raises graph_match.HeadMismatch naming the node."""
         raise NotImplementedError
 
-    def plan(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes=None):
+    def plan(
+        self,
+        match: HeadMatch,
+        graph: Graph,
+        input_shape: tuple[int, ...],
+        options: DetectorOptions,
+        classes: list[str] | None = None,
+    ) -> DetectorPlan:
         """With shapes known: the head's numbers and the layers to append (a DetectorPlan)."""
         raise NotImplementedError
 
-    def aliases(self, head: Any) -> dict[str, str]:
+    def aliases(self, head: DetectorHead) -> dict[str, str]:
         """Caffe blobs that renamed an MXNet tensor (blob -> tensor), for the layer-local check."""
         return {}
 
-    def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
+    def summary(self, head: DetectorHead, report: object | None, nms: bool) -> list[str]:
         """Lines describing a conversion (the CLI prints them)."""
         raise NotImplementedError
 
-    def check(
-        self,
-        net: Any,
-        head: Any,
-        prototxt: str,
-        caffemodel: str,
-        x: Any,
-        to_bgr: bool = True,
-        runtime: str = "caffe",
-        x2: Any = None,
-    ) -> Any:
-        """Compare the converted files with GluonCV on input x (verification.detectors.DetectorCheck)."""
+    def check(self, run: DetectorRun) -> DetectorCheck:
+        """Compare the converted files with GluonCV (the family's check.py): one run (net, head, files, input,
+        runtime, options: verification.detectors.DetectorRun)."""
         raise NotImplementedError
 
-    def require(self, net: Any) -> None:
+    def require(self, net: object) -> None:
         if not self.matches(net):
             raise InvalidCallError(
                 f"{self.function} expects a GluonCV {self.kind}, got {type(net).__module__}.{type(net).__name__}"
             )
 
 
-def head_line(kind: str, head: Any, boxes: int, nms: bool) -> str:
+class NMSSettings(Protocol):
+    """A head with GluonCV's box_nms settings (SSD, YOLOv3)."""
+
+    num_classes: int
+    score_thresh: float
+    nms_thresh: float
+    nms_topk: int
+    post_nms: int
+
+
+def head_line(kind: str, head: NMSSettings, boxes: int, nms: bool) -> str:
     """What a detector's head does, in one line (classes, boxes, NMS settings)."""
     return f"{kind}: {head.num_classes} classes (Caffe label = GluonCV class id + 1), {boxes} boxes; " + (
         f"DetectionOutput nms {head.nms_thresh:g}, top_k {head.nms_topk}, keep_top_k {head.post_nms}, "
@@ -95,7 +124,7 @@ def head_line(kind: str, head: Any, boxes: int, nms: bool) -> str:
     )
 
 
-def classes_of(net: Any) -> list[str] | None:
+def classes_of(net: object) -> list[str] | None:
     """The class names a live network carries (GluonCV's `classes`) or an exported model was given; None: unknown
     (an exported graph has only the class count)."""
     classes = getattr(net, "classes", None)
@@ -112,6 +141,6 @@ def register_detector(detector: Detector) -> Detector:
     return detector
 
 
-def detector_for(net: Any) -> Detector | None:
+def detector_for(net: object) -> Detector | None:
     """The family of a GluonCV detector, None for anything else."""
     return next((d for d in DETECTORS if d.matches(net)), None)

@@ -3,17 +3,15 @@ constant blobs (anchors, priors) from layers every runtime has."""
 
 from __future__ import annotations
 
-from typing import Any
-
-
 from ..caffe import caffe_pb2 as pb
 from ..converters.constants import emit_constant_blob  # noqa: F401  (the detectors' constants)
 from ..converters.context import EmitContext
+from .base import NMSSettings
 
 DETECTIONS = "detection_out"
 
 
-def emit_detection_output(ctx: EmitContext, head: Any, loc: str, conf: str, priors: str, code_type: int) -> str:
+def emit_detection_output(ctx: EmitContext, head: NMSSettings, loc: str, conf: str, priors: str, code_type: int) -> str:
     """DetectionOutput over `loc`/`conf`/`priors` (shared boxes, background label 0 in front of the head's classes,
     variances from the priors blob) with the head's NMS settings; returns its top, `detection_out`."""
     proto = ctx.layer(DETECTIONS, "DetectionOutput", [loc, conf, priors], [DETECTIONS])
@@ -27,7 +25,7 @@ def emit_detection_output(ctx: EmitContext, head: Any, loc: str, conf: str, prio
     return DETECTIONS
 
 
-def set_nms(d: pb.DetectionOutputParameter, head: Any) -> None:
+def set_nms(d: pb.DetectionOutputParameter, head: NMSSettings) -> None:
     """GluonCV's box_nms settings (any head with score_thresh, nms_thresh, nms_topk, post_nms) on DetectionOutput."""
     d.confidence_threshold = head.score_thresh
     if 0 < head.nms_thresh < 1:

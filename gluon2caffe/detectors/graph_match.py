@@ -163,3 +163,18 @@ def add_node(graph: Graph, name: str, op: str, inputs: list[str], shape: tuple[i
     graph.nodes.append(Node(name, op, Attrs(name, op, dict(attrs)), list(inputs), [name]))
     graph.shapes[name] = tuple(shape)
     return name
+
+
+def class_range(w: HeadWalk, tensor: str, role: str) -> np.ndarray:
+    """The values of an `_arange` (possibly reshaped) the head builds its class ids from."""
+    tensor = w.through_reshapes(tensor)
+    node = w.expect(tensor, "_arange", role)
+    start, stop = node.attrs.float("start", 0.0), node.attrs.str("stop", "None")
+    step, repeat = node.attrs.float("step", 1.0), node.attrs.int("repeat", 1)
+    if stop in ("None", ""):
+        start, end = 0.0, start
+    else:
+        end = float(stop)
+    if repeat != 1 or step == 0:
+        raise w.fail(tensor, f"{role}: _arange with step != 0 and repeat=1")
+    return np.arange(start, end, step)

@@ -41,7 +41,7 @@ class ExportedModel:
     params: dict[str, np.ndarray]
     classes: list[str] | None = None  # class names given by the user (CLI --classes), for a detector
     # "own": shape inference by our own rules whatever GLUON2CAFFE_SHAPE_INFERENCE=auto would pick (a shipped zoo
-    # graph, checked against MXNet's inference when it was written: tools/zoo_graphs.py); None: the setting decides.
+    # graph, checked against MXNet's inference when it was written: zoo/graphs.py); None: the setting decides.
     shape_inference: str | None = None
 
     @property
@@ -283,7 +283,7 @@ def strip_prefixes(raw: dict[str, np.ndarray], path: str) -> dict[str, np.ndarra
 
 def check_parameters(values: dict[str, np.ndarray], needed: dict[str, Any], path: str) -> None:
     """ModelFileError naming `path` unless every key of `needed` ({parameter key: the shape the network needs}) is in
-    `values` with that shape (trained weights for a zoo model: tools/models.py, tools/zoo_graphs.py)."""
+    `values` with that shape (trained weights for a zoo model: zoo/loader.py, zoo/graphs.py)."""
     missing = sorted(set(needed) - set(values))
     if missing:
         raise ModelFileError(path, f"{len(missing)} parameter(s) of the network are missing, e.g. {missing[:3]}")

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from ..errors import ConversionError
+from ..errors import ConversionError, Option
 from ..ir.graph import Graph, Node
 from ..ir.ops import batchnorm_axis, batchnorm_params
 
@@ -78,12 +78,13 @@ def _fold(graph: Graph, producer: Node, bn: Node) -> None:
         graph.params[producer.inputs[2]] = ((bias - mean) * scale + beta).astype(np.float32)
         finite = all(np.isfinite(a.min()) and np.isfinite(a.max()) for a in (weight, graph.params[producer.inputs[2]]))
     if not finite:  # min/max: no second copy of the weights
+        keep = Option("merge_bn", False)
         raise ConversionError(
             f"folding it into '{producer.name}' ({producer.op}) gives weights beyond float32's range (largest "
-            f"gamma / sqrt(moving_var + eps) is {float(np.abs(scale).max()):.3g}); convert with merge_bn=False",
+            f"gamma / sqrt(moving_var + eps) is {float(np.abs(scale).max()):.3g}); convert with {keep}",
             bn.name,
             bn.op,
-        )
+        ).naming(keep)
     graph.shapes[producer.inputs[2]] = tuple(scale.shape)
     # The folded producer now computes the BatchNorm's output, so its blob takes that name: a Caffe blob is always
     # named after the MXNet tensor whose values it holds (the producer's own output had no other user).

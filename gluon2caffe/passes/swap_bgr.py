@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import ConversionError
+from ..errors import ConversionError, Option
 from ..ir.attrs import Attrs
 from ..ir.graph import Graph, Node
 from ..ir.ops import CHANNELWISE_OPS, batchnorm_axis, constant_run
@@ -53,10 +53,11 @@ def swap_bgr(graph: Graph, input_name: str) -> tuple[list[str], list[str]]:
     """Make `input_name` take BGR. Returns (nodes rewritten to absorb the swap, uses fed the RGB permutation)."""
     shape = graph.inputs[input_name]
     if len(shape) < 2 or shape[1] != 3:
+        rgb = Option("to_bgr", False)
         raise ConversionError(
             f"to_bgr swaps channels 0 and 2 of a 3-channel input, but input '{input_name}' has shape {shape}; "
-            "pass to_bgr=False"
-        )
+            f"pass {rgb}"
+        ).naming(rgb)
     rewritten: list[str] = []
     permuted: list[str] = []
     graph.swapped_channels.add(input_name)

@@ -1,12 +1,12 @@
-"""Check a converted detector (SSD, YOLOv3) against GluonCV: the tensors before NMS, and the detections as sets.
-
-Before NMS: box predictions (mbox_loc), class probabilities (mbox_conf_flatten), priors (mbox_priorbox, in pixels)
-against the inputs GluonCV's own box and class decoders receive, and Caffe's decoding of every anchor (run through
-the runtime's DetectionOutput in a probe net) against GluonCV's decoded boxes.
+"""What every detector check shares (the family's own check is detectors/<family>/check.py): the run a check is
+given (`DetectorRun`), its result (`DetectorCheck`), MXNet's values of graph tensors, running the files with their
+intermediate blobs, detection matching, the float64 reference, and `finish_check`, which turns a family's pre-NMS
+tensors into a verdict (layer-local check, input dependence, detections, float64 errors). Nothing here imports
+`detectors/`: a family plugs in by calling these with its head (the `DetectionHead` protocol).
 
 Detections: every GluonCV detection must appear in Caffe's output (same label, score and box within the tolerance);
 Caffe may return more only when GluonCV returned fewer than keep_top_k, and then only rows scoring no higher than
-GluonCV's last NMS candidate (Caffe's top_k is per class, GluonCV's global: see detectors/ssd_layers.py). Rows whose
+GluonCV's last NMS candidate (Caffe's top_k is per class, GluonCV's global: see detectors/ssd/layers.py). Rows whose
 scores tie within the tolerance at the cut-off may be swapped for each other; they are counted, not hidden.
 """
 
@@ -18,35 +18,97 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable, Mapping, Protocol
 
 import numpy as np
 
-from ..detectors.common import DETECTIONS
-from ..detectors.ssd_layers import CONF, LOC, PRIORS
-from .runtimes import forward
-from . import (
+from ..caffe.io import read_prototxt
+from .caffe_net import input_spec, net_outputs
+from .compare import (
     DEPENDENCE,
     EXACT,
     MISMATCH,
     TOLERANCE,
     Comparison,
     Dependence,
-    MXNetReference,
     ShapeDifference,
     compare,
     describe_shape_differences,
     input_dependence,
     judge,
-    net_outputs,
-    perturbed_input,
-    read_prototxt,
+)
+from .inputs import perturbed_input
+from .local import LocalResult, check_local
+from .mxnet_reference import MXNetReference
+from .runtimes import forward
+from .verdicts import (  # noqa: F401  (re-exported: the SSD's approximate verdict)
+    PRIORBOX_FOUND,
+    PRIORBOX_PRIORS_PX,
+    PRIORBOX_SHIFT_PX,
+    priorbox_verdict,
 )
 
 log = logging.getLogger(__name__)
 
 SCORE_TOL = 1e-4
 BOX_TOL = 1e-4  # of the image size (normalized coordinates)
+DETECTIONS = "detection_out"  # caffe-ssd's DetectionOutput top, as every family writes it (detectors/common.py)
+
+
+class DetectionHead(Protocol):
+    """What the generic pieces read from a family's head (SSDHead, YOLOHead, CenterNetHead)."""
+
+    num_classes: int
+    image_size: tuple[int, int]  # (H, W) of the converted input
+
+
+class NMSHead(DetectionHead, Protocol):
+    """A head whose detections go through DetectionOutput with GluonCV's NMS settings (SSD, YOLOv3)."""
+
+    score_thresh: float
+    nms_thresh: float
+    nms_topk: int
+    post_nms: int
+
+
+@dataclass(frozen=True)
+class DetectorRun:
+    """One detector check: the network (a live GluonCV net or an ExportedModel), the head its conversion read, the
+    converted files, the input, and how to run them."""
+
+    net: object
+    head: DetectionHead
+    files: tuple[str, str]  # (prototxt, caffemodel)
+    x: np.ndarray  # RGB NCHW, as GluonCV takes it
+    runtime: str = "caffe"
+    to_bgr: bool = True  # the conversion swapped the input to BGR: Caffe is fed x in BGR
+    x2: np.ndarray | None = None  # the input-dependence check's second input (None: x mirrored, with noise)
+    input_name: str | None = None  # the Caffe input blob (the conversion's input_name); None: the net's one Input
+
+    @property
+    def prototxt(self) -> str:
+        return self.files[0]
+
+    @property
+    def caffemodel(self) -> str:
+        return self.files[1]
+
+    @property
+    def caffe_input(self) -> str:
+        return self.input_name or input_spec(read_prototxt(self.prototxt))[0]
+
+    @property
+    def x_caffe(self) -> np.ndarray:
+        return self.x[:, ::-1].copy() if self.to_bgr else self.x
+
+    def reference(self) -> MXNetReference:
+        """The whole network in MXNet, its input named as the Caffe input (the layer-local check matches blobs by
+        name): one per check, shared by every reference value the check takes."""
+        return MXNetReference(self.net, tuple(self.x.shape), self.caffe_input)
+
+    def second(self) -> tuple[np.ndarray, str]:
+        """(the second input, how it was made)."""
+        return (self.x2, "the second input given") if self.x2 is not None else perturbed_input(self.x)
 
 
 @dataclass
@@ -86,7 +148,7 @@ class DetectorCheck:
     # When the pre-NMS error exceeds the tolerance: (Caffe, MXNet float32) relative errors against MXNet in float64,
     # which say how much the network amplifies float32 rounding (information; the verdict does not use them).
     float64: tuple[float, float] | None = None
-    local: Any = None  # verification.local.LocalResult of the prediction part (pycaffe), None where it did not run
+    local: LocalResult | None = None  # the layer-local result of the prediction part (pycaffe), None elsewhere
     moved: MovedBoxesMatch | None = None  # the detections matched allowing moved boxes (the --anchors priorbox verdict)
     dependence: Dependence | None = None  # the input-dependence check of those outputs (verification.input_dependence)
     shape_differences: list[ShapeDifference] = field(default_factory=list)  # other files: nothing compared
@@ -136,29 +198,14 @@ class DetectorCheck:
         return self.exact
 
 
-SSDCheck = DetectorCheck  # the name before YOLOv3 shared it
-
-
-def graph_reference(net: Any, x: np.ndarray, tensors: dict[str, str]) -> dict[str, np.ndarray]:
-    """MXNet's values of the named graph tensors (key -> IR tensor name) for input x (RGB): the whole network, traced
-    live or loaded from its files, run once with its internals."""
-    from . import MXNetReference
-
-    values = MXNetReference(net, tuple(x.shape), "data").run(x, list(dict.fromkeys(tensors.values())))
-    return {key: values[t] for key, t in tensors.items()}
-
-
-def gluoncv_reference(net: Any, head: Any, x: np.ndarray) -> dict[str, np.ndarray]:
-    """GluonCV's SSD intermediates (decoder inputs and outputs) and detections for input x (RGB)."""
-    keys = ("loc", "anchors", "decoded", "conf", "ids", "scores", "boxes")
-    return graph_reference(net, x, {k: head.tensors[k] for k in keys})
-
-
-def run_caffe_ssd(
-    prototxt: str, caffemodel: str, x_caffe: np.ndarray, runtime: str = "caffe", input_name: str = "data"
+def graph_reference(
+    net: object, x: np.ndarray, tensors: dict[str, str], input_name: str = "data"
 ) -> dict[str, np.ndarray]:
-    """The converted SSD's output and its pre-NMS blobs (mbox_loc, mbox_conf_flatten, mbox_priorbox)."""
-    return run_with_blobs(prototxt, caffemodel, x_caffe, [LOC, CONF, PRIORS], runtime, input_name)
+    """MXNet's values of the named graph tensors (key -> IR tensor name) for input x (RGB): the whole network, traced
+    live or loaded from its files, run once with its internals. `net` may be an MXNetReference already built."""
+    reference = net if isinstance(net, MXNetReference) else MXNetReference(net, tuple(x.shape), input_name)
+    values = reference.run(x, list(dict.fromkeys(tensors.values())))
+    return {key: values[t] for key, t in tensors.items()}
 
 
 def run_with_blobs(
@@ -170,92 +217,9 @@ def run_with_blobs(
     return {name: every[name] for name in wanted}
 
 
-def decode_in_caffe(loc: np.ndarray, priors: np.ndarray) -> np.ndarray:
-    """Caffe's own decoding of every anchor: a probe net of one DetectionOutput without nms_param over one class.
-
-    brocolli-caffe's DetectionOutput then keeps every prior in index order (no NMS, no threshold), so row i is
-    anchor i decoded by the runtime. loc (B, N*4), priors (1, 2, N*4); returns (N, 4) normalized corners (image 0).
-    """
-    from ..caffe import caffe_pb2 as pb
-    from google.protobuf import text_format
-
-    n = priors.shape[2] // 4
-    net = pb.NetParameter(name="decode_probe")
-    for name, shape in (("loc", (1, n * 4)), ("conf", (1, n * 2)), ("priors", (1, 2, n * 4))):
-        layer = net.layer.add(name=name, type="Input", top=[name])
-        layer.input_param.shape.add().dim.extend(shape)
-    layer = net.layer.add(name="decode", type="DetectionOutput", bottom=["loc", "conf", "priors"], top=["out"])
-    d = layer.detection_output_param
-    d.num_classes, d.share_location, d.background_label_id = 2, True, 0
-    d.code_type = pb.PriorBoxParameter.CENTER_SIZE
-    conf = np.tile(np.array([0.0, 1.0], np.float32), n)[None]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "probe.prototxt")
-        with open(path, "w") as f:
-            f.write(text_format.MessageToString(net))
-        import caffe
-
-        probe = caffe.Net(path, caffe.TEST)
-        for name, value in (("loc", loc[:1]), ("conf", conf), ("priors", priors[:1])):
-            probe.blobs[name].data[...] = value.reshape(probe.blobs[name].data.shape)
-        rows = probe.forward()["out"].reshape(-1, 7).copy()
-    if rows.shape[0] != n or not np.array_equal(rows[:, 1], np.ones(n)):
-        raise RuntimeError(
-            f"the decode probe expects DetectionOutput without nms_param to keep all {n} priors in order "
-            f"(brocolli-caffe); this runtime returned {rows.shape[0]} rows"
-        )
-    return rows[:, 3:7]
-
-
-def check_ssd(
-    net: Any,
-    head: Any,
-    prototxt: str,
-    caffemodel: str,
-    x: np.ndarray,
-    to_bgr: bool = True,
-    runtime: str = "caffe",
-    x2: np.ndarray | None = None,
-) -> DetectorCheck:
-    """Compare the converted SSD with GluonCV on input x (RGB; fed to Caffe as BGR when to_bgr); x2: the second input
-    of the input-dependence check (None: x mirrored, with noise)."""
-    ref = gluoncv_reference(net, head, x)
-    x_caffe = x[:, ::-1].copy() if to_bgr else x
-    got = run_caffe_ssd(prototxt, caffemodel, x_caffe, runtime)
-    h, w = head.image_size
-    scale = np.array([w, h, w, h], np.float64)
-    anchors = ref["anchors"][0].astype(np.float64)
-    corners = np.concatenate([anchors[:, :2] - anchors[:, 2:] / 2, anchors[:, :2] + anchors[:, 2:] / 2], 1)
-    priors = got[PRIORS]
-    tensors = {"loc": (LOC, got[LOC], ref["loc"]), "conf": (CONF, got[CONF], ref["conf"])}
-    differences = _differences({**tensors, "priors": (PRIORS, priors[0, 0], corners)})
-    if differences:
-        return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=differences)
-    extra = {"priors (px)": _px(priors[0, 0].reshape(-1, 4) * scale, corners, max(h, w))}
-    if runtime == "caffe":
-        decoded = decode_in_caffe(got[LOC], priors)
-        extra["decoded (px)"] = _px(decoded * scale, ref["decoded"][0], max(h, w))
-    x2, second = (x2, "the second input given") if x2 is not None else perturbed_input(x)
-    again = gluoncv_reference(net, head, x2)
-    return _detector_check(
-        net,
-        head,
-        prototxt,
-        caffemodel,
-        x,
-        to_bgr,
-        runtime,
-        ref,
-        got,
-        tensors,
-        extra,
-        ({key: again[key] for key in tensors}, second),
-        lambda: _float64_errors(net, head, x, ref, got),
-    )
-
-
-def _differences(tensors: dict[str, tuple[str, np.ndarray, np.ndarray]]) -> list[ShapeDifference]:
-    """The compared tensors whose Caffe blob holds another number of values than MXNet's (files of another model)."""
+def blob_differences(tensors: dict[str, tuple[str, np.ndarray, np.ndarray]]) -> list[ShapeDifference]:
+    """The compared tensors (key -> (Caffe blob, Caffe's values, MXNet's)) whose Caffe blob holds another number of
+    values than MXNet's (files of another model)."""
     return [
         ShapeDifference(blob, tuple(np.shape(actual)), tuple(np.shape(expected)))
         for blob, actual, expected in tensors.values()
@@ -263,65 +227,44 @@ def _differences(tensors: dict[str, tuple[str, np.ndarray, np.ndarray]]) -> list
     ]
 
 
-def _detector_check(
-    net: Any,
-    head: Any,
-    prototxt: str,
-    caffemodel: str,
-    x: np.ndarray,
-    to_bgr: bool,
-    runtime: str,
+def mismatched_files(runtime: str, differences: list[ShapeDifference]) -> DetectorCheck:
+    """The check of files whose blobs have other shapes than the network's: nothing compared, a mismatch."""
+    return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=differences)
+
+
+def finish_check(
+    run: DetectorRun,
+    reference: MXNetReference,
     ref: dict[str, np.ndarray],
     got: dict[str, np.ndarray],
     tensors: dict[str, tuple[str, np.ndarray, np.ndarray]],
     extra: dict[str, Comparison],
     second: tuple[dict[str, np.ndarray], str],
     float64: Callable[[], tuple[float, float] | None],
+    aliases: Mapping[str, str],
 ) -> DetectorCheck:
     """What every detector check does with its pre-NMS tensors (`tensors`: key -> (Caffe blob, Caffe's values,
     MXNet's), compared with the magnitude the layer-local check measured for the blob; `extra`: comparisons of its
-    own, e.g. anchors in pixels): the detections as sets, the layer-local check, the input dependence of `tensors`
-    (`second`: MXNet's values of them on a second input, and how it was made), and (when the pre-NMS error exceeds
-    the tolerance) the float64 errors."""
-    detections = match_detections(ref, got[DETECTIONS], head) if DETECTIONS in got else None
-    local = _local(net, head, prototxt, caffemodel, x, to_bgr, runtime)
-    if local is not None and local.shape_differences:
-        return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=local.shape_differences)
+    own, e.g. anchors in pixels): the detections as sets, the layer-local check (`aliases`: Caffe blobs that renamed
+    an MXNet tensor), the input dependence of `tensors` (`second`: MXNet's values of them on a second input, and how
+    it was made), and (when the pre-NMS error exceeds the tolerance) the float64 errors."""
+    detections = match_detections(ref, got[DETECTIONS], run.head) if DETECTIONS in got else None
+    local = None
+    if run.runtime == "caffe":  # the layer-local check of the prediction part needs pycaffe's layer-by-layer forward
+        reference.aliases.update(aliases)
+        local = check_local(run.prototxt, run.caffemodel, reference, run.x, run.to_bgr)
+        if local.shape_differences:
+            return mismatched_files(run.runtime, local.shape_differences)
     magnitudes = local.magnitudes if local is not None else {}
     pre = {key: compare(actual, expected, magnitudes.get(blob)) for key, (blob, actual, expected) in tensors.items()}
     dependence = input_dependence({key: tensors[key][2] for key in tensors}, second[0], pre, second[1])
-    check = DetectorCheck(runtime, {**pre, **extra}, detections, dependence.smallest, local=local)
+    check = DetectorCheck(run.runtime, {**pre, **extra}, detections, dependence.smallest, local=local)
     check.dependence = dependence
     if detections is not None and not detections.ok:
-        check.moved = match_moved_boxes(ref, got[DETECTIONS], head)
+        check.moved = match_moved_boxes(ref, got[DETECTIONS], run.head)
     if check.max_pre_nms > TOLERANCE:
         check.float64 = float64()
     return check
-
-
-def _local(net: Any, head: Any, prototxt: str, caffemodel: str, x: np.ndarray, to_bgr: bool, runtime: str) -> Any:
-    """The layer-local check of the detector's prediction part (backbone and heads) in pycaffe; None elsewhere."""
-    if runtime != "caffe":
-        return None
-    from ..detectors import detector_for
-    from .local import check_local
-
-    reference = MXNetReference(net, tuple(x.shape), "data")
-    family = detector_for(net)
-    if family is not None:
-        reference.aliases.update(family.aliases(head))
-    return check_local(prototxt, caffemodel, reference, x, to_bgr)
-
-
-def _float64_errors(net: Any, head: Any, x: np.ndarray, ref: dict, got: dict) -> tuple[float, float] | None:
-    """(Caffe, MXNet float32) relative errors of loc and conf against the same net run in float64."""
-    truth = float64_tensors(net, x, [head.tensors["loc"], head.tensors["conf"]])
-    if truth is None:
-        return None
-    pairs = ((LOC, "loc", 0), (CONF, "conf", 1))
-    caffe = max(compare(got[b].reshape(truth[i].shape), truth[i]).relative for b, _, i in pairs)
-    mxnet = max(compare(ref[k].reshape(truth[i].shape), truth[i]).relative for _, k, i in pairs)
-    return caffe, mxnet
 
 
 _FLOAT64_CHILD = """
@@ -336,19 +279,18 @@ for i in range(count):
 """
 
 
-def float64_tensors(net: Any, x: np.ndarray, tensors: list[str]) -> list[np.ndarray] | None:
-    """The named graph tensors computed by MXNet in float64.
+def float64_tensors(
+    net: object, x: np.ndarray, tensors: list[str], input_name: str = "data"
+) -> list[np.ndarray] | None:
+    """The named graph tensors computed by MXNet in float64 (`net` may be an MXNetReference already built).
 
     MKL-DNN has no float64 kernels for some ops, and it can only be switched off when MXNet loads, so this runs
     the graph up to those tensors in a child process with MXNET_MKLDNN_ENABLED=0. None if that fails.
     """
     import mxnet as mx
 
-    from . import MXNetReference
-
-    ref = MXNetReference(net, tuple(x.shape), "data")
-    internals = ref.symbol.get_internals()
-    symbol = mx.sym.Group([internals[ref._index[t]] for t in tensors])
+    ref = net if isinstance(net, MXNetReference) else MXNetReference(net, tuple(x.shape), input_name)
+    symbol = ref.group(tensors)
     used = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
     aux = set(symbol.list_auxiliary_states())
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-f64-") as tmp:
@@ -372,13 +314,13 @@ def float64_tensors(net: Any, x: np.ndarray, tensors: list[str]) -> list[np.ndar
         return [np.load(os.path.join(tmp, f"out{i}.npy")) for i in range(len(tensors))]
 
 
-def _px(actual_px: np.ndarray, reference_px: np.ndarray, size: int) -> Comparison:
+def px_comparison(actual_px: np.ndarray, reference_px: np.ndarray, size: int) -> Comparison:
     """Pixel coordinates compared relative to the image size (the issue's 'within 1e-4 of the image size')."""
     c = compare(actual_px, reference_px)
     return Comparison(c.max_abs, float(size), c.reference_not_finite)
 
 
-def match_detections(ref: dict[str, np.ndarray], caffe_rows: np.ndarray, head: Any) -> DetectionMatch:
+def match_detections(ref: dict[str, np.ndarray], caffe_rows: np.ndarray, head: NMSHead) -> DetectionMatch:
     """GluonCV's detections (image 0) against Caffe's rows, as sets; see the module docstring."""
     h, w = head.image_size
     scale = np.array([w, h, w, h], np.float64)
@@ -438,14 +380,6 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(w * h / union) if union > 0 else float(np.array_equal(a, b))
 
 
-# `--anchors priorbox` on an SSD whose anchors PriorBox cannot reproduce (caffe-ssd casts fractional sizes to int):
-# the boxes move, the scores do not. Its verdict is "approximate" within these bounds (scripts/measure_priorbox.py
-# on 6 of the 512x512 zoo SSDs, 2-3 scenes each: corners within 0.76 px, >= 97% of GluonCV's detections found).
-PRIORBOX_PRIORS_PX = 0.5  # an int cast of a size moves each corner of an anchor by at most half a pixel
-PRIORBOX_SHIFT_PX = 1.0  # a found detection's corners within this of GluonCV's box (pixels of the input)
-PRIORBOX_FOUND = 0.95  # at least this share of GluonCV's detections found; moved boxes flip NMS / top-k near the cut
-
-
 @dataclass
 class MovedBoxesMatch:
     """GluonCV's detections found in Caffe's rows when the boxes may have moved (anchors that are not GluonCV's):
@@ -467,7 +401,7 @@ class MovedBoxesMatch:
 
 
 def match_moved_boxes(
-    ref: dict[str, np.ndarray], caffe_rows: np.ndarray, head: Any, max_shift_px: float = PRIORBOX_SHIFT_PX
+    ref: dict[str, np.ndarray], caffe_rows: np.ndarray, head: NMSHead, max_shift_px: float = PRIORBOX_SHIFT_PX
 ) -> MovedBoxesMatch:
     """Greedy, highest GluonCV score first: each GluonCV detection takes the unmatched Caffe row of its label and
     score (within SCORE_TOL) with corners within max_shift_px that overlaps it most."""
@@ -498,38 +432,7 @@ def match_moved_boxes(
     return result
 
 
-def priorbox_verdict(check: DetectorCheck) -> str | None:
-    """`approximate (...)` for an SSD whose files write PriorBox anchors that are not GluonCV's, when only what the
-    anchors feed moved and within the PRIORBOX_* bounds: loc, conf and every checked layer exact, priors within
-    PRIORBOX_PRIORS_PX, at least PRIORBOX_FOUND of GluonCV's detections found with corners within PRIORBOX_SHIFT_PX.
-    None when it does not apply or a bound is exceeded (the check's own status then stands)."""
-    priors = check.pre_nms.get("priors (px)")
-    if priors is None or priors.within or not all(c.reference_finite for c in check.pre_nms.values()):
-        return None
-    if not check.conclusive or check.shape_differences:  # a comparison that proves nothing approximates nothing
-        return None
-    others = [c for name, c in check.pre_nms.items() if name not in ("priors (px)", "decoded (px)")]
-    if not all(c.within for c in others) or (check.local is not None and not check.local.ok):
-        return None
-    if priors.max_abs > PRIORBOX_PRIORS_PX:
-        return None
-    moved = check.moved
-    decoded = check.pre_nms.get("decoded (px)")
-    found = ""
-    if moved is not None:
-        if moved.matched < PRIORBOX_FOUND * moved.gluoncv:
-            return None
-        found = f"; {moved.matched}/{moved.gluoncv} detections found, corners within {moved.max_shift_px:.2g} px"
-    return (
-        f"approximate (--anchors priorbox): priors off by {priors.max_abs:.2g} px"
-        + (f", decoded boxes by {decoded.max_abs:.2g} px" if decoded is not None else "")
-        + found
-        + f" (tolerance: priors {PRIORBOX_PRIORS_PX:g} px, detections >= {PRIORBOX_FOUND:.0%} found within "
-        f"{PRIORBOX_SHIFT_PX:g} px, same label and score); loc, conf and every layer exact"
-    )
-
-
-def _last_candidate_score(probs: np.ndarray, head: Any) -> float:
+def _last_candidate_score(probs: np.ndarray, head: NMSHead) -> float:
     """The lowest score among GluonCV's global top-k NMS candidates (all valid scores when there is no top-k)."""
     scores = probs[:, 1:].reshape(-1)
     valid = np.sort(scores[scores > head.score_thresh])[::-1]
@@ -537,174 +440,6 @@ def _last_candidate_score(probs: np.ndarray, head: Any) -> float:
         return float("inf")
     k = head.nms_topk if head.nms_topk > 0 else valid.size
     return float(valid[min(k, valid.size) - 1])
-
-
-# -- YOLOv3 ------------------------------------------------------------------------------------------------------
-
-
-def yolo_reference(net: Any, head: Any, x: np.ndarray) -> dict[str, np.ndarray]:
-    """GluonCV's decoded boxes (B, N, 4) and class scores (B, N, C) before NMS, in the converter's order (outputs,
-    then positions, then anchors), and its detections; `conf` has a zero background column for match_detections."""
-    count = len(head.outputs)
-    keys = ["ids", "scores", "boxes"] + [f"output{i}" for i in range(count)] + [f"prediction{i}" for i in range(count)]
-    values = graph_reference(net, x, {k: head.tensors[k] for k in keys})
-    captured = [values[f"output{i}"] for i in range(count)]
-    predictions = [values[f"prediction{i}"] for i in range(count)]
-    all_boxes, all_scores = [], []
-    classes = head.num_classes
-    for det in captured:  # (B, C * n, 6): class-major copies of the same n boxes
-        per_class = det.reshape(det.shape[0], classes, -1, 6)
-        all_boxes.append(per_class[:, 0, :, 2:6])
-        all_scores.append(per_class[:, :, :, 1].transpose(0, 2, 1))
-    pre_boxes, pre_scores = np.concatenate(all_boxes, 1), np.concatenate(all_scores, 1)
-    conf = np.concatenate([np.zeros(pre_scores.shape[:2] + (1,), pre_scores.dtype), pre_scores], -1)
-    return {
-        "pre_boxes": pre_boxes,
-        "pre_scores": pre_scores,
-        "predictions": predictions,
-        "conf": conf,
-        "ids": values["ids"],
-        "scores": values["scores"],
-        "boxes": values["boxes"],
-    }
-
-
-def check_yolo(
-    net: Any,
-    head: Any,
-    prototxt: str,
-    caffemodel: str,
-    x: np.ndarray,
-    to_bgr: bool = True,
-    runtime: str = "caffe",
-    x2: np.ndarray | None = None,
-) -> DetectorCheck:
-    """Compare a converted YOLOv3 with GluonCV before NMS (the decoded boxes, or with DetectionOutput its `yolo_loc`
-    input: pixel centers and raw size logits), the scores, then the detections; x2: the second input of the
-    input-dependence check (None: x mirrored, with noise)."""
-    from ..detectors.yolo_layers import BOXES, SCORES
-    from ..detectors.yolo_layers import LOC as YOLO_LOC
-
-    ref = yolo_reference(net, head, x)
-    x_caffe = x[:, ::-1].copy() if to_bgr else x
-    located = any(YOLO_LOC in layer.top for layer in read_prototxt(prototxt).layer)
-    got = run_with_blobs(prototxt, caffemodel, x_caffe, [YOLO_LOC if located else BOXES, SCORES], runtime)
-    b, n, c = ref["pre_scores"].shape
-    if got[SCORES].size % (b * n) or (got[YOLO_LOC if located else BOXES].size != b * n * 4):
-        blob = SCORES if got[SCORES].size % (b * n) else YOLO_LOC if located else BOXES
-        mxnet = ref["pre_scores"].shape if blob == SCORES else (b, n, 4)
-        return DetectorCheck(
-            runtime, {}, None, float("nan"), shape_differences=[ShapeDifference(blob, got[blob].shape, mxnet)]
-        )
-    scores = got[SCORES].reshape(b, n, -1)[:, :, -c:]  # without the background column, when there is one
-    if located:
-        ref["pre_loc"] = yolo_loc(ref["predictions"], head).astype(np.float32)
-        boxes = ("loc", got[YOLO_LOC].reshape(b, n, 4), "pre_loc", YOLO_LOC)
-    else:
-        boxes = ("boxes", got[BOXES].reshape(b, n, 4), "pre_boxes", BOXES)
-    tensors = {boxes[0]: (boxes[3], boxes[1], ref[boxes[2]]), "scores": (SCORES, scores, ref["pre_scores"])}
-    differences = _differences(tensors)
-    if differences:
-        return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=differences)
-    x2, second = (x2, "the second input given") if x2 is not None else perturbed_input(x)
-    again = yolo_reference(net, head, x2)
-    if located:
-        again["pre_loc"] = yolo_loc(again["predictions"], head).astype(np.float32)
-    return _detector_check(
-        net,
-        head,
-        prototxt,
-        caffemodel,
-        x,
-        to_bgr,
-        runtime,
-        ref,
-        got,
-        tensors,
-        {},
-        ({boxes[0]: again[boxes[2]], "scores": again["pre_scores"]}, second),
-        lambda: _yolo_float64_errors(net, head, x, ref, boxes, scores),
-    )
-
-
-def yolo_loc(predictions: list[np.ndarray], head: Any) -> np.ndarray:
-    """`yolo_loc` from the prediction maps, in float64: (B, N, 4) = pixel centers (sigmoid + grid offset) * stride
-    and the raw size logits, in the converter's box order."""
-    locs = []
-    for pred, out in zip(predictions, head.outputs):
-        bsz, a, hw = pred.shape[0], out.num_anchors, out.height * out.width
-        p = pred.astype(np.float64).reshape(bsz, a, -1, hw).transpose(0, 3, 1, 2)  # (B, HW, A, 5 + C)
-        centers = (1 / (1 + np.exp(-p[..., 0:2])) + out.offsets.astype(np.float64)[None, :, None, :]) * out.stride
-        locs.append(np.concatenate([centers, p[..., 2:4]], -1).reshape(bsz, -1, 4))
-    return np.concatenate(locs, 1)
-
-
-def _yolo_float64_errors(net, head, x, ref, boxes, caffe_scores) -> tuple[float, float] | None:
-    """(Caffe, MXNet float32) relative errors of the boxes (or loc) and scores against float64: the prediction maps
-    in float64 (child process, no MKL-DNN) decoded in float64 with the network's constants."""
-    count = len(head.outputs)
-    predictions = float64_tensors(net, x, [head.tensors[f"prediction{i}"] for i in range(count)])
-    if predictions is None:
-        return None
-    what, caffe_boxes, ref_key = boxes[:3]
-    truth_boxes, scores = [], []
-    for pred, out in zip(predictions, head.outputs):
-        bsz, a, hw = pred.shape[0], out.num_anchors, out.height * out.width
-        p = pred.reshape(bsz, a, -1, hw).transpose(0, 3, 1, 2)  # (B, HW, A, 5 + C)
-        sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
-        centers = (sig(p[..., 0:2]) + out.offsets.astype(np.float64)[None, :, None, :]) * out.stride
-        half = np.exp(p[..., 2:4]) * out.anchors.astype(np.float64)[None, None] / 2
-        truth_boxes.append(np.concatenate([centers - half, centers + half], -1).reshape(bsz, -1, 4))
-        scores.append((sig(p[..., 5:]) * sig(p[..., 4:5])).reshape(bsz, hw * a, -1))
-    truth = yolo_loc(predictions, head) if what == "loc" else np.concatenate(truth_boxes, 1)
-    truth_scores = np.concatenate(scores, 1)
-    caffe = max(compare(caffe_boxes, truth).relative, compare(caffe_scores, truth_scores).relative)
-    mxnet = max(compare(ref[ref_key], truth).relative, compare(ref["pre_scores"], truth_scores).relative)
-    return caffe, mxnet
-
-
-CENTERNET_KEYS = ("heatmap", "wh", "offset")
-
-
-def check_centernet(
-    net: Any,
-    head: Any,
-    prototxt: str,
-    caffemodel: str,
-    x: np.ndarray,
-    to_bgr: bool = True,
-    runtime: str = "caffe",
-    x2: np.ndarray | None = None,
-) -> DetectorCheck:
-    """Compare a CenterNet converted up to its decoder with MXNet's tensors at the decoder's inputs: the heatmap
-    after its NMS (keep * h), the box sizes, the center offsets (no detections: the decoder runs outside Caffe); x2: the
-    second input of the input-dependence check (None: x mirrored, with noise)."""
-    tensors_of = dict(zip(CENTERNET_KEYS, head.tensors))
-    ref = graph_reference(net, x, {**tensors_of, "sigmoid": head.heatmap})
-    outputs = head.output_blobs()
-    got = forward(runtime, prototxt, caffemodel, {"data": x[:, ::-1].copy() if to_bgr else x}, outputs)
-    differences = _differences({key: (blob, got[blob], ref[key]) for key, blob in zip(CENTERNET_KEYS, outputs)})
-    if differences:
-        return DetectorCheck(runtime, {}, None, float("nan"), shape_differences=differences)
-    ref["heatmap"], _ties = resolve_peak_ties(ref["heatmap"], ref.pop("sigmoid"), got[outputs[0]])
-    tensors = {key: (blob, got[blob], ref[key]) for key, blob in zip(CENTERNET_KEYS, outputs)}
-    x2, second = (x2, "the second input given") if x2 is not None else perturbed_input(x)
-    again = graph_reference(net, x2, tensors_of)
-    return _detector_check(
-        net,
-        head,
-        prototxt,
-        caffemodel,
-        x,
-        to_bgr,
-        runtime,
-        ref,
-        got,
-        tensors,
-        {},
-        (again, second),
-        lambda: None,
-    )
 
 
 def resolve_peak_ties(peaks_ref: np.ndarray, heatmap_ref: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, int]:

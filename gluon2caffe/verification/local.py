@@ -39,19 +39,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import (
-    BGR,
-    CONCLUSIVE_REMEDY,
-    TOLERANCE,
-    Comparison,
-    MXNetReference,
-    RuntimeUnavailableError,
-    ShapeDifference,
-    bgr_feed,
-    compare,
-    read_prototxt,
-    shape_differences,
-)
+from ..caffe.io import read_prototxt
+from .compare import CONCLUSIVE_REMEDY, TOLERANCE, Comparison, ShapeDifference, compare
+from .inputs import BGR, bgr_feed
+from .mxnet_reference import MXNetReference
+from .runtimes import RuntimeUnavailableError
+from .verify import shape_differences
 
 
 @dataclass

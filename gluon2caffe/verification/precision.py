@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidCallError
+from .compare import BY_LAYER, EXACT, MISMATCH, NOT_CONCLUSIVE, NOT_FINITE, compare
+from .runtimes import RUNTIMES
+
 FLOAT32, FLOAT16 = "float32", "float16"
 FP16_TOLERANCE = 16 * 2.0**-11
 WITHIN_FP16 = "within fp16"
@@ -55,8 +59,6 @@ class Fp16Comparison:
 
     @property
     def status(self) -> str:
-        from . import MISMATCH, NOT_CONCLUSIVE, NOT_FINITE
-
         if not self.reference_finite:
             return NOT_FINITE
         if not self.within:
@@ -82,7 +84,7 @@ class Fp16Comparison:
 def compare_fp16(actual: np.ndarray, reference: np.ndarray) -> Fp16Comparison:
     actual, reference = np.asarray(actual, np.float64), np.asarray(reference, np.float64)
     if actual.shape != reference.shape:
-        raise AssertionError(f"shape {actual.shape} != reference shape {reference.shape}")
+        raise InvalidCallError(f"cannot compare shape {actual.shape} with reference shape {reference.shape}")
     not_finite = int(np.size(reference) - np.count_nonzero(np.isfinite(reference)))
     if not_finite:
         return Fp16Comparison(float("nan"), 1.0, reference_not_finite=not_finite)
@@ -97,8 +99,6 @@ def compare_fp16(actual: np.ndarray, reference: np.ndarray) -> Fp16Comparison:
 
 
 def precision_of(runtime: str) -> str:
-    from .runtimes import RUNTIMES
-
     return RUNTIMES[runtime].precision if runtime in RUNTIMES else FLOAT32
 
 
@@ -107,15 +107,11 @@ def compare_in(runtime: str, actual: np.ndarray, reference: np.ndarray, magnitud
     (verification.compare, with `magnitude`), or the float16 rule (the output's own size)."""
     if precision_of(runtime) == FLOAT16:
         return compare_fp16(actual, reference)
-    from . import compare
-
     return compare(actual, reference, magnitude)
 
 
 def verdict_in(runtime: str, status: str) -> str:
     """The verdict as the runtime may state it: a float16 runtime's pass is `within fp16`, never `exact`."""
-    from . import BY_LAYER, EXACT
-
     if precision_of(runtime) == FLOAT16 and status in (EXACT, BY_LAYER):
         return WITHIN_FP16
     return status

@@ -32,22 +32,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidCallError
-from . import (
-    Dependence,
-    VerificationResult,
-    _output_counterpart,
-    _softmax,
-    bgr_feed,
-    compare_in,
-    default_runtime,
-    forward,
-    input_dependence,
-    input_specs,
-    make_inputs,
-    net_outputs,
-    read_prototxt,
-    second_inputs,
-)
+from ..caffe.io import read_prototxt
+from .caffe_net import input_specs, net_outputs
+from .compare import Dependence, input_dependence
+from .inputs import bgr_feed, make_inputs, second_inputs
+from .precision import compare_in
+from .runtimes import default_runtime, forward
+from .verify import VerificationResult, _output_counterpart, _softmax
 
 FORMAT, VERSION = "gluon2caffe-reference", 2
 INPUT, OUTPUT, SECOND, META = "input:", "output:", "output2:", "meta"
@@ -87,7 +78,7 @@ def save_reference(
     """Run `against` (a HybridBlock or an ExportedModel) in MXNet on one input and save the input and every output
     to `path` (.npz), and every output on a second input (second_inputs). input_shape: one shape, or {input name:
     shape}; input: as `verify`'s (None: random, `seed`). Needs MXNet (the old machine)."""
-    from . import MXNetReference
+    from .mxnet_reference import MXNetReference
 
     if isinstance(against, SavedReference):
         raise InvalidCallError("save_reference needs the MXNet model, not a saved reference")

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+
 from .runtimes import (
     Runtime,
     RuntimeFailedError,

@@ -25,12 +25,12 @@ from ..frontend.exported import (
 )
 from ..frontend.mxnet_graph import infer_shape_quietly, infer_shapes, trace_symbol
 from ..frontend.ndarray_file import load_params
-from .zoo_graphs import exported_from_record, record_for
+from .catalog import CUSTOM_CLASSES, SEGMENTATION, lookup
+from .graphs import exported_from_record, record_for
 
 Step = Callable[[str], AbstractContextManager]  # step("build") wraps a stage the CLI times and announces
 
 RANDOM_SEED = 0
-DETECTOR_PREFIXES = ("ssd_", "yolo3_")
 
 
 class ClassesError(InvalidCallError):
@@ -62,26 +62,6 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
 
 
-def zoo_entry(name: str) -> tuple[str, str, int | tuple[int, ...]] | None:
-    """(kind, family, input) of a name in the tested zoo lists, else None. kind: the task of tools/zoo_models.TASKS
-    (classification, ssd, yolo3, segmentation, pose, action-2d, action-3d, depth, centernet); input: an int s for
-    (1, 3, s, s) or the whole shape (zoo_models.input_shape)."""
-    from .zoo_models import TASKS
-
-    for _title, kind, models in TASKS:
-        for model, family, size in models:
-            if model == name:
-                return kind, family, size
-    return None
-
-
-def outside_reason(name: str) -> str | None:
-    """Why a zoo name cannot be a Caffe model (tools/zoo_models.OUTSIDE_MODELS), None for the others."""
-    from .zoo_models import OUTSIDE_MODELS
-
-    return next((why for model, _family, why in OUTSIDE_MODELS if model == name), None)
-
-
 def zoo_names() -> list[str]:
     """Every name GluonCV's model zoo builds (lower case, as get_model reads them)."""
     import_gluoncv("GluonCV's list of model-zoo names")
@@ -94,7 +74,7 @@ def check_zoo_name(name: str) -> None:
     """Refuse a name GluonCV does not know, suggesting the closest ones (before anything is built)."""
     import difflib
 
-    if zoo_entry(name) is not None:
+    if lookup(name) is not None:
         return
     names = zoo_names()
     if name.lower() in names:
@@ -157,7 +137,8 @@ def read_classes_file(path: str) -> list[str]:
 
 def check_classes_apply(name: str, classes: list[str] | None) -> None:
     """Refuse class names for a zoo name that is not a detector (before anything is built)."""
-    if classes is not None and not name.startswith(DETECTOR_PREFIXES):
+    entry = lookup(name)
+    if classes is not None and entry is not None and entry.outside is None and not entry.takes_classes:
         raise ClassesError(f"--classes applies to SSD / YOLOv3 detectors only; {name} is not one")
 
 
@@ -182,11 +163,11 @@ def load_zoo_model(
     step = step or _no_step
     check_classes_apply(name, classes)
     check_zoo_name(name)
-    reason = outside_reason(name)
-    if reason is not None:
-        raise OutsideCaffeError(f"{name} cannot be a Caffe model: {reason}")
+    entry = lookup(name)
+    if entry is not None and entry.outside is not None:
+        raise OutsideCaffeError(f"{name} cannot be a Caffe model: {entry.outside}")
     record = record_for(name, input_shape, params, classes, live)
-    if record is not None:  # no MXNet, no GluonCV: tools/zoo_graphs.py
+    if record is not None:  # no MXNet, no GluonCV: zoo/graphs.py
         with step("load params"):
             return exported_from_record(record, params)
     import_gluoncv(f"the GluonCV zoo model {name}")
@@ -202,12 +183,12 @@ def load_zoo_model(
                 return exported
             set_parameters(net, params, input_shape)
     else:
-        detector = name.startswith(DETECTOR_PREFIXES)
+        detector = entry is not None and entry.checks_detections
         # Detectors: statistics over more scenes (random scenes vary; few of them leave some scenes saturating).
         # Classifiers: two noise images, as the zoo table was measured with.
         with step("random weights"):
             randomize(net, input_shape, seed=RANDOM_SEED, images=detector, stats_batch=8 if detector else 2)
-            if "posenet" in name:
+            if entry is not None and entry.family == "monodepth2_posenet":
                 _undo_pose_scale(net)
     return net
 
@@ -230,12 +211,11 @@ def build_zoo_net(name: str, input_shape: tuple[int, ...], classes: list[str] | 
     import mxnet as mx
     from gluoncv.model_zoo import get_model
 
-    from .zoo_models import CUSTOM_CLASSES
-
-    custom = name.endswith("_custom")
+    entry = lookup(name)
+    custom = entry is not None and entry.custom
     # Every family that builds on a base network would download it otherwise (detectors, segmentation, pose, ...).
     kwargs: dict[str, Any] = {"pretrained_base": False}
-    if custom and name.startswith(DETECTOR_PREFIXES):
+    if custom:
         kwargs["classes"] = list(classes or CUSTOM_CLASSES)
     kwargs.update(_getter_kwargs(name, input_shape))
     with offline_getters():
@@ -267,7 +247,7 @@ def _undo_pose_scale(net: Any) -> None:
 
 
 class OutsideCaffeError(InvalidCallError):
-    """A zoo model whose computation Caffe cannot express (tools/zoo_models.OUTSIDE_MODELS says why)."""
+    """A zoo model whose computation Caffe cannot express (zoo/catalog.OUTSIDE_MODELS says why)."""
 
 
 class DownloadRefusedError(InvalidCallError):
@@ -322,28 +302,32 @@ def _getter_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
 
     from gluoncv.model_zoo.model_zoo import _models
 
-    entry = zoo_entry(name)
+    entry = lookup(name)
     getter = _models.get(name.lower())
     if getter is not None and "use_kinetics_pretrain" in inspect.signature(getter).parameters:
         # Action getters for small datasets (*_custom, i3d_resnet50_v1_hmdb51 / _ucf101) start from the Kinetics-400
         # model's trained weights (a download) unless told not to; random weights replace them anyway.
         return {"use_kinetics_pretrain": False}
-    if entry is None or entry[0] != "segmentation" or not isinstance(entry[2], int) or len(input_shape) != 4:
+    if (
+        entry is None
+        or entry.task is not SEGMENTATION
+        or not isinstance(entry.input_size, int)
+        or len(input_shape) != 4
+    ):
         return {}
     height, width = input_shape[2:]
     if height != width:
         raise InvalidCallError(f"{name} is built for square crops (crop_size); got {height}x{width}")
-    return {} if height == entry[2] else {"crop_size": height}
+    return {} if height == entry.input_size else {"crop_size": height}
 
 
 def _rename_classes(net: Any, name: str, classes: list[str]) -> None:
     """Give a dataset detector (voc, coco) other names for its classes; their number is fixed by the weights."""
-    from .zoo_models import SSD_MODELS, YOLO_MODELS
-
     own = list(net.classes)
     if len(classes) != len(own):
         custom = f"{name.rsplit('_', 1)[0]}_custom"
-        hint = f" (e.g. {custom})" if custom in {m for m, _, _ in SSD_MODELS + YOLO_MODELS} else ""
+        other = lookup(custom)
+        hint = f" (e.g. {custom})" if other is not None and other.custom else ""
         raise ClassesError(
             f"{name} has {len(own)} classes, --classes gives {len(classes)}; for another number of classes use a "
             f"*_custom model{hint}"
@@ -355,14 +339,12 @@ def _rename_classes(net: Any, name: str, classes: list[str]) -> None:
 
 
 def default_input_shape(name: str) -> tuple[int, ...] | None:
-    """The input shape a listed zoo model is built for (tools/zoo_models.py: cifar_* 32, inceptionv3 299,
+    """The input shape a listed zoo model is built for (zoo/catalog.py: cifar_* 32, inceptionv3 299,
     ssd_512_... 512, yolo3_... 416, segmentation at its crop size, pose 1x3x256x192, 3-D action clips (N, C, T, H,
     W), monodepth2 1x3x192x640 (its pose nets two frames: 6 channels), CenterNet 512, ...), None for a name not in
     the lists."""
-    from .zoo_models import input_shape
-
-    entry = zoo_entry(name)
-    return None if entry is None else input_shape(entry[2])
+    entry = lookup(name)
+    return None if entry is None else entry.input_shape
 
 
 def set_parameters(net: Any, path: str, input_shape: tuple[int, ...]) -> None:

@@ -1,7 +1,26 @@
-"""The GluonCV classification models that build offline (gluoncv 0.10.5.post0), with their family and the
-input size they are checked at (their default: 224, or 32 for CIFAR, 299 for Inception/Xception, ...)."""
+"""The zoo catalog: every name of GluonCV 0.10.5's model zoo (332), as a typed `ZooEntry` (name, task, family,
+input), or, for the models Caffe cannot express, with the reason (`outside`). Every "which kind of model is this"
+question asked from a name, before a model is built, is answered here (after loading, the detector registry
+answers: `detectors.detector_for`); nothing else in the package tests model-name prefixes.
 
-CLASSIFICATION_MODELS: list[tuple[str, str, int]] = [
+A `Task` knows its check (dense outputs against MXNet, or a detector's detections against GluonCV) and the error
+columns of its rows in docs/model_zoo.md; its `detector` names the detector family a conversion dispatches to (the
+registry's `Detector.kind`), with the conversion options that family takes (the CLI refuses the others from the
+name alone).
+
+The lists below hold (name, family, input): an int s is (1, 3, s, s); a tuple is the whole shape, (N, C, H, W) or,
+for 3-D action models, (N, C, T, H, W).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# -- the rows, task by task ---------------------------------------------------------------------------------------
+
+# The GluonCV classification models that build offline (gluoncv 0.10.5.post0), with their family and the input size
+# they are checked at (their default: 224, or 32 for CIFAR, 299 for Inception/Xception, ...).
+_CLASSIFICATION_ROWS: list[tuple[str, str, int]] = [
     ("alexnet", "alexnet", 224),
     ("cifar_residualattentionnet452", "cifar_residualattention", 32),
     ("cifar_residualattentionnet56", "cifar_residualattention", 32),
@@ -135,7 +154,7 @@ CLASSIFICATION_MODELS: list[tuple[str, str, int]] = [
 # Reshape with keep_highest=-1 is rejected by MXNet 1.9.1), and the *_int8 models are quantized MKL-DNN graphs.
 
 # The GluonCV SSD detectors that build offline (pretrained_base=False), with their input size.
-SSD_MODELS: list[tuple[str, str, int]] = [
+_SSD_ROWS: list[tuple[str, str, int]] = [
     ("ssd_300_mobilenet0.25_coco", "ssd_mobilenet", 300),
     ("ssd_300_mobilenet0.25_custom", "ssd_mobilenet", 300),
     ("ssd_300_mobilenet0.25_voc", "ssd_mobilenet", 300),
@@ -164,7 +183,7 @@ SSD_MODELS: list[tuple[str, str, int]] = [
 CUSTOM_CLASSES = ("person", "car", "dog")
 
 # The GluonCV YOLOv3 detectors that build offline (pretrained_base=False), with their input size.
-YOLO_MODELS: list[tuple[str, str, int]] = [
+_YOLO_ROWS: list[tuple[str, str, int]] = [
     ("yolo3_darknet53_coco", "yolo3_darknet", 416),
     ("yolo3_darknet53_custom", "yolo3_darknet", 416),
     ("yolo3_darknet53_voc", "yolo3_darknet", 416),
@@ -177,13 +196,11 @@ YOLO_MODELS: list[tuple[str, str, int]] = [
 ]
 
 # -- the rest of the zoo: dense-output families ------------------------------------------------------------------
-# An entry's third field is its input: an int s is (1, 3, s, s); a tuple is the whole shape, (N, C, H, W) or, for
-# 3-D action models, (N, C, T, H, W). `input_shape` / `size_text` read both.
 
 # Semantic segmentation at the crop size each getter builds the net for (its upsampling sizes are fixed at
 # construction from crop_size, so another input size needs crop_size=... at build time: load_zoo_model passes it).
 # The HRNet segmentation nets have no crop size (their upsampling follows the input): 512x1024, Cityscapes' 1:2.
-SEGMENTATION_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+_SEGMENTATION_ROWS: list[tuple[str, str, int | tuple[int, ...]]] = [
     ("deeplab_resnest101_ade", "deeplab", 480),
     ("deeplab_resnest200_ade", "deeplab", 480),
     ("deeplab_resnest269_ade", "deeplab", 480),
@@ -215,26 +232,26 @@ SEGMENTATION_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
     ("psp_resnet50_ade", "psp", 480),
 ]
 
-POSE = (1, 3, 256, 192)  # the top-down pose estimators' person crop (height x width)
-POSE_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
-    ("alpha_pose_resnet101_v1b_coco", "alpha_pose", POSE),
-    ("mobile_pose_mobilenet1.0", "mobile_pose", POSE),
-    ("mobile_pose_mobilenetv2_1.0", "mobile_pose", POSE),
-    ("mobile_pose_mobilenetv3_large", "mobile_pose", POSE),
-    ("mobile_pose_mobilenetv3_small", "mobile_pose", POSE),
-    ("mobile_pose_resnet18_v1b", "mobile_pose", POSE),
-    ("mobile_pose_resnet50_v1b", "mobile_pose", POSE),
-    ("simple_pose_resnet101_v1b", "simple_pose", POSE),
-    ("simple_pose_resnet101_v1d", "simple_pose", POSE),
-    ("simple_pose_resnet152_v1b", "simple_pose", POSE),
-    ("simple_pose_resnet152_v1d", "simple_pose", POSE),
-    ("simple_pose_resnet18_v1b", "simple_pose", POSE),
-    ("simple_pose_resnet50_v1b", "simple_pose", POSE),
-    ("simple_pose_resnet50_v1d", "simple_pose", POSE),
+_POSE_CROP = (1, 3, 256, 192)  # the top-down pose estimators' person crop (height x width)
+_POSE_ROWS: list[tuple[str, str, int | tuple[int, ...]]] = [
+    ("alpha_pose_resnet101_v1b_coco", "alpha_pose", _POSE_CROP),
+    ("mobile_pose_mobilenet1.0", "mobile_pose", _POSE_CROP),
+    ("mobile_pose_mobilenetv2_1.0", "mobile_pose", _POSE_CROP),
+    ("mobile_pose_mobilenetv3_large", "mobile_pose", _POSE_CROP),
+    ("mobile_pose_mobilenetv3_small", "mobile_pose", _POSE_CROP),
+    ("mobile_pose_resnet18_v1b", "mobile_pose", _POSE_CROP),
+    ("mobile_pose_resnet50_v1b", "mobile_pose", _POSE_CROP),
+    ("simple_pose_resnet101_v1b", "simple_pose", _POSE_CROP),
+    ("simple_pose_resnet101_v1d", "simple_pose", _POSE_CROP),
+    ("simple_pose_resnet152_v1b", "simple_pose", _POSE_CROP),
+    ("simple_pose_resnet152_v1d", "simple_pose", _POSE_CROP),
+    ("simple_pose_resnet18_v1b", "simple_pose", _POSE_CROP),
+    ("simple_pose_resnet50_v1b", "simple_pose", _POSE_CROP),
+    ("simple_pose_resnet50_v1d", "simple_pose", _POSE_CROP),
 ]
 
 # TSN-style 2-D action recognition: one frame per segment (num_segments=1), an image classifier + segment consensus.
-ACTION_2D_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+_ACTION_2D_ROWS: list[tuple[str, str, int | tuple[int, ...]]] = [
     *[(f"inceptionv1_{d}", "tsn_inceptionv1", 224) for d in ("hmdb51", "kinetics400", "sthsthv2", "ucf101")],
     *[(f"inceptionv3_{d}", "tsn_inceptionv3", 299) for d in ("hmdb51", "kinetics400", "sthsthv2", "ucf101")],
     *[
@@ -253,7 +270,7 @@ ACTION_2D_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
 
 # 3-D action recognition: (N, C, T, H, W) clips, T and H x W as each model was trained. SlowFast takes its fast
 # frames then its slow frames stacked on the time axis (fast 32 + slow 4 = 36 for 4x16, 32 + 8 for 8x8, 64 + 16).
-ACTION_3D_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+_ACTION_3D_ROWS: list[tuple[str, str, int | tuple[int, ...]]] = [
     ("c3d_kinetics400", "c3d", (1, 3, 16, 112, 112)),
     ("i3d_inceptionv1_kinetics400", "i3d", (1, 3, 32, 224, 224)),
     ("i3d_inceptionv3_kinetics400", "i3d", (1, 3, 32, 224, 224)),
@@ -277,7 +294,7 @@ ACTION_3D_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
 ]
 
 # monodepth2 on KITTI's 192x640 frames; the pose networks take two frames stacked on the channel axis (6 channels).
-DEPTH_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+_DEPTH_ROWS: list[tuple[str, str, int | tuple[int, ...]]] = [
     *[(f"monodepth2_resnet18_kitti_{d}_640x192", "monodepth2", (1, 3, 192, 640)) for d in ("mono", "mono_stereo")],
     ("monodepth2_resnet18_kitti_stereo_640x192", "monodepth2", (1, 3, 192, 640)),
     *[
@@ -287,7 +304,7 @@ DEPTH_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
 ]
 
 # CenterNet without deformable convolution, converted up to its decoder's inputs (detectors/centernet.py).
-CENTERNET_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
+_CENTERNET_ROWS: list[tuple[str, str, int | tuple[int, ...]]] = [
     (f"center_net_{base}_{d}", family, 512)
     for base, family in (
         ("dla34", "centernet_dla"),
@@ -298,20 +315,6 @@ CENTERNET_MODELS: list[tuple[str, str, int | tuple[int, ...]]] = [
         ("resnet50_v1b", "centernet_resnet"),
     )
     for d in ("coco", "voc")
-]
-
-# Task sections of docs/model_zoo.md and `gluon2caffe models`: (title, kind, models). The kind names the check:
-# dense outputs against MXNet (classification and the rest) or a detector's check.
-TASKS: list[tuple[str, str, list]] = [
-    ("Classification", "classification", CLASSIFICATION_MODELS),
-    ("SSD detectors", "ssd", SSD_MODELS),
-    ("YOLOv3 detectors", "yolo3", YOLO_MODELS),
-    ("Semantic segmentation", "segmentation", SEGMENTATION_MODELS),
-    ("Pose estimation", "pose", POSE_MODELS),
-    ("Action recognition, 2-D (TSN)", "action-2d", ACTION_2D_MODELS),
-    ("Action recognition, 3-D", "action-3d", ACTION_3D_MODELS),
-    ("Depth (monodepth2)", "depth", DEPTH_MODELS),
-    ("CenterNet up to its decoder", "centernet", CENTERNET_MODELS),
 ]
 
 # -- the models that cannot be Caffe models: (name, family, why), one precise reason each ------------------------
@@ -331,7 +334,7 @@ _NONLOCAL = (
     "non-local blocks multiply two activations (batch_dot, an attention map of (T*H*W)^2); Caffe has no "
     "activation x activation MatMul layer"
 )
-OUTSIDE_MODELS: list[tuple[str, str, str]] = [
+_OUTSIDE_ROWS: list[tuple[str, str, str]] = [
     *[
         (name, "faster_rcnn", _RCNN)
         for name in (
@@ -425,6 +428,150 @@ OUTSIDE_MODELS: list[tuple[str, str, str]] = [
         )
     ],
 ]
+
+
+# -- the typed catalog ---------------------------------------------------------------------------------------------
+
+DENSE = "dense"  # every output compared with MXNet's (class scores, maps, heatmaps, depth, a decoder's inputs)
+DETECTIONS = "detections"  # the tensors before NMS and the detections (as sets) compared with GluonCV's
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task family of the zoo: its name (`--task`), its section title, its check and its rows' error columns."""
+
+    name: str  # classification, ssd, yolo3, segmentation, pose, action-2d, action-3d, depth, centernet
+    title: str  # its section in docs/model_zoo.md
+    check: str = DENSE
+    # The error columns of its rows (docs/model_zoo.md): dense rows the worst output's; detector rows the family's
+    # pre-NMS comparisons in order (SSD loc, conf, priors, decoded; YOLOv3 boxes, scores in loc, conf).
+    columns: tuple[str, ...] = ("max_abs", "relative")
+    detector: str | None = None  # the detector family a conversion dispatches to (its Detector.kind), if any
+    detector_options: tuple[str, ...] = ()  # the DetectorOptions fields (convert flags) that family takes
+    classes: bool = False  # a detector whose class names --classes can give (a *_custom model is built with them)
+
+    @property
+    def label(self) -> str:
+        """What `gluon2caffe models` appends to a family: '' for a classifier, ' (SSD)', ' (segmentation)', ..."""
+        if self.name == "classification":
+            return ""
+        return f" ({self.detector if self.check == DETECTIONS else self.name})"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One zoo name: its task, family and the input it is built and checked at (`input_size`: an int s is
+    (1, 3, s, s), else the whole shape, as the zoo rows record it); `outside`: why it cannot be a Caffe model (then
+    `task` and `input_size` are None)."""
+
+    name: str
+    task: Task | None
+    family: str
+    input_size: int | tuple[int, ...] | None
+    outside: str | None = None
+    # SSD: the anchors PriorBox layers can express (not a lite head's: its anchors are not min square,
+    # sqrt(min*max) square, then ratios of the min size); --anchors priorbox is refused for the others.
+    priorbox: bool = True
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        return None if self.input_size is None else input_shape(self.input_size)
+
+    @property
+    def size_text(self) -> str:
+        return "-" if self.input_size is None else size_text(self.input_size)
+
+    @property
+    def detector(self) -> str | None:
+        """The detector family its conversion dispatches to (SSD, YOLOv3, CenterNet), None for the others."""
+        return None if self.task is None else self.task.detector
+
+    @property
+    def checks_detections(self) -> bool:
+        """Its check compares detections with GluonCV's (SSD, YOLOv3; CenterNet is compared at its decoder's
+        inputs, like a dense model)."""
+        return self.task is not None and self.task.check == DETECTIONS
+
+    @property
+    def takes_classes(self) -> bool:
+        return self.task is not None and self.task.classes
+
+    @property
+    def custom(self) -> bool:
+        """A *_custom detector: built with the class names given (default CUSTOM_CLASSES)."""
+        return self.takes_classes and self.name.endswith("_custom")
+
+
+CLASSIFICATION = Task("classification", "Classification")
+SSD = Task(
+    "ssd",
+    "SSD detectors",
+    DETECTIONS,
+    ("anchors", "loc", "conf", "priors", "decoded"),
+    detector="SSD",
+    detector_options=("anchors", "nms"),
+    classes=True,
+)
+YOLO3 = Task(
+    "yolo3", "YOLOv3 detectors", DETECTIONS, ("loc", "conf"), detector="YOLOv3", detector_options=("nms",), classes=True
+)
+SEGMENTATION = Task("segmentation", "Semantic segmentation")
+POSE = Task("pose", "Pose estimation")
+ACTION_2D = Task("action-2d", "Action recognition, 2-D (TSN)")
+ACTION_3D = Task("action-3d", "Action recognition, 3-D")
+DEPTH = Task("depth", "Depth (monodepth2)")
+CENTERNET = Task("centernet", "CenterNet up to its decoder", detector="CenterNet")
+
+
+# The SSD models whose anchors PriorBox cannot express (their lite heads).
+_NOT_PRIORBOX = {"ssd_300_mobilenet1.0_lite_coco"}
+
+
+def _entries(task: Task, rows: list) -> list[ZooEntry]:
+    return [ZooEntry(name, task, family, size, priorbox=name not in _NOT_PRIORBOX) for name, family, size in rows]
+
+
+CLASSIFICATION_MODELS = _entries(CLASSIFICATION, _CLASSIFICATION_ROWS)
+SSD_MODELS = _entries(SSD, _SSD_ROWS)
+YOLO_MODELS = _entries(YOLO3, _YOLO_ROWS)
+SEGMENTATION_MODELS = _entries(SEGMENTATION, _SEGMENTATION_ROWS)
+POSE_MODELS = _entries(POSE, _POSE_ROWS)
+ACTION_2D_MODELS = _entries(ACTION_2D, _ACTION_2D_ROWS)
+ACTION_3D_MODELS = _entries(ACTION_3D, _ACTION_3D_ROWS)
+DEPTH_MODELS = _entries(DEPTH, _DEPTH_ROWS)
+CENTERNET_MODELS = _entries(CENTERNET, _CENTERNET_ROWS)
+OUTSIDE_MODELS = [ZooEntry(name, None, family, None, why) for name, family, why in _OUTSIDE_ROWS]
+
+# The task sections of docs/model_zoo.md and `gluon2caffe models`, in order, with their models.
+TASKS: list[tuple[Task, list[ZooEntry]]] = [
+    (CLASSIFICATION, CLASSIFICATION_MODELS),
+    (SSD, SSD_MODELS),
+    (YOLO3, YOLO_MODELS),
+    (SEGMENTATION, SEGMENTATION_MODELS),
+    (POSE, POSE_MODELS),
+    (ACTION_2D, ACTION_2D_MODELS),
+    (ACTION_3D, ACTION_3D_MODELS),
+    (DEPTH, DEPTH_MODELS),
+    (CENTERNET, CENTERNET_MODELS),
+]
+TASK_NAMES = tuple(task.name for task, _ in TASKS)
+# Every model the sweep runs, task by task; OUTSIDE_MODELS are listed in the table, not run.
+RUNNABLE: list[ZooEntry] = [entry for _task, models in TASKS for entry in models]
+ZOO_SIZE = len(RUNNABLE) + len(OUTSIDE_MODELS)  # every name of gluoncv.model_zoo.get_model_list() (332)
+_BY_NAME = {entry.name: entry for entry in RUNNABLE + OUTSIDE_MODELS}
+
+
+def lookup(name: str) -> ZooEntry | None:
+    """The catalog's entry of a zoo name (runnable or outside Caffe), None for a name it does not list."""
+    return _BY_NAME.get(name)
+
+
+def is_zoo_name(model: str) -> bool:
+    """A MODEL argument that names a zoo model rather than an exported one (PREFIX with PREFIX-symbol.json beside
+    it, a path, a -symbol.json or .params file). The name may still be unknown (loader.check_zoo_name says)."""
+    from ..frontend.exported import is_exported_model
+
+    return not (is_exported_model(model) or "/" in model or model.endswith((".json", ".params")))
 
 
 def input_shape(size: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:

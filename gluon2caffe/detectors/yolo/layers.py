@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..caffe import caffe_pb2 as pb
-from ..converters.context import EmitContext
-from ..converters.elemwise import expand_axes
-from .common import emit_constant_blob, emit_detection_output
-from .yolo_read import YOLOHead
+from ...caffe import caffe_pb2 as pb
+from ...converters.context import EmitContext
+from ...converters.elemwise import expand_axes
+from ..common import emit_constant_blob, emit_detection_output
+from .read import YOLOHead
 
 
 BOXES, SCORES, PRIORS, LOC = "yolo_boxes", "yolo_scores", "yolo_priors", "yolo_loc"

@@ -3,7 +3,7 @@ FILE` (no --verify) needs neither MXNet nor GluonCV.
 
 Building a zoo model means importing MXNet and GluonCV (3 s of CPU on this machine kind, most of it MXNet
 registering its operators), for a graph that is always the same: GluonCV 0.10.5 is the last release. A record
-(tools/zoo_graphs/NAME.json.gz, written by scripts/zoo_graphs.py) holds what `models.as_exported` takes from the
+(zoo/shipped_graphs/NAME.json.gz, written by scripts/zoo_graphs.py) holds what `models.as_exported` takes from the
 live net: the symbol JSON traced in a fresh name scope (the names a new process gives), each parameter's structured
 key (`save_parameters`), full name and the shape the network needs, the net's name and its classes. With a record,
 the weights go from the params file to the Caffe files exactly as on the traced path: the files are byte-identical
@@ -28,7 +28,7 @@ import numpy as np
 from ..frontend.exported import ExportedModel, check_parameters, strip_prefixes
 from ..frontend.ndarray_file import load_params
 
-FOLDER = Path(__file__).with_name("zoo_graphs")
+FOLDER = Path(__file__).with_name("shipped_graphs")
 INDEX = FOLDER / "index.json"  # {zoo name: "record", or why it has none (the GluonCV-built path)}
 FORMAT = 1
 ENV = "GLUON2CAFFE_ZOO_GRAPHS"
@@ -93,7 +93,7 @@ def trace_record(name: str, input_shape: tuple[int, ...]) -> dict[str, Any] | No
     process gives: vgg0_, not vgg7_) and traced; None for a net that cannot be traced symbolically."""
     import mxnet as mx
 
-    from .models import build_zoo_net
+    from .loader import build_zoo_net
 
     with mx.name.NameManager():
         return make_record(name, input_shape, build_zoo_net(name, input_shape))
@@ -102,7 +102,7 @@ def trace_record(name: str, input_shape: tuple[int, ...]) -> dict[str, Any] | No
 def make_record(name: str, input_shape: tuple[int, ...], net: Any) -> dict[str, Any] | None:
     """The record of a freshly built, initialized zoo net (built in a fresh name scope), or None for a net that
     cannot be traced symbolically or whose graph has variables that are not its parameters (the live path)."""
-    from .models import class_names, net_name, parameter_trace
+    from .loader import class_names, net_name, parameter_trace
 
     traced = parameter_trace(net, input_shape)
     if traced is None:

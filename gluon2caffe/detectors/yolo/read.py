@@ -3,7 +3,7 @@ layers decode with (anchors, strides, grid offsets), the class count and the NMS
 
 GluonCV's YOLOOutputV3 decodes with ops Caffe has no layers for (slice_like on constant grids, tile, arange) and
 ends in box_nms. The converter keeps the graph up to each output's 1x1 prediction convolution and writes the
-decoding itself from exact Caffe layers (detectors/yolo_layers.py), reading the constants from the graph
+decoding itself from exact Caffe layers (detectors/yolo/layers.py), reading the constants from the graph
 (detectors/graph_match.py); live networks are traced whole and read the same way as their exported files.
 """
 
@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError
-from ..ir.graph import Graph
-from .graph_match import HeadMismatch, HeadWalk, cut, ops_of
-from .nms import NMS, NMS_OPS, read_nms, read_outputs
-from .ssd_read import class_range
+from ...errors import ConversionError
+from ...ir.graph import Graph
+from ..graph_match import HeadMismatch, HeadWalk, class_range, cut, ops_of
+from ..nms import NMS, NMS_OPS, read_nms, read_outputs
 
 
 def is_yolo(net: Any) -> bool:

@@ -9,19 +9,24 @@ times the stride (input size / heatmap size).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .base import Detector, DetectorOptions, DetectorPlan
-from .centernet_layers import PEAKS, emit_centernet_head
-from .centernet_read import cut_centernet, finish_centernet, is_centernet
+from ...converters.context import EmitContext
+from ...ir.graph import Graph
+from ..base import Detector, DetectorOptions, DetectorPlan
+from .layers import PEAKS, centernet_aliases, emit_centernet_head
+from .read import CenterNetHead, CenterNetMatch, cut_centernet, finish_centernet, is_centernet
+
+if TYPE_CHECKING:
+    from ...verification.detectors import DetectorCheck, DetectorRun
 
 
 class CenterNetPlan(DetectorPlan):
-    def __init__(self, match: Any, graph: Any, input_shape: tuple[int, ...], classes):
+    def __init__(self, match: CenterNetMatch, graph: Graph, input_shape: tuple[int, ...], classes: list[str] | None):
         self.head = finish_centernet(match, graph, input_shape, classes)
         self.maps = (match.heatmap, match.wh, match.offset)
 
-    def emit(self, ctx: Any, input_name: str) -> list[str]:
+    def emit(self, ctx: EmitContext, input_name: str) -> list[str]:
         return emit_centernet_head(ctx, self.head, *self.maps)
 
 
@@ -33,19 +38,26 @@ class CenterNet(Detector):
     compared_at = "at the decoder's input"
     background_label = False  # heatmap channel c is class c
 
-    def matches(self, net: Any) -> bool:
+    def matches(self, net: object) -> bool:
         return is_centernet(net)
 
-    def cut(self, graph: Any) -> Any:
+    def cut(self, graph: Graph) -> CenterNetMatch:
         return cut_centernet(graph)
 
-    def plan(self, match: Any, graph: Any, input_shape: tuple[int, ...], options: DetectorOptions, classes=None):
+    def plan(
+        self,
+        match: CenterNetMatch,
+        graph: Graph,
+        input_shape: tuple[int, ...],
+        options: DetectorOptions,
+        classes: list[str] | None = None,
+    ) -> CenterNetPlan:
         return CenterNetPlan(match, graph, input_shape, classes)
 
-    def aliases(self, head: Any) -> dict[str, str]:
-        return {PEAKS: head.tensors[0]}
+    def aliases(self, head: CenterNetHead) -> dict[str, str]:
+        return centernet_aliases(head)
 
-    def summary(self, head: Any, report: Any, nms: bool) -> list[str]:
+    def summary(self, head: CenterNetHead, report: object | None, nms: bool) -> list[str]:
         h, w = head.map_size
         return [
             f"CenterNet: {head.num_classes} classes on a {h}x{w} heatmap (stride {head.stride:g}); converted up to "
@@ -54,7 +66,7 @@ class CenterNet(Detector):
             "positions (README 'CenterNet')",
         ]
 
-    def check(self, net, head, prototxt, caffemodel, x, to_bgr=True, runtime="caffe", x2=None):
-        from ..verification.detectors import check_centernet
+    def check(self, run: DetectorRun) -> DetectorCheck:
+        from .check import check_centernet
 
-        return check_centernet(net, head, prototxt, caffemodel, x, to_bgr=to_bgr, runtime=runtime, x2=x2)
+        return check_centernet(run)

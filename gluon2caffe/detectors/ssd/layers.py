@@ -1,6 +1,6 @@
 """SSD's anchors and detection step as caffe-ssd layers: PriorBox (or the anchors as a constant) + DetectionOutput.
 
-Not an op converter: GluonCV's box decoding and NMS are read from the network (detectors/ssd_read.py) and written as the
+Not an op converter: GluonCV's box decoding and NMS are read from the network (detectors/ssd/read.py) and written as the
 layers caffe-ssd defines for exactly that job.
 
 Anchors. caffe-ssd's PriorBox computes center +- size/2 over (image w, h) per cell, in the order: min-size square,
@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..caffe import caffe_pb2 as pb
-from ..converters.context import EmitContext
-from ..errors import InvalidCallError
-from .common import DETECTIONS, emit_constant_blob, emit_detection_output  # noqa: F401  (DETECTIONS: the output)
-from .ssd_read import SSDHead
+from ...caffe import caffe_pb2 as pb
+from ...converters.context import EmitContext
+from ...errors import InvalidCallError, Option
+from ..common import DETECTIONS, emit_constant_blob, emit_detection_output  # noqa: F401  (DETECTIONS: the output)
+from .read import SSDHead
 
 
 log = logging.getLogger(__name__)
@@ -148,17 +148,19 @@ def plan_anchors(head: SSDHead, requested: str) -> AnchorReport:
             deviation[integer] = float(np.abs((np.concatenate(got) - target) * scale).max())
     exact_everywhere = max(deviation.values()) <= EXACT_PX
     if requested == "priorbox" and math.isinf(deviation[True]):
+        asked, exact = Option("anchors", "priorbox"), Option("anchors", "exact")
         raise InvalidCallError(
-            "anchors='priorbox': PriorBox cannot express this network's anchors (not min square, sqrt(min*max) "
-            "square, then ratios of the min size, as in SSDAnchorGenerator); use anchors='exact'"
-        )
+            f"{asked}: PriorBox cannot express this network's anchors (not min square, sqrt(min*max) "
+            f"square, then ratios of the min size, as in SSDAnchorGenerator); use {exact}"
+        ).naming(asked, exact)
     if requested == "constant" or (requested == "exact" and not exact_everywhere):
         mode = "constant"
     else:
         mode = "priorbox"
     report = AnchorReport(mode, requested, deviation[True], deviation[False], fits)
     if mode == "priorbox" and not exact_everywhere:
-        log.warning("%s; use anchors='exact' for the network's own anchors", report.describe())
+        exact = Option("anchors", "exact")
+        log.warning("%s; use %s for the network's own anchors", report.describe(), exact, extra={"options": (exact,)})
     else:
         log.info("%s", report.describe())
     return report
@@ -211,3 +213,8 @@ def _nice(value: float) -> float:
     value = float(value)
     rounded = round(value, 4)
     return rounded if abs(rounded - value) <= 1e-5 * max(1.0, abs(value)) else value
+
+
+def ssd_aliases(head: SSDHead) -> dict[str, str]:
+    """Caffe blobs that renamed an MXNet tensor (blob -> tensor), for the layer-local check."""
+    return {LOC: head.tensors["loc_flat"]} if head.tensors.get("loc_flat") else {}

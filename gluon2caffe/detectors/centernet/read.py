@@ -4,7 +4,7 @@ sigmoid, the box-size map and the center-offset map), and the decoder's settings
 GluonCV's CenterNetDecoder picks the top-k peaks over C*H*W and gathers the sizes and offsets at them (topk,
 gather_nd, integer division of the flat indices): no Caffe layer gathers at data-dependent indices, so the
 conversion stops at the decoder's inputs, like SSD / YOLOv3 with nms=False. The heatmap's NMS before the decoder,
-keep = (maxpool3x3(h) == h) * h, is exact in Caffe and is written by detectors/centernet_layers.py.
+keep = (maxpool3x3(h) == h) * h, is exact in Caffe and is written by detectors/centernet/layers.py.
 
 The walk (graph_match.HeadWalk) starts from the graph's outputs (ids, scores, boxes):
     scores = topk(Reshape(keep * h, (0, -1)))          keep = broadcast_equal(Pooling max 3x3/1 pad 1 (h), h)
@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ir.graph import Graph
-from .graph_match import HeadMismatch, HeadWalk, cut, ops_of
+from ...ir.graph import Graph
+from ..graph_match import HeadMismatch, HeadWalk, cut, ops_of
 
 DECODER_OPS = {"topk", "gather_nd", "broadcast_equal"}
 
@@ -54,7 +54,7 @@ class CenterNetHead:
 
     def output_blobs(self) -> list[str]:
         """The converted net's outputs in `tensors` order (blob names are the tensor names unless emitted else)."""
-        from .centernet_layers import PEAKS
+        from .layers import PEAKS
 
         return self.blobs or [PEAKS, *self.tensors[1:]]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError
-from ..ir.graph import Graph
-from .graph_match import HeadMismatch, HeadWalk, add_node, cut, ops_of
-from .nms import NMS, read_nms, read_outputs
+from ...errors import ConversionError
+from ...ir.graph import Graph
+from ..graph_match import HeadMismatch, HeadWalk, add_node, class_range, cut, ops_of
+from ..nms import NMS, read_nms, read_outputs
 
 
 def is_ssd(net: Any) -> bool:
@@ -140,21 +140,6 @@ def _class_decoder(w: HeadWalk, cid: str, score: str, num_classes: int) -> tuple
     ):
         raise w.fail(softmax_in, "the softmax over classes: axis=-1, no temperature")
     return softmax_in, mask.attrs.float("scalar")
-
-
-def class_range(w: HeadWalk, tensor: str, role: str) -> np.ndarray:
-    """The values of an `_arange` (possibly reshaped) the head builds its class ids from."""
-    tensor = w.through_reshapes(tensor)
-    node = w.expect(tensor, "_arange", role)
-    start, stop = node.attrs.float("start", 0.0), node.attrs.str("stop", "None")
-    step, repeat = node.attrs.float("step", 1.0), node.attrs.int("repeat", 1)
-    if stop in ("None", ""):
-        start, end = 0.0, start
-    else:
-        end = float(stop)
-    if repeat != 1 or step == 0:
-        raise w.fail(tensor, f"{role}: _arange with step != 0 and repeat=1")
-    return np.arange(start, end, step)
 
 
 def _anchor_generators(w: HeadWalk, anchors: str) -> tuple[list[str], list[str]]:

@@ -12,9 +12,9 @@ In Caffe (every step exact: m >= h, and m - h == 0 exactly when m == h):
 
 from __future__ import annotations
 
-from ..caffe import caffe_pb2 as pb
-from ..converters.context import EmitContext
-from .centernet_read import CenterNetHead
+from ...caffe import caffe_pb2 as pb
+from ...converters.context import EmitContext
+from .read import CenterNetHead
 
 PEAKS = "centernet_heatmap"
 
@@ -37,3 +37,8 @@ def emit_centernet_head(ctx: EmitContext, head: CenterNetHead, heatmap: str, wh:
         ctx.set_shape(blob, shape)
     head.blobs = [PEAKS, ctx.blob(wh), ctx.blob(offset)]
     return [PEAKS, wh, offset]
+
+
+def centernet_aliases(head: CenterNetHead) -> dict[str, str]:
+    """Caffe blobs that renamed an MXNet tensor (blob -> tensor), for the layer-local check."""
+    return {PEAKS: head.tensors[0]}

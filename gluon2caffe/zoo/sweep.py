@@ -1,9 +1,10 @@
 """Model-zoo coverage: convert GluonCV models on live random weights, run them in the real Caffe, compare with MXNet.
 
-`check_model` is the single check behind both the `gluon2caffe zoo` command (which writes docs/model_zoo.md) and
-the parametrized zoo test, so every row of the coverage table is backed by a run of the same code in the real Caffe.
-With `extra_runtimes` the same saved files then run in each of those runtimes too (`gluon2caffe zoo --runtime mnn
---runtime ncnn`, docs/runtimes.md): one conversion per model, a RuntimeResult per runtime inside the row.
+Developer tooling (the package's own coverage tables), not API. `check_model` is the single check behind both the
+`gluon2caffe zoo` command (report.py writes docs/model_zoo.md from its rows) and the parametrized zoo test, so
+every row of the coverage table is backed by a run of the same code in the real Caffe. With `extra_runtimes` the
+same saved files then run in each of those runtimes too (`gluon2caffe zoo --runtime mnn --runtime ncnn`,
+docs/runtimes.md): one conversion per model, a RuntimeResult per runtime inside the row.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import functools
 import json
 import logging
 import os
-import platform
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import Gluon2CaffeError
-from .zoo_models import CLASSIFICATION_MODELS, OUTSIDE_MODELS, SSD_MODELS, TASKS, YOLO_MODELS, input_shape, size_text
+from .catalog import OUTSIDE_MODELS, RUNNABLE, TASK_NAMES, ZooEntry, lookup
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,7 @@ StageHook = Callable[[str, object], None]
 
 
 def check_model(
-    model: str,
-    family: str = "",
-    input_size: int | tuple[int, ...] = 224,
+    entry: ZooEntry,
     runtime: str = "caffe",
     extra_runtimes: Sequence[str] = (),
     on_stage: StageHook | None = None,
@@ -110,10 +108,10 @@ def check_model(
     MXNet's own inputs; then run the same files in each of `extra_runtimes` (each in a child process) and compare
     those end to end (`result.runtimes`)."""
     from ..api import convert
-    from .models import load_zoo_model, release_memory
+    from .loader import load_zoo_model, release_memory
 
-    shape = input_shape(input_size)
-    result = ZooResult(model, family, input_size, "error")
+    model, family, shape = entry.name, entry.family, entry.input_shape
+    result = ZooResult(model, family, entry.input_size, "error")
     start = time.perf_counter()
     net = None
     try:
@@ -452,9 +450,7 @@ class DetectorZooResult:
 
 
 def check_detector_model(
-    model: str,
-    family: str = "",
-    input_size: int = 512,
+    entry: ZooEntry,
     runtime: str = "caffe",
     extra_runtimes: Sequence[str] = (),
     on_stage: StageHook | None = None,
@@ -464,10 +460,10 @@ def check_detector_model(
     family's check of the same files in each of `extra_runtimes` (`result.runtimes`)."""
     from ..api import ConvertOptions, convert_with, save_model
     from ..detectors import DetectorOptions, detector_for
-    from .models import load_zoo_model, release_memory
+    from .loader import load_zoo_model, release_memory
 
-    shape = (1, 3, input_size, input_size)
-    result = DetectorZooResult(model, family, input_size, "error")
+    model, shape = entry.name, entry.input_shape
+    result = DetectorZooResult(model, entry.family, entry.input_size, "error")
     start = time.perf_counter()
     net = None
     try:
@@ -537,9 +533,10 @@ def _exported_twin(net, shape: tuple[int, ...], detector, prototxt: str, caffemo
 def _detector_check(detector, net, head, prototxt: str, caffemodel: str, shape: tuple[int, ...], runtime: str):
     """The family's check (verification/detectors.py) of the saved files in `runtime`, on the sweep's scenes."""
     from ..verification import synthetic_scene
+    from ..verification.detectors import DetectorRun
 
     scene, other = synthetic_scene(shape, SEED + 1), synthetic_scene(shape, SEED + 2)
-    return detector.check(net, head, prototxt, caffemodel, scene, runtime=runtime, x2=other)
+    return detector.check(DetectorRun(net, head, (prototxt, caffemodel), scene, runtime, x2=other))
 
 
 def _detector_in_runtime(detector, net, head, prototxt, caffemodel, shape, runtime: str) -> RuntimeResult:
@@ -583,57 +580,47 @@ def _detector_verdict(check) -> tuple[str, str]:
     return check.status, "" if check.status == EXACT else _detector_message(check)
 
 
-# The names before YOLOv3 shared them.
-SSDZooResult, check_ssd_model = DetectorZooResult, check_detector_model
-
-# Every model the sweep runs, task by task (zoo_models.TASKS); OUTSIDE_MODELS are listed in the table, not run.
-ALL_MODELS = [entry for _title, _kind, models in TASKS for entry in models]
-TASK_OF = {model: kind for _title, kind, models in TASKS for model, _, _ in models}
-ZOO_SIZE = len(ALL_MODELS) + len(OUTSIDE_MODELS)  # every name of gluoncv.model_zoo.get_model_list() (332)
-
-
-def is_detector(family: str) -> bool:
-    """A detector row (SSD or YOLOv3)."""
-    return family.startswith(("ssd", "yolo"))
+def is_detector_row(row: dict) -> bool:
+    """A row of a model whose check compares detections (the catalog's task says; SSD, YOLOv3)."""
+    entry = lookup(row["model"])
+    return entry is not None and entry.checks_detections
 
 
 def select_models(
     families: Iterable[str] = (), models: Iterable[str] = (), tasks: Iterable[str] = ()
-) -> list[tuple[str, str, int | tuple[int, ...]]]:
-    """The list entries of the given families, models and tasks (zoo_models.TASKS kinds); all when none is given.
+) -> list[ZooEntry]:
+    """The catalog entries of the given families, models and tasks (catalog.TASKS names); all when none is given.
     A model outside Caffe (OUTSIDE_MODELS) is refused with its reason."""
     families, models, tasks = set(families), set(models), set(tasks)
-    known = {m for m, _, _ in ALL_MODELS}
-    outside = {m: why for m, _, why in OUTSIDE_MODELS}
+    known = {e.name for e in RUNNABLE}
+    outside = {e.name: e.outside for e in OUTSIDE_MODELS}
     if models & set(outside):
         name = sorted(models & set(outside))[0]
         raise Gluon2CaffeError(f"{name} cannot be a Caffe model: {outside[name]}")
     unknown = models - known
     if unknown:
         raise Gluon2CaffeError(f"not in the zoo lists: {sorted(unknown)}")
-    known_families = {f for _, f, _ in ALL_MODELS}
+    known_families = {e.family for e in RUNNABLE}
     if families - known_families:
         raise Gluon2CaffeError(f"unknown families {sorted(families - known_families)}; known: {sorted(known_families)}")
-    known_tasks = {kind for _, kind, _ in TASKS}
+    known_tasks = set(TASK_NAMES)
     if tasks - known_tasks:
         raise Gluon2CaffeError(f"unknown tasks {sorted(tasks - known_tasks)}; known: {sorted(known_tasks)}")
     return [
         entry
-        for entry in ALL_MODELS
-        if (not families or entry[1] in families)
-        and (not models or entry[0] in models)
-        and (not tasks or TASK_OF[entry[0]] in tasks)
+        for entry in RUNNABLE
+        if (not families or entry.family in families)
+        and (not models or entry.name in models)
+        and (not tasks or entry.task.name in tasks)
     ]
 
 
-def _worker(
-    entry: tuple[str, str, int], runtime: str, extra_runtimes: tuple[str, ...] = (), journal: str | None = None
-) -> dict:
+def _worker(entry: ZooEntry, runtime: str, extra_runtimes: tuple[str, ...] = (), journal: str | None = None) -> dict:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("MXNET_SUBGRAPH_BACKEND", "NONE")  # hooks on internal outputs need the plain executor
-    check = check_detector_model if is_detector(entry[1]) else check_model
-    on_stage = _journal_writer(journal, entry[0]) if journal else None
-    return asdict(check(*entry, runtime=runtime, extra_runtimes=extra_runtimes, on_stage=on_stage))
+    check = check_detector_model if entry.checks_detections else check_model
+    on_stage = _journal_writer(journal, entry.name) if journal else None
+    return asdict(check(entry, runtime=runtime, extra_runtimes=extra_runtimes, on_stage=on_stage))
 
 
 def _journal_writer(folder: str, model: str) -> StageHook:
@@ -650,7 +637,7 @@ def _journal_writer(folder: str, model: str) -> StageHook:
 def _row(data: dict) -> ZooResult | DetectorZooResult:
     data = dict(data)
     runtimes = {name: RuntimeResult(**r) for name, r in data.pop("runtimes", {}).items()}
-    row = DetectorZooResult(**data) if is_detector(data["family"]) else ZooResult(**data)
+    row = DetectorZooResult(**data) if is_detector_row(data) else ZooResult(**data)
     row.runtimes = runtimes
     return row
 
@@ -659,10 +646,10 @@ WHY_DIED = "(the runtime aborted or ran out of memory)"
 DIED = f"the worker died {WHY_DIED}"
 
 
-def _dead_row(entry: tuple[str, str, int], journal: str | None, extra_runtimes: tuple[str, ...]):
+def _dead_row(entry: ZooEntry, journal: str | None, extra_runtimes: tuple[str, ...]):
     """The row of a model whose worker died. Where the journal says it died in an extra runtime, the row keeps
     what was checked before, that runtime gets the error and the ones after it are 'not run'."""
-    model, family, size = entry
+    model, family, size = entry.name, entry.family, entry.input_size
     path = Path(journal) / f"{model}.json" if journal else None
     saved = json.loads(path.read_text()) if path is not None and path.exists() else None
     if saved is None or saved["stage"] not in extra_runtimes:
@@ -675,7 +662,7 @@ def _dead_row(entry: tuple[str, str, int], journal: str | None, extra_runtimes: 
 
 
 def run_zoo(
-    entries: list[tuple[str, str, int]],
+    entries: list[ZooEntry],
     jobs: int = 1,
     runtime: str = "caffe",
     progress: Callable[[ZooResult], None] | None = None,
@@ -714,286 +701,14 @@ def _run_pools(entries, jobs: int, runtime: str, progress, extras: tuple[str, ..
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             except BrokenProcessPool:
-                pending = [e for e in pending if e[0] not in results]
+                pending = [e for e in pending if e.name not in results]
                 if workers == 1 or len(pending) == 1:
                     # Alone in its pool, the first unfinished model is the one that killed the worker.
                     dead = pending.pop(0)
-                    results[dead[0]] = _dead_row(dead, journal, extras)
+                    results[dead.name] = _dead_row(dead, journal, extras)
                     if progress:
-                        progress(results[dead[0]])
+                        progress(results[dead.name])
                     workers = jobs
                 else:
                     workers = 1  # rerun the next models one at a time to find the culprit
-    return [results[m] for m, _, _ in entries]
-
-
-# -- docs/model_zoo.md -------------------------------------------------------------------------------------------
-
-
-def load_results(path: Path) -> dict[str, dict]:
-    if path.exists():
-        return {row["model"]: row for row in json.loads(path.read_text())}
-    return {}
-
-
-def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
-    """Merge `results` into the JSON beside the table (so a --family run updates its rows) and return all rows."""
-    rows = load_results(path)
-    rows.update({r.model: {k: v for k, v in asdict(r).items() if k not in RUNTIME_FIELDS} for r in results})
-    order = [m for m, _, _ in ALL_MODELS]
-    merged = [rows[m] for m in order if m in rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merged, indent=1) + "\n")
-    return {row["model"]: row for row in merged}
-
-
-def headline(rows: dict[str, dict]) -> str:
-    """'N/332 GluonCV zoo models exact': every name of the zoo counts, the ones outside Caffe and not run too."""
-    exact = sum(1 for r in rows.values() if r["status"] == "exact")
-    return f"{exact}/{ZOO_SIZE} GluonCV zoo models exact end to end"
-
-
-def task_summary(rows: dict[str, dict]) -> list[str]:
-    """One row per task family: models, exact, not exact, not run yet (and the models outside Caffe)."""
-    lines = ["| task | models | exact | exact by layer | not exact | not run |", "|---|---|---|---|---|---|"]
-    for title, _kind, models in TASKS:
-        done = [rows[m] for m, _, _ in models if m in rows]
-        exact = sum(r["status"] == "exact" for r in done)
-        by_layer = sum(r["status"] == "exact by layer" for r in done)
-        cells = [title, len(models), exact, by_layer, len(done) - exact - by_layer, len(models) - len(done)]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    lines.append(f"| outside Caffe (see the last table) | {len(OUTSIDE_MODELS)} | 0 | 0 | {len(OUTSIDE_MODELS)} | 0 |")
-    exact = sum(r["status"] == "exact" for r in rows.values())
-    by_layer = sum(r["status"] == "exact by layer" for r in rows.values())
-    missing = len(ALL_MODELS) - len(rows)
-    lines.append(
-        f"| **all** | {ZOO_SIZE} | {exact} | {by_layer} | {ZOO_SIZE - exact - by_layer - missing} | {missing} |"
-    )
-    pending = [kind for _title, kind, models in TASKS if any(m not in rows for m, _, _ in models)]
-    if pending:
-        tasks = " ".join(f"--task {kind}" for kind in pending)
-        lines += ["", f"Rows not run yet (`not run` below): `gluon2caffe zoo {tasks} --jobs 2` runs those tasks."]
-    return lines
-
-
-def legacy_headline(rows: dict[str, dict]) -> str:
-    """The classification / SSD / YOLOv3 headline (before the other task families were swept)."""
-    classification = [r for r in rows.values() if TASK_OF.get(r["model"]) == "classification"]
-    exact = sum(1 for r in classification if r["status"] == "exact")
-    text = f"{exact}/{len(CLASSIFICATION_MODELS)} classification models exact end to end"
-    for models, kind in ((SSD_MODELS, "SSD"), (YOLO_MODELS, "YOLOv3")):
-        done = [rows[m] for m, _, _ in models if m in rows]
-        if done:
-            text += f"; {sum(1 for r in done if r['status'] == 'exact')}/{len(models)} {kind} detectors exact"
-    by_layer = sum(1 for r in rows.values() if r["status"] == "exact by layer")
-    if by_layer:
-        text += f" ({by_layer} more exact by layer only: see the end)"
-    return text
-
-
-def local_summary(rows: dict[str, dict]) -> str:
-    """One line on the layer-local errors over the table: how many models were checked by layer, and the spread of
-    their largest segment errors."""
-    local = sorted(r["local"] for r in rows.values() if r.get("local") is not None)
-    if not local:
-        return "No layer-local check in this table."
-    segments = sum(r["local_segments"] or 0 for r in rows.values() if r.get("local") is not None)
-    constant = sum(r.get("local_constant") or 0 for r in rows.values() if r.get("local") is not None)
-    within = sum(1 for v in local if v <= 1e-4)
-    return (
-        f"Layer-local check: {len(local)} models, {segments} segments, each run on MXNet's own inputs; the largest"
-        f" segment error of a model is {np.median(local):.2g} at the median and {local[-1]:.2g} at worst"
-        f" ({within}/{len(local)} models with every segment within the tolerance"
-        + (f"; {constant} segments constant on MXNet's inputs: not conclusive, counted" if constant else "")
-        + ")."
-    )
-
-
-def _local_cell(r: dict) -> str:
-    """The local-error column: largest segment error, the number of segments (and of constant ones)."""
-    if r.get("local") is None:
-        return ""
-    constant = f", {r['local_constant']} constant" if r.get("local_constant") else ""
-    return f"{r['local']:.2g} ({r['local_segments']}{constant})"
-
-
-def _ssd_section(rows: dict[str, dict]) -> list[str]:
-    fmt = lambda v: "" if v is None else format(v, ".2g")  # noqa: E731
-    lines = [
-        "",
-        "## SSD detectors",
-        "",
-        "`convert_ssd_model` (PriorBox or constant anchors + caffe-ssd DetectionOutput), merge_bn and to_bgr on,"
-        " live random weights with statistics taken on synthetic scenes and the heads calibrated so scores spread,"
-        " run in pycaffe on a synthetic scene (tests/test_ssd.py runs the same check). Pre-NMS columns are relative"
-        " errors against GluonCV's own decoder inputs/outputs (priors and decoded boxes: pixels / image size;"
-        " decoded = Caffe's DetectionOutput decoding of every anchor). `exact`: all within 1e-4 and the detections"
-        " equal GluonCV's as sets (label, score within 1e-4, box within 1e-4 of the image size). `export()`: the"
-        " files `net.export()` writes converted too; `same files` = byte-identical to the live conversion, and the"
-        " check then runs against those exported files in MXNet.",
-        "",
-        "| model | input | status | anchors | loc | conf | priors | decoded | detections | local error (segments) "
-        "| Caffe layers | conversion (s) | export() |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += _detector_rows(
-        rows, SSD_MODELS, lambda r: [r["anchors"]] + [fmt(r[k]) for k in ("loc", "conf", "priors", "decoded")]
-    )
-    lines += [
-        "",
-        "## YOLOv3 detectors",
-        "",
-        "`convert_yolo_model` (GluonCV's YOLOOutputV3 decoding from exact Caffe layers + caffe-ssd DetectionOutput),"
-        " same recipe as the SSD rows. Pre-NMS columns: the decoded boxes (pixels) and class scores against GluonCV's"
-        " YOLOOutputV3 outputs, relative errors. `exact`: both within 1e-4 and the detections equal GluonCV's as"
-        " sets.",
-        "",
-        "| model | input | status | boxes | scores | detections | local error (segments) | Caffe layers "
-        "| conversion (s) | export() |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += _detector_rows(rows, YOLO_MODELS, lambda r: [fmt(r["loc"]), fmt(r["conf"])])
-    return lines
-
-
-def _detector_rows(rows: dict[str, dict], models: list, middle: Callable[[dict], list[str]]) -> list[str]:
-    """Table rows: model | input | status | `middle` columns | detections | Caffe layers | conversion (s)."""
-    lines = []
-    for model, _family, size in models:
-        r = rows.get(model)
-        if r is None:
-            lines.append(f"| {model} | {size}x{size} | not run |" + "  |" * (len(middle(_EMPTY_ROW)) + 5))
-            continue
-        match = {True: "match", False: "DIFFER", None: ""}[r["detections_match"]]
-        detail = r["detections"].split(" (")[0] if r["detections"] else ""
-        seconds = "" if r["convert_seconds"] is None else format(r["convert_seconds"], ".2f")
-        cells = [
-            model,
-            f"{size}x{size}",
-            r["status"],
-            *middle(r),
-            f"{match}: {detail}",
-            _local_cell(r),
-            str(r["layers"] or ""),
-            seconds,
-            r.get("exported", "") or "not run",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-_EMPTY_ROW = {k: None for k in ("anchors", "loc", "conf", "priors", "decoded")}
-
-
-# What each dense task's rows compare (the columns are the classification table's).
-TASK_NOTES = {
-    "segmentation": "Every output (the class score map and, where the model has one, the auxiliary head's) at the"
-    " model's crop size; the getter fixes its upsampling sizes from that crop size.",
-    "pose": "The keypoint heatmaps (N, 17, 64, 48) of a 256x192 person crop.",
-    "action-2d": "TSN with one segment: the class scores of one frame (the segment consensus is a mean over the"
-    " segments). Built with the getter workarounds (tools/models.offline_getters).",
-    "action-3d": "Class scores of one clip (N, C, T, H, W); to_bgr swaps the channel axis of the 5-D input.",
-    "depth": "monodepth2: the depth decoder's disparity maps (every scale); the pose nets: the axis-angle and"
-    " translation of two frames stacked on the channels (6 channels: no to_bgr).",
-    "centernet": "Converted up to the decoder (detectors/centernet.py): outputs `centernet_heatmap` (the class"
-    " heatmap after its 3x3 max-pool NMS, keep = (maxpool3x3(h) == h) * h), and the box-size and center-offset maps,"
-    " compared with MXNet's tensors at the decoder's inputs. Where a heatmap value and its largest neighbour are"
-    " within the tolerance, float32 rounding decides the peak and either answer is accepted (the note counts"
-    " them). The top-k and gather decoding runs outside Caffe (README 'CenterNet').",
-}
-
-
-def _dense_section(title: str, kind: str, models: list, rows: dict[str, dict]) -> list[str]:
-    """One task family's table: model | family | input | status | errors | local | layers | seconds | note."""
-    fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
-    lines = ["", f"## {title}", ""]
-    if kind in TASK_NOTES:
-        lines += [TASK_NOTES[kind], ""]
-    lines += [
-        "| model | family | input | status | max abs error | relative error | local error (segments) | Caffe layers "
-        "| conversion (s) | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for model, family, size in models:
-        r = rows.get(model)
-        if r is None:
-            lines.append(f"| {model} | {family} | {size_text(size)} | not run |  |  |  |  |  |  |")
-            continue
-        lines.append(
-            f"| {model} | {family} | {size_text(size)} | {r['status']} | {fmt(r['max_abs'], '.3g')} | "
-            f"{fmt(r['relative'], '.3g')} | {_local_cell(r)} | {fmt(r['layers'], 'd')} | "
-            f"{fmt(r['convert_seconds'], '.2f')} | {r['message'].replace('|', '/')} |"
-        )
-    return lines
-
-
-def _outside_section() -> list[str]:
-    lines = [
-        "",
-        "## Outside Caffe",
-        "",
-        "These zoo models are not run: what they compute has no exact expression in Caffe's layers (or the model"
-        " cannot be traced at all). One line each (tools/zoo_models.py OUTSIDE_MODELS).",
-        "",
-        "| model | family | why not |",
-        "|---|---|---|",
-    ]
-    return lines + [f"| {model} | {family} | {why} |" for model, family, why in OUTSIDE_MODELS]
-
-
-def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
-    from ..verification import rule_text
-
-    lines = [
-        "# GluonCV model zoo coverage",
-        "",
-        f"**{headline(rows)}** in the real Caffe ({rule_text()}).",
-        "",
-        *task_summary(rows),
-        "",
-        local_summary(rows),
-        "",
-        f"Last generated by `{command}` on {platform.machine()} / Python {platform.python_version()}"
-        f" ({len(rows)}/{len(ALL_MODELS)} runnable models in this table; rows of earlier runs are kept). Each model:"
-        " live random weights (He-normal, BatchNorm statistics from its own activations, perturbed), converted with"
-        " merge_bn=True and to_bgr=True (3-channel inputs), run in pycaffe on a both-sign input (BGR), compared with"
-        " MXNet on the same input (RGB); the MXNet output must also depend on the input (a second input moves every"
-        " output by at least 100 allowances) and not be constant, or the row is `not conclusive`: no row passes"
-        " vacuously. Local error: the layer-local check (verification/local.py): every segment of Caffe layers run"
-        " on MXNet's own values of its inputs, the largest relative error over the segments (their count in"
-        " brackets); it proves each layer however ill-conditioned the net. `exact` = end to end AND every segment"
-        " within the tolerance (AND, for detectors, the same detections). The same check runs in `make test`"
-        " (tests/test_zoo.py, a representative per task in tests/test_zoo_families.py). `make zoo` runs them all.",
-        "",
-        "GluonCV 0.10.5 getter bugs the tooling works around to build models offline (tools/models.offline_getters):"
-        " the TSN getters call reset_ctx on a backbone pretrained_base=False leaves uninitialized; the"
-        " `resnet*_v1b_<dataset>` getters do not pass pretrained_base on (they would download the ImageNet"
-        " ResNet); the action getters for small datasets (*_custom, i3d_resnet50_v1_hmdb51 / _ucf101) download the"
-        " Kinetics-400 weights unless use_kinetics_pretrain=False; monodepth2's hybridized forward fails (the"
-        " encoder keeps the ResNet's unused fc, whose shape cannot be inferred) while tracing works (the imperative"
-        " call runs first). Any download attempt fails at once.",
-    ]
-    for title, kind, models in TASKS:
-        if kind == "ssd":
-            lines += _ssd_section(rows)
-        elif kind != "yolo3":  # in the SSD section's writer
-            lines += _dense_section(f"{title} models" if kind == "classification" else title, kind, models, rows)
-    others = [r for r in rows.values() if r["status"] != "exact"]
-    lines += [
-        "",
-        "## Not exact end to end",
-        "",
-        "`exact by layer`: every segment of the converted net matches MXNet within the tolerance when it is fed"
-        " MXNet's own values of its inputs (the local error column), and the detections (detectors) equal"
-        " GluonCV's, but the end-to-end output is beyond the tolerance: the random-weight network amplifies float32"
-        " rounding (the float64 numbers say by how much). Not counted as exact above. `not conclusive`: the values"
-        " agree but prove nothing (the MXNet output does not depend on the input, or is constant). `refused`: the"
-        " converter stopped with the message shown (e.g. an operator not supported yet).",
-        "",
-    ]
-    lines += [f"- {r['model']}: {r['status']}: {r['message']}" for r in others] or ["None."]
-    lines += _outside_section()
-    text = "\n".join(lines) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return text
+    return [results[e.name] for e in entries]

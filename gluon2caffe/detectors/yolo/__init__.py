@@ -1,0 +1,66 @@
+"""The YOLOv3 family: GluonCV's YOLOv3 read up to its prediction convolutions, the decoding from exact Caffe layers,
+and DetectionOutput."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...converters.context import EmitContext
+from ...ir.graph import Graph
+from ..base import Detector, DetectorOptions, DetectorPlan, head_line
+from .layers import emit_yolo_head
+from .read import YOLOHead, YOLOMatch, cut_yolo, finish_yolo, is_yolo
+
+if TYPE_CHECKING:
+    from ...verification.detectors import DetectorCheck, DetectorRun
+
+
+class YOLOPlan(DetectorPlan):
+    def __init__(
+        self,
+        match: YOLOMatch,
+        graph: Graph,
+        input_shape: tuple[int, ...],
+        options: DetectorOptions,
+        classes: list[str] | None,
+    ):
+        self.head = finish_yolo(match, graph, input_shape, classes)
+        self.nms = options.nms
+        self.predictions = list(graph.outputs)
+
+    def emit(self, ctx: EmitContext, input_name: str) -> list[str]:
+        return emit_yolo_head(ctx, self.head, self.predictions, input_name, self.nms)
+
+
+class YOLOv3(Detector):
+    kind = "YOLOv3"
+    function = "convert_yolo_model"
+    default_input_shape = (1, 3, 416, 416)
+    options = ("nms",)
+
+    def matches(self, net: object) -> bool:
+        return is_yolo(net)
+
+    def cut(self, graph: Graph) -> YOLOMatch:
+        return cut_yolo(graph)
+
+    def plan(
+        self,
+        match: YOLOMatch,
+        graph: Graph,
+        input_shape: tuple[int, ...],
+        options: DetectorOptions,
+        classes: list[str] | None = None,
+    ) -> YOLOPlan:
+        return YOLOPlan(match, graph, input_shape, options, classes)
+
+    def summary(self, head: YOLOHead, report: object | None, nms: bool) -> list[str]:
+        return [
+            head_line(self.kind, head, head.num_boxes, nms),
+            "decoding: exact Caffe layers (Sigmoid, Exp, Scale with the grid offsets and anchors, Eltwise)",
+        ]
+
+    def check(self, run: DetectorRun) -> DetectorCheck:
+        from .check import check_yolo
+
+        return check_yolo(run)
