@@ -203,21 +203,23 @@ def opencv_forward(
     for name, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, np.float32), name)
     pins = _opencv_pins(prototxt, outputs)
-    values = net.forward(pins)
+    layers = list(dict.fromkeys(layer for layer, _ in pins))
+    values = dict(zip(layers, net.forwardAndRetrieve(layers)))  # every output of each layer, in top order
     if timing is not None:
-        timing.run(lambda: net.forward(pins))
-    return {name: np.array(v) for name, v in zip(outputs, values)}
+        timing.run(lambda: net.forwardAndRetrieve(layers))
+    return {name: np.array(values[layer][index]) for name, (layer, index) in zip(outputs, pins)}
 
 
-def _opencv_pins(prototxt: str, blobs: list[str]) -> list[str]:
-    """OpenCV's forward() names layer outputs ("layer", "layer.1"), not blobs: the last layer writing each blob."""
+def _opencv_pins(prototxt: str, blobs: list[str]) -> list[tuple[str, int]]:
+    """OpenCV names layer outputs, not blobs: (the last layer writing each blob, which of its tops it is). Its
+    forward() returns a layer's first output only (a Slice's other parts need forwardAndRetrieve)."""
     from ..caffe.io import read_prototxt
 
     pins = {}
     for layer in read_prototxt(prototxt).layer:
         for index, top in enumerate(layer.top):
-            pins[top] = layer.name if index == 0 else f"{layer.name}.{index}"
-    return [pins.get(blob, blob) for blob in blobs]
+            pins[top] = (layer.name, index)
+    return [pins.get(blob, (blob, 0)) for blob in blobs]
 
 
 register_runtime(

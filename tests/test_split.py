@@ -1,0 +1,119 @@
+"""SliceChannel / split / _split_v2 -> Slice (+ Reshape); stack -> Reshape + Concat: copies, so Caffe's outputs
+equal MXNet's bit for bit, on every axis (negative too), rank, squeeze_axis and part layout."""
+
+import pytest
+from mxnet.gluon import nn
+
+from helpers import check_block, lam, seq
+
+RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]
+
+
+def _exact(checked) -> None:
+    for comparison in checked.comparisons:
+        assert comparison.max_abs == 0.0, comparison
+
+
+@pytest.mark.op("SliceChannel")
+@pytest.mark.parametrize(
+    "shape, parts, axis, squeeze",
+    [
+        ((2, 6, 5, 7), 3, 1, False),
+        ((2, 6, 5, 7), 5, 2, False),
+        ((2, 6, 5, 7), 7, -1, True),
+        ((2, 6, 5, 7), 2, -3, False),
+        ((4, 3, 5), 4, 0, False),
+        ((4, 3, 5), 3, 1, True),
+        ((2, 9), 3, -1, False),
+        ((1, 4, 3, 2, 5), 5, 4, True),
+        ((2, 4, 3, 5), 1, 1, False),
+    ],
+)
+def test_slice_channel(shape, parts, axis, squeeze):
+    """Every part is an output; the input itself is the graph input (any rank), both signs."""
+    fn = lambda F, x: F.split(x, num_outputs=parts, axis=axis, squeeze_axis=squeeze)  # noqa: E731
+    checked = check_block(lam(fn), shape)
+    _exact(checked)
+    assert len(checked.mxnet_outputs) == parts
+    if parts > 1:
+        assert "Slice" in checked.layer_types
+
+
+@pytest.mark.op("SliceChannel")
+@pytest.mark.parametrize("target", ["any", "caffe"])
+@pytest.mark.parametrize("axis, used", [(1, (1,)), (2, (0, 2)), (3, (2,)), (-1, (0,))])
+def test_slice_channel_some_parts_unused(target, axis, used):
+    """ShuffleNetV2-style: only some parts are read. Target any cuts each part that is read with a one-hot
+    Convolution (no Silence, which OpenVINO rejects); target caffe writes one Slice and silences the rest."""
+
+    def fn(F, x):
+        parts = F.split(x, num_outputs=3, axis=axis)
+        return parts[used[0]] if len(used) == 1 else parts[used[0]] + parts[used[1]]
+
+    checked = check_block(seq(nn.Conv2D(6, 3, padding=1), lam(fn)), (2, 3, 6, 9), target=target)
+    assert ("Silence" in checked.layer_types) == (target == "caffe")
+
+
+@pytest.mark.op("_split_v2")
+@pytest.mark.parametrize(
+    "shape, split, axis, squeeze",
+    [
+        ((2, 7, 5, 4), 3, 1, False),  # sections with a remainder: 3, 2, 2
+        ((2, 7, 5, 4), (2, 3), 1, False),
+        ((2, 7, 5, 4), (1,), -2, False),
+        ((2, 7, 5, 4), 4, -1, True),
+        ((5, 3), (1, 4), 0, False),
+        ((2, 3, 4), (1, 2), 1, True),
+        ((1, 2, 3, 4, 6), 4, 4, False),
+    ],
+)
+def test_split_v2(shape, split, axis, squeeze):
+    """Indices (the frontend adds the leading 0) or sections, unequal ones too (F.split_v2 refuses those; the op
+    itself, as a symbol file has it, cuts them as numpy's array_split does)."""
+    if isinstance(split, int):
+        fn = lambda F, x: F._internal._split_v2(x, indices=(), sections=split, axis=axis, squeeze_axis=squeeze)  # noqa: E731
+    else:
+        fn = lambda F, x: F.split_v2(x, split, axis=axis, squeeze_axis=squeeze)  # noqa: E731
+    checked = check_block(lam(fn), shape)
+    _exact(checked)
+    sizes = [out.shape[axis] if not squeeze else 1 for out in checked.mxnet_outputs]
+    assert sum(sizes) == shape[axis] and len(sizes) > 1
+
+
+@pytest.mark.op("stack")
+@pytest.mark.parametrize(
+    "shape, count, axis",
+    [
+        ((2, 3, 4, 5), 2, 1),
+        ((2, 3, 4, 5), 3, 0),
+        ((2, 3, 4, 5), 2, -1),
+        ((2, 3, 4, 5), 2, 2),
+        ((3, 5), 4, 1),
+        ((2, 3, 4), 1, -2),
+        ((2, 4, 3), 3, 3),
+    ],
+)
+def test_stack(shape, count, axis):
+    """Inputs computed from the one input (x, 2x-1, -x, ...), so each is alive."""
+    fn = lambda F, x: F.stack(*[x * (i + 1) - i for i in range(count)], axis=axis)  # noqa: E731
+    checked = check_block(lam(fn), shape)
+    assert checked.mxnet_outputs[0].shape[axis] == count
+
+
+@pytest.mark.op("SliceChannel", "stack")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_split_and_stack_in_runtime(runtime):
+    """A channel split (ShuffleNetV2), a split of W with squeeze, and a stack of the parts, in each runtime."""
+
+    def fn(F, x):
+        a, b = F.split(x, num_outputs=2, axis=1)
+        columns = F.split(a, num_outputs=5, axis=3, squeeze_axis=True)
+        return F.concat(F.relu(b), a, dim=1), F.stack(*columns, axis=1)
+
+    check_block(seq(nn.Conv2D(6, 3, padding=1), lam(fn)), (1, 3, 4, 5), runtime=runtime)
+
+
+@pytest.mark.op("_split_v2")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_split_v2_in_runtime(runtime):
+    check_block(lam(lambda F, x: F.split_v2(x, (2, 3), axis=2)), (1, 3, 7, 4), runtime=runtime)
