@@ -1,10 +1,14 @@
 """SliceChannel / split / _split_v2 -> Slice (+ Reshape); stack -> Reshape + Concat: copies, so Caffe's outputs
 equal MXNet's bit for bit, on every axis (negative too), rank, squeeze_axis and part layout."""
 
+import mxnet as mx
+import numpy as np
 import pytest
 from mxnet.gluon import nn
 
-from helpers import check_block, lam, seq
+from gluon2caffe import convert, load_exported
+from gluon2caffe.verification import MXNetReference, run_converted
+from helpers import check_block, lam, make_input, seq
 
 RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]
 
@@ -117,3 +121,24 @@ def test_split_and_stack_in_runtime(runtime):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_split_v2_in_runtime(runtime):
     check_block(lam(lambda F, x: F.split_v2(x, (2, 3), axis=2)), (1, 3, 7, 4), runtime=runtime)
+
+
+@pytest.mark.op("split")
+def test_split_alias_in_a_symbol_file(tmp_path):
+    """A hand-written symbol file may name the op by its alias `split` (MXNet writes SliceChannel); both inferences
+    read it."""
+    data = mx.sym.var("data")
+    parts = mx.sym.SliceChannel(data, num_outputs=3, axis=2, name="cut")
+    symbol = mx.sym.Group([parts[0], parts[2] * 2])
+    text = symbol.tojson().replace('"op": "SliceChannel"', '"op": "split"')
+    assert '"op": "split"' in text
+    (tmp_path / "m-symbol.json").write_text(text)
+    mx.nd.save(str(tmp_path / "m-0000.params"), {})
+    model = load_exported(tmp_path / "m")
+    shape = (2, 3, 6, 5)
+    result = convert(model, shape, to_bgr=False)
+    x = make_input(shape, 3)
+    got = run_converted(result.text_net, result.binary_weights, {"data": x})
+    reference = MXNetReference(model, shape, "data").run(x, result.graph.outputs)
+    for name in result.graph.outputs:
+        np.testing.assert_array_equal(got[name], reference[name])

@@ -28,17 +28,20 @@ class Patterns:
     # pad by a depthwise 1x1 Convolution, then a pad-free Pooling): ncnn's Caffe importer averages over the real
     # elements only, where Caffe divides by the window including its padding.
     average_pad: str = "pooling"
+    # Whether the runtime has Caffe's Threshold layer (y = x > t), the only step function among Caffe's layers:
+    # comparisons and logical_not need it. Caffe, MNN and ncnn run it; OpenCV and OpenVINO refuse it (measured).
+    threshold: bool = True
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
 # measurements behind each choice).
 TARGETS: dict[str, Patterns] = {
-    "any": Patterns(crop="convolution", broadcast="eltwise", average_pad="convolution"),
+    "any": Patterns(crop="convolution", broadcast="eltwise", average_pad="convolution", threshold=False),
     "caffe": Patterns(crop="slice", broadcast="scale"),
-    "opencv": Patterns(crop="slice", broadcast="scale"),
+    "opencv": Patterns(crop="slice", broadcast="scale", threshold=False),
     "ncnn": Patterns(crop="slice", broadcast="scale", average_pad="convolution"),
     "mnn": Patterns(crop="convolution", broadcast="eltwise"),
-    "openvino": Patterns(crop="convolution", broadcast="scale"),
+    "openvino": Patterns(crop="convolution", broadcast="scale", threshold=False),
 }
 
 

@@ -75,8 +75,11 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
 
 def notes() -> str:
     """The hand-written part, with the --target table generated from converters/context.py's TARGETS."""
-    table = ["| target | crop | broadcast | average_pad |", "|---|---|---|---|"]
-    table += [f"| {name} | {p.crop} | {p.broadcast} | {p.average_pad} |" for name, p in TARGETS.items()]
+    table = ["| target | crop | broadcast | average_pad | threshold |", "|---|---|---|---|---|"]
+    table += [
+        f"| {name} | {p.crop} | {p.broadcast} | {p.average_pad} | {'yes' if p.threshold else 'no'} |"
+        for name, p in TARGETS.items()
+    ]
     return NOTES.read_text().replace(TARGETS_MARK, "\n".join(table))
 
 
