@@ -9,7 +9,7 @@ from mxnet.gluon import nn
 from conftest import runtime_or_skip
 from gluon2caffe import ConversionError, convert
 from gluon2caffe.verification import mxnet_forward, run_converted
-from helpers import check_block, lam, make_input, seq
+from helpers import Lambda, check_block, lam, make_input, seq
 
 THRESHOLD_RUNTIMES = [("caffe", "caffe"), ("mnn", "mnn"), ("ncnn", "ncnn"), ("caffe", "ncnn"), ("mnn", "caffe")]
 
@@ -134,3 +134,35 @@ def test_maximum_minimum_with_a_scalar(op, scalar):
 def test_maximum_minimum_with_a_scalar_in_runtime(runtime):
     fn = lambda F, x: (F.maximum(x, 0.5), F.maximum(x, -1e6), F.minimum(x, 1))  # noqa: E731
     check_exact(lam(fn), (1, 3, 5, 7), "any", runtime)
+
+
+@pytest.mark.op("where")
+@pytest.mark.parametrize(
+    "fn, thresholds",
+    [
+        (lambda F, x: F.where(x > 0.5, x, -x), 1),  # a comparison's 0/1 is the mask itself
+        (lambda F, x: F.where(F.slice_axis(x, axis=1, begin=0, end=3) * 2 - 1, x * 3, x), 2),  # any condition
+        (lambda F, x: F.where(x <= 0, F.zeros_like(x), x), 1),
+        (lambda F, x: F.where(F.reshape(F.slice_axis(F.flatten(x), axis=1, begin=0, end=1), (-1,)), x, -x), 2),
+    ],
+)
+def test_where(fn, thresholds):
+    """x where the condition is not 0, else y: exact (1 x value + 0 x the other), ties and zeros in the condition."""
+    block = lam(fn)
+    check_exact(block, (3, 3, 5, 7))
+    types = [layer.type for layer in convert(block, (3, 3, 5, 7), target="caffe").text_net.layer]
+    assert types.count("Threshold") == thresholds
+
+
+@pytest.mark.op("where")
+def test_where_with_a_constant_branch():
+    c = np.random.RandomState(0).normal(size=(1, 3, 1, 1)).astype(np.float32)
+    block = Lambda(lambda F, x, c: F.where(x > 0, x, F.broadcast_like(c, x)), c=c)
+    block.initialize()
+    check_exact(block, (2, 3, 5, 7))
+
+
+@pytest.mark.op("where")
+@pytest.mark.parametrize("runtime, target", THRESHOLD_RUNTIMES)
+def test_where_in_runtime(runtime, target):
+    check_exact(lam(lambda F, x: F.where(x * 2 - 1, x, -x)), (1, 3, 5, 7), target=target, runtime=runtime)

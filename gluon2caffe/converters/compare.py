@@ -79,7 +79,7 @@ def _lesser(ctx: EmitContext, base: str, x: str, s: float, top: str | None = Non
     return _threshold(ctx, name or top, negated, -s, top)
 
 
-def _either(ctx: EmitContext, base: str, x: str, s: float, top: str | None = None, name: str | None = None) -> str:
+def either(ctx: EmitContext, base: str, x: str, s: float, top: str | None = None, name: str | None = None) -> str:
     """[x != s] = [x > s] + [x < s]."""
     top = top or ctx.unique(f"{base}_ne")
     layer = ctx.layer(name or top, "Eltwise", [_greater(ctx, base, x, s), _lesser(ctx, base, x, s)], [top])
@@ -99,9 +99,9 @@ def convert_comparison(node: Node, ctx: EmitContext) -> None:
     elif node.op == "_lesser_scalar":
         _lesser(ctx, name, x, s, out, name)
     elif node.op == "_not_equal_scalar":
-        _either(ctx, name, x, s, out, name)
+        either(ctx, name, x, s, out, name)
     else:  # 1 - the opposite comparison
-        opposite = {"_greater_equal_scalar": _lesser, "_lesser_equal_scalar": _greater, "_equal_scalar": _either}
+        opposite = {"_greater_equal_scalar": _lesser, "_lesser_equal_scalar": _greater, "_equal_scalar": either}
         _power(ctx, name, opposite[node.op](ctx, name, x, s), out, scale=-1.0, shift=1.0)
 
 
@@ -114,7 +114,7 @@ def convert_logical_not(node: Node, ctx: EmitContext) -> None:
         _power(ctx, node.name, x, out, scale=-1.0, shift=1.0)
         return
     require_threshold(node, ctx)
-    _power(ctx, node.name, _either(ctx, node.name, x, 0.0), out, scale=-1.0, shift=1.0)
+    _power(ctx, node.name, either(ctx, node.name, x, 0.0), out, scale=-1.0, shift=1.0)
 
 
 @register("_maximum_scalar", "_minimum_scalar", caffe="Power (constant) + Eltwise MAX (+ Power)")
