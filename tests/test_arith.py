@@ -162,3 +162,27 @@ def test_div_alias_in_a_symbol_file(tmp_path):
     got = run_converted(result.text_net, result.binary_weights, {"data": x})["quotient"]
     comparison = compare(got, MXNetReference(model, shape, "data").run(x, ["quotient"])["quotient"])
     assert comparison.ok and comparison.relative < 1e-6, comparison
+
+
+@pytest.mark.op("broadcast_div", "broadcast_maximum", "broadcast_minimum")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_constants_of_every_layout_in_runtime(runtime):
+    """A constant per channel is a Scale blob; one spanning H and W (or every axis) a constant blob (an InnerProduct's
+    bias) expanded and multiplied: MNN and ncnn apply a Scale blob per channel only and OpenVINO refuses another."""
+    rng = np.random.RandomState(5)
+    consts = {
+        name: (rng.uniform(0.5, 2.0, shape) * np.where(rng.rand(*shape) > 0.5, 1, -1)).astype(np.float32)
+        for name, shape in (("c", (1, 4, 1, 1)), ("hw", (1, 1, 5, 6)), ("all", (1, 4, 5, 6)), ("one", (1,)))
+    }
+
+    def fn(F, x, c, hw, all, one):
+        return (
+            F.broadcast_div(x, hw),
+            F.broadcast_div(all, x * x + 0.5),
+            F.broadcast_div(one, x * x + 0.5),
+            F.broadcast_div(x, c),
+            F.broadcast_maximum(x, all),
+            F.broadcast_minimum(hw, x),
+        )
+
+    check_block(seq(nn.Conv2D(4, 3, padding=1), Lambda(fn, **consts)), (1, 3, 5, 6), runtime=runtime)
