@@ -58,6 +58,19 @@ def test_slice_channel_some_parts_unused(target, axis, used):
     assert ("Silence" in checked.layer_types) == (target == "caffe")
 
 
+@pytest.mark.op("SliceChannel")
+@pytest.mark.parametrize(
+    "shape, axis, squeeze",
+    [((2, 6, 9), 1, False), ((2, 3, 9), -1, False), ((3, 3, 5), 0, False), ((2, 3, 4, 3, 3), 3, True)],
+)
+def test_slice_channel_some_parts_unused_on_other_ranks(shape, axis, squeeze):
+    """Target any picks each part that is read from a 4-D view, whatever the rank or axis: no Silence."""
+    fn = lambda F, x: F.split(x, num_outputs=3, axis=axis, squeeze_axis=squeeze)[1]  # noqa: E731
+    checked = check_block(lam(fn), shape, init=False)
+    assert "Silence" not in checked.layer_types and "Slice" not in checked.layer_types
+    _exact(checked)
+
+
 @pytest.mark.op("_split_v2")
 @pytest.mark.parametrize(
     "shape, split, axis, squeeze",

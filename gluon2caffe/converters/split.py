@@ -10,7 +10,7 @@ from ..ir.graph import Node
 from ._common import positive_axis
 from .context import EmitContext
 from .registry import register
-from .shape import emit_crop
+from .gather import gather
 
 
 @register("SliceChannel", "split", caffe="Slice (+ Reshape)")
@@ -66,7 +66,7 @@ def emit_parts(node: Node, ctx: EmitContext, axis: int, starts: list[int], squee
     last to the end), squeezed (a Reshape without `axis`) if asked.
 
     One Slice writes every part; where some part is read by nothing and the target avoids Silence (its crop pattern
-    is 'convolution'), each part that is read is cut on its own (emit_crop: a one-hot Convolution on NCHW)."""
+    is 'convolution'), each part that is read is picked on its own (gather: a one-hot Convolution on a 4-D view)."""
     x = node.inputs[0]
     shape = ctx.shape(x)
     ends = starts[1:] + [shape[axis]]
@@ -85,18 +85,15 @@ def emit_parts(node: Node, ctx: EmitContext, axis: int, starts: list[int], squee
         layer.slice_param.slice_point.extend(starts[1:])
         for part, b, e in zip(parts, starts, ends):
             ctx.set_shape(part, tuple(e - b if i == axis else d for i, d in enumerate(shape)))
-    else:
-        parts = []
+    else:  # each part that is read, picked as a one-hot Convolution on a view (gather), squeezed by its Reshape
+        first = read.index(True) if any(read) else -1
         for i, (t, b, e) in enumerate(zip(outputs, starts, ends)):
-            if not read[i]:
-                parts.append(None)
-                continue
-            part = ctx.unique(f"{node.name}_part{i}") if squeeze else t
-            first = i == read.index(True) and not squeeze  # the layer writing the node's output carries its name
-            emit_crop(ctx, node.name if first else ctx.unique(f"{node.name}_cut{i}"), x, [(axis, b, e)], part)
-            parts.append(part)
+            if read[i]:
+                name = node.name if i == first else ctx.unique(f"{node.name}_part{i}")
+                gather(ctx, name, x, axis, list(range(b, e)), t)
+        return
     for i, (t, part) in enumerate(zip(outputs, parts)):
-        if t is None or part is None:
+        if t is None:
             continue
         if not squeeze:
             if part != t:
