@@ -76,14 +76,25 @@ def mxnet_infer(op: str, attrs: dict, inputs: list) -> tuple[list, dict] | None:
     return [tuple(s) for s in outs], {k: tuple(v) for k, v in shapes.items()}
 
 
-def refused_later(op: str, inputs: list, outs: list, ins: dict) -> bool:
+def refused_later(op: str, inputs: list, outs: list, ins: dict, attrs: dict | None = None) -> bool:
     """Where our inference is stricter than MXNet's shape function, and why that changes no conversion: a parameter
     whose given shape is not the one MXNet infers (infer_shape ignores given auxiliary states; attach_shapes refuses
     the file), a Reshape that changes the element count (MXNet's size check is compiled out; forward fails), a
     `where` whose condition has x's rank but not its shape (MXNet's shape function reports it unresolved, yet every
-    shape is known)."""
+    shape is known), a `stack` of inputs of different shapes (MXNet's shape function reads the first; its forward
+    fails), a `_split_v2` with an empty part (MXNet's is a zero-size output past the first, which this one-output
+    check does not see; no Caffe blob is empty)."""
     if any(shape is not None and ins.get(name) != shape for name, shape in inputs):
         return True
+    if op == "stack":
+        return len({shape for _, shape in inputs}) > 1
+    if op == "_split_v2":
+        x = inputs[0][1]
+        size = x[int(attrs["axis"]) % len(x)]
+        sections = int(attrs.get("sections", 0))
+        starts = [i * (size // sections) + min(i, size % sections) for i in range(sections)] if sections > 0 else []
+        starts = starts or [int(v) for v in attrs["indices"].strip("()").split(",") if v.strip()]
+        return any(e <= b for b, e in zip(starts, starts[1:] + [size]))
     if op == "where":
         cond, x = inputs[0][1], inputs[1][1]
         return len(cond) == len(x) and cond != x
@@ -104,7 +115,7 @@ def check_same(op: str, attrs: dict, inputs: list) -> None:
     """Both inferences agree: the same shapes, or both refuse (ours with a ConversionError naming the node)."""
     note(f"{op} {attrs} {inputs}")
     expected = mxnet_infer(op, attrs, inputs)
-    if expected is not None and refused_later(op, inputs, *expected):
+    if expected is not None and refused_later(op, inputs, *expected, attrs=attrs):
         expected = None
     if expected is None:
         with pytest.raises(ConversionError) as error:
@@ -151,17 +162,29 @@ FAMILY_OPS = {
         "identity",
         "Dropout",
         "_greater_scalar",
+        "_lesser_scalar",
+        "_greater_equal_scalar",
+        "_lesser_equal_scalar",
+        "_equal_scalar",
+        "_not_equal_scalar",
+        "_maximum_scalar",
+        "_minimum_scalar",
+        "logical_not",
         *own_shapes.elemwise.SCALAR_OPS,
     ],
     "normalization": ["softmax", "L2Normalization", "LeakyReLU", "BatchNorm"],
     "binary": ["elemwise_add", "elemwise_sub", "elemwise_mul", "add_n", "broadcast_add", "broadcast_sub"]
-    + ["broadcast_mul", "broadcast_like", "where"],
+    + ["broadcast_mul", "broadcast_like", "where", "elemwise_div", "_div", "_maximum", "_minimum"]
+    + ["broadcast_div", "broadcast_maximum", "broadcast_minimum"],
     "convolution": ["Convolution", "Deconvolution"],
     "pooling": ["Pooling"],
     "dense": ["FullyConnected"],
     "reshape": ["Reshape"],
-    "layout": ["Flatten", "expand_dims", "squeeze", "transpose", "SwapAxis", "repeat", "tile"],
-    "join": ["Concat", "SliceChannel", "slice_like", "Pad"],
+    "layout": ["Flatten", "expand_dims", "squeeze", "transpose", "SwapAxis", "repeat", "tile", "reverse"]
+    + ["broadcast_to", "broadcast_axis"],
+    "join": ["Concat", "SliceChannel", "split", "_split_v2", "stack", "slice_like", "Pad"],
+    "gather": ["take", "Embedding", "dot"],
+    "constant": ["_zeros", "_ones", "_full"],
     "slice": ["slice", "slice_axis"],
     "reduce": ["sum", "mean"],
     "resample": ["UpSampling", "_contrib_BilinearResize2D", "_contrib_AdaptiveAvgPooling2D"],
@@ -321,6 +344,18 @@ def layout_cases(draw) -> tuple:
         if draw(st.integers(0, 3)):
             attrs["axis"] = draw(st.integers(-n, n - 1))
         return case(op, attrs, [x])
+    if op == "reverse":
+        return case(op, {"axis": tup(draw(st.lists(st.integers(-n, n), min_size=1, max_size=3)))}, [x])
+    if op == "broadcast_to":
+        target = [draw(st.sampled_from([0, d, 3, d * 2])) if d == 1 else draw(st.sampled_from([0, d, d, 2])) for d in x]
+        if draw(st.integers(0, 5)) == 0:
+            target = target[1:]
+        return case(op, {"shape": tup(target)}, [x])
+    if op == "broadcast_axis":
+        ones = [i for i, d in enumerate(x) if d == 1] or [draw(st.integers(-n, n - 1))]
+        axes = draw(st.lists(st.sampled_from(ones), min_size=1, max_size=2))
+        sizes = [draw(st.integers(1, 4)) for _ in axes]
+        return case(op, {"axis": tup(axes), "size": tup(sizes)}, [x])
     return case(op, {"reps": tup(draw(st.lists(st.integers(1, 3), min_size=1, max_size=5)))}, [x])
 
 
@@ -339,11 +374,23 @@ def join_cases(draw) -> tuple:
                 y[(dim + 1) % n] += 1
             others.append(tuple(y))
         return case(op, {"dim": dim, "num_args": 1 + len(others)}, [x] + others)
-    if op == "SliceChannel":
+    if op in ("SliceChannel", "split"):
         attrs = {"num_outputs": draw(st.integers(1, 3)), "axis": draw(st.integers(-n, n - 1))}
         if draw(st.booleans()):
             attrs["squeeze_axis"] = True
         return case(op, attrs, [x])
+    if op == "_split_v2":
+        attrs = {"axis": draw(st.integers(-n, n - 1)), "squeeze_axis": draw(st.integers(0, 3)) == 0}
+        if draw(st.booleans()):
+            attrs.update(sections=draw(st.integers(1, 4)), indices="()")
+        else:
+            cuts = sorted(draw(st.lists(st.integers(0, 6), min_size=0, max_size=3)))  # no indices: MXNet crashes
+            attrs["indices"] = tup(([] if cuts and draw(st.integers(0, 5)) == 0 else [0]) + cuts)
+        return case(op, attrs, [x])
+    if op == "stack":
+        count = draw(st.integers(1, 3))
+        others = [x if draw(st.integers(0, 5)) else draw(dims(2, 5)) for _ in range(count - 1)]
+        return case(op, {"axis": draw(st.integers(-n - 2, n + 1)), "num_args": count}, [x] + others)
     if op == "slice_like":
         like = tuple(max(1, d - draw(st.integers(0, 2))) for d in x)
         if draw(st.integers(0, 5)) == 0:
@@ -359,6 +406,35 @@ def join_cases(draw) -> tuple:
         width[draw(st.integers(0, 3))] = 1
     mode = draw(st.sampled_from(["constant", "edge", "reflect"]))
     return case("Pad", {"mode": mode, "pad_width": tup(width)}, [x])
+
+
+@st.composite
+def gather_cases(draw) -> tuple:
+    op = draw(st.sampled_from(FAMILY_OPS["gather"]))
+    x = draw(dims(1, 4))
+    n = len(x)
+    if op == "take":
+        attrs = {"axis": draw(st.integers(-n - 1, n)), "mode": draw(st.sampled_from(["clip", "wrap", "raise"]))}
+        return case(op, attrs, [x, draw(dims(1, 3))])
+    if op == "Embedding":
+        rows, width = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+        weight = draw(st.sampled_from([None, (rows, width), (rows + 1, width)]))
+        return case(op, {"input_dim": rows, "output_dim": width}, [x], [weight])
+    k = x[-1]
+    rhs = draw(st.sampled_from([(k,), (k, 3), (k, 2, 3), (3, k), (2, 3, k), (k + 1, 2)]))
+    attrs = {"transpose_a": draw(st.integers(0, 4)) == 0, "transpose_b": draw(st.booleans())}
+    return case(op, attrs, [x, rhs])
+
+
+@st.composite
+def constant_cases(draw) -> tuple:
+    op = draw(st.sampled_from(FAMILY_OPS["constant"]))
+    attrs = {
+        "shape": tup(draw(st.lists(st.integers(0 if draw(st.integers(0, 5)) == 0 else 1, 4), min_size=0, max_size=4)))
+    }
+    if op == "_full":
+        attrs["value"] = draw(st.sampled_from([0.5, -2.0]))
+    return case(op, attrs, [])
 
 
 @st.composite
@@ -451,6 +527,8 @@ GENERATORS = {
     "reshape": reshape_cases(),
     "layout": layout_cases(),
     "join": join_cases(),
+    "gather": gather_cases(),
+    "constant": constant_cases(),
     "slice": slice_cases(),
     "reduce": reduce_cases(),
     "resample": resample_cases(),

@@ -2,12 +2,17 @@
 
 from . import (  # noqa: F401  (imported for their registrations)
     activation,
+    arith,
     batchnorm,
     clip,
+    compare,
+    constant,
     conv,
     deconv,
     dense,
     elemwise,
+    gather,
+    matmul,
     normalize,
     pad,
     pooling,
@@ -16,6 +21,8 @@ from . import (  # noqa: F401  (imported for their registrations)
     scalar,
     shape,
     softmax,
+    split,
+    tile,
 )
 from .registry import REGISTRY, support_table
 

@@ -70,6 +70,11 @@ class Patterns:
     # Caffe layer types the target's runtime cannot load and no other form replaces: a net that needs one is refused
     # for the target, naming the node.
     missing_layers: frozenset[str] = frozenset()
+    # Whether the runtime has Caffe's Threshold layer (y = x > t), the only step function among Caffe's layers:
+    # comparisons and logical_not need it. Caffe, MNN and ncnn run it; OpenCV and OpenVINO refuse it (measured). A
+    # comparison node is refused by name where it is False (converters/compare.py); `any` is False because OpenCV's
+    # and OpenVINO's loads fail on it (CenterNet's own Threshold is the one layer written regardless).
+    threshold: bool = True
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
@@ -86,6 +91,7 @@ TARGETS: dict[str, Patterns] = {
         pooled_map="reshape",
         dense_axis="convolution",
         output_copy="reshape",
+        threshold=False,
     ),
     "caffe": Patterns(crop="slice", broadcast="scale"),
     # OpenCV 4.11's Caffe importer: no Threshold layer (CenterNet's peak test), no Tile ("repeats ... missing").
@@ -96,6 +102,7 @@ TARGETS: dict[str, Patterns] = {
         depthwise_pad="separate",
         dense_axis="convolution",
         missing_layers=frozenset({"Threshold", "Tile"}),
+        threshold=False,
     ),
     "ncnn": Patterns(
         constant="eltwise",
@@ -132,6 +139,7 @@ TARGETS: dict[str, Patterns] = {
         output_copy="reshape",
         max_rank=4,
         missing_layers=frozenset({"BNLL", "Exp", "AbsVal", "Split", "Silence"}),
+        threshold=False,
     ),
 }
 

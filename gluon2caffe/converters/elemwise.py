@@ -34,11 +34,11 @@ def convert_add_n(node: Node, ctx: EmitContext) -> None:
     layer.eltwise_param.operation = layer.eltwise_param.SUM
 
 
-@register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Deconvolution or Tile)")
+@register(*_KIND, caffe="Eltwise / Scale / Bias / Power (+ Deconvolution or Concat)")
 def convert_binary(node: Node, ctx: EmitContext) -> None:
     """Sum/difference/product -> Eltwise (a broadcast operand expanded first), two-bottom Scale/Bias, or Power.
 
-    Equal shapes -> Eltwise; a broadcast tensor -> expanded (all-ones Deconvolutions; Tile on the batch) + Eltwise,
+    Equal shapes -> Eltwise; a broadcast tensor -> expanded (all-ones Deconvolutions; copies on the batch) + Eltwise,
     or for a trailing run with target pattern 'scale' a two-bottom Scale/Bias; a constant -> Scale/Bias/Power."""
     kind = _KIND[node.op]
     a, b = node.inputs
@@ -132,8 +132,8 @@ def expand_axes(
     """`blob` (size 1 where it differs from `out_shape`) repeated to `out_shape`, exactly. On a 4-D blob, H and W
     are expanded by a depthwise Deconvolution with an all-ones 1-D kernel (value x 1, every runtime has it; MNN has
     no Tile), and on a longer blob whose last two axes grow, the same on it reshaped to 4-D; any other axis but the
-    batch the same on a 4-D view, the batch by Tile. The result is written to `top` by a layer called `name` when given
-    (a node's output), else to a new blob."""
+    batch the same on a 4-D view, the batch by a Concat of copies. The result is written to `top` by a layer called
+    `name` when given (a node's output), else to a new blob."""
     shape = list(ctx.shape(blob))
     expanded = [axis for axis, size in enumerate(out_shape) if shape[axis] != size]
     if len(shape) > 4 and expanded and min(expanded) >= len(shape) - 2:
@@ -160,7 +160,7 @@ def expand_axes(
         elif axis > 0:
             # The axis as the unit height of a 4-D view (batch, the axes before it, 1, the axes after it): the same
             # all-ones Deconvolution repeats it, and a Reshape gives the blob its own shape back. Tile would do it in
-            # one layer, but OpenCV, MNN and ncnn do not run Caffe's Tile.
+            # one layer, but OpenCV and MNN refuse Caffe's Tile and ncnn computes something else with it.
             lead, rest = int(np.prod(shape[1:axis])), int(np.prod(shape[axis + 1 :]))
             view, repeated = ctx.unique(f"{base}_view{axis}"), ctx.unique(f"{base}_repeat{axis}")
             ctx.layer(view, "Reshape", [current], [view]).reshape_param.shape.dim.extend([0, lead, 1, rest])
@@ -168,9 +168,8 @@ def expand_axes(
             _repeat_by_deconvolution(ctx, repeated, view, lead, (size, 1), repeated)
             grown_dims = [0, *shape[1:axis], size, *shape[axis + 1 :]]
             ctx.layer(layer_name, "Reshape", [repeated], [grown]).reshape_param.shape.dim.extend(grown_dims)
-        else:  # the batch: only Tile repeats it
-            layer = ctx.layer(layer_name, "Tile", [current], [grown])
-            layer.tile_param.axis, layer.tile_param.tiles = axis, size
+        else:  # the batch: copies concatenated (Caffe's Tile runs in Caffe only; ncnn has no batch axis at all)
+            ctx.layer(layer_name, "Concat", [current] * size, [grown]).concat_param.axis = 0
         shape[axis] = size
         ctx.set_shape(grown, tuple(shape))
         current = grown
@@ -255,7 +254,7 @@ def combine_with_constant(ctx: EmitContext, name: str, kind: str, x: str, value:
     _eltwise(ctx, name, kind, x, constant, out)
 
 
-@register("broadcast_like", caffe="Deconvolution (all-ones) (+ Reshape) or Tile (batch)")
+@register("broadcast_like", caffe="Deconvolution (all-ones) (+ Reshape) or Concat (batch)")
 def convert_broadcast_like(node: Node, ctx: EmitContext) -> None:
     """broadcast_like (lhs_axes/rhs_axes) -> lhs repeated to the output's shape by all-ones Deconvolutions (exact).
 

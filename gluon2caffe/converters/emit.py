@@ -14,7 +14,7 @@ from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
 from .context import EmitContext, EmitOptions
 from .rank import check_rank, lower_rank, reshape_pooled_maps
-from .registry import REGISTRY
+from .registry import OUTSIDE_CAFFE, REGISTRY
 
 __all__ = ["CaffeModel", "EmitContext", "EmitOptions", "build_nets", "check_supported", "emit_layers"]
 
@@ -31,7 +31,7 @@ def check_supported(graph: Graph) -> None:
         if node.op not in REGISTRY and node.name not in evaluated:
             unsupported.setdefault(node.op, []).append(node.name)
     if unsupported:
-        raise UnsupportedOperatorError(unsupported)
+        raise UnsupportedOperatorError(unsupported, OUTSIDE_CAFFE)
     check_parameter_inputs(graph, computed=True)
 
 
