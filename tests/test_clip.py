@@ -45,7 +45,17 @@ def test_relu_mode_is_lossy_opt_in_and_warns(caplog):
 @pytest.mark.op("clip")
 @pytest.mark.parametrize(
     "lo, hi",
-    [(-1.0, 2.5), (0.5, 3.0), (-6.0, 0.0), (0.0, 1.0), (0.0, 6.0), (-0.1, 0.2), (-3.0, -1.0), (1.5, 1.5), (0.3, 0.3001)],
+    [
+        (-1.0, 2.5),
+        (0.5, 3.0),
+        (-6.0, 0.0),
+        (0.0, 1.0),
+        (0.0, 6.0),
+        (-0.1, 0.2),
+        (-3.0, -1.0),
+        (1.5, 1.5),
+        (0.3, 0.3001),
+    ],
 )
 def test_other_clip_ranges_are_bit_exact(lo, hi):
     """Negative bounds, a_min > 0, both bounds negative, equal bounds, bounds one float apart: min(max(x, lo), hi)

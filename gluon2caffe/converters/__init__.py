@@ -8,6 +8,9 @@ from . import (  # noqa: F401  (imported for their registrations)
     deconv,
     dense,
     elemwise,
+    extrema,
+    layernorm,
+    lrn,
     normalize,
     pad,
     pooling,
@@ -16,6 +19,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     scalar,
     shape,
     softmax,
+    unary,
 )
 from .registry import REGISTRY, support_table
 

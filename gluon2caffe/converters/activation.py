@@ -16,7 +16,7 @@ def _unary(node: Node, ctx: EmitContext, caffe_type: str) -> None:
     ctx.layer(node.name, caffe_type, [node.inputs[0]], [node.outputs[0]])
 
 
-@register("Activation", caffe="ReLU / Sigmoid / TanH / BNLL; softsign: AbsVal, Power, Eltwise")
+@register("Activation", caffe="ReLU / Sigmoid / TanH / BNLL; softsign: Power, Eltwise")
 def convert_activation(node: Node, ctx: EmitContext) -> None:
     """Activation relu/sigmoid/tanh/softrelu/softsign -> ReLU/Sigmoid/TanH/BNLL (softplus)/softsign's layers."""
     act = node.attrs.str("act_type")

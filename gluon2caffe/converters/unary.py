@@ -11,10 +11,19 @@ from .context import EmitContext
 from .registry import register
 
 
-@register("abs", caffe="AbsVal")
+@register("abs", caffe="Power + Eltwise MAX")
 def convert_abs(node: Node, ctx: EmitContext) -> None:
-    """abs -> AbsVal (fabs: bit for bit)."""
-    ctx.layer(node.name, "AbsVal", [node.inputs[0]], [node.outputs[0]])
+    """abs -> max(x, -x) (Power scale -1, Eltwise MAX): bit for bit, and OpenVINO loads it (not AbsVal)."""
+    emit_abs(ctx, node.name, node.inputs[0], node.outputs[0])
+
+
+def emit_abs(ctx: EmitContext, name: str, x: str, out: str) -> None:
+    """|x| = max(x, -x) into `out` by a layer called `name`: AbsVal computes the same, but OpenVINO's Model
+    Optimizer refuses AbsVal layers."""
+    negated = ctx.unique(f"{name}_negated")
+    ctx.layer(negated, "Power", [x], [negated]).power_param.scale = -1.0
+    ctx.layer(name, "Eltwise", [x, negated], [out]).eltwise_param.operation = 2  # MAX
+    ctx.set_shape(out, ctx.shape(x))
 
 
 @register("exp", caffe="Exp")
@@ -80,16 +89,16 @@ def convert_hard_sigmoid(node: Node, ctx: EmitContext) -> None:
     emit_clip(ctx, node.name, linear, out, 0.0, 1.0)
 
 
-@register("softsign", caffe="AbsVal, Power, Eltwise PROD")
+@register("softsign", caffe="Power, Eltwise MAX, Power, Eltwise PROD")
 def convert_softsign(node: Node, ctx: EmitContext) -> None:
-    """softsign -> x * (1 + |x|)^-1: AbsVal, Power (shift 1, power -1), Eltwise PROD (within 2 ulp)."""
+    """softsign -> x * (1 + abs(x))^-1: abs as max(x, -x), Power (shift 1, power -1), Eltwise PROD (within an ulp)."""
     emit_softsign(ctx, node.name, node.inputs[0], node.outputs[0])
 
 
 def emit_softsign(ctx: EmitContext, name: str, x: str, out: str) -> None:
     """x / (1 + |x|) in layers every runtime has; the product is named `name` and writes `out`."""
     magnitude = ctx.unique(f"{name}_abs")
-    ctx.layer(magnitude, "AbsVal", [x], [magnitude])
+    emit_abs(ctx, magnitude, x, magnitude)
     inverse = ctx.unique(f"{name}_inverse")
     p = ctx.layer(inverse, "Power", [magnitude], [inverse]).power_param
     p.power, p.shift = -1.0, 1.0

@@ -248,9 +248,15 @@ def internal_tensor_names(symbol: Any, source_names: list[str]) -> list[str]:
         match = _OUTPUT_SUFFIX.match(outputs[i]) if i < len(outputs) else None
         if match is None:
             raise Gluon2CaffeError(f"MXNet's internal outputs do not follow the graph order at {node_name!r}")
-        if match.group("index") == "":  # a single visible output
+        if match.group("index") == "":  # one visible output, or `X_output` then named ones (LayerNorm's X_mean, X_std)
             names.append(tensor_name(node_name, 0))
-            i += 1
+            i, index = i + 1, 1
+            prefix = match.group("node") + "_"
+            while i < len(outputs) and outputs[i] not in variables and outputs[i].startswith(prefix):
+                if _OUTPUT_SUFFIX.match(outputs[i]) is not None:  # the next node's output
+                    break
+                names.append(tensor_name(node_name, index))
+                i, index = i + 1, index + 1
             continue
         index = 0
         while i < len(outputs):  # _output0, _output1, ... of this node
