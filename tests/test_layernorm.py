@@ -3,7 +3,7 @@ Caffe (eps inside the square root, as MXNet has it; Caffe's MVN puts it outside)
 
 import numpy as np
 import pytest
-from mxnet.gluon import nn
+from mxnet.gluon import HybridBlock, nn
 
 from gluon2caffe import ConversionError, convert
 from helpers import Lambda, check_block, seq
@@ -94,3 +94,16 @@ def test_norms_in_runtimes(runtime):
         affine("GroupNorm", 2, num_groups=2),
     ):
         check_block(block, (1, 4, 5, 7), init=False, runtime=runtime, scale=3.0)
+
+
+def test_gamma_computed_from_an_input_is_refused_naming_the_node():
+    """gamma and beta are the Scale's blobs: they must be parameters (or computed from parameters alone)."""
+
+    class GammaFromInput(HybridBlock):
+        def hybrid_forward(self, F, x, g):
+            return F.LayerNorm(x, F.sum(g, axis=0), F.sum(g, axis=0))
+
+    block = GammaFromInput()
+    block.initialize()
+    with pytest.raises(ConversionError, match="op LayerNorm: .*gamma .* is computed from the graph input 'data1'"):
+        convert(block, [(2, 3, 5), (2, 5)])

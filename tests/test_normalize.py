@@ -62,3 +62,12 @@ def test_channel_mode_of_2d_input_is_refused():
 def test_composed_l2_normalization_in_runtimes(runtime):
     for mode, shape in (("spatial", (1, 5, 4, 3)), ("channel", (1, 4, 7)), ("instance", (1, 9))):
         check_block(lam(lambda F, x, m=mode: F.L2Normalization(x, mode=m)), shape, runtime=runtime, scale=3.0)
+
+
+@pytest.mark.op("L2Normalization", "broadcast_mul")
+def test_spatial_mode_then_a_channel_scale():
+    """The fuse pass folds a scale into 4-D channel/instance nodes only; a spatial one keeps its multiply."""
+    scale = np.random.RandomState(1).uniform(0.5, 2, (1, 5, 1, 1)).astype(np.float32)
+    block = Lambda(lambda F, x, s: F.broadcast_mul(F.L2Normalization(x, mode="spatial"), s), s=scale)
+    checked = check_block(block, (2, 5, 4, 3), scale=3.0)
+    assert checked.result.report.normalize_scales_folded == 0

@@ -166,9 +166,9 @@ def convert_norm(node: Node, ctx: EmitContext) -> None:
     if ord_ not in (1, 2):
         raise ConversionError(f"is {ord_}; MXNet computes ord 1 and 2 only", node.name, node.op, "ord")
     out_dtype = a.str("out_dtype", "None")
-    if out_dtype not in ("None", "float32"):
+    if out_dtype not in ("None", "float32", "float64"):
         raise ConversionError(
-            f"is {out_dtype!r}; Caffe computes in float32 (other output types round or truncate the norm)",
+            f"is {out_dtype!r}; Caffe computes in float32 (float16 and integer outputs round or truncate the norm)",
             node.name,
             node.op,
             "out_dtype",
