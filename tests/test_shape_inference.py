@@ -587,7 +587,8 @@ ATTR_KEYS = (
     "kernel stride dilate pad adj target_shape num_filter num_group no_bias layout pool_type pooling_convention "
     "global_pool num_hidden flatten axis axes shape reverse begin end step dim num_args num_outputs squeeze_axis "
     "keepdims exclude repeats reps mode pad_width scale sample_type multi_input_mode height width scale_height "
-    "scale_width output_size lhs_axes rhs_axes start stop repeat coord_start score_index id_index act_type"
+    "scale_width output_size lhs_axes rhs_axes start stop repeat coord_start score_index id_index act_type "
+    "k ret_typ is_ascend ord num_groups p_value nsize temperature a_min a_max eps"
 ).split()
 ATTR_VALUES = st.one_of(
     st.integers(-3, 9).map(str),

@@ -140,3 +140,29 @@ def test_ulps_from_mxnet_over_a_million_inputs(op):
     assert np.isfinite(reference).all() and np.isfinite(caffe).all()
     distance = ulps(caffe, reference)
     assert distance.max() <= allowed, f"{op}: {distance.max()} ulp ({np.mean(distance > 0):.2%} of the values differ)"
+
+
+# The runtimes each layer type loads in: MNN's Caffe converter drops Log layers (the net then outputs the Log's
+# input), OpenVINO's Model Optimizer refuses Exp and Log layers ("Found custom layer"). Measured; see the README.
+WITHOUT_EXP_LOG = ["abs", "sqrt", "rsqrt", "square", "reciprocal", "negative", "hard_sigmoid", "softsign"]
+
+
+@pytest.mark.op("abs", "sqrt", "rsqrt", "square", "reciprocal", "negative", "hard_sigmoid", "softsign", "clip")
+@pytest.mark.parametrize("runtime", ["opencv", "mnn", "ncnn", "openvino"])
+def test_unary_in_runtimes(runtime):
+    """Power, Eltwise MAX/PROD and ReLU: every runtime (abs is max(x, -x): OpenVINO refuses AbsVal)."""
+    for op in WITHOUT_EXP_LOG:
+        check_block(lam(UNARY[op]), (1, 3, 5, 7), runtime=runtime, scale=3.0)
+    check_block(lam(lambda F, x: F.clip(x, -0.1, 0.2)), (1, 3, 5, 7), runtime=runtime, scale=3.0)
+
+
+@pytest.mark.op("exp", "log", "log2", "log10")
+@pytest.mark.parametrize("runtime", ["opencv", "ncnn"])
+def test_exp_and_log_in_runtimes(runtime):
+    for op in ("exp", "log", "log2", "log10"):
+        check_block(lam(UNARY[op]), (1, 3, 5, 7), runtime=runtime, scale=3.0)
+
+
+@pytest.mark.op("exp")
+def test_exp_in_mnn():
+    check_block(lam(UNARY["exp"]), (1, 3, 5, 7), runtime="mnn", scale=3.0)

@@ -222,7 +222,7 @@ def group_norm(s: OpShapes) -> list[Shape]:
     groups = s.attrs.int("num_groups", 1)
     if len(x) < 3:
         raise s.fail(f"needs at least a 3-D input, got shape {x}")
-    if groups == 0 or x[1] % groups:
+    if groups < 1 or x[1] % groups:
         raise s.fail(f"is {groups}; the {x[1]} channels must divide into that many groups", "num_groups")
     s.param(1, (groups,), "gamma")
     s.param(2, (groups,), "beta")
