@@ -68,12 +68,12 @@ def test_unsupported_scan_happens_before_any_attribute_error():
 
 
 def test_bad_attribute_names_node_op_and_attribute():
-    net = seq(lam(lambda F, x: F.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)))
+    net = seq(lam(lambda F, x: F.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=3)))
     net.initialize()
     with pytest.raises(ConversionError) as info:
         convert_model(net, (1, 3, 8, 8), to_bgr=False)
-    assert info.value.op == "Pooling" and info.value.attr == "pool_type" and info.value.node
-    assert "Pooling" in str(info.value) and "pool_type" in str(info.value) and info.value.node in str(info.value)
+    assert info.value.op == "Pooling" and info.value.attr == "p_value" and info.value.node
+    assert "Pooling" in str(info.value) and "p_value" in str(info.value) and info.value.node in str(info.value)
 
 
 def test_attribute_strings_are_parsed_never_evaluated(tmp_path):

@@ -155,6 +155,17 @@ FAMILY_OPS = {
         "sigmoid",
         "tanh",
         "exp",
+        "log",
+        "log2",
+        "log10",
+        "sqrt",
+        "rsqrt",
+        "square",
+        "reciprocal",
+        "abs",
+        "negative",
+        "hard_sigmoid",
+        "softsign",
         "clip",
         "ones_like",
         "zeros_like",
@@ -172,7 +183,8 @@ FAMILY_OPS = {
         "logical_not",
         *own_shapes.elemwise.SCALAR_OPS,
     ],
-    "normalization": ["softmax", "L2Normalization", "LeakyReLU", "BatchNorm"],
+    "normalization": ["softmax", "softmin", "log_softmax", "L2Normalization", "LeakyReLU", "BatchNorm", "LRN"]
+    + ["InstanceNorm", "LayerNorm", "GroupNorm"],
     "binary": ["elemwise_add", "elemwise_sub", "elemwise_mul", "add_n", "broadcast_add", "broadcast_sub"]
     + ["broadcast_mul", "broadcast_like", "where", "elemwise_div", "_div", "_maximum", "_minimum"]
     + ["broadcast_div", "broadcast_maximum", "broadcast_minimum"],
@@ -186,7 +198,7 @@ FAMILY_OPS = {
     "gather": ["take", "Embedding", "dot"],
     "constant": ["_zeros", "_ones", "_full"],
     "slice": ["slice", "slice_axis"],
-    "reduce": ["sum", "mean"],
+    "reduce": ["sum", "mean", "max", "min", "norm", "argmax", "argmin", "topk"],
     "resample": ["UpSampling", "_contrib_BilinearResize2D", "_contrib_AdaptiveAvgPooling2D"],
     "head": ["_arange", "_contrib_box_decode", "_contrib_box_nms"],
 }
@@ -199,7 +211,9 @@ def unary_cases(draw) -> tuple:
     if op == "Activation":
         attrs["act_type"] = draw(st.sampled_from(["relu", "sigmoid", "tanh", "softrelu", "softsign"]))
     if op == "clip":
-        attrs.update(a_min=-1.0, a_max=draw(st.sampled_from([0.0, 6.0])))
+        attrs.update(a_min=draw(st.sampled_from([-1.0, "-inf", 0.5])), a_max=draw(st.sampled_from([0.0, 6.0, "inf"])))
+    if op == "hard_sigmoid" and draw(st.booleans()):
+        attrs.update(alpha=draw(st.sampled_from([0.2, -1.0])), beta=draw(st.sampled_from([0.5, 2.0])))
     if op.endswith("_scalar"):
         attrs["scalar"] = draw(st.sampled_from([0.0, 0.5, 2.0, -3.0]))
     if op == "Dropout":
@@ -211,8 +225,29 @@ def unary_cases(draw) -> tuple:
 def normalization_cases(draw) -> tuple:
     op = draw(st.sampled_from(FAMILY_OPS["normalization"]))
     x = draw(dims())
-    if op == "softmax":
-        return case(op, {"axis": draw(st.integers(-6, 5))}, [x])
+    if op in ("softmax", "softmin", "log_softmax"):
+        attrs = {"axis": draw(st.integers(-6, 5))}
+        if draw(st.booleans()):
+            attrs["temperature"] = draw(st.sampled_from([0.5, 2.0]))
+        return case(op, attrs, [x])
+    if op == "LRN":
+        attrs = {"nsize": draw(st.integers(1, 6)), "alpha": 0.5, "knorm": draw(st.sampled_from([1.0, 2.0]))}
+        return case(op, attrs, [x])
+    if op in ("InstanceNorm", "LayerNorm", "GroupNorm"):
+        attrs = {"eps": 1e-3}
+        if op == "LayerNorm" and draw(st.booleans()):
+            attrs["axis"] = draw(st.integers(-6, 5))
+        if op == "GroupNorm":
+            attrs["num_groups"] = draw(st.sampled_from([1, 2, 3]))
+        if op == "LayerNorm" and draw(st.integers(0, 3)) == 0:
+            attrs["output_mean_var"] = True
+        known = draw(st.booleans())
+        size = {"InstanceNorm": x[1] if len(x) > 1 else 1, "GroupNorm": attrs.get("num_groups", 1)}.get(op)
+        if op == "LayerNorm":
+            axis = int(attrs.get("axis", -1))
+            size = x[axis % len(x)] if -len(x) <= axis < len(x) else 1
+        params = [(size + draw(st.sampled_from([0, 0, 1])),) if known else None for _ in range(2)]
+        return case(op, attrs, [x], params)
     if op == "L2Normalization":
         return case(op, {"mode": draw(st.sampled_from(["instance", "channel", "spatial"]))}, [x])
     if op == "LeakyReLU":
@@ -281,7 +316,9 @@ def pooling_cases(draw) -> tuple:
     k = draw(st.integers(1, 3))
     rank = k + 2 if draw(st.integers(0, 9)) else draw(st.integers(3, 5))
     x = (1, 2) + tuple(draw(st.integers(1, 9)) for _ in range(rank - 2))
-    attrs: dict = {"pool_type": draw(st.sampled_from(["max", "avg", "sum"]))}
+    attrs: dict = {"pool_type": draw(st.sampled_from(["max", "avg", "sum", "lp"]))}
+    if attrs["pool_type"] == "lp" and draw(st.integers(0, 4)):
+        attrs["p_value"] = draw(st.sampled_from([1, 2]))
     if draw(st.integers(0, 4)) == 0:
         attrs["global_pool"] = True
         if draw(st.booleans()):
@@ -461,6 +498,22 @@ def reduce_cases(draw) -> tuple:
     op = draw(st.sampled_from(FAMILY_OPS["reduce"]))
     x = draw(dims())
     n = len(x)
+    if op in ("argmax", "argmin"):
+        attrs = {"keepdims": draw(st.booleans())}
+        if draw(st.integers(0, 3)):
+            attrs["axis"] = draw(st.integers(-n - 1, n))
+        return case(op, attrs, [x])
+    if op == "topk":
+        attrs = {"k": draw(st.integers(-1, 4)), "ret_typ": draw(st.sampled_from(["value", "indices", "mask", "both"]))}
+        if draw(st.integers(0, 3)):
+            attrs["axis"] = draw(st.sampled_from([draw(st.integers(-n - 1, n)), "None"]))
+        attrs["is_ascend"] = draw(st.booleans())
+        return case(op, attrs, [x])
+    if op == "norm":
+        attrs = {"ord": draw(st.sampled_from([1, 2])), "keepdims": draw(st.booleans())}
+        if draw(st.integers(0, 4)):
+            attrs["axis"] = tup(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=3)))
+        return case(op, attrs, [x])
     attrs: dict = {"keepdims": draw(st.booleans())}
     if draw(st.booleans()):
         attrs["exclude"] = draw(st.booleans())
@@ -612,7 +665,8 @@ ATTR_KEYS = (
     "kernel stride dilate pad adj target_shape num_filter num_group no_bias layout pool_type pooling_convention "
     "global_pool num_hidden flatten axis axes shape reverse begin end step dim num_args num_outputs squeeze_axis "
     "keepdims exclude repeats reps mode pad_width scale sample_type multi_input_mode height width scale_height "
-    "scale_width output_size lhs_axes rhs_axes start stop repeat coord_start score_index id_index act_type"
+    "scale_width output_size lhs_axes rhs_axes start stop repeat coord_start score_index id_index act_type "
+    "k ret_typ is_ascend ord num_groups p_value nsize temperature a_min a_max eps"
 ).split()
 ATTR_VALUES = st.one_of(
     st.integers(-3, 9).map(str),

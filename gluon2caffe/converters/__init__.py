@@ -11,7 +11,10 @@ from . import (  # noqa: F401  (imported for their registrations)
     deconv,
     dense,
     elemwise,
+    extrema,
     gather,
+    layernorm,
+    lrn,
     matmul,
     normalize,
     pad,
@@ -23,6 +26,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     softmax,
     split,
     tile,
+    unary,
 )
 from .registry import REGISTRY, support_table
 
