@@ -40,7 +40,9 @@ from helpers import check_block, lam, seq
 def test_constants_become_weights(fn):
     checked = check_block(seq(nn.Conv2D(4, 3, padding=1), lam(fn)), (2, 3, 5, 6))
     assert checked.result.report.constants_folded >= 1
-    assert checked.layer_types[-1] in ("Convolution", "Scale", "Bias", "Power")  # zeros: folded into nothing
+    # zeros: folded into nothing; a constant that is not one value per channel: a constant blob and an Eltwise
+    # (target any's constant 'eltwise', converters/elemwise.py combine_with_constant)
+    assert checked.layer_types[-1] in ("Convolution", "Scale", "Bias", "Power", "Eltwise")
 
 
 @pytest.mark.op("_arange")

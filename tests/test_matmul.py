@@ -21,12 +21,28 @@ from helpers import Lambda, check_block, lam, seq
         ((2, 6), (6,), False),
     ],
 )
-def test_dot_with_a_constant(in_shape, weight_shape, transpose_b):
+@pytest.mark.parametrize("target", ["any", "caffe"])
+def test_dot_with_a_constant(in_shape, weight_shape, transpose_b, target):
+    """InnerProduct over the last axis; on a 3-D or 4-D input target any writes FullyConnected's 1x1 Convolution
+    form (ncnn's InnerProduct ignores its axis)."""
     w = np.random.RandomState(1).normal(size=weight_shape).astype(np.float32)
     block = Lambda(lambda F, x, w: F.dot(x, w, transpose_b=transpose_b), w=w)
     block.initialize()
-    checked = check_block(block, in_shape, init=False)
-    assert "InnerProduct" in checked.layer_types
+    checked = check_block(block, in_shape, init=False, target=target)
+    by_convolution = target == "any" and len(in_shape) in (3, 4)
+    assert ("Convolution" if by_convolution else "InnerProduct") in checked.layer_types
+
+
+@pytest.mark.op("dot")
+@pytest.mark.parametrize("runtime", ["ncnn", "mnn", "opencv"])
+@pytest.mark.parametrize("in_shape, weight_shape", [((2, 5, 6), (6, 4)), ((1, 3, 5, 6), (6, 2, 3))])
+def test_dot_over_the_last_axis_in_runtimes(runtime, in_shape, weight_shape):
+    """Found by the ops26a helper: an N-D InnerProduct is wrong in ncnn (it flattens) and stops OpenVINO; target any's
+    1x1 Convolution form is exact in every runtime."""
+    w = np.random.RandomState(2).normal(size=weight_shape).astype(np.float32)
+    block = Lambda(lambda F, x, w: F.dot(x, w), w=w)
+    block.initialize()
+    check_block(block, in_shape, init=False, runtime=runtime)
 
 
 @pytest.mark.op("dot")

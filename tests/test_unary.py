@@ -11,8 +11,18 @@ import pytest
 from mxnet.gluon import nn
 
 from gluon2caffe import convert
+from gluon2caffe.errors import ConversionError
 from gluon2caffe.verification import mxnet_forward, run_converted
 from helpers import check_block, lam, seq
+
+
+LOGS = ("log", "log2", "log10")
+
+
+def target_for(op: str) -> str:
+    """Target any refuses a Log layer (MNN drops it without a word): the logarithms convert for pycaffe, OpenCV and
+    ncnn."""
+    return "caffe" if op in LOGS else "any"
 
 
 def positive(fn):
@@ -55,7 +65,7 @@ UNARY = {
 )
 @pytest.mark.parametrize("shape", [(2, 3, 5, 7), (3, 11), (2, 3, 4, 3, 5)], ids=lambda s: f"{len(s)}d")
 def test_unary(op, shape):
-    checked = check_block(lam(UNARY[op]), shape, scale=3.0)
+    checked = check_block(lam(UNARY[op]), shape, scale=3.0, target=target_for(op))
     assert checked.comparisons[0].relative <= 3e-7
 
 
@@ -134,7 +144,7 @@ def test_ulps_from_mxnet_over_a_million_inputs(op):
     x = (magnitude * rs.choice([-1.0, 1.0], shape)).astype(np.float32)
     block = lam(fn)
     block.initialize()
-    result = convert(block, shape)
+    result = convert(block, shape, target=target_for(op))
     caffe = run_converted(result.text_net, result.binary_weights, {"data": x})[result.graph.outputs[0]]
     reference = mxnet_forward(block, x)[0]
     assert np.isfinite(reference).all() and np.isfinite(caffe).all()
@@ -144,6 +154,7 @@ def test_ulps_from_mxnet_over_a_million_inputs(op):
 
 # The runtimes each layer type loads in: MNN's Caffe converter drops Log layers (the net then outputs the Log's
 # input), OpenVINO's Model Optimizer refuses Exp and Log layers ("Found custom layer"). Measured; see the README.
+# Targets any, mnn and openvino refuse Log (test_log_is_refused_where_a_runtime_drops_or_refuses_it).
 WITHOUT_EXP_LOG = ["abs", "sqrt", "rsqrt", "square", "reciprocal", "negative", "hard_sigmoid", "softsign"]
 
 
@@ -160,7 +171,26 @@ def test_unary_in_runtimes(runtime):
 @pytest.mark.parametrize("runtime", ["opencv", "ncnn"])
 def test_exp_and_log_in_runtimes(runtime):
     for op in ("exp", "log", "log2", "log10"):
-        check_block(lam(UNARY[op]), (1, 3, 5, 7), runtime=runtime, scale=3.0)
+        check_block(lam(UNARY[op]), (1, 3, 5, 7), runtime=runtime, scale=3.0, target=runtime)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param("log", marks=pytest.mark.op("log")),
+        pytest.param("log2", marks=pytest.mark.op("log2")),
+        pytest.param("log10", marks=pytest.mark.op("log10")),
+    ],
+)
+@pytest.mark.parametrize("target", ["any", "mnn", "openvino"])
+def test_log_is_refused_where_a_runtime_drops_or_refuses_it(op, target):
+    """MNN's converter drops a Log layer without an error (log2(y) came out as y / ln 2), OpenVINO's Model Optimizer
+    refuses it: targets mnn, openvino and any (whose files MNN must compute right) refuse the node in one line."""
+    block = lam(UNARY[op])
+    block.initialize()
+    with pytest.raises(ConversionError, match=rf"node '\w*{op}\w*' op {op}: needs a Caffe Log layer") as info:
+        convert(block, (1, 3, 5, 7), target=target)
+    assert "\n" not in str(info.value) and "--target caffe / opencv / ncnn" in str(info.value)
 
 
 @pytest.mark.op("exp")

@@ -67,8 +67,9 @@ class Patterns:
     # The most axes a blob may have in the target's runtime (0: no limit): ncnn holds at most 4-D blobs, MNN computes
     # N-D convolutions' sizes as 0, OpenVINO's Model Optimizer stops at them. A net that needs more is refused.
     max_rank: int = 0
-    # Caffe layer types the target's runtime cannot load and no other form replaces: a net that needs one is refused
-    # for the target, naming the node.
+    # Caffe layer types the target's runtime cannot load, or computes wrong, and no other form replaces: a net that
+    # needs one is refused for the target, naming the node. Target any lists those a runtime computes wrong or
+    # cannot run (MNN drops Log; ArgMax, topk with k > 1, runs in pycaffe alone).
     missing_layers: frozenset[str] = frozenset()
     # Whether the runtime has Caffe's Threshold layer (y = x > t), the only step function among Caffe's layers:
     # comparisons and logical_not need it. Caffe, MNN and ncnn run it; OpenCV and OpenVINO refuse it (measured). A
@@ -91,6 +92,7 @@ TARGETS: dict[str, Patterns] = {
         pooled_map="reshape",
         dense_axis="convolution",
         output_copy="reshape",
+        missing_layers=frozenset({"Log", "ArgMax"}),
         threshold=False,
     ),
     "caffe": Patterns(crop="slice", broadcast="scale"),
@@ -101,7 +103,7 @@ TARGETS: dict[str, Patterns] = {
         broadcast="scale",
         depthwise_pad="separate",
         dense_axis="convolution",
-        missing_layers=frozenset({"Threshold", "Tile"}),
+        missing_layers=frozenset({"Threshold", "Tile", "ArgMax"}),
         threshold=False,
     ),
     "ncnn": Patterns(
@@ -114,8 +116,10 @@ TARGETS: dict[str, Patterns] = {
         pooled_map="reshape",
         dense_axis="convolution",
         max_rank=4,
+        missing_layers=frozenset({"ArgMax"}),
     ),
-    # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D; no Caffe Tile.
+    # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D; no Caffe Tile; its
+    # converter drops a Log layer without a word (log2(y) came out as y / ln 2; a Log output is "can't find output").
     "mnn": Patterns(
         constant="eltwise",
         crop="convolution",
@@ -125,10 +129,10 @@ TARGETS: dict[str, Patterns] = {
         dense_axis="convolution",
         output_copy="reshape",
         max_rank=4,
-        missing_layers=frozenset({"Tile"}),
+        missing_layers=frozenset({"Tile", "Log", "ArgMax"}),
     ),
     # Model Optimizer 2023.3's Caffe frontend: "Found custom layer ..." for each of these (measured; Silence and Split
-    # have other forms, BNLL (softrelu) and Exp (YOLOv3's box sizes) have none); it stops at an N-D Convolution.
+    # have other forms, BNLL (softrelu), Exp (YOLOv3's box sizes) and Log have none); it stops at an N-D Convolution.
     "openvino": Patterns(
         constant="eltwise",
         crop="convolution",
@@ -138,7 +142,7 @@ TARGETS: dict[str, Patterns] = {
         dense_axis="convolution",
         output_copy="reshape",
         max_rank=4,
-        missing_layers=frozenset({"BNLL", "Exp", "AbsVal", "Split", "Silence"}),
+        missing_layers=frozenset({"BNLL", "Exp", "Log", "ArgMax", "AbsVal", "Split", "Silence"}),
         threshold=False,
     ),
 }

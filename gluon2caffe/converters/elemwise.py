@@ -207,7 +207,16 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
             ctx.set_shape(negated, ctx.shape(x))
             x = negated
         kind = "add"
+    value = _collapsed(value, out_shape)
     run = constant_run(node, value.shape, out_shape)
+    if run is not None and run[0] == 0 and ctx.options.patterns.constant == "eltwise":
+        raise ConversionError(
+            f"adds or multiplies a constant of shape {ctx.shape(const)} that differs between the samples of the "
+            f"batch: target {ctx.options.target!r}'s runtimes apply a constant to every sample alike (MNN and ncnn "
+            "per channel, OpenCV has no Bias layer); convert with --target caffe",
+            node.name,
+            node.op,
+        )
     if run is None:
         layer = ctx.layer(node.name, "Power", [x], [out])
         scalar = float(value.reshape(-1)[0])
@@ -224,6 +233,18 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
     layer = ctx.layer(node.name, "Scale" if kind == "mul" else "Bias", [x], [out], [blob])
     p = layer.scale_param if kind == "mul" else layer.bias_param
     p.axis, p.num_axes = axis, num_axes
+
+
+def _collapsed(value: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
+    """The constant with the same values everywhere as one value, and with the same values for every sample (of a
+    shape that spans the batch axis) as one sample: zeros((N, C, 1)) is a scalar, a per-sample copy of one table is
+    that table (MXNet broadcasts either to the same numbers)."""
+    flat = value.reshape(-1)
+    if flat.size and np.all(flat == flat[0]):
+        return flat[:1].reshape(())
+    if value.ndim == len(out_shape) and value.shape[0] > 1 and np.all(value == value[:1]):
+        return value[:1]
+    return value
 
 
 def combine_with_constant(ctx: EmitContext, name: str, kind: str, x: str, value: np.ndarray, out: str) -> None:

@@ -12,7 +12,7 @@ from ..caffe.caffemodel import CaffeModel
 from ..errors import ConversionError, UnsupportedOperatorError
 from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
-from .context import EmitContext, EmitOptions
+from .context import TARGETS, EmitContext, EmitOptions
 from .rank import check_rank, lower_rank, reshape_pooled_maps
 from .registry import OUTSIDE_CAFFE, REGISTRY
 
@@ -138,10 +138,12 @@ def _check_layers(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
     for layer in ctx.layers:
         if layer.proto.type in missing:
             node, op = origin.get(id(layer), (layer.proto.name, layer.proto.type))
+            having = [name for name, p in TARGETS.items() if layer.proto.type not in p.missing_layers]
+            runtimes = "a runtime it is for" if ctx.options.target == "any" else "its runtime"
             raise ConversionError(
-                f"needs a Caffe {layer.proto.type} layer ({layer.proto.name!r}), which target "
-                f"{ctx.options.target!r}'s runtime cannot load and no other form replaces; convert with another "
-                "--target (e.g. any) for the other runtimes",
+                f"needs a Caffe {layer.proto.type} layer ({layer.proto.name!r}), which {runtimes} cannot load or "
+                f"computes wrong (target {ctx.options.target!r}) and no other form replaces; convert with --target "
+                f"{' / '.join(having)}, whichever runtime you deploy to",
                 node,
                 op,
             )

@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir.graph import Node
 from .context import EmitContext
+from .dense import dense_by_convolution
 from .registry import register
 
 TWO_ACTIVATIONS = (
@@ -21,7 +22,8 @@ def convert_dot(node: Node, ctx: EmitContext) -> None:
     """dot(x, W) with W a constant (transpose_b too) -> InnerProduct over x's last axis, no bias (+ Reshape).
 
     MXNet's dot contracts x's last axis with W's first (with transpose_b, its last); the other axes of W become the
-    output's last axes. A constant left operand, or transpose_a, contracts the input's batch axis: refused."""
+    output's last axes. A constant left operand, or transpose_a, contracts the input's batch axis: refused. On a 3-D
+    or 4-D input, the target's dense_axis 'convolution' writes FullyConnected's 1x1 Convolution form instead."""
     a = node.attrs
     x, w = node.inputs
     out = node.outputs[0]
@@ -54,6 +56,14 @@ def convert_dot(node: Node, ctx: EmitContext) -> None:
     out_shape = ctx.shape(out)
     flat = (*shape[:-1], matrix.shape[0])
     top = out if flat == out_shape else ctx.unique(f"{node.name}_flat")
+    if len(shape) in (3, 4) and ctx.options.patterns.dense_axis == "convolution":
+        # As FullyConnected(flatten=False): ncnn's InnerProduct ignores `axis`, OpenVINO's Model Optimizer stops at it.
+        name = node.name if top == out else ctx.unique(f"{node.name}_dense")
+        ctx.set_shape(top, flat)
+        dense_by_convolution(ctx, name, x, top, matrix.shape[0], [np.ascontiguousarray(matrix)])
+        if top != out:
+            ctx.layer(node.name, "Reshape", [top], [out]).reshape_param.shape.dim.extend([0, *out_shape[1:]])
+        return
     layer = ctx.layer(node.name if top == out else top, "InnerProduct", [x], [top], [np.ascontiguousarray(matrix)])
     p = layer.inner_product_param
     p.num_output, p.bias_term, p.axis = matrix.shape[0], False, len(shape) - 1

@@ -210,10 +210,13 @@ def opencv_forward(
     missing = [repr(blob) for blob, (layer, _) in zip(computed, writers) if net.getLayerId(layer) < 0]
     if missing:
         raise RuntimeFailedError(f"OpenCV has no layer writing blob(s) {', '.join(missing)} of {prototxt}")
-    pins = [layer if index == 0 else f"{layer}.{index}" for layer, index in writers]
-    values = dict(zip(computed, net.forward(pins))) if pins else {}
-    if timing is not None and pins:
-        timing.run(lambda: net.forward(pins))
+    # forwardAndRetrieve: every output of each layer, in top order (forward() finds a layer's first output only: a
+    # Slice's other parts, pinned as "layer.1", are "Requested blob not found").
+    layers = list(dict.fromkeys(layer for layer, _ in writers))
+    retrieved = dict(zip(layers, net.forwardAndRetrieve(layers))) if layers else {}
+    if timing is not None and layers:
+        timing.run(lambda: net.forwardAndRetrieve(layers))
+    values = {blob: retrieved[layer][index] for blob, (layer, index) in zip(computed, writers)}
     return {name: np.array(values[name] if name in values else inputs[name]) for name in outputs}
 
 
