@@ -1080,10 +1080,12 @@ def comparison(draw, op: str):
     if op == "logical_not":
         context = draw(st.sampled_from(["of_comparison", "of_comparison", ""]))
         return common(draw, Case(op, {}, (draw(shapes()),), context=context))
-    if op in ("_equal_scalar", "_not_equal_scalar"):  # a value equal to the scalar: clip's bounds, relu's zeros
-        context = draw(st.sampled_from(["clipped", "clipped", "", "consumed"]))
-        scalar = draw(st.sampled_from([-1.0, 1.0, 1.0, 0.5])) if context == "clipped" else draw(SCALAR)
-        return common(draw, Case(op, {"scalar": scalar}, (draw(shapes()),), context=context))
+    if op in ("_equal_scalar", "_not_equal_scalar"):  # values equal to the scalar: clip's bounds (random ones never)
+        scalar = draw(st.sampled_from([-1.0, 1.0]))
+        shape = draw(shapes(ranks(2), size=st.integers(3, 6)))
+        case = common(draw, Case(op, {"scalar": scalar}, (shape,), context="clipped"))
+        case.scale = 3.0  # most values beyond the bounds, some inside
+        return case
     attrs = {"scalar": draw(SCALAR)}
     context = draw(st.sampled_from(["", "", "consumed", "clipped"]))
     return common(draw, Case(op, attrs, (draw(shapes()),), context=context))

@@ -98,6 +98,8 @@ EXAMPLES = {
     "norm": 6,
     "where": 6,
     "dot": 6,
+    "_equal_scalar": 8,  # refused under target any (Threshold): pycaffe needs examples of target caffe
+    "_not_equal_scalar": 6,
 }
 DEFAULT_EXAMPLES = 4
 RUNTIME_SHARE = 0.25  # a runtime runs this share of an op's pycaffe examples (at least 2)

@@ -95,9 +95,10 @@ def refused_later(op: str, inputs: list, outs: list, ins: dict, attrs: dict | No
         starts = [i * (size // sections) + min(i, size % sections) for i in range(sections)] if sections > 0 else []
         starts = starts or [int(v) for v in attrs["indices"].strip("()").split(",") if v.strip()]
         return any(e <= b for b, e in zip(starts, starts[1:] + [size]))
-    if op == "where":
+    if op == "where":  # MXNet's WhereOpShape: a condition of x's rank equals it, else it is 1-D; for another rank it
+        # returns false (not inferred), which infer_shape does not report because it assigned the output first
         cond, x = inputs[0][1], inputs[1][1]
-        return len(cond) == len(x) and cond != x
+        return (len(cond) == len(x) and cond != x) or len(cond) not in (len(x), 1)
     return op == "Reshape" and np.prod(outs[0]) != np.prod(inputs[0][1])
 
 
