@@ -1227,6 +1227,22 @@ def normalization(draw, op: str):
     return common(draw, case)
 
 
+@st.composite
+def depth_to_space(draw, op: str):
+    """block_size b: a 4-D input whose channels (depth_to_space) or H and W (space_to_depth) b divides; now and then
+    one it does not divide, or another rank (MXNet refuses)."""
+    b = draw(st.sampled_from([1, 2, 2, 3]))
+    n = draw(BATCH)
+    if op == "depth_to_space":
+        shape = (n, b * b * draw(st.integers(1, 3)), draw(SIZE), draw(SIZE))
+    else:
+        shape = (n, draw(st.integers(1, 3)), b * draw(st.integers(1, 3)), b * draw(st.integers(1, 3)))
+    if draw(st.integers(0, 9)) == 0:
+        shape = draw(st.sampled_from([shape[:3], (shape[0], shape[1] + 1, *shape[2:])]))
+    context = draw(st.sampled_from(["", "", "consumed"]))
+    return common(draw, Case(op, {"block_size": b}, (shape,), context=context))
+
+
 # Every registered op (tests/test_op_properties.py checks this against the registry) -> its strategy.
 CASES: dict[str, st.SearchStrategy] = {
     "Activation": activation(),
@@ -1318,4 +1334,5 @@ CASES: dict[str, st.SearchStrategy] = {
     **{op: softmax_family(op) for op in ("softmin", "log_softmax")},
     "LRN": lrn(),
     **{op: normalization(op) for op in ("InstanceNorm", "LayerNorm", "GroupNorm")},
+    **{op: depth_to_space(op) for op in ("depth_to_space", "space_to_depth")},
 }

@@ -194,7 +194,7 @@ FAMILY_OPS = {
     "dense": ["FullyConnected"],
     "reshape": ["Reshape"],
     "layout": ["Flatten", "expand_dims", "squeeze", "transpose", "SwapAxis", "repeat", "tile", "reverse"]
-    + ["broadcast_to", "broadcast_axis"],
+    + ["broadcast_to", "broadcast_axis", "depth_to_space", "space_to_depth"],
     "join": ["Concat", "SliceChannel", "split", "_split_v2", "stack", "slice_like", "Pad"],
     "gather": ["take", "Embedding", "dot"],
     "constant": ["_zeros", "_ones", "_full"],
@@ -384,6 +384,8 @@ def layout_cases(draw) -> tuple:
         return case(op, attrs, [x])
     if op == "reverse":
         return case(op, {"axis": tup(draw(st.lists(st.integers(-n, n), min_size=1, max_size=3)))}, [x])
+    if op in ("depth_to_space", "space_to_depth"):
+        return case(op, {"block_size": draw(st.sampled_from([1, 2, 2, 3, 0]))}, [x])
     if op == "broadcast_to":
         target = [draw(st.sampled_from([0, d, 3, d * 2])) if d == 1 else draw(st.sampled_from([0, d, d, 2])) for d in x]
         if draw(st.integers(0, 5)) == 0:

@@ -196,3 +196,14 @@ def test_log_is_refused_where_a_runtime_drops_or_refuses_it(op, target):
 @pytest.mark.op("exp")
 def test_exp_in_mnn():
     check_block(lam(UNARY["exp"]), (1, 3, 5, 7), runtime="mnn", scale=3.0)
+
+
+@pytest.mark.op("exp")
+def test_exp_is_refused_for_openvino():
+    """OpenVINO's Model Optimizer cannot load an Exp layer ("Found custom layer"): target openvino refuses exp in one
+    line naming the node (the other targets write it: every other runtime computes it)."""
+    block = lam(lambda F, x: F.exp(x, name="e"))
+    block.initialize()
+    with pytest.raises(ConversionError, match=r"node '\w*e\w*' op exp: needs a Caffe Exp layer") as info:
+        convert(block, (1, 3, 5, 7), target="openvino")
+    assert "\n" not in str(info.value)

@@ -139,7 +139,7 @@ def _reshape_to(ctx: EmitContext, name: str, x: str, out: str, in_shape: tuple, 
     ctx.layer(name, "Reshape", [x], [out]).reshape_param.shape.dim.extend(dims)
 
 
-@register("topk", caffe="as argmax (k 1); else Convolution (reversal) + ArgMax (+ Power, Reshape)")
+@register("topk", caffe="as argmax (k 1); else Convolution (reversal) + ArgMax (+ Power, Reshape), target caffe only")
 def convert_topk(node: Node, ctx: EmitContext) -> None:
     """topk value / indices / both, any k, any axis (or all), is_ascend -> as argmax and max (k 1), else ArgMax.
 

@@ -46,7 +46,10 @@ def convert_softmax(node: Node, ctx: EmitContext) -> None:
     layer.softmax_param.axis = axis
 
 
-@register("log_softmax", caffe="Pooling MAX + AVE, Deconvolution, Eltwise, Exp, Log (+ Power, Reshape)")
+@register(
+    "log_softmax",
+    caffe="Pooling MAX + AVE, Deconvolution, Eltwise, Exp, Log (+ Power, Reshape); not in targets any/mnn/openvino",
+)
 def convert_log_softmax(node: Node, ctx: EmitContext) -> None:
     """log_softmax -> d - log(sum(exp(d))), d = (x - max) / t, as MXNet computes it (never log(softmax): underflow).
 

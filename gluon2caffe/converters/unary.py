@@ -36,7 +36,7 @@ def convert_exp(node: Node, ctx: EmitContext) -> None:
 _LOG_SCALE = {"log": None, "log2": 1.0 / math.log(2.0), "log10": 1.0 / math.log(10.0)}
 
 
-@register("log", "log2", "log10", caffe="Log (+ Power)")
+@register("log", "log2", "log10", caffe="Log (+ Power); not in targets any/mnn/openvino")
 def convert_log(node: Node, ctx: EmitContext) -> None:
     """log -> Log; log2 / log10 -> Log then Power scale 1/ln(base) (within 2 ulp of MXNet's log2f / log10f)."""
     x, out = node.inputs[0], node.outputs[0]
