@@ -1086,9 +1086,17 @@ def comparison(draw, op: str):
         case = common(draw, Case(op, {"scalar": scalar}, (shape,), context="clipped"))
         case.scale = 3.0  # most values beyond the bounds, some inside
         return case
-    attrs = {"scalar": draw(SCALAR)}
-    context = draw(st.sampled_from(["", "", "consumed", "clipped"]))
-    return common(draw, Case(op, attrs, (draw(shapes()),), context=context))
+    # A scalar inside the data's range mostly (beyond it the mask is constant: a dead example), enough values that
+    # some fall on each side; x >= s and x <= s also at clip's bounds, where values equal s.
+    scalar = draw(st.one_of(st.sampled_from([0.0, 0.5, -1.0, 1.0, -0.25, 1e4]), FLOATS.filter(lambda v: abs(v) < 2)))
+    contexts = ["", "", "consumed"] + (["clipped"] if op in ("_greater_equal_scalar", "_lesser_equal_scalar") else [])
+    context = draw(st.sampled_from(contexts))
+    if context == "clipped":
+        scalar = draw(st.sampled_from([-1.0, 1.0]))
+    shape = draw(shapes(ranks(3), size=st.integers(3, 6)))
+    case = common(draw, Case(op, {"scalar": scalar}, (shape,), context=context))
+    case.scale = 2.0
+    return case
 
 
 @st.composite

@@ -187,16 +187,6 @@ def unread_input(net: Any) -> bool:
     return any(layer.top[0] not in read for layer in layers(net, "Input"))
 
 
-def scale_beyond_channels(net: Any) -> bool:
-    """A Scale/Bias with a constant blob over other axes than the channels alone (axis 1, one axis)."""
-    return any(
-        (param.axis, param.num_axes) != (1, 1)
-        for layer in layers(net, "Scale", "Bias")
-        for param in [layer.scale_param if layer.type == "Scale" else layer.bias_param]
-        if len(layer.bottom) == 1
-    )
-
-
 def pooling_drops_a_window(case: Case, net: Any) -> bool:
     """A padded Pooling where Caffe's rule drops the last window (it would start in the padding)."""
     from gluon2caffe.converters.pooling import caffe_pooled_size
@@ -305,15 +295,6 @@ KNOWN_FAILURES: list[KnownFailure] = [
     KnownFailure(
         ALL_OPS,
         "opencv",
-        "a Tile (a broadcast along the batch axis): OpenCV has no Caffe Tile",
-        r"Tile: repeats needs to be treated as parameter",
-        _net_has(lambda net: bool(layers(net, "Tile"))),
-        Case("broadcast_add", {}, ((1, 3), (2, 3))),
-        RT29,
-    ),
-    KnownFailure(
-        ALL_OPS,
-        "opencv",
         "a Bias layer (a tensor plus a broadcast constant): OpenCV cannot create it",
         r"Can't create layer .* of type \"?Bias|type Bias|Unspecified error",
         _net_has(lambda net: bool(layers(net, "Bias"))),
@@ -328,16 +309,6 @@ KNOWN_FAILURES: list[KnownFailure] = [
         nd_convolution,
         Case("Convolution", {"kernel": (3, 3, 3), "num_filter": 2}, ((1, 2, 4, 5, 5),)),
         RT29 + " (documented as pycaffe-only)",
-    ),
-    KnownFailure(
-        ALL_OPS,
-        "opencv",
-        "an output written by a layer of another name (a folded BatchNorm's convolution, a Slice's kept part): the "
-        "OpenCV runner asks OpenCV for a layer pin that does not exist",
-        r"Layer with requested id=-1 not found",
-        lambda case, net: True,
-        Case("slice", {"begin": (None, 1), "end": (None, 3)}, ((2, 4),)),
-        "issue 29 item 4 (helper rt29): the OpenCV runner, verification/runtimes.py",
     ),
     KnownFailure(
         ("L2Normalization",),
@@ -394,25 +365,6 @@ KNOWN_FAILURES: list[KnownFailure] = [
         nd_convolution,
         Case("Convolution", {"kernel": (3, 3, 3), "num_filter": 2}, ((1, 2, 4, 5, 5),)),
         RT29 + " (documented as pycaffe-only)",
-    ),
-    KnownFailure(
-        ALL_OPS,
-        "mnn",
-        "a Tile (a broadcast along the batch axis): MNN's converter has no Caffe Tile",
-        r"These Op Not Support: Caffe::Tile",
-        _net_has(lambda net: bool(layers(net, "Tile"))),
-        Case("broadcast_add", {}, ((1, 3), (2, 3))),
-        RT29,
-    ),
-    KnownFailure(
-        ALL_OPS,
-        "mnn",
-        "a Scale/Bias by a constant over other axes than the channels (MNN applies it per channel: silently wrong), "
-        "or any Bias (MNN's output takes another shape)",
-        r"MISMATCH|shape \(.*\), MXNet's",
-        _net_has(lambda net: scale_beyond_channels(net) or bool(layers(net, "Bias"))),
-        Case("elemwise_mul", {}, ((2, 3, 4, 5),), params=((0, (2, 3, 4, 5)),)),
-        RT29,
     ),
     KnownFailure(
         ("softmax",),
@@ -481,15 +433,6 @@ KNOWN_FAILURES: list[KnownFailure] = [
         nd_convolution,
         Case("Convolution", {"kernel": (3, 3, 3), "num_filter": 2}, ((1, 2, 4, 5, 5),)),
         RT29 + " (documented as pycaffe-only)",
-    ),
-    KnownFailure(
-        ALL_OPS,
-        "ncnn",
-        "a Scale/Bias by a constant over other axes than the channels (silently wrong), or any Bias (not loaded)",
-        r"MISMATCH|shape \(.*\), MXNet's|could not load",
-        _net_has(lambda net: scale_beyond_channels(net) or bool(layers(net, "Bias"))),
-        Case("elemwise_mul", {}, ((2, 3, 4, 5),), params=((0, (2, 3, 4, 5)),)),
-        RT29,
     ),
     KnownFailure(
         ("FullyConnected",),
@@ -917,8 +860,8 @@ def outcome_table() -> str:
 REGRESSIONS = [
     (Case("Flatten", {}, ((1,),)), "exact"),  # Caffe's Flatten aborted on a 1-D blob
     (Case("FullyConnected", {"num_hidden": 1}, ((1,),)), "exact"),  # InnerProduct axis 1 of a 1-D blob aborted
-    (Case("Pooling", {"global_pool": True, "pool_type": "sum", "layout": "NCW"}, ((1, 1, 1),)), "refused"),  # named
-    # the 1-D pooling's internal 2-D node
+    # named the 1-D pooling's internal 2-D node; sum pooling converts since issue 26 (pooling_lp.py)
+    (Case("Pooling", {"global_pool": True, "pool_type": "sum", "layout": "NCW"}, ((1, 1, 1),)), "exact"),
     (Case("_copy", {}, ((1,),), context="consumed"), "refused"),  # renamed the net's input: silently wrong
     (Case("BatchNorm", {"output_mean_var": True}, ((2, 3, 4, 4),)), "refused"),  # an unnamed Gluon2CaffeError
     (Case("softmax", {"dtype": "float16"}, ((3,),)), "refused"),  # converted as exact, 2.4e-4 off
