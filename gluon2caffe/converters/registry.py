@@ -68,7 +68,8 @@ def support_table() -> str:
     for op, reason in OUTSIDE_CAFFE.items():
         by_reason.setdefault(reason, []).append(op)
     for reason, ops in by_reason.items():
-        rows.append(f"| {', '.join(f'`{op}`' for op in sorted(ops, key=str.lower))} | {reason} |")
+        sentence = reason if reason.endswith((".", ")")) else f"{reason}."
+        rows.append(f"| {', '.join(f'`{op}`' for op in sorted(ops, key=str.lower))} | {sentence} |")
     return "\n".join(rows) + "\n"
 
 
