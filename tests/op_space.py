@@ -220,6 +220,11 @@ def _divisor_away_from_zero(node: Callable, case: Case, operands: list) -> Any:
     return node(case.op, operands[0], node("_plus_scalar", node("elemwise_mul", b, b), scalar=0.25), **case.attrs)
 
 
+def _after_relu(node: Callable, case: Case, operands: list) -> Any:
+    """The op on relu(x): exact zeros beside positive values."""
+    return node(case.op, node("relu", operands[0]), **case.attrs)
+
+
 def _clipped(node: Callable, case: Case, operands: list) -> Any:
     """The op on clip(x, -1, 1): values equal to the bounds exactly (x == s, x >= s at s = -1 or 1)."""
     return node(case.op, node("clip", operands[0], a_min=-1.0, a_max=1.0), **case.attrs)
@@ -237,6 +242,7 @@ CONTEXTS: dict[str, Callable] = {
     "plus_constant": _plus_constant,
     "of_comparison": _of_comparison,
     "clipped": _clipped,
+    "after_relu": _after_relu,
     "divisor_away_from_zero": _divisor_away_from_zero,
 }
 
@@ -1077,9 +1083,9 @@ def math_unary(draw, op: str):
 @st.composite
 def comparison(draw, op: str):
     """x OP s; logical_not of a comparison's 0/1 mask or of the raw input (its zeros are rare: mostly constant)."""
-    if op == "logical_not":
-        context = draw(st.sampled_from(["of_comparison", "of_comparison", ""]))
-        return common(draw, Case(op, {}, (draw(shapes()),), context=context))
+    if op == "logical_not":  # of a 0/1 mask (1 - x), or of relu(x), whose zeros are exact (the [x == 0] form)
+        context = draw(st.sampled_from(["of_comparison", "after_relu"]))
+        return common(draw, Case(op, {}, (draw(shapes(ranks(3), size=st.integers(3, 6))),), context=context))
     if op in ("_equal_scalar", "_not_equal_scalar"):  # values equal to the scalar: clip's bounds (random ones never)
         scalar = draw(st.sampled_from([-1.0, 1.0]))
         shape = draw(shapes(ranks(2), size=st.integers(3, 6)))
