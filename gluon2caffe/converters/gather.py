@@ -17,6 +17,13 @@ DATA_INDICES = (
     "(data-dependent indexing); only constant indices convert"
 )
 
+# Caffe's Embed layer reads indices from a tensor, but aborts (a CHECK) on one outside [0, input_dim) where MXNet
+# clips it, and OpenCV's importer has no Embed: not written (yet).
+EMBED_INDICES = (
+    "its indices are computed from the input: Caffe's Embed layer aborts on an index outside the table where MXNet "
+    "clips it, and not every runtime loads it, so it is not written; only constant indices convert"
+)
+
 
 @register("reverse", caffe="Slice + Concat (reversed)")
 def convert_reverse(node: Node, ctx: EmitContext) -> None:
@@ -74,7 +81,7 @@ def convert_embedding(node: Node, ctx: EmitContext) -> None:
     """Embedding of constant indices -> the rows picked as take(axis 0, clip); a constant table is folded instead."""
     data, weight = node.inputs[0], node.inputs[1]
     if not ctx.is_param(data):
-        raise ConversionError(DATA_INDICES, node.name, node.op)
+        raise ConversionError(EMBED_INDICES, node.name, node.op)
     rows = ctx.shape(weight)[0]
     gather(ctx, node.name, weight, 0, resolve_indices(node, ctx.param(data), rows, "clip"), node.outputs[0])
 
