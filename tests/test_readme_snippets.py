@@ -94,8 +94,8 @@ def test_command_parses(line, command):
 
 def test_make_targets_exist():
     targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
-    used = {m for _, body in SHELL for m in re.findall(r"^make (\w+)", body, re.M)}
-    used |= set(re.findall(r"`make (\w+)", README))
+    used = {m for _, body in SHELL for m in re.findall(r"^make ([\w-]+)", body, re.M)}
+    used |= set(re.findall(r"`make ([\w-]+)", README))  # tpu-mlir: a hyphen is part of the name
     assert used and used <= targets, f"README names make targets the Makefile lacks: {sorted(used - targets)}"
 
 
