@@ -29,14 +29,17 @@ class Gluon2CaffeError(Exception):
 
 
 class UnsupportedOperatorError(Gluon2CaffeError):
-    """The graph uses operators that have no converter; all of them are listed at once."""
+    """The graph uses operators that have no converter; all of them are listed at once, each with the reason where
+    Caffe cannot compute it (`reasons`: op -> why)."""
 
-    def __init__(self, unsupported: dict[str, list[str]]):
+    def __init__(self, unsupported: dict[str, list[str]], reasons: dict[str, str] | None = None):
         self.unsupported = dict(sorted(unsupported.items()))
+        self.reasons = {op: reason for op, reason in (reasons or {}).items() if op in self.unsupported}
         lines = []
         for op, nodes in self.unsupported.items():
             shown = ", ".join(nodes[:5]) + (f", ... ({len(nodes) - 5} more)" if len(nodes) > 5 else "")
-            lines.append(f"  {op} x{len(nodes)}: {shown}")
+            why = f" ({self.reasons[op]})" if op in self.reasons else ""
+            lines.append(f"  {op} x{len(nodes)}: {shown}{why}")
         total = sum(len(n) for n in self.unsupported.values())
         super().__init__(
             f"{len(self.unsupported)} unsupported operator type(s) in {total} node(s); nothing was converted:\n"

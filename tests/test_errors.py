@@ -39,6 +39,26 @@ def test_every_unsupported_op_is_listed_with_counts_and_names():
     assert all(name in message for name in err.unsupported["sin"])
 
 
+def test_ops_outside_caffe_are_listed_with_the_reason():
+    """Operators Caffe cannot compute say why (converters/registry.OUTSIDE_CAFFE); others are just unsupported."""
+    net = seq(
+        lam(lambda F, x: F.sin(x)),
+        lam(lambda F, x: F.floor(x)),
+        lam(lambda F, x: x + F.random.uniform(shape=(1, 3, 8, 8))),
+        lam(lambda F, x: F.sinh(x)),
+    )
+    net.initialize()
+    with pytest.raises(UnsupportedOperatorError) as info:
+        convert_model(net, (1, 3, 8, 8), to_bgr=False)
+    lines = str(info.value).splitlines()
+    line = {op: next(text for text in lines if text.strip().startswith(f"{op} x1")) for op in info.value.unsupported}
+    assert "(trigonometry: Caffe has no periodic" in line["sin"]
+    assert "(rounds to integers" in line["floor"]
+    assert "(draws random numbers" in line["_random_uniform"]
+    assert line["sinh"].endswith(tuple(info.value.unsupported["sinh"]))  # no reason given: it has no converter yet
+    assert set(info.value.reasons) == {"sin", "floor", "_random_uniform"}
+
+
 def test_unsupported_scan_happens_before_any_attribute_error():
     """A net with both a bad attribute and an unsupported op reports the unsupported op (nothing converted)."""
     net = seq(lam(lambda F, x: F.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)), lam(lambda F, x: F.erf(x)))
@@ -48,12 +68,12 @@ def test_unsupported_scan_happens_before_any_attribute_error():
 
 
 def test_bad_attribute_names_node_op_and_attribute():
-    net = seq(lam(lambda F, x: F.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=2)))
+    net = seq(lam(lambda F, x: F.Pooling(x, kernel=(2, 2), pool_type="lp", p_value=3)))
     net.initialize()
     with pytest.raises(ConversionError) as info:
         convert_model(net, (1, 3, 8, 8), to_bgr=False)
-    assert info.value.op == "Pooling" and info.value.attr == "pool_type" and info.value.node
-    assert "Pooling" in str(info.value) and "pool_type" in str(info.value) and info.value.node in str(info.value)
+    assert info.value.op == "Pooling" and info.value.attr == "p_value" and info.value.node
+    assert "Pooling" in str(info.value) and "p_value" in str(info.value) and info.value.node in str(info.value)
 
 
 def test_attribute_strings_are_parsed_never_evaluated(tmp_path):

@@ -1,11 +1,11 @@
-"""sum over an axis and mean over any axes, in the real Caffe."""
+"""sum and mean over any axes, and norm, in the real Caffe."""
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mxnet.gluon import HybridBlock, nn
 
-from gluon2caffe import ConversionError
+from gluon2caffe import ConversionError, convert
 from helpers import check_block, lam, seq
 
 RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]  # pycaffe is every other test's runtime
@@ -18,9 +18,23 @@ def test_sum_axis(axis, keepdims):
     check_block(seq(nn.Conv2D(4, 3, padding=1), lam(lambda F, x: F.sum(x, axis=axis, keepdims=keepdims))), (2, 3, 5, 6))
 
 
-def test_sum_over_all_axes_is_refused():
-    with pytest.raises(ConversionError, match="axis"):
-        check_block(seq(nn.Conv2D(4, 3), lam(lambda F, x: F.sum(x, axis=(1, 2)))), (1, 3, 5, 6))
+@pytest.mark.op("sum")
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((2, 3, 5, 7), dict(axis=(1, 2))),
+        ((2, 3, 5, 7), dict()),
+        ((2, 3, 5, 7), dict(axis=(0, 3), keepdims=True)),
+        ((2, 3, 5, 7), dict(axis=1, exclude=True)),
+        ((3, 70), dict(axis=1)),
+        ((2, 5, 3), dict(axis=(-1, -3))),
+        ((2, 3, 4, 3, 5), dict(axis=(2, 4), keepdims=True)),
+    ],
+)
+def test_sum_any_axes(shape, kwargs):
+    """Several axes, all of them, exclude, an axis longer than 64: count x mean (within an ulp of the sum)."""
+    checked = check_block(lam(lambda F, x: F.sum(x, **kwargs)), shape)
+    assert checked.comparisons[0].relative <= 1e-6
 
 
 def mean(**kwargs):
@@ -150,3 +164,38 @@ def test_mean_in_runtimes(runtime):
     segments changes the batch, which ncnn cannot express: a batch-1 net has one segment)."""
     check_block(PoseDecoder(), (1, 6, 5, 9), runtime=runtime)
     check_block(seq(nn.Conv2D(4, 3, padding=1), mean(axis=(1, 3), keepdims=True)), (1, 3, 5, 7), runtime=runtime)
+
+
+@pytest.mark.op("norm")
+@pytest.mark.parametrize("ord_", [1, 2])
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((2, 3, 5, 7), dict()),
+        ((2, 3, 5, 7), dict(axis=1)),
+        ((2, 3, 5, 7), dict(axis=(2, 3), keepdims=True)),
+        ((2, 3, 5, 7), dict(axis=(-1, 0))),
+        ((3, 11), dict(axis=-1, keepdims=True)),
+        ((2, 3, 4, 3, 5), dict(axis=(1, 3, 4))),
+        ((2, 1, 5), dict(axis=1)),
+    ],
+)
+def test_norm(ord_, shape, kwargs):
+    """ord 1 (sum |x|) and 2 (sqrt(sum x^2)) over any axes, keepdims; over one element it is |x|."""
+    checked = check_block(lam(lambda F, x: F.norm(x, ord=ord_, **kwargs)), shape, scale=3.0)
+    assert checked.comparisons[0].relative <= 1e-6
+
+
+@pytest.mark.parametrize("kwargs, attr", [(dict(ord=3), "ord"), (dict(out_dtype="int32"), "out_dtype")])
+def test_norm_refusals(kwargs, attr):
+    block = lam(lambda F, x: F.norm(x, axis=1, **kwargs))
+    block.initialize()
+    with pytest.raises(ConversionError, match=f"op norm attribute '{attr}'"):
+        convert(block, (1, 3, 5))
+
+
+@pytest.mark.op("sum", "norm")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_sum_and_norm_in_runtimes(runtime):
+    check_block(lam(lambda F, x: F.sum(x, axis=(1, 3))), (1, 4, 5, 7), runtime=runtime)
+    check_block(lam(lambda F, x: F.norm(x, axis=1, keepdims=True)), (1, 4, 5, 7), runtime=runtime)

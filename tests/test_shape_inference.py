@@ -76,17 +76,29 @@ def mxnet_infer(op: str, attrs: dict, inputs: list) -> tuple[list, dict] | None:
     return [tuple(s) for s in outs], {k: tuple(v) for k, v in shapes.items()}
 
 
-def refused_later(op: str, inputs: list, outs: list, ins: dict) -> bool:
+def refused_later(op: str, inputs: list, outs: list, ins: dict, attrs: dict | None = None) -> bool:
     """Where our inference is stricter than MXNet's shape function, and why that changes no conversion: a parameter
     whose given shape is not the one MXNet infers (infer_shape ignores given auxiliary states; attach_shapes refuses
     the file), a Reshape that changes the element count (MXNet's size check is compiled out; forward fails), a
     `where` whose condition has x's rank but not its shape (MXNet's shape function reports it unresolved, yet every
-    shape is known)."""
+    shape is known), a `stack` of inputs of different shapes (MXNet's shape function reads the first; its forward
+    fails), a `_split_v2` with an empty part (MXNet's is a zero-size output past the first, which this one-output
+    check does not see; no Caffe blob is empty)."""
     if any(shape is not None and ins.get(name) != shape for name, shape in inputs):
         return True
-    if op == "where":
+    if op == "stack":
+        return len({shape for _, shape in inputs}) > 1
+    if op == "_split_v2":
+        x = inputs[0][1]
+        size = x[int(attrs["axis"]) % len(x)]
+        sections = int(attrs.get("sections", 0))
+        starts = [i * (size // sections) + min(i, size % sections) for i in range(sections)] if sections > 0 else []
+        starts = starts or [int(v) for v in attrs["indices"].strip("()").split(",") if v.strip()]
+        return any(e <= b for b, e in zip(starts, starts[1:] + [size]))
+    if op == "where":  # MXNet's WhereOpShape: a condition of x's rank equals it, else it is 1-D; for another rank it
+        # returns false (not inferred), which infer_shape does not report because it assigned the output first
         cond, x = inputs[0][1], inputs[1][1]
-        return len(cond) == len(x) and cond != x
+        return (len(cond) == len(x) and cond != x) or len(cond) not in (len(x), 1)
     return op == "Reshape" and np.prod(outs[0]) != np.prod(inputs[0][1])
 
 
@@ -104,7 +116,7 @@ def check_same(op: str, attrs: dict, inputs: list) -> None:
     """Both inferences agree: the same shapes, or both refuse (ours with a ConversionError naming the node)."""
     note(f"{op} {attrs} {inputs}")
     expected = mxnet_infer(op, attrs, inputs)
-    if expected is not None and refused_later(op, inputs, *expected):
+    if expected is not None and refused_later(op, inputs, *expected, attrs=attrs):
         expected = None
     if expected is None:
         with pytest.raises(ConversionError) as error:
@@ -144,6 +156,17 @@ FAMILY_OPS = {
         "sigmoid",
         "tanh",
         "exp",
+        "log",
+        "log2",
+        "log10",
+        "sqrt",
+        "rsqrt",
+        "square",
+        "reciprocal",
+        "abs",
+        "negative",
+        "hard_sigmoid",
+        "softsign",
         "clip",
         "ones_like",
         "zeros_like",
@@ -151,19 +174,32 @@ FAMILY_OPS = {
         "identity",
         "Dropout",
         "_greater_scalar",
+        "_lesser_scalar",
+        "_greater_equal_scalar",
+        "_lesser_equal_scalar",
+        "_equal_scalar",
+        "_not_equal_scalar",
+        "_maximum_scalar",
+        "_minimum_scalar",
+        "logical_not",
         *own_shapes.elemwise.SCALAR_OPS,
     ],
-    "normalization": ["softmax", "L2Normalization", "LeakyReLU", "BatchNorm"],
+    "normalization": ["softmax", "softmin", "log_softmax", "L2Normalization", "LeakyReLU", "BatchNorm", "LRN"]
+    + ["InstanceNorm", "LayerNorm", "GroupNorm"],
     "binary": ["elemwise_add", "elemwise_sub", "elemwise_mul", "add_n", "broadcast_add", "broadcast_sub"]
-    + ["broadcast_mul", "broadcast_like", "where"],
+    + ["broadcast_mul", "broadcast_like", "where", "elemwise_div", "_div", "_maximum", "_minimum"]
+    + ["broadcast_div", "broadcast_maximum", "broadcast_minimum"],
     "convolution": ["Convolution", "Deconvolution"],
     "pooling": ["Pooling"],
     "dense": ["FullyConnected"],
     "reshape": ["Reshape"],
-    "layout": ["Flatten", "expand_dims", "squeeze", "transpose", "SwapAxis", "repeat", "tile"],
-    "join": ["Concat", "SliceChannel", "slice_like", "Pad"],
+    "layout": ["Flatten", "expand_dims", "squeeze", "transpose", "SwapAxis", "repeat", "tile", "reverse"]
+    + ["broadcast_to", "broadcast_axis", "depth_to_space", "space_to_depth"],
+    "join": ["Concat", "SliceChannel", "split", "_split_v2", "stack", "slice_like", "Pad"],
+    "gather": ["take", "Embedding", "dot"],
+    "constant": ["_zeros", "_ones", "_full"],
     "slice": ["slice", "slice_axis"],
-    "reduce": ["sum", "mean"],
+    "reduce": ["sum", "mean", "max", "min", "norm", "argmax", "argmin", "topk"],
     "resample": ["UpSampling", "_contrib_BilinearResize2D", "_contrib_AdaptiveAvgPooling2D"],
     "head": ["_arange", "_contrib_box_decode", "_contrib_box_nms"],
 }
@@ -176,7 +212,9 @@ def unary_cases(draw) -> tuple:
     if op == "Activation":
         attrs["act_type"] = draw(st.sampled_from(["relu", "sigmoid", "tanh", "softrelu", "softsign"]))
     if op == "clip":
-        attrs.update(a_min=-1.0, a_max=draw(st.sampled_from([0.0, 6.0])))
+        attrs.update(a_min=draw(st.sampled_from([-1.0, "-inf", 0.5])), a_max=draw(st.sampled_from([0.0, 6.0, "inf"])))
+    if op == "hard_sigmoid" and draw(st.booleans()):
+        attrs.update(alpha=draw(st.sampled_from([0.2, -1.0])), beta=draw(st.sampled_from([0.5, 2.0])))
     if op.endswith("_scalar"):
         attrs["scalar"] = draw(st.sampled_from([0.0, 0.5, 2.0, -3.0]))
     if op == "Dropout":
@@ -188,8 +226,29 @@ def unary_cases(draw) -> tuple:
 def normalization_cases(draw) -> tuple:
     op = draw(st.sampled_from(FAMILY_OPS["normalization"]))
     x = draw(dims())
-    if op == "softmax":
-        return case(op, {"axis": draw(st.integers(-6, 5))}, [x])
+    if op in ("softmax", "softmin", "log_softmax"):
+        attrs = {"axis": draw(st.integers(-6, 5))}
+        if draw(st.booleans()):
+            attrs["temperature"] = draw(st.sampled_from([0.5, 2.0]))
+        return case(op, attrs, [x])
+    if op == "LRN":
+        attrs = {"nsize": draw(st.integers(1, 6)), "alpha": 0.5, "knorm": draw(st.sampled_from([1.0, 2.0]))}
+        return case(op, attrs, [x])
+    if op in ("InstanceNorm", "LayerNorm", "GroupNorm"):
+        attrs = {"eps": 1e-3}
+        if op == "LayerNorm" and draw(st.booleans()):
+            attrs["axis"] = draw(st.integers(-6, 5))
+        if op == "GroupNorm":
+            attrs["num_groups"] = draw(st.sampled_from([1, 2, 3]))
+        if op == "LayerNorm" and draw(st.integers(0, 3)) == 0:
+            attrs["output_mean_var"] = True
+        known = draw(st.booleans())
+        size = {"InstanceNorm": x[1] if len(x) > 1 else 1, "GroupNorm": attrs.get("num_groups", 1)}.get(op)
+        if op == "LayerNorm":
+            axis = int(attrs.get("axis", -1))
+            size = x[axis % len(x)] if -len(x) <= axis < len(x) else 1
+        params = [(size + draw(st.sampled_from([0, 0, 1])),) if known else None for _ in range(2)]
+        return case(op, attrs, [x], params)
     if op == "L2Normalization":
         return case(op, {"mode": draw(st.sampled_from(["instance", "channel", "spatial"]))}, [x])
     if op == "LeakyReLU":
@@ -258,7 +317,9 @@ def pooling_cases(draw) -> tuple:
     k = draw(st.integers(1, 3))
     rank = k + 2 if draw(st.integers(0, 9)) else draw(st.integers(3, 5))
     x = (1, 2) + tuple(draw(st.integers(1, 9)) for _ in range(rank - 2))
-    attrs: dict = {"pool_type": draw(st.sampled_from(["max", "avg", "sum"]))}
+    attrs: dict = {"pool_type": draw(st.sampled_from(["max", "avg", "sum", "lp"]))}
+    if attrs["pool_type"] == "lp" and draw(st.integers(0, 4)):
+        attrs["p_value"] = draw(st.sampled_from([1, 2]))
     if draw(st.integers(0, 4)) == 0:
         attrs["global_pool"] = True
         if draw(st.booleans()):
@@ -321,6 +382,20 @@ def layout_cases(draw) -> tuple:
         if draw(st.integers(0, 3)):
             attrs["axis"] = draw(st.integers(-n, n - 1))
         return case(op, attrs, [x])
+    if op == "reverse":
+        return case(op, {"axis": tup(draw(st.lists(st.integers(-n, n), min_size=1, max_size=3)))}, [x])
+    if op in ("depth_to_space", "space_to_depth"):
+        return case(op, {"block_size": draw(st.sampled_from([1, 2, 2, 3, 0]))}, [x])
+    if op == "broadcast_to":
+        target = [draw(st.sampled_from([0, d, 3, d * 2])) if d == 1 else draw(st.sampled_from([0, d, d, 2])) for d in x]
+        if draw(st.integers(0, 5)) == 0:
+            target = target[1:]
+        return case(op, {"shape": tup(target)}, [x])
+    if op == "broadcast_axis":
+        ones = [i for i, d in enumerate(x) if d == 1] or [draw(st.integers(-n, n - 1))]
+        axes = draw(st.lists(st.sampled_from(ones), min_size=1, max_size=2))
+        sizes = [draw(st.integers(1, 4)) for _ in axes]
+        return case(op, {"axis": tup(axes), "size": tup(sizes)}, [x])
     return case(op, {"reps": tup(draw(st.lists(st.integers(1, 3), min_size=1, max_size=5)))}, [x])
 
 
@@ -339,11 +414,23 @@ def join_cases(draw) -> tuple:
                 y[(dim + 1) % n] += 1
             others.append(tuple(y))
         return case(op, {"dim": dim, "num_args": 1 + len(others)}, [x] + others)
-    if op == "SliceChannel":
+    if op in ("SliceChannel", "split"):
         attrs = {"num_outputs": draw(st.integers(1, 3)), "axis": draw(st.integers(-n, n - 1))}
         if draw(st.booleans()):
             attrs["squeeze_axis"] = True
         return case(op, attrs, [x])
+    if op == "_split_v2":
+        attrs = {"axis": draw(st.integers(-n, n - 1)), "squeeze_axis": draw(st.integers(0, 3)) == 0}
+        if draw(st.booleans()):
+            attrs.update(sections=draw(st.integers(1, 4)), indices="()")
+        else:
+            cuts = sorted(draw(st.lists(st.integers(0, 6), min_size=0, max_size=3)))  # no indices: MXNet crashes
+            attrs["indices"] = tup(([] if cuts and draw(st.integers(0, 5)) == 0 else [0]) + cuts)
+        return case(op, attrs, [x])
+    if op == "stack":
+        count = draw(st.integers(1, 3))
+        others = [x if draw(st.integers(0, 5)) else draw(dims(2, 5)) for _ in range(count - 1)]
+        return case(op, {"axis": draw(st.integers(-n - 2, n + 1)), "num_args": count}, [x] + others)
     if op == "slice_like":
         like = tuple(max(1, d - draw(st.integers(0, 2))) for d in x)
         if draw(st.integers(0, 5)) == 0:
@@ -359,6 +446,35 @@ def join_cases(draw) -> tuple:
         width[draw(st.integers(0, 3))] = 1
     mode = draw(st.sampled_from(["constant", "edge", "reflect"]))
     return case("Pad", {"mode": mode, "pad_width": tup(width)}, [x])
+
+
+@st.composite
+def gather_cases(draw) -> tuple:
+    op = draw(st.sampled_from(FAMILY_OPS["gather"]))
+    x = draw(dims(1, 4))
+    n = len(x)
+    if op == "take":
+        attrs = {"axis": draw(st.integers(-n - 1, n)), "mode": draw(st.sampled_from(["clip", "wrap", "raise"]))}
+        return case(op, attrs, [x, draw(dims(1, 3))])
+    if op == "Embedding":
+        rows, width = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+        weight = draw(st.sampled_from([None, (rows, width), (rows + 1, width)]))
+        return case(op, {"input_dim": rows, "output_dim": width}, [x], [weight])
+    k = x[-1]
+    rhs = draw(st.sampled_from([(k,), (k, 3), (k, 2, 3), (3, k), (2, 3, k), (k + 1, 2)]))
+    attrs = {"transpose_a": draw(st.integers(0, 4)) == 0, "transpose_b": draw(st.booleans())}
+    return case(op, attrs, [x, rhs])
+
+
+@st.composite
+def constant_cases(draw) -> tuple:
+    op = draw(st.sampled_from(FAMILY_OPS["constant"]))
+    attrs = {
+        "shape": tup(draw(st.lists(st.integers(0 if draw(st.integers(0, 5)) == 0 else 1, 4), min_size=0, max_size=4)))
+    }
+    if op == "_full":
+        attrs["value"] = draw(st.sampled_from([0.5, -2.0]))
+    return case(op, attrs, [])
 
 
 @st.composite
@@ -385,6 +501,22 @@ def reduce_cases(draw) -> tuple:
     op = draw(st.sampled_from(FAMILY_OPS["reduce"]))
     x = draw(dims())
     n = len(x)
+    if op in ("argmax", "argmin"):
+        attrs = {"keepdims": draw(st.booleans())}
+        if draw(st.integers(0, 3)):
+            attrs["axis"] = draw(st.integers(-n - 1, n))
+        return case(op, attrs, [x])
+    if op == "topk":
+        attrs = {"k": draw(st.integers(-1, 4)), "ret_typ": draw(st.sampled_from(["value", "indices", "mask", "both"]))}
+        if draw(st.integers(0, 3)):
+            attrs["axis"] = draw(st.sampled_from([draw(st.integers(-n - 1, n)), "None"]))
+        attrs["is_ascend"] = draw(st.booleans())
+        return case(op, attrs, [x])
+    if op == "norm":
+        attrs = {"ord": draw(st.sampled_from([1, 2])), "keepdims": draw(st.booleans())}
+        if draw(st.integers(0, 4)):
+            attrs["axis"] = tup(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=3)))
+        return case(op, attrs, [x])
     attrs: dict = {"keepdims": draw(st.booleans())}
     if draw(st.booleans()):
         attrs["exclude"] = draw(st.booleans())
@@ -451,6 +583,8 @@ GENERATORS = {
     "reshape": reshape_cases(),
     "layout": layout_cases(),
     "join": join_cases(),
+    "gather": gather_cases(),
+    "constant": constant_cases(),
     "slice": slice_cases(),
     "reduce": reduce_cases(),
     "resample": resample_cases(),
@@ -534,7 +668,8 @@ ATTR_KEYS = (
     "kernel stride dilate pad adj target_shape num_filter num_group no_bias layout pool_type pooling_convention "
     "global_pool num_hidden flatten axis axes shape reverse begin end step dim num_args num_outputs squeeze_axis "
     "keepdims exclude repeats reps mode pad_width scale sample_type multi_input_mode height width scale_height "
-    "scale_width output_size lhs_axes rhs_axes start stop repeat coord_start score_index id_index act_type"
+    "scale_width output_size lhs_axes rhs_axes start stop repeat coord_start score_index id_index act_type "
+    "k ret_typ is_ascend ord num_groups p_value nsize temperature a_min a_max eps"
 ).split()
 ATTR_VALUES = st.one_of(
     st.integers(-3, 9).map(str),

@@ -118,15 +118,6 @@ def test_yolo_upsample_and_slice_like():
     assert checked.layer_types.count("Crop") == 1
 
 
-def test_repeat_on_channels_is_refused():
-    from gluon2caffe.errors import ConversionError
-
-    block = seq(nn.Conv2D(2, 1), Lambda(lambda F, x: F.repeat(x, repeats=2, axis=1)))
-    block.initialize()
-    with pytest.raises(ConversionError, match="only H or W"):
-        convert_model(block, (1, 3, 4, 4), to_bgr=False)
-
-
 def test_yolo_reference_order_matches_the_decoding():
     shape = (1, 3, 320, 320)
     net = load_zoo_model("yolo3_mobilenet0.25_voc", shape)

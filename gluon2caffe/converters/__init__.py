@@ -2,12 +2,20 @@
 
 from . import (  # noqa: F401  (imported for their registrations)
     activation,
+    arith,
     batchnorm,
     clip,
+    compare,
+    constant,
     conv,
     deconv,
     dense,
     elemwise,
+    extrema,
+    gather,
+    layernorm,
+    lrn,
+    matmul,
     normalize,
     pad,
     pooling,
@@ -16,6 +24,9 @@ from . import (  # noqa: F401  (imported for their registrations)
     scalar,
     shape,
     softmax,
+    split,
+    tile,
+    unary,
 )
 from .registry import REGISTRY, support_table
 

@@ -10,6 +10,7 @@ from ..errors import ConversionError
 from ..ir.graph import Node
 from .context import EmitContext
 from .registry import register
+from .unary import emit_softsign
 
 
 _ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "TanH", "softrelu": "BNLL"}
@@ -26,13 +27,16 @@ def _unary(node: Node, ctx: EmitContext, caffe_type: str) -> None:
     ctx.layer(node.name, caffe_type, [node.inputs[0]], [node.outputs[0]])
 
 
-@register("Activation", caffe="ReLU / Sigmoid / TanH / BNLL")
+@register("Activation", caffe="ReLU / Sigmoid / TanH / BNLL; softsign: Power, Eltwise")
 def convert_activation(node: Node, ctx: EmitContext) -> None:
-    """Activation relu/sigmoid/tanh/softrelu -> ReLU/Sigmoid/TanH/BNLL (softrelu is softplus, which BNLL computes)."""
+    """Activation relu/sigmoid/tanh/softrelu/softsign -> ReLU/Sigmoid/TanH/BNLL (softplus)/softsign's layers."""
     act = node.attrs.str("act_type")
+    if act == "softsign":
+        emit_softsign(ctx, node.name, node.inputs[0], node.outputs[0])
+        return
     if act not in _ACTIVATIONS:
         raise ConversionError(
-            f"is {act!r}; exact Caffe layers exist for {', '.join(sorted(_ACTIVATIONS))}",
+            f"is {act!r}; exact Caffe layers exist for {', '.join(sorted(_ACTIVATIONS))}, softsign",
             node.name,
             node.op,
             "act_type",

@@ -75,9 +75,15 @@ class Patterns:
     # The runtime runs one sample of a batch at a time (ncnn: no batch axis): a net whose layers mix the samples (a
     # layer along axis 0, a Reshape or Permute that moves the batch, inputs of different batch sizes) is refused.
     per_sample: bool = False
-    # Caffe layer types the target's runtime cannot load and no other form replaces: a net that needs one is refused
-    # for the target, naming the node.
+    # Caffe layer types the target's runtime cannot load, or computes wrong, and no other form replaces: a net that
+    # needs one is refused for the target, naming the node. Target any lists those a runtime computes wrong or
+    # cannot run (MNN drops Log; ArgMax, topk with k > 1, runs in pycaffe alone).
     missing_layers: frozenset[str] = frozenset()
+    # Whether the runtime has Caffe's Threshold layer (y = x > t), the only step function among Caffe's layers:
+    # comparisons and logical_not need it. Caffe, MNN and ncnn run it; OpenCV and OpenVINO refuse it (measured). A
+    # comparison node is refused by name where it is False (converters/compare.py); `any` is False because OpenCV's
+    # and OpenVINO's loads fail on it (CenterNet's own Threshold is the one layer written regardless).
+    threshold: bool = True
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
@@ -95,6 +101,8 @@ TARGETS: dict[str, Patterns] = {
         pooled_map="reshape",
         dense_axis="convolution",
         output_copy="reshape",
+        missing_layers=frozenset({"Log", "ArgMax"}),
+        threshold=False,
     ),
     "caffe": Patterns(crop="slice", broadcast="scale"),
     # OpenCV 4.11's Caffe importer: no Threshold layer (CenterNet's peak test), no Bias layer (a sum with a broadcast
@@ -106,7 +114,8 @@ TARGETS: dict[str, Patterns] = {
         depthwise_pad="separate",
         deconvolution="plain",
         dense_axis="convolution",
-        missing_layers=frozenset({"Threshold", "Bias"}),
+        missing_layers=frozenset({"Threshold", "Bias", "ArgMax"}),
+        threshold=False,
     ),
     "ncnn": Patterns(
         constant="eltwise",
@@ -119,8 +128,10 @@ TARGETS: dict[str, Patterns] = {
         dense_axis="convolution",
         max_rank=4,
         per_sample=True,
+        missing_layers=frozenset({"ArgMax"}),
     ),
-    # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D.
+    # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D; its converter drops
+    # a Log layer without a word (log2(y) came out as y / ln 2; a Log output is "can't find output").
     "mnn": Patterns(
         constant="eltwise",
         crop="convolution",
@@ -130,9 +141,10 @@ TARGETS: dict[str, Patterns] = {
         dense_axis="convolution",
         output_copy="reshape",
         max_rank=4,
+        missing_layers=frozenset({"Log", "ArgMax"}),
     ),
     # Model Optimizer 2023.3's Caffe frontend: "Found custom layer ..." for each of these (measured; Silence and Split
-    # have other forms, BNLL (softrelu) and Exp (YOLOv3's box sizes) have none); it stops at an N-D Convolution.
+    # have other forms, BNLL (softrelu), Exp (YOLOv3's box sizes) and Log have none); it stops at an N-D Convolution.
     "openvino": Patterns(
         constant="eltwise",
         crop="convolution",
@@ -142,7 +154,8 @@ TARGETS: dict[str, Patterns] = {
         dense_axis="convolution",
         output_copy="reshape",
         max_rank=4,
-        missing_layers=frozenset({"BNLL", "Exp", "AbsVal", "Split", "Silence"}),
+        missing_layers=frozenset({"BNLL", "Exp", "Log", "ArgMax", "AbsVal", "Split", "Silence"}),
+        threshold=False,
     ),
 }
 

@@ -30,7 +30,7 @@ def convert_fully_connected(node: Node, ctx: EmitContext) -> None:
         ctx.layer(x, "Reshape", [node.inputs[0]], [x]).reshape_param.shape.dim.extend([0, 1])
         ctx.set_shape(x, (ctx.shape(node.inputs[0])[0], 1))
     if not flatten and ndim in (3, 4) and ctx.options.patterns.dense_axis == "convolution":
-        _over_last_axis_by_convolution(node, ctx, ctx.shape(x), blobs)
+        dense_by_convolution(ctx, node.name, x, node.outputs[0], a.int("num_hidden"), blobs)
         return
     layer = ctx.layer(node.name, "InnerProduct", [x], [node.outputs[0]], blobs)
     p = layer.inner_product_param
@@ -39,19 +39,21 @@ def convert_fully_connected(node: Node, ctx: EmitContext) -> None:
     p.axis = 1 if flatten else ndim - 1
 
 
-def _over_last_axis_by_convolution(node: Node, ctx: EmitContext, shape: tuple[int, ...], blobs: list) -> None:
+def dense_by_convolution(ctx: EmitContext, name: str, x: str, out: str, units: int, blobs: list) -> None:
+    """out = x . W^T (+ b) over x's last axis (3-D or 4-D x), as a 1x1 Convolution with that axis made the channels:
+    Reshape to (N, A, F, 1), Permute, Convolution, Permute, Reshape (the target's dense_axis 'convolution')."""
+    shape = ctx.shape(x)
     n, features = shape[0], shape[-1]
     rows = int(np.prod(shape[1:-1]))
-    units = node.attrs.int("num_hidden")
     steps = [
         ("as_4d", "Reshape", (n, rows, features, 1)),
         ("features_first", "Permute", (n, features, rows, 1)),
         ("conv", "Convolution", (n, units, rows, 1)),
         ("units_last", "Permute", (n, rows, units, 1)),
     ]
-    current = node.inputs[0]
+    current = x
     for suffix, kind, out_shape in steps:
-        top = ctx.unique(f"{node.name}_{suffix}")
+        top = ctx.unique(f"{name}_{suffix}")
         weights = [blobs[0].reshape(units, features, 1, 1), *blobs[1:]] if kind == "Convolution" else None
         layer = ctx.layer(top, kind, [current], [top], weights)
         if kind == "Reshape":
@@ -64,5 +66,4 @@ def _over_last_axis_by_convolution(node: Node, ctx: EmitContext, shape: tuple[in
             p.kernel_size.append(1)
         ctx.set_shape(top, out_shape)
         current = top
-    out = node.outputs[0]
-    ctx.layer(node.name, "Reshape", [current], [out]).reshape_param.shape.dim.extend([0, *ctx.shape(out)[1:]])
+    ctx.layer(name, "Reshape", [current], [out]).reshape_param.shape.dim.extend([0, *ctx.shape(out)[1:]])

@@ -161,7 +161,7 @@ def expand_axes(
         elif axis > 0:
             # The axis as the unit height of a 4-D view (batch, the axes before it, 1, the axes after it): the same
             # all-ones Deconvolution repeats it, and a Reshape gives the blob its own shape back. Tile would do it in
-            # one layer, but OpenCV, MNN and ncnn do not run Caffe's Tile.
+            # one layer, but OpenCV and MNN refuse Caffe's Tile and ncnn computes something else with it.
             lead, rest = int(np.prod(shape[1:axis])), int(np.prod(shape[axis + 1 :]))
             view, repeated = ctx.unique(f"{base}_view{axis}"), ctx.unique(f"{base}_repeat{axis}")
             ctx.layer(view, "Reshape", [current], [view]).reshape_param.shape.dim.extend([0, lead, 1, rest])
@@ -208,6 +208,7 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
             ctx.set_shape(negated, ctx.shape(x))
             x = negated
         kind = "add"
+    value = _collapsed(value, out_shape)
     run = constant_run(node, value.shape, out_shape)
     if run is None:
         layer = ctx.layer(node.name, "Power", [x], [out])
@@ -228,6 +229,18 @@ def _with_constant(node: Node, ctx: EmitContext, kind: str) -> None:
     layer = ctx.layer(node.name, "Scale" if kind == "mul" else "Bias", [x], [out], [blob])
     p = layer.scale_param if kind == "mul" else layer.bias_param
     p.axis, p.num_axes = axis, num_axes
+
+
+def _collapsed(value: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
+    """The constant with the same values everywhere as one value, and with the same values for every sample (of a
+    shape that spans the batch axis) as one sample: zeros((N, C, 1)) is a scalar, a per-sample copy of one table is
+    that table (MXNet broadcasts either to the same numbers)."""
+    flat = value.reshape(-1)
+    if flat.size and np.all(flat == flat[0]):
+        return flat[:1].reshape(())
+    if value.ndim == len(out_shape) and value.shape[0] > 1 and np.all(value == value[:1]):
+        return value[:1]
+    return value
 
 
 def combine_with_constant(ctx: EmitContext, name: str, kind: str, x: str, value: np.ndarray, out: str) -> None:

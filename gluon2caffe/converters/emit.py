@@ -13,9 +13,9 @@ from ..caffe.samples import sample_mixing
 from ..errors import ConversionError, UnsupportedOperatorError
 from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
-from .context import EmitContext, EmitOptions
+from .context import TARGETS, EmitContext, EmitOptions
 from .rank import check_rank, lower_rank, reshape_pooled_maps
-from .registry import REGISTRY
+from .registry import OUTSIDE_CAFFE, REGISTRY
 
 __all__ = ["CaffeModel", "EmitContext", "EmitOptions", "build_nets", "check_supported", "emit_layers"]
 
@@ -32,7 +32,7 @@ def check_supported(graph: Graph) -> None:
         if node.op not in REGISTRY and node.name not in evaluated:
             unsupported.setdefault(node.op, []).append(node.name)
     if unsupported:
-        raise UnsupportedOperatorError(unsupported)
+        raise UnsupportedOperatorError(unsupported, OUTSIDE_CAFFE)
     check_parameter_inputs(graph, computed=True)
 
 
@@ -152,10 +152,12 @@ def _check_layers(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
     for layer in ctx.layers:
         if layer.proto.type in missing:
             node, op = origin.get(id(layer), (layer.proto.name, layer.proto.type))
+            having = [name for name, p in TARGETS.items() if layer.proto.type not in p.missing_layers]
+            runtimes = "a runtime it is for" if ctx.options.target == "any" else "its runtime"
             raise ConversionError(
-                f"needs a Caffe {layer.proto.type} layer ({layer.proto.name!r}), which target "
-                f"{ctx.options.target!r}'s runtime cannot load and no other form replaces; convert with another "
-                "--target (e.g. any) for the other runtimes",
+                f"needs a Caffe {layer.proto.type} layer ({layer.proto.name!r}), which {runtimes} cannot load or "
+                f"computes wrong (target {ctx.options.target!r}) and no other form replaces; convert with --target "
+                f"{' / '.join(having)}, whichever runtime you deploy to",
                 node,
                 op,
             )

@@ -37,7 +37,7 @@ def caffe_pooled_sizes(size, kernel, pad, stride) -> tuple[int, int]:
     return tuple(caffe_pooled_size(size[i], kernel[i], pad[i], stride[i], padded) for i in (0, 1))
 
 
-@register("Pooling", caffe="Pooling (+ crop); 3-D: Reshape + 2-D Pooling passes")
+@register("Pooling", caffe="Pooling (+ crop); 3-D: Reshape + 2-D Pooling passes; sum/lp: + Eltwise, Power")
 def convert_pooling(node: Node, ctx: EmitContext) -> None:
     """Pooling max/avg -> Pooling, Caffe's extra ceil window cropped; padding excluded from averages is rescaled.
 
@@ -45,9 +45,14 @@ def convert_pooling(node: Node, ctx: EmitContext) -> None:
     per-position factor (_per_position). A last 'full' window that reads no element (MXNet: 0 for avg, -FLT_MAX for
     max; Caffe: NaN, or no window) is pooled without and appended (_append_empty_windows). 1-D pooling on (N, C, W)
     is the 2-D one on (N, C, 1, W) with a 1xK window, between two Reshapes; 3-D pooling is two 2-D passes
-    (_pooling_3d)."""
+    (_pooling_3d). pool_type sum and lp (p 1, 2) are the average times its divisor (pooling_lp.py)."""
     a = node.attrs
     x, out = node.inputs[0], node.outputs[0]
+    if a.str("pool_type", "max") in ("sum", "lp"):
+        from .pooling_lp import convert_sum_pooling
+
+        convert_sum_pooling(node, ctx)
+        return
     if len(ctx.shape(x)) == 3 and a.str("layout", "None") in ("None", "NCW"):
         _pooling_1d(node, ctx)
         return

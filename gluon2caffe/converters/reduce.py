@@ -1,4 +1,4 @@
-"""Reductions: sum (Slice + Eltwise), mean (AVE Pooling)."""
+"""Reductions by pooling over Reshape views: sum, mean (and the helpers max/min/norm use)."""
 
 from __future__ import annotations
 
@@ -9,27 +9,41 @@ from ..ir.graph import Node
 from ._common import positive_axis, set_window
 from .context import EmitContext
 from .registry import register
+from .unary import emit_abs
 
 
 MAX_TERMS = 64
 
 
-@register("sum", caffe="Slice + Eltwise SUM (+ Reshape)")
+@register("sum", caffe="Slice + Eltwise SUM, or Pooling AVE + Power (+ Reshape)")
 def convert_sum(node: Node, ctx: EmitContext) -> None:
-    """sum over one axis (of up to 64 elements, e.g. ResNeSt's radix) -> Slice into parts + Eltwise SUM."""
+    """sum over any axes (keepdims, exclude) -> Slice + Eltwise SUM (one axis of up to 64), else mean x count.
+
+    One axis of at most 64 elements (ResNeSt's radix) is summed term by term; any other set of axes is averaged as
+    `mean` does (AVE Pooling on Reshape views) and multiplied back by the element count (a Power scale: within an
+    ulp of the sum)."""
     a = node.attrs
     x, out = node.inputs[0], node.outputs[0]
     shape = ctx.shape(x)
-    axes = a.int_tuple("axis", None)
-    if axes is None or len(axes) != 1 or a.bool("exclude", False):
-        raise ConversionError(
-            f"is {a.str('axis', 'None')}; only a sum over one axis converts", node.name, node.op, "axis"
-        )
-    axis = positive_axis(node, "axis", axes[0], len(shape))
+    axes = reduced_axes(node, len(shape))
+    if len(axes) == 1 and shape[axes[0]] <= MAX_TERMS:
+        _sum_terms(node, ctx, axes[0], a.bool("keepdims", False))
+        return
+    count = int(np.prod([shape[axis] for axis in axes]))
+    if count == 1:
+        emit_pool_reduction(ctx, node.name, x, out, axes, ctx.shape(out), "AVE")
+        return
+    mean = ctx.unique(f"{node.name}_mean")
+    emit_pool_reduction(ctx, mean, x, mean, axes, ctx.shape(out), "AVE")
+    ctx.layer(node.name, "Power", [mean], [out]).power_param.scale = float(count)
+
+
+def _sum_terms(node: Node, ctx: EmitContext, axis: int, keepdims: bool) -> None:
+    """sum over one short axis: Slice into its parts + Eltwise SUM (+ a Reshape dropping the axis)."""
+    x, out = node.inputs[0], node.outputs[0]
+    shape = ctx.shape(x)
     size = shape[axis]
-    if size > MAX_TERMS:
-        raise ConversionError(f"sums {size} terms; at most {MAX_TERMS} are supported", node.name, node.op, "axis")
-    summed = out if a.bool("keepdims", False) else ctx.unique(f"{node.name}_keepdims")
+    summed = out if keepdims else ctx.unique(f"{node.name}_keepdims")
     if size == 1:
         parts = [x]
     else:
@@ -57,36 +71,46 @@ def convert_mean(node: Node, ctx: EmitContext) -> None:
     Caffe's AVE sums the window and divides by its size, as MXNet does; runs apart are pooled one after the other
     (a mean of equal-sized means). A 4-D input reduced over H and/or W is pooled as it is."""
     x, out = node.inputs[0], node.outputs[0]
-    shape, out_shape = ctx.shape(x), ctx.shape(out)
-    axes = _reduced_axes(node, len(shape))
+    axes = reduced_axes(node, len(ctx.shape(x)))
+    emit_pool_reduction(ctx, node.name, x, out, axes, ctx.shape(out), "AVE")
+
+
+def emit_pool_reduction(
+    ctx: EmitContext, name: str, x: str, out: str, axes: list[int], out_shape: tuple[int, ...], pool: str
+) -> None:
+    """out (of `out_shape`: the reduced axes dropped or kept as 1) = the AVE or MAX of x over `axes` (ascending),
+    by Pooling each run of adjacent reduced axes on a 4-D Reshape view (see `mean`); a MAX of MAXes is the MAX, a
+    mean of equal-sized means the mean. The last layer is called `name`."""
+    shape = ctx.shape(x)
     steps = []
     logical = list(shape)
     for start, stop in reversed(_runs([a for a in axes if shape[a] > 1])):
         view, kernel = _pooling_view(logical, start, stop)
         logical[start:stop] = [1] * (stop - start)
         steps.append((start, view, kernel))
+    keep_batch = 0 not in axes
     if not steps:  # every reduced axis has size 1
-        _reshape(ctx, node.name, x, out, out_shape, keep_batch=0 not in axes)
+        _reshape(ctx, name, x, out, out_shape, keep_batch=keep_batch)
         return
     current = x
     for i, (start, view, kernel) in enumerate(steps):
         if tuple(ctx.shape(current)) != view:
-            viewed = ctx.unique(f"{node.name}_view{i}")
+            viewed = ctx.unique(f"{name}_view{i}")
             _reshape(ctx, viewed, current, viewed, view, keep_batch=start > 0)
             current = viewed
         pooled_shape = (view[0], view[1], view[2] // kernel[0], view[3] // kernel[1])
         last = i == len(steps) - 1
-        pooled = out if last and pooled_shape == out_shape else ctx.unique(f"{node.name}_mean{i}")
-        layer = ctx.layer(node.name if pooled == out else pooled, "Pooling", [current], [pooled])
-        layer.pooling_param.pool = layer.pooling_param.AVE
+        pooled = out if last and pooled_shape == tuple(out_shape) else ctx.unique(f"{name}_{pool.lower()}{i}")
+        layer = ctx.layer(name if pooled == out else pooled, "Pooling", [current], [pooled])
+        layer.pooling_param.pool = getattr(layer.pooling_param, pool)
         set_window(layer.pooling_param, kernel)
         ctx.set_shape(pooled, pooled_shape)
         current = pooled
     if current != out:
-        _reshape(ctx, node.name, current, out, out_shape, keep_batch=0 not in axes)
+        _reshape(ctx, name, current, out, out_shape, keep_batch=keep_batch)
 
 
-def _reduced_axes(node: Node, ndim: int) -> list[int]:
+def reduced_axes(node: Node, ndim: int) -> list[int]:
     """The axes a reduction (axis, exclude) reduces, ascending; no axis (or an empty tuple) means all of them."""
     a = node.attrs
     given = a.int_tuple("axis", None)
@@ -129,3 +153,46 @@ def _reshape(ctx: EmitContext, name: str, src: str, top: str, shape: tuple[int, 
         dims[0] = 0
     ctx.layer(name, "Reshape", [src], [top]).reshape_param.shape.dim.extend(dims)
     ctx.set_shape(top, shape)
+
+
+@register("norm", caffe="Eltwise (MAX of x, -x; or PROD), Pooling AVE, Power (+ Reshape)")
+def convert_norm(node: Node, ctx: EmitContext) -> None:
+    """norm ord 1 / 2 over any axes (keepdims) -> abs(x) or x*x averaged as `mean` does, then (count x mean)^(1/ord).
+
+    ord=2 is sqrt(count * mean(x*x)): MXNet scales by the largest |x| first, so it stays finite where x*x overflows
+    float32 (|x| > 1.8e19); here such a norm is inf. Over axes that hold one element the norm is |x|."""
+    a = node.attrs
+    ord_ = a.int("ord", 2)
+    if ord_ not in (1, 2):
+        raise ConversionError(f"is {ord_}; MXNet computes ord 1 and 2 only", node.name, node.op, "ord")
+    out_dtype = a.str("out_dtype", "None")
+    if out_dtype not in ("None", "float32", "float64"):
+        raise ConversionError(
+            f"is {out_dtype!r}; Caffe computes in float32 (float16 and integer outputs round or truncate the norm)",
+            node.name,
+            node.op,
+            "out_dtype",
+        )
+    x, out = node.inputs[0], node.outputs[0]
+    shape = ctx.shape(x)
+    given = a.int_tuple("axis", None)
+    axes = list(range(len(shape))) if not given else sorted({positive_axis(node, "axis", i, len(shape)) for i in given})
+    count = int(np.prod([shape[axis] for axis in axes]))
+    if count == 1:
+        magnitude = ctx.unique(f"{node.name}_abs")
+        emit_abs(ctx, magnitude, x, magnitude)
+        ctx.set_shape(magnitude, shape)
+        emit_pool_reduction(ctx, node.name, magnitude, out, axes, ctx.shape(out), "AVE")
+        return
+    terms = ctx.unique(f"{node.name}_{'abs' if ord_ == 1 else 'square'}")
+    if ord_ == 1:
+        emit_abs(ctx, terms, x, terms)
+    else:
+        ctx.layer(terms, "Eltwise", [x, x], [terms]).eltwise_param.operation = 0  # PROD: x * x exactly
+    ctx.set_shape(terms, shape)
+    mean = ctx.unique(f"{node.name}_mean")
+    emit_pool_reduction(ctx, mean, terms, mean, axes, ctx.shape(out), "AVE")
+    p = ctx.layer(node.name, "Power", [mean], [out]).power_param
+    p.scale = float(count)
+    if ord_ == 2:
+        p.power = 0.5

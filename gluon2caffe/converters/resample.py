@@ -41,30 +41,6 @@ def convert_upsampling(node: Node, ctx: EmitContext) -> None:
     set_window(p, (k, k), (k, k))
 
 
-@register("repeat", caffe="Deconvolution (depthwise, all-ones 1 x k / k x 1 kernel)")
-def convert_repeat(node: Node, ctx: EmitContext) -> None:
-    """repeat along H or W of NCHW (nearest upsampling, YOLOv3's) -> depthwise all-ones Deconvolution (exact)."""
-    a = node.attrs
-    x = node.inputs[0]
-    shape = ctx.shape(x)
-    k = a.int("repeats")
-    axis = a.int("axis", None)
-    if axis is None or len(shape) != 4 or axis % 4 not in (2, 3) or k < 1:
-        raise ConversionError(
-            f"repeat {k}x along axis {axis} of a {len(shape)}-D tensor; only H or W of NCHW (nearest upsampling) "
-            "converts",
-            node.name,
-            node.op,
-            "axis",
-        )
-    kh, kw = (k, 1) if axis % 4 == 2 else (1, k)
-    c = shape[1]
-    layer = ctx.layer(node.name, "Deconvolution", [x], [node.outputs[0]], [np.ones((c, 1, kh, kw), np.float32)])
-    p = layer.convolution_param
-    p.num_output, p.group, p.bias_term = c, c, False
-    set_window(p, (kh, kw), (kh, kw))
-
-
 @register("_contrib_BilinearResize2D", caffe="Permute + 1x1 Convolution (separable)")
 def convert_bilinear_resize(node: Node, ctx: EmitContext) -> None:
     """BilinearResize2D (any mode, align_corners; 'like' reads the size from shapes) -> separable 1x1 Convolutions."""

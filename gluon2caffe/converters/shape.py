@@ -263,3 +263,27 @@ def _optional_ints(node: Node, key: str) -> list[int | None]:
             except ValueError:
                 raise node.attrs.error(key, f"is {node.attrs.str(key)!r}, not a tuple of integers or None") from None
     return values
+
+
+@register("depth_to_space", "space_to_depth", caffe="Reshape + Permute + Reshape (folded: one-hot (De)Convolution)")
+def convert_depth_to_space(node: Node, ctx: EmitContext) -> None:
+    """depth_to_space / space_to_depth(block_size) -> Reshape to 6-D, Permute, Reshape to 4-D, as MXNet defines them.
+
+    Values are moved, none computed. Where the target folds blobs beyond 4-D (converters/rank.py), the three become
+    one Deconvolution (Convolution) with one-hot 0/1 weights: exact too."""
+    x, out = node.inputs[0], node.outputs[0]
+    n, c, h, w = ctx.shape(x)
+    b = node.attrs.int("block_size")
+    if b <= 0 or (c % (b * b) if node.op == "depth_to_space" else h % b or w % b):
+        raise ConversionError(f"is {b}: it does not divide the input {(n, c, h, w)}", node.name, node.op, "block_size")
+    if node.op == "depth_to_space":  # (N, b, b, C/b^2, H, W) -> (N, C/b^2, H, b, W, b)
+        view, order = (n, b, b, c // (b * b), h, w), [0, 3, 4, 1, 5, 2]
+    else:  # (N, C, H/b, b, W/b, b) -> (N, b, b, C, H/b, W/b)
+        view, order = (n, c, h // b, b, w // b, b), [0, 3, 5, 1, 2, 4]
+    blocks = ctx.unique(f"{node.name}_blocks")
+    ctx.layer(blocks, "Reshape", [x], [blocks]).reshape_param.shape.dim.extend([0, *view[1:]])
+    ctx.set_shape(blocks, view)
+    moved = ctx.unique(f"{node.name}_moved")
+    ctx.layer(moved, "Permute", [blocks], [moved]).permute_param.order.extend(order)
+    ctx.set_shape(moved, tuple(view[i] for i in order))
+    ctx.layer(node.name, "Reshape", [moved], [out]).reshape_param.shape.dim.extend([0, *ctx.shape(out)[1:]])

@@ -21,6 +21,8 @@ def measure_resampling(graph: Graph) -> None:
     """Store the measured (rows, cols) on every node the converters write as a separable resampling."""
     own = None
     for node in graph.nodes:
+        if not node.inputs:  # a constant (zeros, arange): nothing to resample
+            continue
         x, y = graph.shapes[node.inputs[0]], graph.shapes[node.outputs[0]]
         if needs_separable_weights(node, x, y):
             own = shape_inference_backend() == "own" if own is None else own

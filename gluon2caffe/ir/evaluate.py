@@ -21,6 +21,9 @@ from ..errors import ConversionError
 from .graph import Graph, Node
 from .ops import SCALAR_OPS, parameter_inputs
 
+# Ops that read no input at all: constants (zeros, ones, full, arange), always known when converting.
+SOURCE_OPS = frozenset({"_zeros", "_ones", "_full", "_arange"})
+
 # Inputs an op reads for their shape alone: their values do not make the output depend on them.
 SHAPE_ONLY_INPUTS = {"slice_like": 1, "broadcast_like": 1}
 
@@ -151,6 +154,81 @@ def _broadcast_to_output(node: Node, values: Values, shapes: list) -> list:
     return [np.broadcast_to(values[0], shapes[0])]
 
 
+def _split_v2(node: Node, values: Values, shapes: list) -> list:
+    """split_v2: the parts start at `indices`, or `sections` parts with the first size % sections one longer."""
+    x = values[0]
+    axis = node.attrs.int("axis", 1) % x.ndim
+    sections = node.attrs.int("sections", 0)
+    if sections > 0:
+        short, longer = divmod(x.shape[axis], sections)
+        starts = list(np.cumsum([0] + [short + (i < longer) for i in range(sections - 1)]))
+    else:
+        starts = list(node.attrs.int_tuple("indices"))
+    parts = np.split(x, [int(p) for p in starts[1:]], axis=axis)
+    if node.attrs.bool("squeeze_axis", False):
+        parts = [np.squeeze(p, axis=axis) for p in parts]
+    return parts
+
+
+def _stack(node: Node, values: Values, shapes: list) -> list:
+    return [np.stack(values, axis=node.attrs.int("axis", 0))]
+
+
+def _reverse(node: Node, values: Values, shapes: list) -> list:
+    x = values[0]
+    for axis in node.attrs.int_tuple("axis"):
+        if not 0 <= axis < x.ndim:  # MXNet 1.9.1's forward fails on a negative axis
+            raise node.attrs.error("axis", f"is {axis}, not in [0, {x.ndim})")
+        x = np.flip(x, axis)
+    return [x]
+
+
+def _take_positions(node: Node, indices: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """MXNet's take: each index truncated to an integer, then clipped to [0, size) or wrapped ('raise': refused)."""
+    positions = np.trunc(np.asarray(indices, np.float64))
+    if not np.all(np.isfinite(positions)):
+        raise ConversionError("has NaN or infinite indices", node.name, node.op)
+    positions = positions.astype(np.int64)
+    if mode == "raise" and positions.size and (positions.min() < 0 or positions.max() >= size):
+        raise ConversionError(f"indices out of [0, {size}) with mode 'raise'", node.name, node.op, "mode")
+    return positions % size if mode == "wrap" else np.clip(positions, 0, size - 1)
+
+
+def _take(node: Node, values: Values, shapes: list) -> list:
+    x, indices = values
+    axis = node.attrs.int("axis", 0) % x.ndim
+    mode = node.attrs.str("mode", "clip", choices=("clip", "wrap", "raise"))
+    return [np.take(x, _take_positions(node, indices, x.shape[axis], mode), axis=axis)]
+
+
+def _embedding(node: Node, values: Values, shapes: list) -> list:
+    indices, weight = values
+    return [np.take(weight, _take_positions(node, indices, weight.shape[0], "clip"), axis=0)]
+
+
+def _constant(fill: Callable[[Node], float]) -> Evaluator:
+    """An op that reads no input (zeros, ones, full): its shape filled with one value, in its dtype."""
+    return lambda node, values, shapes: [np.full(shapes[0], fill(node), dtype=_dtype(node))]
+
+
+def _dtype(node: Node) -> np.dtype:
+    try:
+        return np.dtype(node.attrs.str("dtype", "float32"))
+    except TypeError:
+        raise node.attrs.error("dtype", f"is {node.attrs.str('dtype')!r}, not a dtype numpy knows") from None
+
+
+def _arange(node: Node, values: Values, shapes: list) -> list:
+    """start + (i // repeat) * step in the output's type, as MXNet's range_fwd computes it (no stop: 0 to start)."""
+    a = node.attrs
+    start, stop = a.float("start", 0.0), a.float("stop", None)
+    if stop is None:
+        start = 0.0
+    dtype = _dtype(node)
+    steps = (np.arange(shapes[0][0]) // a.int("repeat", 1)).astype(dtype)
+    return [dtype.type(start) + steps * dtype.type(a.float("step", 1.0))]
+
+
 def _cast(node: Node, values: Values, shapes: list) -> list:
     try:
         dtype = np.dtype(node.attrs.str("dtype"))
@@ -249,6 +327,17 @@ EVALUATORS: dict[str, Evaluator] = {
     "slice_like": _slice_like,
     "SliceChannel": _split,
     "split": _split,
+    "_split_v2": _split_v2,
+    "stack": _stack,
+    "reverse": _reverse,
+    "take": _take,
+    "Embedding": _embedding,
+    "broadcast_to": _broadcast_to_output,
+    "broadcast_axis": _broadcast_to_output,
+    "_zeros": _constant(lambda node: 0.0),
+    "_ones": _constant(lambda node: 1.0),
+    "_full": _constant(lambda node: node.attrs.float("value")),
+    "_arange": _arange,
     "tile": _tile,
     "repeat": _repeat,
     "broadcast_like": _broadcast_to_output,
@@ -285,13 +374,14 @@ def evaluate(node: Node, values: Values, shapes: list) -> list[np.ndarray]:
 
 def constant_nodes(graph: Graph) -> list[Node]:
     """The nodes, in graph order, whose outputs are known at conversion time: an op evaluated here whose value
-    inputs are parameters or outputs of such nodes, and none of whose outputs is a graph output."""
+    inputs are parameters or outputs of such nodes (a constant op reads none), and none of whose outputs is a graph
+    output."""
     known = set(graph.params)
     found = []
     for node in graph.nodes:
         if not can_evaluate(node) or any(t in graph.outputs for t in node.outputs):
             continue
-        if all(t in known for t in value_inputs(node)) and value_inputs(node):
+        if all(t in known for t in value_inputs(node)) and (value_inputs(node) or node.op in SOURCE_OPS):
             known.update(node.outputs)
             found.append(node)
     return found

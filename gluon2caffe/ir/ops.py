@@ -67,7 +67,8 @@ def positive_axis(node: Node, key: str, axis: int, ndim: int) -> int:
 
 def parameter_inputs(node: Node) -> dict[int, str]:
     """{input index: role} of the inputs `node`'s Caffe layer stores as its blobs (weights, bias, BatchNorm's
-    statistics, PReLU's slopes, Normalize's scale): they must be parameters, known when the files are written."""
+    statistics, PReLU's slopes, Normalize's scale, the normalizations' gamma and beta): they must be parameters,
+    known when the files are written."""
     op, a = node.op, node.attrs
     if op in ("Convolution", "Deconvolution", "FullyConnected"):
         roles = {1: "weight"}
@@ -79,6 +80,8 @@ def parameter_inputs(node: Node) -> dict[int, str]:
         roles = {1: "gamma"}
     elif op == "L2Normalization":
         roles = {1: "scale"}  # only after fuse_normalize_scale gives it one
+    elif op in ("InstanceNorm", "LayerNorm", "GroupNorm"):
+        roles = {1: "gamma", 2: "beta"}
     else:
         return {}
     return {index: role for index, role in roles.items() if index < len(node.inputs)}

@@ -25,6 +25,8 @@ def fuse_normalize_scale(graph: Graph) -> int:
         channels = graph.shapes[out][1]
         if not graph.is_param(const) or len(graph.shapes[out]) != 4:
             continue
+        if norm.attrs.str("mode", "instance") == "spatial":  # Normalize has no spatial mode: composed, scale apart
+            continue
         shape = graph.shapes[const]
         # Broadcasting aligns trailing axes: only (C, 1, 1), with leading ones, is per channel of NCHW.
         if len(shape) < 3 or shape[-3:] != (channels, 1, 1) or any(d != 1 for d in shape[:-3]):

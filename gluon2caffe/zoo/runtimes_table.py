@@ -97,6 +97,8 @@ def notes() -> str:
 def _pattern_cell(value) -> str:
     if isinstance(value, frozenset):
         return ", ".join(sorted(value)) or "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return "-" if value == 0 else str(value)
 
 

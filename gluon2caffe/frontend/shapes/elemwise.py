@@ -14,10 +14,16 @@ UNARY = (
     "tanh",
     "exp",
     "log",
+    "log2",
+    "log10",
     "sqrt",
+    "rsqrt",
     "square",
+    "reciprocal",
     "abs",
     "negative",
+    "hard_sigmoid",
+    "softsign",
     "clip",
     "ones_like",
     "zeros_like",
@@ -36,6 +42,7 @@ UNARY = (
     "_not_equal_scalar",
     "_maximum_scalar",
     "_minimum_scalar",
+    "logical_not",
 )
 
 
@@ -52,7 +59,7 @@ def dropout(s: OpShapes) -> list[Shape]:
     return [x, x]
 
 
-@shape_rule("elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "add_n", "_maximum", "_minimum")
+@shape_rule("elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "_div", "add_n", "_maximum", "_minimum")
 def same_shape(s: OpShapes) -> list[Shape]:
     """Every input has one shape, the output's."""
     return [s.inputs_equal()]

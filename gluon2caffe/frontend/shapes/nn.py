@@ -112,6 +112,8 @@ def pooling(s: OpShapes) -> list[Shape]:
     x = s.data(0)
     a = s.attrs
     convention = a.str("pooling_convention", "valid", choices=POOLING_CONVENTIONS)
+    if a.str("pool_type", "max") == "lp" and a.int("p_value", None) is None:
+        raise s.fail("pool_type 'lp' needs p_value (MXNet checks it)", "p_value")
     if not 3 <= len(x) <= 5:
         raise s.fail(f"needs a 3-D, 4-D or 5-D input, got shape {x}")
     kernel = a.int_tuple("kernel", ())
@@ -175,11 +177,13 @@ def leaky_relu(s: OpShapes) -> list[Shape]:
     """y has x's shape; PReLU's gamma (given: any shape; unknown: one per channel of axis 1)."""
     x = s.data(0)
     if s.attrs.str("act_type", "leaky") == "prelu" and s.count > 1 and s.shapes[1] is None:
-        s.param(1, (x[1] if len(x) > 1 else 1,), "gamma")
+        if len(x) < 2:  # MXNet reads x's axis 1 for an unknown gamma
+            raise s.fail(f"an unknown gamma is one per channel of axis 1; the input has shape {x}")
+        s.param(1, (x[1],), "gamma")
     return [x, x]
 
 
-@shape_rule("softmax", "log_softmax", "SoftmaxActivation")
+@shape_rule("softmax", "softmin", "log_softmax", "SoftmaxActivation")
 def softmax(s: OpShapes) -> list[Shape]:
     """y has x's shape (MXNet's inference does not check the axis; the converter does)."""
     return [s.data(0)]
@@ -203,11 +207,35 @@ def l2_normalization(s: OpShapes) -> list[Shape]:
     return [x, norm]
 
 
+@shape_rule("LRN")
+def lrn(s: OpShapes) -> list[Shape]:
+    """y (and the hidden normalizer) have x's shape (MXNet checks nothing else at shape inference)."""
+    x = s.data(0)
+    return [x, x]
+
+
+@shape_rule("GroupNorm")
+def group_norm(s: OpShapes) -> list[Shape]:
+    """y has x's shape (at least 3-D, channels a multiple of num_groups); gamma and beta are per group (G,); the
+    hidden mean and std are (N, G) (group_norm.cc, GroupNormShape)."""
+    x = s.data(0)
+    groups = s.attrs.int("num_groups", 1)
+    if len(x) < 3:
+        raise s.fail(f"needs at least a 3-D input, got shape {x}")
+    if groups < 1 or x[1] % groups:
+        raise s.fail(f"is {groups}; the {x[1]} channels must divide into that many groups", "num_groups")
+    s.param(1, (groups,), "gamma")
+    s.param(2, (groups,), "beta")
+    return [x, (x[0], groups), (x[0], groups)]
+
+
 @shape_rule("InstanceNorm", "LayerNorm")
 def norm_layers(s: OpShapes) -> list[Shape]:
     """y has x's shape; gamma and beta are per channel (InstanceNorm: axis 1; LayerNorm: `axis`)."""
     x = s.data(0)
     if s.node.op == "InstanceNorm":
+        if len(x) < 2:
+            raise s.fail(f"needs a channel axis, got shape {x}")
         channels = (x[1],)
     else:
         channels = (x[s.axis("axis", s.attrs.int("axis", -1), len(x))],)

@@ -135,6 +135,23 @@ def transpose(s: OpShapes) -> list[Shape]:
     return [tuple(x[a] for a in order)]
 
 
+@shape_rule("depth_to_space", "space_to_depth")
+def depth_to_space(s: OpShapes) -> list[Shape]:
+    """(N, C, H, W) -> (N, C / b^2, H b, W b) (depth_to_space) or (N, C b^2, H / b, W / b) (space_to_depth)."""
+    x = s.data(0)
+    if len(x) != 4:
+        raise s.fail(f"needs a 4-D input, not {x}")
+    b = s.positive_int("block_size")
+    n, c, h, w = x
+    if s.node.op == "depth_to_space":
+        if c % (b * b):
+            raise s.fail(f"is {b}: the {c} channels are not a multiple of {b * b}", "block_size")
+        return [(n, c // (b * b), h * b, w * b)]
+    if h % b or w % b:
+        raise s.fail(f"is {b}: the {h} x {w} map is not a multiple of it", "block_size")
+    return [(n, c * b * b, h // b, w // b)]
+
+
 @shape_rule("SwapAxis", "swapaxes")
 def swap_axis(s: OpShapes) -> list[Shape]:
     """x with dims dim1 and dim2 exchanged."""
