@@ -153,22 +153,18 @@ def test_rank5_dense_flatten():
 
 
 @pytest.mark.op("Pooling")
-def test_3d_sum_pooling_is_refused_naming_the_node():
-    """3-D convolution and pooling convert (tests/test_conv3d.py); a pool_type Caffe has no layer for is refused."""
+def test_3d_sum_pooling_converts():
+    """3-D convolution and pooling convert (tests/test_conv3d.py); sum pooling is count x average (issue 26)."""
     net = seq(nn.Conv3D(4, 3, in_channels=2), lam(lambda F, x: F.Pooling(x, kernel=(2, 2, 2), pool_type="sum")))
-    net.initialize()
-    with pytest.raises(
-        ConversionError, match=r"node '\w+' op Pooling attribute 'pool_type': is 'sum'; only max and avg"
-    ):
-        convert(net, (1, 2, 5, 5, 5), to_bgr=False)
+    check_block(net, (1, 2, 5, 5, 5))
 
 
 @pytest.mark.op("Pooling")
-def test_1d_sum_pooling_is_refused_naming_the_node():
+def test_1d_pooling_refusal_names_the_node():
     """Found by tests/test_op_properties.py: a refusal inside the 1-D pooling's 2-D form named that form's internal
-    node ('..._2d'), which is in no graph the user has."""
-    net = lam(lambda F, x: F.Pooling(x, kernel=(2,), pool_type="sum", name="pool1d"))
-    with pytest.raises(ConversionError, match=r"^node '\w*pool1d' op Pooling attribute 'pool_type': is 'sum'"):
+    node ('..._2d'), which is in no graph the user has (an lp pooling of p = 3 has no exact Caffe form)."""
+    net = lam(lambda F, x: F.Pooling(x, kernel=(2,), pool_type="lp", p_value=3, name="pool1d"))
+    with pytest.raises(ConversionError, match=r"^node '\w*pool1d' op Pooling attribute"):
         convert(net, (1, 2, 5), to_bgr=False)
 
 

@@ -110,7 +110,10 @@ TODAY = {
     ("tpu-mlir-bm1684x", "hard_swish"): (RuntimeFailedError, "model_transform rejects Power"),
     ("tpu-mlir-bm1684x", "eltwise_coeff"): (AssertionError, "Eltwise coeff ignored: wrong"),
     ("onnx", "eltwise_coeff"): (AssertionError, "caffe2onnx drops Eltwise coeff: a + b instead of a - b"),
-    ("onnx", "relu6_exact"): (AssertionError, "caffe2onnx drops Eltwise coeff: relu(x) + relu(x - 6)"),
+    # The exact clip is min(max(x, 0), 6) since issue 26 (ReLU, negations, Eltwise MAX with a constant blob): exact
+    # everywhere else, but two consumers fail on it loudly (item 2 must give them a form they read).
+    ("onnx", "relu6_exact"): (RuntimeFailedError, "caffe2onnx: IndexError in AddOutputsTVIAndValueInfo on the clip"),
+    ("paddle", "relu6_exact"): (RuntimeFailedError, "x2paddle writes Eltwise MAX as paddle.max(x, y=...): TypeError"),
     ("onnx", "eltwise_prod"): (RuntimeFailedError, "caffe2onnx: Eltwise PROD, then a crash in getConvOutShape"),
     ("onnx", "hard_swish"): (RuntimeFailedError, "caffe2onnx's shapes after an Eltwise PROD: crash"),
     ("onnx", "se_broadcast"): (RuntimeFailedError, "caffe2onnx's shapes after an Eltwise PROD: crash"),
@@ -193,7 +196,14 @@ CLASSIFIERS = [
     ("rknn", "mobilenetv2_1.0", 224, 3.0, "exact"),
     ("onnx", "squeezenet1.1", 224, 1.0, "exact"),
     ("onnx", "resnet18_v1", 224, 1.0, "exact"),
-    ("paddle", "mobilenetv3_small", 224, 3.0, "exact"),
+    pytest.param(
+        "paddle",
+        "mobilenetv3_small",
+        224,
+        3.0,
+        "exact",
+        marks=pytest.mark.xfail(raises=RuntimeFailedError, strict=True, reason="x2paddle: Eltwise MAX"),
+    ),
     ("paddle", "resnet18_v1", 224, 1.0, "exact"),
 ]
 
