@@ -128,14 +128,24 @@ def check_model(
         references = _references(net, x, x2, conversion.head)
         runs = _run_classifier(conversion, net, x, runtime, _extras(extra_runtimes, runtime), result, on_stage)
         outputs = _caffe_outputs(conversion)
+        mxnet_references = references
         if conversion.head is not None:
-            references, ties = _resolve_ties(net, x, conversion.head, runs.got[outputs[0]], references)
+            references, ties = _resolve_ties(net, x, conversion.head, runs.got[outputs[0]], mxnet_references)
         _judge_classifier(net, x, runs.got, outputs, references, runs.local, result)
         if conversion.head is not None and ties:
             result.message = "; ".join(m for m in (result.message, f"{ties} near-tie peaks decided as Caffe did") if m)
         magnitudes = runs.local.magnitudes if runs.local is not None else {}
         for name, run in runs.elsewhere.items():
-            result.runtimes[name] = _judge_in_runtime(name, net, x, run, outputs, references, magnitudes)
+            judged_against, runtime_ties = references, 0
+            if conversion.head is not None and run[0] is not None and outputs[0] in run[0]:
+                # CenterNet's peaks: the runtime's near-ties decided as that runtime did (not as pycaffe did)
+                judged_against, runtime_ties = _resolve_ties(
+                    net, x, conversion.head, run[0][outputs[0]], mxnet_references
+                )
+            result.runtimes[name] = _judge_in_runtime(name, net, x, run, outputs, judged_against, magnitudes)
+            if runtime_ties:
+                note = f"{runtime_ties} near-tie peaks decided as {name} did"
+                result.runtimes[name].message = "; ".join(m for m in (result.runtimes[name].message, note) if m)
             if not result.runtimes[name].exact:
                 own = functools.partial(_convert_classifier, net, shape)
                 result.runtimes[name] = _refused_for_target(name, own, result.runtimes[name])
