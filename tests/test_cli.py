@@ -413,6 +413,31 @@ def test_zoo_writes_only_where_told(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_zoo_saves_each_row_as_it_finishes(tmp_path, monkeypatch):
+    """A sweep stopped after hours (Ctrl-C, a kill, a crash) keeps every model it checked: rows are saved one by one,
+    in the runtime table and in the coverage table."""
+    from gluon2caffe.cli import main
+    from gluon2caffe.zoo import sweep
+
+    def stopped_after_one(entries, jobs, progress, extra_runtimes):
+        row = sweep.ZooResult("cifar_resnet20_v1", "cifar", 32, "exact", 1e-6, 1e-7, layers=60)
+        row.runtimes["mnn"] = sweep.RuntimeResult("exact", 2e-7, 1e-6)
+        progress(row)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_zoo", stopped_after_one)
+    monkeypatch.setattr("gluon2caffe.cli.zoo._require", lambda runtimes: None)
+    argv = ["zoo", "--models", "cifar_resnet20_v1,cifar_resnet56_v1", "--runtime", "mnn"]
+    code = main(argv + ["-o", str(tmp_path / "rt.md"), "--zoo-output", str(tmp_path / "zoo.md")])
+    assert code != 0
+    runtime_rows = json.loads((tmp_path / "rt.json").read_text())
+    assert [r["model"] for r in runtime_rows] == ["cifar_resnet20_v1"]
+    assert runtime_rows[0]["runtimes"]["mnn"]["status"] == "exact"
+    assert [r["model"] for r in json.loads((tmp_path / "zoo.json").read_text())] == ["cifar_resnet20_v1"]
+    assert "cifar_resnet20_v1" in (tmp_path / "rt.md").read_text()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 SSD = "ssd_300_mobilenet0.25_voc"
 
 

@@ -76,7 +76,13 @@ def run(args: argparse.Namespace) -> int:
 
     bar = tqdm(total=len(entries), unit="model", file=sys.stderr, dynamic_ncols=True)
 
+    output = Path(args.output)
+
     def progress(result: sweep.ZooResult) -> None:
+        # each row is saved as it finishes: a sweep stopped after hours keeps every model it checked
+        _write(output, [result], _command(args, extras), runtime_sweep=bool(extras))
+        if extras and args.zoo_output:  # the same pycaffe checks ran: their rows update the coverage table too
+            _write(Path(args.zoo_output), [result], _command(args, extras), runtime_sweep=False)
         bar.set_postfix_str(f"{result.model}: {result.status}")
         bar.update(1)
         for line in _problems(result):
@@ -85,10 +91,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = sweep.run_zoo(entries, jobs=args.jobs, progress=progress, extra_runtimes=extras)
     bar.close()
-    output = Path(args.output)
     headline = _write(output, results, _command(args, extras), runtime_sweep=bool(extras))
-    if extras and args.zoo_output:  # the same pycaffe checks ran: their rows update the coverage table too
-        _write(Path(args.zoo_output), results, _command(args, extras), runtime_sweep=False)
     exact = sum(r.exact_everywhere for r in results)
     print(
         f"{exact}/{len(results)} exact in this run ({time.perf_counter() - start:.0f} s); table: {output} ({headline})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import platform
 from dataclasses import asdict
 from pathlib import Path
@@ -55,6 +56,14 @@ class _Prose:
 PROSE = _Prose()
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file beside it: a sweep killed while saving leaves the old table, not
+    half of a new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def load_results(path: Path) -> dict[str, dict]:
     if path.exists():
         return {row["model"]: row for row in json.loads(path.read_text())}
@@ -68,7 +77,7 @@ def save_results(path: Path, results: list[ZooResult]) -> dict[str, dict]:
     order = [e.name for e in RUNNABLE]
     merged = [rows[m] for m in order if m in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merged, indent=1) + "\n")
+    write_atomic(path, json.dumps(merged, indent=1) + "\n")
     return {row["model"]: row for row in merged}
 
 
@@ -262,5 +271,5 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
     lines += _outside_section()
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_atomic(path, text)
     return text

@@ -23,7 +23,7 @@ from ..converters.context import TARGETS, Patterns
 from ..verification import rule_text
 from ..verification.runtimes import RUNTIMES
 from .catalog import CLASSIFICATION_MODELS, RUNNABLE, ZooEntry, size_text
-from .report import load_results
+from .report import load_results, write_atomic
 from .sweep import is_detector_row
 
 NOTES = Path(__file__).with_name("runtimes_notes.md")
@@ -50,7 +50,7 @@ def save_results(path: Path, results: list) -> dict[str, dict]:
         rows[result.model] = row
     merged = [rows[e.name] for e in RUNNABLE if e.name in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merged, indent=1) + "\n")
+    write_atomic(path, json.dumps(merged, indent=1) + "\n")
     return {row["model"]: row for row in merged}
 
 
@@ -79,7 +79,7 @@ def write_markdown(path: Path, rows: dict[str, dict], command: str) -> str:
     lines += _not_exact(rows, runtimes)
     text = "\n".join(lines) + "\n\n" + notes()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_atomic(path, text)
     return text
 
 
