@@ -11,7 +11,7 @@ OPENVINO_VENV := .venv-openvino
 OPENVINO_STAMP := $(OPENVINO_VENV)/.installed
 # Python 3.12 and 3.13 without MXNet (which imports only on <= 3.11): each venv is `pip install '.[opencv]'` (the core
 # package, plus OpenCV as the runtime of `verify --reference` there), from pyenv's interpreters (else python3.12 /
-# python3.13 on PATH; PY312=... / PY313=... name others). tests/test_no_mxnet.py converts exported zoo models in them
+# python3.13 on PATH; PY312=... / PY313=... name others). tests/frontend/test_no_mxnet.py converts exported zoo models in them
 # (GLUON2CAFFE_PY312 / GLUON2CAFFE_PY313 name other venvs' pythons). No such Python: `make test` stops, never skips.
 # Reinstalled (not editable: the installed package is what is tested) whenever pyproject.toml or a source changes.
 PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
@@ -105,7 +105,7 @@ no_mxnet: $(NO_MXNET_STAMPS)
 	@python=$(if $(filter 12,$*),$(PY312),$(PY313)); version=3.$*; \
 	test -n "$$python" && test -x "$$python" || { echo "make: no Python $$version here (looked in \
 	$(or $(PYENV_ROOT_DIR),pyenv root)/versions/$$version*/bin/python and python$$version on PATH): install one \
-	(pyenv install $$version) or name it, make PY3$*=/path/to/python$$version; tests/test_no_mxnet.py needs it" >&2; exit 2; }; \
+	(pyenv install $$version) or name it, make PY3$*=/path/to/python$$version; tests/frontend/test_no_mxnet.py needs it" >&2; exit 2; }; \
 	test -x .venv-py3$*/bin/python || "$$python" -m venv .venv-py3$*
 	@# A fresh venv's pip/setuptools cannot build a pyproject package on 3.12+ (no distutils): upgrade them first.
 	.venv-py3$*/bin/python -m pip install -q --upgrade pip setuptools
@@ -132,7 +132,7 @@ demo: $(STAMP) $(CAFFE_STAMP)
 # the session says so at the start and the end; `make test NCNN_TOOL_SRC=DIR` builds it first (.ci/run does, and
 # also sets GLUON2CAFFE_REQUIRE_NCNN=1, which makes a missing ncnn an error too).
 # Two pytest workers (the machines have 2 cores), one test file each at a time so a file's module fixtures (the
-# converted zoo models of tests/test_runtimes.py) are built once. A worker that dies (a runtime abort, the OOM killer)
+# converted zoo models of tests/verification/test_runtimes_models.py) are built once. A worker that dies (a runtime abort, the OOM killer)
 # fails its test and is not replaced (--max-worker-restart=0): pytest-xdist 3.8's loadfile scheduler can hang after
 # a replacement, and a red session now beats a hung one. TEST_JOBS= runs in one process. The zoo lists are sampled, a model per family
 # (tests/helpers.zoo_sample); `make test GLUON2CAFFE_ZOO_TESTS=all` runs every classifier, SSD and YOLOv3 (`make zoo`
@@ -145,7 +145,7 @@ test: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NPU_STAMPS) $(NO_MXNET_STAMPS)
 # property suite (OP_FUZZ_EXAMPLES in pycaffe, default 5000, a quarter of that per runtime), for local use.
 fuzz: $(STAMP) $(CAFFE_STAMP) $(OPENVINO_STAMP) $(NPU_STAMPS)
 	GLOG_minloglevel=2 GLUON2CAFFE_REQUIRE_CAFFE=1 GLUON2CAFFE_FUZZ_PROFILE=fuzz MXNET_SUBGRAPH_BACKEND=NONE $(PY) -m pytest \
-		tests/test_random_nets.py tests/test_loader_fuzz.py tests/test_op_properties.py --hypothesis-show-statistics \
+		tests/properties/test_random_nets.py tests/frontend/test_loader_fuzz.py tests/properties/test_op_properties.py --hypothesis-show-statistics \
 		$(PYTEST_ARGS)
 
 # Convert and verify the whole zoo (every task family of gluon2caffe/zoo/catalog.py) in the real Caffe; rewrites

@@ -12,7 +12,7 @@ few minutes.
 --weights zoo (default): the project's random live weights (zoo.loader.load_zoo_model: LSUV and BatchNorm
 statistics measured by MXNet forward passes, so float rounding of this machine's kernels enters the bytes).
 --weights numpy: every trainable parameter and BatchNorm statistic drawn by numpy's RandomState (the same on every
-machine), constants (anchors, grid offsets) as the model defines them: what tests/test_identical_conversions.py
+machine), constants (anchors, grid offsets) as the model defines them: what tests/api/test_identical_conversions.py
 checks against tests/data/identical_conversions_numpy.json.
 """
 

@@ -10,7 +10,7 @@ the session says so in its header and in a banner at the end; under GLUON2CAFFE_
 is a usage error too. A test that runs in a runtime calls `runtime_or_skip(name)` (check_block does).
 
 Op coverage: `@pytest.mark.op("Convolution", ...)` (on a test, or on one of its `pytest.param`s) declares the MXNet
-ops the test covers; tests/test_readme.py checks every registered op is declared by some test. A marked test fails
+ops the test covers; tests/docs/test_readme.py checks every registered op is declared by some test. A marked test fails
 unless it really converts a graph that contains each op it declares.
 """
 
@@ -61,7 +61,7 @@ MAKE_TARGETS = {
 }
 NCNN_SKIPPED = "ncnn checks did not run: "  # how a skipped ncnn test's reason begins (counted for the banner)
 # Pythons where MXNet cannot run (issue 18): a venv each with `pip install '.[opencv]'` and no MXNet (`make no_mxnet`);
-# these variables name other pythons. tests/test_no_mxnet.py converts in them; under REQUIRE_CAFFE they must exist.
+# these variables name other pythons. tests/frontend/test_no_mxnet.py converts in them; under REQUIRE_CAFFE they must exist.
 NO_MXNET_PYTHONS = {"3.12": "GLUON2CAFFE_PY312", "3.13": "GLUON2CAFFE_PY313"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,4 +1,4 @@
-"""The attribute space of every registered operator, as hypothesis strategies (used by tests/test_op_properties.py).
+"""The attribute space of every registered operator, as hypothesis strategies (used by tests/properties/test_op_properties.py).
 
 `CASES[op]` draws a Case: one node of `op` (with, where the op alone shows nothing, a minimal context) whose
 attributes and input shapes come from MXNet 1.9.1's own parameter definitions (the DMLC_DECLARE_PARAMETER of each
@@ -1257,7 +1257,7 @@ def depth_to_space(draw, op: str):
     return common(draw, Case(op, {"block_size": b}, (shape,), context=context))
 
 
-# Every registered op (tests/test_op_properties.py checks this against the registry) -> its strategy.
+# Every registered op (tests/properties/test_op_properties.py checks this against the registry) -> its strategy.
 CASES: dict[str, st.SearchStrategy] = {
     "Activation": activation(),
     "BatchNorm": batch_norm(),

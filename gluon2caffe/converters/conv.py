@@ -77,7 +77,7 @@ def opencv_misplaces_pad(
     channels == outputs > 1, a 3x3 kernel, stride_w 1 or (2 with dilation_w 1), pad_h, pad_w <= 1) computes the first
     output column as if its taps sat at -1, 0 and dilation_w (right only when dilation_w is 1), and on a map
     2 * dilation - 1 high (wide) with pad 1 reads the row (column) past its end. Measured over pad 0..4, dilation
-    1..4, stride 1..2 per axis and sizes 1..40 (tests/test_conv.py): wrong exactly in these cases."""
+    1..4, stride 1..2 per axis and sizes 1..40 (tests/converters/test_conv.py): wrong exactly in these cases."""
     (ph, pw), (dh, dw), (h, w) = pad, dilate, size
     fast = (
         group == channels == num_output > 1

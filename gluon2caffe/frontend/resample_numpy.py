@@ -2,7 +2,7 @@
 
 frontend/resample.py measures them by running MXNet's op on unit probes; where MXNet does not import, these give the
 same float32 numbers from the same arithmetic (src/operator/contrib/bilinear_resize.cc, adaptive_avg_pooling.cc,
-MXNet 1.9.1). tests/test_shape_inference.py checks both agree bit for bit over many sizes.
+MXNet 1.9.1). tests/frontend/test_shape_inference.py checks both agree bit for bit over many sizes.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ registering its operators), for a graph that is always the same: GluonCV 0.10.5 
 live net: the symbol JSON traced in a fresh name scope (the names a new process gives), each parameter's structured
 key (`save_parameters`), full name and the shape the network needs, the net's name and its classes. With a record,
 the weights go from the params file to the Caffe files exactly as on the traced path: the files are byte-identical
-(tests/test_zoo_graphs.py; scripts/zoo_graphs.py --check compares every record with a fresh trace).
+(tests/zoo/test_zoo_graphs.py; scripts/zoo_graphs.py --check compares every record with a fresh trace).
 
 Shape inference on a record's graph is our own (frontend/shapes): scripts/zoo_graphs.py checks, when it writes a
 record, that every tensor's shape equals MXNet's on that graph. GLUON2CAFFE_ZOO_GRAPHS=0 turns records off (the

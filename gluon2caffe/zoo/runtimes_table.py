@@ -131,7 +131,7 @@ def _header(rows: dict[str, dict], runtimes: list[str], command: str) -> list[st
         " (below), on the same both-sign input. Classifiers: the worst output against MXNet end to end, relative ="
         " max|a - b| / max(max|mxnet|, magnitude) (the magnitude pycaffe's layer-local check measured for the"
         " segment that writes the output); the MXNet output must depend on the input. Detectors: the family's check"
-        " (tests/test_ssd.py, tests/test_yolo.py), the pre-NMS tensors (the largest relative error is shown) and the"
+        " (tests/detectors/test_ssd.py, tests/detectors/test_yolo.py), the pre-NMS tensors (the largest relative error is shown) and the"
         " runtime's detections against GluonCV's as sets. The caffe column is pycaffe with the layer-local check"
         " (docs/model_zoo.md's verdict); no other runtime can run segments on MXNet's own inputs, so their `exact` is"
         " end to end and their other verdict `mismatch`. `error`: the runtime's converter or loader refused the"

@@ -2,7 +2,7 @@
 
 One rule per MXNet op (registry.py; a module per op family), written from MXNet's shape functions. It is used when
 MXNet cannot be imported (Python 3.12+), or when GLUON2CAFFE_SHAPE_INFERENCE=own; tests check it against MXNet's own
-`infer_shape` op by op and model by model (tests/test_shape_inference.py).
+`infer_shape` op by op and model by model (tests/frontend/test_shape_inference.py).
 
 GLUON2CAFFE_SHAPE_INFERENCE: 'auto' (default: MXNet's inference when MXNet imports, else ours), 'own', 'mxnet'.
 """

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "tests" / "data" / "identical_conversions_numpy.json"
 # The reader's paths: a live and an exported classifier with a renamed input, an exported SSD, a live YOLOv3 and
 # CenterNet; every target each.

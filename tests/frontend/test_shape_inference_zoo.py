@@ -6,7 +6,7 @@ whole one (a dozen classifiers, the VGG SSD and the MobileNet YOLOv3: about 10 m
 byte-identical when this was written).
 
 Every tensor's shape is compared too, over the whole exported graph (detector heads included), so a difference is
-named by its tensor before it shows in the files. The op-by-op cross-check is tests/test_shape_inference.py.
+named by its tensor before it shows in the files. The op-by-op cross-check is tests/frontend/test_shape_inference.py.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from mxnet.gluon import nn
 
 from helpers import check_block, seq
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pycaffe_has_the_layers_we_emit():
@@ -88,7 +88,7 @@ def _without_caffe2ncnn(tmp_path) -> dict[str, str]:
 @pytest.mark.parametrize("module, named", [("caffe", "pycaffe"), ("cv2", "OpenCV"), ("MNN", "MNN")])
 def test_required_runtime_missing_is_an_error(tmp_path, module, named):
     """Under the variable the session does not start: an error naming the runtime, exit code 4 (usage error)."""
-    run = _pytest_without(tmp_path, module, True, "tests/test_readme.py::test_support_table_in_sync")
+    run = _pytest_without(tmp_path, module, True, "tests/docs/test_readme.py::test_support_table_in_sync")
     output = run.stdout + run.stderr
     assert run.returncode == pytest.ExitCode.USAGE_ERROR, output
     assert "GLUON2CAFFE_REQUIRE_CAFFE=1, but:" in output, output
@@ -100,7 +100,7 @@ def test_required_runtime_missing_is_an_error(tmp_path, module, named):
 def test_required_openvino_missing_is_an_error(tmp_path):
     run = _pytest(
         tmp_path,
-        "tests/test_readme.py::test_support_table_in_sync",
+        "tests/docs/test_readme.py::test_support_table_in_sync",
         require=["GLUON2CAFFE_REQUIRE_CAFFE"],
         GLUON2CAFFE_OPENVINO_PYTHON=str(tmp_path / "no-python"),
     )
@@ -112,8 +112,8 @@ def test_required_openvino_missing_is_an_error(tmp_path):
 def test_missing_ncnn_skips_and_says_so_at_both_ends(tmp_path):
     """Not required, a missing caffe2ncnn skips the ncnn tests: the header says they will not run, the closing
     banner that they did not, with the reason, the make target and the count; the session still passes."""
-    ncnn_test = "tests/test_runtime.py::test_deployment_runtime_computes_a_converted_net[ncnn]"
-    readme_test = "tests/test_readme.py::test_support_table_in_sync"
+    ncnn_test = "tests/verification/test_runtimes_present.py::test_deployment_runtime_computes_a_converted_net[ncnn]"
+    readme_test = "tests/docs/test_readme.py::test_support_table_in_sync"
     run = _pytest(tmp_path, ncnn_test, readme_test, quiet=False, **_without_caffe2ncnn(tmp_path))
     output = run.stdout + run.stderr
     assert run.returncode == pytest.ExitCode.OK, output
@@ -129,7 +129,7 @@ def test_missing_ncnn_skips_and_says_so_at_both_ends(tmp_path):
 def test_missing_ncnn_is_an_error_when_required(tmp_path):
     run = _pytest(
         tmp_path,
-        "tests/test_readme.py::test_support_table_in_sync",
+        "tests/docs/test_readme.py::test_support_table_in_sync",
         require=["GLUON2CAFFE_REQUIRE_NCNN"],
         **_without_caffe2ncnn(tmp_path),
     )
@@ -141,7 +141,7 @@ def test_missing_ncnn_is_an_error_when_required(tmp_path):
 
 def test_missing_caffe_fails_without_the_variable_too(tmp_path):
     """Without the variable a test that needs pycaffe still fails (collection error), it is never skipped."""
-    run = _pytest_without(tmp_path, "caffe", False, "tests/test_runtime.py")
+    run = _pytest_without(tmp_path, "caffe", False, "tests/verification/test_runtimes_present.py")
     output = run.stdout + run.stderr
     assert run.returncode == pytest.ExitCode.INTERRUPTED, output  # a collection error interrupts the session
     assert "hidden by test_runtime" in output and "skipped" not in output, output

@@ -8,7 +8,7 @@ from caffe.proto import caffe_pb2 as upstream
 
 from gluon2caffe.caffe import caffe_pb2 as ours
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_generated_code_is_reproducible(tmp_path):

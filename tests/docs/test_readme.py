@@ -6,8 +6,8 @@ from pathlib import Path
 
 from gluon2caffe.converters import REGISTRY, support_table
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-TESTS = Path(__file__).resolve().parent
+README = Path(__file__).resolve().parents[2] / "README.md"
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def test_support_table_in_sync():
@@ -25,7 +25,7 @@ def test_every_registered_op_has_a_test():
     a graph containing the ops it declares. Deleting an op's only test makes this check fail, naming the op.
     """
     declared: dict[str, list[str]] = {}
-    for path in sorted(TESTS.glob("test_*.py")):
+    for path in sorted(TESTS.rglob("test_*.py")):
         if path.name == Path(__file__).name:
             continue
         for test, op in declared_ops(path):

@@ -1,6 +1,6 @@
 """Shipped zoo graphs (gluon2caffe/zoo/shipped_graphs/, zoo/graphs.py): `convert NAME --params FILE` without
 --verify takes the zoo model's traced graph from the package instead of building it in GluonCV, so neither MXNet nor
-GluonCV is imported (issue 16: vgg16 under 5 s; without MXNet on Python 3.12+: tests/test_no_mxnet.py).
+GluonCV is imported (issue 16: vgg16 under 5 s; without MXNet on Python 3.12+: tests/frontend/test_no_mxnet.py).
 
 - The files are byte-identical to the ones of the GluonCV-built path (GLUON2CAFFE_ZOO_GRAPHS=0), in a process where
   importing mxnet or gluoncv fails: a classifier with BatchNorm, a CIFAR net, an SSD and a YOLOv3 (whose files the

@@ -4,7 +4,7 @@ session).
 
 - The exported files of a sample of zoo models (a dozen classifiers covering the operator families, an SSD and a
   YOLOv3), written here by MXNet on 3.11, convert there with the CLI to a prototxt and caffemodel byte-identical to
-  the ones this 3.11 + MXNet environment writes from the same files (tests/test_zoo.py and test_exported*.py prove
+  the ones this 3.11 + MXNet environment writes from the same files (tests/zoo/test_zoo.py and test_exported*.py prove
   those exact in Caffe).
 - `verify --reference` there: the 3.11 conversion against inputs and outputs `gluon2caffe reference` saved here.
 - `import gluon2caffe`, `--help`, `ops`, `convert` of an exported model import no MXNet; every command that needs

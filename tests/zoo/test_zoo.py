@@ -19,7 +19,7 @@ from gluon2caffe.zoo.sweep import RuntimeResult, ZooResult, check_model
 from gluon2caffe.zoo.catalog import CLASSIFICATION_MODELS, lookup
 from helpers import zoo_sample
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 # Models that cannot be expressed exactly with Caffe layers: model -> the reason the converter must give.
 NOT_EXACT: dict[str, str] = {}
 # Random-weight nets that amplify float32 rounding past the tolerance end to end while every layer is exact on
