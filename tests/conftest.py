@@ -61,7 +61,7 @@ MAKE_TARGETS = {
 }
 NCNN_SKIPPED = "ncnn checks did not run: "  # how a skipped ncnn test's reason begins (counted for the banner)
 # Pythons where MXNet cannot run (issue 18): a venv each with `pip install '.[opencv]'` and no MXNet (`make no_mxnet`);
-# these variables name other pythons. tests/frontend/test_no_mxnet.py converts in them; under REQUIRE_CAFFE they must exist.
+# these variables name other pythons. frontend/test_no_mxnet.py converts in them; under REQUIRE_CAFFE they must exist.
 NO_MXNET_PYTHONS = {"3.12": "GLUON2CAFFE_PY312", "3.13": "GLUON2CAFFE_PY313"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

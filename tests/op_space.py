@@ -1,4 +1,4 @@
-"""The attribute space of every registered operator, as hypothesis strategies (used by tests/properties/test_op_properties.py).
+"""The attribute space of every registered operator: hypothesis strategies (for properties/test_op_properties.py).
 
 `CASES[op]` draws a Case: one node of `op` (with, where the op alone shows nothing, a minimal context) whose
 attributes and input shapes come from MXNet 1.9.1's own parameter definitions (the DMLC_DECLARE_PARAMETER of each

@@ -154,14 +154,14 @@ def test_rank5_dense_flatten():
 
 @pytest.mark.op("Pooling")
 def test_3d_sum_pooling_converts():
-    """3-D convolution and pooling convert (tests/converters/test_conv3d.py); sum pooling is count x average (issue 26)."""
+    """3-D convolution and pooling convert (converters/test_conv3d.py); sum pooling is count x average (issue 26)."""
     net = seq(nn.Conv3D(4, 3, in_channels=2), lam(lambda F, x: F.Pooling(x, kernel=(2, 2, 2), pool_type="sum")))
     check_block(net, (1, 2, 5, 5, 5))
 
 
 @pytest.mark.op("Pooling")
 def test_1d_pooling_refusal_names_the_node():
-    """Found by tests/properties/test_op_properties.py: a refusal inside the 1-D pooling's 2-D form named that form's internal
+    """Found by the property suite: a refusal inside the 1-D pooling's 2-D form named that form's internal
     node ('..._2d'), which is in no graph the user has (an lp pooling of p = 3 has no exact Caffe form)."""
     net = lam(lambda F, x: F.Pooling(x, kernel=(2,), pool_type="lp", p_value=3, name="pool1d"))
     with pytest.raises(ConversionError, match=r"^node '\w*pool1d' op Pooling attribute"):
@@ -170,7 +170,7 @@ def test_1d_pooling_refusal_names_the_node():
 
 @pytest.mark.op("Flatten")
 def test_flatten_of_a_vector():
-    """Found by tests/properties/test_op_properties.py: Flatten of (N,) is (N, 1) in MXNet, and Caffe's Flatten aborted the
+    """Found by the property suite: Flatten of (N,) is (N, 1) in MXNet, and Caffe's Flatten aborted the
     process on a blob without axis 1 ("axis 1 out of range for 1-D Blob"): written as a Reshape."""
     checked = check_block(seq(lam(lambda F, x: F.Flatten(x)), nn.Dense(3)), (4,))
     assert checked.layer_types[:2] == ["Input", "Reshape"]
@@ -178,7 +178,7 @@ def test_flatten_of_a_vector():
 
 @pytest.mark.op("_copy")
 def test_an_input_that_is_also_an_output_read_by_layers_is_refused():
-    """Found by tests/properties/test_op_properties.py: a graph that outputs its input (through an identity) and also reads it
+    """Found by the property suite: a graph that outputs its input (through an identity) and also reads it
     renamed the net's Input to 'data_inner', so a caller feeding 'data' fed nothing (silently wrong outputs)."""
     net = lam(lambda F, x: [F.identity(x), F.relu(x)])
     with pytest.raises(ConversionError, match=r"^node 'data': is an input of the graph and also one of its outputs"):

@@ -75,7 +75,7 @@ def test_prelu(shared, runtime):
 @pytest.mark.op("LeakyReLU")
 @pytest.mark.parametrize("shared", [False, True])
 def test_prelu_on_5d(shared):
-    """Found by tests/properties/test_op_properties.py: Caffe's PReLU reads its blob through the 4-D accessors and aborted the
+    """Found by the property suite: Caffe's PReLU reads its blob through the 4-D accessors and aborted the
     process on a 5-D one ("Cannot use legacy accessors on Blobs with > 4 axes"); it runs on the (N, C, rest) view."""
     net = seq(nn.Conv3D(3, 1), nn.PReLU(in_channels=1 if shared else 3))
     checked = check_block(net, (2, 2, 3, 4, 5), scale=3.0)

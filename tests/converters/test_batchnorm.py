@@ -140,7 +140,7 @@ def _output_mean_var_block(read_statistics: bool) -> mx.gluon.SymbolBlock:
 @pytest.mark.op("BatchNorm")
 @MERGE
 def test_output_mean_var(merge_bn):
-    """Found by tests/properties/test_op_properties.py: BatchNorm(output_mean_var=True) names its outputs `_output`, `_mean`,
+    """Found by the property suite: BatchNorm(output_mean_var=True) names its outputs `_output`, `_mean`,
     `_var`, which the reader did not count as one node's ("shape inference left 2 tensor(s) unknown", naming no node).
     Its normalized output converts; reading the statistics (the moving mean and 1/sqrt(var + eps) at inference,
     which no Caffe layer outputs) is refused naming the node, folded or not."""

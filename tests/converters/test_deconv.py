@@ -127,7 +127,7 @@ def test_deconvolution_target_shape(case, tmp_path):
 
 @pytest.mark.op("Deconvolution")
 def test_target_shape_with_another_pad_is_refused():
-    """Found by tests/properties/test_op_properties.py: kernel (1, 4), stride 2, pad (0, 1), target_shape (3, 1) on a (2, 1)
+    """Found by the property suite: kernel (1, 4), stride 2, pad (0, 1), target_shape (3, 1) on a (2, 1)
     input implies pad (0, 2); MXNet's reference kernel reads its output from there (as the converter did), its CPU
     oneDNN kernel, the pip build's default, from the given pad 1: they differ (relative 2.2), so it is refused."""
     import mxnet as mx
@@ -144,7 +144,7 @@ def test_target_shape_with_another_pad_is_refused():
 @pytest.mark.parametrize("case", sorted(name for name, case in TARGET_CASES.items() if case[-1] is not None))
 def test_target_shape_implying_a_pad_without_one_is_refused(case):
     """A target_shape that implies a pad, none given: MXNet's default CPU (oneDNN) kernel refuses most of these and
-    computes some from pad 0, its reference kernel reads from the implied pad (found by tests/properties/test_op_properties.py:
+    computes some from pad 0, its reference kernel reads from the implied pad (found by the property suite:
     kernel (1, 2), stride (1, 2), target_shape (1, 1) on a (1, 1) input, relative 0.54 apart): no single answer is
     MXNet's, so it is refused, saying which pad to give."""
     import mxnet as mx
@@ -243,7 +243,7 @@ def test_deconvolution_3d(kwargs):
     ],
 )
 def test_opencv_plain_deconvolution(kwargs, target):
-    """Found by tests/properties/test_op_properties.py: OpenCV 4.11 sizes a dilated Deconvolution as if undilated and computes
+    """Found by the property suite: OpenCV 4.11 sizes a dilated Deconvolution as if undilated and computes
     another output (relative 0.77) where a pad is not below the kernel; targets any and opencv write it undilated
     with the kernel zero-spread and zero-extended (exact)."""
     checked = check_block(seq(nn.Conv2DTranspose(in_channels=3, **kwargs)), (2, 3, 5, 6), runtime="opencv",

@@ -42,7 +42,7 @@ def test_fully_connected_last_axis(use_bias, shape, runtime, target):
 @pytest.mark.op("FullyConnected")
 @pytest.mark.parametrize("flatten", [True, False])
 def test_fully_connected_on_a_vector(flatten):
-    """Found by tests/properties/test_op_properties.py: on a 1-D input (N,), flatten=True is N samples of one feature ((N, 1) ->
+    """Found by the property suite: on a 1-D input (N,), flatten=True is N samples of one feature ((N, 1) ->
     (N, units)); the InnerProduct on axis 1 of a 1-D blob aborted Caffe. flatten=False takes the whole vector as one
     sample's features ((N,) -> (units,))."""
     checked = check_block(seq(nn.Dense(3, flatten=flatten)), (4,))

@@ -290,7 +290,7 @@ def test_constant_operand_in_runtime(shape, runtime, target):
 @pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn"])
 @pytest.mark.parametrize("target", ["any", "own"])
 def test_constant_along_the_batch_in_runtimes(runtime, target):
-    """Found by tests/properties/test_op_properties.py: a constant that differs along the batch (x * c + c, c of shape
+    """Found by the property suite: a constant that differs along the batch (x * c + c, c of shape
     (N, C, H, W) or (N,)) was a Scale/Bias along axis 0: MNN computed another shape or values (relative 1.16), OpenCV
     has no Bias. It is combined with the tensor as one sample (1, size, 1, 1), then reshaped back."""
     c = np.random.RandomState(1).normal(size=(2, 4, 5, 6)).astype(np.float32)

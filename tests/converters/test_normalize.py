@@ -76,7 +76,7 @@ def test_spatial_mode_then_a_channel_scale():
 @pytest.mark.op("L2Normalization")
 @pytest.mark.parametrize("runtime, target", [(r, t) for r in ("opencv", "mnn", "ncnn") for t in ("any", r)])
 def test_instance_mode_in_runtimes(runtime, target):
-    """Found by tests/properties/test_op_properties.py: OpenCV refuses a Normalize across_spatial with a scale per channel
+    """Found by the property suite: OpenCV refuses a Normalize across_spatial with a scale per channel
     (`scale.total() == numPlanes`) and cannot create the 0-d shared one; mode instance is the channel mode on the
     sample as one (N, C*H*W, 1, 1) column, exact everywhere."""
     block = seq(nn.Conv2D(5, 3, padding=1), Lambda(lambda F, x: F.L2Normalization(x, mode="instance", eps=1e-3)))

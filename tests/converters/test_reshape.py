@@ -57,7 +57,7 @@ def test_reshape_of_a_reshape_that_changed_the_batch():
 @pytest.mark.op("Reshape")
 @pytest.mark.parametrize("shape", [(-2, -1), (1,), (0, 2)])
 def test_reshape_to_another_size_is_refused(shape):
-    """Found by tests/properties/test_op_properties.py: MXNet 1.9.1 compiled its Reshape size check out, so its shape inference
+    """Found by the property suite: MXNet 1.9.1 compiled its Reshape size check out, so its shape inference
     passes a shape of another size ((-2, -1) fills the -1 in at its code's position: (2, 3) -> (2, 1, 1)) and its
     forward writes past the tensor (the process aborts); the converter wrote it and Caffe aborted loading it. Refused,
     naming the node (MXNet is never run on it here)."""
@@ -349,7 +349,7 @@ def test_split_attention_within_4_axes(target):
 @pytest.mark.op("transpose", "SwapAxis")
 @pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn", "ncnn"])
 def test_3d_permute_in_runtimes(runtime):
-    """Found by tests/properties/test_op_properties.py: ncnn cannot compute a 3-D Permute (`could not compute blob`); a 3-D
+    """Found by the property suite: ncnn cannot compute a 3-D Permute (`could not compute blob`); a 3-D
     transpose that keeps the batch is the 4-D Permute with a trailing unit axis, between two Reshapes."""
     block = seq(nn.Dense(6, flatten=False), lam(lambda F, x: F.swapaxes(F.transpose(x, axes=(0, 2, 1)), 1, 2)))
     checked = check_block(block, (2, 3, 4), runtime=runtime, target="any")
@@ -360,7 +360,7 @@ def test_3d_permute_in_runtimes(runtime):
 @pytest.mark.op("slice_like")
 @pytest.mark.parametrize("runtime, target", [(r, t) for r in ("caffe", "ncnn", "mnn") for t in ("any", r)])
 def test_slice_like_with_fewer_reference_channels_in_runtimes(runtime, target):
-    """Found by tests/properties/test_op_properties.py: ncnn's Crop by a reference crops every axis but the batch to the
+    """Found by the property suite: ncnn's Crop by a reference crops every axis but the batch to the
     reference's size (its channels too); where the reference differs on an axis kept, the cut is static."""
     reference = lambda F, x: F.slice(x, (None, 0, 0, 0), (None, 1, 3, 2))  # noqa: E731 - (N, 1, 3, 2)
     block = seq(nn.Conv2D(4, 3, padding=1), lam(lambda F, x: F.slice_like(x, reference(F, x), axes=(2, 3))))

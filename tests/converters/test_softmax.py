@@ -30,7 +30,7 @@ def test_softmax_option_appends_class_softmax():
 @pytest.mark.op("softmax")
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
 def test_softmax_dtype(dtype):
-    """Found by tests/properties/test_op_properties.py: dtype='float16' rounds MXNet's output to half precision (2.4e-4 off
+    """Found by the property suite: dtype='float16' rounds MXNet's output to half precision (2.4e-4 off
     what Caffe's float32 computes) and converted as if exact; it is refused, float32 and float64 are exact."""
     net = lam(lambda F, x: F.softmax(x, axis=1, dtype=dtype, name="sm"))
     if dtype == "float16":
@@ -47,7 +47,7 @@ RUNTIME_TARGETS = [(r, t) for r in ("caffe", "opencv", "mnn") for t in ("any", r
 @pytest.mark.parametrize("runtime, target", RUNTIME_TARGETS)
 @pytest.mark.parametrize("shape", [(3,), (3, 4, 2)], ids=str)
 def test_softmax_along_the_batch_in_runtimes(shape, runtime, target):
-    """Found by tests/properties/test_op_properties.py: MNN computes a Softmax along axis 0 over another axis (relative 0.26,
+    """Found by the property suite: MNN computes a Softmax along axis 0 over another axis (relative 0.26,
     silently); it is written along axis 1 of the tensor as one sample (1, N, rest), exact in every runtime."""
     checked = check_block(lam(lambda F, x: F.softmax(x, axis=0)), shape, init=False, scale=3.0, runtime=runtime,
                           target=target)  # fmt: skip

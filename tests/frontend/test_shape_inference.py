@@ -4,7 +4,7 @@ Op by op: for every op with a rule (every op the converters support, the detecto
 added), hypothesis draws attributes and input shapes; a one-node MXNet graph and our rule must agree on every output
 shape and every parameter shape they infer (weights left unknown, as after deferred initialization), and MXNet
 refuses exactly what we refuse (our refusal is a ConversionError naming the node). Model by model: the exported files
-of zoo networks convert to byte-identical Caffe files with either inference (tests/frontend/test_shape_inference_zoo.py has
+of zoo networks convert to byte-identical Caffe files with either inference (frontend/test_shape_inference_zoo.py has
 the whole sample; here a small fast one), and a conversion where `import mxnet` fails works.
 """
 

@@ -12,7 +12,7 @@ Anything else fails: another exception (a traceback), a runtime that aborts or c
 runs in a persistent child process, zoo.child_forward.ForwardWorker, so a Caffe CHECK is a failure with its
 message, not a dead pytest worker), a mismatch, a non-finite value where MXNet's is finite. A runtime that fails on
 files written for target 'any' (or its own target) is a failure, never a skip, with one exception (the rule of
-tests/properties/test_random_nets.py run_spec): a loud runtime failure (RuntimeFailedError) on the files of 'any' where the
+test_random_nets.py run_spec): a loud runtime failure (RuntimeFailedError) on the files of 'any' where the
 conversion for the runtime's own target refuses the example, naming the node: the converter knows that runtime cannot
 run it. That counts as refused. A silent mismatch on the files of 'any' is never accepted. (There is no list of known
 failures: every one the suite found is fixed by a form the runtime computes, or refused by its target.)
@@ -288,7 +288,7 @@ def _convert_and_run(case, runtime, target, worker, built, values, reference, tm
         got = worker.forward(runtime, prototxt, caffemodel, values, outputs)
     except RuntimeFailedError as exc:
         # A loud failure on the files of `any` is allowed only where the runtime's own target refuses the example (as
-        # tests/properties/test_random_nets.py run_spec): the converter knows the runtime cannot run it. Never a silent mismatch.
+        # test_random_nets.py run_spec): the converter knows the runtime cannot run it. Never a silent mismatch.
         own = refusal_of_own_target(case, built, runtime, tmp) if target == "any" and runtime != "caffe" else None
         if own is None:
             raise AssertionError(f"{runtime} failed on the files converted for target {target!r}: {exc}") from None
