@@ -20,33 +20,20 @@ import numpy as np
 from .runtimes import (
     Runtime,
     Timing,
-    RuntimeUnavailableError,
     caffe_rows,
     detection_tops,
     register_runtime,
     run_tool,
     scratch_dir,
 )
+from .venv_runtime import Venv
 
-VARIABLE = "GLUON2CAFFE_OPENVINO_PYTHON"
-INSTALL = (
-    "an environment with openvino-dev[caffe]==2023.3.0: `make openvino` (builds .venv-openvino), or set "
-    "$GLUON2CAFFE_OPENVINO_PYTHON to a python that has it"
-)
+VENV = Venv("OpenVINO", ".venv-openvino", "GLUON2CAFFE_OPENVINO_PYTHON", "openvino", "openvino-dev[caffe]==2023.3.0")
 WORKER = Path(__file__).with_name("openvino_worker.py")
-_DEFAULT = Path(__file__).resolve().parents[2] / ".venv-openvino" / "bin" / "python"
 
 
 def openvino_python() -> str:
-    path = os.environ.get(VARIABLE) or str(_DEFAULT)
-    if not os.access(path, os.X_OK):
-        where = f"${VARIABLE} is {path!r}" if os.environ.get(VARIABLE) else f"{path} does not exist"
-        raise RuntimeUnavailableError(f"OpenVINO: {where}; {INSTALL}")
-    return path
-
-
-def probe() -> None:
-    openvino_python()
+    return VENV.python()
 
 
 def openvino_forward(
@@ -74,4 +61,4 @@ def openvino_forward(
     return {name: caffe_rows(v, 7) if name in detections else v for name, v in got.items()}
 
 
-register_runtime(Runtime("openvino", False, openvino_forward, probe, INSTALL))
+register_runtime(Runtime("openvino", False, openvino_forward, VENV.probe, VENV.install))

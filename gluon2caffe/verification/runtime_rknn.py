@@ -11,47 +11,16 @@ builds the rest; the files are then refused here with that line, never run as an
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import numpy as np
-
-from ..errors import InvalidCallError
 from .precision import FLOAT16
-from .runtimes import Runtime, RuntimeFailedError, Timing, register_runtime, scratch_dir
+from .runtimes import Runtime, register_runtime
 from .venv_runtime import Venv
 
 VENV = Venv("rknn-toolkit2", ".venv-rknn", "GLUON2CAFFE_RKNN_PYTHON", "rknn", "rknn-toolkit2==2.5.0 (Python 3.10)")
-WORKER = Path(__file__).with_name("rknn_worker.py")
 # rknn-toolkit2's error log lines ("E load_caffe: ...", "E build: ..."), colour codes removed.
 _ERROR = re.compile(r"^E (\w+): (.*)$")
-
-
-def rknn_forward(
-    prototxt: str,
-    caffemodel: str,
-    inputs: dict[str, np.ndarray],
-    outputs: list[str],
-    _every: bool = False,
-    timing: Timing | None = None,
-) -> dict[str, np.ndarray]:
-    if timing is not None:
-        raise InvalidCallError("rknn-toolkit2's simulator is not a speed measurement: its forward is not timed")
-    from . import input_specs, read_prototxt
-
-    order = list(input_specs(read_prototxt(prototxt)))
-    if set(order) != set(inputs):
-        raise InvalidCallError(f"the net's inputs are {order}, got arrays for {list(inputs)}")
-    with scratch_dir("rknn") as tmp:
-        feed, result = os.path.join(tmp, "inputs.npz"), os.path.join(tmp, "outputs.npz")
-        np.savez(feed, **{name: np.ascontiguousarray(inputs[name], np.float32) for name in order})
-        request = dict(prototxt=prototxt, caffemodel=caffemodel, inputs=feed, outputs=outputs, result=result)
-        VENV.run_worker(WORKER, request, "rknn-toolkit2 (RK3588 simulator, float16)", tmp, refuse=dropped_layers)
-        if not os.path.exists(result):
-            raise RuntimeFailedError("rknn-toolkit2 wrote no outputs")
-        with np.load(result) as values:
-            return {name: np.array(values[name], np.float32) for name in outputs}
 
 
 def dropped_layers(output: str) -> str | None:
@@ -66,5 +35,12 @@ def dropped_layers(output: str) -> str | None:
 def _plain(line: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", line).strip()
 
+
+rknn_forward = VENV.worker_forward(
+    "rknn",
+    Path(__file__).with_name("rknn_worker.py"),
+    "rknn-toolkit2 (RK3588 simulator, float16)",
+    refuse=dropped_layers,
+)
 
 register_runtime(Runtime("rknn", False, rknn_forward, VENV.probe, VENV.install, precision=FLOAT16))

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .runtimes import RuntimeFailedError, RuntimeUnavailableError
+import numpy as np
+
+from ..errors import InvalidCallError
+from .runtimes import RuntimeFailedError, RuntimeUnavailableError, Timing, caffe_rows, detection_tops, scratch_dir
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout, where `make` builds the venvs
 TIMEOUT = 1800  # seconds: the slowest toolchain step measured (TPU-MLIR's model_deploy on a large net) is minutes
@@ -95,6 +98,48 @@ class Venv:
     def run_worker(self, worker: Path, request: dict, what: str, cwd: str, refuse=None) -> str:
         """Run `worker` (a script that imports only numpy and the toolchain) with one JSON argument."""
         return self.run([self.python(), str(worker), json.dumps(request)], what, cwd, refuse)
+
+    def worker_forward(
+        self,
+        name: str,
+        worker: Path,
+        what: str,
+        files: Callable[[str], dict] = lambda tmp: {},
+        refuse: Callable[[str], str | None] | None = None,
+    ) -> Callable[..., dict[str, np.ndarray]]:
+        """The runtime's forward function: the inputs in an .npz, `worker` run with one JSON request (prototxt,
+        caffemodel, inputs, outputs, result, plus `files(scratch folder)`: where the toolchain writes its own model),
+        the outputs read back from the result .npz (DetectionOutput rows in Caffe's layout). Untimed: each call
+        converts the files again, so it is no speed measurement."""
+
+        def forward(
+            prototxt: str,
+            caffemodel: str,
+            inputs: dict[str, np.ndarray],
+            outputs: list[str],
+            _every: bool = False,
+            timing: Timing | None = None,
+        ) -> dict[str, np.ndarray]:
+            if timing is not None:
+                raise InvalidCallError(f"the {name} runtime converts the files on every call: its forward is not timed")
+            from . import input_specs, read_prototxt
+
+            order = list(input_specs(read_prototxt(prototxt)))
+            if set(order) != set(inputs):
+                raise InvalidCallError(f"the net's inputs are {order}, got arrays for {list(inputs)}")
+            detections = detection_tops(prototxt)
+            with scratch_dir(name) as tmp:
+                feed, result = os.path.join(tmp, "inputs.npz"), os.path.join(tmp, "outputs.npz")
+                np.savez(feed, **{key: np.ascontiguousarray(inputs[key], np.float32) for key in order})
+                request = dict(prototxt=prototxt, caffemodel=caffemodel, inputs=feed, outputs=outputs, result=result)
+                self.run_worker(worker, {**request, **files(tmp)}, what, tmp, refuse)
+                if not os.path.exists(result):
+                    raise RuntimeFailedError(f"{what} wrote no outputs")
+                with np.load(result) as values:
+                    got = {key: np.array(values[key], np.float32) for key in outputs}
+            return {key: caffe_rows(v, 7) if key in detections else v for key, v in got.items()}
+
+        return forward
 
 
 def toolchain_message(output: str, lines: int = 4) -> str:
