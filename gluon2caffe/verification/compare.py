@@ -56,14 +56,31 @@ def judge(end_to_end_ok: bool, local: Any = None, reference_finite: bool = True,
     return EXACT if end_to_end_ok else BY_LAYER
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What a comparison is judged by: the tolerance (relative to the scale) and the name of a pass. The project's
+    rule (TOLERANCE, `exact`) for float32 runtimes; verification/precision.py's float16 rule for a float16 one."""
+
+    tolerance: float
+    passed: str = EXACT
+    name: str = ""  # how the comparison's text names a rule other than the project's
+
+    def __str__(self) -> str:
+        return self.name or f"tolerance {self.tolerance:g}"
+
+
+FLOAT32_RULE = Rule(TOLERANCE)
+
+
 @dataclass
 class Comparison:
-    """One tensor against MXNet's: max|actual - reference| against TOLERANCE * scale."""
+    """One tensor against MXNet's: max|actual - reference| against the rule's tolerance x scale."""
 
     max_abs: float
     scale: float  # max(max|reference|, magnitude): what the error is measured against (0 for an all-zero reference)
     reference_not_finite: int = 0  # NaN / inf values in MXNet's own output: nothing to compare, not a conversion error
     constant: bool = False  # MXNet's values are one value within the tolerance (or all zero): nothing is proven
+    rule: Rule = FLOAT32_RULE
 
     @property
     def relative(self) -> float:
@@ -78,11 +95,11 @@ class Comparison:
     @property
     def within(self) -> bool:
         """The values agree within the tolerance (whether or not that proves anything)."""
-        return self.reference_finite and self.relative <= TOLERANCE
+        return self.reference_finite and self.relative <= self.rule.tolerance
 
     @property
     def ok(self) -> bool:
-        """Exact: within the tolerance, and the reference is not constant."""
+        """Within the tolerance, and the reference is not constant (exact, or the rule's pass)."""
         return self.within and not self.constant
 
     @property
@@ -95,44 +112,49 @@ class Comparison:
             return NOT_FINITE
         if not self.within:
             return MISMATCH
-        return NOT_CONCLUSIVE if self.constant else EXACT
+        return NOT_CONCLUSIVE if self.constant else self.rule.passed
 
     def __str__(self) -> str:
         if not self.reference_finite:
             return f"MXNet's own output is not finite ({self.reference_not_finite} NaN/inf values): not comparable"
-        verdict = (
-            "MISMATCH" if not self.within else "not conclusive: MXNet's values are constant" if self.constant else "ok"
-        )
-        return f"max abs error {self.max_abs:.3g}, relative {self.relative:.3g} ({verdict})"
+        constant = "not conclusive: MXNet's values are constant"
+        if self.rule == FLOAT32_RULE:
+            verdict = "MISMATCH" if not self.within else constant if self.constant else "ok"
+            return f"max abs error {self.max_abs:.3g}, relative {self.relative:.3g} ({verdict})"
+        verdict = "MISMATCH" if not self.within else constant if self.constant else self.rule.passed
+        return f"max abs error {self.max_abs:.3g}, {self.relative:.3g} of max|mxnet| ({self.rule}: {verdict})"
 
 
-def compare(actual: np.ndarray, reference: np.ndarray, magnitude: float | None = None) -> Comparison:
+def compare(
+    actual: np.ndarray, reference: np.ndarray, magnitude: float | None = None, rule: Rule = FLOAT32_RULE
+) -> Comparison:
     """`actual` against MXNet's `reference` under the tolerance rule: relative = max|actual - reference| / scale with
     scale = max(max|reference|, magnitude). `magnitude` is the size of the computation that produced the tensor, where
     cancellation makes the tensor's own size meaningless (the layer-local check measures it for linear layers: see
     verification/local.py); None: the tensor's own size. A reference whose values are all one value within the
     allowance (a constant Caffe tensor would pass), or all zero, is `constant`: agreement there proves nothing.
     Shapes must hold the same number of values (`actual` is compared in the reference's shape); a different number is
-    an InvalidCallError (verify reports such blobs as a mismatch before comparing: `shape_differences`)."""
+    an InvalidCallError (verify reports such blobs as a mismatch before comparing: `shape_differences`). `rule`: the
+    tolerance and the name of a pass (verification/precision.py's float16 rule for a float16 runtime)."""
     actual, reference = np.asarray(actual, np.float64), np.asarray(reference, np.float64)
     if actual.size != reference.size:
         raise InvalidCallError(f"cannot compare shape {actual.shape} with reference shape {reference.shape}")
     actual = actual.reshape(reference.shape)
     not_finite = int(np.size(reference) - np.count_nonzero(np.isfinite(reference)))
     if not_finite:
-        return Comparison(float("nan"), 1.0, reference_not_finite=not_finite)
+        return Comparison(float("nan"), 1.0, reference_not_finite=not_finite, rule=rule)
     if not reference.size:
-        return Comparison(0.0, 0.0, constant=True)
+        return Comparison(0.0, 0.0, constant=True, rule=rule)
     top, bottom = float(np.max(reference)), float(np.min(reference))
     own = max(abs(top), abs(bottom))
     scale = own
     if magnitude is not None and np.isfinite(magnitude) and magnitude > scale:
         scale = float(magnitude)
     # Some one value is within the allowance of every reference value: a constant tensor would pass.
-    constant = own == 0 or (reference.size > 1 and (top - bottom) / 2 <= TOLERANCE * scale)
+    constant = own == 0 or (reference.size > 1 and (top - bottom) / 2 <= rule.tolerance * scale)
     if not np.all(np.isfinite(actual)):
-        return Comparison(float("inf"), scale, constant=constant)
-    return Comparison(float(np.max(np.abs(actual - reference))), scale, constant=constant)
+        return Comparison(float("inf"), scale, constant=constant, rule=rule)
+    return Comparison(float(np.max(np.abs(actual - reference))), scale, constant=constant, rule=rule)
 
 
 @dataclass

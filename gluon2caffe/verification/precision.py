@@ -15,12 +15,9 @@ judge a conversion in a float32 runtime.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ..errors import InvalidCallError
-from .compare import BY_LAYER, EXACT, MISMATCH, NOT_CONCLUSIVE, NOT_FINITE, compare
+from .compare import BY_LAYER, EXACT, Comparison, Rule, compare
 from .runtimes import RUNTIMES
 
 FLOAT32, FLOAT16 = "float32", "float16"
@@ -28,74 +25,12 @@ FP16_TOLERANCE = 16 * 2.0**-11
 WITHIN_FP16 = "within fp16"
 
 
-@dataclass
-class Fp16Comparison:
-    """A comparison under the float16 rule (the same fields and properties as verification.Comparison)."""
-
-    max_abs: float
-    scale: float  # max|reference| (no floor)
-    reference_not_finite: int = 0
-    constant: bool = False  # one value is within the float16 allowance of every reference value: proves nothing
-
-    @property
-    def relative(self) -> float:
-        return self.max_abs / self.scale if self.scale > 0 else (0.0 if self.max_abs == 0 else float("inf"))
-
-    @property
-    def reference_finite(self) -> bool:
-        return not self.reference_not_finite
-
-    @property
-    def within(self) -> bool:
-        return self.reference_finite and self.relative <= FP16_TOLERANCE
-
-    @property
-    def ok(self) -> bool:
-        return self.within and not self.constant
-
-    @property
-    def mismatch(self) -> bool:
-        return self.reference_finite and not self.within
-
-    @property
-    def status(self) -> str:
-        if not self.reference_finite:
-            return NOT_FINITE
-        if not self.within:
-            return MISMATCH
-        return NOT_CONCLUSIVE if self.constant else WITHIN_FP16
-
-    def __str__(self) -> str:
-        if not self.reference_finite:
-            return f"MXNet's own output is not finite ({self.reference_not_finite} NaN/inf values): not comparable"
-        verdict = (
-            "MISMATCH"
-            if not self.within
-            else "not conclusive: MXNet's values are constant"
-            if self.constant
-            else WITHIN_FP16
-        )
-        return (
-            f"max abs error {self.max_abs:.3g}, {self.relative:.3g} of max|mxnet| (float16 rule "
-            f"{FP16_TOLERANCE:.2g}: {verdict})"
-        )
+FP16_RULE = Rule(FP16_TOLERANCE, WITHIN_FP16, f"float16 rule {FP16_TOLERANCE:.2g}")
 
 
-def compare_fp16(actual: np.ndarray, reference: np.ndarray) -> Fp16Comparison:
-    actual, reference = np.asarray(actual, np.float64), np.asarray(reference, np.float64)
-    if actual.shape != reference.shape:
-        raise InvalidCallError(f"cannot compare shape {actual.shape} with reference shape {reference.shape}")
-    not_finite = int(np.size(reference) - np.count_nonzero(np.isfinite(reference)))
-    if not_finite:
-        return Fp16Comparison(float("nan"), 1.0, reference_not_finite=not_finite)
-    if not np.all(np.isfinite(actual)):
-        return Fp16Comparison(float("inf"), 1.0)
-    if not reference.size:
-        return Fp16Comparison(0.0, 0.0, constant=True)
-    top, bottom = float(np.max(reference)), float(np.min(reference))
-    scale = max(abs(top), abs(bottom))
-    constant = scale == 0 or (reference.size > 1 and (top - bottom) / 2 <= FP16_TOLERANCE * scale)
-    return Fp16Comparison(float(np.max(np.abs(actual - reference))), scale, constant=constant)
+def compare_fp16(actual: np.ndarray, reference: np.ndarray) -> Comparison:
+    """`actual` against `reference` under the float16 rule: relative to the output's own size (no magnitude)."""
+    return compare(actual, reference, rule=FP16_RULE)
 
 
 def precision_of(runtime: str) -> str:
