@@ -180,8 +180,9 @@ def convert_ssd_model(
     'constant'. nms=False stops before DetectionOutput: outputs mbox_loc, mbox_conf_flatten (softmax) and
     mbox_priorbox, for runtimes without caffe-ssd layers. target: as in convert_model.
     """
-    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
-    result = convert_with(net, options, DetectorOptions(anchors=anchors, nms=nms), SSD_DETECTOR)
+    result = convert_ssd(
+        net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6, anchors=anchors, nms=nms, target=target
+    )
     return result.text_net, result.binary_weights
 
 
@@ -203,8 +204,9 @@ def convert_yolo_model(
     nms=False stops before DetectionOutput: outputs yolo_boxes (B, N*4; pixel corners) and yolo_scores (B, N*C).
     target: as in convert_model.
     """
-    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
-    result = convert_with(net, options, DetectorOptions(nms=nms), YOLO_DETECTOR)
+    result = convert_yolo(
+        net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6, nms=nms, target=target
+    )
     return result.text_net, result.binary_weights
 
 
