@@ -54,6 +54,16 @@ class DetectorPlan:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class RandomHead:
+    """A head block of a live detector and what its outputs are: `class` logits, `box` offsets, or `yolo`
+    predictions (per anchor `period` values: x, y, log w, log h, objectness, then the classes)."""
+
+    block: object
+    role: str  # class | box | yolo
+    period: int = 0
+
+
 class Detector:
     """A GluonCV detector family."""
 
@@ -67,6 +77,12 @@ class Detector:
     def matches(self, net: object) -> bool:
         """A live GluonCV network of this family, or an exported graph with its head's ops."""
         raise NotImplementedError
+
+    def random_heads(self, net: object) -> list[RandomHead]:
+        """The convolutions of a live network that write this family's raw head (class logits, box offsets), for
+        random weights that keep the head alive (zoo/randomize.py scales them to a spread on synthetic scenes: no
+        score saturated at 1.0, where every score ties). None by default."""
+        return []
 
     def cut(self, graph: Graph) -> HeadMatch:
         """Find the head in the whole graph (shapes not known yet) and remove it; returns what the walk found.

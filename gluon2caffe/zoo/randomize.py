@@ -139,12 +139,14 @@ YOLO_ROLE_MAX = (2.0, 2.0, 1.0, 1.0, 3.0)  # the classes take the last value
 
 def _detector_heads(net: Any) -> list[tuple[Any, Any]]:
     """(head block, target: a number (the output's standard deviation), or a function of the channel count giving
-    each channel's largest |value|)."""
-    if hasattr(net, "class_predictors") and hasattr(net, "box_predictors"):
-        return [(h, CLASS_LOGIT_STD) for h in net.class_predictors] + [(h, BOX_OFFSET_STD) for h in net.box_predictors]
-    if hasattr(net, "yolo_outputs"):
-        return [(out.prediction, _yolo_role_max(out._num_pred)) for out in net.yolo_outputs]
-    return []
+    each channel's largest |value|), for the heads the net's detector family names (none for other nets)."""
+    from ..detectors import detector_for
+
+    family = detector_for(net)
+    heads = family.random_heads(net) if family is not None else []
+    targets = {"class": lambda head: CLASS_LOGIT_STD, "box": lambda head: BOX_OFFSET_STD}
+    targets["yolo"] = lambda head: _yolo_role_max(head.period)
+    return [(head.block, targets[head.role](head)) for head in heads]
 
 
 def _yolo_role_max(per_anchor: int):

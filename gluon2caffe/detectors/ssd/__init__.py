@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ...converters.context import EmitContext
 from ...ir.graph import Graph
-from ..base import Detector, DetectorOptions, DetectorPlan, head_line
+from ..base import Detector, DetectorOptions, DetectorPlan, RandomHead, head_line
 from .layers import CONF, LOC, AnchorReport, emit_ssd_head, plan_anchors, ssd_aliases
 from .read import SSDHead, SSDMatch, cut_ssd, finish_ssd, is_ssd
 
@@ -45,6 +45,10 @@ class SSD(Detector):
 
     def matches(self, net: object) -> bool:
         return is_ssd(net)
+
+    def random_heads(self, net: object) -> list[RandomHead]:
+        classes = [RandomHead(block, "class") for block in getattr(net, "class_predictors", [])]
+        return classes + [RandomHead(block, "box") for block in getattr(net, "box_predictors", [])]
 
     def cut(self, graph: Graph) -> SSDMatch:
         return cut_ssd(graph)

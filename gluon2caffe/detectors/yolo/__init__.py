@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ...converters.context import EmitContext
 from ...ir.graph import Graph
-from ..base import Detector, DetectorOptions, DetectorPlan, head_line
+from ..base import Detector, DetectorOptions, DetectorPlan, RandomHead, head_line
 from .layers import emit_yolo_head
 from .read import YOLOHead, YOLOMatch, cut_yolo, finish_yolo, is_yolo
 
@@ -40,6 +40,9 @@ class YOLOv3(Detector):
 
     def matches(self, net: object) -> bool:
         return is_yolo(net)
+
+    def random_heads(self, net: object) -> list[RandomHead]:
+        return [RandomHead(out.prediction, "yolo", out._num_pred) for out in getattr(net, "yolo_outputs", [])]
 
     def cut(self, graph: Graph) -> YOLOMatch:
         return cut_yolo(graph)
