@@ -160,3 +160,34 @@ def test_the_exported_detector_recipe_gives_the_transcript_the_docs_show(tmp_pat
 
     assert masked(ran) == masked(shown)
     assert ran.count("status: exact") == 2
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def anchors(text: str) -> set[str]:
+    """GitHub's anchors of a document's headings: lower case, punctuation dropped, spaces as hyphens."""
+    found = set()
+    for heading in re.findall(r"^#+ (.+)$", BLOCK.sub("", text), re.M):
+        found.add(re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-"))
+    return found
+
+
+def test_every_link_between_the_documents_resolves():
+    """Each relative link of the README and docs/*.md names a file that exists and, with `#anchor`, a heading there:
+    the README links every reference page, and a moved section breaks no link."""
+    broken = []
+    for name, text in DOCUMENTS.items():
+        for target in LINK.findall(BLOCK.sub("", text)):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (ROOT / name).parent / path if path else ROOT / name
+            if not file.exists():
+                broken.append(f"{name}: {target} (no file)")
+            elif anchor and file.suffix == ".md" and anchor not in anchors(file.read_text()):
+                broken.append(f"{name}: {target} (no heading)")
+    assert not broken, broken
+    linked = {target.partition("#")[0] for target in LINK.findall(README)}
+    pages = {f"docs/{path.name}" for path in (ROOT / "docs").glob("*.md")}
+    assert pages <= linked, f"reference pages the README does not link: {sorted(pages - linked)}"
