@@ -173,8 +173,8 @@ bench: $(STAMP) $(CAFFE_STAMP)
 proto:
 	protoc --proto_path=. --python_out=. gluon2caffe/caffe/caffe.proto
 
-# Regenerate the README's supported-operator table from the registry and its command transcripts from real runs
-# (scripts/sync_readme.py: a few minutes; `--table-only` for the table alone).
+# Regenerate docs/operators.md's supported-operator table from the registry, and the command transcripts of the
+# README and docs/*.md from real runs (scripts/sync_readme.py: a few minutes; `--table-only` for the table alone).
 readme: $(STAMP)
 	$(PY) scripts/sync_readme.py
 

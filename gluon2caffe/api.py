@@ -55,7 +55,7 @@ class ConversionResult:
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """The conversion choices every network takes (README "Options")."""
+    """The conversion choices every network takes (docs/python-api.md, "Options")."""
 
     # One input: a tuple of ints (the input is `input_name`). Several: {name: shape} (named, in that order), or a list
     # of shapes (a live block's inputs are input_name + index: data0, data1, ...; an exported model's, its own).

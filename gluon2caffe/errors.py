@@ -44,7 +44,7 @@ class UnsupportedOperatorError(Gluon2CaffeError):
         super().__init__(
             f"{len(self.unsupported)} unsupported operator type(s) in {total} node(s); nothing was converted:\n"
             + "\n".join(lines)
-            + "\nRun `gluon2caffe ops` (or see the README) for the supported operators."
+            + "\nRun `gluon2caffe ops` (or see docs/operators.md) for the supported operators."
         )
 
 

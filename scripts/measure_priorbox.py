@@ -4,7 +4,7 @@ For each SSD whose anchors PriorBox cannot reproduce exactly in caffe-ssd (the 5
 int), on random live weights and synthetic scenes: every GluonCV detection's best-overlapping Caffe row of the same
 label and score (within 1e-4) whatever its shift, its IoU and corner shift in pixels, and how many detections have
 no such row (and how many are found within the verdict's PRIORBOX_SHIFT_PX).
-Prints one line per model and scene and the worst case over all; the README (verify) quotes the result.
+Prints one line per model and scene and the worst case over all; docs/cli.md (verify) quotes the result.
 
     GLOG_minloglevel=2 MXNET_SUBGRAPH_BACKEND=NONE .venv/bin/python scripts/measure_priorbox.py [NAME ...] [--seeds 3]
 """

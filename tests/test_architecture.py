@@ -273,3 +273,34 @@ def test_model_kinds_come_from_the_catalog_not_from_name_prefixes():
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_a_detector_family_costs_its_folder_and_one_registration():
+    """docs/architecture.md, "What a change costs": a detector family is its folder, its catalog entries and one
+    registration in detectors/__init__.py (an import and a `register_detector(...)` line). Nothing else in the package
+    imports a family's modules, so the pipeline, verification, the CLI and the zoo sweep reach it only through the
+    registry (`detector_for`)."""
+    folders = sorted(p.name for p in (PACKAGE / "detectors").iterdir() if (p / "__init__.py").is_file())
+    assert {"ssd", "yolo", "centernet"} <= set(folders)
+    outside = sorted(
+        f"{name} imports {target}"
+        for name, (internal, _) in IMPORTS.items()
+        if name != "detectors" and not any(name.startswith(f"detectors.{f}") for f in folders)
+        for target in internal
+        if any(target == f"detectors.{f}" or target.startswith(f"detectors.{f}.") for f in folders)
+    )
+    assert outside == [], "a detector family is reached only through detectors/__init__.py's registration"
+    registry = ast.parse((PACKAGE / "detectors" / "__init__.py").read_text())
+    registrations = [
+        node
+        for node in ast.walk(registry)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "register_detector"
+    ]
+    family_imports = [
+        node
+        for node in registry.body
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module in folders
+    ]
+    assert len(registrations) == len(folders) == len(family_imports), (
+        f"{len(folders)} family folders, {len(family_imports)} imports and {len(registrations)} register_detector calls"
+    )

@@ -57,8 +57,8 @@ def _first_line(doc: str | None) -> str:
 
 
 def support_table() -> str:
-    """The supported-operator table in Markdown, then the operators outside Caffe with why (the README embeds both;
-    a test keeps them in sync)."""
+    """The supported-operator table in Markdown, then the operators outside Caffe with why (docs/operators.md embeds
+    both; a test keeps them in sync)."""
     rows = ["| MXNet op | Caffe | notes |", "|---|---|---|"]
     for op in sorted(REGISTRY, key=str.lower):
         entry = REGISTRY[op]
@@ -73,8 +73,8 @@ def support_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-# Operators no Caffe layer (or composition of layers) computes: the unsupported-operator error and the README give
-# the reason for each. (An op missing from both tables has no converter yet.)
+# Operators no Caffe layer (or composition of layers) computes: the unsupported-operator error and docs/operators.md
+# give the reason for each. (An op missing from both tables has no converter yet.)
 OUTSIDE_CAFFE: dict[str, str] = {}
 
 

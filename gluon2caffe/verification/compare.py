@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InvalidCallError
 
-# The project's tolerance rule (README "What exact means"): max|caffe - mxnet| <= TOLERANCE * scale, where scale is
+# The project's tolerance rule (docs/exactness.md): max|caffe - mxnet| <= TOLERANCE * scale, where scale is
 # max|mxnet| of the tensor, or the size of the computation that produced it (`magnitude`) when that is larger: no floor.
 TOLERANCE = 1e-4
 

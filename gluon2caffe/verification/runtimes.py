@@ -42,7 +42,7 @@ class Runtime:
     # (prototxt, caffemodel, inputs by name, the blobs wanted, every blob?, Timing or None) -> blobs by name
     run: Callable[[str, str, dict[str, np.ndarray], list[str], bool, "Timing | None"], dict[str, np.ndarray]]
     probe: Callable[[], None]  # raises RuntimeUnavailableError (with what to install) when the runtime is missing
-    install: str = ""  # one line for the README and the error
+    install: str = ""  # one line: how to install it (the error when it is missing says it)
     # "float32" (judged by the project's tolerance) or "float16" (rknn: judged by verification/precision.py's
     # float16 rule, and never called exact)
     precision: str = "float32"

@@ -145,7 +145,8 @@ def verify(
     input: None or 'random' (both-sign normal noise, `seed`; input i of several gets seed + i), an image path (resized
     to the net's input and normalized the GluonCV way), or an RGB NCHW array; several inputs: a dict {name: any of
     these}. The Caffe net gets an input with 3 channels on axis 1 (rank >= 3) in BGR when `to_bgr`, as converted.
-    runtime: 'caffe', 'opencv' or None (pycaffe when importable, else OpenCV).
+    runtime: a name of verification.runtimes.RUNTIMES ('caffe', 'opencv', 'mnn', 'ncnn', 'openvino', ...) or None
+    (pycaffe when importable, else OpenCV).
     layers: False (outputs only); 'accumulated' (or True): every Caffe blob that has an MXNet counterpart, from one
     forward pass, so errors add up along the net; 'local': every segment of layers run on MXNet's own values of its
     inputs (verification/local.py), which proves each layer however ill-conditioned the net. Both need pycaffe.

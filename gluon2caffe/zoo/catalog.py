@@ -303,7 +303,7 @@ _DEPTH_ROWS: list[tuple[str, str, int | tuple[int, ...]]] = [
     ],
 ]
 
-# CenterNet without deformable convolution, converted up to its decoder's inputs (detectors/centernet.py).
+# CenterNet without deformable convolution, converted up to its decoder's inputs (detectors/centernet/).
 _CENTERNET_ROWS: list[tuple[str, str, int | tuple[int, ...]]] = [
     (f"center_net_{base}_{d}", family, 512)
     for base, family in (

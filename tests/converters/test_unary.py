@@ -153,7 +153,7 @@ def test_ulps_from_mxnet_over_a_million_inputs(op):
 
 
 # The runtimes each layer type loads in: MNN's Caffe converter drops Log layers (the net then outputs the Log's
-# input), OpenVINO's Model Optimizer refuses Exp and Log layers ("Found custom layer"). Measured; see the README.
+# input), OpenVINO's Model Optimizer refuses Exp and Log layers ("Found custom layer"). Measured; see docs/exactness.md.
 # Targets any, mnn and openvino refuse Log (test_log_is_refused_where_a_runtime_drops_or_refuses_it).
 WITHOUT_EXP_LOG = ["abs", "sqrt", "rsqrt", "square", "reciprocal", "negative", "hard_sigmoid", "softsign"]
 

@@ -134,8 +134,9 @@ def test_exported_files_with_impossible_statistics_are_refused(use_global_stats,
 
 
 def test_an_untrained_gluoncv_ssd_is_refused():
-    """The README's case: right after initialize(), GluonCV's SSD feature expander has MXNet's default U(-0.07, 0.07)
-    moving variances; converting such a net wrote NaN into 16 blobs, with a RuntimeWarning as the only sign."""
+    """docs/detectors.md's case: right after initialize(), GluonCV's SSD feature expander has MXNet's default
+    U(-0.07, 0.07) moving variances; converting such a net wrote NaN into 16 blobs, with a RuntimeWarning as the only
+    sign."""
     import gluoncv
 
     from gluon2caffe import convert_ssd_model

@@ -1,7 +1,7 @@
 """The CenterNet family: GluonCV's CenterNet (without deformable convolution) converted up to its decoder's inputs.
 
 The net's outputs are what CenterNetDecoder takes: `centernet_heatmap` (N, C, H, W), the class heatmap after its
-3x3 max-pool NMS; the box sizes (N, 2, H, W) and the center offsets (N, 2, H, W). Decoding them (README
+3x3 max-pool NMS; the box sizes (N, 2, H, W) and the center offsets (N, 2, H, W). Decoding them (docs/detectors.md,
 "CenterNet"): take the top-k values of the heatmap over C*H*W; for a value at (c, y, x), the class is c, the score
 the value, the center (x + offset[0, y, x], y + offset[1, y, x]), the box that center -/+ wh[:, y, x] / 2, all
 times the stride (input size / heatmap size).
@@ -63,7 +63,7 @@ class CenterNet(Detector):
             f"CenterNet: {head.num_classes} classes on a {h}x{w} heatmap (stride {head.stride:g}); converted up to "
             f"its decoder: outputs {PEAKS} (heatmap after the 3x3 max-pool NMS), box sizes, center offsets",
             f"decode outside Caffe: top-{head.topk} of {PEAKS} over classes x positions, sizes and offsets at those "
-            "positions (README 'CenterNet')",
+            "positions (docs/detectors.md, 'CenterNet')",
         ]
 
     def check(self, run: DetectorRun) -> DetectorCheck:
