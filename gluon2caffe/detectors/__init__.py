@@ -1,19 +1,18 @@
 """GluonCV detectors behind one protocol (base.py): each family reads its head from the network, emits its decoding
-and DetectionOutput, and checks a conversion against GluonCV. Registering a family here is all the pipeline, the CLI
-and the zoo sweep need."""
+and DetectionOutput, and checks a conversion against GluonCV. Importing a family here (one line) is all the pipeline,
+the CLI and the zoo sweep need."""
 
 from __future__ import annotations
 
 from .base import DETECTORS, Detector, DetectorOptions, DetectorPlan, detector_for, register_detector
-from .centernet import CenterNet
-from .ssd import SSD
-from .yolo import YOLOv3
 
-SSD_DETECTOR = register_detector(SSD())
-# Before YOLOv3: an exported CenterNet's decoder has YOLOOutputV3's grid ops too (tile, _arange, slice_like), and
-# detector_for takes the first family that matches; CenterNet's (topk, gather_nd, broadcast_equal) is narrower.
-CENTERNET_DETECTOR = register_detector(CenterNet())
-YOLO_DETECTOR = register_detector(YOLOv3())
+# One line per family: importing it registers it (its __init__.py ends with `register_detector(...)`). The order is
+# detector_for's: CenterNet before YOLOv3, as an exported CenterNet's decoder has YOLOOutputV3's grid ops too (tile,
+# _arange, slice_like) and detector_for takes the first family that matches; CenterNet's (topk, gather_nd,
+# broadcast_equal) is narrower.
+from .ssd import SSD_DETECTOR  # noqa: I001 (registration order)
+from .centernet import CENTERNET_DETECTOR
+from .yolo import YOLO_DETECTOR
 
 __all__ = [
     "CENTERNET_DETECTOR",

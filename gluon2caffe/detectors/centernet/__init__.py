@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ...converters.context import EmitContext
 from ...ir.graph import Graph
-from ..base import Detector, DetectorOptions, DetectorPlan
+from ..base import Detector, DetectorOptions, DetectorPlan, register_detector
 from .layers import PEAKS, centernet_aliases, emit_centernet_head
 from .read import CenterNetHead, CenterNetMatch, cut_centernet, finish_centernet, is_centernet
 
@@ -70,3 +70,6 @@ class CenterNet(Detector):
         from .check import check_centernet
 
         return check_centernet(run)
+
+
+CENTERNET_DETECTOR = register_detector(CenterNet())

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ...converters.context import EmitContext
 from ...ir.graph import Graph
-from ..base import Detector, DetectorOptions, DetectorPlan, RandomHead, head_line
+from ..base import Detector, DetectorOptions, DetectorPlan, RandomHead, head_line, register_detector
 from .layers import CONF, LOC, AnchorReport, emit_ssd_head, plan_anchors, ssd_aliases
 from .read import SSDHead, SSDMatch, cut_ssd, finish_ssd, is_ssd
 
@@ -73,3 +73,6 @@ class SSD(Detector):
         from .check import check_ssd
 
         return check_ssd(run)
+
+
+SSD_DETECTOR = register_detector(SSD())

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ...converters.context import EmitContext
 from ...ir.graph import Graph
-from ..base import Detector, DetectorOptions, DetectorPlan, RandomHead, head_line
+from ..base import Detector, DetectorOptions, DetectorPlan, RandomHead, head_line, register_detector
 from .layers import emit_yolo_head
 from .read import YOLOHead, YOLOMatch, cut_yolo, finish_yolo, is_yolo
 
@@ -67,3 +67,6 @@ class YOLOv3(Detector):
         from .check import check_yolo
 
         return check_yolo(run)
+
+
+YOLO_DETECTOR = register_detector(YOLOv3())
