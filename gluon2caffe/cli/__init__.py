@@ -15,8 +15,17 @@ import traceback
 import warnings
 from typing import Sequence
 
+from .. import __version__
 from . import convert, demo, models, reference, verify, zoo
-from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, Terminated, failure_message, with_flags
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    Terminated,
+    check_named_files,
+    failure_message,
+    with_flags,
+)
 from .terminal import without_mxnet_notices
 
 # Each command module declares its arguments (add_arguments, HELP, DESCRIPTION) next to its run(); in `--help` order.
@@ -24,8 +33,9 @@ COMMANDS = {"convert": convert, "verify": verify, "zoo": zoo, "demo": demo, "ref
 
 EXIT_CODES = (
     "exit codes: 0 ok; 1 conversion or verification failure (one `error:` line; -v adds the traceback); 2 usage "
-    "error (bad or conflicting options, an unknown model name, an output path that cannot be written, a command that "
-    "needs MXNet where it cannot be imported), found before any model is built, or an --input-shape the model's "
+    "error (bad or conflicting options, an unknown model name, a file an option names that is missing or unreadable, "
+    "an output path that cannot be written, a command that needs MXNet where it cannot be imported), found before "
+    "any model is built, or an --input-shape the model's "
     "shape rules refuse (the node named); 130 interrupted (Ctrl-C), 143 "
     "terminated (SIGTERM); no partial file is left behind"
 )
@@ -45,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines on stderr"
     )
+    parser.add_argument("--version", action="version", version=f"gluon2caffe {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does (and tracebacks)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,reference,models,zoo,demo,ops}")
@@ -139,6 +150,7 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    check_named_files(args)  # a missing file named by an option: exit 2 before anything is built
     if args.command == "ops":
         from ..converters import support_table
 

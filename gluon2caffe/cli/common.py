@@ -150,6 +150,48 @@ def _check_writable(folder: Path) -> None:
 PASSING = ("exact", "exact by layer", "within fp16")  # within fp16: a float16 runtime's pass (rknn)
 
 
+def check_named_files(args) -> None:
+    """Every file an option or argument names exists and is readable, checked before anything is imported or built:
+    a UsageError (exit 2) naming the option. The model argument: a zoo name, or an exported model whose
+    PREFIX-symbol.json (and PREFIX-EPOCH.params, unless --params) exist; verify's PREFIX: its two files."""
+    from ..frontend.exported import resolve_paths
+    from ..zoo.catalog import is_zoo_name
+
+    named = [
+        ("--params", getattr(args, "params", None)),
+        ("--classes-file", getattr(args, "classes_file", None)),
+        ("--reference", getattr(args, "reference", None)),
+    ]
+    given_input = getattr(args, "input", None)
+    if given_input is not None and given_input not in ("random", "scene"):
+        named.append(("--input", given_input))
+    for option, path in named:
+        if path is not None:
+            _readable(path, option)
+    for option, spec in (("MODEL", getattr(args, "model", None)), ("--against", getattr(args, "against", None))):
+        if spec is None or is_zoo_name(spec) or not _looks_exported(spec):
+            continue  # an unknown plain name is the loader's "unknown model" (with the closest names)
+        _, symbol, params = resolve_paths(spec, getattr(args, "epoch", 0), getattr(args, "params", None))
+        if not os.path.isfile(symbol):
+            raise UsageError(f"{option} {spec}: no such exported model ({symbol} does not exist)")
+        _readable(symbol, option)
+        _readable(params, f"{option} {spec}'s weights" if getattr(args, "params", None) is None else "--params")
+
+
+def _looks_exported(spec: str) -> bool:
+    """A path-like model argument (a folder in it, a .json ending) or a prefix whose -symbol.json is there."""
+    return "/" in spec or os.sep in spec or spec.endswith((".json", ".params")) or os.path.isfile(f"{spec}-symbol.json")
+
+
+def _readable(path: str, option: str) -> None:
+    if not os.path.exists(path):
+        raise UsageError(f"{option} {path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{option} {path}: not readable (permission denied)")
+
+
 def classes_from(args) -> list[str] | None:
     """The class names of --classes / --classes-file, validated (a ClassesError, exit 2, before any model is built)."""
     from ..zoo.catalog import is_zoo_name

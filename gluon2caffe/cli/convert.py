@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from ..converters.context import TARGETS
 from .arguments import MODEL_HELP, add_model_source, shape
@@ -21,6 +22,8 @@ from .common import (
     relu6_verdict,
 )
 
+
+log = logging.getLogger(__name__)
 
 HELP = "convert a model to PREFIX.prototxt + PREFIX.caffemodel"
 DESCRIPTION = "Convert a model to PREFIX.prototxt + PREFIX.caffemodel."
@@ -90,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     classes = classes_from(args)
     prefix = output_prefix(args.output, args.model)
     zoo = check_zoo_options(args)
-    shape = input_shape_option(args.input_shape) or default_input_shape(args.model) or (1, 3, 224, 224)
+    given = input_shape_option(args.input_shape)
+    shape = given or default_input_shape(args.model) or DEFAULT_SHAPE
     # A zoo model has one input (an exported one reads no shape here): give it the first.
     first = shape if isinstance(shape, tuple) else next(iter(shape.values() if isinstance(shape, dict) else shape))
     # A listed zoo name with trained weights and no --verify converts from its shipped graph: no MXNet, no GluonCV.
@@ -110,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     )
     family = detector_for(model)
     _check_detector_flags(args, family)
+    if given is None and not zoo:
+        _default_shape(family, args.model)
     options = ConvertOptions(
         shape, args.softmax, not args.no_bgr, not args.no_merge_bn, args.input_name, args.relu6, args.target
     )
@@ -140,6 +146,28 @@ def run(args: argparse.Namespace) -> int:
             code = _verify_conversion(prototxt, caffemodel, model, not args.no_bgr, args.relu6)
     print(f"  verified in {progress.seconds['verify']:.2f} s")
     return code
+
+
+DEFAULT_SHAPE = (1, 3, 224, 224)
+
+
+def _default_shape(family, model: str) -> None:
+    """An exported model read without --input-shape: nothing in its files says the size it was trained for. A
+    detector is refused (its anchors are sized for the input); anything else converts at 1,3,224,224 with a
+    warning, since segmentation, pose and any net whose outputs follow the input size depend on it."""
+    default = ",".join(str(d) for d in DEFAULT_SHAPE)
+    if family is not None:
+        raise UsageError(
+            f"{model} is an exported {family.kind}: give the input size it was exported for with --input-shape "
+            f"(e.g. --input-shape 1,3,512,512); its anchors are sized for it, a default {default} would give other "
+            "boxes"
+        )
+    log.warning(
+        "no --input-shape: converting %s at the default %s (its files do not say the size it was trained for); "
+        "a segmentation, pose or any net whose outputs follow the input size depends on it: give --input-shape",
+        model,
+        default,
+    )
 
 
 def check_zoo_options(args: argparse.Namespace) -> bool:
@@ -203,10 +231,14 @@ def _write_labels(classes, prefix: str, family=None) -> tuple[str, list[str], st
 def _print_conversion(
     args: argparse.Namespace, description: str, result, prototxt: str, caffemodel: str, progress: Progress, labels
 ) -> None:
+    from ..verification.caffe_net import input_specs
     from ..zoo.loader import describe_size
 
     r = result.report
     print(f"{description}")
+    specs = input_specs(result.text_net)
+    inputs = ", ".join(f"{name} {'x'.join(str(d) for d in dims)}" for name, dims in specs.items())
+    print(f"  input: {inputs}")
     print(
         f"  {result.source_nodes} MXNet nodes -> {len(result.text_net.layer)} Caffe layers, "
         f"{result.num_parameters / 1e6:.2f}M parameters"

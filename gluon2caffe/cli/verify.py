@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..errors import Gluon2CaffeError
 from ..verification.runtimes import RUNTIMES
 from .arguments import MODEL_HELP, add_model_source
 from .common import (
@@ -171,7 +170,7 @@ def _converted_files(prefix: str) -> tuple[str, str, str]:
     prototxt, caffemodel = f"{prefix}.prototxt", f"{prefix}.caffemodel"
     for path in (prototxt, caffemodel):
         if not os.path.isfile(path):
-            raise Gluon2CaffeError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
+            raise UsageError(f"{path} does not exist (PREFIX is the path without .prototxt/.caffemodel)")
     return prefix, prototxt, caffemodel
 
 

@@ -458,6 +458,10 @@ class Task:
         return f" ({self.detector if self.check == DETECTIONS else self.name})"
 
 
+# The classes of the datasets the zoo's detectors are trained on (PASCAL VOC, MS COCO): a name's last part.
+DATASET_CLASSES = {"voc": 20, "coco": 80}
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     """One zoo name: its task, family and the input it is built and checked at (`input_size`: an int s is
@@ -495,6 +499,14 @@ class ZooEntry:
     @property
     def takes_classes(self) -> bool:
         return self.task is not None and self.task.classes
+
+    @property
+    def fixed_classes(self) -> int | None:
+        """How many classes a dataset detector's weights hold, from its dataset (voc 20, coco 80); None for a
+        *_custom one (built with the names given) and for the models that take no class names."""
+        if not self.takes_classes:
+            return None
+        return DATASET_CLASSES.get(self.name.rsplit("_", 1)[-1])
 
     @property
     def custom(self) -> bool:

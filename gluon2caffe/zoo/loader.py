@@ -138,8 +138,12 @@ def read_classes_file(path: str) -> list[str]:
 def check_classes_apply(name: str, classes: list[str] | None) -> None:
     """Refuse class names for a zoo name that is not a detector (before anything is built)."""
     entry = lookup(name)
-    if classes is not None and entry is not None and entry.outside is None and not entry.takes_classes:
+    if classes is None or entry is None or entry.outside is not None:
+        return
+    if not entry.takes_classes:
         raise ClassesError(f"--classes applies to SSD / YOLOv3 detectors only; {name} is not one")
+    if entry.fixed_classes is not None and len(classes) != entry.fixed_classes:
+        _refuse_class_count(name, entry.fixed_classes, len(classes))
 
 
 def load_zoo_model(
@@ -321,17 +325,20 @@ def _getter_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     return {} if height == entry.input_size else {"crop_size": height}
 
 
+def _refuse_class_count(name: str, own: int, given: int) -> None:
+    custom = f"{name.rsplit('_', 1)[0]}_custom"
+    other = lookup(custom)
+    hint = f" (e.g. {custom})" if other is not None and other.custom else ""
+    raise ClassesError(
+        f"{name} has {own} classes, --classes gives {given}; for another number of classes use a *_custom model{hint}"
+    )
+
+
 def _rename_classes(net: Any, name: str, classes: list[str]) -> None:
     """Give a dataset detector (voc, coco) other names for its classes; their number is fixed by the weights."""
     own = list(net.classes)
     if len(classes) != len(own):
-        custom = f"{name.rsplit('_', 1)[0]}_custom"
-        other = lookup(custom)
-        hint = f" (e.g. {custom})" if other is not None and other.custom else ""
-        raise ClassesError(
-            f"{name} has {len(own)} classes, --classes gives {len(classes)}; for another number of classes use a "
-            f"*_custom model{hint}"
-        )
+        _refuse_class_count(name, len(own), len(classes))
     try:
         net.classes = list(classes)  # SSD: a plain attribute
     except AttributeError:
