@@ -18,13 +18,17 @@ a global pooling's (N, C, 1, 1) output as a 1-D blob.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ..caffe import caffe_pb2 as pb
 from ..caffe.caffemodel import Layer
 from ..errors import ConversionError
 from ._common import set_window
-from .context import EmitContext
+from .context import TARGETS, EmitContext
+
+log = logging.getLogger(__name__)
 
 Shape = tuple[int, ...]
 
@@ -51,6 +55,8 @@ def check_rank(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
     (`origin`: id(layer) -> node name and op)."""
     limit = ctx.options.patterns.max_rank
     if not limit:
+        if ctx.options.target == "any":
+            _warn_high_rank(ctx, origin)
         return
     shapes = blob_shapes(ctx)
     for layer in ctx.layers:
@@ -66,6 +72,36 @@ def check_rank(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
                     node,
                     op,
                 )
+
+
+def _warn_high_rank(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
+    """Target `any` writing blobs of more than 4 axes (3-D convolution and pooling, video clips): the files are exact
+    where they load, but the runtimes whose targets hold at most 4 axes (MNN, ncnn, OpenVINO) cannot run them; a
+    warning names them and the first layer that needs more, so `any` never silently means less than every runtime."""
+    limited = {name: p.max_rank for name, p in TARGETS.items() if p.max_rank}
+    if not limited:
+        return
+    shapes = blob_shapes(ctx)
+    for layer in ctx.layers:
+        for top in [] if layer.proto.type == "Input" else layer.proto.top:
+            shape = shapes.get(top)
+            if shape is None or len(shape) <= min(limited.values()):
+                continue
+            node, _ = origin.get(id(layer), (layer.proto.name, layer.proto.type))
+            refused = sorted(name for name, limit in limited.items() if len(shape) > limit)
+            able = sorted(name for name in TARGETS if name not in limited and name != "any")
+            log.warning(
+                "%s writes a %d-D blob (Caffe layer %r, %s): these files run in %s; %s hold at most %d axes and "
+                "cannot load them (their --target refuses the model, naming this node)",
+                node,
+                len(shape),
+                layer.proto.name,
+                layer.proto.type,
+                ", ".join(able),
+                ", ".join(refused),
+                min(limited.values()),
+            )
+            return
 
 
 def blob_shapes(ctx: EmitContext) -> dict[str, Shape]:

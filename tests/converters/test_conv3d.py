@@ -258,3 +258,23 @@ def test_channels_last_3d_convolution_is_refused_naming_the_node():
     net.initialize()
     with pytest.raises(ConversionError, match=r"op Convolution attribute 'layout': is 'NDHWC'; only NCW \(1-D\), NCHW"):
         convert(net, (1, 5, 5, 5, 2), to_bgr=False)
+
+
+@pytest.mark.op("Convolution", "Pooling")
+def test_any_says_which_runtimes_cannot_load_5d_blobs(caplog):
+    """Issue 28: a 3-D net under target `any` converts (exact in Caffe and OpenCV, checked here) with a warning
+    naming the first layer that needs 5-D blobs and the runtimes that hold at most 4 axes (MNN, ncnn, OpenVINO, whose
+    own targets refuse it); target caffe, and a 4-D net, say nothing."""
+    shape = (1, 3, 4, 9, 9)
+    for runtime in ("caffe", "opencv"):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="gluon2caffe"):
+            check_block(seq(nn.Conv3D(4, 3, in_channels=3, padding=1), nn.MaxPool3D(2)), shape, runtime=runtime)
+        warned = [r.getMessage() for r in caplog.records if "5-D blob" in r.getMessage()]
+        assert len(warned) == 1 and "mnn, ncnn, openvino hold at most 4 axes" in warned[0], warned
+        assert "conv" in warned[0].split(" writes")[0] and "caffe, opencv" in warned[0], warned
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gluon2caffe"):
+        check_block(seq(nn.Conv3D(4, 3, in_channels=3, padding=1)), shape, target="caffe")
+        check_block(seq(nn.Conv2D(4, 3, in_channels=3, padding=1)), (1, 3, 9, 9))
+    assert not [r for r in caplog.records if "5-D blob" in r.getMessage()]
