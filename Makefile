@@ -32,7 +32,7 @@ NPU_STAMPS := $(TPU_MLIR_VENV)/.installed $(RKNN_VENV)/.installed $(ONNX_VENV)/.
 # ncnn's caffe2ncnn goes beside the venv's python, where gluon2caffe looks for it (NCNN_TOOL_SRC: see caffe2ncnn).
 CAFFE2NCNN := $(VENV)/bin/caffe2ncnn
 
-.PHONY: demo test fuzz zoo zoo_graphs bench setup caffe openvino tpu-mlir rknn onnx paddle npu caffe2ncnn no_mxnet \
+.PHONY: demo test fuzz zoo zoo_graphs bench dist setup caffe openvino tpu-mlir rknn onnx paddle npu caffe2ncnn no_mxnet \
 	proto readme lint clean
 
 setup: $(STAMP)
@@ -177,6 +177,13 @@ proto:
 # README and docs/*.md from real runs (scripts/sync_readme.py: a few minutes; `--table-only` for the table alone).
 readme: $(STAMP)
 	$(PY) scripts/sync_readme.py
+
+# The sdist and the wheel in dist/ (no package is published: users `pip install dist/gluon2caffe-*.whl`, with
+# `'...whl[mxnet]'` for live blocks and zoo names); the wheel holds the package, its proto and the shipped zoo graphs.
+dist: $(STAMP)
+	rm -rf dist build
+	$(PY) -m build --outdir dist .
+	@ls -l dist
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gluon2caffe tests scripts bench --exclude gluon2caffe/caffe/caffe_pb2.py

@@ -157,7 +157,8 @@ class ModelFileError(Gluon2CaffeError):
         super().__init__(f"{self.path}: {message}")
 
 
-MXNET_EXTRA = "pip install 'gluon2caffe[mxnet]'"
+# No package is published: the wheel (`make dist` builds it) or the source folder carries the extra.
+MXNET_EXTRA = "pip install 'gluon2caffe-*.whl[mxnet]' (or '.[mxnet]' in the source folder)"
 
 
 class MXNetUnavailableError(Gluon2CaffeError):

@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     untested = sum(family == UNTESTED for _, family, _ in found)
     outside = sum(family.endswith(OUTSIDE) for _, family, _ in found)
     print(
-        f"{len(found)} names; {outside} {OUTSIDE} (docs/model_zoo.md says why); {untested} {UNTESTED}: they may "
-        "convert, or stop at an unsupported operator"
+        f"{len(found)} names; {outside} {OUTSIDE} (`gluon2caffe convert NAME` says why); {untested} {UNTESTED}: "
+        "they may convert, or stop at an unsupported operator"
     )
     if missing is not None:
         print(f"GluonCV's other names are not listed: {missing}")

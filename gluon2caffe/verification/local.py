@@ -43,7 +43,7 @@ from ..caffe.io import read_prototxt
 from .compare import CONCLUSIVE_REMEDY, TOLERANCE, Comparison, ShapeDifference, compare
 from .inputs import BGR, bgr_feed
 from .mxnet_reference import MXNetReference
-from .runtimes import RuntimeUnavailableError
+from .runtimes import RuntimeUnavailableError, pycaffe_hint
 from .verify import shape_differences
 
 
@@ -152,7 +152,7 @@ def check_local(
     try:
         import caffe
     except ImportError as exc:
-        raise RuntimeUnavailableError(f"pycaffe is not importable ({exc}); run `make caffe` to build it") from None
+        raise RuntimeUnavailableError(f"pycaffe is not importable ({exc}): {pycaffe_hint()}") from None
     caffe.set_mode_cpu()
     net = caffe.Net(prototxt, caffe.TEST, weights=caffemodel)
     names = list(net._layer_names)

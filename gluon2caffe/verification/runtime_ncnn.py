@@ -22,6 +22,7 @@ from .runtimes import (
     caffe_rows,
     detection_tops,
     find_tool,
+    install_hint,
     register_runtime,
     require_module,
     run_tool,
@@ -30,8 +31,9 @@ from .runtimes import (
 
 VARIABLE = "GLUON2CAFFE_CAFFE2NCNN"
 INSTALL = (
-    "pip install ncnn==1.0.20261020, and build ncnn's caffe2ncnn (no registry ships it): "
-    "make caffe2ncnn NCNN_TOOL_SRC=DIR (DIR holds caffe2ncnn.cpp and caffe.proto from ncnn's tools/caffe)"
+    "pip install ncnn==1.0.20261020, and build ncnn's caffe2ncnn (no registry ships it) from ncnn's tools/caffe "
+    "(caffe2ncnn.cpp + caffe.proto, g++ and libprotobuf): "
+    + install_hint("caffe2ncnn NCNN_TOOL_SRC=DIR", "put it on PATH or name it with $GLUON2CAFFE_CAFFE2NCNN")
 )
 
 

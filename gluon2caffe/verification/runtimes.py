@@ -100,13 +100,34 @@ def available(runtime: str) -> str | None:
     return None
 
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # a source checkout (the Makefile beside the package), or site-packages
+
+
+def install_hint(make_target: str, otherwise: str) -> str:
+    """How to install a runtime, in the words of where this package runs from: in a source checkout the make target
+    that builds it; for a pip-installed package (no Makefile) what to install, without make targets it has not."""
+    if (CHECKOUT / "Makefile").is_file():
+        return f"`make {make_target}` in the source checkout builds it"
+    return otherwise
+
+
+PYCAFFE_INSTALL = (
+    "install a Caffe with its Python bindings (BVLC Caffe; caffe-ssd for the SSD/YOLOv3 layers) on this Python, or "
+    "verify in another runtime (--runtime opencv)"
+)
+
+
+def pycaffe_hint() -> str:
+    return install_hint("caffe", PYCAFFE_INSTALL)
+
+
 def default_runtime() -> str:
     """pycaffe when importable, else OpenCV."""
     for name in ("caffe", "opencv"):
         if available(name) is None:
             return name
     raise RuntimeUnavailableError(
-        f"no Caffe runtime: pycaffe is not importable (run `make caffe` to build it) and OpenCV cannot run: "
+        f"no Caffe runtime: pycaffe is not importable ({pycaffe_hint()}) and OpenCV cannot run: "
         f"{available('opencv')}"
     )
 
@@ -180,7 +201,7 @@ def caffe_forward(
     try:
         import caffe
     except ImportError as exc:
-        raise RuntimeUnavailableError(f"pycaffe is not importable ({exc}); run `make caffe` to build it") from None
+        raise RuntimeUnavailableError(f"pycaffe is not importable ({exc}): {pycaffe_hint()}") from None
     caffe.set_mode_cpu()
     net = caffe.Net(prototxt, caffe.TEST, weights=caffemodel)
     for name, value in inputs.items():
@@ -242,8 +263,8 @@ register_runtime(
         "caffe",
         True,
         lambda p, m, inputs, _outputs, every, timing: caffe_forward(p, m, inputs, every, timing),
-        require_module("caffe", "run `make caffe` to build pycaffe"),
-        "make caffe (builds pycaffe with the caffe-ssd layers)",
+        require_module("caffe", pycaffe_hint()),
+        pycaffe_hint(),
     )
 )
 OPENCV_INSTALL = "pip install 'opencv-python-headless<5' (4.11.0.86 is the version tested)"

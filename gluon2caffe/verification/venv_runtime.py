@@ -23,7 +23,15 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InvalidCallError
-from .runtimes import RuntimeFailedError, RuntimeUnavailableError, Timing, caffe_rows, detection_tops, scratch_dir
+from .runtimes import (
+    RuntimeFailedError,
+    RuntimeUnavailableError,
+    Timing,
+    caffe_rows,
+    detection_tops,
+    install_hint,
+    scratch_dir,
+)
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout, where `make` builds the venvs
 TIMEOUT = 1800  # seconds: the slowest toolchain step measured (TPU-MLIR's model_deploy on a large net) is minutes
@@ -50,9 +58,10 @@ class Venv:
 
     @property
     def install(self) -> str:
+        build = install_hint(self.target, "")
         return (
-            f"an environment with {self.requirements}: `make {self.target}` (builds {self.directory}), or set "
-            f"${self.variable} to a python that has it"
+            f"an environment with {self.requirements}: {build + ' (' + self.directory + '), or ' if build else ''}"
+            f"set ${self.variable} to a python that has it"
         )
 
     def python(self) -> str:

@@ -42,7 +42,7 @@ CLASSIFIERS = [
 ]
 DETECTORS = [("ssd_300_vgg16_atrous_voc", 300), ("yolo3_mobilenet1.0_coco", 320)]  # 320: a quicker export than 416
 VERSIONS = list(NO_MXNET_PYTHONS)
-EXTRA = "pip install 'gluon2caffe[mxnet]'"
+EXTRA = "pip install 'gluon2caffe-*.whl[mxnet]' (or '.[mxnet]' in the source folder)"
 
 
 def cli(python: str, *args, env: dict | None = None, cwd: str | None = None) -> subprocess.CompletedProcess:
