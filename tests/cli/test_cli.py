@@ -267,15 +267,24 @@ def test_usage_errors_exit_2(args):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["convert", "{tmp}/missing/model-symbol.json", "-o", "{tmp}/x"], "cannot read"),
+        (["convert", "{tmp}/missing/model-symbol.json", "-o", "{tmp}/x"], "no such exported model"),
         (["verify", "{tmp}/nothing", "--against", SMALL], "does not exist"),
-        (["verify", "{converted}", "--against", SMALL, "--input", "{tmp}/no.jpg"], "cannot read image"),
+        (["verify", "{converted}", "--against", SMALL, "--input", "{tmp}/no.jpg"], "--input"),
     ],
 )
-def test_failures_exit_1_with_a_message(args, message, tmp_path, converted):
+def test_missing_files_are_usage_errors(args, message, tmp_path, converted):
+    """Issue 28: a missing file named on the command line is exit 2, found before any model is built."""
     proc = run(*[a.format(tmp=tmp_path, converted=converted) for a in args])
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert "loading" not in proc.stderr and "building" not in proc.stderr, proc.stderr
+
+
+def test_an_unreadable_image_exits_1(tmp_path, converted):
+    """A file that exists but is no image is found when it is read: a failure (exit 1) naming it."""
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    proc = run("verify", converted, "--against", SMALL, "--input", tmp_path / "bad.jpg")
+    assert proc.returncode == 1 and "cannot read image" in proc.stderr, proc.stdout + proc.stderr
 
 
 def test_failed_conversion_writes_nothing(tmp_path):
