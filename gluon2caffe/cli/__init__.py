@@ -73,6 +73,8 @@ def quiet_runtimes() -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
     # MXNet announces its subgraph backend on every bind; that is noise on a user's terminal.
     os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")
+    # OpenCV logs its own failures as raw [ERROR:...] lines before raising; the error line says them once.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 
 
 def quiet_warnings() -> None:

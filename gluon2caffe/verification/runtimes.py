@@ -223,6 +223,15 @@ def opencv_forward(
         import cv2
     except ImportError:
         raise RuntimeUnavailableError("OpenCV is not installed (pip install opencv-python-headless)") from None
+    try:
+        return _opencv_run(cv2, prototxt, caffemodel, inputs, outputs, timing)
+    except cv2.error as exc:  # its class is named `error`: said as OpenCV's own words, one line, not "error: error:"
+        words = getattr(exc, "err", "") or str(exc).strip().splitlines()[-1]
+        where = f" (in {exc.func})" if getattr(exc, "func", "") else ""
+        raise RuntimeFailedError(f"OpenCV {cv2.__version__} cannot run {prototxt}: {words}{where}") from None
+
+
+def _opencv_run(cv2, prototxt, caffemodel, inputs, outputs, timing) -> dict[str, np.ndarray]:
     net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
     for name, value in inputs.items():
         net.setInput(np.ascontiguousarray(value, np.float32), name)

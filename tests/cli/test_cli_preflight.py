@@ -133,3 +133,27 @@ def test_exported_detector_without_input_shape_is_refused(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "exported SSD" in proc.stderr and "--input-shape" in proc.stderr, proc.stderr
     assert not (tmp_path / "o.prototxt").exists()
+
+
+def test_a_runtime_that_cannot_run_the_files_says_so_in_one_line(tmp_path):
+    """OpenCV's own exception class is named `error`: it read `error: error: OpenCV(...)` with OpenCV's raw log lines
+    before it. Now one line, OpenCV's words, exit 1 (a comparison's Threshold layer, which OpenCV has not)."""
+    import mxnet as mx
+    from mxnet.gluon import nn
+
+    class Greater(nn.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return F.relu(x) > 0.5
+
+    net = Greater()
+    net.hybridize()
+    net(mx.nd.zeros((1, 3, 8, 8)))
+    net.export(str(tmp_path / "greater"))
+    proc = gluon2caffe(
+        "convert", tmp_path / "greater", "--input-shape", "1,3,8,8", "--target", "caffe", "-o", tmp_path / "g"
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = gluon2caffe("verify", tmp_path / "g", "--against", tmp_path / "greater", "--runtime", "opencv")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("error: OpenCV 4.") and "Threshold" in errors[0], proc.stderr
