@@ -25,40 +25,37 @@ register_removed(
 )
 
 
-@register("SoftmaxOutput", "Softmax", "SoftmaxActivation", caffe="Softmax (+ Reshape)")
+@register("SoftmaxOutput", "Softmax", "SoftmaxActivation", caffe="Softmax")
 def convert_softmax_head(node: Node, ctx: EmitContext) -> None:
-    """SoftmaxOutput / SoftmaxActivation -> Softmax over their axis (+ Reshape for a whole instance).
+    """SoftmaxOutput / SoftmaxActivation -> Softmax over axis 1 (multi_output, mode='channel') or the last axis.
 
-    Over axis 1 (multi_output, mode='channel'), the last axis (preserve_shape), else over everything but the batch
-    (MXNet's default: a Reshape to (N, rest) around it where rest is more than axis 1)."""
-    x, out = node.inputs[0], node.outputs[0]
-    shape = tuple(ctx.shape(x))
+    The last axis: SoftmaxActivation's instance mode and SoftmaxOutput's preserve_shape (MXNet's FlatTo2D keeps the
+    last axis). SoftmaxOutput's default is computed two ways by MXNet 1.9.1 itself: over all axes but the batch
+    (its reference code, training) and over the last axis (MKLDNN CPU builds at inference); where the two differ
+    (an input of rank > 2 with more than one value on the axes between) it is refused, naming the node."""
+    shape = tuple(ctx.shape(node.inputs[0]))
     if len(shape) < 2:
         raise ConversionError(
             f"the input has shape {shape}; a softmax head needs a batch axis and a class axis", node.name, node.op
         )
     a = node.attrs
     if node.op == "SoftmaxActivation":
-        mode = a.str("mode", "instance", choices=("instance", "channel"))
-        axis = 1 if mode == "channel" else None
+        channel = a.str("mode", "instance", choices=("instance", "channel")) == "channel"
+        axis = 1 if channel else len(shape) - 1
     elif a.bool("multi_output", False):
         axis = 1
-    elif a.bool("preserve_shape", False):
+    elif a.bool("preserve_shape", False) or math.prod(shape[1:-1]) == 1:
         axis = len(shape) - 1
     else:
-        axis = None  # MXNet's default: the tensor as (N, rest), normalized over rest
-    if axis is None and math.prod(shape[2:]) == 1:
-        axis = 1  # (N, C, 1, ...): over C is over everything but the batch
-    if axis is not None:
-        ctx.layer(node.name, "Softmax", [x], [out]).softmax_param.axis = axis
-        return
-    rest = math.prod(shape[1:])
-    flat, normalized = ctx.unique(f"{node.name}_flat"), ctx.unique(f"{node.name}_normalized")
-    ctx.layer(flat, "Reshape", [x], [flat]).reshape_param.shape.dim.extend([shape[0], rest])
-    ctx.set_shape(flat, (shape[0], rest))
-    ctx.layer(normalized, "Softmax", [flat], [normalized]).softmax_param.axis = 1
-    ctx.set_shape(normalized, (shape[0], rest))
-    ctx.layer(node.name, "Reshape", [normalized], [out]).reshape_param.shape.dim.extend(shape)
+        raise ConversionError(
+            f"over an input of shape {shape} MXNet 1.9.1 computes this softmax two ways: over all axes but the batch "
+            "(training, builds without MKLDNN) or over the last axis (MKLDNN CPU builds at inference); say which in "
+            "the symbol file: preserve_shape=True (the last axis), multi_output=True (axis 1), or a Flatten before it",
+            node.name,
+            node.op,
+            "preserve_shape",
+        )
+    ctx.layer(node.name, "Softmax", [node.inputs[0]], [node.outputs[0]]).softmax_param.axis = axis
 
 
 @register("LogisticRegressionOutput", caffe="Sigmoid")

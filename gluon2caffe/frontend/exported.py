@@ -51,7 +51,11 @@ class ExportedModel:
 
         doc = json.loads(self.symbol_json)
         labels = label_variables(doc["nodes"])
-        return [n["name"] for n in doc["nodes"] if n["op"] == "null" and n["name"] not in self.params and n["name"] not in labels]
+        return [
+            n["name"]
+            for n in doc["nodes"]
+            if n["op"] == "null" and n["name"] not in self.params and n["name"] not in labels
+        ]
 
     def symbol(self) -> Any:
         """The MXNet Symbol (for shape inference and reference runs)."""
