@@ -222,23 +222,52 @@ HEADS = [
         None,
     ),
 ]
-# MXNet's channel mode needs a spatial axis (it refuses rank 2 itself); SoftmaxOutput's default over rank 4 is
-# refused (test_softmax_output_computed_two_ways_by_mxnet_is_refused).
-HEAD_CASES = [
-    pytest.param(head, shape, id=f"{head[0]}-rank{len(shape)}", marks=pytest.mark.op(head[3]))
-    for head in HEADS
-    for shape in ((2, 3, 5, 7), (3, 9))
-    if not (head[0] == "SoftmaxActivation_channel" and len(shape) == 2)
-    and not (head[0] in ("softmax_instance", "softmax_alias") and len(shape) == 4)
-]
+HEAD_BY_NAME = {head[0]: head for head in HEADS}
+SHAPES = {4: (2, 3, 5, 7), 2: (3, 9)}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("head, shape", HEAD_CASES)
-def test_training_head(head, shape, backend, tmp_path, monkeypatch):
+# MXNet's channel mode needs a spatial axis (it refuses rank 2 itself); SoftmaxOutput's default over rank 4 is
+# refused (test_softmax_output_computed_two_ways_by_mxnet_is_refused).
+@pytest.mark.parametrize(
+    "name, rank",
+    [
+        pytest.param("softmax_instance", 2, marks=pytest.mark.op("SoftmaxOutput")),
+        pytest.param("softmax_alias", 2, marks=pytest.mark.op("Softmax")),
+        pytest.param("softmax_multi", 4, marks=pytest.mark.op("SoftmaxOutput")),
+        pytest.param("softmax_multi", 2, marks=pytest.mark.op("SoftmaxOutput")),
+        pytest.param("softmax_preserve", 4, marks=pytest.mark.op("SoftmaxOutput")),
+        pytest.param("softmax_preserve", 2, marks=pytest.mark.op("SoftmaxOutput")),
+        pytest.param("logistic", 4, marks=pytest.mark.op("LogisticRegressionOutput")),
+        pytest.param("logistic", 2, marks=pytest.mark.op("LogisticRegressionOutput")),
+        pytest.param("linear", 4, marks=pytest.mark.op("LinearRegressionOutput")),
+        pytest.param("linear", 2, marks=pytest.mark.op("LinearRegressionOutput")),
+        pytest.param("mae", 4, marks=pytest.mark.op("MAERegressionOutput")),
+        pytest.param("mae", 2, marks=pytest.mark.op("MAERegressionOutput")),
+        pytest.param("svm", 4, marks=pytest.mark.op("SVMOutput")),
+        pytest.param("svm", 2, marks=pytest.mark.op("SVMOutput")),
+        pytest.param("MakeLoss", 4, marks=pytest.mark.op("MakeLoss")),
+        pytest.param("MakeLoss", 2, marks=pytest.mark.op("MakeLoss")),
+        pytest.param("make_loss", 4, marks=pytest.mark.op("make_loss")),
+        pytest.param("make_loss", 2, marks=pytest.mark.op("make_loss")),
+        pytest.param("BlockGrad", 4, marks=pytest.mark.op("BlockGrad")),
+        pytest.param("BlockGrad", 2, marks=pytest.mark.op("BlockGrad")),
+        pytest.param("stop_gradient", 4, marks=pytest.mark.op("stop_gradient")),
+        pytest.param("stop_gradient", 2, marks=pytest.mark.op("stop_gradient")),
+        pytest.param("Cast", 4, marks=pytest.mark.op("Cast")),
+        pytest.param("Cast", 2, marks=pytest.mark.op("Cast")),
+        pytest.param("cast", 4, marks=pytest.mark.op("cast")),
+        pytest.param("cast", 2, marks=pytest.mark.op("cast")),
+        pytest.param("SoftmaxActivation", 4, marks=pytest.mark.op("SoftmaxActivation")),
+        pytest.param("SoftmaxActivation", 2, marks=pytest.mark.op("SoftmaxActivation")),
+        pytest.param("SoftmaxActivation_channel", 4, marks=pytest.mark.op("SoftmaxActivation")),
+    ],
+)
+def test_training_head(name, rank, backend, tmp_path, monkeypatch):
     """Each head as it computes at inference, its label dropped (the net's one input is the data); an old op name
     (Softmax, cast, stop_gradient) written into the file as older MXNet versions spell it."""
-    _, build, label, _, spelled = head
+    _, build, label, _, spelled = HEAD_BY_NAME[name]
+    shape = SHAPES[rank]
     symbol = build(_features(shape))
     labels = {}
     if label is not None:

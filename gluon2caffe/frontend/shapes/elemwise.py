@@ -36,13 +36,6 @@ UNARY = (
     "amp_cast",
     "MakeLoss",
     "make_loss",
-    # Training heads: y has the data's shape (the label input is dropped when the graph is read).
-    "SoftmaxOutput",
-    "Softmax",
-    "LogisticRegressionOutput",
-    "LinearRegressionOutput",
-    "MAERegressionOutput",
-    "SVMOutput",
     *SCALAR_OPS,
     "_greater_scalar",
     "_greater_equal_scalar",
