@@ -342,3 +342,109 @@ def test_softmax_output_computed_two_ways_by_mxnet_is_refused(shape, refused, tm
         return
     with pytest.raises(ConversionError, match=r"node 'head' op SoftmaxOutput attribute 'preserve_shape': over an"):
         convert(load_exported(prefix), shape)
+
+
+# -- the old symbol-API conventions -------------------------------------------------------------------------------
+
+
+def _conv(channels: int = 4) -> mx.sym.Symbol:
+    return mx.sym.Convolution(mx.sym.var("data"), num_filter=channels, kernel=(3, 3), pad=(1, 1), name="conv0")
+
+
+LEGACY = {
+    "Flatten": lambda: mx.sym.Flatten(_conv(), name="legacy"),
+    "Reshape_target_shape": lambda: mx.sym.Reshape(_conv(), target_shape=(2, 4, 0), name="legacy"),
+    "Reshape_keep_highest": lambda: mx.sym.Reshape(_conv(), target_shape=(5, 4, 0), keep_highest=True, name="legacy"),
+    "Pooling_global": lambda: mx.sym.Pooling(_conv(), kernel=(1, 1), global_pool=True, pool_type="avg", name="legacy"),
+    "Pooling_full": lambda: mx.sym.Pooling(
+        _conv(), kernel=(3, 3), stride=(2, 2), pooling_convention="full", pool_type="max", name="legacy"
+    ),
+    "Pooling_full_avg": lambda: mx.sym.Pooling(
+        _conv(), kernel=(3, 3), stride=(2, 2), pooling_convention="full", pool_type="avg", name="legacy"
+    ),
+    "Pooling_valid": lambda: mx.sym.Pooling(
+        _conv(), kernel=(3, 3), stride=(2, 2), pooling_convention="valid", pool_type="avg", name="legacy"
+    ),
+    "Deconvolution_target_shape": lambda: mx.sym.Deconvolution(
+        _conv(), num_filter=3, kernel=(4, 4), stride=(2, 2), target_shape=(16, 20), name="legacy"
+    ),
+    "UpSampling_nearest": lambda: mx.sym.UpSampling(_conv(), scale=2, sample_type="nearest", name="legacy"),
+    "UpSampling_bilinear": lambda: mx.sym.UpSampling(
+        _conv(), mx.sym.var("legacy_weight"), scale=2, sample_type="bilinear", num_filter=4, num_args=2, name="legacy"
+    ),
+    "UpSampling_bilinear_3": lambda: mx.sym.UpSampling(
+        _conv(), mx.sym.var("legacy_weight"), scale=3, sample_type="bilinear", num_filter=4, num_args=2, name="legacy"
+    ),
+    "Crop_like": lambda: _crop_like(_conv()),
+    "Crop_offset": lambda: mx.sym.Crop(_conv(), num_args=1, offset=(1, 2), h_w=(3, 4), name="legacy"),
+    "Crop_center": lambda: mx.sym.Crop(_conv(), num_args=1, h_w=(3, 4), center_crop=True, name="legacy"),
+    "SliceChannel_squeeze": lambda: mx.sym.SliceChannel(
+        mx.sym.Reshape(_conv(), shape=(0, 1, 4, -1)), num_outputs=4, axis=2, squeeze_axis=True, name="legacy"
+    )[1],
+    "_copy": lambda: mx.sym.tanh(mx.sym.identity(_conv(), name="legacy")),
+    "_minus_scalar": lambda: mx.sym.tanh(mx.sym._internal._minus_scalar(_conv(), scalar=0.5, name="legacy")),
+    "_rminus_scalar": lambda: mx.sym.tanh(mx.sym._internal._rminus_scalar(_conv(), scalar=0.5, name="legacy")),
+}
+
+
+def _crop_like(x: mx.sym.Symbol) -> mx.sym.Symbol:
+    """The legacy two-input Crop: x cut to the H, W of a pooled copy of itself (FCN-style), at offset (1, 2)."""
+    like = mx.sym.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type="max", name="pooled")
+    return mx.sym.Crop(x, like, num_args=2, offset=(1, 2), name="legacy")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("Flatten", marks=pytest.mark.op("Flatten")),
+        pytest.param("Reshape_target_shape", marks=pytest.mark.op("Reshape")),
+        pytest.param("Reshape_keep_highest", marks=pytest.mark.op("Reshape")),
+        pytest.param("Pooling_global", marks=pytest.mark.op("Pooling")),
+        pytest.param("Pooling_full", marks=pytest.mark.op("Pooling")),
+        pytest.param("Pooling_full_avg", marks=pytest.mark.op("Pooling")),
+        pytest.param("Pooling_valid", marks=pytest.mark.op("Pooling")),
+        pytest.param("Deconvolution_target_shape", marks=pytest.mark.op("Deconvolution")),
+        pytest.param("UpSampling_nearest", marks=pytest.mark.op("UpSampling")),
+        pytest.param("UpSampling_bilinear", marks=pytest.mark.op("UpSampling")),
+        pytest.param("UpSampling_bilinear_3", marks=pytest.mark.op("UpSampling")),
+        pytest.param("Crop_like", marks=pytest.mark.op("Crop")),
+        pytest.param("Crop_offset", marks=pytest.mark.op("Crop")),
+        pytest.param("Crop_center", marks=pytest.mark.op("Crop")),
+        pytest.param("SliceChannel_squeeze", marks=pytest.mark.op("SliceChannel")),
+        pytest.param("_copy", marks=pytest.mark.op("_copy")),
+        pytest.param("_minus_scalar", marks=pytest.mark.op("_minus_scalar")),
+        pytest.param("_rminus_scalar", marks=pytest.mark.op("_rminus_scalar")),
+    ],
+)
+def test_legacy_convention(name, backend, tmp_path, monkeypatch):
+    """Each old convention on a convolution's output, odd sizes (7 x 9), batch 2."""
+    symbol = LEGACY[name]()
+    prefix = str(tmp_path / "legacy")
+    save_module(symbol, prefix, (2, 3, 7, 9), {})
+    check_files(symbol, prefix, (2, 3, 7, 9), backend, monkeypatch)
+
+
+@pytest.mark.op("UpSampling")
+def test_bilinear_upsampling_on_the_bgr_input(tmp_path, monkeypatch):
+    """A bilinear UpSampling right on the image: to_bgr swaps its per-channel kernels (they differ here)."""
+    symbol = mx.sym.UpSampling(
+        mx.sym.var("data"),
+        mx.sym.var("up_weight"),
+        scale=2,
+        sample_type="bilinear",
+        num_filter=3,
+        num_args=2,
+        name="up",
+    )
+    symbol = mx.sym.Convolution(symbol, num_filter=4, kernel=(3, 3), name="conv")  # the swap goes through to here
+    prefix = str(tmp_path / "up")
+    save_module(symbol, prefix, (1, 3, 5, 6), {})
+    model = load_exported(prefix)
+    assert np.abs(np.diff(model.params["up_weight"], axis=0)).max() > 0.1
+    result = convert(model, (1, 3, 5, 6), to_bgr=True)
+    x = make_input((1, 3, 5, 6), 1)
+    assert result.report.bgr_swapped == ["up", "conv"], result.report  # no bgr_to_rgb layer: kernels swapped
+    actual = run_converted(result.text_net, result.binary_weights, {"data": x[:, ::-1].copy()})["conv"]
+    comparison = compare(actual, mxnet_forward(symbol, prefix, x))
+    assert comparison.ok, comparison

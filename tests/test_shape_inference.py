@@ -202,7 +202,7 @@ FAMILY_OPS = {
     "reduce": ["sum", "mean", "max", "min", "norm", "argmax", "argmin", "topk"],
     "resample": ["UpSampling", "_contrib_BilinearResize2D", "_contrib_AdaptiveAvgPooling2D"],
     "head": ["_arange", "_contrib_box_decode", "_contrib_box_nms"],
-    "training": ["SoftmaxOutput", "Softmax", "LogisticRegressionOutput", "LinearRegressionOutput"]
+    "legacy": ["Crop", "SoftmaxOutput", "Softmax", "LogisticRegressionOutput", "LinearRegressionOutput"]
     + ["MAERegressionOutput", "SVMOutput", "MakeLoss", "make_loss", "BlockGrad", "stop_gradient", "Cast", "cast"]
     + ["SoftmaxActivation"],
 }
@@ -577,10 +577,16 @@ def head_cases(draw) -> tuple:
 
 
 @st.composite
-def training_cases(draw) -> tuple:
-    """Training heads with their label unknown (both inferences assign it), gradient stops, casts."""
-    op = draw(st.sampled_from(FAMILY_OPS["training"]))
+def legacy_cases(draw) -> tuple:
+    """Training heads with their label unknown (both inferences assign it), gradient stops, casts, legacy Crop."""
+    op = draw(st.sampled_from(FAMILY_OPS["legacy"]))
     attrs: dict = {}
+    if op == "Crop":
+        x = draw(dims(4, 4))
+        if draw(st.booleans()):
+            return case(op, {"num_args": 2, "center_crop": draw(st.booleans())}, [x, draw(dims(4, 4))])
+        attrs = {"num_args": 1, "h_w": tup([draw(st.integers(0, 7)), draw(st.integers(0, 7))])}
+        return case(op, attrs, [x])
     if op in ("SoftmaxOutput", "Softmax"):
         attrs.update(multi_output=draw(st.booleans()), preserve_shape=draw(st.booleans()))
     if op in ("Cast", "cast"):
@@ -607,7 +613,7 @@ GENERATORS = {
     "reduce": reduce_cases(),
     "resample": resample_cases(),
     "head": head_cases(),
-    "training": training_cases(),
+    "legacy": legacy_cases(),
 }
 
 

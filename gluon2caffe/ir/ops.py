@@ -106,6 +106,8 @@ def parameter_inputs(node: Node) -> dict[int, str]:
         roles = {1: "gamma", 2: "beta", 3: "moving_mean", 4: "moving_var"}
     elif op == "LeakyReLU" and a.str("act_type", "leaky") == "prelu":
         roles = {1: "gamma"}
+    elif op == "UpSampling" and a.str("sample_type", "nearest") == "bilinear":
+        roles = {1: "weight"}
     elif op == "L2Normalization":
         roles = {1: "scale"}  # only after fuse_normalize_scale gives it one
     elif op in ("InstanceNorm", "LayerNorm", "GroupNorm"):
