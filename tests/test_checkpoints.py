@@ -448,3 +448,19 @@ def test_bilinear_upsampling_on_the_bgr_input(tmp_path, monkeypatch):
     actual = run_converted(result.text_net, result.binary_weights, {"data": x[:, ::-1].copy()})["conv"]
     comparison = compare(actual, mxnet_forward(symbol, prefix, x))
     assert comparison.ok, comparison
+
+
+def test_output_node_of_a_zoo_model_from_the_command_line(tmp_path):
+    """A live block (a zoo name, random weights) cut at an internal activation, verified against MXNet: the traced
+    weights are MXNet's reference too, so the conversion must not rewrite them in place (it did: off by 0.99)."""
+    proc = _cli(
+        "convert",
+        "cifar_resnet20_v1",
+        "-o",
+        tmp_path / "cut",
+        "--output-node",
+        "cifarresnetv10_stage3_activation2_output",
+        "--verify",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verify (caffe) cifarresnetv10_stage3_activation2:" in proc.stdout and "status: exact" in proc.stdout

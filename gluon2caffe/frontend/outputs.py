@@ -37,6 +37,8 @@ def _traced(block: Any, input_shapes: dict[str, tuple[int, ...]]) -> ExportedMod
 
     shape = next(iter(input_shapes.values())) if len(input_shapes) == 1 else input_shapes
     symbol, params = trace_block(block, shape, next(iter(input_shapes)))
+    for value in params.values():  # a pass then copies before it rewrites: MXNet's reference reads these afterwards
+        value.flags.writeable = False
     name = getattr(block, "name", None) or type(block).__name__
     return ExportedModel(name, f"{name} (traced)", f"{name} (traced)", symbol.tojson(), params)
 
