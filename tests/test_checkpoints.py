@@ -464,3 +464,28 @@ def test_output_node_of_a_zoo_model_from_the_command_line(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "verify (caffe) cifarresnetv10_stage3_activation2:" in proc.stdout and "status: exact" in proc.stdout
+
+
+def test_output_names_that_do_not_exist_are_refused_in_one_line(classic):
+    model = load_exported(classic[0])
+    with pytest.raises(
+        InvalidCallError, match=r"output 'slice0_output5': node 'slice0' \(SliceChannel\) .* no output 5"
+    ):
+        convert(model, SHAPE, outputs=["slice0_output5"])
+    with pytest.raises(InvalidCallError, match=r"output 'data': .* an input or a parameter"):
+        convert(model, SHAPE, outputs=["data"])
+    with pytest.raises(InvalidCallError, match="outputs must be tensor names"):
+        convert(model, SHAPE, outputs=[""])
+
+
+def test_both_shape_inferences_write_the_same_bytes(classic, monkeypatch):
+    """Python 3.12/3.13 (no MXNet: our own shape inference) write the files MXNet's inference gives."""
+    files = {}
+    for backend in BACKENDS:
+        monkeypatch.setenv("GLUON2CAFFE_SHAPE_INFERENCE", backend)
+        for outputs in ((), ("fc0_output",)):
+            result = convert(load_exported(classic[0]), SHAPE, outputs=outputs)
+            files[backend, outputs] = (result.text_net.SerializeToString(), result.binary_weights.SerializeToString())
+    assert files["mxnet", ()] == files["own", ()]
+    assert files["mxnet", ("fc0_output",)] == files["own", ("fc0_output",)]
+    assert files["own", ()] != files["own", ("fc0_output",)]

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from ..errors import InvalidCallError
+from ..ir.attrs import Attrs
 from .exported import ExportedModel
 
 _INTERNAL = re.compile(r"^(?P<node>.*)_output(?P<index>\d*)$")
@@ -24,7 +25,7 @@ def select_outputs(net: Any, names: tuple[str, ...], input_shapes: dict[str, tup
     if not isinstance(net, ExportedModel):
         net = _traced(net, input_shapes)
     doc = json.loads(net.symbol_json)
-    heads = [_entry(doc["nodes"], name, net.symbol_path) for name in names]
+    heads = [_entry(doc["nodes"], doc["heads"], name, net.symbol_path) for name in names]
     doc, kept = _reheaded(doc, heads)
     params = {k: v for k, v in net.params.items() if k in kept}
     return ExportedModel(
@@ -43,7 +44,7 @@ def _traced(block: Any, input_shapes: dict[str, tuple[int, ...]]) -> ExportedMod
     return ExportedModel(name, f"{name} (traced)", f"{name} (traced)", symbol.tojson(), params)
 
 
-def _entry(nodes: list[dict], name: str, where: str) -> list[int]:
+def _entry(nodes: list[dict], heads: list[list[int]], name: str, where: str) -> list[int]:
     """[node index, output index, 0] of the tensor `name` (MXNet's internal name or an operator node's name)."""
     by_name = {raw["name"]: i for i, raw in enumerate(nodes)}
     index = by_name.get(name)
@@ -60,7 +61,21 @@ def _entry(nodes: list[dict], name: str, where: str) -> list[int]:
         raise InvalidCallError(f"output {name!r}: {where} has no node of that name (give `NODE_output`{hint})")
     if nodes[index]["op"] == "null":
         raise InvalidCallError(f"output {name!r}: in {where} it is an input or a parameter, not an operator's output")
+    if output > 0 and not _has_output(nodes, heads, index, output):
+        raise InvalidCallError(
+            f"output {name!r}: node {nodes[index]['name']!r} ({nodes[index]['op']}) in {where} has no output {output}"
+        )
     return [index, output, 0]
+
+
+def _has_output(nodes: list[dict], heads: list[list[int]], index: int, output: int) -> bool:
+    """Whether output `output` of node `index` exists: below a split's num_outputs, else read by the graph."""
+    raw = nodes[index]
+    attrs = next((raw[key] for key in ("attrs", "attr", "param") if key in raw), {})
+    if raw["op"] in ("SliceChannel", "split") and "num_outputs" in attrs:
+        return output < int(Attrs(raw["name"], raw["op"], attrs).int("num_outputs"))
+    entries = [entry for node in nodes for entry in node.get("inputs", [])] + heads
+    return any(entry[0] == index and entry[1] == output for entry in entries)
 
 
 def _reheaded(doc: dict, heads: list[list[int]]) -> tuple[dict, set[str]]:
