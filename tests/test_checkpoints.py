@@ -157,6 +157,8 @@ def test_classic_checkpoint_from_the_command_line(classic, tmp_path):
     )
     assert cut.returncode == 0, cut.stdout + cut.stderr
     assert "status: exact" in cut.stdout and "verify (caffe) fc0:" in cut.stdout, cut.stdout
+    later = _cli("verify", tmp_path / "cut", "--against", prefix)  # the cut net against the whole checkpoint
+    assert later.returncode == 0 and "output fc0:" in later.stdout and "status: exact" in later.stdout, later.stdout
     prototxt = (tmp_path / "cut.prototxt").read_text()
     assert "Softmax" not in prototxt and "label" not in prototxt
     wrong = _cli(
