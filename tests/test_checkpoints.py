@@ -364,6 +364,9 @@ LEGACY = {
     "Pooling_full_avg": lambda: mx.sym.Pooling(
         _conv(), kernel=(3, 3), stride=(2, 2), pooling_convention="full", pool_type="avg", name="legacy"
     ),
+    "Pooling_global_max": lambda: mx.sym.Pooling(
+        _conv(), kernel=(2, 2), stride=(3, 3), global_pool=True, pool_type="max", name="legacy"
+    ),
     "Pooling_valid": lambda: mx.sym.Pooling(
         _conv(), kernel=(3, 3), stride=(2, 2), pooling_convention="valid", pool_type="avg", name="legacy"
     ),
@@ -406,6 +409,7 @@ def _crop_like(x: mx.sym.Symbol) -> mx.sym.Symbol:
         pytest.param("Pooling_full", marks=pytest.mark.op("Pooling")),
         pytest.param("Pooling_full_avg", marks=pytest.mark.op("Pooling")),
         pytest.param("Pooling_valid", marks=pytest.mark.op("Pooling")),
+        pytest.param("Pooling_global_max", marks=pytest.mark.op("Pooling")),
         pytest.param("Deconvolution_target_shape", marks=pytest.mark.op("Deconvolution")),
         pytest.param("UpSampling_nearest", marks=pytest.mark.op("UpSampling")),
         pytest.param("UpSampling_bilinear", marks=pytest.mark.op("UpSampling")),
