@@ -5,6 +5,7 @@ with MXNet's shape inference and our own (GLUON2CAFFE_SHAPE_INFERENCE=own, what 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from gluon2caffe import InvalidCallError, convert, load_exported
+from conftest import NO_MXNET_PYTHONS, ROOT, no_mxnet_python
 from gluon2caffe.errors import ConversionError
 from gluon2caffe.verification import compare, input_dependence, run_converted
 from helpers import make_input
@@ -495,3 +497,17 @@ def test_both_shape_inferences_write_the_same_bytes(classic, monkeypatch):
     assert files["mxnet", ()] == files["own", ()]
     assert files["mxnet", ("fc0_output",)] == files["own", ("fc0_output",)]
     assert files["own", ()] != files["own", ("fc0_output",)]
+
+
+@pytest.mark.parametrize("version", sorted(NO_MXNET_PYTHONS))
+def test_python_without_mxnet_writes_the_same_files(classic, version, tmp_path):
+    """Python 3.12 / 3.13 (no MXNet: our shape rules, label dropping, the cut) write the bytes Python 3.11 writes."""
+    files = {}
+    for python, name in ((sys.executable, "here"), (no_mxnet_python(version), version)):
+        env = {**os.environ, "PYTHONPATH": ROOT}
+        command = [python, "-m", "gluon2caffe", "convert", classic[0], "-o", tmp_path / name, "-q"]
+        command += ["--input-shape", "1,3,32,32", "--output-node", "fc0_output", "--output-node", "softmax_output"]
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        files[name] = [(tmp_path / f"{name}.{ext}").read_bytes() for ext in ("prototxt", "caffemodel")]
+    assert files["here"] == files[version]
