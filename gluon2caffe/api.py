@@ -22,6 +22,7 @@ from .detectors.base import DetectorHead, classes_of
 from .errors import ConversionError, InvalidCallError, ModelFileError
 from .frontend.exported import ExportedModel
 from .frontend.load import load_graph
+from .frontend.outputs import select_outputs
 from .frontend.mxnet_graph import attach_shapes
 from .ir.graph import Graph
 from .ir.weights import check_weights
@@ -66,6 +67,8 @@ class ConvertOptions:
     input_name: str = "data"
     relu6: str = "exact"
     target: str = "any"  # the runtime the files are for (converters.context.TARGETS); 'any' loads in all of them
+    # Internal tensors to output instead of the model's outputs, by MXNet's names ('fc0_output') or node names.
+    outputs: tuple[str, ...] = ()
 
     def checked(self) -> ConvertOptions:
         """These options with input_shape as a tuple of ints, a {name: shape} dict or a list of shapes (each a tuple
@@ -77,7 +80,10 @@ class ConvertOptions:
             raise InvalidCallError(f"target={self.target!r}; expected one of {tuple(TARGETS)}")
         if not isinstance(self.input_name, str) or not self.input_name:
             raise InvalidCallError(f"input_name must be a non-empty string, got {self.input_name!r}")
-        return replace(self, input_shape=shape)
+        outputs = (self.outputs,) if isinstance(self.outputs, str) else tuple(self.outputs or ())
+        if not all(isinstance(name, str) and name for name in outputs):
+            raise InvalidCallError(f"outputs must be tensor names (e.g. 'fc1_output'), got {self.outputs!r}")
+        return replace(self, input_shape=shape, outputs=outputs)
 
     def input_shapes(self, model_inputs: list[str] | None = None) -> dict[str, tuple[int, ...]]:
         """{Caffe input name: shape} of checked options. `model_inputs`: an exported model's data variables (a tuple
@@ -121,6 +127,7 @@ def convert_model(
     input_name: str = "data",
     relu6: str = "exact",
     target: str = "any",
+    outputs: tuple[str, ...] | list[str] = (),
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a Gluon HybridBlock (or an exported model from `load_exported`) to Caffe.
 
@@ -138,8 +145,21 @@ def convert_model(
     target: the runtime the files are for. 'any' (default) writes only layers every runtime loads (pycaffe, OpenCV,
     ncnn, MNN, OpenVINO); 'caffe', 'opencv', 'ncnn', 'mnn', 'openvino' pick what that runtime runs best (all exact;
     docs/runtimes.md).
+    outputs: internal tensors to output instead of the model's outputs, as `sym.get_internals()['fc1_output']`
+    picks them (MXNet's internal names, or node names for a node's first output); the net keeps only what they
+    read. A training head (SoftmaxOutput, ...) converts to what it computes at inference; its label is no input.
     """
-    result = convert(net, input_shape, softmax, to_bgr, merge_bn, input_name=input_name, relu6=relu6, target=target)
+    result = convert(
+        net,
+        input_shape,
+        softmax,
+        to_bgr,
+        merge_bn,
+        input_name=input_name,
+        relu6=relu6,
+        target=target,
+        outputs=outputs,
+    )
     return result.text_net, result.binary_weights
 
 
@@ -153,9 +173,11 @@ def convert(
     input_name: str = "data",
     relu6: str = "exact",
     target: str = "any",
+    outputs: tuple[str, ...] | list[str] = (),
 ) -> ConversionResult:
     """convert_model with the full result (IR graph, pass report, time); a GluonCV detector converts as one."""
-    return convert_with(net, ConvertOptions(input_shape, softmax, to_bgr, merge_bn, input_name, relu6, target))
+    options = ConvertOptions(input_shape, softmax, to_bgr, merge_bn, input_name, relu6, target, tuple(outputs))
+    return convert_with(net, options)
 
 
 def convert_ssd_model(
@@ -283,6 +305,7 @@ def convert_with(
 ) -> ConversionResult:
     """The one pipeline for every network, a GluonCV detector (`family`, or the one `detector_for` finds) or not:
     load (frontend/load.py) -> cut the head -> check ops and weights -> shapes -> passes -> emit (+ the head)."""
+    net, options = with_outputs(net, options)
     if family is None:
         family = detector_for(net)
         if family is not None:
@@ -317,6 +340,21 @@ def convert_with(
     result.head, result.detection, result.detector = plan.head, plan.report, family
     result.source_nodes = source_nodes  # the whole graph's, head included
     return result
+
+
+def with_outputs(net: Any, options: ConvertOptions) -> tuple[Any, ConvertOptions]:
+    """(the model cut at `options.outputs` (an ExportedModel; a live block traced), the options without them); the
+    same two unchanged when no outputs are named. The CLI verifies the cut model against MXNet."""
+    if not options.outputs:
+        return net, options
+    options = options.checked()
+    net = select_outputs(net, options.outputs, options.input_shapes(_model_inputs(net)))
+    return net, replace(options, outputs=())
+
+
+def _model_inputs(net: Any) -> list[str] | None:
+    """An exported model's data variables; None for a live block (its inputs are named by the options)."""
+    return net.inputs if isinstance(net, ExportedModel) else None
 
 
 def _graph_inputs(net: Any, options: ConvertOptions) -> tuple[dict[str, tuple[int, ...]], str | None]:

@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 NODE = "node_"  # op nodes are named NODE + op (+ index): a refusal must name one of them
 # Ops MXNet writes under another name (identity as _copy, _div as elemwise_div, split as SliceChannel): other writers
 # of MXNet JSON use them; their cases are exported files with the alias put back (Built.export).
-ALIASES = {"identity": "_copy", "_div": "elemwise_div", "split": "SliceChannel"}
+ALIASES = {
+    "identity": "_copy",
+    "_div": "elemwise_div",
+    "split": "SliceChannel",
+    "Softmax": "SoftmaxOutput",
+    "stop_gradient": "BlockGrad",
+    "cast": "Cast",
+}
 # (op, position) of the inputs that hold indices: as constant parameters they get integer values (param_value).
 INDEX_INPUTS = {("take", 1), ("Embedding", 0)}
 
@@ -1257,6 +1264,74 @@ def depth_to_space(draw, op: str):
     return common(draw, Case(op, {"block_size": b}, (shape,), context=context))
 
 
+# -- issue 26 section 1: training heads, gradient stops, casts, legacy Crop ---------------------------------------
+
+
+@st.composite
+def training_head(draw, op: str):
+    """A head on a tensor; its label (a graph variable the symbol API adds) gets a random value it never reads at
+    inference. SoftmaxOutput: multi_output / preserve_shape as drawn (the default over rank > 2 is refused)."""
+    shape = draw(shapes(ranks(2)))
+    attrs: dict[str, Any] = {}
+    if op in ("SoftmaxOutput", "Softmax"):
+        pick(BOOL, draw, attrs, "multi_output")
+        pick(BOOL, draw, attrs, "preserve_shape")
+        pick(st.sampled_from([0.5, 1.0]), draw, attrs, "grad_scale")
+    if op == "SVMOutput":
+        pick(st.sampled_from([0.5, 1.0, 2.0]), draw, attrs, "margin")
+        pick(BOOL, draw, attrs, "use_linear")
+    case = common(draw, Case(op, attrs, (shape,), context=draw(st.sampled_from(["", "consumed"]))))
+    return only_exported(draw, case)
+
+
+@st.composite
+def gradient_stop(draw, op: str):
+    """y = x forward (MakeLoss's normalization scales its gradient only)."""
+    attrs: dict[str, Any] = {}
+    if op == "MakeLoss":
+        pick(st.sampled_from(["null", "batch", "valid"]), draw, attrs, "normalization")
+    case = common(draw, Case(op, attrs, (draw(shapes()),), context=draw(st.sampled_from(["", "consumed"]))))
+    return only_exported(draw, case)
+
+
+@st.composite
+def cast(draw, op: str):
+    """To float32 (an identity) or another type (refused)."""
+    attrs = {"dtype": draw(st.sampled_from(["float32", "float32", "float16", "float64", "int32", "uint8"]))}
+    case = common(draw, Case(op, attrs, (draw(shapes()),), context=draw(st.sampled_from(["", "consumed"]))))
+    return only_exported(draw, case)
+
+
+@st.composite
+def softmax_activation(draw):
+    shape = draw(shapes(ranks(2)))
+    attrs: dict[str, Any] = {}
+    pick(st.sampled_from(["instance", "channel"]), draw, attrs, "mode")
+    return common(draw, Case("SoftmaxActivation", attrs, (shape,), context=draw(st.sampled_from(["", "consumed"]))))
+
+
+@st.composite
+def crop(draw):
+    """Legacy Crop of an NCHW tensor: h_w (one input) or a crop_like input's H, W (two), at an offset or centred;
+    now and then a crop or offset past the edge (MXNet refuses)."""
+    shape = draw(shapes(4, size=st.integers(1, 7)))
+    h, w = draw(st.integers(1, shape[2])), draw(st.integers(1, shape[3]))
+    if draw(st.integers(0, 9)) == 0:
+        h += 1
+    attrs: dict[str, Any] = {}
+    if draw(BOOL):
+        attrs["center_crop"] = True
+    else:
+        attrs["offset"] = (draw(st.integers(0, shape[2] - min(h, shape[2]) + 1)), draw(st.integers(0, shape[3] - w)))
+    if draw(BOOL):
+        attrs.update(num_args=1, h_w=(h, w))
+        inputs = (shape,)
+    else:
+        attrs["num_args"] = 2
+        inputs = (shape, (shape[0], draw(st.integers(1, 3)), h, w))
+    return common(draw, Case("Crop", attrs, inputs))
+
+
 # Every registered op (tests/properties/test_op_properties.py checks this against the registry) -> its strategy.
 CASES: dict[str, st.SearchStrategy] = {
     "Activation": activation(),
@@ -1349,4 +1424,19 @@ CASES: dict[str, st.SearchStrategy] = {
     "LRN": lrn(),
     **{op: normalization(op) for op in ("InstanceNorm", "LayerNorm", "GroupNorm")},
     **{op: depth_to_space(op) for op in ("depth_to_space", "space_to_depth")},
+    **{
+        op: training_head(op)
+        for op in (
+            "SoftmaxOutput",
+            "Softmax",
+            "LogisticRegressionOutput",
+            "LinearRegressionOutput",
+            "MAERegressionOutput",
+            "SVMOutput",
+        )
+    },
+    **{op: gradient_stop(op) for op in ("MakeLoss", "make_loss", "BlockGrad", "stop_gradient")},
+    **{op: cast(op) for op in ("Cast", "cast")},
+    "SoftmaxActivation": softmax_activation(),
+    "Crop": crop(),
 }

@@ -48,6 +48,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "it: 224, cifar_* 32, inceptionv3 299, ssd_512_... 512, ...; 1,3,224,224 otherwise); repeat it for a model "
         "with several inputs, as NAME:SIZES (an exported model's input names) or in input order",
     )
+    p.add_argument(
+        "--output-node",
+        action="append",
+        metavar="NAME",
+        help="output this internal tensor instead of the model's outputs, by MXNet's name as "
+        "sym.get_internals() lists it (fc1_output, slice0_output1) or a node name; repeat it for several (an "
+        "embedding or feature extractor: the layers after it are left out)",
+    )
     p.add_argument("--input-name", default="data", help="name of the Caffe input blob (default data)")
     p.add_argument("--no-bgr", action="store_true", help="keep RGB input order (default: the Caffe net takes BGR)")
     p.add_argument("--no-merge-bn", action="store_true", help="keep BatchNorm layers (default: fold them)")
@@ -83,7 +91,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import ConvertOptions, convert_with, save_model
+    from ..api import ConvertOptions, convert_with, save_model, with_outputs
     from ..detectors import DetectorOptions, detector_for
     from ..frontend.shapes import mxnet_available
     from ..zoo.loader import check_zoo_name, default_input_shape, load_model
@@ -112,13 +120,23 @@ def run(args: argparse.Namespace) -> int:
     model, description = load_model(
         args.model, first, args.params, args.epoch, classes, progress.step, live=args.verify
     )
+    options = ConvertOptions(
+        shape,
+        args.softmax,
+        not args.no_bgr,
+        not args.no_merge_bn,
+        args.input_name,
+        args.relu6,
+        args.target,
+        tuple(args.output_node or ()),
+    )
+    if options.outputs:  # the model cut at --output-node (a live one traced): converted and verified so
+        with progress.step("convert"):
+            model, options = with_outputs(model, options)
     family = detector_for(model)
     _check_detector_flags(args, family)
     if given is None and not zoo:
         _default_shape(family, args.model)
-    options = ConvertOptions(
-        shape, args.softmax, not args.no_bgr, not args.no_merge_bn, args.input_name, args.relu6, args.target
-    )
     detector = DetectorOptions(anchors=args.anchors, nms=not args.no_nms) if family is not None else None
     with progress.step("convert"):
         result = convert_with(model, options, detector, family)

@@ -26,6 +26,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     softmax,
     split,
     tile,
+    training,
     unary,
 )
 from .registry import REGISTRY, support_table

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConversionError
+from ..ir.attrs import Attrs
 from ..ir.graph import Node
 from ..ir.ops import separable_weights
 from ._common import set_window
@@ -19,17 +20,16 @@ from .context import EmitContext
 from .registry import register
 
 
-@register("UpSampling", caffe="Deconvolution (depthwise, all-ones kernel)")
+@register("UpSampling", caffe="Deconvolution (depthwise: all-ones kernel; bilinear: its weight)")
 def convert_upsampling(node: Node, ctx: EmitContext) -> None:
-    """UpSampling nearest x k -> depthwise Deconvolution with an all-ones k x k kernel and stride k (exact)."""
+    """UpSampling -> depthwise Deconvolution with stride k: nearest an all-ones k x k kernel, bilinear its weight.
+
+    Bilinear is MXNet's Deconvolution (upsampling-inl.h): kernel 2k - k % 2, stride k, pad ceil((k - 1) / 2),
+    num_group = num_filter = C, no bias; its (C, 1, K, K) weight is a parameter (learned, or MXNet's bilinear init)."""
     a = node.attrs
-    if a.str("sample_type", "nearest") != "nearest":
-        raise ConversionError(
-            "only nearest upsampling converts (bilinear UpSampling is a learned deconvolution)",
-            node.name,
-            node.op,
-            "sample_type",
-        )
+    if a.str("sample_type", "nearest") == "bilinear":
+        _bilinear_upsampling(node, ctx)
+        return
     if len(node.inputs) != 1:
         raise ConversionError("multi-input UpSampling is not supported", node.name, node.op, "num_args")
     k = a.int("scale")
@@ -39,6 +39,23 @@ def convert_upsampling(node: Node, ctx: EmitContext) -> None:
     p = layer.convolution_param
     p.num_output, p.group, p.bias_term = c, c, False
     set_window(p, (k, k), (k, k))
+
+
+def _bilinear_upsampling(node: Node, ctx: EmitContext) -> None:
+    from .deconv import convert_deconvolution
+
+    k, c = node.attrs.int("scale"), ctx.shape(node.inputs[0])[1]
+    if node.attrs.int("num_filter", 0) != c:
+        raise ConversionError(
+            f"is {node.attrs.int('num_filter', 0)}; bilinear UpSampling filters each of the input's {c} channels",
+            node.name,
+            node.op,
+            "num_filter",
+        )
+    kernel, pad = 2 * k - k % 2, k // 2  # k // 2 == ceil((k - 1) / 2)
+    attrs = {"kernel": (kernel, kernel), "stride": (k, k), "pad": (pad, pad), "num_filter": c, "num_group": c}
+    deconvolution = Attrs(node.name, "Deconvolution", {**attrs, "no_bias": True})
+    convert_deconvolution(Node(node.name, "Deconvolution", deconvolution, node.inputs[:2], node.outputs), ctx)
 
 
 @register("_contrib_BilinearResize2D", caffe="Permute + 1x1 Convolution (separable)")

@@ -287,3 +287,48 @@ def convert_depth_to_space(node: Node, ctx: EmitContext) -> None:
     ctx.layer(moved, "Permute", [blocks], [moved]).permute_param.order.extend(order)
     ctx.set_shape(moved, tuple(view[i] for i in order))
     ctx.layer(node.name, "Reshape", [moved], [out]).reshape_param.shape.dim.extend([0, *ctx.shape(out)[1:]])
+
+
+def crop_window(node: Node, data: tuple[int, ...], like: tuple[int, ...] | None) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of a legacy Crop of an NCHW `data`: h_w or the crop_like input's H, W; at `offset`
+    (y, x) or centred (center_crop, MXNet's integer halves). ConversionError naming the attribute otherwise."""
+    a = node.attrs
+    if len(data) != 4 or (like is not None and len(like) != 4):
+        raise ConversionError(
+            f"needs 4-D NCHW inputs, got {data}" + (f" and {like}" if like else ""), node.name, node.op
+        )
+    hw, offset = (like[2:] if like is not None else a.int_tuple("h_w", (0, 0))), a.int_tuple("offset", (0, 0))
+    for key, value in (("h_w", hw), ("offset", offset)):
+        if len(value) != 2:
+            raise ConversionError(f"is {value}; expected two values (y, x)", node.name, node.op, key)
+    h, w = hw
+    if not (1 <= h <= data[2] and 1 <= w <= data[3]):
+        raise ConversionError(f"crop {h}x{w} does not fit the input's {data[2]}x{data[3]}", node.name, node.op, "h_w")
+    if a.bool("center_crop", False):
+        return (data[2] - h) // 2, (data[3] - w) // 2, h, w
+    top, left = offset
+    if not (0 <= top <= data[2] - h and 0 <= left <= data[3] - w):
+        raise ConversionError(
+            f"is ({top}, {left}); a {h}x{w} crop of {data[2]}x{data[3]} needs 0 <= offset <= ({data[2] - h}, "
+            f"{data[3] - w})",
+            node.name,
+            node.op,
+            "offset",
+        )
+    return top, left, h, w
+
+
+@register("Crop", caffe="Convolution (one-hot) or Slice")
+def convert_crop(node: Node, ctx: EmitContext) -> None:
+    """Crop (legacy: h_w or a crop_like input, offset or center_crop) -> the target's crop of H and W (emit_crop).
+
+    The crop_like input gives only its shape (static here); its values are never read."""
+    x = node.inputs[0]
+    like = ctx.shape(node.inputs[1]) if len(node.inputs) > 1 else None
+    top, left, h, w = crop_window(node, tuple(ctx.shape(x)), like)
+    shape = ctx.shape(x)
+    cuts = [(axis, start, start + size) for axis, start, size in ((2, top, h), (3, left, w)) if size != shape[axis]]
+    if not cuts:
+        ctx.alias(node.outputs[0], x)
+        return
+    emit_crop(ctx, node.name, x, cuts, node.outputs[0])

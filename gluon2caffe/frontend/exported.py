@@ -47,8 +47,15 @@ class ExportedModel:
     @property
     def inputs(self) -> list[str]:
         """Variables with no parameter value: the data inputs."""
+        from .mxnet_graph import label_variables
+
         doc = json.loads(self.symbol_json)
-        return [n["name"] for n in doc["nodes"] if n["op"] == "null" and n["name"] not in self.params]
+        labels = label_variables(doc["nodes"])
+        return [
+            n["name"]
+            for n in doc["nodes"]
+            if n["op"] == "null" and n["name"] not in self.params and n["name"] not in labels
+        ]
 
     def symbol(self) -> Any:
         """The MXNet Symbol (for shape inference and reference runs)."""
@@ -222,8 +229,11 @@ def load_exported(model: str | Path, epoch: int = 0, params: str | Path | None =
     doc = parse_symbol_json(text, symbol_path)
     raw = load_params(params_path)
     values = strip_prefixes(raw, params_path)
+    from .mxnet_graph import label_variables
+
     variables = [n["name"] for n in doc["nodes"] if n["op"] == "null"]
-    inputs = [v for v in variables if v not in values]
+    labels = label_variables(doc["nodes"])
+    inputs = [v for v in variables if v not in values and v not in labels]
     if not inputs:
         raise ModelFileError(symbol_path, "every variable has a parameter value: the graph has no data input")
     missing = missing_parameters(doc, inputs)

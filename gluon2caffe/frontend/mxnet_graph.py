@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ConversionError, Gluon2CaffeError, InputShapeError, InvalidCallError, UntraceableBlockError
 from ..extras import import_mxnet
 from ..ir.graph import Graph, Node
+from ..ir.ops import LOSS_HEAD_OPS
 from .resample import measure_resampling
 from .shape_errors import explain, mxnet_failure
 from ..ir.attrs import Attrs
@@ -280,7 +281,8 @@ def graph_from_json(
             continue
         unique_names[index] = node_name
         attrs = Attrs(node_name, op, raw.get("attrs", raw.get("attr", raw.get("param", {}))))
-        inputs = [_input_name(unique_names, var_names, entry) for entry in raw.get("inputs", [])]
+        entries = raw.get("inputs", [])[:1] if op in LOSS_HEAD_OPS else raw.get("inputs", [])  # labels dropped
+        inputs = [_input_name(unique_names, var_names, entry) for entry in entries]
         num_outputs[index] = 1
         nodes.append(Node(node_name, op, attrs, inputs, [node_name]))
     # Multi-output nodes: find every output index that is referenced.
@@ -292,7 +294,8 @@ def graph_from_json(
     for entry in doc["heads"]:
         _register_output(unique_names, node_by_name, entry)
         outputs.append(_input_name(unique_names, var_names, entry))
-    unknown_inputs = [v for v in var_names.values() if v not in params and v not in input_shapes]
+    labels = label_variables(raw_nodes)
+    unknown_inputs = [v for v in var_names.values() if v not in params and v not in input_shapes and v not in labels]
     if unknown_inputs:
         raise InvalidCallError(
             f"the graph has inputs without a shape or a parameter value: {unknown_inputs}; "
@@ -308,6 +311,18 @@ def graph_from_json(
         name=name,
         source_names=source_names,
     )
+
+
+def label_variables(raw_nodes: list[dict]) -> set[str]:
+    """The variables read only as the label of a training head (SoftmaxOutput's `softmax_label`, ...): inference
+    never reads them, so they are not data inputs (graph_from_json drops the label edges)."""
+    label_uses: dict[int, bool] = {}  # variable index -> every use so far is a label slot
+    for raw in raw_nodes:
+        for slot, entry in enumerate(raw.get("inputs", [])):
+            if raw_nodes[entry[0]]["op"] == "null":
+                label = raw["op"] in LOSS_HEAD_OPS and slot >= 1
+                label_uses[entry[0]] = label_uses.get(entry[0], True) and label
+    return {raw_nodes[i]["name"] for i, only_label in label_uses.items() if only_label}
 
 
 def unique_source_names(raw_nodes: list[dict]) -> list[str]:

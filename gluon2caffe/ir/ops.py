@@ -22,8 +22,34 @@ SCALAR_OPS = (
     "_power_scalar",
 )
 
-# Identities at inference (passes/remove_identities.py removes them; Dropout mode 'always' is refused there).
-IDENTITY_OPS = ("Dropout", "_copy", "identity")
+# Identities at inference (passes/remove_identities.py removes them; Dropout mode 'always' is refused there): the
+# training heads and gradient stops among them compute y = x forward (MXNet 1.9.1 regression_output-inl.h,
+# svm_output-inl.h, make_loss); their label input, if any, is dropped when the graph is read (LOSS_HEAD_OPS).
+IDENTITY_OPS = (
+    "Dropout",
+    "_copy",
+    "identity",
+    "BlockGrad",
+    "stop_gradient",
+    "MakeLoss",
+    "make_loss",
+    "LinearRegressionOutput",
+    "MAERegressionOutput",
+    "SVMOutput",
+)
+# Training heads whose inputs past the data (index >= 1) are labels: read at training only, never at inference, so
+# they are not data inputs of the converted net (frontend/mxnet_graph.label_variables). "Softmax" is MXNet's old
+# alias of SoftmaxOutput.
+LOSS_HEAD_OPS = (
+    "SoftmaxOutput",
+    "Softmax",
+    "LogisticRegressionOutput",
+    "LinearRegressionOutput",
+    "MAERegressionOutput",
+    "SVMOutput",
+)
+# Cast to these types is an identity in Caffe's float32 (any other dtype is refused by converters/training.py).
+IDENTITY_CASTS = ("float32",)
 # Identities when given one input: a sum or a concatenation of one tensor (Caffe's Eltwise needs two bottoms and
 # aborts loading the net; a one-bottom Concat loads in Caffe, but it is a copy all the same).
 ONE_INPUT_IDENTITY_OPS = ("add_n", "Concat", "concat")
@@ -31,6 +57,8 @@ ONE_INPUT_IDENTITY_OPS = ("add_n", "Concat", "concat")
 
 def is_identity(node: Node) -> bool:
     """Whether `node` passes its one input through unchanged at inference (IDENTITY_OPS, ONE_INPUT_IDENTITY_OPS)."""
+    if node.op in ("Cast", "cast"):
+        return node.attrs.str("dtype") in IDENTITY_CASTS
     return node.op in IDENTITY_OPS or (node.op in ONE_INPUT_IDENTITY_OPS and len(node.inputs) == 1)
 
 
@@ -78,6 +106,8 @@ def parameter_inputs(node: Node) -> dict[int, str]:
         roles = {1: "gamma", 2: "beta", 3: "moving_mean", 4: "moving_var"}
     elif op == "LeakyReLU" and a.str("act_type", "leaky") == "prelu":
         roles = {1: "gamma"}
+    elif op == "UpSampling" and a.str("sample_type", "nearest") == "bilinear":
+        roles = {1: "weight"}
     elif op == "L2Normalization":
         roles = {1: "scale"}  # only after fuse_normalize_scale gives it one
     elif op in ("InstanceNorm", "LayerNorm", "GroupNorm"):

@@ -129,6 +129,8 @@ def _rule(graph: Graph, node: Node, tensor: str) -> _Step:
         if node.attrs.str("act_type", "leaky") == "prelu" and graph.shapes[node.inputs[1]][0] == 3:
             return _Step(node, lambda: _swap(graph, node, 1, axis=0), True)
         return _Step(node, None, True)
+    if node.op == "UpSampling" and node.attrs.str("sample_type", "nearest") == "bilinear":
+        return _Step(node, lambda: _swap(graph, node, 1, axis=0), True)  # depthwise: one kernel per channel
     if node.op in ("broadcast_mul", "broadcast_add"):
         return _per_channel_constant(graph, node, tensor)
     if node.op in CHANNELWISE_OPS:

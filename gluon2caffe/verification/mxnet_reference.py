@@ -115,8 +115,14 @@ class MXNetReference:
         else:
             group, names = self.group(tensors), tensors
         args = {}
+        labels = [name for name in group.list_arguments() if name not in by_var and name not in self.params]
+        if labels:  # a training head's label (SoftmaxOutput's softmax_label): read by the gradient only; zeros
+            shapes = dict(zip(group.list_arguments(), group.infer_shape(**{k: v.shape for k, v in by_var.items()})[0]))
         for name in group.list_arguments():
-            args[name] = mx.nd.array(by_var[name] if name in by_var else self.params[name])
+            if name in labels:
+                args[name] = mx.nd.zeros(shapes[name])
+            else:
+                args[name] = mx.nd.array(by_var[name] if name in by_var else self.params[name])
         aux = {name: mx.nd.array(self.params[name]) for name in group.list_auxiliary_states()}
         with _no_subgraph_backend(enabled=not only_outputs):
             executor = group.bind(mx.cpu(), args=args, aux_states=aux, grad_req="null")

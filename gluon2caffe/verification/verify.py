@@ -178,7 +178,10 @@ def verify(
     feed = bgr_feed(x, to_bgr)
     reference = MXNetReference(against, shapes)
     outputs = net_outputs(text_net)
-    out_tensors = {name: _output_counterpart(name, reference.outputs) for name in outputs}
+    # An output cut at an internal tensor (outputs=, --output-node) is compared with that tensor: every blob is named
+    # after the MXNet tensor whose values it holds.
+    internal = [name for name in outputs if name not in reference.outputs and reference.tensor_of(name) == name]
+    out_tensors = {name: _output_counterpart(name, reference.outputs + internal) for name in outputs}
     result = VerificationResult(runtime, {}, input_description=description)
     caffe_blobs = forward(runtime, prototxt, caffemodel, feed, outputs, all_blobs=layers)
     output_shapes = {name: caffe_blobs[name].shape for name in outputs}

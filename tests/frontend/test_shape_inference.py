@@ -202,6 +202,9 @@ FAMILY_OPS = {
     "reduce": ["sum", "mean", "max", "min", "norm", "argmax", "argmin", "topk"],
     "resample": ["UpSampling", "_contrib_BilinearResize2D", "_contrib_AdaptiveAvgPooling2D"],
     "head": ["_arange", "_contrib_box_decode", "_contrib_box_nms"],
+    "legacy": ["Crop", "SoftmaxOutput", "Softmax", "LogisticRegressionOutput", "LinearRegressionOutput"]
+    + ["MAERegressionOutput", "SVMOutput", "MakeLoss", "make_loss", "BlockGrad", "stop_gradient", "Cast", "cast"]
+    + ["SoftmaxActivation"],
 }
 
 
@@ -573,6 +576,27 @@ def head_cases(draw) -> tuple:
     return case(op, attrs, [x])
 
 
+@st.composite
+def legacy_cases(draw) -> tuple:
+    """Training heads with their label unknown (both inferences assign it), gradient stops, casts, legacy Crop."""
+    op = draw(st.sampled_from(FAMILY_OPS["legacy"]))
+    attrs: dict = {}
+    if op == "Crop":
+        x = draw(dims(4, 4))
+        if draw(st.booleans()):
+            return case(op, {"num_args": 2, "center_crop": draw(st.booleans())}, [x, draw(dims(4, 4))])
+        attrs = {"num_args": 1, "h_w": tup([draw(st.integers(0, 7)), draw(st.integers(0, 7))])}
+        return case(op, attrs, [x])
+    if op in ("SoftmaxOutput", "Softmax"):
+        attrs.update(multi_output=draw(st.booleans()), preserve_shape=draw(st.booleans()))
+    if op in ("Cast", "cast"):
+        attrs["dtype"] = draw(st.sampled_from(["float32", "float16", "int32"]))
+    if op == "SoftmaxActivation":
+        attrs["mode"] = draw(st.sampled_from(["instance", "channel"]))
+    labeled = op.endswith("Output") or op == "Softmax"
+    return case(op, attrs, [draw(dims(2, 4))], [None] if labeled else None)
+
+
 GENERATORS = {
     "unary": unary_cases(),
     "normalization": normalization_cases(),
@@ -589,6 +613,7 @@ GENERATORS = {
     "reduce": reduce_cases(),
     "resample": resample_cases(),
     "head": head_cases(),
+    "legacy": legacy_cases(),
 }
 
 

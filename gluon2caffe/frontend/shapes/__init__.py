@@ -14,7 +14,7 @@ import os
 
 from ...errors import ConversionError, InvalidCallError
 from ...ir.graph import Graph
-from . import detection, elemwise, nn, reduce, resample, select  # noqa: F401  (imported for their registrations)
+from . import detection, elemwise, nn, reduce, resample, select, training  # noqa: F401  (imported for their registrations)
 from . import shape as _shape  # noqa: F401
 from .registry import SHAPE_RULES, OpShapes, Shape, shape_rule
 

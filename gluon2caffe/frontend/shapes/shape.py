@@ -80,8 +80,25 @@ def reshape(s: OpShapes) -> list[Shape]:
     x = s.data(0)
     codes = s.attrs.int_tuple("shape", ())
     if not codes:
-        raise s.fail("is missing or empty (the deprecated target_shape is not supported)", "shape")
+        return [legacy_reshape_target(s, x)]
     return [reshape_target(s, x, codes, s.attrs.bool("reverse", False))]
+
+
+def legacy_reshape_target(s: OpShapes, x: Shape) -> Shape:
+    """The deprecated `target_shape`: its one 0 inferred, the first axis x's with keep_highest (matrix_op-inl.h)."""
+    target = list(s.attrs.int_tuple("target_shape", ()))
+    if not target:
+        raise s.fail("is missing or empty (and so is the deprecated target_shape)", "shape")
+    start = 1 if s.attrs.bool("keep_highest", False) else 0
+    if start:
+        target[0] = x[0]
+    zeros = [i for i in range(start, len(target)) if target[i] == 0]
+    if len(zeros) == 1:
+        target[zeros[0]] = 1
+        target[zeros[0]] = math.prod(x) // math.prod(target)
+    if any(d <= 0 for d in target) or math.prod(target) != math.prod(x):
+        raise s.fail(f"is {tuple(target)}; it must hold the input's {math.prod(x)} values {x}", "target_shape")
+    return tuple(target)
 
 
 @shape_rule("Flatten", "flatten")
