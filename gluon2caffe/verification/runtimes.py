@@ -127,8 +127,7 @@ def default_runtime() -> str:
         if available(name) is None:
             return name
     raise RuntimeUnavailableError(
-        f"no Caffe runtime: pycaffe is not importable ({pycaffe_hint()}) and OpenCV cannot run: "
-        f"{available('opencv')}"
+        f"no Caffe runtime: pycaffe is not importable ({pycaffe_hint()}) and OpenCV cannot run: {available('opencv')}"
     )
 
 
