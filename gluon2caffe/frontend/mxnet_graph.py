@@ -306,11 +306,21 @@ def graph_from_json(
         nodes=nodes,
         inputs={k: tuple(v) for k, v in input_shapes.items()},
         outputs=outputs,
-        params={k: v for k, v in params.items() if k in used_params},
+        params={k: _read_only(v) for k, v in params.items() if k in used_params},
         shapes={},
         name=name,
         source_names=source_names,
     )
+
+
+def _read_only(value: np.ndarray) -> np.ndarray:
+    """A read-only view of a caller's array (no copy): a pass that rewrites a weight (the BatchNorm fold) then works
+    on its own copy, never on the model's arrays, so a model converted and then verified is the model it was (an
+    in-memory ExportedModel from writeable arrays was folded in place, and its verify compared with changed weights)."""
+    if isinstance(value, np.ndarray) and value.flags.writeable:
+        value = value.view()
+        value.flags.writeable = False
+    return value
 
 
 def label_variables(raw_nodes: list[dict]) -> set[str]:
