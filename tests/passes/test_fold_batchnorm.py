@@ -119,3 +119,26 @@ def test_a_fold_beyond_float32_is_refused_never_written_as_inf():
 
     assert e.value.options == (Option("merge_bn", False),) and str(e.value).endswith("convert with merge_bn=False")
     assert with_flags(str(e.value), e.value.options).endswith("convert with --no-merge-bn")
+
+
+def test_the_fold_never_changes_the_models_own_arrays(tmp_path):
+    """An ExportedModel built from writeable arrays (in memory, not the read-only file reader's): the fold works on
+    the graph's own copies, so the model converted is still the model (verify afterwards compares with it)."""
+    import mxnet as mx
+    import numpy as np
+
+    from gluon2caffe import convert
+    from gluon2caffe.frontend.exported import ExportedModel, load_exported
+
+    net = seq(nn.Conv2D(4, 3, in_channels=3), nn.BatchNorm(in_channels=4), nn.Activation("relu"))
+    net.initialize(mx.init.Normal(0.5))
+    net.hybridize()
+    net(mx.nd.zeros((1, 3, 8, 8)))
+    net.export(str(tmp_path / "m"))
+    files = load_exported(str(tmp_path / "m"))
+    params = {name: np.array(value) for name, value in files.params.items()}  # writeable copies
+    before = {name: value.copy() for name, value in params.items()}
+    model = ExportedModel(files.name, files.symbol_path, files.params_path, files.symbol_json, params)
+    result = convert(model, (1, 3, 8, 8), merge_bn=True)
+    assert result.report.bn_folded == 1
+    assert all(np.array_equal(params[name], before[name]) for name in before)
