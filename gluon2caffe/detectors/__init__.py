@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .base import DETECTORS, Detector, DetectorOptions, DetectorPlan, detector_for, register_detector
 from .centernet import CenterNet
+from .multibox import MultiBox
 from .ssd import SSD
 from .yolo import YOLOv3
 
@@ -14,6 +15,7 @@ SSD_DETECTOR = register_detector(SSD())
 # detector_for takes the first family that matches; CenterNet's (topk, gather_nd, broadcast_equal) is narrower.
 CENTERNET_DETECTOR = register_detector(CenterNet())
 YOLO_DETECTOR = register_detector(YOLOv3())
+MULTIBOX_DETECTOR = register_detector(MultiBox())
 
 __all__ = [
     "CENTERNET_DETECTOR",
@@ -21,6 +23,7 @@ __all__ = [
     "Detector",
     "DetectorOptions",
     "DetectorPlan",
+    "MULTIBOX_DETECTOR",
     "SSD_DETECTOR",
     "YOLO_DETECTOR",
     "detector_for",

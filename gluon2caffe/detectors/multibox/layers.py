@@ -1,0 +1,247 @@
+"""MultiBoxDetection as caffe-ssd layers: its anchors, its box decoding and its NMS, each equal to MXNet's.
+
+MXNet 1.9.1's MultiBoxDetection (src/operator/contrib/multibox_detection.cc), and how each step is written:
+  - one class per anchor: the best foreground class (the first of equal ones), kept when its score >= threshold.
+    DetectionOutput instead takes every class scoring > confidence_threshold, so when two classes can pass
+    (threshold < 0.5) the other foreground scores are zeroed first: the best score per anchor is a max pooling over
+    the class axis (kernel 2C - 1, pad C - 1: every output sees the whole row), and keep = 1 - Threshold(max - p)
+    (1 exactly where p is the max), as CenterNet's peak mask. confidence_threshold is the float32 just below
+    `threshold`, so `score > it` is MXNet's `score >= threshold`.
+  - decoding: center = loc * variance * anchor size + anchor center, half size = exp(loc * variance) * anchor size / 2,
+    corners center -/+ half size, clipped to [0, 1] when `clip` (MXNet's default). Without clip this is
+    DetectionOutput's CENTER_SIZE decoding over the anchors (PriorBox layers where they reproduce MultiBoxPrior's
+    anchors exactly, else the anchors as a constant: detectors/priorbox.py decides). With clip the boxes must be
+    clipped before NMS, which DetectionOutput cannot do: the decoding is written in layers, each the same float32
+    operation in MXNet's order (Eltwise products and sums with per-anchor constants, Exp, Power; clip as
+    ReLU(x - ReLU(x - 1)), exact), and DetectionOutput decodes them with CORNER code over zero priors and unit
+    variances (0 + 1 * x = x).
+  - NMS within each class (force_suppress=False; True is refused unless there is one class), suppressing
+    IoU >= nms_threshold (nms_threshold is the float32 just below: Caffe suppresses overlap > it), skipped when
+    nms_threshold is not in (0, 1]; nms_topk candidates before NMS (MXNet over all classes, Caffe per class: the
+    same detections while at most nms_topk anchors pass the threshold, else Caffe may return more, each scoring no
+    higher than MXNet's last candidate, as for GluonCV's SSD).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...caffe import caffe_pb2 as pb
+from ...converters.context import EmitContext
+from ...errors import InvalidCallError, Option
+from ..common import DETECTIONS, emit_constant_blob, emit_detection_output
+from ..priorbox import AnchorReport, plan_priorboxes, priorbox_param
+from .read import MultiBoxHead
+
+LOC, CONF, PRIORS = "mbox_loc", "mbox_conf_flatten", "mbox_priorbox"
+BEST = "mbox_conf_best"  # the class scores with every foreground score but the anchor's best zeroed
+DECODED = "mbox_loc_decoded"  # the clipped corners (clip=True), DetectionOutput's CORNER input
+
+
+@dataclass
+class MultiBoxReport:
+    """How the anchors and the decoding were written."""
+
+    mode: str  # 'priorbox' | 'constant' | 'decoded' (clip: the decoding in layers, anchors as constants)
+    anchors: AnchorReport | None  # the PriorBox decision (no clip)
+    masked: bool  # the other foreground scores zeroed (threshold < 0.5)
+
+    def describe(self) -> str:
+        if self.mode == "decoded":
+            text = "boxes decoded and clipped in layers (MultiBoxDetection clip=True), anchors as constants (exact)"
+        else:
+            text = self.anchors.describe() if self.anchors is not None else self.mode
+        if self.masked:
+            text += "; one class per anchor (the best foreground score; the others zeroed)"
+        return text
+
+
+def plan_multibox(head: MultiBoxHead, requested: str) -> MultiBoxReport:
+    masked = head.num_classes > 1 and head.threshold < 0.5
+    if head.clip:
+        if requested == "priorbox":
+            asked = Option("anchors", "priorbox")
+            raise InvalidCallError(
+                f"{asked}: this MultiBoxDetection clips its boxes (clip=True), so the decoding is written in layers "
+                "with the anchors as constants; PriorBox layers cannot feed it"
+            ).naming(asked)
+        return MultiBoxReport("decoded", None, masked)
+    clips = {p.clip for p in head.priors}
+    if len(clips) > 1 and requested != "constant":  # PriorBox clips every map or none: one constant for all
+        requested = "constant" if requested == "exact" else requested
+        if requested == "priorbox":
+            asked = Option("anchors", "priorbox")
+            raise InvalidCallError(f"{asked}: some MultiBoxPriors clip and others do not").naming(asked)
+    report = plan_priorboxes(
+        head.center_anchors_px(), head.image_size, head.corner_anchors(), requested, clip=clips == {True}
+    )
+    return MultiBoxReport(report.mode, report, masked)
+
+
+def emit_multibox_head(
+    ctx: EmitContext, head: MultiBoxHead, features: list[str], input_name: str, report: MultiBoxReport, nms: bool
+) -> list[str]:
+    """Append the prior, decoding and detection layers; returns the net's outputs."""
+    conf = _best_class(ctx, head) if report.masked else CONF
+    if report.mode == "decoded":
+        loc = _decode(ctx, head, input_name)
+        n = head.num_anchors
+        emit_constant_blob(
+            ctx, PRIORS, np.concatenate([np.zeros(4 * n), np.ones(4 * n)]).astype(np.float32), input_name
+        )
+        code = pb.PriorBoxParameter.CORNER
+    else:
+        loc, code = LOC, pb.PriorBoxParameter.CENTER_SIZE
+        if report.mode == "priorbox":
+            _priorboxes(ctx, head, features, input_name, report.anchors)
+        else:
+            priors = head.corner_anchors().astype(np.float32).reshape(-1)
+            variances = np.tile(np.asarray(head.variances, np.float32), head.num_anchors)
+            emit_constant_blob(ctx, PRIORS, np.concatenate([priors, variances]), input_name)
+    if not nms:
+        return [loc, conf, PRIORS]
+    emit_detection_output(ctx, head, loc, conf, PRIORS, code)
+    _set_nms(ctx.layers[-1].proto.detection_output_param, head)
+    return [DETECTIONS]
+
+
+def _priorboxes(
+    ctx: EmitContext, head: MultiBoxHead, features: list[str], input_name: str, report: AnchorReport
+) -> None:
+    tops = []
+    clip = all(p.clip for p in head.priors)
+    for feat, p in zip(features, report.layers):
+        name = ctx.unique(f"{ctx.blob(feat)}_priorbox")
+        proto = ctx.layer(name, "PriorBox", [feat, input_name], [name])
+        priorbox_param(proto.prior_box_param, p, head.variances, clip)
+        tops.append(name)
+    proto = ctx.layer(PRIORS, "Concat", tops, [PRIORS])
+    proto.concat_param.axis = 2
+
+
+def _set_nms(d: pb.DetectionOutputParameter, head: MultiBoxHead) -> None:
+    """MultiBoxDetection's threshold and NMS (module docstring); explicit top-k values (every runtime reads them)."""
+    n, below = head.num_anchors, np.float32(-np.inf)
+    d.confidence_threshold = head.score_thresh
+    if 0 < head.nms_thresh <= 1:
+        d.nms_param.nms_threshold = float(np.nextafter(np.float32(head.nms_thresh), below))
+        d.nms_param.top_k = min(head.nms_topk, n) if head.nms_topk > 0 else n
+    else:  # MXNet skips NMS and its top-k
+        d.nms_param.nms_threshold = 1.0
+        d.nms_param.top_k = n
+    d.keep_top_k = n * head.num_classes
+
+
+def _power(ctx: EmitContext, name: str, bottom: str, scale: float = 1.0, shift: float = 0.0) -> str:
+    p = ctx.layer(name, "Power", [bottom], [name]).power_param
+    p.power, p.scale, p.shift = 1.0, scale, shift
+    return name
+
+
+def _eltwise(ctx: EmitContext, name: str, a: str, b: str, op: int) -> str:
+    ctx.layer(name, "Eltwise", [a, b], [name]).eltwise_param.operation = op
+    return name
+
+
+def _best_class(ctx: EmitContext, head: MultiBoxHead) -> str:
+    """`mbox_conf_flatten` with every foreground score but each anchor's best set to 0 (module docstring)."""
+    n, c = head.num_anchors, head.num_classes
+    name = lambda tag: ctx.unique(f"{BEST}_{tag}")  # noqa: E731
+    rows = name("rows")
+    ctx.layer(rows, "Reshape", [CONF], [rows]).reshape_param.shape.dim.extend([0, 1, n, c + 1])
+    background, foreground = name("background"), name("foreground")
+    split = ctx.layer(name("split"), "Slice", [rows], [background, foreground])
+    split.slice_param.axis = 3
+    split.slice_param.slice_point.append(1)
+    best = name("max")
+    pool = ctx.layer(best, "Pooling", [foreground], [best]).pooling_param
+    pool.pool = pb.PoolingParameter.MAX
+    pool.kernel_h, pool.kernel_w, pool.pad_h, pool.pad_w, pool.stride = 1, 2 * c - 1, 0, c - 1, 1
+    diff = name("diff")
+    eltwise = ctx.layer(diff, "Eltwise", [best, foreground], [diff]).eltwise_param
+    eltwise.operation = pb.EltwiseParameter.SUM
+    eltwise.coeff.extend([1.0, -1.0])
+    below = name("below")
+    ctx.layer(below, "Threshold", [diff], [below])  # threshold_param's default: 0 (1 where max - p > 0)
+    keep = _power(ctx, name("keep"), below, -1.0, 1.0)
+    kept = _eltwise(ctx, name("kept"), keep, foreground, pb.EltwiseParameter.PROD)
+    joined = name("rows_best")
+    ctx.layer(joined, "Concat", [background, kept], [joined]).concat_param.axis = 3
+    ctx.layer(BEST, "Flatten", [joined], [BEST])
+    batch = ctx.shape(CONF)[0]
+    for blob in (foreground, best, diff, below, keep, kept):
+        ctx.set_shape(blob, (batch, 1, n, c))
+    ctx.set_shape(background, (batch, 1, n, 1))
+    ctx.set_shape(rows, (batch, 1, n, c + 1))
+    ctx.set_shape(joined, (batch, 1, n, c + 1))
+    ctx.set_shape(BEST, (batch, n * (c + 1)))
+    return BEST
+
+
+def _decode(ctx: EmitContext, head: MultiBoxHead, input_name: str) -> str:
+    """MultiBoxDetection's TransformLocations in layers (module docstring): `mbox_loc_decoded` (B, N * 4) corners."""
+    n = head.num_anchors
+    f32 = np.float32
+    a = head.corner_anchors().astype(f32)  # as MXNet reads them: al, at, ar, ab
+    size = np.stack([a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]], 1)  # aw = ar - al, ah = ab - at
+    center = np.stack([(a[:, 0] + a[:, 2]) / f32(2), (a[:, 1] + a[:, 3]) / f32(2)], 1)
+    v = np.asarray(head.variances, f32)
+    name = lambda tag: ctx.unique(f"{DECODED}_{tag}")  # noqa: E731
+
+    def constant(tag: str, value: np.ndarray) -> str:
+        blob = name(tag)
+        emit_constant_blob(ctx, blob, np.ascontiguousarray(value, f32), input_name, (n, 1, 2))
+        return blob
+
+    cells = name("cells")
+    ctx.layer(cells, "Reshape", [LOC], [cells]).reshape_param.shape.dim.extend([0, n, 2, 2])
+    raw_centers, raw_sizes = name("raw_centers"), name("raw_sizes")
+    split = ctx.layer(name("split"), "Slice", [cells], [raw_centers, raw_sizes])
+    split.slice_param.axis = 2
+    split.slice_param.slice_point.append(1)
+    prod, add = pb.EltwiseParameter.PROD, pb.EltwiseParameter.SUM
+    anchor_size = constant("anchor_size", size[:, None, :])
+    scaled = _eltwise(ctx, name("center_var"), raw_centers, constant("var_center", np.tile(v[:2], (n, 1, 1))), prod)
+    moved = _eltwise(ctx, name("center_size"), scaled, anchor_size, prod)
+    centers = _eltwise(ctx, name("centers"), moved, constant("anchor_center", center[:, None, :]), add)
+    logits = _eltwise(ctx, name("size_var"), raw_sizes, constant("var_size", np.tile(v[2:], (n, 1, 1))), prod)
+    grown = name("size_exp")
+    ctx.layer(grown, "Exp", [logits], [grown])
+    sizes = _eltwise(ctx, name("sizes"), grown, anchor_size, prod)
+    low = _eltwise(ctx, name("min"), centers, _power(ctx, name("minus_half"), sizes, -0.5), add)
+    high = _eltwise(ctx, name("max"), centers, _power(ctx, name("half"), sizes, 0.5), add)
+    corners = name("corners")
+    ctx.layer(corners, "Concat", [low, high], [corners]).concat_param.axis = 2
+    if head.clip:  # max(0, min(1, x)) = ReLU(x - ReLU(x - 1)), every step exact
+        over = name("over")
+        ctx.layer(over, "ReLU", [_power(ctx, name("minus_one"), corners, 1.0, -1.0)], [over])
+        capped = _eltwise(ctx, name("capped"), corners, _power(ctx, name("minus_over"), over, -1.0), add)
+        clipped = name("clipped")
+        ctx.layer(clipped, "ReLU", [capped], [clipped])
+        corners = clipped
+    ctx.layer(DECODED, "Flatten", [corners], [DECODED])
+    return DECODED
+
+
+def multibox_aliases(head: MultiBoxHead) -> dict[str, str]:
+    """Caffe blobs that renamed an MXNet tensor (blob -> tensor), for the layer-local check."""
+    return {LOC: head.tensors["loc"]} if head.loc_renamed else {}
+
+
+def describe_head(head: MultiBoxHead, nms: bool) -> str:
+    if not nms:
+        return f"MultiBox SSD: {head.num_classes} classes, {head.num_anchors} boxes; no DetectionOutput (--no-nms)"
+    nms_text = (
+        f"nms {head.nms_thresh:g} (iou >= suppresses), top_k {head.nms_topk if head.nms_topk > 0 else 'all'}"
+        if 0 < head.nms_thresh <= 1
+        else "no NMS"
+    )
+    if 0 < head.nms_thresh <= 1 and 0 < head.nms_topk < head.num_anchors:
+        nms_text += " per class (MXNet's is over all classes)"
+    return (
+        f"MultiBox SSD: {head.num_classes} classes (Caffe label = MXNet class id + 1), {head.num_anchors} boxes; "
+        f"DetectionOutput {nms_text}, score >= {head.threshold:g}, variances {tuple(head.variances)}, "
+        f"clip {head.clip}"
+    )
