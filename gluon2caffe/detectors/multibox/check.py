@@ -3,7 +3,7 @@ sets.
 
 Before NMS: box predictions (mbox_loc) and class probabilities (mbox_conf_flatten) against MultiBoxDetection's
 inputs; the anchors the conversion wrote (PriorBox or constant priors, or the decoding's constants) against MXNet's
-MultiBoxPrior outputs in pixels; with clip, the corners decoded in layers (mbox_loc_decoded) against MXNet's
+MultiBoxPrior outputs in pixels; with clip, the corners decoded in layers (mbox_loc_corners) against MXNet's
 decoding of the same inputs (TransformLocations in float32). Detections: MultiBoxDetection's rows [id, score,
 corners] (id -1: none) against DetectionOutput's, label = id + 1.
 """
@@ -25,7 +25,7 @@ from ...verification.detectors import (
     run_with_blobs,
 )
 from ...verification.mxnet_reference import MXNetReference
-from .layers import CONF, DECODED, LOC, PRIORS, multibox_aliases
+from .layers import CONF, CORNERS, LOC, PRIORS, multibox_aliases
 from .read import MultiBoxHead
 
 KEYS = ("loc", "cls_prob", "anchors", "detections")
@@ -74,7 +74,8 @@ def check_multibox(run: DetectorRun) -> DetectorCheck:
     head: MultiBoxHead = run.head  # type: ignore[assignment]
     reference = run.reference()
     ref = mxnet_reference(reference, head, run.x, reference.input_name)
-    blobs = [LOC, CONF, PRIORS] + ([DECODED] if head.clip else [])
+    # CORNERS before PRIORS: ncnn 1.0.20261020 crashes (SIGSEGV) extracting the corners after the priors made of them
+    blobs = [LOC, CONF] + ([CORNERS] if head.clip else []) + [PRIORS]
     got = run_with_blobs(run.prototxt, run.caffemodel, run.x_caffe, blobs, run.runtime, reference.input_name)
     h, w = head.image_size
     scale = np.array([w, h, w, h], np.float64)
@@ -87,7 +88,7 @@ def check_multibox(run: DetectorRun) -> DetectorCheck:
     extra = {"anchors (px)": px_comparison(head.corner_anchors().astype(np.float64) * scale, anchors_px, max(h, w))}
     if head.clip:
         decoded = mxnet_decode(ref["loc"], ref["anchors"], head).astype(np.float64) * scale
-        extra["decoded (px)"] = px_comparison(got[DECODED][0].reshape(-1, 4) * scale, decoded, max(h, w))
+        extra["decoded (px)"] = px_comparison(got[CORNERS][0].reshape(-1, 4) * scale, decoded, max(h, w))
     else:
         priors = got[PRIORS][0, 0].reshape(-1, 4).astype(np.float64) * scale
         extra["priors (px)"] = px_comparison(priors, anchors_px, max(h, w))

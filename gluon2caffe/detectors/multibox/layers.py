@@ -4,17 +4,22 @@ MXNet 1.9.1's MultiBoxDetection (src/operator/contrib/multibox_detection.cc), an
   - one class per anchor: the best foreground class (the first of equal ones), kept when its score >= threshold.
     DetectionOutput instead takes every class scoring > confidence_threshold, so when two classes can pass
     (threshold < 0.5) the other foreground scores are zeroed first: the best score per anchor is a max pooling over
-    the class axis (kernel 2C - 1, pad C - 1: every output sees the whole row), and keep = 1 - Threshold(max - p)
-    (1 exactly where p is the max), as CenterNet's peak mask. confidence_threshold is the float32 just below
-    `threshold`, so `score > it` is MXNet's `score >= threshold`.
+    the class axis (kernel 2C - 1, pad C - 1: every output sees the whole row), d = max - p, and
+    keep = ReLU(1 - 2^126 d), 1 exactly where p is the max and 0 elsewhere: a nonzero d is at least 2^-124 when the
+    best score passes a threshold >= 2^-100 (ulp arithmetic), so 2^126 d >= 4. Every runtime has these layers
+    (OpenCV has no Threshold); a threshold below 2^-100 uses 1 - Threshold(d) instead, as CenterNet's peak mask.
+    confidence_threshold is the float32 just below `threshold`, so `score > it` is MXNet's `score >= threshold`.
   - decoding: center = loc * variance * anchor size + anchor center, half size = exp(loc * variance) * anchor size / 2,
     corners center -/+ half size, clipped to [0, 1] when `clip` (MXNet's default). Without clip this is
     DetectionOutput's CENTER_SIZE decoding over the anchors (PriorBox layers where they reproduce MultiBoxPrior's
     anchors exactly, else the anchors as a constant: detectors/priorbox.py decides). With clip the boxes must be
     clipped before NMS, which DetectionOutput cannot do: the decoding is written in layers, each the same float32
     operation in MXNet's order (Eltwise products and sums with per-anchor constants, Exp, Power; clip as
-    ReLU(x - ReLU(x - 1)), exact), and DetectionOutput decodes them with CORNER code over zero priors and unit
-    variances (0 + 1 * x = x).
+    ReLU(x - ReLU(x - 1)), exact): `mbox_loc_corners`. DetectionOutput gets these corners as its priors (it reads
+    the priors blob at every forward) with zero box predictions, which CENTER_SIZE decodes to the priors themselves
+    (center +- size / 2 of the corners: float32 rounding). CORNER code would do without, but ncnn's and MNN's
+    DetectionOutput have no other code type. Priors are shared by a batch, so a batch > 1 gets (center, log size)
+    over priors of size 1 at 0 instead (exp(log w): float32 rounding), which needs a Log layer (MNN has none).
   - NMS within each class (force_suppress=False; True is refused unless there is one class), suppressing
     IoU >= nms_threshold (nms_threshold is the float32 just below: Caffe suppresses overlap > it), skipped when
     nms_threshold is not in (0, 1]; nms_topk candidates before NMS (MXNet over all classes, Caffe per class: the
@@ -36,8 +41,10 @@ from ..priorbox import AnchorReport, plan_priorboxes, priorbox_param
 from .read import MultiBoxHead
 
 LOC, CONF, PRIORS = "mbox_loc", "mbox_conf_flatten", "mbox_priorbox"
+TINY_THRESHOLD = 2.0**-100  # from this threshold up, the best-class mask needs no Threshold layer
 BEST = "mbox_conf_best"  # the class scores with every foreground score but the anchor's best zeroed
-DECODED = "mbox_loc_decoded"  # the clipped corners (clip=True), DetectionOutput's CORNER input
+CORNERS = "mbox_loc_corners"  # MXNet's decoded (and clipped) corners (clip=True)
+DECODED = "mbox_loc_decoded"  # the same as (center, log size), DetectionOutput's input (clip=True)
 
 
 @dataclass
@@ -87,13 +94,8 @@ def emit_multibox_head(
     conf = _best_class(ctx, head) if report.masked else CONF
     if report.mode == "decoded":
         loc = _decode(ctx, head, input_name)
-        n = head.num_anchors
-        emit_constant_blob(
-            ctx, PRIORS, np.concatenate([np.zeros(4 * n), np.ones(4 * n)]).astype(np.float32), input_name
-        )
-        code = pb.PriorBoxParameter.CORNER
     else:
-        loc, code = LOC, pb.PriorBoxParameter.CENTER_SIZE
+        loc = LOC
         if report.mode == "priorbox":
             _priorboxes(ctx, head, features, input_name, report.anchors)
         else:
@@ -102,7 +104,7 @@ def emit_multibox_head(
             emit_constant_blob(ctx, PRIORS, np.concatenate([priors, variances]), input_name)
     if not nms:
         return [loc, conf, PRIORS]
-    emit_detection_output(ctx, head, loc, conf, PRIORS, code)
+    emit_detection_output(ctx, head, loc, conf, PRIORS, pb.PriorBoxParameter.CENTER_SIZE)
     _set_nms(ctx.layers[-1].proto.detection_output_param, head)
     return [DETECTIONS]
 
@@ -131,7 +133,8 @@ def _set_nms(d: pb.DetectionOutputParameter, head: MultiBoxHead) -> None:
     else:  # MXNet skips NMS and its top-k
         d.nms_param.nms_threshold = 1.0
         d.nms_param.top_k = n
-    d.keep_top_k = n * head.num_classes
+    # MultiBoxDetection keeps every box NMS leaves, at most one per anchor (-1 would say so, but crashes OpenCV and ncnn)
+    d.keep_top_k = n
 
 
 def _power(ctx: EmitContext, name: str, bottom: str, scale: float = 1.0, shift: float = 0.0) -> str:
@@ -164,8 +167,13 @@ def _best_class(ctx: EmitContext, head: MultiBoxHead) -> str:
     eltwise.operation = pb.EltwiseParameter.SUM
     eltwise.coeff.extend([1.0, -1.0])
     below = name("below")
-    ctx.layer(below, "Threshold", [diff], [below])  # threshold_param's default: 0 (1 where max - p > 0)
-    keep = _power(ctx, name("keep"), below, -1.0, 1.0)
+    if head.threshold >= TINY_THRESHOLD:  # ReLU(1 - 2^126 d) (module docstring)
+        _power(ctx, below, diff, -(2.0**126), 1.0)
+        keep = name("keep")
+        ctx.layer(keep, "ReLU", [below], [keep])
+    else:
+        ctx.layer(below, "Threshold", [diff], [below])  # threshold_param's default: 0 (1 where max - p > 0)
+        keep = _power(ctx, name("keep"), below, -1.0, 1.0)
     kept = _eltwise(ctx, name("kept"), keep, foreground, pb.EltwiseParameter.PROD)
     joined = name("rows_best")
     ctx.layer(joined, "Concat", [background, kept], [joined]).concat_param.axis = 3
@@ -214,14 +222,36 @@ def _decode(ctx: EmitContext, head: MultiBoxHead, input_name: str) -> str:
     high = _eltwise(ctx, name("max"), centers, _power(ctx, name("half"), sizes, 0.5), add)
     corners = name("corners")
     ctx.layer(corners, "Concat", [low, high], [corners]).concat_param.axis = 2
+    clipped = CORNERS
     if head.clip:  # max(0, min(1, x)) = ReLU(x - ReLU(x - 1)), every step exact
         over = name("over")
         ctx.layer(over, "ReLU", [_power(ctx, name("minus_one"), corners, 1.0, -1.0)], [over])
         capped = _eltwise(ctx, name("capped"), corners, _power(ctx, name("minus_over"), over, -1.0), add)
-        clipped = name("clipped")
         ctx.layer(clipped, "ReLU", [capped], [clipped])
-        corners = clipped
-    ctx.layer(DECODED, "Flatten", [corners], [DECODED])
+    else:
+        _power(ctx, clipped, corners)
+    if ctx.shape(LOC)[0] == 1:  # the corners as DetectionOutput's priors, zero box predictions
+        n = head.num_anchors
+        flat = name("as_priors")
+        ctx.layer(flat, "Reshape", [clipped], [flat]).reshape_param.shape.dim.extend([0, 1, 4 * n])
+        variances = name("variances")
+        emit_constant_blob(ctx, variances, np.ones(4 * n, np.float32), input_name, (1, 4 * n))
+        ctx.layer(PRIORS, "Concat", [flat, variances], [PRIORS]).concat_param.axis = 1
+        return _power(ctx, DECODED, LOC, 0.0)  # Power with scale 0: zeros whatever the input
+    # A batch: priors are shared by the batch's images, so (center, log size) over priors of size 1 at 0
+    low, high = name("low"), name("high")
+    split = ctx.layer(name("corner_split"), "Slice", [clipped], [low, high])
+    split.slice_param.axis = 2
+    split.slice_param.slice_point.append(1)
+    size = _eltwise(ctx, name("size"), high, _power(ctx, name("minus_low"), low, -1.0), add)
+    center = _power(ctx, name("center"), _eltwise(ctx, name("corner_sum"), low, high, add), 0.5)
+    log_size = name("log_size")
+    ctx.layer(log_size, "Log", [size], [log_size])
+    encoded = name("encoded")
+    ctx.layer(encoded, "Concat", [center, log_size], [encoded]).concat_param.axis = 2
+    ctx.layer(DECODED, "Flatten", [encoded], [DECODED])
+    priors = np.tile(np.array([-0.5, -0.5, 0.5, 0.5], np.float32), n)
+    emit_constant_blob(ctx, PRIORS, np.concatenate([priors, np.ones(4 * n, np.float32)]), input_name)
     return DECODED
 
 
