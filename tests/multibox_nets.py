@@ -210,8 +210,8 @@ SETTINGS = {
 }
 
 
-def _heads(network: str, num_classes: int, data: mx.sym.Symbol):
-    s = SETTINGS[network]
+def _heads(network: str, num_classes: int, data: mx.sym.Symbol, sizes: list | None = None):
+    s = dict(SETTINGS[network], **({"sizes": sizes} if sizes is not None else {}))
     body = s["body"](data)
     layers = multi_layer_feature(body, s["from_layers"], s["num_filters"], s["strides"], s["pads"])
     return multibox_layer(
@@ -225,12 +225,13 @@ def deploy_symbol(
     nms_thresh: float = 0.45,
     force_suppress: bool = False,
     nms_topk: int = 400,
+    sizes: list | None = None,
     **detection: object,
 ) -> mx.sym.Symbol:
     """symbol_builder.get_symbol: the class softmax over axis 1 and MultiBoxDetection (threshold and clip: MXNet's
-    defaults unless given)."""
+    defaults unless given); `sizes`: the anchor sizes per map instead of the factory's."""
     with mx.name.NameManager():
-        loc, cls, anchors = _heads(network, num_classes, mx.sym.var("data"))
+        loc, cls, anchors = _heads(network, num_classes, mx.sym.var("data"), sizes)
         prob = mx.sym.softmax(data=cls, axis=1, name="cls_prob")
         return mx.sym.contrib.MultiBoxDetection(
             *[prob, loc, anchors],
