@@ -174,20 +174,20 @@ def test_exported_files_and_cli(tmp_path):
     assert "status: exact" in done.stdout or "exact" in done.stdout, done.stdout
 
 
-def test_training_symbol_converts_to_the_deploy_net(tmp_path):
-    """The training symbol (MultiBoxTarget, SoftmaxOutput, the losses, the detection behind MakeLoss) is cut at the
-    detection head: the same Caffe files as the deploy symbol."""
-    net, shape = build("resnet18")
-    params = _NETS["resnet18"]
-    deploy = save_exported(deploy_symbol("resnet18"), params, str(tmp_path / "deploy"))
+def test_training_symbol_is_refused_by_name(tmp_path):
+    """The training symbol (MultiBoxTarget, SoftmaxOutput, the losses, the detection behind MakeLoss, a label input):
+    one line naming MultiBoxTarget and saying to convert the deploy symbol, live or exported, nothing written."""
+    build("resnet18")
     train = train_symbol("resnet18")
-    train_params = {k: v for k, v in params.items() if k in train.list_arguments() + train.list_auxiliary_states()}
-    trained = save_exported(train, train_params, str(tmp_path / "train"))
-    a = convert(load_exported(deploy), shape)
-    b = convert(load_exported(trained), {"data": shape, "label": (1, 3, 5)})
-    fa = save_model(a.text_net, a.binary_weights, tmp_path / "a")
-    fb = save_model(b.text_net, b.binary_weights, tmp_path / "b")
-    assert same_net(fa, fb), "the training symbol converts to another net than the deploy symbol"
+    names = set(train.list_arguments() + train.list_auxiliary_states())
+    prefix = save_exported(train, {k: v for k, v in _NETS["resnet18"].items() if k in names}, str(tmp_path / "train"))
+    match = "node 'multibox_target' op _contrib_MultiBoxTarget: a training symbol .* convert the deploy symbol"
+    with pytest.raises(ConversionError, match=match):
+        convert(load_exported(prefix), (1, 3, 256, 256))
+    cli = [sys.executable, "-m", "gluon2caffe", "convert", prefix, "-o", str(tmp_path / "out" / "x")]
+    done = subprocess.run(cli + ["--input-shape", "1,3,256,256"], capture_output=True, text=True)
+    assert done.returncode == 1 and "MultiBoxTarget" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
 
 
 def test_force_suppress_is_refused_by_name():

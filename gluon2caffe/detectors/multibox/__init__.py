@@ -10,7 +10,7 @@ from ...converters.context import EmitContext
 from ...ir.graph import Graph
 from ..base import Detector, DetectorOptions, DetectorPlan
 from .layers import CONF, LOC, MultiBoxReport, describe_head, emit_multibox_head, multibox_aliases, plan_multibox
-from .read import MultiBoxHead, MultiBoxMatch, cut_multibox, finish_multibox, is_multibox
+from .read import MultiBoxHead, MultiBoxMatch, cut_multibox, finish_multibox, is_multibox, refuse_training_symbol
 
 if TYPE_CHECKING:
     from ...verification.detectors import DetectorCheck, DetectorRun
@@ -42,6 +42,10 @@ class MultiBox(Detector):
 
     def matches(self, net: object) -> bool:
         return is_multibox(net)
+
+    def require(self, net: object) -> None:
+        super().require(net)
+        refuse_training_symbol(net)
 
     def cut(self, graph: Graph) -> MultiBoxMatch:
         return cut_multibox(graph)

@@ -133,7 +133,7 @@ def _set_nms(d: pb.DetectionOutputParameter, head: MultiBoxHead) -> None:
     else:  # MXNet skips NMS and its top-k
         d.nms_param.nms_threshold = 1.0
         d.nms_param.top_k = n
-    # MultiBoxDetection keeps every box NMS leaves, at most one per anchor (-1 would say so, but crashes OpenCV and ncnn)
+    # MultiBoxDetection keeps every box NMS leaves, at most one per anchor (-1 would say so; OpenCV 4.11 crashed on it)
     d.keep_top_k = n
 
 

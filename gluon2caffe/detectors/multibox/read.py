@@ -3,8 +3,9 @@ example/ssd) from its graph: the part Caffe computes as it is, and the head caff
 
 The deploy symbol ends in MultiBoxDetection(cls_prob, loc_preds, anchors): cls_prob a softmax over axis 1 of the class
 predictions (B, C + 1, N), loc_preds the box predictions (B, N * 4), anchors (1, N, 4) the MultiBoxPrior outputs of
-every feature map flattened and concatenated. The training symbol has the same detection among its outputs (behind a
-MakeLoss) next to MultiBoxTarget and the losses; both are cut to [loc_preds, class predictions, feature maps].
+every feature map flattened and concatenated; it is cut to [loc_preds, class predictions, feature maps]. The
+training symbol (the same detection behind a MakeLoss, beside MultiBoxTarget, the losses and a label input) is
+refused by name: its shapes need the label's, and the deploy symbol holds the same net.
 
 The anchors are MultiBoxPrior's, computed here as MXNet 1.9.1 computes them (src/operator/contrib/multibox_prior.cc,
 float32): per cell, row-major, first every size with the first ratio, then the first size with every other ratio
@@ -26,6 +27,7 @@ from ..graph_match import HeadMismatch, HeadWalk, add_node, cut, ops_of
 
 DETECTION_OP = "_contrib_MultiBoxDetection"
 PRIOR_OP = "_contrib_MultiBoxPrior"
+TARGET_OP = "_contrib_MultiBoxTarget"
 TRAINING_WRAPPERS = ("MakeLoss", "make_loss", "BlockGrad", "stop_gradient")
 SOFTMAX_OPS = ("softmax", "SoftmaxActivation", "SoftmaxOutput", "Softmax")
 
@@ -44,6 +46,22 @@ def is_multibox(net: Any) -> bool:
     if not graph or not isinstance(graph[1], mx.sym.Symbol):
         return False
     return DETECTION_OP in ops_of(graph[1].tojson())
+
+
+def refuse_training_symbol(net: Any) -> None:
+    """The training symbol (MultiBoxTarget and a label input beside the detection): refused by name before any work.
+    Its shapes cannot be inferred without a label shape, and a detector converts from one input."""
+    import json
+
+    text = net.symbol_json if isinstance(getattr(net, "symbol_json", None), str) else net._cached_graph[1].tojson()
+    target = next((n for n in json.loads(text).get("nodes", []) if n.get("op") == TARGET_OP), None)
+    if target is not None:
+        raise ConversionError(
+            "a training symbol (MultiBoxTarget, the losses, a label input): convert the deploy symbol, which MXNet's "
+            "example/ssd/deploy.py writes from the same parameters (symbol_builder.get_symbol)",
+            target.get("name"),
+            TARGET_OP,
+        )
 
 
 @dataclass
