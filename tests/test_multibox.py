@@ -26,6 +26,7 @@ from gluon2caffe.detectors.graph_match import HeadMismatch
 from gluon2caffe.detectors.multibox.read import multibox_prior
 from gluon2caffe.errors import ConversionError
 from gluon2caffe.verification import synthetic_scene
+from gluon2caffe.verification.caffe_net import net_outputs
 from gluon2caffe.verification.detectors import DetectorRun
 
 # (network, class-predictor gain): the gain spreads the scores of the random net (no saturation, no ties)
@@ -123,6 +124,31 @@ def test_example_deploy_symbol_in_runtime(runtime, tmp_path):
     print(f"\n{runtime}: {check.status}; {check.pre_nms}; {check.detections}")
     assert_detector_ok(check)
     assert check.detections.matched == mxnet_detections(net, shape) > 100
+
+
+def test_no_nms_outputs_the_boxes_and_scores(tmp_path):
+    """nms=False (`--no-nms`): the decoded, clipped corners and the class scores (one class per anchor), no
+    DetectionOutput; both equal MXNet's."""
+    net, shape = build("resnet18")
+    result, check = convert_and_check_detector(net, shape, tmp_path, nms=False)
+    assert [x.type for x in result.text_net.layer].count("DetectionOutput") == 0
+    assert set(net_outputs(result.text_net)) == {"mbox_boxes", "mbox_conf_best"} and check.detections is None
+    assert check.pre_nms["decoded (px)"].max_abs < 1e-2
+    assert_detector_ok(check)
+
+
+def test_batch_and_non_square_input(tmp_path):
+    """Batch 2 at 224x288 (non-square maps: MultiBoxPrior's width is size * H / W, so the anchors are a constant):
+    the decoded boxes go to DetectionOutput as (center, log size), which needs a Log layer; the default target
+    refuses it by name (MNN has none), target caffe writes it, exact (image 0's detections)."""
+    net, _ = build("resnet18")
+    shape = (2, 3, 224, 288)
+    with pytest.raises(ConversionError, match="op Log: needs a Caffe Log layer"):
+        convert(net, shape)
+    result, check = convert_and_check_detector(net, shape, tmp_path, target="caffe")
+    print(f"\n{check.status}; {check.pre_nms}; {check.detections}")
+    assert result.head.image_size == (224, 288) and result.detection.mode == "decoded"
+    assert_detector_ok(check)
 
 
 def test_multibox_prior_matches_mxnet():

@@ -75,7 +75,7 @@ def check_multibox(run: DetectorRun) -> DetectorCheck:
     reference = run.reference()
     ref = mxnet_reference(reference, head, run.x, reference.input_name)
     # CORNERS before PRIORS: ncnn 1.0.20261020 crashes (SIGSEGV) extracting the corners after the priors made of them
-    blobs = [LOC, CONF] + ([CORNERS] if head.clip else []) + [PRIORS]
+    blobs = [LOC, CONF] + ([CORNERS] if head.clip else [PRIORS])
     got = run_with_blobs(run.prototxt, run.caffemodel, run.x_caffe, blobs, run.runtime, reference.input_name)
     h, w = head.image_size
     scale = np.array([w, h, w, h], np.float64)

@@ -44,7 +44,8 @@ LOC, CONF, PRIORS = "mbox_loc", "mbox_conf_flatten", "mbox_priorbox"
 TINY_THRESHOLD = 2.0**-100  # from this threshold up, the best-class mask needs no Threshold layer
 BEST = "mbox_conf_best"  # the class scores with every foreground score but the anchor's best zeroed
 CORNERS = "mbox_loc_corners"  # MXNet's decoded (and clipped) corners (clip=True)
-DECODED = "mbox_loc_decoded"  # the same as (center, log size), DetectionOutput's input (clip=True)
+DECODED = "mbox_loc_decoded"  # DetectionOutput's box input (clip=True)
+BOXES = "mbox_boxes"  # without NMS (clip=True): the corners flattened, (B, N * 4)
 
 
 @dataclass
@@ -93,7 +94,9 @@ def emit_multibox_head(
     """Append the prior, decoding and detection layers; returns the net's outputs."""
     conf = _best_class(ctx, head) if report.masked else CONF
     if report.mode == "decoded":
-        loc = _decode(ctx, head, input_name)
+        loc = _decode(ctx, head, input_name, nms)
+        if not nms:
+            return [loc, conf]
     else:
         loc = LOC
         if report.mode == "priorbox":
@@ -188,8 +191,10 @@ def _best_class(ctx: EmitContext, head: MultiBoxHead) -> str:
     return BEST
 
 
-def _decode(ctx: EmitContext, head: MultiBoxHead, input_name: str) -> str:
-    """MultiBoxDetection's TransformLocations in layers (module docstring): `mbox_loc_decoded` (B, N * 4) corners."""
+def _decode(ctx: EmitContext, head: MultiBoxHead, input_name: str, nms: bool) -> str:
+    """MultiBoxDetection's TransformLocations with clip in layers (module docstring): `mbox_loc_corners`, then
+    DetectionOutput's input `mbox_loc_decoded` (its priors `mbox_priorbox`), or without NMS the corners flattened,
+    `mbox_boxes`."""
     n = head.num_anchors
     f32 = np.float32
     a = head.corner_anchors().astype(f32)  # as MXNet reads them: al, at, ar, ab
@@ -222,14 +227,14 @@ def _decode(ctx: EmitContext, head: MultiBoxHead, input_name: str) -> str:
     high = _eltwise(ctx, name("max"), centers, _power(ctx, name("half"), sizes, 0.5), add)
     corners = name("corners")
     ctx.layer(corners, "Concat", [low, high], [corners]).concat_param.axis = 2
-    clipped = CORNERS
-    if head.clip:  # max(0, min(1, x)) = ReLU(x - ReLU(x - 1)), every step exact
-        over = name("over")
-        ctx.layer(over, "ReLU", [_power(ctx, name("minus_one"), corners, 1.0, -1.0)], [over])
-        capped = _eltwise(ctx, name("capped"), corners, _power(ctx, name("minus_over"), over, -1.0), add)
-        ctx.layer(clipped, "ReLU", [capped], [clipped])
-    else:
-        _power(ctx, clipped, corners)
+    clipped = CORNERS  # max(0, min(1, x)) = ReLU(x - ReLU(x - 1)), every step exact
+    over = name("over")
+    ctx.layer(over, "ReLU", [_power(ctx, name("minus_one"), corners, 1.0, -1.0)], [over])
+    capped = _eltwise(ctx, name("capped"), corners, _power(ctx, name("minus_over"), over, -1.0), add)
+    ctx.layer(clipped, "ReLU", [capped], [clipped])
+    if not nms:  # the boxes themselves, (B, N * 4) normalized corners
+        ctx.layer(BOXES, "Flatten", [clipped], [BOXES])
+        return BOXES
     if ctx.shape(LOC)[0] == 1:  # the corners as DetectionOutput's priors, zero box predictions
         n = head.num_anchors
         flat = name("as_priors")
