@@ -226,13 +226,18 @@ def deploy_symbol(
     force_suppress: bool = False,
     nms_topk: int = 400,
     sizes: list | None = None,
+    channel_softmax: bool = False,
     **detection: object,
 ) -> mx.sym.Symbol:
     """symbol_builder.get_symbol: the class softmax over axis 1 and MultiBoxDetection (threshold and clip: MXNet's
-    defaults unless given); `sizes`: the anchor sizes per map instead of the factory's."""
+    defaults unless given); `sizes`: the anchor sizes per map instead of the factory's; `channel_softmax`: the
+    class softmax as older deploy symbols wrote it, SoftmaxActivation(mode='channel')."""
     with mx.name.NameManager():
         loc, cls, anchors = _heads(network, num_classes, mx.sym.var("data"), sizes)
-        prob = mx.sym.softmax(data=cls, axis=1, name="cls_prob")
+        if channel_softmax:
+            prob = mx.sym.SoftmaxActivation(data=cls, mode="channel", name="cls_prob")
+        else:
+            prob = mx.sym.softmax(data=cls, axis=1, name="cls_prob")
         return mx.sym.contrib.MultiBoxDetection(
             *[prob, loc, anchors],
             name="detection",

@@ -126,6 +126,23 @@ def test_example_deploy_symbol_in_runtime(runtime, tmp_path):
     assert check.detections.matched == mxnet_detections(net, shape) > 100
 
 
+def test_without_nms_threshold(tmp_path):
+    """nms_threshold 0: MXNet skips NMS (and its top-k): every anchor whose best score passes the threshold."""
+    net, shape = build("resnet18", nms_thresh=0.0, threshold=0.5)
+    result, check = convert_and_check_detector(net, shape, tmp_path)
+    assert result.text_net.layer[-1].detection_output_param.nms_param.nms_threshold == 1.0
+    assert_detector_ok(check)
+    assert check.detections.matched == check.detections.caffe == mxnet_detections(net, shape) > 10
+
+
+def test_channel_softmax_activation(tmp_path):
+    """Older deploy symbols' class softmax, SoftmaxActivation(mode='channel'): the same head, exact."""
+    net, shape = build("resnet18", channel_softmax=True, nms_topk=-1)
+    result, check = convert_and_check_detector(net, shape, tmp_path)
+    assert_detector_ok(check)
+    assert check.detections.matched == mxnet_detections(net, shape) > 100
+
+
 def test_no_nms_outputs_the_boxes_and_scores(tmp_path):
     """nms=False (`--no-nms`): the decoded, clipped corners and the class scores (one class per anchor), no
     DetectionOutput; both equal MXNet's."""
