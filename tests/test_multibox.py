@@ -186,7 +186,8 @@ def test_multibox_prior_matches_mxnet():
 
 def test_exported_files_and_cli(tmp_path):
     """PREFIX-symbol.json + PREFIX-0000.params as the example saves them: the same Caffe files as the live
-    network, exact against the files run in MXNet; `gluon2caffe convert PREFIX --verify` says so."""
+    network, exact against the files run in MXNet; `gluon2caffe convert PREFIX --verify` and `gluon2caffe verify
+    OUT --against PREFIX` say so."""
     runtime_or_skip("caffe")
     net, shape = build("resnet18")
     symbol = deploy_symbol("resnet18")
@@ -214,7 +215,8 @@ def test_exported_files_and_cli(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "MultiBox SSD: 4 classes" in done.stdout and "GluonCV detections found" in done.stdout, done.stdout
-    assert "status: exact" in done.stdout or "exact" in done.stdout, done.stdout
+    verify = subprocess.run(cli + ["verify", str(out), "--against", prefix], capture_output=True, text=True, env=env)
+    assert verify.returncode == 0 and "status: exact" in verify.stdout, verify.stdout + verify.stderr
 
 
 def test_training_symbol_is_refused_by_name(tmp_path):
