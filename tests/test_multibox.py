@@ -261,5 +261,6 @@ def test_modified_head_is_refused_by_name():
         det = mx.sym.contrib.MultiBoxDetection(prob, loc, anchors, name="detection")
     block = mx.gluon.SymbolBlock(det, mx.sym.var("data"))
     block.initialize()
-    with pytest.raises(HeadMismatch, match="node 'not_softmax' \\(sigmoid\\) is not the class probabilities"):
+    match = "not an MXNet MultiBox SSD head: node 'not_softmax' \\(sigmoid\\) is not the class probabilities"
+    with pytest.raises(HeadMismatch, match=match):
         convert(block, (1, 3, 16, 16))

@@ -157,10 +157,17 @@ def _floats(node: Node, key: str, default: tuple[float, ...]) -> tuple[float, ..
         raise ConversionError(f"{key}={text!r} is not a list of numbers", node.name, node.op, key) from None
 
 
+class MultiBoxWalk(HeadWalk):
+    """The walk, its messages naming MXNet's head (not GluonCV's)."""
+
+    def _lead(self) -> str:
+        return "the graph's tail is not an MXNet MultiBox SSD head:"
+
+
 def match_multibox(graph: Graph) -> MultiBoxMatch:
     """Walk MultiBoxDetection's inputs back (MXNet 1.9.1 example/ssd/symbol/common.py multibox_layer and
     symbol_builder.py); HeadMismatch at the first node that differs, naming it and the pattern expected there."""
-    w = HeadWalk(graph, "MultiBox SSD")
+    w = MultiBoxWalk(graph, "MultiBox SSD")
     found = []
     for out in graph.outputs:
         node = w.producer(out)
@@ -170,7 +177,7 @@ def match_multibox(graph: Graph) -> MultiBoxMatch:
             found.append((out, node))
     if len(found) != 1:
         raise HeadMismatch(
-            f"the graph's tail is not a MultiBox SSD head: {len(found)} of its outputs are a MultiBoxDetection "
+            f"the graph's tail is not an MXNet MultiBox SSD head: {len(found)} of its outputs are a MultiBoxDetection "
             f"({DETECTION_OP}), expected exactly one"
         )
     out, det = found[0]
@@ -277,7 +284,7 @@ def finish_multibox(
     b, c1, n = shapes[match.cls_preds]
     if shapes[match.loc] != (b, n * 4) or c1 < 2:
         raise HeadMismatch(
-            f"the graph's tail is not a MultiBox SSD head: class predictions of shape {shapes[match.cls_preds]} "
+            f"the graph's tail is not an MXNet MultiBox SSD head: class predictions of shape {shapes[match.cls_preds]} "
             f"(B, C + 1, N) and box predictions of shape {shapes[match.loc]}, expected (B, N * 4)"
         )
     anchors, map_sizes = [], []
