@@ -93,10 +93,11 @@ def test_same_detections_without_top_k(tmp_path):
 PRIORBOX_SIZES = [[0.0625, 0.125], [0.125, 0.25], [0.25, 0.5], [0.375, 0.75], [0.5, 1.0], [0.75, 1.5]]
 
 
-@pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn", "ncnn"])
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn", "ncnn", "openvino"])
 def test_priorbox_anchors_without_clip(runtime, tmp_path):
     """MultiBoxDetection clip=False and a threshold of 0.5: DetectionOutput decodes over PriorBox layers (exact:
-    integer sizes, steps 1 / map size), no class mask needed (two classes cannot both reach 0.5)."""
+    integer sizes, steps 1 / map size), no class mask needed (two classes cannot both reach 0.5). Also in OpenVINO,
+    whose Model Optimizer has no Exp layer for the clip=True decoding (as for YOLOv3)."""
     net, shape = build("resnet18", sizes=PRIORBOX_SIZES, clip=False, threshold=0.5, nms_topk=-1)
     result, check = convert_and_check_detector(net, shape, tmp_path, runtime=runtime)
     print(f"\n{runtime}: {check.status}; {check.pre_nms}; {check.detections}")
@@ -166,6 +167,13 @@ def test_batch_and_non_square_input(tmp_path):
     print(f"\n{check.status}; {check.pre_nms}; {check.detections}")
     assert result.head.image_size == (224, 288) and result.detection.mode == "decoded"
     assert_detector_ok(check)
+
+
+def test_openvino_target_refuses_the_clip_decoding():
+    """clip=True decodes with an Exp layer, which OpenVINO's Model Optimizer lacks: its target says so by name."""
+    net, shape = build("resnet18")
+    with pytest.raises(ConversionError, match="op Exp: needs a Caffe Exp layer .*target 'openvino'"):
+        convert(net, shape, target="openvino")
 
 
 def test_multibox_prior_matches_mxnet():

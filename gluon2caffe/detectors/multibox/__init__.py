@@ -31,7 +31,12 @@ class MultiBoxPlan(DetectorPlan):
         self.nms = options.nms
 
     def emit(self, ctx: EmitContext, input_name: str) -> list[str]:
-        return emit_multibox_head(ctx, self.head, self.features, input_name, self.report, self.nms)
+        outputs = emit_multibox_head(ctx, self.head, self.features, input_name, self.report, self.nms)
+        names = {layer.proto.name for layer in ctx.layers}
+        for layer in ctx.layers:  # caffe-ssd's usual names; OpenCV and OpenVINO look blobs up by layer name
+            if list(layer.proto.top) in ([LOC], [CONF]) and layer.proto.top[0] not in names:
+                layer.proto.name = layer.proto.top[0]
+        return outputs
 
 
 class MultiBox(Detector):
