@@ -154,7 +154,10 @@ def _eltwise(ctx: EmitContext, name: str, a: str, b: str, op: int) -> str:
 def _best_class(ctx: EmitContext, head: MultiBoxHead) -> str:
     """`mbox_conf_flatten` with every foreground score but each anchor's best set to 0 (module docstring)."""
     n, c = head.num_anchors, head.num_classes
-    name = lambda tag: ctx.unique(f"{BEST}_{tag}")  # noqa: E731
+
+    def name(tag: str) -> str:
+        return ctx.unique(f"{BEST}_{tag}")
+
     rows = name("rows")
     ctx.layer(rows, "Reshape", [CONF], [rows]).reshape_param.shape.dim.extend([0, 1, n, c + 1])
     background, foreground = name("background"), name("foreground")
@@ -201,7 +204,9 @@ def _decode(ctx: EmitContext, head: MultiBoxHead, input_name: str, nms: bool) ->
     size = np.stack([a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]], 1)  # aw = ar - al, ah = ab - at
     center = np.stack([(a[:, 0] + a[:, 2]) / f32(2), (a[:, 1] + a[:, 3]) / f32(2)], 1)
     v = np.asarray(head.variances, f32)
-    name = lambda tag: ctx.unique(f"{DECODED}_{tag}")  # noqa: E731
+
+    def name(tag: str) -> str:
+        return ctx.unique(f"{DECODED}_{tag}")
 
     def constant(tag: str, value: np.ndarray) -> str:
         blob = name(tag)
