@@ -9,6 +9,7 @@ in pycaffe (with the layer-local check) and in the runtimes the GluonCV SSDs run
 
 from __future__ import annotations
 
+import filecmp
 import os
 import subprocess
 import sys
@@ -225,6 +226,40 @@ def test_exported_files_and_cli(tmp_path):
     assert "MultiBox SSD: 4 classes" in done.stdout and "GluonCV detections found" in done.stdout, done.stdout
     verify = subprocess.run(cli + ["verify", str(out), "--against", prefix], capture_output=True, text=True, env=env)
     assert verify.returncode == 0 and "status: exact" in verify.stdout, verify.stdout + verify.stderr
+
+
+def test_exported_files_convert_identically_without_mxnet(tmp_path):
+    """Python 3.12 without MXNet (our own shape inference, conftest.no_mxnet_python) writes the same bytes as this
+    MXNet environment for the exported deploy symbol."""
+    from conftest import ROOT, no_mxnet_python
+
+    build("resnet18")
+    prefix = save_exported(deploy_symbol("resnet18"), _NETS["resnet18"], str(tmp_path / "ssd"))
+    here = convert(load_exported(prefix), (1, 3, 256, 256))
+    files = save_model(here.text_net, here.binary_weights, tmp_path / "here")
+    out = tmp_path / "py312" / "ssd"
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    done = subprocess.run(
+        [
+            no_mxnet_python("3.12"),
+            "-m",
+            "gluon2caffe",
+            "convert",
+            prefix,
+            "-o",
+            str(out),
+            "--input-shape",
+            "1,3,256,256",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MultiBox SSD: 4 classes" in done.stdout, done.stdout
+    for mine, theirs in zip(files, (f"{out}.prototxt", f"{out}.caffemodel")):
+        assert filecmp.cmp(mine, theirs, shallow=False), f"{theirs} differs from the conversion with MXNet"
 
 
 def test_training_symbol_is_refused_by_name(tmp_path):
