@@ -4,7 +4,7 @@ MXNet 1.9.1's MultiBoxDetection (src/operator/contrib/multibox_detection.cc), an
   - one class per anchor: the best foreground class (the first of equal ones), kept when its score >= threshold.
     DetectionOutput instead takes every class scoring > confidence_threshold, so when two classes can pass
     (threshold < 0.5) the other foreground scores are zeroed first: the best score per anchor is a max pooling over
-    the class axis (kernel 2C - 1, pad C - 1: every output sees the whole row), d = max - p, and
+    the class axis (kernel and stride C), repeated over the classes (an all-ones Deconvolution), d = max - p, and
     keep = ReLU(1 - 2^126 d), 1 exactly where p is the max and 0 elsewhere: a nonzero d is at least 2^-124 when the
     best score passes a threshold >= 2^-100 (ulp arithmetic), so 2^126 d >= 4. Every runtime has these layers
     (OpenCV has no Threshold); a threshold below 2^-100 uses 1 - Threshold(d) instead, as CenterNet's peak mask.
@@ -35,6 +35,7 @@ import numpy as np
 
 from ...caffe import caffe_pb2 as pb
 from ...converters.context import EmitContext
+from ...converters.elemwise import expand_axes
 from ...errors import InvalidCallError, Option
 from ..common import DETECTIONS, emit_constant_blob, emit_detection_output
 from ..priorbox import AnchorReport, plan_priorboxes, priorbox_param
@@ -164,10 +165,13 @@ def _best_class(ctx: EmitContext, head: MultiBoxHead) -> str:
     split = ctx.layer(name("split"), "Slice", [rows], [background, foreground])
     split.slice_param.axis = 3
     split.slice_param.slice_point.append(1)
-    best = name("max")
-    pool = ctx.layer(best, "Pooling", [foreground], [best]).pooling_param
+    row_max = name("row_max")
+    pool = ctx.layer(row_max, "Pooling", [foreground], [row_max]).pooling_param
     pool.pool = pb.PoolingParameter.MAX
-    pool.kernel_h, pool.kernel_w, pool.pad_h, pool.pad_w, pool.stride = 1, 2 * c - 1, 0, c - 1, 1
+    pool.kernel_h, pool.kernel_w, pool.stride_h, pool.stride_w = 1, c, 1, c
+    batch = ctx.shape(CONF)[0]
+    ctx.set_shape(row_max, (batch, 1, n, 1))
+    best = expand_axes(ctx, name("max"), row_max, (batch, 1, n, c))  # each row's max repeated over its classes
     diff = name("diff")
     eltwise = ctx.layer(diff, "Eltwise", [best, foreground], [diff]).eltwise_param
     eltwise.operation = pb.EltwiseParameter.SUM
@@ -184,8 +188,7 @@ def _best_class(ctx: EmitContext, head: MultiBoxHead) -> str:
     joined = name("rows_best")
     ctx.layer(joined, "Concat", [background, kept], [joined]).concat_param.axis = 3
     ctx.layer(BEST, "Flatten", [joined], [BEST])
-    batch = ctx.shape(CONF)[0]
-    for blob in (foreground, best, diff, below, keep, kept):
+    for blob in (foreground, diff, below, keep, kept):
         ctx.set_shape(blob, (batch, 1, n, c))
     ctx.set_shape(background, (batch, 1, n, 1))
     ctx.set_shape(rows, (batch, 1, n, c + 1))
