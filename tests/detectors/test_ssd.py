@@ -153,7 +153,7 @@ def test_priorbox_semantics_measured_in_both_runtimes(tmp_path):
         layer = net.layer.add(name=name, type="Input", top=[name])
         layer.input_param.shape.add().dim.extend(shape)
     layer = net.layer.add(name="pb", type="PriorBox", bottom=["feat", "data"], top=["pb"])
-    from gluon2caffe.detectors.ssd.layers import _priorbox_param
+    from gluon2caffe.detectors.priorbox import priorbox_param as _priorbox_param
 
     _priorbox_param(layer.prior_box_param, p, (0.1, 0.1, 0.2, 0.2))
     path = tmp_path / "pb.prototxt"
