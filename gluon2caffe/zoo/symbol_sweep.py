@@ -75,8 +75,8 @@ def random_checkpoint(net: SymbolNet, prefix: str, seed: int = SEED) -> str:
     slopes = {nodes[n["inputs"][1][0]]["name"] for n in nodes if n["op"] == "LeakyReLU" and len(n["inputs"]) > 1}
     params = {}
     for name, shape in zip(symbol.list_arguments(), arg_shapes):
-        if name == "data":
-            continue
+        if name == "data" or name.endswith("_label"):
+            continue  # inputs: the data, a training head's label (Module.save_checkpoint saves neither)
         value = rng.uniform(0.05, 0.3, shape) if name in slopes else _random_value(name, shape, rng)
         params[name] = mx.nd.array(value if value is not None else rng.normal(0, 0.1, shape))
     aux = {
