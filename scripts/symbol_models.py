@@ -7,6 +7,7 @@ through the public path with both shape inferences and verified in the real Caff
 
     .venv/bin/python scripts/symbol_models.py                      # every network (about 10 minutes)
     .venv/bin/python scripts/symbol_models.py --models resnet-18,alexnet
+    .venv/bin/python scripts/symbol_models.py --table-only           # the markdown from the JSON
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SLOTS = (
     (
         "ssd-vgg16-reduced (MultiBox)",
         "multibox-ssd",
-        "MXNet example/ssd/symbol/symbol_builder.py",
+        "MXNet 1.9.1 example/ssd/symbol/symbol_builder.py",
         "issue 26 section 3 (MultiBox SSD as a detector family): its own tests and table rows, not run by this sweep",
     ),
 )
@@ -41,7 +42,9 @@ attributes), given live random weights (He-normal weights, BatchNorm statistics 
 perturbed; every fix_gamma BatchNorm stores a gamma != 1), saved as a classic checkpoint (`PREFIX-symbol.json` +
 `PREFIX-0000.params` with `arg:`/`aux:` names, as `Module.save_checkpoint` writes), converted through the public path
 (`load_exported` + `convert`, as `gluon2caffe convert PREFIX --input-shape ...`) and run in the real Caffe on
-both-sign normal noise (seed 0; the output must move with a second input). End to end: the worst output's error
+both-sign normal noise (the face-recognition nets: raw pixels U(0, 255), which they normalize inside the symbol; the
+BatchNorm statistics are taken on the same kind of input), where the output must move with a second input (the same
+input plus noise of its spread) by far more than the tolerance. End to end: the worst output's error
 relative to its magnitude; local: the largest error of any segment of layers run on MXNet's own values of its
 inputs. Own shapes: the conversion with our own shape rules (as on Python 3.12/3.13, where MXNet does not import)
 wrote the same prototxt and caffemodel bytes as with MXNet's shape inference.
@@ -50,17 +53,32 @@ Classifiers end with `softmax` over the classes, what their training symbol's `S
 (the training heads themselves are issue 26 section 1). Face-recognition backbones end at the embedding `fc1` (the
 BatchNorm after the FullyConnected), the output they are deployed with. The RetinaFace row's outputs are the nine head
 tensors (class probabilities after the channel softmax, boxes and landmarks at strides 32, 16, 8); the anchor decoding
-and NMS run in Python in its source, outside the symbol."""
+and NMS run in Python in its source, outside the symbol. Check s: the whole row (build, random weights, both
+conversions, the checks), measured on a machine whose two cores other jobs shared."""
+
+# Why a row is not exact, beyond the converter's own message: the operator and what would make it convert.
+PENDING = {
+    "Crop": "Crop (the legacy two-input crop_like form RetinaFace's FPN uses) and SoftmaxActivation (mode=channel, its "
+    "class scores) are legacy symbol-API operators that Caffe computes exactly (a crop; Softmax over axis 1); "
+    "issue 26 section 1 converts them (a separate branch)",
+    "softmax_label": "a training symbol's SoftmaxOutput head with its label input: issue 26 section 1 drops the label "
+    "and writes Softmax (a separate branch)",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated names (default: every network)")
     parser.add_argument("--output", type=Path, default=DOCS / "symbol_models.md")
+    parser.add_argument("--table-only", action="store_true", help="rewrite the markdown from the JSON, run nothing")
     args = parser.parse_args(argv)
     nets = [symbol_net(n) for n in args.models.split(",")] if args.models else list(SYMBOL_NETS)
     json_path = args.output.with_suffix(".json")
     rows = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if args.table_only:
+        ordered = {n.name: rows[n.name] for n in SYMBOL_NETS if n.name in rows}
+        write_atomic(args.output, markdown(ordered))
+        return 0
     for net in nets:
         result = check_symbol_net(net)
         rows[net.name] = result.as_dict()
@@ -110,6 +128,18 @@ def markdown(rows: dict[str, dict]) -> str:
         )
     for name, family, source, why in SLOTS:
         lines.append(f"| {name} | {family} | | not run here: {why} | | | | | | | {source} |")
+    others = [r for r in rows.values() if r["status"] != "exact"]
+    lines += ["", "## Not exact", ""]
+    for r in others:
+        why = [text for word, text in PENDING.items() if word in r["message"]]
+        lines.append(f"- {r['model']}: {r['status']}: {'; '.join(why) if why else r['message']}.")
+    if not others:
+        lines.append("None.")
+    lines += [
+        "",
+        "Rerun those rows once their operators convert: `make symbols SYMBOLS_ARGS=--models NAME,NAME` (the other "
+        "rows are kept).",
+    ]
     text = "\n".join(lines) + "\n"
     return text
 

@@ -374,6 +374,81 @@ def inception_v4(num_classes: int = 1000, head: str = "softmax") -> Any:
     return _head(mx.sym.FullyConnected(x, num_hidden=num_classes, name="fc1"), head)
 
 
+class _Namer:
+    """Names for a definition that leaves its operators unnamed (MXNet would number them per process)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix, self.count = prefix, 0
+
+    def __call__(self, kind: str) -> str:
+        self.count += 1
+        return f"{self.prefix}{kind}{self.count}"
+
+
+def inception_resnet_v2(num_classes: int = 1000, head: str = "softmax") -> Any:
+    """Inception-ResNet v2 at 299x299 (inception-resnet-v2.py): Conv (with bias) -> BatchNorm (the symbol API's
+    defaults: fix_gamma, eps 1e-3) -> ReLU; residual blocks x + scale * tower (0.17, 0.1, 0.2); block17's factorized
+    7x7 pads as the source writes them (1x7 with pad (1, 2), 7x1 with pad (2, 1): each changes both sides) and its
+    129-channel reduction; a last block8 without activation."""
+    mx = _mx()
+    name = _Namer("irv2_")
+
+    def conv(x, filters, kernel, stride=(1, 1), pad=(0, 0), act=True):
+        x = mx.sym.Convolution(x, num_filter=filters, kernel=kernel, stride=stride, pad=pad, name=name("conv"))
+        x = mx.sym.BatchNorm(x, name=name("bn"))
+        return mx.sym.Activation(x, act_type="relu", name=name("relu")) if act else x
+
+    def residual(x, towers, channels, scale, act=True):
+        mixed = mx.sym.Concat(*towers, name=name("concat"))
+        x = x + scale * conv(mixed, channels, (1, 1), act=False)
+        return mx.sym.Activation(x, act_type="relu", name=name("relu")) if act else x
+
+    def block35(x):
+        a = conv(x, 32, (1, 1))
+        b = conv(conv(x, 32, (1, 1)), 32, (3, 3), pad=(1, 1))
+        c = conv(conv(conv(x, 32, (1, 1)), 48, (3, 3), pad=(1, 1)), 64, (3, 3), pad=(1, 1))
+        return residual(x, (a, b, c), 320, 0.17)
+
+    def block17(x):
+        b = conv(conv(conv(x, 129, (1, 1)), 160, (1, 7), pad=(1, 2)), 192, (7, 1), pad=(2, 1))
+        return residual(x, (conv(x, 192, (1, 1)), b), 1088, 0.1)
+
+    def block8(x, scale=0.2, act=True):
+        b = conv(conv(conv(x, 192, (1, 1)), 224, (1, 3), pad=(0, 1)), 256, (3, 1), pad=(1, 0))
+        return residual(x, (conv(x, 192, (1, 1)), b), 2080, scale, act)
+
+    def max_pool(x):
+        return mx.sym.Pooling(x, kernel=(3, 3), stride=(2, 2), pool_type="max", name=name("pool"))
+
+    x = conv(mx.sym.var("data"), 32, (3, 3), (2, 2))
+    x = conv(x, 32, (3, 3))
+    x = max_pool(conv(x, 64, (3, 3), pad=(1, 1)))
+    x = max_pool(conv(conv(x, 80, (1, 1)), 192, (3, 3)))
+    a = conv(x, 96, (1, 1))
+    b = conv(conv(x, 48, (1, 1)), 64, (5, 5), pad=(2, 2))
+    c = conv(conv(conv(x, 64, (1, 1)), 96, (3, 3), pad=(1, 1)), 96, (3, 3), pad=(1, 1))
+    d = mx.sym.Pooling(x, kernel=(3, 3), stride=(1, 1), pad=(1, 1), pool_type="avg", name=name("pool"))
+    x = mx.sym.Concat(a, b, c, conv(d, 64, (1, 1)), name=name("concat"))
+    for _ in range(10):
+        x = block35(x)
+    a = conv(x, 384, (3, 3), (2, 2))
+    b = conv(conv(conv(x, 256, (1, 1)), 256, (3, 3), pad=(1, 1)), 384, (3, 3), (2, 2))
+    x = mx.sym.Concat(a, b, max_pool(x), name=name("concat"))
+    for _ in range(20):
+        x = block17(x)
+    a = conv(conv(x, 256, (1, 1)), 384, (3, 3), (2, 2))
+    b = conv(conv(x, 256, (1, 1)), 288, (3, 3), (2, 2))
+    c = conv(conv(conv(x, 256, (1, 1)), 288, (3, 3), pad=(1, 1)), 320, (3, 3), (2, 2))
+    x = mx.sym.Concat(a, b, c, max_pool(x), name=name("concat"))
+    for _ in range(9):
+        x = block8(x)
+    x = block8(x, scale=1.0, act=False)
+    x = conv(x, 1536, (1, 1))
+    x = mx.sym.Pooling(x, kernel=(1, 1), global_pool=True, stride=(2, 2), pool_type="avg", name=name("pool"))
+    x = mx.sym.Dropout(mx.sym.Flatten(x, name=name("flatten")), p=0.2, name=name("dropout"))
+    return _head(mx.sym.FullyConnected(x, num_hidden=num_classes, name=name("fc")), head)
+
+
 RESNET_UNITS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
@@ -733,6 +808,13 @@ SYMBOL_NETS: tuple[SymbolNet, ...] = (
     _row("inception-bn", "inception-bn", inception_bn, 224, MXNET_EXAMPLES + "inception-bn.py"),
     _row("inception-v3", "inception-v3", inception_v3, 299, MXNET_EXAMPLES + "inception-v3.py"),
     _row("inception-v4", "inception-v4", inception_v4, 299, MXNET_EXAMPLES + "inception-v4.py"),
+    _row(
+        "inception-resnet-v2",
+        "inception-resnet-v2",
+        inception_resnet_v2,
+        299,
+        MXNET_EXAMPLES + "inception-resnet-v2.py",
+    ),
     _row("resnet-18", "resnet", lambda: resnet(18), 224, MXNET_EXAMPLES + "resnet.py"),
     _row("resnet-50", "resnet", lambda: resnet(50), 224, MXNET_EXAMPLES + "resnet.py"),
     _row(
