@@ -628,7 +628,7 @@ def mobilenet_v2(multiplier: float = 1.0, num_classes: int = 1000, head: str = "
 FRESNET_UNITS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3), 100: (3, 13, 30, 3)}
 
 
-def _ir_unit(x, name, filters, stride, dim_match):
+def _ir_unit(x, name, filters, stride, dim_match, se=False):
     """insightface fresnet's "IR" unit (residual_unit_v3): BN -> 3x3 conv -> BN -> PReLU -> 3x3 conv (stride) -> BN,
     plus the shortcut (1x1 conv + BN where the shape changes). fix_gamma=False, eps 2e-5."""
     mx = _mx()
@@ -643,6 +643,13 @@ def _ir_unit(x, name, filters, stride, dim_match):
         t, num_filter=filters, kernel=(3, 3), stride=stride, pad=(1, 1), no_bias=True, name=f"{name}_conv2"
     )
     t = bn(t, 3)
+    if se:  # net_se=1: squeeze-excitation on the residual branch, PReLU inside, sigmoid gate
+        g = mx.sym.Pooling(t, global_pool=True, kernel=(7, 7), pool_type="avg", name=f"{name}_se_pool1")
+        g = mx.sym.Convolution(g, num_filter=filters // 16, kernel=(1, 1), name=f"{name}_se_conv1")
+        g = mx.sym.LeakyReLU(g, act_type="prelu", name=f"{name}_se_relu1")
+        g = mx.sym.Convolution(g, num_filter=filters, kernel=(1, 1), name=f"{name}_se_conv2")
+        g = mx.sym.Activation(g, act_type="sigmoid", name=f"{name}_se_sigmoid")
+        t = mx.sym.broadcast_mul(t, g, name=f"{name}_se_mul")
     if dim_match:
         return t + x
     sc = mx.sym.Convolution(x, num_filter=filters, kernel=(1, 1), stride=stride, no_bias=True, name=f"{name}_conv1sc")
@@ -659,7 +666,7 @@ def _embedding_e(x, emb_size):
     return mx.sym.BatchNorm(x, fix_gamma=True, eps=2e-5, momentum=0.9, name="fc1")
 
 
-def face_resnet_ir(num_layers: int = 50, emb_size: int = 512) -> Any:
+def face_resnet_ir(num_layers: int = 50, emb_size: int = 512, se: bool = False) -> Any:
     """insightface ResNet "IR" backbone (fresnet.py, version_input=1, version_unit=3, version_output=E): a 3x3 stem
     with PReLU on 112x112 faces, four stages of IR units (stride 2 first), BN before the 512-d embedding."""
     mx = _mx()
@@ -669,9 +676,9 @@ def face_resnet_ir(num_layers: int = 50, emb_size: int = 512) -> Any:
     x = mx.sym.BatchNorm(x, fix_gamma=False, eps=2e-5, momentum=0.9, name="bn0")
     x = mx.sym.LeakyReLU(x, act_type="prelu", name="relu0")
     for stage, (units, filters) in enumerate(zip(FRESNET_UNITS[num_layers], (64, 128, 256, 512)), 1):
-        x = _ir_unit(x, f"stage{stage}_unit1", filters, (2, 2), False)
+        x = _ir_unit(x, f"stage{stage}_unit1", filters, (2, 2), False, se)
         for u in range(2, units + 1):
-            x = _ir_unit(x, f"stage{stage}_unit{u}", filters, (1, 1), True)
+            x = _ir_unit(x, f"stage{stage}_unit{u}", filters, (1, 1), True, se)
     return _embedding_e(x, emb_size)
 
 
@@ -803,6 +810,8 @@ def _row(name, family, build, size, source, note="", pixels=False):
 SYMBOL_NETS: tuple[SymbolNet, ...] = (
     _row("alexnet", "alexnet", alexnet, 227, MXNET_EXAMPLES + "alexnet.py", "LRN x2; 227 so conv1's 11x11/4 tiles"),
     _row("vgg11", "vgg", lambda: vgg(11), 224, MXNET_EXAMPLES + "vgg.py"),
+    _row("vgg16", "vgg", lambda: vgg(16), 224, MXNET_EXAMPLES + "vgg.py"),
+    _row("vgg19", "vgg", lambda: vgg(19), 224, MXNET_EXAMPLES + "vgg.py"),
     _row("vgg16_bn", "vgg", lambda: vgg(16, batch_norm=True), 224, MXNET_EXAMPLES + "vgg.py", "batch_norm=True"),
     _row("googlenet", "googlenet", googlenet, 224, MXNET_EXAMPLES + "googlenet.py"),
     _row("inception-bn", "inception-bn", inception_bn, 224, MXNET_EXAMPLES + "inception-bn.py"),
@@ -816,7 +825,10 @@ SYMBOL_NETS: tuple[SymbolNet, ...] = (
         MXNET_EXAMPLES + "inception-resnet-v2.py",
     ),
     _row("resnet-18", "resnet", lambda: resnet(18), 224, MXNET_EXAMPLES + "resnet.py"),
+    _row("resnet-34", "resnet", lambda: resnet(34), 224, MXNET_EXAMPLES + "resnet.py"),
     _row("resnet-50", "resnet", lambda: resnet(50), 224, MXNET_EXAMPLES + "resnet.py"),
+    _row("resnet-101", "resnet", lambda: resnet(101), 224, MXNET_EXAMPLES + "resnet.py"),
+    _row("resnet-152", "resnet", lambda: resnet(152), 224, MXNET_EXAMPLES + "resnet.py"),
     _row(
         "resnet-18-train",
         "resnet",
@@ -826,7 +838,16 @@ SYMBOL_NETS: tuple[SymbolNet, ...] = (
         "the training symbol as saved: SoftmaxOutput head with its softmax_label input",
     ),
     _row("resnext-50", "resnext", lambda: resnext(50), 224, MXNET_EXAMPLES + "resnext.py", "32x4d"),
+    _row("resnext-101", "resnext", lambda: resnext(101), 224, MXNET_EXAMPLES + "resnext.py", "32x4d"),
     _row("mobilenet", "mobilenet", mobilenet, 224, MXNET_EXAMPLES + "mobilenet.py", "alpha 1.0"),
+    _row(
+        "mobilenet-0.25",
+        "mobilenet",
+        lambda: mobilenet(alpha=0.25, resolution=160),
+        160,
+        MXNET_EXAMPLES + "mobilenet.py",
+        "alpha 0.25 at resolution 160",
+    ),
     _row("mobilenetv2", "mobilenet", mobilenet_v2, 224, MXNET_EXAMPLES + "mobilenetv2.py", "multiplier 1.0"),
     _row(
         "face-resnet50-ir",
@@ -835,6 +856,24 @@ SYMBOL_NETS: tuple[SymbolNet, ...] = (
         112,
         INSIGHTFACE + "recognition/arcface_mxnet/symbol/fresnet.py",
         "LResNet50E-IR: 112x112 faces, 512-d embedding fc1",
+        pixels=True,
+    ),
+    _row(
+        "face-resnet100-ir",
+        "face-recognition",
+        lambda: face_resnet_ir(100),
+        112,
+        INSIGHTFACE + "recognition/arcface_mxnet/symbol/fresnet.py",
+        "LResNet100E-IR (the released ArcFace model's architecture)",
+        pixels=True,
+    ),
+    _row(
+        "face-resnet50-ir-se",
+        "face-recognition",
+        lambda: face_resnet_ir(50, se=True),
+        112,
+        INSIGHTFACE + "recognition/arcface_mxnet/symbol/fresnet.py",
+        "net_se=1: squeeze-excitation in every IR unit (broadcast_mul by a sigmoid gate)",
         pixels=True,
     ),
     _row(
