@@ -5,9 +5,14 @@ both-sign input, the output must move with the input, exact end to end and every
 small inputs where the architecture allows (docs/symbol_models.md runs every network at its own size).
 """
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from conftest import NO_MXNET_PYTHONS, ROOT, no_mxnet_python
 
 from gluon2caffe.converters.registry import REGISTRY
 from gluon2caffe.verification import TOLERANCE
@@ -136,9 +141,6 @@ def test_catalog_names_are_unique_and_sourced():
 def test_checkpoint_converts_from_the_command_line(tmp_path):
     """A saved symbol network through `gluon2caffe convert PREFIX --input-shape ... --verify`, batch 2: exit 0,
     verified exact (the verdict line), the Caffe files written."""
-    import subprocess
-    import sys
-
     net = symbol_net("mobilenet-0.25")
     prefix = random_checkpoint(net, str(tmp_path / "mnet"))
     out = tmp_path / "caffe" / "mnet"
@@ -151,3 +153,51 @@ def test_checkpoint_converts_from_the_command_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "exact" in proc.stdout and "(ok)" in proc.stdout, proc.stdout
     assert (tmp_path / "caffe" / "mnet.prototxt").exists() and (tmp_path / "caffe" / "mnet.caffemodel").exists()
+
+
+# Symbol networks whose conversion must not depend on MXNet's shape inference: LRN, asymmetric pads, scaled
+# residuals, the SE gate (broadcast_mul), MobileFaceNet's in-graph normalization and GDC head.
+NO_MXNET_NETS = [
+    ("alexnet", (1, 3, 131, 131)),
+    ("inception-resnet-v2", (1, 3, 139, 139)),
+    ("face-resnet50-ir-se", (1, 3, 112, 112)),
+    ("mobilefacenet", (1, 3, 112, 112)),
+]
+
+
+@pytest.fixture(scope="module")
+def converted_here(tmp_path_factory):
+    """name -> (checkpoint prefix, input shape, the folder where this 3.11 + MXNet environment's CLI wrote here.*),
+    each built once, on demand."""
+    folder = tmp_path_factory.mktemp("symbol-checkpoints")
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            shape = dict(NO_MXNET_NETS)[name]
+            prefix = random_checkpoint(_small(name, shape), str(folder / name))
+            run = _convert_cli(sys.executable, prefix, shape, folder / f"{name}-here")
+            assert run.returncode == 0, run.stderr
+            cache[name] = prefix, shape, folder / f"{name}-here"
+        return cache[name]
+
+    return get
+
+
+def _convert_cli(python: str, prefix: str, shape, output) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONPATH": ROOT}
+    command = [python, "-m", "gluon2caffe", "convert", prefix, "-o", str(output), "--input-shape"]
+    command.append(",".join(map(str, shape)))
+    return subprocess.run(command, capture_output=True, text=True, env=environment, cwd=ROOT, timeout=900)
+
+
+@pytest.mark.parametrize("version", list(NO_MXNET_PYTHONS))
+@pytest.mark.parametrize("name", [n for n, _ in NO_MXNET_NETS])
+def test_checkpoint_converts_byte_identically_without_mxnet(version, name, converted_here, tmp_path):
+    """Python 3.12 / 3.13 (no MXNet: our own shape rules) write the bytes this 3.11 + MXNet environment writes."""
+    prefix, shape, here = converted_here(name)
+    there = _convert_cli(no_mxnet_python(version), prefix, shape, tmp_path / "there")
+    assert there.returncode == 0, there.stderr
+    for suffix in (".prototxt", ".caffemodel"):
+        mine, theirs = Path(f"{here}{suffix}"), tmp_path / f"there{suffix}"
+        assert mine.read_bytes() == theirs.read_bytes(), f"{name}: {suffix} differs on Python {version}"
