@@ -483,20 +483,29 @@ def _preact_unit(x, name, filters, stride, dim_match, bottleneck):
     return t + shortcut
 
 
-def resnet(num_layers: int = 18, num_classes: int = 1000, head: str = "softmax") -> Any:
-    """Pre-activation ResNet for ImageNet inputs (resnet.py): BN on the data (fix_gamma), 7x7 stem, 3x3/2 max
-    pool, bottleneck units from 50 layers, BN -> ReLU -> global average pool."""
+def resnet(num_layers: int = 18, num_classes: int = 1000, head: str = "softmax", small: bool = False) -> Any:
+    """Pre-activation ResNet (resnet.py): identity and BN on the data (fix_gamma); ImageNet inputs: 7x7/2 stem,
+    3x3/2 max pool, four stages, bottleneck units from 50 layers; small (inputs of at most 28 rows, CIFAR-style): a
+    3x3 stem and three stages of (num_layers - 2) / 6 basic units of 16, 32, 64 filters. BN -> ReLU -> global
+    average pool."""
     mx = _mx()
-    bottleneck = num_layers >= 50
+    bottleneck = num_layers >= 50 and not small
     filters = (64, 256, 512, 1024, 2048) if bottleneck else (64, 64, 128, 256, 512)
-    x = mx.sym.BatchNorm(mx.sym.var("data"), fix_gamma=True, eps=2e-5, momentum=0.9, name="bn_data")
-    x = mx.sym.Convolution(
-        x, num_filter=filters[0], kernel=(7, 7), stride=(2, 2), pad=(3, 3), no_bias=True, name="conv0"
-    )
-    x = mx.sym.BatchNorm(x, fix_gamma=False, eps=2e-5, momentum=0.9, name="bn0")
-    x = mx.sym.Activation(x, act_type="relu", name="relu0")
-    x = mx.sym.Pooling(x, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max", name="pool0")
-    for stage, units in enumerate(RESNET_UNITS[num_layers]):
+    stages = RESNET_UNITS.get(num_layers, ())
+    if small:
+        filters, stages = (16, 16, 32, 64), ((num_layers - 2) // 6,) * 3
+    x = mx.sym.identity(mx.sym.var("data"), name="id")
+    x = mx.sym.BatchNorm(x, fix_gamma=True, eps=2e-5, momentum=0.9, name="bn_data")
+    if small:
+        x = mx.sym.Convolution(x, num_filter=filters[0], kernel=(3, 3), pad=(1, 1), no_bias=True, name="conv0")
+    else:
+        x = mx.sym.Convolution(
+            x, num_filter=filters[0], kernel=(7, 7), stride=(2, 2), pad=(3, 3), no_bias=True, name="conv0"
+        )
+        x = mx.sym.BatchNorm(x, fix_gamma=False, eps=2e-5, momentum=0.9, name="bn0")
+        x = mx.sym.Activation(x, act_type="relu", name="relu0")
+        x = mx.sym.Pooling(x, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max", name="pool0")
+    for stage, units in enumerate(stages):
         stride = (1, 1) if stage == 0 else (2, 2)
         x = _preact_unit(x, f"stage{stage + 1}_unit1", filters[stage + 1], stride, False, bottleneck)
         for u in range(2, units + 1):
@@ -541,7 +550,8 @@ def resnext(num_layers: int = 50, num_group: int = 32, num_classes: int = 1000, 
     """ResNeXt-50/101 (32x4d) for ImageNet inputs (resnext.py)."""
     mx = _mx()
     filters = (64, 256, 512, 1024, 2048)
-    x = mx.sym.BatchNorm(mx.sym.var("data"), fix_gamma=True, eps=2e-5, momentum=0.9, name="bn_data")
+    x = mx.sym.identity(mx.sym.var("data"), name="id")
+    x = mx.sym.BatchNorm(x, fix_gamma=True, eps=2e-5, momentum=0.9, name="bn_data")
     x = mx.sym.Convolution(x, num_filter=64, kernel=(7, 7), stride=(2, 2), pad=(3, 3), no_bias=True, name="conv0")
     x = mx.sym.BatchNorm(x, fix_gamma=False, eps=2e-5, momentum=0.9, name="bn0")
     x = mx.sym.Activation(x, act_type="relu", name="relu0")
@@ -825,6 +835,14 @@ SYMBOL_NETS: tuple[SymbolNet, ...] = (
         MXNET_EXAMPLES + "inception-resnet-v2.py",
     ),
     _row("resnet-18", "resnet", lambda: resnet(18), 224, MXNET_EXAMPLES + "resnet.py"),
+    _row(
+        "resnet-20-small",
+        "resnet",
+        lambda: resnet(20, num_classes=10, small=True),
+        28,
+        MXNET_EXAMPLES + "resnet.py",
+        "the small-image branch (28x28 inputs, as the source's CIFAR-10 crops): 3x3 stem, three stages",
+    ),
     _row("resnet-34", "resnet", lambda: resnet(34), 224, MXNET_EXAMPLES + "resnet.py"),
     _row("resnet-50", "resnet", lambda: resnet(50), 224, MXNET_EXAMPLES + "resnet.py"),
     _row("resnet-101", "resnet", lambda: resnet(101), 224, MXNET_EXAMPLES + "resnet.py"),
