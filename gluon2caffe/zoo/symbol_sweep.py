@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-
 from ..errors import Gluon2CaffeError
 from .symbol_nets import SymbolNet
 
