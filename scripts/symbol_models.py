@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         ordered.update({k: v for k, v in rows.items() if k not in known})
         write_atomic(json_path, json.dumps(ordered, indent=1, sort_keys=True) + "\n")
         write_atomic(args.output, markdown(ordered))
-    return 0 if all(r["status"] in ("exact", "exact by layer") for r in rows.values()) else 1
+    # A refusal is the converter's own one-line reason (the table explains it); anything else not exact fails.
+    return 0 if all(r["status"] in ("exact", "exact by layer", "refused") for r in rows.values()) else 1
 
 
 def _number(value) -> str:
