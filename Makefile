@@ -32,7 +32,7 @@ NPU_STAMPS := $(TPU_MLIR_VENV)/.installed $(RKNN_VENV)/.installed $(ONNX_VENV)/.
 # ncnn's caffe2ncnn goes beside the venv's python, where gluon2caffe looks for it (NCNN_TOOL_SRC: see caffe2ncnn).
 CAFFE2NCNN := $(VENV)/bin/caffe2ncnn
 
-.PHONY: demo test fuzz zoo zoo_graphs bench dist setup caffe openvino tpu-mlir rknn onnx paddle npu caffe2ncnn no_mxnet \
+.PHONY: demo test fuzz zoo symbols zoo_graphs bench dist setup caffe openvino tpu-mlir rknn onnx paddle npu caffe2ncnn no_mxnet \
 	proto readme lint clean
 
 setup: $(STAMP)
@@ -156,6 +156,13 @@ ZOO_DOCS = $(if $(findstring --runtime,$(ZOO_ARGS)),--output docs/runtimes.md --
 	docs/model_zoo.md)
 zoo: $(STAMP) $(CAFFE_STAMP)
 	GLOG_minloglevel=2 $(VENV)/bin/gluon2caffe zoo --jobs 2 $(ZOO_DOCS) $(ZOO_ARGS)
+
+# The symbol-API networks built from their authors' definitions (gluon2caffe/zoo/symbol_nets.py: MXNet's
+# image-classification example symbols, insightface's face backbones, a RetinaFace-style detector), with live random
+# weights, saved as classic checkpoints, converted with both shape inferences and verified in the real Caffe end to
+# end and layer by layer; rewrites docs/symbol_models.md and .json (SYMBOLS_ARGS="--models resnet-18,alexnet").
+symbols: $(STAMP) $(CAFFE_STAMP)
+	GLOG_minloglevel=2 MXNET_SUBGRAPH_BACKEND=NONE $(PY) scripts/symbol_models.py $(SYMBOLS_ARGS)
 
 # The shipped zoo graphs (gluon2caffe/zoo/shipped_graphs/, read by `convert NAME --params FILE`): compare every record
 # with a fresh GluonCV trace (ZOO_GRAPHS_ARGS= rewrites them instead; a few minutes either way).
