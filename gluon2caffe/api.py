@@ -24,6 +24,7 @@ from .frontend.exported import ExportedModel
 from .frontend.load import load_graph
 from .frontend.mxnet_graph import attach_shapes
 from .ir.graph import Graph
+from .ir.preprocess import PRESETS, Preprocess
 from .ir.weights import check_weights
 from .passes import PassReport, run_passes
 
@@ -47,6 +48,9 @@ class ConversionResult:
     head: Any = None  # a detector's head read from the network (SSDHead, YOLOHead)
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (trace + shapes, passes, emission)
     detector: Detector | None = None  # the detector family, None for any other network
+    options: ConvertOptions | None = None  # the checked options it was converted with
+    # output blob -> shape (None: rows vary)
+    output_shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)
 
     @property
     def num_parameters(self) -> int:
@@ -66,6 +70,8 @@ class ConvertOptions:
     input_name: str = "data"
     relu6: str = "exact"
     target: str = "any"  # the runtime the files are for (converters.context.TARGETS); 'any' loads in all of them
+    # The normalization the net does itself (its image inputs then take raw pixels): None, 'imagenet' or a Preprocess.
+    preprocess: str | Preprocess | None = None
 
     def checked(self) -> ConvertOptions:
         """These options with input_shape as a tuple of ints, a {name: shape} dict or a list of shapes (each a tuple
@@ -77,7 +83,7 @@ class ConvertOptions:
             raise InvalidCallError(f"target={self.target!r}; expected one of {tuple(TARGETS)}")
         if not isinstance(self.input_name, str) or not self.input_name:
             raise InvalidCallError(f"input_name must be a non-empty string, got {self.input_name!r}")
-        return replace(self, input_shape=shape)
+        return replace(self, input_shape=shape, preprocess=_check_preprocess(self.preprocess))
 
     def input_shapes(self, model_inputs: list[str] | None = None) -> dict[str, tuple[int, ...]]:
         """{Caffe input name: shape} of checked options. `model_inputs`: an exported model's data variables (a tuple
@@ -121,6 +127,7 @@ def convert_model(
     input_name: str = "data",
     relu6: str = "exact",
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a Gluon HybridBlock (or an exported model from `load_exported`) to Caffe.
 
@@ -138,8 +145,22 @@ def convert_model(
     target: the runtime the files are for. 'any' (default) writes only layers every runtime loads (pycaffe, OpenCV,
     ncnn, MNN, OpenVINO); 'caffe', 'opencv', 'ncnn', 'mnn', 'openvino' pick what that runtime runs best (all exact;
     docs/runtimes.md).
+    preprocess: None (default: the net takes GluonCV's normalized image, `ConversionResult.expects` says how to make
+    it), 'imagenet' (the net takes raw 0-255 pixels and computes GluonCV's (x/255 - mean)/std itself, in one exact
+    per-channel Scale layer after its input) or `Preprocess(mean=(R, G, B), std=(R, G, B), scale=S)` for
+    (x/S - mean)/std. It applies to the inputs to_bgr would swap (3 channels on axis 1), in their Caffe channel order.
     """
-    result = convert(net, input_shape, softmax, to_bgr, merge_bn, input_name=input_name, relu6=relu6, target=target)
+    result = convert(
+        net,
+        input_shape,
+        softmax,
+        to_bgr,
+        merge_bn,
+        input_name=input_name,
+        relu6=relu6,
+        target=target,
+        preprocess=preprocess,
+    )
     return result.text_net, result.binary_weights
 
 
@@ -153,9 +174,11 @@ def convert(
     input_name: str = "data",
     relu6: str = "exact",
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> ConversionResult:
     """convert_model with the full result (IR graph, pass report, time); a GluonCV detector converts as one."""
-    return convert_with(net, ConvertOptions(input_shape, softmax, to_bgr, merge_bn, input_name, relu6, target))
+    options = ConvertOptions(input_shape, softmax, to_bgr, merge_bn, input_name, relu6, target, preprocess)
+    return convert_with(net, options)
 
 
 def convert_ssd_model(
@@ -255,6 +278,7 @@ def convert_detector(
     target: str = "any",
     anchors: str | None = None,
     nms: bool | None = None,
+    preprocess: str | Preprocess | None = None,
 ) -> ConversionResult:
     """Any registered family's conversion with the full result (the tests and the bench use it for every family):
     `input_shape` None takes the family's default; the detector options are the ones the family takes
@@ -266,7 +290,7 @@ def convert_detector(
     detector = DetectorOptions(**{k: v for k, v in given.items() if v is not None})
     shape = family.default_input_shape if input_shape is None else input_shape
     return convert_with(
-        net, ConvertOptions(shape, False, to_bgr, merge_bn, input_name, relu6, target), detector, family
+        net, ConvertOptions(shape, False, to_bgr, merge_bn, input_name, relu6, target, preprocess), detector, family
     )
 
 
@@ -311,10 +335,13 @@ def convert_with(
             raise ModelFileError(net.params_path, str(exc)) from None
         raise
     if family is None:
-        return _passes_and_emission(graph, options, start)
+        result = _passes_and_emission(graph, options, start)
+        result.options = options
+        return result
     plan = family.plan(match, graph, options.input_shape, detector or DetectorOptions(), classes_of(net))
     result = _passes_and_emission(graph, options, start, tail=lambda ctx: plan.emit(ctx, options.input_name))
     result.head, result.detection, result.detector = plan.head, plan.report, family
+    result.options = options
     result.source_nodes = source_nodes  # the whole graph's, head included
     return result
 
@@ -350,7 +377,12 @@ def _passes_and_emission(
     source_nodes = len(graph.nodes)
     t = time.perf_counter()
     report = run_passes(
-        graph, list(graph.inputs), merge_bn=options.merge_bn, to_bgr=options.to_bgr, softmax=options.softmax
+        graph,
+        list(graph.inputs),
+        merge_bn=options.merge_bn,
+        to_bgr=options.to_bgr,
+        softmax=options.softmax,
+        preprocess=options.preprocess,
     )
     stages["passes"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -359,7 +391,30 @@ def _passes_and_emission(
     stages["emission"] = time.perf_counter() - t
     seconds = time.perf_counter() - start
     log.info("converted %s: %d Caffe layers in %.2f s", graph.name, len(text_net.layer), seconds)
-    return ConversionResult(text_net, binary_net, graph, report, seconds, source_nodes, stages=stages)
+    result = ConversionResult(text_net, binary_net, graph, report, seconds, source_nodes, stages=stages)
+    result.output_shapes = {blob: _output_shape(ctx, blob) for blob in ctx.outputs}
+    return result
+
+
+def _output_shape(ctx: Any, blob: str) -> tuple[int, ...] | None:
+    """An output blob's shape where emission knows it (a DetectionOutput's rows vary: None)."""
+    try:
+        return tuple(int(d) for d in ctx.shape(blob))
+    except KeyError:
+        return None
+
+
+def _check_preprocess(preprocess: Any) -> Preprocess | None:
+    """None, a preset's name ('imagenet') or a Preprocess, as a checked Preprocess (None for none)."""
+    if preprocess is None:
+        return None
+    if isinstance(preprocess, str):
+        if preprocess not in PRESETS:
+            raise InvalidCallError(f"preprocess={preprocess!r}; expected one of {tuple(PRESETS)} or a Preprocess")
+        return PRESETS[preprocess]
+    if not isinstance(preprocess, Preprocess):
+        raise InvalidCallError(f"preprocess must be None, 'imagenet' or a Preprocess, got {preprocess!r}")
+    return preprocess.checked()
 
 
 MAX_INPUT_RANK = 5  # Caffe blobs hold more, but no runtime we target takes a rank-6 input
