@@ -93,7 +93,7 @@ def output_meanings(result: Any, task: str | None) -> list[str]:
         meanings = result.detector.output_meanings(result.head, _nms_of(result))
         return meanings + [""] * (len(outputs) - len(meanings))
     meanings = []
-    for name, shape in result.output_shapes.items():
+    for i, (name, shape) in enumerate(result.output_shapes.items()):
         softmax = result.report.softmax_appended is not None and name.endswith("_softmax")
         if task in DENSE_MEANINGS:
             meaning = DENSE_MEANINGS[task]
@@ -105,6 +105,8 @@ def output_meanings(result: Any, task: str | None) -> list[str]:
             meaning = "the MXNet model's output"
         if softmax:
             meaning = meaning.replace("scores (logits)", "probabilities (softmax)")
+        if i and task == "segmentation":  # GluonCV's auxiliary head (training only); the first output is the answer
+            meaning = "auxiliary head's " + meaning.split(":")[0] + " (training aid; the first output is the answer)"
         meanings.append(meaning)
     return meanings
 

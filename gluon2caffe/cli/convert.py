@@ -284,7 +284,7 @@ def _write_labels(result, model, prefix: str, nms: bool) -> tuple[str, list[str]
         indexes = f"{outputs[family.scores_output]} classes"
     path = f"{prefix}.labels.txt"
     _write_atomically(path, "".join(f"{name}\n" for name in (["background"] if background else []) + list(classes)))
-    numbering = "line N (from 0) names index N; " + ("0 = background" if background else "no background line")
+    numbering = "line N (from 0) names index N" + ("; line 0 is the background label" if background else "")
     return path, list(classes), numbering, indexes
 
 
