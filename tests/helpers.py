@@ -229,3 +229,15 @@ def convert_and_check_detector(net: Any, shape: tuple[int, ...], tmp_path: Any, 
     run = DetectorRun(net, result.head, (prototxt, caffemodel), scene, runtime, kwargs.get("to_bgr", True), other)
     check = family.check(run)
     return result, check
+
+
+def scene_png(path: Any, height: int, width: int, seed: int) -> str:
+    """A synthetic scene (verification/inputs.py) as an 8-bit PNG file: an image to run converted files on."""
+    import cv2
+
+    from gluon2caffe.verification.inputs import IMAGENET_MEAN, IMAGENET_STD, synthetic_scene
+
+    x = synthetic_scene((1, 3, height, width), seed=seed)[0].transpose(1, 2, 0)
+    rgb = ((x * IMAGENET_STD + IMAGENET_MEAN) * 255).clip(0, 255).round().astype(np.uint8)
+    assert cv2.imwrite(str(path), rgb[:, :, ::-1])
+    return str(path)

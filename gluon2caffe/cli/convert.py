@@ -6,7 +6,7 @@ import argparse
 import os
 import tempfile
 
-from ..card import expects_line, model_card, save_card
+from ..card import card_path, expects_line, model_card, save_card
 from ..converters.context import TARGETS
 from .arguments import MODEL_HELP, add_model_source, shape
 from .common import (
@@ -164,10 +164,12 @@ def run(args: argparse.Namespace) -> int:
         result = convert_with(model, options, detector, family)
     nms = not args.no_nms
     with progress.step("write"):
-        prototxt, caffemodel = save_model(result.text_net, result.binary_weights, prefix)
-        labels = _write_labels(result, model, prefix, nms)
+        labels = _labels(result, model, prefix, nms)
         card = _card(args, result, prefix, labels)
-        card_file = save_card(card, prefix)
+        prototxt, caffemodel = save_model(result.text_net, result.binary_weights, prefix, card=card)
+        card_file = card_path(prefix)
+        if labels is not None:
+            _write_atomically(labels[0], labels[4])
     _print_conversion(args, description, result, prototxt, caffemodel, progress, labels, card)
     print(f"        {card_file} (model card: inputs, outputs, labels, options)")
     if not args.verify:
@@ -262,12 +264,12 @@ def _article(kind: str) -> str:
     return "an" if kind[0] in "AEFHILMNORSX" else "a"  # an SSD, a YOLOv3
 
 
-def _write_labels(result, model, prefix: str, nms: bool) -> tuple[str, list[str], str, str] | None:
+def _labels(result, model, prefix: str, nms: bool) -> tuple[str, list[str], str, str, str] | None:
     """PREFIX.labels.txt, one numbering everywhere: line N (counted from 0) names index N of the output it indexes.
     A detector's DetectionOutput label / SSD's score column 0 is the background (line 0 says `background`, then
     GluonCV's classes); YOLOv3's scores without NMS, CenterNet's heatmap channels and a segmentation's class maps
     have no background index of their own (line N is class N). Returns (path, classes, numbering, what it indexes)
-    or None without class names. Written atomically, like the Caffe files."""
+    or None without class names, and the file's text (written after the Caffe files, atomically like them)."""
     from ..detectors.base import classes_of
 
     family = result.detector
@@ -282,10 +284,9 @@ def _write_labels(result, model, prefix: str, nms: bool) -> tuple[str, list[str]
         indexes = f"{outputs[0]} label column"
     else:
         indexes = f"{outputs[family.scores_output]} classes"
-    path = f"{prefix}.labels.txt"
-    _write_atomically(path, "".join(f"{name}\n" for name in (["background"] if background else []) + list(classes)))
+    text = "".join(f"{name}\n" for name in (["background"] if background else []) + list(classes))
     numbering = "line N (from 0) names index N" + ("; line 0 is the background label" if background else "")
-    return path, list(classes), numbering, indexes
+    return f"{prefix}.labels.txt", list(classes), numbering, indexes, text
 
 
 def _write_atomically(path: str, text: str) -> None:

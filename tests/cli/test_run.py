@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import runtime_or_skip
+from helpers import scene_png
 from gluon2caffe.ir.preprocess import IMAGENET
 from gluon2caffe.predict import image_pixels, predict
 from gluon2caffe.verification import TOLERANCE
-from gluon2caffe.verification.inputs import IMAGENET_MEAN, IMAGENET_STD, synthetic_scene
 from gluon2caffe.zoo.loader import load_zoo_model
 
 CLASSIFIER, SSD, SEGMENTATION, POSE = (
@@ -32,14 +32,6 @@ def cli(*args, timeout=900):
     return subprocess.run(
         [sys.executable, "-m", "gluon2caffe", *map(str, args)], capture_output=True, text=True, timeout=timeout
     )
-
-
-def scene_png(path, height, width, seed):
-    """A synthetic scene (verification/inputs.py) as an 8-bit PNG file."""
-    x = synthetic_scene((1, 3, height, width), seed=seed)[0].transpose(1, 2, 0)
-    rgb = ((x * IMAGENET_STD + IMAGENET_MEAN) * 255).clip(0, 255).round().astype(np.uint8)
-    assert cv2.imwrite(str(path), rgb[:, :, ::-1])
-    return str(path)
 
 
 def convert(tmp, model, *options):
@@ -128,7 +120,9 @@ def test_classifier_card(classifier):
 
 @pytest.fixture(scope="module")
 def ssd(workdir):
-    prefix, _ = convert(workdir / "ssd", SSD, "--preprocess", "imagenet")
+    prefix, stdout = convert(workdir / "ssd", SSD, "--preprocess", "imagenet", "--verify")
+    # The detector check fed Caffe the raw pixels and GluonCV the normalized scene.
+    assert "raw pixels, BGR fed to Caffe" in stdout and "status: exact" in stdout, stdout
     image = scene_png(workdir / "street.png", 300, 300, seed=5)
     return prefix, image
 
@@ -157,6 +151,7 @@ def test_ssd_detections_equal_gluoncv(ssd, runtime, tmp_path):
 
 def test_ssd_cards(workdir, ssd):
     card = json.loads(open(f"{ssd[0]}.json").read())
+    assert card["verified_in"] == {"caffe": "passed"}
     assert card["task"] == "ssd" and [o["name"] for o in card["outputs"]] == ["detection_out"]
     assert "[image, label, score, xmin, ymin, xmax, ymax]" in card["outputs"][0]["meaning"]
     assert card["labels"]["indexes"] == "detection_out label column"
@@ -223,11 +218,19 @@ def test_pose_keypoints_equal_mxnet(workdir):
 def test_centernet_card(workdir):
     prefix, _ = convert(workdir / "centernet", "center_net_resnet18_v1b_voc", "--input-shape", "1,3,256,256")
     card = json.loads(open(f"{prefix}.json").read())
+    assert [o["name"] for o in card["outputs"]] == ["centernet_heatmap", "centernet_wh", "centernet_offset"]
     meanings = [o["meaning"] for o in card["outputs"]]
     assert meanings[0].startswith("heatmap") and meanings[1].startswith("box sizes")
     assert meanings[2].startswith("center offsets")
     assert card["labels"]["indexes"] == "centernet_heatmap classes"
     assert open(f"{prefix}.labels.txt").readline() == "aeroplane\n"  # channel 0 is class 0, line 0
+
+
+def test_verify_reads_the_card(classifier):
+    """verify PREFIX feeds files converted with --preprocess raw pixels, as their card says."""
+    proc = cli("verify", classifier[0], "--against", CLASSIFIER, "--runtime", "caffe")
+    assert proc.returncode == 0 and "raw pixels, BGR fed to Caffe" in proc.stdout, proc.stdout + proc.stderr
+    assert "status: exact" in proc.stdout
 
 
 def test_run_usage_errors(workdir, classifier):

@@ -61,7 +61,8 @@ class YOLOv3(Detector):
     def summary(self, head: YOLOHead, report: object | None, nms: bool) -> list[str]:
         return [
             head_line(self.kind, head, head.num_boxes, nms),
-            "decoding: exact Caffe layers (Sigmoid, Exp, Scale with the grid offsets and anchors, Eltwise)",
+            "decoding: exact Caffe layers (Sigmoid, Exp, Power; Eltwise with the grid offsets and anchors as "
+            "constant blobs)",
         ]
 
     def output_meanings(self, head: YOLOHead, nms: bool) -> list[str]:
