@@ -72,18 +72,19 @@ def _ordered(values, to_bgr: bool) -> list[float]:
     return [values[i] for i in BGR] if to_bgr else values
 
 
-def expects_line(feed: dict[str, Any]) -> str:
-    """One line of what input `feed` (feed_of) takes, for the convert summary."""
+def expects_lines(feed: dict[str, Any]) -> list[str]:
+    """What input `feed` (feed_of) takes, for the convert summary: the numbers, then the OpenCV call."""
     head = f"input {feed['name']} {tuple(feed['shape'])}"
     if feed.get("channel_order") is None:
-        return f"{head}: {feed['range']}"
+        return [f"{head}: {feed['range']}"]
     if feed["in_net"]:
-        return f"{head}: {feed['range']}; OpenCV: {feed['opencv']}"
+        return [f"{head}: {feed['range']}", f"  OpenCV: {feed['opencv']}"]
     n = feed["normalization"]
-    return (
-        f"{head}: {feed['channel_order']} float NCHW, {feed['formula']} with mean {tuple(n['mean'])}, "
-        f"std {tuple(n['std'])} (GluonCV's; --preprocess imagenet puts it in the net); OpenCV: {feed['opencv']}"
-    )
+    return [
+        f"{head}: {feed['channel_order']} float NCHW, {feed['formula']}, mean {tuple(n['mean'])}, "
+        f"std {tuple(n['std'])} (GluonCV's; --preprocess imagenet puts it in the net)",
+        f"  OpenCV: {feed['opencv']}",
+    ]
 
 
 def output_meanings(result: Any, task: str | None) -> list[str]:

@@ -6,7 +6,7 @@ import argparse
 import os
 import tempfile
 
-from ..card import card_path, expects_line, model_card, save_card
+from ..card import card_path, expects_lines, model_card, save_card
 from ..converters.context import TARGETS
 from .arguments import MODEL_HELP, add_model_source, shape
 from .common import (
@@ -335,7 +335,8 @@ def _print_conversion(
     if labels is not None:
         print(f"  classes: {describe_classes(labels[1])}")
     for feed in card["inputs"]:
-        print(f"  {expects_line(feed)}")
+        for line in expects_lines(feed):
+            print(f"  {line}")
     print(f"  converted in {result.seconds:.2f} s; {progress.summary()}")
     print(f"  wrote {prototxt} ({describe_size(prototxt)})")
     print(f"        {caffemodel} ({describe_size(caffemodel)})")

@@ -11,7 +11,7 @@ import pytest
 from mxnet.gluon import nn
 
 from gluon2caffe import InvalidCallError, Preprocess, convert, load_card, model_card, save_model
-from gluon2caffe.card import card_preprocess, expects_line
+from gluon2caffe.card import card_preprocess, expects_lines
 from gluon2caffe.ir.preprocess import IMAGENET
 from helpers import seq
 
@@ -46,7 +46,7 @@ def test_card_without_preprocess_says_how_to_normalize():
     assert feed["normalization"]["mean"] == [0.485, 0.456, 0.406]
     assert "scalefactor=1/255" in feed["opencv"] and "swapRB=True" in feed["opencv"]
     assert "/ np.array([0.229, 0.224, 0.225]" in feed["opencv"]
-    assert "--preprocess imagenet puts it in the net" in expects_line(feed)
+    assert "--preprocess imagenet puts it in the net" in expects_lines(feed)[0]
     assert card["outputs"][0]["meaning"].startswith("class probabilities (softmax)")
 
 
