@@ -192,6 +192,7 @@ def convert_ssd_model(
     anchors: str = "exact",
     nms: bool = True,
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a GluonCV SSD to caffe-ssd: backbone and heads, anchors, and a DetectionOutput layer.
 
@@ -201,10 +202,19 @@ def convert_ssd_model(
     anchors: 'exact' (default: PriorBox layers where they reproduce the net's anchors in every runtime, otherwise the
     anchors as a constant blob), 'priorbox' (always PriorBox; warns with the largest deviation when not exact) or
     'constant'. nms=False stops before DetectionOutput: outputs mbox_loc, mbox_conf_flatten (softmax) and
-    mbox_priorbox, for runtimes without caffe-ssd layers. target: as in convert_model.
+    mbox_priorbox, for runtimes without caffe-ssd layers. target, preprocess: as in convert_model.
     """
     result = convert_ssd(
-        net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6, anchors=anchors, nms=nms, target=target
+        net,
+        input_shape,
+        to_bgr,
+        merge_bn,
+        input_name=input_name,
+        relu6=relu6,
+        anchors=anchors,
+        nms=nms,
+        target=target,
+        preprocess=preprocess,
     )
     return result.text_net, result.binary_weights
 
@@ -219,17 +229,17 @@ def convert_yolo_model(
     relu6: str = "exact",
     nms: bool = True,
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a GluonCV YOLOv3 to Caffe: backbone, heads, the decoding from exact layers, and DetectionOutput.
 
     `detection_out` rows are [image_id, label, score, xmin, ymin, xmax, ymax] with label = GluonCV's class id + 1
     (as in the SSD path) and coordinates normalized to [0, 1], grouped by label; no detection gives a row of -1s.
     nms=False stops before DetectionOutput: outputs yolo_boxes (B, N*4; pixel corners) and yolo_scores (B, N*C).
-    target: as in convert_model.
+    target, preprocess: as in convert_model.
     """
-    result = convert_yolo(
-        net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6, nms=nms, target=target
-    )
+    keywords = dict(input_name=input_name, relu6=relu6, nms=nms, target=target, preprocess=preprocess)
+    result = convert_yolo(net, input_shape, to_bgr, merge_bn, **keywords)
     return result.text_net, result.binary_weights
 
 
@@ -244,9 +254,10 @@ def convert_ssd(
     anchors: str = "exact",
     nms: bool = True,
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> ConversionResult:
     """convert_ssd_model with the full result (`result.head`, `result.detection`)."""
-    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
+    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target, preprocess)
     return convert_with(net, options, DetectorOptions(anchors=anchors, nms=nms), SSD_DETECTOR)
 
 
@@ -260,9 +271,10 @@ def convert_yolo(
     relu6: str = "exact",
     nms: bool = True,
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> ConversionResult:
     """convert_yolo_model with the full result (`result.head`, `result.detection`)."""
-    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
+    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target, preprocess)
     return convert_with(net, options, DetectorOptions(nms=nms), YOLO_DETECTOR)
 
 

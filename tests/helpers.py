@@ -226,7 +226,9 @@ def convert_and_check_detector(net: Any, shape: tuple[int, ...], tmp_path: Any, 
     result = detector_converter(family)(net, shape, **kwargs)
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "detector")
     scene, other = synthetic_scene(shape, seed=1), synthetic_scene(shape, seed=2)
-    run = DetectorRun(net, result.head, (prototxt, caffemodel), scene, runtime, kwargs.get("to_bgr", True), other)
+    files, to_bgr = (prototxt, caffemodel), kwargs.get("to_bgr", True)
+    # preprocess=: Caffe is fed the scene's raw pixels
+    run = DetectorRun(net, result.head, files, scene, runtime, to_bgr, other, preprocess=result.options.preprocess)
     check = family.check(run)
     return result, check
 
