@@ -222,7 +222,10 @@ def run_reference(args: argparse.Namespace) -> int:
     progress = Progress(getattr(args, "quiet", False))
     reference = load_reference(args.reference)
     with progress.step("verify"):
-        result = verify_reference(prototxt, caffemodel, reference, runtime=args.runtime, to_bgr=not args.no_bgr)
+        preprocess = card_normalization(prefix)
+        result = verify_reference(
+            prototxt, caffemodel, reference, runtime=args.runtime, to_bgr=not args.no_bgr, preprocess=preprocess
+        )
     print(f"{prefix} against {reference.description}")
     print(
         f"  runtime: {result.runtime}; input: {result.input_description}; "

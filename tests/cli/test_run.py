@@ -233,6 +233,20 @@ def test_verify_reads_the_card(classifier):
     assert "status: exact" in proc.stdout
 
 
+def test_verify_reference_reads_the_card(workdir, classifier):
+    """verify PREFIX --reference (no MXNet): the saved normalized input goes in as raw pixels, as the card says."""
+    proc = cli("reference", CLASSIFIER, "-o", workdir / "ref.npz")
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("verify", classifier[0], "--reference", workdir / "ref.npz", "--runtime", "caffe")
+    assert proc.returncode == 0 and "status: exact" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_help_names_run():
+    assert "run" in cli("--help").stdout
+    text = cli("run", "--help").stdout
+    assert all(option in text for option in ("--runtime", "--top", "--output-dir", "PREFIX.json"))
+
+
 def test_run_usage_errors(workdir, classifier):
     proc = cli("run", workdir / "nothing", "x.png")
     assert proc.returncode == 2 and "no such file" in proc.stderr
