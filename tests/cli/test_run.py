@@ -127,8 +127,9 @@ def ssd(workdir):
     return prefix, image
 
 
-@pytest.mark.parametrize("runtime", ["caffe", "opencv"])
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "ncnn", "mnn"])
 def test_ssd_detections_equal_gluoncv(ssd, runtime, tmp_path):
+    runtime_or_skip(runtime)
     prefix, image = ssd
     net = load_zoo_model(SSD, (1, 3, 300, 300))
     ids, scores, boxes = (a[0] for a in mxnet_answer(net, image_pixels(image, (1, 3, 300, 300))))
