@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from .api import ConversionResult, convert, convert_model, convert_ssd_model, convert_yolo_model, save_model
+from .card import load_card, model_card
 from .errors import (
     ConversionError,
     Gluon2CaffeError,
@@ -18,6 +19,7 @@ from .errors import (
     UntraceableBlockError,
 )
 from .frontend.exported import ExportedModel, load_exported
+from .ir.preprocess import Preprocess
 from .verification import SavedReference, VerificationResult, load_reference, save_reference, verify
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -46,5 +48,8 @@ __all__ = [
     "load_reference",
     "save_reference",
     "MXNetUnavailableError",
+    "Preprocess",
+    "model_card",
+    "load_card",
 ]
 __version__ = "0.1.0"

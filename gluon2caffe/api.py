@@ -25,6 +25,7 @@ from .frontend.load import load_graph
 from .frontend.outputs import select_outputs
 from .frontend.mxnet_graph import attach_shapes
 from .ir.graph import Graph
+from .ir.preprocess import PRESETS, Preprocess
 from .ir.weights import check_weights
 from .passes import PassReport, run_passes
 
@@ -48,6 +49,9 @@ class ConversionResult:
     head: Any = None  # a detector's head read from the network (SSDHead, YOLOHead)
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (trace + shapes, passes, emission)
     detector: Detector | None = None  # the detector family, None for any other network
+    options: ConvertOptions | None = None  # the checked options it was converted with
+    # output blob -> shape (None: rows vary)
+    output_shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)
 
     @property
     def num_parameters(self) -> int:
@@ -69,6 +73,8 @@ class ConvertOptions:
     target: str = "any"  # the runtime the files are for (converters.context.TARGETS); 'any' loads in all of them
     # Internal tensors to output instead of the model's outputs, by MXNet's names ('fc0_output') or node names.
     outputs: tuple[str, ...] = ()
+    # The normalization the net does itself (its image inputs then take raw pixels): None, 'imagenet' or a Preprocess.
+    preprocess: str | Preprocess | None = None
 
     def checked(self) -> ConvertOptions:
         """These options with input_shape as a tuple of ints, a {name: shape} dict or a list of shapes (each a tuple
@@ -83,7 +89,7 @@ class ConvertOptions:
         outputs = (self.outputs,) if isinstance(self.outputs, str) else tuple(self.outputs or ())
         if not all(isinstance(name, str) and name for name in outputs):
             raise InvalidCallError(f"outputs must be tensor names (e.g. 'fc1_output'), got {self.outputs!r}")
-        return replace(self, input_shape=shape, outputs=outputs)
+        return replace(self, input_shape=shape, outputs=outputs, preprocess=_check_preprocess(self.preprocess))
 
     def input_shapes(self, model_inputs: list[str] | None = None) -> dict[str, tuple[int, ...]]:
         """{Caffe input name: shape} of checked options. `model_inputs`: an exported model's data variables (a tuple
@@ -128,6 +134,7 @@ def convert_model(
     relu6: str = "exact",
     target: str = "any",
     outputs: tuple[str, ...] | list[str] = (),
+    preprocess: str | Preprocess | None = None,
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a Gluon HybridBlock (or an exported model from `load_exported`) to Caffe.
 
@@ -148,6 +155,10 @@ def convert_model(
     outputs: internal tensors to output instead of the model's outputs, as `sym.get_internals()['fc1_output']`
     picks them (MXNet's internal names, or node names for a node's first output); the net keeps only what they
     read. A training head (SoftmaxOutput, ...) converts to what it computes at inference; its label is no input.
+    preprocess: None (default: the net takes GluonCV's normalized image, `ConversionResult.expects` says how to make
+    it), 'imagenet' (the net takes raw 0-255 pixels and computes GluonCV's (x/255 - mean)/std itself, in one exact
+    per-channel Scale layer after its input) or `Preprocess(mean=(R, G, B), std=(R, G, B), scale=S)` for
+    (x/S - mean)/std. It applies to the inputs to_bgr would swap (3 channels on axis 1), in their Caffe channel order.
     """
     result = convert(
         net,
@@ -159,6 +170,7 @@ def convert_model(
         relu6=relu6,
         target=target,
         outputs=outputs,
+        preprocess=preprocess,
     )
     return result.text_net, result.binary_weights
 
@@ -174,9 +186,12 @@ def convert(
     relu6: str = "exact",
     target: str = "any",
     outputs: tuple[str, ...] | list[str] = (),
+    preprocess: str | Preprocess | None = None,
 ) -> ConversionResult:
     """convert_model with the full result (IR graph, pass report, time); a GluonCV detector converts as one."""
-    options = ConvertOptions(input_shape, softmax, to_bgr, merge_bn, input_name, relu6, target, tuple(outputs))
+    options = ConvertOptions(
+        input_shape, softmax, to_bgr, merge_bn, input_name, relu6, target, tuple(outputs), preprocess=preprocess
+    )
     return convert_with(net, options)
 
 
@@ -191,6 +206,7 @@ def convert_ssd_model(
     anchors: str = "exact",
     nms: bool = True,
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a GluonCV SSD to caffe-ssd: backbone and heads, anchors, and a DetectionOutput layer.
 
@@ -200,10 +216,19 @@ def convert_ssd_model(
     anchors: 'exact' (default: PriorBox layers where they reproduce the net's anchors in every runtime, otherwise the
     anchors as a constant blob), 'priorbox' (always PriorBox; warns with the largest deviation when not exact) or
     'constant'. nms=False stops before DetectionOutput: outputs mbox_loc, mbox_conf_flatten (softmax) and
-    mbox_priorbox, for runtimes without caffe-ssd layers. target: as in convert_model.
+    mbox_priorbox, for runtimes without caffe-ssd layers. target, preprocess: as in convert_model.
     """
     result = convert_ssd(
-        net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6, anchors=anchors, nms=nms, target=target
+        net,
+        input_shape,
+        to_bgr,
+        merge_bn,
+        input_name=input_name,
+        relu6=relu6,
+        anchors=anchors,
+        nms=nms,
+        target=target,
+        preprocess=preprocess,
     )
     return result.text_net, result.binary_weights
 
@@ -218,17 +243,17 @@ def convert_yolo_model(
     relu6: str = "exact",
     nms: bool = True,
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> tuple[pb.NetParameter, CaffeModel]:
     """Convert a GluonCV YOLOv3 to Caffe: backbone, heads, the decoding from exact layers, and DetectionOutput.
 
     `detection_out` rows are [image_id, label, score, xmin, ymin, xmax, ymax] with label = GluonCV's class id + 1
     (as in the SSD path) and coordinates normalized to [0, 1], grouped by label; no detection gives a row of -1s.
     nms=False stops before DetectionOutput: outputs yolo_boxes (B, N*4; pixel corners) and yolo_scores (B, N*C).
-    target: as in convert_model.
+    target, preprocess: as in convert_model.
     """
-    result = convert_yolo(
-        net, input_shape, to_bgr, merge_bn, input_name=input_name, relu6=relu6, nms=nms, target=target
-    )
+    keywords = dict(input_name=input_name, relu6=relu6, nms=nms, target=target, preprocess=preprocess)
+    result = convert_yolo(net, input_shape, to_bgr, merge_bn, **keywords)
     return result.text_net, result.binary_weights
 
 
@@ -243,9 +268,10 @@ def convert_ssd(
     anchors: str = "exact",
     nms: bool = True,
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> ConversionResult:
     """convert_ssd_model with the full result (`result.head`, `result.detection`)."""
-    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
+    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target, preprocess=preprocess)
     return convert_with(net, options, DetectorOptions(anchors=anchors, nms=nms), SSD_DETECTOR)
 
 
@@ -259,9 +285,10 @@ def convert_yolo(
     relu6: str = "exact",
     nms: bool = True,
     target: str = "any",
+    preprocess: str | Preprocess | None = None,
 ) -> ConversionResult:
     """convert_yolo_model with the full result (`result.head`, `result.detection`)."""
-    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target)
+    options = ConvertOptions(input_shape, False, to_bgr, merge_bn, input_name, relu6, target, preprocess=preprocess)
     return convert_with(net, options, DetectorOptions(nms=nms), YOLO_DETECTOR)
 
 
@@ -277,6 +304,7 @@ def convert_detector(
     target: str = "any",
     anchors: str | None = None,
     nms: bool | None = None,
+    preprocess: str | Preprocess | None = None,
 ) -> ConversionResult:
     """Any registered family's conversion with the full result (the tests and the bench use it for every family):
     `input_shape` None takes the family's default; the detector options are the ones the family takes
@@ -287,9 +315,8 @@ def convert_detector(
         raise TypeError(f"{family.function}: unexpected option(s) {unknown}")
     detector = DetectorOptions(**{k: v for k, v in given.items() if v is not None})
     shape = family.default_input_shape if input_shape is None else input_shape
-    return convert_with(
-        net, ConvertOptions(shape, False, to_bgr, merge_bn, input_name, relu6, target), detector, family
-    )
+    options = ConvertOptions(shape, False, to_bgr, merge_bn, input_name, relu6, target, preprocess=preprocess)
+    return convert_with(net, options, detector, family)
 
 
 def detector_converter(family: Detector) -> Callable[..., ConversionResult]:
@@ -334,10 +361,13 @@ def convert_with(
             raise ModelFileError(net.params_path, str(exc)) from None
         raise
     if family is None:
-        return _passes_and_emission(graph, options, start)
+        result = _passes_and_emission(graph, options, start)
+        result.options = options
+        return result
     plan = family.plan(match, graph, options.input_shape, detector or DetectorOptions(), classes_of(net))
     result = _passes_and_emission(graph, options, start, tail=lambda ctx: plan.emit(ctx, options.input_name))
     result.head, result.detection, result.detector = plan.head, plan.report, family
+    result.options = options
     result.source_nodes = source_nodes  # the whole graph's, head included
     return result
 
@@ -388,7 +418,12 @@ def _passes_and_emission(
     source_nodes = len(graph.nodes)
     t = time.perf_counter()
     report = run_passes(
-        graph, list(graph.inputs), merge_bn=options.merge_bn, to_bgr=options.to_bgr, softmax=options.softmax
+        graph,
+        list(graph.inputs),
+        merge_bn=options.merge_bn,
+        to_bgr=options.to_bgr,
+        softmax=options.softmax,
+        preprocess=options.preprocess,
     )
     stages["passes"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -397,7 +432,30 @@ def _passes_and_emission(
     stages["emission"] = time.perf_counter() - t
     seconds = time.perf_counter() - start
     log.info("converted %s: %d Caffe layers in %.2f s", graph.name, len(text_net.layer), seconds)
-    return ConversionResult(text_net, binary_net, graph, report, seconds, source_nodes, stages=stages)
+    result = ConversionResult(text_net, binary_net, graph, report, seconds, source_nodes, stages=stages)
+    result.output_shapes = {blob: _output_shape(ctx, blob) for blob in ctx.outputs}
+    return result
+
+
+def _output_shape(ctx: Any, blob: str) -> tuple[int, ...] | None:
+    """An output blob's shape where emission knows it (a DetectionOutput's rows vary: None)."""
+    try:
+        return tuple(int(d) for d in ctx.shape(blob))
+    except KeyError:
+        return None
+
+
+def _check_preprocess(preprocess: Any) -> Preprocess | None:
+    """None, a preset's name ('imagenet') or a Preprocess, as a checked Preprocess (None for none)."""
+    if preprocess is None:
+        return None
+    if isinstance(preprocess, str):
+        if preprocess not in PRESETS:
+            raise InvalidCallError(f"preprocess={preprocess!r}; expected one of {tuple(PRESETS)} or a Preprocess")
+        return PRESETS[preprocess]
+    if not isinstance(preprocess, Preprocess):
+        raise InvalidCallError(f"preprocess must be None, 'imagenet' or a Preprocess, got {preprocess!r}")
+    return preprocess.checked()
 
 
 MAX_INPUT_RANK = 5  # Caffe blobs hold more, but no runtime we target takes a rank-6 input

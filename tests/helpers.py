@@ -16,6 +16,7 @@ from gluon2caffe.api import ConversionResult
 from gluon2caffe.ir.ops import has_rgb_axis
 from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import Comparison, compare, input_dependence, mxnet_forward, run_converted
+from gluon2caffe.verification.inputs import bgr_feed
 from gluon2caffe.verification.verify import _softmax
 
 BGR = [2, 1, 0]
@@ -103,6 +104,7 @@ def check_block(
     runtime: str = "caffe",
     expect_match: bool = True,
     require_alive: bool = True,
+    preprocess: Any = None,
 ) -> Checked:
     """Convert `block`, run it in the real runtime, compare with MXNet; asserts the tolerance and input sensitivity.
 
@@ -112,15 +114,28 @@ def check_block(
 
     The conversion happens before the MXNet reference runs: MXNet's forward overwrites a fix_gamma BatchNorm's
     stored gamma with 1, which would hide a converter that ignores fix_gamma.
+    With `preprocess` (convert's preprocess=) MXNet gets the both-sign inputs as they are and Caffe the pixels whose
+    normalization they are.
     """
     runtime_or_skip(runtime)
     shapes = input_shapes(input_shape)
     if init:
         block.initialize(mx.init.Normal(0.5))
         randomize(block, input_shape, seed=seed)
-    result = convert(block, input_shape, softmax=softmax, to_bgr=to_bgr, merge_bn=merge_bn, relu6=relu6, target=target)
+    result = convert(
+        block,
+        input_shape,
+        softmax=softmax,
+        to_bgr=to_bgr,
+        merge_bn=merge_bn,
+        relu6=relu6,
+        target=target,
+        preprocess=preprocess,
+    )
     xs = {name: make_input(shape, seed + 1 + 10 * i, scale) for i, (name, shape) in enumerate(shapes.items())}
     feed = {name: x[:, BGR] if to_bgr and has_rgb_axis(x.shape) else x for name, x in xs.items()}
+    if preprocess is not None:
+        feed = bgr_feed(xs, to_bgr, result.options.preprocess)
     caffe_out = run_converted(result.text_net, result.binary_weights, feed, runtime=runtime)
     reference = mxnet_forward(block, *xs.values())
     if softmax:
@@ -211,6 +226,20 @@ def convert_and_check_detector(net: Any, shape: tuple[int, ...], tmp_path: Any, 
     result = detector_converter(family)(net, shape, **kwargs)
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "detector")
     scene, other = synthetic_scene(shape, seed=1), synthetic_scene(shape, seed=2)
-    run = DetectorRun(net, result.head, (prototxt, caffemodel), scene, runtime, kwargs.get("to_bgr", True), other)
+    files, to_bgr = (prototxt, caffemodel), kwargs.get("to_bgr", True)
+    # preprocess=: Caffe is fed the scene's raw pixels
+    run = DetectorRun(net, result.head, files, scene, runtime, to_bgr, other, preprocess=result.options.preprocess)
     check = family.check(run)
     return result, check
+
+
+def scene_png(path: Any, height: int, width: int, seed: int) -> str:
+    """A synthetic scene (verification/inputs.py) as an 8-bit PNG file: an image to run converted files on."""
+    import cv2
+
+    from gluon2caffe.verification.inputs import IMAGENET_MEAN, IMAGENET_STD, synthetic_scene
+
+    x = synthetic_scene((1, 3, height, width), seed=seed)[0].transpose(1, 2, 0)
+    rgb = ((x * IMAGENET_STD + IMAGENET_MEAN) * 255).clip(0, 255).round().astype(np.uint8)
+    assert cv2.imwrite(str(path), rgb[:, :, ::-1])
+    return str(path)

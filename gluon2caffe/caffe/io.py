@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -25,8 +26,10 @@ def save_model(
     *,
     timings: dict[str, float] | None = None,
     sync: bool = False,
+    card: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
     """Write PREFIX.prototxt and PREFIX.caffemodel, creating folders; both files are written atomically.
+    `card` (gluon2caffe.model_card(result, prefix)) also writes the model card PREFIX.json, the same way.
 
     Both files are written to temporary files first and only then moved into place, so a failure (an error, Ctrl-C,
     SIGTERM, a killed process) leaves no half-written file and does not clobber a previous good pair. The caffemodel
@@ -49,9 +52,12 @@ def save_model(
     temps = []
     sizes = []
     mode = 0o666 & ~_umask()  # what open() would give a new file; mkstemp's own 0600 would hide it from others
+    files = [(text, prototxt), (binary_weights, caffemodel)]
+    if card is not None:
+        files.append(((json.dumps(card, indent=2) + "\n").encode(), prefix.parent / (prefix.name + ".json")))
     try:
-        for data, final in ((text, prototxt), (binary_weights, caffemodel)):
-            if temps:
+        for data, final in files:
+            if len(temps) == 1:  # the prototxt is written: the weights' time starts
                 timings["prototxt"] = time.perf_counter() - t
                 t = time.perf_counter()
             fd, tmp = tempfile.mkstemp(dir=prefix.parent, prefix=f".{final.name}.", suffix=".tmp")
@@ -72,8 +78,8 @@ def save_model(
                 if exc.filename is None and exc.errno is not None:  # (an errno-less OSError would lose its text)
                     exc.filename = str(final)
                 raise
-        os.replace(temps[0], prototxt)
-        os.replace(temps[1], caffemodel)
+        for tmp, (_, final) in zip(temps, files):
+            os.replace(tmp, final)
         timings["weights"] = time.perf_counter() - t
     finally:
         for tmp in temps:

@@ -1,5 +1,5 @@
 """The `gluon2caffe` command line: the parser assembled from the commands and the dispatch; one module per command
-(convert.py, verify.py, zoo.py, demo.py, reference.py, models.py: each declares its arguments next to its `run`;
+(convert.py, verify.py, run.py, zoo.py, demo.py, reference.py, models.py: each declares its arguments next to its `run`;
 `ops` is one line here). The library logs; the CLI owns the terminal and the log environment."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import warnings
 from typing import Sequence
 
 from .. import __version__
-from . import convert, demo, models, reference, verify, zoo
+from . import convert, demo, models, reference, run, verify, zoo
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -29,7 +29,15 @@ from .common import (
 from .terminal import without_mxnet_notices
 
 # Each command module declares its arguments (add_arguments, HELP, DESCRIPTION) next to its run(); in `--help` order.
-COMMANDS = {"convert": convert, "verify": verify, "zoo": zoo, "demo": demo, "reference": reference, "models": models}
+COMMANDS = {
+    "convert": convert,
+    "verify": verify,
+    "run": run,
+    "zoo": zoo,
+    "demo": demo,
+    "reference": reference,
+    "models": models,
+}
 
 EXIT_CODES = (
     "exit codes: 0 ok; 1 conversion or verification failure (one `error:` line; -v adds the traceback); 2 usage "
@@ -58,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gluon2caffe {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what every pass does (and tracebacks)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{convert,verify,reference,models,zoo,demo,ops}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{convert,verify,run,reference,models,zoo,demo,ops}"
+    )
 
     for name, module in COMMANDS.items():
         p = sub.add_parser(name, parents=[common], help=module.HELP, description=module.DESCRIPTION)

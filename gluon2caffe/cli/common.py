@@ -270,6 +270,7 @@ def print_detector_check(
     source: str,
     seed: int,
     show_local: bool = False,
+    preprocess=None,
 ) -> int:
     from ..verification import NOT_CONCLUSIVE, default_runtime, make_input, second_inputs
     from ..verification.detectors import DetectorRun, priorbox_verdict
@@ -286,9 +287,10 @@ def print_detector_check(
         )
     x, input_description = make_input(source, (1, 3) + tuple(head.image_size), seed)
     x2, second = second_inputs(source, {"data": x}, seed)
-    run = DetectorRun(model, head, (prototxt, caffemodel), x, runtime, to_bgr, x2=x2["data"])  # input: the files'
+    run = DetectorRun(model, head, (prototxt, caffemodel), x, runtime, to_bgr, x2=x2["data"], preprocess=preprocess)
     check = family.check(run)
-    print(f"  runtime: {runtime}; input: {input_description}; {'BGR' if to_bgr else 'RGB'} fed to Caffe")
+    fed = ("raw pixels, " if preprocess is not None else "") + ("BGR" if to_bgr else "RGB")
+    print(f"  runtime: {runtime}; input: {input_description}; {fed} fed to Caffe")
     for name, c in check.pre_nms.items():
         print(f"  {family.compared_at}, {name}: {c}")
     if check.detections is not None:

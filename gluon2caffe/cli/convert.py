@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import tempfile
 
+from ..card import card_path, expects_lines, model_card, save_card
 from ..converters.context import TARGETS
 from .arguments import MODEL_HELP, add_model_source, shape
 from .common import (
@@ -87,7 +90,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "YOLOv3 yolo_boxes, yolo_scores)",
     )
     add_model_source(p)
+    pre = p.add_argument_group(
+        "preprocessing in the net",
+        "the Caffe net takes raw pixels (0-255, BGR unless --no-bgr) and normalizes them itself, in one exact "
+        "per-channel Scale layer after its input: (pixel / S - mean) / std. Without these options the summary and "
+        "PREFIX.json say which normalization to apply before feeding the net (docs/deploy.md)",
+    )
+    pre.add_argument(
+        "--preprocess",
+        choices=("imagenet",),
+        help="imagenet: GluonCV's own (pixel / 255 - mean) / std, ImageNet mean and std (what zoo models take)",
+    )
+    pre.add_argument("--mean", type=_three, metavar="R,G,B", help="per-channel mean, in units of pixel / S (RGB)")
+    pre.add_argument("--std", type=_three, metavar="R,G,B", help="per-channel std (RGB; default 1,1,1)")
+    pre.add_argument("--scale", type=float, metavar="S", help="pixels are divided by S first (default 1)")
     p.add_argument("--verify", action="store_true", help="run the result (pycaffe, else OpenCV) against MXNet")
+
+
+def _three(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three numbers R,G,B, got {text!r}") from None
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers R,G,B, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def preprocess_option(args: argparse.Namespace):
+    """--preprocess / --mean / --std / --scale as convert's preprocess= (None: the net takes normalized input)."""
+    from ..ir.preprocess import Preprocess
+
+    custom = [flag for flag, value in (("--mean", args.mean), ("--std", args.std), ("--scale", args.scale)) if value]
+    if args.preprocess and custom:
+        raise UsageError(f"--preprocess {args.preprocess} sets the numbers itself; drop {', '.join(custom)}")
+    if args.preprocess:
+        return args.preprocess
+    if not custom:
+        return None
+    if args.scale is not None and args.scale <= 0:
+        raise UsageError(f"--scale must be positive, got {args.scale:g}")
+    if args.std is not None and min(args.std) <= 0:
+        raise UsageError(f"--std must be positive, got {','.join(f'{v:g}' for v in args.std)}")
+    return Preprocess(args.mean or (0.0, 0.0, 0.0), args.std or (1.0, 1.0, 1.0), args.scale or 1.0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from ..zoo.graphs import record_for
 
     progress = Progress(getattr(args, "quiet", False))
+    preprocess = preprocess_option(args)
     classes = classes_from(args)
     prefix = output_prefix(args.output, args.model)
     zoo = check_zoo_options(args)
@@ -129,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         args.relu6,
         args.target,
         tuple(args.output_node or ()),
+        preprocess=preprocess,
     )
     if options.outputs:  # the model cut at --output-node (a live one traced): converted and verified so
         with progress.step("convert"):
@@ -140,10 +187,16 @@ def run(args: argparse.Namespace) -> int:
     detector = DetectorOptions(anchors=args.anchors, nms=not args.no_nms) if family is not None else None
     with progress.step("convert"):
         result = convert_with(model, options, detector, family)
+    nms = not args.no_nms
     with progress.step("write"):
-        prototxt, caffemodel = save_model(result.text_net, result.binary_weights, prefix)
-        labels = _write_labels(result.head.classes, prefix, result.detector) if family is not None else None
-    _print_conversion(args, description, result, prototxt, caffemodel, progress, labels)
+        labels = _labels(result, model, prefix, nms)
+        card = _card(args, result, prefix, labels)
+        prototxt, caffemodel = save_model(result.text_net, result.binary_weights, prefix, card=card)
+        card_file = card_path(prefix)
+        if labels is not None:
+            _write_atomically(labels[0], labels[4])
+    _print_conversion(args, description, result, prototxt, caffemodel, progress, labels, card)
+    print(f"        {card_file} (model card: inputs, outputs, labels, options)")
     if not args.verify:
         return EXIT_OK
     with progress.step("verify"):
@@ -159,10 +212,17 @@ def run(args: argparse.Namespace) -> int:
                 not args.no_bgr,
                 "scene",
                 0,
+                preprocess=result.options.preprocess,
             )
+            runtime = args_runtime()
         else:
-            code = _verify_conversion(prototxt, caffemodel, model, not args.no_bgr, args.relu6)
+            code, runtime = _verify_conversion(
+                prototxt, caffemodel, model, not args.no_bgr, args.relu6, result.options.preprocess
+            )
     print(f"  verified in {progress.seconds['verify']:.2f} s")
+    if code == EXIT_OK:  # the card records where the files were proven
+        card["verified_in"][runtime] = "passed"
+        save_card(card, prefix)
     return code
 
 
@@ -186,6 +246,24 @@ def _default_shape(family, model: str) -> None:
         model,
         default,
     )
+
+
+def args_runtime() -> str:
+    from ..verification import default_runtime
+
+    return default_runtime()
+
+
+def _card(args: argparse.Namespace, result, prefix: str, labels) -> dict:
+    from ..zoo.catalog import lookup
+
+    entry = lookup(args.model)
+    task = entry.task.name if entry is not None and entry.task is not None else None
+    extra = {"anchors": args.anchors, "nms": not args.no_nms} if result.detector is not None else {}
+    card_labels = None
+    if labels is not None:
+        card_labels = {"file": os.path.basename(labels[0]), "indexes": labels[3], "numbering": labels[2]}
+    return model_card(result, prefix, model=args.model, task=task, labels=card_labels, options=extra)
 
 
 def check_zoo_options(args: argparse.Namespace) -> bool:
@@ -233,30 +311,60 @@ def _article(kind: str) -> str:
     return "an" if kind[0] in "AEFHILMNORSX" else "a"  # an SSD, a YOLOv3
 
 
-def _write_labels(classes, prefix: str, family=None) -> tuple[str, list[str], str] | None:
-    """PREFIX.labels.txt: line N is the name of Caffe label N (0 is background, then GluonCV's classes in order);
-    for a family without a background label (CenterNet: heatmap channel N), line N + 1 names class N."""
+def _labels(result, model, prefix: str, nms: bool) -> tuple[str, list[str], str, str, str] | None:
+    """PREFIX.labels.txt, one numbering everywhere: line N (counted from 0) names index N of the output it indexes.
+    A detector's DetectionOutput label / SSD's score column 0 is the background (line 0 says `background`, then
+    GluonCV's classes); YOLOv3's scores without NMS, CenterNet's heatmap channels and a segmentation's class maps
+    have no background index of their own (line N is class N). Returns (path, classes, numbering, what it indexes)
+    or None without class names, and the file's text (written after the Caffe files, atomically like them)."""
+    from ..detectors.base import classes_of
+
+    family = result.detector
+    classes = result.head.classes if family is not None else classes_of(model)
     if not classes:
         return None
-    background = getattr(family, "background_label", True)
-    path = f"{prefix}.labels.txt"
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(f"{name}\n" for name in (["background"] if background else []) + list(classes)))
-    meaning = "Caffe label N on line N, 0 = background" if background else "heatmap channel N on line N + 1"
-    return path, list(classes), meaning
+    background = family.labels_background(nms) if family is not None else False
+    outputs = list(result.output_shapes)
+    if family is None:
+        indexes = f"{outputs[0]} axis 1"
+    elif nms and family.background_label:
+        indexes = f"{outputs[0]} label column"
+    else:
+        indexes = f"{outputs[family.scores_output]} classes"
+    text = "".join(f"{name}\n" for name in (["background"] if background else []) + list(classes))
+    numbering = "line N (from 0) names index N" + ("; line 0 is the background label" if background else "")
+    return f"{prefix}.labels.txt", list(classes), numbering, indexes, text
+
+
+def _write_atomically(path: str, text: str) -> None:
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        mask = os.umask(0o022)  # what open() would give a new file (mkstemp's 0600 would hide it), as save_model
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _print_conversion(
-    args: argparse.Namespace, description: str, result, prototxt: str, caffemodel: str, progress: Progress, labels
+    args: argparse.Namespace,
+    description: str,
+    result,
+    prototxt: str,
+    caffemodel: str,
+    progress: Progress,
+    labels,
+    card: dict,
 ) -> None:
-    from ..verification.caffe_net import input_specs
     from ..zoo.loader import describe_size
 
     r = result.report
     print(f"{description}")
-    specs = input_specs(result.text_net)
-    inputs = ", ".join(f"{name} {'x'.join(str(d) for d in dims)}" for name, dims in specs.items())
-    print(f"  input: {inputs}")
     print(
         f"  {result.source_nodes} MXNet nodes -> {len(result.text_net.layer)} Caffe layers, "
         f"{result.num_parameters / 1e6:.2f}M parameters"
@@ -275,18 +383,22 @@ def _print_conversion(
             print(f"  {line}")
     if labels is not None:
         print(f"  classes: {describe_classes(labels[1])}")
+    for feed in card["inputs"]:
+        for line in expects_lines(feed):
+            print(f"  {line}")
     print(f"  converted in {result.seconds:.2f} s; {progress.summary()}")
     print(f"  wrote {prototxt} ({describe_size(prototxt)})")
     print(f"        {caffemodel} ({describe_size(caffemodel)})")
     if labels is not None:
-        print(f"        {labels[0]} ({labels[2]})")
+        print(f"        {labels[0]} ({labels[3]}: {labels[2]})")
 
 
-def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool, relu6: str) -> int:
+def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool, relu6: str, preprocess) -> tuple[int, str]:
     from ..verification import default_runtime, verify
 
     runtime = default_runtime()
-    v = verify(prototxt, caffemodel, model, to_bgr=to_bgr, layers="local" if runtime == "caffe" else False)
+    layers = "local" if runtime == "caffe" else False
+    v = verify(prototxt, caffemodel, model, to_bgr=to_bgr, layers=layers, preprocess=preprocess)
     for name, c in v.outputs.items():
         print(f"  verify ({v.runtime}) {name}: {c}")
     print_dependence(v.dependence)
@@ -294,4 +406,4 @@ def _verify_conversion(prototxt: str, caffemodel: str, model, to_bgr: bool, relu
         print(f"  layer-local check: {v.local.distribution()}")
     approximate = relu6_verdict(v, asked=relu6 == "relu")
     print(f"  status: {approximate or v.verdict}")
-    return EXIT_OK if v.status in PASSING or approximate else EXIT_FAILURE
+    return (EXIT_OK if v.status in PASSING or approximate else EXIT_FAILURE), v.runtime

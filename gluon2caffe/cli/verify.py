@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if entry is not None and entry.checks_detections and (args.layers or args.plot or args.all):
         raise UsageError(DETECTOR_LAYERS)
     shape = next(iter(input_specs(read_prototxt(prototxt)).values()))  # a zoo model's (one) input
+    preprocess = card_normalization(prefix)
     progress = Progress(getattr(args, "quiet", False))
     progress.imports("verify --against (it runs the model in MXNet; --reference FILE.npz needs no MXNet)", zoo)
     if zoo:
@@ -117,9 +118,16 @@ def run(args: argparse.Namespace) -> int:
             args.input or "scene",
             args.seed,
             args.local,
+            preprocess=preprocess,
         )
     mode = "local" if args.local else ("accumulated" if args.layers or args.plot else False)
-    options = dict(runtime=args.runtime, input=args.input or "random", to_bgr=not args.no_bgr, seed=args.seed)
+    options = dict(
+        runtime=args.runtime,
+        input=args.input or "random",
+        to_bgr=not args.no_bgr,
+        seed=args.seed,
+        preprocess=preprocess,
+    )
     with progress.step("verify"):
         result = verify(prototxt, caffemodel, model, layers=mode, **options)
         placed = result
@@ -132,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{prefix} against {description}")
     print(
         f"  runtime: {result.runtime}; input: {result.input_description}; "
-        f"{'BGR' if not args.no_bgr else 'RGB'} fed to Caffe"
+        f"{'raw pixels, ' if preprocess is not None else ''}{'BGR' if not args.no_bgr else 'RGB'} fed to Caffe"
     )
     for name, c in result.outputs.items():
         print(f"  output {name}: {c}")
@@ -161,6 +169,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"plot: {plot_layers(result, args.plot)} ({width:.0f}x{height:.0f} px, {points} points)")
     print(f"  {progress.summary()}")
     return EXIT_OK if placed.status in PASSING or approximate else EXIT_FAILURE
+
+
+def card_normalization(prefix: str):
+    """The normalization the files do themselves, from PREFIX.json (convert --preprocess); None without a card (files
+    converted before cards existed, or by the API) or when the net takes normalized input."""
+    from ..card import card_preprocess, load_card
+
+    if not os.path.isfile(f"{prefix}.json"):
+        return None
+    feeds = [feed for feed in load_card(prefix)["inputs"] if feed.get("in_net")]
+    return card_preprocess(feeds[0]) if feeds else None
 
 
 def _converted_files(prefix: str) -> tuple[str, str, str]:
@@ -202,7 +221,10 @@ def run_reference(args: argparse.Namespace) -> int:
     progress = Progress(getattr(args, "quiet", False))
     reference = load_reference(args.reference)
     with progress.step("verify"):
-        result = verify_reference(prototxt, caffemodel, reference, runtime=args.runtime, to_bgr=not args.no_bgr)
+        preprocess = card_normalization(prefix)
+        result = verify_reference(
+            prototxt, caffemodel, reference, runtime=args.runtime, to_bgr=not args.no_bgr, preprocess=preprocess
+        )
     print(f"{prefix} against {reference.description}")
     print(
         f"  runtime: {result.runtime}; input: {result.input_description}; "

@@ -216,6 +216,22 @@ class EmitContext:
         else:
             self._alias[tensor] = self.blob(blob)
 
+    def rename_blob(self, tensor: str, name: str) -> None:
+        """Give the blob holding `tensor` the name `name` in every layer that writes or reads it (a detector's
+        outputs get names that say what they hold); `name` must be new."""
+        old = self.blob(tensor)
+        if name in self._names or name in self.graph.shapes:
+            raise ValueError(f"blob name {name!r} is taken")  # pragma: no cover - the detectors' names are fixed
+        for layer in self.layers:
+            for field_ in (layer.proto.top, layer.proto.bottom):
+                for i, blob in enumerate(field_):
+                    if blob == old:
+                        field_[i] = name
+        self._alias = {t: (name if b == old else b) for t, b in self._alias.items()}
+        self._alias[tensor] = name
+        self._names.add(name)
+        self._blob_shapes[name] = self.shape(tensor)
+
     def unique(self, base: str) -> str:
         """A fresh layer/blob name derived from an MXNet name (for the extra layers of a decomposition)."""
         name, i = base, 1

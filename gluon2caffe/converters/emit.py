@@ -45,6 +45,12 @@ def emit_layers(
     for name, shape in graph.inputs.items():
         proto = ctx.layer(name, "Input", [], [name])
         proto.input_param.shape.add().dim.extend(shape)
+    for name, (weight, bias) in graph.preprocess.items():  # raw pixels in: the normalization, one Scale per input
+        normalized = ctx.unique(f"{name}_normalized")
+        scale = ctx.layer(normalized, "Scale", [name], [normalized], [weight, bias]).scale_param
+        scale.axis, scale.bias_term = 1, True
+        ctx.set_shape(normalized, graph.inputs[name])
+        ctx.alias(name, normalized)  # every reader of the input reads the normalized image
     origin: dict[int, tuple[str, str]] = {}  # id(layer) -> (node, op) that wrote it, for rank errors
     for node in graph.nodes:
         start = len(ctx.layers)

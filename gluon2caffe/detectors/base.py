@@ -73,6 +73,10 @@ class Detector:
     options: tuple[str, ...] = ("nms",)  # the DetectorOptions fields this family takes
     compared_at: str = "before NMS"  # where the check compares with GluonCV (the CLI's lines)
     background_label: bool = True  # Caffe label 0 is the background (DetectionOutput); CenterNet: channel = class
+    # Without DetectionOutput (nms=False): the class scores' column 0 is the background (SSD's softmax) or not
+    # (YOLOv3's per-class scores; CenterNet's heatmap channels).
+    scores_background: bool = True
+    scores_output: int = 1  # which output holds the class scores without DetectionOutput (what labels index)
 
     def matches(self, net: object) -> bool:
         """A live GluonCV network of this family, or an exported graph with its head's ops."""
@@ -108,6 +112,16 @@ class Detector:
         """Lines describing a conversion (the CLI prints them)."""
         raise NotImplementedError
 
+    def output_meanings(self, head: DetectorHead, nms: bool) -> list[str]:
+        """What each output of the converted net means, in output order (the model card's `meaning`)."""
+        if nms:
+            return [DETECTION_ROWS]
+        raise NotImplementedError
+
+    def labels_background(self, nms: bool) -> bool:
+        """Whether index 0 of the output the labels file indexes is the background (then line 0 says so)."""
+        return self.background_label if nms else self.scores_background
+
     def check(self, run: DetectorRun) -> DetectorCheck:
         """Compare the converted files with GluonCV (the family's check.py): one run (net, head, files, input,
         runtime, options: verification.detectors.DetectorRun)."""
@@ -118,6 +132,13 @@ class Detector:
             raise InvalidCallError(
                 f"{self.function} expects a GluonCV {self.kind}, got {type(net).__module__}.{type(net).__name__}"
             )
+
+
+DETECTION_ROWS = (
+    "detections (1, 1, rows, 7): rows [image, label, score, xmin, ymin, xmax, ymax], label = class id + 1 "
+    "(0 = background, line N of the labels file names label N), corners normalized to [0, 1] (times the input "
+    "width / height for pixels); no detection: one row of -1"
+)
 
 
 class NMSSettings(Protocol):

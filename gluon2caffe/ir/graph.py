@@ -38,6 +38,9 @@ class Graph:
     # Tensors whose channels 0 and 2 are swapped relative to MXNet (between a BGR input and the layer that absorbs
     # the swap), for comparisons of intermediate blobs.
     swapped_channels: set[str] = field(default_factory=set)
+    # Inputs that take raw pixels: {input: (weight, bias)} of the per-channel Scale the emission puts right after the
+    # Input layer, in the Caffe input's channel order (ir/preprocess.py).
+    preprocess: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     # The name given to each node of the source JSON, in its order (variables too): MXNet allows duplicate node
     # names, ours are made unique, and shape inference results are matched to nodes by this order.
     source_names: list[str] = field(default_factory=list)

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 
 from ..ir.graph import Graph
 from ..ir.ops import has_rgb_axis
+from ..ir.preprocess import Preprocess
 from .append_softmax import append_softmax
 from .fold_batchnorm import fold_batchnorm
 from .fold_constants import fold_constants
 from .fold_pad import fold_pad
 from .fuse_normalize_scale import fuse_normalize_scale
+from .normalize_input import normalize_input
 from .remove_identities import remove_identities
 from .shape_references import bypass_shape_references
 from .swap_bgr import swap_bgr
@@ -34,10 +36,19 @@ class PassReport:
     bgr_permuted: list[str] = field(default_factory=list)  # uses of the input fed its exact BGR -> RGB permutation
     bgr_skipped: list[str] = field(default_factory=list)  # inputs to_bgr left as they are (no 3-channel axis 1)
     softmax_appended: str | None = None
+    preprocessed: list[str] = field(default_factory=list)  # inputs that take raw pixels (normalized in the net)
 
 
-def run_passes(graph: Graph, input_names: str | list[str], merge_bn: bool, to_bgr: bool, softmax: bool) -> PassReport:
-    """The passes in their order; `input_names` are the data inputs (to_bgr swaps those with a 3-channel axis 1)."""
+def run_passes(
+    graph: Graph,
+    input_names: str | list[str],
+    merge_bn: bool,
+    to_bgr: bool,
+    softmax: bool,
+    preprocess: Preprocess | None = None,
+) -> PassReport:
+    """The passes in their order; `input_names` are the data inputs (to_bgr swaps those with a 3-channel axis 1;
+    `preprocess` makes the same inputs take raw pixels)."""
     names = [input_names] if isinstance(input_names, str) else list(input_names)
     report = PassReport()
     # Identities first, so a Dropout between a conv and its BatchNorm does not block the fold.
@@ -56,6 +67,9 @@ def run_passes(graph: Graph, input_names: str | list[str], merge_bn: bool, to_bg
     if to_bgr:
         for name in names:
             _swap_bgr_or_skip(graph, name, report)
+    # After the swap: the normalization's per-channel numbers follow the Caffe input's channel order (BGR if swapped).
+    if preprocess is not None:
+        report.preprocessed = normalize_input(graph, names, preprocess)
     if softmax:
         report.softmax_appended = append_softmax(graph)
     return report

@@ -37,7 +37,8 @@ from .compare import (
     input_dependence,
     judge,
 )
-from .inputs import perturbed_input
+from ..ir.preprocess import Preprocess
+from .inputs import bgr_feed, perturbed_input
 from .local import LocalResult, check_local
 from .mxnet_reference import MXNetReference
 from .runtimes import forward
@@ -84,6 +85,7 @@ class DetectorRun:
     to_bgr: bool = True  # the conversion swapped the input to BGR: Caffe is fed x in BGR
     x2: np.ndarray | None = None  # the input-dependence check's second input (None: x mirrored, with noise)
     input_name: str | None = None  # the Caffe input blob (the conversion's input_name); None: the net's one Input
+    preprocess: Preprocess | None = None  # the files normalize their input themselves: Caffe is fed raw pixels
 
     @property
     def prototxt(self) -> str:
@@ -99,7 +101,7 @@ class DetectorRun:
 
     @property
     def x_caffe(self) -> np.ndarray:
-        return self.x[:, ::-1].copy() if self.to_bgr else self.x
+        return bgr_feed({"x": self.x}, self.to_bgr, self.preprocess)["x"]
 
     def reference(self) -> MXNetReference:
         """The whole network in MXNet, its input named as the Caffe input (the layer-local check matches blobs by
@@ -252,7 +254,7 @@ def finish_check(
     local = None
     if run.runtime == "caffe":  # the layer-local check of the prediction part needs pycaffe's layer-by-layer forward
         reference.aliases.update(aliases)
-        local = check_local(run.prototxt, run.caffemodel, reference, run.x, run.to_bgr)
+        local = check_local(run.prototxt, run.caffemodel, reference, run.x, run.to_bgr, run.preprocess)
         if local.shape_differences:
             return mismatched_files(run.runtime, local.shape_differences)
     magnitudes = local.magnitudes if local is not None else {}

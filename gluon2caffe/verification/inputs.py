@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidCallError
+from ..ir import preprocess as _preprocess
 from ..ir.ops import has_rgb_axis
+from ..ir.preprocess import Preprocess
 
 BGR = [2, 1, 0]
-# GluonCV's preprocessing: RGB in [0, 1], then this mean and std.
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+# GluonCV's preprocessing: RGB in [0, 1], then this mean and std (ir/preprocess.py).
+IMAGENET_MEAN = np.array(_preprocess.IMAGENET_MEAN, np.float32)
+IMAGENET_STD = np.array(_preprocess.IMAGENET_STD, np.float32)
 
 
 def make_inputs(source: Any, shapes: dict[str, tuple[int, ...]], seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
@@ -36,11 +38,19 @@ def make_inputs(source: Any, shapes: dict[str, tuple[int, ...]], seed: int = 0) 
     return inputs, "; ".join(descriptions)
 
 
-def bgr_feed(inputs: dict[str, np.ndarray], to_bgr: bool) -> dict[str, np.ndarray]:
-    """What the Caffe net is fed: with to_bgr, the inputs the conversion swapped (a 3-channel axis 1) in BGR."""
-    return {
-        name: np.ascontiguousarray(x[:, BGR]) if to_bgr and has_rgb_axis(x.shape) else x for name, x in inputs.items()
-    }
+def bgr_feed(
+    inputs: dict[str, np.ndarray], to_bgr: bool, preprocess: Preprocess | None = None
+) -> dict[str, np.ndarray]:
+    """What the Caffe net is fed for MXNet's (normalized, RGB) inputs: with `preprocess` (the net normalizes its
+    input itself), the raw pixels whose normalization they are; with to_bgr, in BGR. Both apply to the inputs the
+    conversion swapped / normalized: a 3-channel axis 1."""
+    feed = {}
+    for name, x in inputs.items():
+        if has_rgb_axis(x.shape):
+            x = preprocess.pixels(x) if preprocess is not None else x
+            x = np.ascontiguousarray(x[:, BGR]) if to_bgr else x
+        feed[name] = x
+    return feed
 
 
 def make_input(source: str | np.ndarray | None, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, str]:

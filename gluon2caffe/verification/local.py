@@ -41,6 +41,8 @@ import numpy as np
 
 from ..caffe.io import read_prototxt
 from .compare import CONCLUSIVE_REMEDY, TOLERANCE, Comparison, ShapeDifference, compare
+from ..ir.ops import has_rgb_axis
+from ..ir.preprocess import Preprocess
 from .inputs import BGR, bgr_feed
 from .mxnet_reference import MXNetReference
 from .runtimes import RuntimeUnavailableError, pycaffe_hint
@@ -146,7 +148,12 @@ class LocalResult:
 
 
 def check_local(
-    prototxt: str, caffemodel: str, reference: MXNetReference, x: np.ndarray, to_bgr: bool = True
+    prototxt: str,
+    caffemodel: str,
+    reference: MXNetReference,
+    x: np.ndarray,
+    to_bgr: bool = True,
+    preprocess: Preprocess | None = None,
 ) -> LocalResult:
     """Run the Caffe net segment by segment on MXNet's values of every tensor (x: the RGB input, or {name: input})."""
     try:
@@ -175,10 +182,10 @@ def check_local(
     rules = _magnitude_rules(read_prototxt(prototxt), names, types, bottoms, net)
     magnitudes = _Magnitudes(names, types, bottoms, rules, source)
     values: dict[str, np.ndarray] = dict(inputs)
-    feed = bgr_feed(inputs, to_bgr)
+    feed = bgr_feed(inputs, to_bgr, preprocess)  # raw pixels when the net normalizes its input itself
     for name, value in feed.items():
         net.blobs[name].data[...] = value
-    bgr = {name for name in inputs if feed[name] is not inputs[name]}
+    bgr = {name for name, value in inputs.items() if to_bgr and has_rgb_axis(value.shape)}
     errors: dict[str, tuple[Comparison, str]] = {}
     result = LocalResult([])
     for index, (name, kind) in enumerate(zip(names, types)):

@@ -35,6 +35,7 @@ from ..errors import InvalidCallError
 from ..caffe.io import read_prototxt
 from .caffe_net import input_specs, net_outputs
 from .compare import Dependence, input_dependence
+from ..ir.preprocess import Preprocess
 from .inputs import bgr_feed, make_inputs, second_inputs
 from .precision import compare_in
 from .runtimes import default_runtime, forward
@@ -178,11 +179,18 @@ def load_reference(path: str | os.PathLike) -> SavedReference:
 
 
 def verify_reference(
-    prototxt: str, caffemodel: str, reference: SavedReference, *, runtime: str | None = None, to_bgr: bool = True
+    prototxt: str,
+    caffemodel: str,
+    reference: SavedReference,
+    *,
+    runtime: str | None = None,
+    to_bgr: bool = True,
+    preprocess: Preprocess | None = None,
 ) -> VerificationResult:
     """Run PROTOTXT/CAFFEMODEL on the saved input and compare each output with the saved MXNet output (the rules of
     `verify` without its layer checks, which need MXNet's internal tensors; the input dependence from the saved
-    outputs on a second input, or not conclusive without them). No MXNet."""
+    outputs on a second input, or not conclusive without them). No MXNet. `preprocess`: files that normalize their
+    input themselves get the raw pixels of the saved (normalized) input."""
     runtime = runtime or default_runtime()
     text_net = read_prototxt(prototxt)
     shapes = input_specs(text_net)
@@ -190,7 +198,7 @@ def verify_reference(
     outputs = net_outputs(text_net)
     pairs = _match_outputs(reference, outputs)
     inputs, _ = make_inputs(x if len(x) > 1 else next(iter(x.values())), shapes)  # shapes and dtype checked
-    blobs = forward(runtime, prototxt, caffemodel, bgr_feed(inputs, to_bgr), outputs)
+    blobs = forward(runtime, prototxt, caffemodel, bgr_feed(inputs, to_bgr, preprocess), outputs)
     described = reference.meta.get("input", "saved input")
     result = VerificationResult(runtime, {}, input_description=f"{described} (saved in {reference.path or 'memory'})")
     for name, (saved, softmax) in pairs.items():

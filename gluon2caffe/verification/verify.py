@@ -26,6 +26,7 @@ from .compare import (
     input_dependence,
     judge,
 )
+from ..ir.preprocess import Preprocess
 from .inputs import BGR, bgr_feed, make_inputs, second_inputs
 from .mxnet_reference import MXNetReference
 from .precision import compare_in, verdict_in
@@ -139,6 +140,7 @@ def verify(
     layers: bool | str = False,
     to_bgr: bool = True,
     seed: int = 0,
+    preprocess: Preprocess | None = None,
 ) -> VerificationResult:
     """Run PROTOTXT/CAFFEMODEL and the MXNet model `against` (a HybridBlock or an ExportedModel) on one input.
 
@@ -152,6 +154,8 @@ def verify(
     inputs (verification/local.py), which proves each layer however ill-conditioned the net. Both need pycaffe.
     MXNet also runs on a second input (`second_inputs`: another seed, an image mirrored with noise): an output that
     it does not move, or a constant one, makes the result `not conclusive` (result.dependence, result.reason).
+    preprocess: the normalization the files do themselves (converted with preprocess=): MXNet gets the normalized
+    input, the Caffe net the raw pixels whose normalization it is (`bgr_feed`).
     Named blobs whose shapes differ from MXNet's tensors (files of another model) are a `mismatch` naming them
     (result.shape_differences): found before comparing when an output's or (layers=) any blob's size differs, and
     looked for when the outputs differ.
@@ -175,7 +179,7 @@ def verify(
     shapes = input_specs(text_net)
     x, description = make_inputs(input, shapes, seed)
     x2, second = second_inputs(input, x, seed)
-    feed = bgr_feed(x, to_bgr)
+    feed = bgr_feed(x, to_bgr, preprocess)
     reference = MXNetReference(against, shapes)
     outputs = net_outputs(text_net)
     # An output cut at an internal tensor (outputs=, --output-node) is compared with that tensor: every blob is named
@@ -199,7 +203,7 @@ def verify(
     if mode == "local":
         from .local import check_local  # local.py builds on this module
 
-        result.local = check_local(prototxt, caffemodel, reference, x, to_bgr)
+        result.local = check_local(prototxt, caffemodel, reference, x, to_bgr, preprocess)
         if result.local.shape_differences:
             result.shape_differences = result.local.shape_differences
             return result

@@ -346,7 +346,7 @@ def test_sigterm_during_the_write_leaves_no_file(monkeypatch, capsys, tmp_path):
 def test_zoo_name_gets_its_own_size_folder_output_and_umask_mode(converted):
     folder, proc = converted
     prototxt = folder / f"{SMALL}.prototxt"
-    assert sorted(p.name for p in folder.iterdir()) == [f"{SMALL}.caffemodel", f"{SMALL}.prototxt"]
+    assert sorted(p.name for p in folder.iterdir()) == [f"{SMALL}.caffemodel", f"{SMALL}.json", f"{SMALL}.prototxt"]
     assert "dim: 1 dim: 3 dim: 32 dim: 32" in " ".join(prototxt.read_text().split())
     for path in folder.iterdir():
         assert path.stat().st_mode & 0o777 == 0o644, path
@@ -362,7 +362,7 @@ def test_inceptionv3_converts_at_299_and_the_extension_is_not_doubled(tmp_path):
     proc = run("convert", "inceptionv3", "-o", tmp_path / "i3.prototxt", "-q")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # -q: no progress; and no MXNet noise
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["i3.caffemodel", "i3.prototxt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i3.caffemodel", "i3.json", "i3.prototxt"]
     assert "dim: 1 dim: 3 dim: 299 dim: 299" in " ".join((tmp_path / "i3.prototxt").read_text().split())
 
 
@@ -414,6 +414,8 @@ def test_a_segmentation_model_converts_offline(tmp_path):
     assert "error:" not in proc.stderr and "ownload" not in proc.stdout + proc.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "fcn_resnet50_voc.caffemodel",
+        "fcn_resnet50_voc.json",
+        "fcn_resnet50_voc.labels.txt",
         "fcn_resnet50_voc.prototxt",
     ]
 

@@ -114,10 +114,10 @@ def test_exported_model_without_input_shape_warns_and_says_its_shape(exported, t
     proc = gluon2caffe("convert", exported, "-o", tmp_path / "o")
     assert proc.returncode == 0, proc.stderr
     assert "no --input-shape" in proc.stderr and "default 1,3,224,224" in proc.stderr, proc.stderr
-    assert "  input: data 1x3x224x224" in proc.stdout, proc.stdout
+    assert "  input data (1, 3, 224, 224): " in proc.stdout, proc.stdout
     proc = gluon2caffe("convert", exported, "--input-shape", "1,3,20,20", "-o", tmp_path / "p")
     assert proc.returncode == 0 and "no --input-shape" not in proc.stderr, proc.stderr
-    assert "  input: data 1x3x20x20" in proc.stdout, proc.stdout
+    assert "  input data (1, 3, 20, 20): " in proc.stdout, proc.stdout
 
 
 def test_exported_detector_without_input_shape_is_refused(tmp_path):

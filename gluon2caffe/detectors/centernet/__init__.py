@@ -37,6 +37,8 @@ class CenterNet(Detector):
     options = ()  # no NMS to leave out: the conversion always stops at the decoder's inputs
     compared_at = "at the decoder's input"
     background_label = False  # heatmap channel c is class c
+    scores_background = False
+    scores_output = 0  # the heatmap
 
     def matches(self, net: object) -> bool:
         return is_centernet(net)
@@ -64,6 +66,16 @@ class CenterNet(Detector):
             f"its decoder: outputs {PEAKS} (heatmap after the 3x3 max-pool NMS), box sizes, center offsets",
             f"decode outside Caffe: top-{head.topk} of {PEAKS} over classes x positions, sizes and offsets at those "
             "positions (docs/detectors.md, 'CenterNet')",
+        ]
+
+    def output_meanings(self, head: CenterNetHead, nms: bool) -> list[str]:
+        h, w = head.map_size
+        return [
+            f"heatmap (N, classes, {h}, {w}) after the 3x3 max-pool NMS: channel c = class c (line c of the labels "
+            f"file), a peak's value is its score; top-{head.topk} over classes x positions",
+            f"box sizes (N, 2, {h}, {w}): width, height at each cell, in heatmap cells (times the stride "
+            f"{head.stride:g} for input pixels)",
+            f"center offsets (N, 2, {h}, {w}): x, y added to a peak's cell before the stride",
         ]
 
     def check(self, run: DetectorRun) -> DetectorCheck:

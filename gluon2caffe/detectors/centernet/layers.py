@@ -17,6 +17,8 @@ from ...converters.context import EmitContext
 from .read import CenterNetHead
 
 PEAKS = "centernet_heatmap"
+# The box sizes and center offsets keep no MXNet name (centernet0_conv3_fwd says nothing): these say what they hold.
+SIZES, OFFSETS = "centernet_wh", "centernet_offset"
 
 
 def emit_centernet_head(ctx: EmitContext, head: CenterNetHead, heatmap: str, wh: str, offset: str) -> list[str]:
@@ -35,10 +37,12 @@ def emit_centernet_head(ctx: EmitContext, head: CenterNetHead, heatmap: str, wh:
     ctx.layer(PEAKS, "Eltwise", [keep, heatmap], [PEAKS]).eltwise_param.operation = pb.EltwiseParameter.PROD
     for blob in (maximum, diff, above, keep, PEAKS):
         ctx.set_shape(blob, shape)
-    head.blobs = [PEAKS, ctx.blob(wh), ctx.blob(offset)]
-    return [PEAKS, wh, offset]
+    ctx.rename_blob(wh, SIZES)
+    ctx.rename_blob(offset, OFFSETS)
+    head.blobs = [PEAKS, SIZES, OFFSETS]
+    return list(head.blobs)
 
 
 def centernet_aliases(head: CenterNetHead) -> dict[str, str]:
     """Caffe blobs that renamed an MXNet tensor (blob -> tensor), for the layer-local check."""
-    return {PEAKS: head.tensors[0]}
+    return {PEAKS: head.tensors[0], SIZES: head.tensors[1], OFFSETS: head.tensors[2]}

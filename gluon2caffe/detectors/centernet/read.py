@@ -53,10 +53,10 @@ class CenterNetHead:
     blobs: list[str] = field(default_factory=list)  # the Caffe outputs for `tensors` (set when the tail is emitted)
 
     def output_blobs(self) -> list[str]:
-        """The converted net's outputs in `tensors` order (blob names are the tensor names unless emitted else)."""
-        from .layers import PEAKS
+        """The converted net's outputs in `tensors` order: the heatmap after its NMS, the sizes, the offsets."""
+        from .layers import OFFSETS, PEAKS, SIZES
 
-        return self.blobs or [PEAKS, *self.tensors[1:]]
+        return self.blobs or [PEAKS, SIZES, OFFSETS]
 
 
 @dataclass

@@ -69,6 +69,15 @@ class SSD(Detector):
     def summary(self, head: SSDHead, report: AnchorReport, nms: bool) -> list[str]:
         return [head_line(self.kind, head, head.num_anchors, nms), report.describe()]
 
+    def output_meanings(self, head: SSDHead, nms: bool) -> list[str]:
+        if nms:
+            return super().output_meanings(head, nms)
+        return [
+            "box offsets (N, anchors * 4), to decode with the priors (variances in mbox_priorbox)",
+            "class probabilities (N, anchors * (classes + 1)), softmax per anchor, column 0 = background",
+            "priors (1, 2, anchors * 4): corners normalized to [0, 1], then the variances",
+        ]
+
     def check(self, run: DetectorRun) -> DetectorCheck:
         from .check import check_ssd
 

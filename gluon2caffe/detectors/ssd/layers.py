@@ -59,6 +59,10 @@ def emit_ssd_head(
     else:
         _constant_priors(ctx, head, input_name)
     if not nms:
+        batch, anchors = ctx.shape(input_name)[0], head.num_anchors
+        for blob, shape in ((LOC, (batch, anchors * 4)), (CONF, (batch, anchors * (head.num_classes + 1)))):
+            ctx.set_shape(blob, shape)  # the model card's output shapes
+        ctx.set_shape(PRIORS, (1, 2, anchors * 4))
         return [LOC, CONF, PRIORS]
     return [emit_detection_output(ctx, head, LOC, CONF, PRIORS, pb.PriorBoxParameter.CENTER_SIZE)]
 

@@ -37,6 +37,7 @@ class YOLOv3(Detector):
     function = "convert_yolo_model"
     default_input_shape = (1, 3, 416, 416)
     options = ("nms",)
+    scores_background = False  # yolo_scores: objectness x class probability, one column per class
 
     def matches(self, net: object) -> bool:
         return is_yolo(net)
@@ -60,7 +61,16 @@ class YOLOv3(Detector):
     def summary(self, head: YOLOHead, report: object | None, nms: bool) -> list[str]:
         return [
             head_line(self.kind, head, head.num_boxes, nms),
-            "decoding: exact Caffe layers (Sigmoid, Exp, Scale with the grid offsets and anchors, Eltwise)",
+            "decoding: exact Caffe layers (Sigmoid, Exp, Power; Eltwise with the grid offsets and anchors as "
+            "constant blobs)",
+        ]
+
+    def output_meanings(self, head: YOLOHead, nms: bool) -> list[str]:
+        if nms:
+            return super().output_meanings(head, nms)
+        return [
+            "boxes (N, boxes * 4): corners xmin, ymin, xmax, ymax in input pixels",
+            "class scores (N, boxes * classes): objectness x class probability, no background column",
         ]
 
     def check(self, run: DetectorRun) -> DetectorCheck:

@@ -40,6 +40,9 @@ def emit_yolo_head(ctx: EmitContext, head: YOLOHead, predictions: list[str], inp
         layer = ctx.layer(top, "Concat", parts, [top])
         layer.concat_param.axis = 1
     if not nms:
+        batch = ctx.shape(input_name)[0]
+        ctx.set_shape(BOXES, (batch, head.num_boxes * 4))  # the model card's output shapes
+        ctx.set_shape(SCORES, (batch, head.num_boxes * head.num_classes))
         return [BOXES, SCORES]
     _anchor_priors(ctx, head, input_name)
     return [emit_detection_output(ctx, head, LOC, SCORES, PRIORS, pb.PriorBoxParameter.CENTER_SIZE)]
