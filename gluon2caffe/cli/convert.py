@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..converters.context import TARGETS
+from ..converters.context import CONSUMER_NOTES, TARGETS
 from .arguments import MODEL_HELP, add_model_source, shape
 from .common import (
     EXIT_FAILURE,
@@ -223,6 +223,10 @@ def _print_conversion(
     if result.detector is not None:
         for line in result.detector.summary(result.head, result.detection, not args.no_nms):
             print(f"  {line}")
+    types = {layer.type for layer in result.text_net.layer}
+    for kind, note in CONSUMER_NOTES.get(args.target, {}).items():
+        if kind in types:
+            print(f"  {args.target}: {note}")
     if labels is not None:
         print(f"  classes: {describe_classes(labels[1])}")
     print(f"  converted in {result.seconds:.2f} s; {progress.summary()}")
