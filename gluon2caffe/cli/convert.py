@@ -59,8 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--target",
         choices=tuple(TARGETS),
         default="any",
-        help="the runtime the files are for: any (default: layers every runtime loads) or one runtime, for the "
-        "pattern it runs best (all exact; see docs/runtimes.md)",
+        help="the runtime the files are for: any (default: layers every runtime and toolchain loads) or one runtime, "
+        "for the pattern it runs best (all exact), or one toolchain (tpu-mlir, rknn, onnx: caffe2onnx, paddle: "
+        "x2paddle), refusing what it cannot compute with what to do instead (see docs/runtimes.md)",
     )
     p.add_argument(
         "--anchors",

@@ -176,8 +176,8 @@ TARGETS: dict[str, Patterns] = {
     # (CONSUMER_LIMITS says what to use instead). TPU-MLIR 1.30.2: no Power layer at all (sqrt, reciprocal, square
     # have no other form), no Exp (YOLOv3's --no-nms box sizes).
     "tpu-mlir": replace(_ANY, missing_layers=_ANY.missing_layers | {"Power", "Exp"}),
-    # rknn-toolkit2 2.5.0 (float16): drops DetectionOutput and PriorBox ("not support") and builds the rest.
-    "rknn": replace(_ANY, missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox"}),
+    # rknn-toolkit2 2.5.0 (float16): drops DetectionOutput, PriorBox and Exp ("not support") and builds the rest.
+    "rknn": replace(_ANY, missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox", "Exp"}),
     # caffe2onnx 2.0.1 + ONNX Runtime: no Exp; PriorBox and DetectionOutput become custom ops ONNX Runtime cannot run;
     # an Eltwise MAX gets two output shapes (IndexError), an Eltwise PROD a wrong one (a crash at the next layer).
     "onnx": replace(
@@ -189,11 +189,18 @@ TARGETS: dict[str, Patterns] = {
     "paddle": replace(_ANY, missing_layers=_ANY.missing_layers | {"Exp", "PriorBox", "Eltwise MAX"}),
 }
 
+# The targets of the NPU toolchains and format bridges: `any`'s files with refusals (not suggested for another
+# runtime's refusal: they load nothing `any` does not).
+TOOLCHAIN_TARGETS = ("tpu-mlir", "rknn", "onnx", "paddle")
+
 # What to do instead where a consumer has no kernel for a layer (the refusal for that --target says it).
 CONSUMER_LIMITS: dict[str, str] = {
     "DetectionOutput": "convert with --no-nms and decode the boxes (and run NMS) in the application",
     "PriorBox": "convert with --anchors constant (the anchors as a constant blob)",
-    "Exp": "a YOLOv3 with --no-nms needs it for its box sizes: keep its DetectionOutput (leave out --no-nms)",
+    "Exp": (
+        "a YOLOv3 without NMS (--no-nms) needs it for its box sizes: leave out --no-nms where the toolchain has "
+        "DetectionOutput (TPU-MLIR), else no Caffe form here computes them"
+    ),
     "Power": "a Power of exponent other than 1 (sqrt, reciprocal, square) has no other Caffe form",
     "Eltwise MAX": (
         "it writes a maximum or minimum (an exact clip, maximum, minimum, abs), which has no other exact Caffe form; "

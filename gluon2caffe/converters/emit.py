@@ -13,7 +13,7 @@ from ..caffe.samples import sample_mixing
 from ..errors import ConversionError, UnsupportedOperatorError
 from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
-from .context import CONSUMER_LIMITS, TARGETS, EmitContext, EmitOptions
+from .context import CONSUMER_LIMITS, TARGETS, TOOLCHAIN_TARGETS, EmitContext, EmitOptions
 from .forms import write_portable_forms
 from .rank import check_rank, lower_rank, reshape_pooled_maps
 from .registry import OUTSIDE_CAFFE, REGISTRY
@@ -165,7 +165,7 @@ def _check_layers(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
                 node,
                 op,
             )
-        having = [name for name, p in TARGETS.items() if kind not in p.missing_layers]
+        having = [n for n, p in TARGETS.items() if kind not in p.missing_layers and n not in TOOLCHAIN_TARGETS]
         runtimes = "a runtime it is for" if ctx.options.target == "any" else "its runtime"
         raise ConversionError(
             f"needs a Caffe {kind} layer ({layer.proto.name!r}), which {runtimes} cannot load or "
