@@ -87,7 +87,7 @@ class Patterns:
     # An affine map y = scale * x + shift (negations, constants, x * s + t): 'power' (a Power layer of exponent 1)
     # or 'scale' (a Scale with the scale and shift as per-channel blobs): TPU-MLIR's Caffe frontend implements no
     # Power layer ("not implemented"). Exact either way (one multiply, one add). Powers of another exponent (sqrt,
-    # reciprocal, square) have no other form and stay.
+    # reciprocal, square) have no other form and stay, and so does an affine Power of a 1-D blob (no channel axis).
     affine: str = "power"
     # A weighted Eltwise SUM (a - b): 'coeff' (the SUM's `coeff` field) or 'scale' (each weighted bottom through a
     # Scale by its weight, then a plain SUM): TPU-MLIR and caffe2onnx ignore `coeff` without a word (a - b computed
@@ -207,7 +207,9 @@ CONSUMER_LIMITS: dict[str, str] = {
         "it writes a maximum or minimum (an exact clip, maximum, minimum, abs), which has no other exact Caffe form; "
         "for ReLU6 convert with --relu6 layer (exact there)"
     ),
-    "Eltwise PROD": "it writes a product of two tensors (an SE gate, hard-swish), which has no other Caffe form",
+    "Eltwise PROD": (
+        "it writes a product of two tensors (an SE gate, hard-swish, YOLOv3's scores), which has no other Caffe form"
+    ),
 }
 # Layers a target's consumer loads and computes wrong on one of its chips, not in its reference: the convert
 # summary for that --target names them with what to do (target -> layer type -> note).

@@ -160,8 +160,8 @@ def _check_layers(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
         node, op = origin.get(id(layer), (layer.proto.name, layer.proto.type))
         if kind in CONSUMER_LIMITS and kind not in TARGETS["any"].missing_layers:
             raise ConversionError(
-                f"needs a Caffe {kind} layer ({layer.proto.name!r}), which target {ctx.options.target!r}'s toolchain "
-                f"cannot compute; {CONSUMER_LIMITS[kind]}",
+                f"needs a Caffe {kind} layer ({layer.proto.name!r}), which the toolchain of target "
+                f"{ctx.options.target!r} cannot compute; {CONSUMER_LIMITS[kind]}",
                 node,
                 op,
             )

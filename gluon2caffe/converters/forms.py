@@ -29,12 +29,11 @@ def write_portable_forms(ctx: EmitContext) -> None:
         layers: list[Layer] = []
         for layer in ctx.layers:
             proto = layer.proto
-            if patterns.weighted_sum == "scale" and proto.type == "Eltwise" and proto.eltwise_param.coeff:
+            mapped = all(len(shapes.get(b) or ()) >= 2 for b in proto.bottom)  # see _per_channel
+            if patterns.weighted_sum == "scale" and proto.type == "Eltwise" and proto.eltwise_param.coeff and mapped:
                 layers += _unweighted(ctx, proto, shapes)
-            if patterns.affine == "scale" and proto.type == "Power" and proto.power_param.power == 1:
-                shape = shapes.get(proto.bottom[0])
-                if shape is not None:
-                    layer = _affine_scale(proto, shape)
+            if patterns.affine == "scale" and proto.type == "Power" and proto.power_param.power == 1 and mapped:
+                layer = _affine_scale(proto, shapes[proto.bottom[0]])
             layers.append(layer)
         ctx.layers[:] = layers
     if patterns.stride == "explicit":
@@ -45,10 +44,10 @@ def write_portable_forms(ctx: EmitContext) -> None:
 
 
 def _per_channel(value: float, shape: tuple[int, ...]) -> tuple[int, np.ndarray]:
-    """(axis, blob) of a Scale that multiplies or adds `value` everywhere: one value per channel (axis 1), or per
-    sample on a 1-D blob."""
-    axis = 1 if len(shape) > 1 else 0
-    return axis, np.full(shape[axis], value, np.float32)
+    """(axis, blob) of a Scale that multiplies or adds `value` everywhere: one value per channel (axis 1). A 1-D
+    blob (or one of unknown shape) keeps its Power / coeff: a Scale along its axis 0 would be along the batch, which
+    ncnn (one sample at a time) cannot run."""
+    return 1, np.full(shape[1], value, np.float32)
 
 
 def _affine_scale(power: pb.LayerParameter, shape: tuple[int, ...]) -> Layer:
@@ -98,7 +97,8 @@ def _explicit_stride(proto: pb.LayerParameter) -> None:
 
 def _scale_in_place(ctx: EmitContext) -> None:
     """A BatchNorm whose top only the Scale right after it reads writes that Scale's top, and the Scale runs in
-    place there."""
+    place there; not where that top is a net output (a net's outputs are the tops no layer reads, for Caffe's
+    readers and ours: an in-place Scale reads it)."""
     readers: dict[str, int] = {}
     for layer in ctx.layers:
         for bottom in layer.proto.bottom:
@@ -107,7 +107,7 @@ def _scale_in_place(ctx: EmitContext) -> None:
         b, s = bn.proto, scale.proto
         if b.type != "BatchNorm" or s.type != "Scale" or len(s.bottom) != 1 or list(s.bottom) != list(b.top):
             continue
-        if readers.get(b.top[0]) != 1 or b.top[0] in ctx.outputs:
+        if readers.get(b.top[0]) != 1 or s.top[0] in ctx.outputs:  # an output read in place is no net output
             continue
         b.top[0] = s.top[0]
         s.bottom[0] = s.top[0]
