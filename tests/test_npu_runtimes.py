@@ -225,10 +225,12 @@ def test_zoo_classifier_in_npu_runtime(converted, runtime, name, size, scale, re
     assert np.abs(other - reference).max() > 10 * _rule(runtime) * np.abs(reference).max()
 
 
-# (runtime, model, size, conversion options): the SSD's DetectionOutput in TPU-MLIR's interpreter; the SSD without
-# NMS (constant anchors) where the consumer has no DetectionOutput / PriorBox.
+# (runtime, model, size, conversion options): the SSD's and YOLOv3's DetectionOutput in TPU-MLIR's interpreter
+# (YOLOv3's affine maps as Scales: it has no Power layer); the SSD without NMS (constant anchors) where the consumer
+# has no DetectionOutput / PriorBox.
 DETECTORS = [
     ("tpu-mlir", "ssd_300_mobilenet0.25_voc", 300, {}),
+    ("tpu-mlir", "yolo3_mobilenet0.25_voc", 320, {}),
     ("onnx", "ssd_300_mobilenet0.25_voc", 300, {"anchors": "constant", "nms": False}),
     ("paddle", "ssd_300_mobilenet0.25_voc", 300, {"anchors": "constant", "nms": False}),
 ]
