@@ -133,3 +133,17 @@ def test_yolo_without_nms_refused_for_tpu_mlir():
     message = _refusal(net, shape, "tpu-mlir", nms=False)
     assert "Exp layer" in message and "leave out --no-nms" in message, message
     detector_converter(detector_for(net))(net, shape, target="tpu-mlir")
+
+
+def test_convert_summary_names_the_bm1684x_detection_output(tmp_path):
+    """TPU-MLIR's top MLIR computes the SSD's DetectionOutput right and its BM1684X bmodel does not: not a refusal,
+    a note in the convert summary for --target tpu-mlir, with what to do."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "gluon2caffe", "convert", SSD, "-o", str(tmp_path / "ssd")]
+    command += ["--input-shape", "1,3,128,128", "--target", "tpu-mlir"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "tpu-mlir: a BM1684X bmodel's SSD DetectionOutput decodes some boxes wrong" in proc.stdout, proc.stdout
+    assert "(--no-nms)" in proc.stdout
