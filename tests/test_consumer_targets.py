@@ -11,6 +11,7 @@ from mxnet.gluon import nn
 from gluon2caffe import ConversionError, convert
 from gluon2caffe.api import detector_converter
 from gluon2caffe.converters.context import CONSUMER_LIMITS, TARGETS
+from gluon2caffe.verification import TOLERANCE
 from gluon2caffe.detectors import detector_for
 from gluon2caffe.zoo.loader import load_zoo_model
 from helpers import check_block, lam, seq
@@ -147,3 +148,29 @@ def test_convert_summary_names_the_bm1684x_detection_output(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "tpu-mlir: a BM1684X bmodel's SSD DetectionOutput decodes some boxes wrong" in proc.stdout, proc.stdout
     assert "(--no-nms)" in proc.stdout
+
+
+def test_layer_local_check_reads_a_batchnorm_finished_in_place(tmp_path):
+    """A kept BatchNorm and its Scale in place on its top are one segment, compared after the Scale (comparing after
+    the BatchNorm alone, before its Scale, reported 'off by 0.4' on a right conversion)."""
+    import mxnet as mx
+
+    from gluon2caffe import save_model
+    from gluon2caffe.verification import MXNetReference
+    from gluon2caffe.verification.local import check_local
+    from gluon2caffe.zoo.randomize import randomize
+    from helpers import make_input
+
+    shape = (1, 3, 9, 8)
+    net = seq(nn.Conv2D(4, 3, in_channels=3), nn.BatchNorm(in_channels=4), nn.Activation("tanh"))
+    net.initialize(mx.init.Normal(0.5))
+    randomize(net, shape, seed=0)
+    result = convert(net, shape, to_bgr=False, merge_bn=False)
+    layers = _layers(result)
+    (scale,) = [layer for layer in layers if layer.type == "Scale"]
+    assert list(scale.bottom) == list(scale.top)  # in place
+    files = save_model(result.text_net, result.binary_weights, tmp_path / "bn")
+    local = check_local(*files, MXNetReference(net, shape, "data"), make_input(shape, 1), to_bgr=False)
+    assert local.ok, local.table(None)
+    (segment,) = [s for s in local.segments if "BatchNorm" in s.types]
+    assert segment.types == ["BatchNorm", "Scale"] and segment.comparison.relative < TOLERANCE, local.table(None)
