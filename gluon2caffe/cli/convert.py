@@ -8,7 +8,7 @@ import os
 import tempfile
 
 from ..card import card_path, expects_lines, model_card, save_card
-from ..converters.context import TARGETS
+from ..converters.context import CONSUMER_NOTES, TARGETS
 from .arguments import MODEL_HELP, add_model_source, shape
 from .common import (
     EXIT_FAILURE,
@@ -73,8 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--target",
         choices=tuple(TARGETS),
         default="any",
-        help="the runtime the files are for: any (default: layers every runtime loads) or one runtime, for the "
-        "pattern it runs best (all exact; see docs/runtimes.md)",
+        help="the runtime the files are for: any (default: layers every runtime and toolchain loads) or one runtime, "
+        "for the pattern it runs best (all exact), or one toolchain (tpu-mlir, rknn, onnx: caffe2onnx, paddle: "
+        "x2paddle), refusing what it cannot compute with what to do instead (see docs/runtimes.md)",
     )
     p.add_argument(
         "--anchors",
@@ -381,6 +382,10 @@ def _print_conversion(
     if result.detector is not None:
         for line in result.detector.summary(result.head, result.detection, not args.no_nms):
             print(f"  {line}")
+    types = {layer.type for layer in result.text_net.layer}
+    for kind, note in CONSUMER_NOTES.get(args.target, {}).items():
+        if kind in types:
+            print(f"  {args.target}: {note}")
     if labels is not None:
         print(f"  classes: {describe_classes(labels[1])}")
     for feed in card["inputs"]:

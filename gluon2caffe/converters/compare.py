@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir.graph import Node
-from .context import TARGETS, EmitContext
+from .context import TARGETS, TOOLCHAIN_TARGETS, EmitContext
 from .registry import register
 
 COMPARISONS = (
@@ -32,7 +32,7 @@ def require_threshold(node: Node, ctx: EmitContext) -> None:
     """Refuse, with the reason, a node that needs Threshold where the target's runtime cannot load it."""
     if ctx.options.patterns.threshold:
         return
-    having = ", ".join(repr(name) for name, p in TARGETS.items() if p.threshold)
+    having = ", ".join(repr(name) for name, p in TARGETS.items() if p.threshold and name not in TOOLCHAIN_TARGETS)
     raise ConversionError(
         f"needs Caffe's Threshold layer (the only step function among Caffe's layers), which OpenCV and OpenVINO "
         f"cannot load, so target {ctx.options.target!r} does not write it: convert with target {having} "

@@ -3,7 +3,7 @@ Caffe layers; EmitOptions are the user's emission choices."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -84,79 +84,143 @@ class Patterns:
     # comparison node is refused by name where it is False (converters/compare.py); `any` is False because OpenCV's
     # and OpenVINO's loads fail on it (CenterNet's own Threshold is the one layer written regardless).
     threshold: bool = True
+    # An affine map y = scale * x + shift (negations, constants, x * s + t): 'power' (a Power layer of exponent 1)
+    # or 'scale' (a Scale with the scale and shift as per-channel blobs): TPU-MLIR's Caffe frontend implements no
+    # Power layer ("not implemented"). Exact either way (one multiply, one add). Powers of another exponent (sqrt,
+    # reciprocal, square) have no other form and stay, and so does an affine Power of a 1-D blob (no channel axis).
+    affine: str = "power"
+    # A weighted Eltwise SUM (a - b): 'coeff' (the SUM's `coeff` field) or 'scale' (each weighted bottom through a
+    # Scale by its weight, then a plain SUM): TPU-MLIR and caffe2onnx ignore `coeff` without a word (a - b computed
+    # as a + b). Exact either way (x * -1 is exact).
+    weighted_sum: str = "coeff"
+    # Convolution/Deconvolution/Pooling strides: 'default' (left out where 1) or 'explicit' (written on every one):
+    # rknn-toolkit2 reads a missing stride beside kernel_h/kernel_w as 0 ("stride 0": a SIGFPE at build).
+    stride: str = "default"
+    # A BatchNorm's Scale: 'separate' (BatchNorm into its own blob, then the Scale) or 'in_place' (the Scale in place
+    # on the BatchNorm's top, right after it): caffe2onnx merges a BatchNorm with the Scale right after it and then
+    # loses the Scale's top unless it is the BatchNorm's ("layer's bottom not detected").
+    batchnorm: str = "separate"
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
-# measurements behind each choice).
+# measurements behind each choice). Each target is a base with what its runtime needs changed (dataclasses.replace).
+
+# What the deployment runtimes share: no Bias layer, 4-D folds of higher ranks, a 1x1 Convolution for a
+# FullyConnected over the last axis, a Reshape for an output copy (OpenVINO has no Split, MNN drops it); ArgMax runs in
+# pycaffe alone.
+_DEPLOY = Patterns(
+    constant="eltwise",
+    crop="convolution",
+    broadcast="eltwise",
+    unequal_dilation="kernel",
+    high_rank="fold",
+    dense_axis="convolution",
+    output_copy="reshape",
+    missing_layers=frozenset({"ArgMax"}),
+)
+_ANY = replace(
+    _DEPLOY,
+    average_pad="convolution",
+    depthwise_pad="separate",
+    deconvolution="plain",
+    pooled_map="reshape",
+    missing_layers=frozenset({"Log", "ArgMax"}),
+    threshold=False,
+    affine="scale",
+    weighted_sum="scale",
+    stride="explicit",
+    batchnorm="in_place",
+)
 TARGETS: dict[str, Patterns] = {
-    "any": Patterns(
-        constant="eltwise",
-        crop="convolution",
-        broadcast="eltwise",
-        average_pad="convolution",
-        depthwise_pad="separate",
-        unequal_dilation="kernel",
-        deconvolution="plain",
-        high_rank="fold",
-        pooled_map="reshape",
-        dense_axis="convolution",
-        output_copy="reshape",
-        missing_layers=frozenset({"Log", "ArgMax"}),
-        threshold=False,
-    ),
+    # Also read by the NPU toolchains and format bridges (TPU-MLIR, rknn-toolkit2, caffe2onnx, x2paddle) wherever
+    # they have the layers: no affine Power, no Eltwise coeff, explicit strides, in-place BatchNorm + Scale.
+    "any": _ANY,
     "caffe": Patterns(crop="slice", broadcast="scale"),
     # OpenCV 4.11's Caffe importer: no Threshold layer (CenterNet's peak test), no Bias layer (a sum with a broadcast
     # tensor is then the expanded operand and an Eltwise). (No Tile either: no converter writes one.)
-    "opencv": Patterns(
-        constant="eltwise",
+    "opencv": replace(
+        _DEPLOY,
         crop="slice",
         broadcast="scale",
+        unequal_dilation="keep",
+        high_rank="keep",
+        output_copy="split",
         depthwise_pad="separate",
         deconvolution="plain",
-        dense_axis="convolution",
         missing_layers=frozenset({"Threshold", "Bias", "ArgMax"}),
         threshold=False,
     ),
-    "ncnn": Patterns(
-        constant="eltwise",
+    "ncnn": replace(
+        _DEPLOY,
         crop="slice",
         broadcast="channel_scale",
+        output_copy="split",
         average_pad="convolution",
-        unequal_dilation="kernel",
-        high_rank="fold",
         pooled_map="reshape",
-        dense_axis="convolution",
         max_rank=4,
         per_sample=True,
-        missing_layers=frozenset({"ArgMax"}),
     ),
     # MNN 3.6: N-D (3-D) Convolutions get output sizes of 0 ("Compute Shape Error"): at most 4-D; its converter drops
     # a Log layer without a word (log2(y) came out as y / ln 2; a Log output is "can't find output").
-    "mnn": Patterns(
-        constant="eltwise",
-        crop="convolution",
-        broadcast="eltwise",
-        unequal_dilation="kernel",
-        high_rank="fold",
-        dense_axis="convolution",
-        output_copy="reshape",
-        max_rank=4,
-        missing_layers=frozenset({"Log", "ArgMax"}),
-    ),
+    "mnn": replace(_DEPLOY, max_rank=4, missing_layers=frozenset({"Log", "ArgMax"})),
     # Model Optimizer 2023.3's Caffe frontend: "Found custom layer ..." for each of these (measured; Silence and Split
     # have other forms, BNLL (softrelu), Exp (YOLOv3's box sizes) and Log have none); it stops at an N-D Convolution.
-    "openvino": Patterns(
-        constant="eltwise",
-        crop="convolution",
+    "openvino": replace(
+        _DEPLOY,
         broadcast="scale",
-        unequal_dilation="kernel",
-        high_rank="fold",
-        dense_axis="convolution",
-        output_copy="reshape",
         max_rank=4,
         missing_layers=frozenset({"BNLL", "Exp", "Log", "ArgMax", "AbsVal", "Split", "Silence"}),
         threshold=False,
     ),
+    # The NPU toolchains and format bridges: the `any` files, refused where the consumer has no kernel for a layer
+    # (CONSUMER_LIMITS says what to use instead). TPU-MLIR 1.30.2: no Power layer at all (sqrt, reciprocal, square
+    # have no other form), no Exp (YOLOv3's --no-nms box sizes).
+    "tpu-mlir": replace(_ANY, missing_layers=_ANY.missing_layers | {"Power", "Exp"}),
+    # rknn-toolkit2 2.5.0 (float16): drops DetectionOutput, PriorBox and Exp ("not support") and builds the rest.
+    "rknn": replace(_ANY, missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox", "Exp"}),
+    # caffe2onnx 2.0.1 + ONNX Runtime: no Exp; PriorBox and DetectionOutput become custom ops ONNX Runtime cannot run;
+    # an Eltwise MAX gets two output shapes (IndexError), an Eltwise PROD a wrong one (a crash at the next layer).
+    "onnx": replace(
+        _ANY,
+        missing_layers=_ANY.missing_layers | {"Exp", "PriorBox", "DetectionOutput", "Eltwise MAX", "Eltwise PROD"},
+    ),
+    # x2paddle 1.6.0 + Paddle 3: no Exp; its PriorBox and DetectionOutput code fails on Paddle 3 (prior_box,
+    # multiclass_nms3: TypeError; YOLOv3's: IndexError); it writes an Eltwise MAX as a Paddle call that raises a
+    # TypeError.
+    "paddle": replace(_ANY, missing_layers=_ANY.missing_layers | {"Exp", "PriorBox", "DetectionOutput", "Eltwise MAX"}),
+}
+
+# The targets of the NPU toolchains and format bridges: `any`'s files with refusals (not suggested for another
+# runtime's refusal: they load nothing `any` does not).
+TOOLCHAIN_TARGETS = ("tpu-mlir", "rknn", "onnx", "paddle")
+
+# What to do instead where a consumer has no kernel for a layer (the refusal for that --target says it).
+CONSUMER_LIMITS: dict[str, str] = {
+    "DetectionOutput": "convert with --no-nms and decode the boxes (and run NMS) in the application",
+    "PriorBox": "convert with --anchors constant (the anchors as a constant blob)",
+    "Exp": (
+        "a YOLOv3 without NMS (--no-nms) needs it for its box sizes: leave out --no-nms where the toolchain has "
+        "DetectionOutput (TPU-MLIR), else no Caffe form here computes them"
+    ),
+    "Power": "a Power of exponent other than 1 (sqrt, reciprocal, square) has no other Caffe form",
+    "Eltwise MAX": (
+        "it writes a maximum or minimum (an exact clip, maximum, minimum, abs), which has no other exact Caffe form; "
+        "for ReLU6 convert with --relu6 layer (exact there)"
+    ),
+    "Eltwise PROD": (
+        "it writes a product of two tensors (an SE gate, hard-swish, YOLOv3's scores), which has no other Caffe form"
+    ),
+}
+# Layers a target's consumer loads and computes wrong on one of its chips, not in its reference: the convert
+# summary for that --target names them with what to do (target -> layer type -> note).
+CONSUMER_NOTES: dict[str, dict[str, str]] = {
+    "tpu-mlir": {
+        "DetectionOutput": (
+            "a BM1684X bmodel's SSD DetectionOutput decodes some boxes wrong (80 of 100 right, measured; the top "
+            "MLIR's and YOLOv3's are right): check the detections on that chip, or decode in the application "
+            "(--no-nms)"
+        ),
+    },
 }
 
 

@@ -13,7 +13,8 @@ from ..caffe.samples import sample_mixing
 from ..errors import ConversionError, UnsupportedOperatorError
 from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
-from .context import TARGETS, EmitContext, EmitOptions
+from .context import CONSUMER_LIMITS, TARGETS, TOOLCHAIN_TARGETS, EmitContext, EmitOptions
+from .forms import write_portable_forms
 from .rank import check_rank, lower_rank, reshape_pooled_maps
 from .registry import OUTSIDE_CAFFE, REGISTRY
 
@@ -66,6 +67,7 @@ def emit_layers(
         lower_rank(ctx)
     if options.patterns.pooled_map == "reshape":
         reshape_pooled_maps(ctx)
+    write_portable_forms(ctx)  # after the folds: it reads the final blob shapes
     check_rank(ctx, origin)
     _check_layers(ctx, origin)
     _check_samples(ctx, origin)
@@ -153,20 +155,38 @@ def _silence_dangling(graph_outputs: list[str], ctx: EmitContext) -> None:
 
 
 def _check_layers(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
-    """Refuse a net that needs a Caffe layer the target's runtime cannot load (Patterns.missing_layers)."""
+    """Refuse a net that needs a Caffe layer the target's runtime cannot load (Patterns.missing_layers: layer types,
+    or an Eltwise operation as 'Eltwise MAX' / 'Eltwise PROD')."""
     missing = ctx.options.patterns.missing_layers
     for layer in ctx.layers:
-        if layer.proto.type in missing:
-            node, op = origin.get(id(layer), (layer.proto.name, layer.proto.type))
-            having = [name for name, p in TARGETS.items() if layer.proto.type not in p.missing_layers]
-            runtimes = "a runtime it is for" if ctx.options.target == "any" else "its runtime"
+        kind = layer_kind(layer.proto)
+        if kind not in missing and layer.proto.type not in missing:
+            continue
+        kind = kind if kind in missing else layer.proto.type
+        node, op = origin.get(id(layer), (layer.proto.name, layer.proto.type))
+        if kind in CONSUMER_LIMITS and kind not in TARGETS["any"].missing_layers:
             raise ConversionError(
-                f"needs a Caffe {layer.proto.type} layer ({layer.proto.name!r}), which {runtimes} cannot load or "
-                f"computes wrong (target {ctx.options.target!r}) and no other form replaces; convert with --target "
-                f"{' / '.join(having)}, whichever runtime you deploy to",
+                f"needs a Caffe {kind} layer ({layer.proto.name!r}), which the toolchain of target "
+                f"{ctx.options.target!r} cannot compute; {CONSUMER_LIMITS[kind]}",
                 node,
                 op,
             )
+        having = [n for n, p in TARGETS.items() if kind not in p.missing_layers and n not in TOOLCHAIN_TARGETS]
+        runtimes = "a runtime it is for" if ctx.options.target == "any" else "its runtime"
+        raise ConversionError(
+            f"needs a Caffe {kind} layer ({layer.proto.name!r}), which {runtimes} cannot load or "
+            f"computes wrong (target {ctx.options.target!r}) and no other form replaces; convert with --target "
+            f"{' / '.join(having)}, whichever runtime you deploy to",
+            node,
+            op,
+        )
+
+
+def layer_kind(proto: pb.LayerParameter) -> str:
+    """The layer's type, and an Eltwise's operation with it ('Eltwise MAX'): what Patterns.missing_layers names."""
+    if proto.type == "Eltwise":
+        return f"Eltwise {pb.EltwiseParameter.EltwiseOp.Name(proto.eltwise_param.operation)}"
+    return proto.type
 
 
 def _check_samples(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:

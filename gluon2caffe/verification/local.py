@@ -166,6 +166,7 @@ def check_local(
     types = [layer.type for layer in net.layers]
     tops, bottoms = dict(net.top_names), dict(net.bottom_names)
     source = _sources(names, types, tops, bottoms, reference)
+    rewritten = _rewritten_in_place(names, tops, bottoms)
     inputs = x if isinstance(x, dict) else {reference.input_name: x}
 
     for name, value in inputs.items():
@@ -202,7 +203,7 @@ def check_local(
         reads_bgr = any(b in bgr for b in bottoms[name])
         for top in tops[name]:
             tensor = source.get(top)
-            if tensor is None:
+            if tensor is None or (index, top) in rewritten:  # a later layer finishes it in place
                 if reads_bgr:
                     bgr.add(top)
                 continue
@@ -222,7 +223,20 @@ def check_local(
             errors[top] = (comparison, note)
             blob[...] = expected[:, BGR] if top in bgr else expected  # later layers read MXNet's exact values
         magnitudes.release(index)
-    return _segments(names, types, tops, bottoms, source, errors, reference, result)
+    return _segments(names, types, tops, bottoms, source, errors, reference, result, rewritten)
+
+
+def _rewritten_in_place(names, tops, bottoms) -> dict[tuple[int, str], int]:
+    """{(layer index, top): the index of the layer that rewrites that top in place next} (a BatchNorm's Scale in
+    place on its top): the blob holds its tensor only after the last in-place layer, and the two are one segment."""
+    writer: dict[str, int] = {}
+    rewritten: dict[tuple[int, str], int] = {}
+    for index, name in enumerate(names):
+        for top in tops[name]:
+            if top in bottoms[name] and top in writer:
+                rewritten[writer[top], top] = index
+            writer[top] = index
+    return rewritten
 
 
 # -- magnitudes ---------------------------------------------------------------------------------------------------
@@ -453,8 +467,9 @@ def _sources(names, types, tops, bottoms, reference: MXNetReference) -> dict[str
     return source
 
 
-def _segments(names, types, tops, bottoms, source, errors, reference: MXNetReference, result: LocalResult):
-    """Group layers joined by blobs of the converter's own (union-find), in net order."""
+def _segments(names, types, tops, bottoms, source, errors, reference: MXNetReference, result: LocalResult, rewritten):
+    """Group layers joined by blobs of the converter's own (union-find), or by a blob one rewrites in place, in net
+    order."""
     parent = list(range(len(names)))
 
     def find(i: int) -> int:
@@ -476,12 +491,15 @@ def _segments(names, types, tops, bottoms, source, errors, reference: MXNetRefer
         for blob in tops[name]:
             if blob not in source:
                 producer[blob] = i
+    for (i, _), j in rewritten.items():
+        if i not in skipped and j not in skipped:
+            parent[find(j)] = find(i)
     groups: dict[int, list[int]] = {}
     for i in range(len(names)):
         if i not in skipped:
             groups.setdefault(find(i), []).append(i)
     for members in sorted(groups.values()):
-        outputs = [t for i in members for t in tops[names[i]] if t in errors]
+        outputs = list(dict.fromkeys(t for i in members for t in tops[names[i]] if t in errors))
         if not outputs:
             result.unchecked.extend(names[i] for i in members)
             continue

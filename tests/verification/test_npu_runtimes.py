@@ -6,10 +6,10 @@ rknn onnx paddle`), each through the runtime registry like pycaffe.
 What each computes right today on the default output (`--target any`) is checked here: the float32 runtimes within
 the project's tolerance, rknn within the float16 rule (verification/precision.py) and never called exact. Each
 construct the converter writes runs alone in each runtime (small nets: seconds); the zoo nets in a sample that keeps
-the time small (the measured table of every cell is in docs/runtimes.md). The constructs a toolchain refuses or
-computes wrong today (Power layers, Eltwise coefficients, strideless Deconvolutions) are what the converter's default
-output must change for (issue 27 item 2): each is a strict xfail naming what the toolchain does, so it fails the day
-the output (or the toolchain) makes it pass, and the mark must go.
+the time small (the measured table of every cell is in docs/runtimes.md). The default output avoids what a
+toolchain refuses or computes wrong where another exact form exists (issue 27 item 2: no affine Power, no Eltwise
+coeff, explicit strides, BatchNorm + Scale in place); what is left is the toolchain's own defect (TODAY): a strict
+xfail naming what it does, refused for its --target with what to do instead.
 """
 
 from __future__ import annotations
@@ -67,9 +67,9 @@ _LAYER = {"relu6": "layer"}
 # name: (block, input shape, input scale, conversion options, the Caffe layer it must write). The weights are drawn
 # from U(-1, 1) (input_scale 3 for the clips), so a clip's both bounds are crossed: CLIPPED checks it on MXNet's side.
 CONSTRUCTS = {
-    "power": (lambda: seq(_conv(), lam(lambda F, x: x * 2 + 1), nn.Conv2D(3, 1)), (1, 3, 8, 8), 1.0, {}, "Power"),
+    "power": (lambda: seq(_conv(), lam(lambda F, x: x * 2 + 1), nn.Conv2D(3, 1)), (1, 3, 8, 8), 1.0, {}, "Scale"),
     "eltwise_coeff": (lambda: _TwoBranches(lambda F, a, b: a - b), (1, 3, 8, 8), 1.0, {}, "Eltwise"),
-    "relu6_exact": (lambda: seq(_conv(), lam(lambda F, x: F.clip(x, 0, 6))), (1, 3, 8, 8), 3.0, {}, "Power"),
+    "relu6_exact": (lambda: seq(_conv(), lam(lambda F, x: F.clip(x, 0, 6))), (1, 3, 8, 8), 3.0, {}, "Eltwise"),
     "relu6_layer": (
         lambda: seq(_conv(), lam(lambda F, x: F.clip(x, 0, 6))),
         (1, 3, 8, 8),
@@ -77,7 +77,7 @@ CONSTRUCTS = {
         {"relu6": "layer"},
         "ReLU6",
     ),
-    "hard_swish": (lambda: seq(_conv(), lam(_hard_swish)), (1, 3, 8, 8), 3.0, {"relu6": "layer"}, "Power"),
+    "hard_swish": (lambda: seq(_conv(), lam(_hard_swish)), (1, 3, 8, 8), 3.0, {"relu6": "layer"}, "Scale"),
     "eltwise_prod": (lambda: _TwoBranches(lambda F, a, b: a * b), (1, 3, 8, 8), 1.0, {}, "Eltwise"),
     "kernel_1x3": (
         lambda: seq(nn.Conv2D(4, (1, 3), padding=(0, 1)), nn.Conv2D(3, 1)),
@@ -98,30 +98,21 @@ CONSTRUCTS = {
     "avgpool_pad": (lambda: seq(_conv(), nn.AvgPool2D(3, 1, 1), nn.Conv2D(3, 1)), (1, 3, 8, 8), 1.0, {}, "Pooling"),
 }
 
-# What each toolchain does today with a construct it cannot take: the cases item 2 of issue 27 changes the default
-# output for. (runtime, construct): (the exception the check raises today, what the toolchain does).
+# What a toolchain cannot compute in the default output, whatever form the converter picks: its own defect, refused
+# for its --target with the reason and what to do instead (context.CONSUMER_LIMITS;
+# converters/test_consumer_targets.py).
+# (runtime, construct): (the exception the check raises, what the toolchain does). Each is a strict xfail: it fails
+# the day the toolchain computes it, and the mark must go.
 TODAY = {
-    ("tpu-mlir", "power"): (RuntimeFailedError, "model_transform: convert_power_op raises 'not implemented'"),
-    ("tpu-mlir", "relu6_exact"): (RuntimeFailedError, "rejects the Power of the exact ReLU6"),
-    ("tpu-mlir", "hard_swish"): (RuntimeFailedError, "rejects the Power of hard-swish"),
-    ("tpu-mlir", "eltwise_coeff"): (AssertionError, "Eltwise SUM coeff [1, -1] computed as a plain sum: wrong"),
-    ("tpu-mlir-bm1684x", "power"): (RuntimeFailedError, "model_transform rejects Power"),
-    ("tpu-mlir-bm1684x", "relu6_exact"): (RuntimeFailedError, "model_transform rejects Power"),
-    ("tpu-mlir-bm1684x", "hard_swish"): (RuntimeFailedError, "model_transform rejects Power"),
-    ("tpu-mlir-bm1684x", "eltwise_coeff"): (AssertionError, "Eltwise coeff ignored: wrong"),
-    ("onnx", "eltwise_coeff"): (AssertionError, "caffe2onnx drops Eltwise coeff: a + b instead of a - b"),
-    # The exact clip is min(max(x, 0), 6) since issue 26 (ReLU, negations, Eltwise MAX with a constant blob): exact
-    # everywhere else, but two consumers fail on it loudly (item 2 must give them a form they read).
-    ("onnx", "relu6_exact"): (RuntimeFailedError, "caffe2onnx: IndexError in AddOutputsTVIAndValueInfo on the clip"),
+    # caffe2onnx gives its Max node both input shapes as output shapes, then indexes a second output name; x2paddle
+    # calls paddle.max(x, y=...). Every Eltwise MAX (the exact clip's min/max with a constant) fails; --relu6 layer
+    # writes a ReLU6 they both compute exactly (relu6_layer).
+    ("onnx", "relu6_exact"): (RuntimeFailedError, "caffe2onnx: IndexError in AddOutputsTVIAndValueInfo on Eltwise MAX"),
     ("paddle", "relu6_exact"): (RuntimeFailedError, "x2paddle writes Eltwise MAX as paddle.max(x, y=...): TypeError"),
+    # caffe2onnx gives an Eltwise PROD the first input's shape unwrapped: the next layer's shape code crashes.
     ("onnx", "eltwise_prod"): (RuntimeFailedError, "caffe2onnx: Eltwise PROD, then a crash in getConvOutShape"),
     ("onnx", "hard_swish"): (RuntimeFailedError, "caffe2onnx's shapes after an Eltwise PROD: crash"),
     ("onnx", "se_broadcast"): (RuntimeFailedError, "caffe2onnx's shapes after an Eltwise PROD: crash"),
-    ("onnx", "batchnorm_kept"): (RuntimeFailedError, "caffe2onnx: BatchNorm + Scale not in place, bottom not detected"),
-    ("rknn", "se_broadcast"): (
-        RuntimeFailedError,
-        "SIGFPE at build: a Deconvolution with kernel_h/kernel_w and no stride",
-    ),
 }
 
 
@@ -188,22 +179,18 @@ def test_construct_in_npu_runtime(runtime, construct, tmp_path):
 # (runtime, model, input size, input scale, relu6). docs/runtimes.md has every cell, with the ones that need item 2.
 CLASSIFIERS = [
     ("tpu-mlir", "resnet18_v1", 224, 1.0, "exact"),
-    ("tpu-mlir", "mobilenetv2_1.0", 224, 3.0, "layer"),
+    ("tpu-mlir", "mobilenetv2_1.0", 224, 3.0, "exact"),
     ("tpu-mlir", "densenet121", 224, 1.0, "exact"),
+    ("tpu-mlir", "mobilenetv3_small", 224, 3.0, "exact"),
     ("tpu-mlir-bm1684x", "resnet18_v1", 224, 1.0, "exact"),
-    ("tpu-mlir-bm1684x", "mobilenetv2_1.0", 224, 3.0, "layer"),
+    ("tpu-mlir-bm1684x", "mobilenetv2_1.0", 224, 3.0, "exact"),
     ("rknn", "resnet18_v1", 224, 1.0, "exact"),
     ("rknn", "mobilenetv2_1.0", 224, 3.0, "exact"),
+    ("rknn", "mobilenetv3_small", 224, 3.0, "exact"),
     ("onnx", "squeezenet1.1", 224, 1.0, "exact"),
     ("onnx", "resnet18_v1", 224, 1.0, "exact"),
-    pytest.param(
-        "paddle",
-        "mobilenetv3_small",
-        224,
-        3.0,
-        "exact",
-        marks=pytest.mark.xfail(raises=RuntimeFailedError, strict=True, reason="x2paddle: Eltwise MAX"),
-    ),
+    ("onnx", "densenet121", 224, 1.0, "exact"),
+    ("paddle", "mobilenetv3_small", 224, 3.0, "layer"),
     ("paddle", "resnet18_v1", 224, 1.0, "exact"),
 ]
 
@@ -239,10 +226,12 @@ def test_zoo_classifier_in_npu_runtime(converted, runtime, name, size, scale, re
     assert np.abs(other - reference).max() > 10 * _rule(runtime) * np.abs(reference).max()
 
 
-# (runtime, model, size, conversion options): the SSD's DetectionOutput in TPU-MLIR's interpreter; the SSD without
-# NMS (constant anchors) where the consumer has no DetectionOutput / PriorBox.
+# (runtime, model, size, conversion options): the SSD's and YOLOv3's DetectionOutput in TPU-MLIR's interpreter
+# (YOLOv3's affine maps as Scales: it has no Power layer); the SSD without NMS (constant anchors) where the consumer
+# has no DetectionOutput / PriorBox.
 DETECTORS = [
     ("tpu-mlir", "ssd_300_mobilenet0.25_voc", 300, {}),
+    ("tpu-mlir", "yolo3_mobilenet0.25_voc", 320, {}),
     ("onnx", "ssd_300_mobilenet0.25_voc", 300, {"anchors": "constant", "nms": False}),
     ("paddle", "ssd_300_mobilenet0.25_voc", 300, {"anchors": "constant", "nms": False}),
 ]
@@ -274,11 +263,14 @@ def test_rknn_is_never_exact(tmp_path):
 
 
 def test_a_rejected_file_is_the_toolchains_own_one_line_message(tmp_path):
-    """A Power layer (which TPU-MLIR's Caffe frontend does not implement) is refused with the frontend's words and
-    where it raised, on one line: never a traceback, never a result."""
+    """A Power layer (which TPU-MLIR's Caffe frontend does not implement; the default target writes one only where no
+    other form exists, here a reciprocal) is refused with the frontend's words and where it raised, on one line:
+    never a traceback, never a result."""
     runtime_or_skip("tpu-mlir")
-    factory, shape, _, options, _ = CONSTRUCTS["power"]
-    result = convert(_initialized(factory(), shape), shape, to_bgr=False, **options)
+    shape = (1, 3, 8, 8)
+    block = seq(_conv(), lam(lambda F, x: F.reciprocal(F.relu(x) + 1)), nn.Conv2D(3, 1))
+    result = convert(_initialized(block, shape), shape, to_bgr=False)
+    assert "Power" in {layer.type for layer in result.text_net.layer}
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "m")
     with pytest.raises(RuntimeFailedError) as caught:
         forward("tpu-mlir", prototxt, caffemodel, {"data": make_input(shape, 3)}, result.graph.outputs)

@@ -1,0 +1,176 @@
+"""The default output's portable forms (issue 27 item 2: what TPU-MLIR, rknn-toolkit2, caffe2onnx and x2paddle read,
+converters/forms.py), exact in pycaffe; the other targets keep their forms; and the consumer targets (tpu-mlir,
+rknn, onnx, paddle) refuse what their toolchain cannot compute, with what to do instead. The toolchains themselves
+run these forms in tests/verification/test_npu_runtimes.py."""
+
+from __future__ import annotations
+
+import pytest
+from mxnet.gluon import nn
+
+from gluon2caffe import ConversionError, convert
+from gluon2caffe.api import detector_converter
+from gluon2caffe.converters.context import CONSUMER_LIMITS, TARGETS
+from gluon2caffe.verification import TOLERANCE
+from gluon2caffe.detectors import detector_for
+from gluon2caffe.zoo.loader import load_zoo_model
+from helpers import check_block, lam, seq
+
+
+class _Forms(nn.HybridBlock):
+    """An affine map, a difference, the exact ReLU6, a kept BatchNorm, a 1x3 kernel, a (3, 1) pooling window and an
+    SE gate (a broadcast product through an all-ones Deconvolution): each construct that had another form."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2D(4, 3, padding=1), nn.Conv2D(4, 1)
+        self.bn, self.wide = nn.BatchNorm(epsilon=1e-3), nn.Conv2D(4, (1, 3), padding=(0, 1))
+        self.pool, self.fc = nn.MaxPool2D((3, 1), 1, (1, 0)), nn.Conv2D(4, 1)
+
+    def hybrid_forward(self, F, x):
+        y = self.a(x) * 2 + 1
+        d = F.clip(y - self.b(x), 0, 6)
+        z = self.pool(self.wide(self.bn(F.relu(d))))
+        return F.broadcast_mul(z, F.sigmoid(self.fc(F.contrib.AdaptiveAvgPooling2D(z, 1))))
+
+
+def _layers(result):
+    return list(result.text_net.layer)
+
+
+@pytest.mark.op("clip", "BatchNorm", "_mul_scalar", "_plus_scalar", "elemwise_sub")
+def test_default_output_has_the_portable_forms_and_is_exact():
+    checked = check_block(_Forms(), (2, 3, 9, 7), scale=3.0, merge_bn=False)
+    layers = _layers(checked.result)
+    types = [layer.type for layer in layers]
+    assert "Power" not in types, types  # every Power here is affine: a Scale
+    assert not [layer.name for layer in layers if layer.type == "Eltwise" and layer.eltwise_param.coeff]
+    for layer in layers:
+        if layer.type in ("Convolution", "Deconvolution"):
+            p = layer.convolution_param
+            assert p.stride or p.HasField("stride_h"), layer
+        if layer.type == "Pooling" and not layer.pooling_param.global_pooling:
+            assert layer.pooling_param.HasField("stride") or layer.pooling_param.HasField("stride_h"), layer
+    assert any(layer.convolution_param.HasField("kernel_h") for layer in layers)  # the 1x3 kernel's own form
+    (bn,) = [i for i, layer in enumerate(layers) if layer.type == "BatchNorm"]
+    scale = layers[bn + 1]
+    assert scale.type == "Scale" and list(scale.bottom) == list(scale.top) == list(layers[bn].top), scale
+
+
+@pytest.mark.parametrize("target", [t for t in TARGETS if TARGETS[t].affine == "power"])
+def test_other_targets_keep_power_and_coeff(target):
+    """The runtimes' own targets keep the Power and coeff forms (their files byte-identical: identical_conversions)."""
+    block = seq(nn.Conv2D(4, 3), lam(lambda F, x: x * 2 + 1))
+    check = check_block(block, (1, 3, 6, 5), target=target)
+    assert "Power" in check.layer_types and "Scale" not in check.layer_types
+
+
+def _refusal(net, shape, target, **options) -> str:
+    with pytest.raises(ConversionError) as caught:
+        if options:
+            detector_converter(detector_for(net))(net, shape, target=target, **options)
+        else:
+            convert(net, shape, target=target)
+    message = str(caught.value)
+    assert "\n" not in message, message
+    return message
+
+
+def _initialized(block, shape):
+    import mxnet as mx
+
+    block.initialize(mx.init.Uniform(1.0))
+    block(mx.nd.zeros(shape))
+    return block
+
+
+@pytest.mark.parametrize("target", ["onnx", "paddle"])
+def test_exact_clip_refused_where_eltwise_max_fails_and_relu6_layer_converts(target):
+    shape = (1, 3, 6, 6)
+    block = _initialized(seq(nn.Conv2D(4, 3), lam(lambda F, x: F.clip(x, 0, 6))), shape)
+    message = _refusal(block, shape, target)
+    assert "Eltwise MAX layer" in message and f"target '{target}'" in message and "--relu6 layer" in message
+    assert "ReLU6" in {layer.type for layer in convert(block, shape, target=target, relu6="layer").text_net.layer}
+
+
+def test_product_refused_for_onnx():
+    shape = (1, 3, 6, 6)
+    block = _initialized(seq(nn.Conv2D(4, 3), lam(lambda F, x: x * F.sigmoid(x))), shape)
+    assert CONSUMER_LIMITS["Eltwise PROD"] in _refusal(block, shape, "onnx")
+    convert(block, shape, target="paddle")  # x2paddle computes it
+
+
+def test_power_refused_for_tpu_mlir():
+    """A Power of another exponent than 1 has no other form; an affine one is a Scale and converts."""
+    shape = (1, 3, 6, 6)
+    block = _initialized(seq(nn.Conv2D(4, 3), lam(lambda F, x: F.reciprocal(F.relu(x) + 1))), shape)
+    message = _refusal(block, shape, "tpu-mlir")
+    assert "Power layer" in message and CONSUMER_LIMITS["Power"] in message
+    convert(_initialized(seq(nn.Conv2D(4, 3), lam(lambda F, x: x * 3 - 1)), shape), shape, target="tpu-mlir")
+
+
+SSD, YOLO = "ssd_300_mobilenet0.25_voc", "yolo3_mobilenet0.25_voc"
+
+
+@pytest.fixture(scope="module")
+def ssd():
+    return load_zoo_model(SSD, (1, 3, 128, 128))
+
+
+def test_ssd_refusals_say_what_to_use_instead(ssd):
+    shape = (1, 3, 128, 128)
+    assert "--no-nms" in _refusal(ssd, shape, "rknn", anchors="constant")  # DetectionOutput
+    assert "--anchors constant" in _refusal(ssd, shape, "rknn", nms=False)  # PriorBox
+    assert "--anchors constant" in _refusal(ssd, shape, "onnx", nms=False)
+    assert "--anchors constant" in _refusal(ssd, shape, "paddle", nms=False)
+    assert "--no-nms" in _refusal(ssd, shape, "paddle", anchors="constant")  # multiclass_nms3 fails on Paddle 3
+    for target in ("rknn", "onnx", "paddle"):
+        detector_converter(detector_for(ssd))(ssd, shape, target=target, anchors="constant", nms=False)
+
+
+def test_yolo_without_nms_refused_for_tpu_mlir():
+    shape = (1, 3, 128, 128)
+    net = load_zoo_model(YOLO, shape)
+    message = _refusal(net, shape, "tpu-mlir", nms=False)
+    assert "Exp layer" in message and "leave out --no-nms" in message, message
+    detector_converter(detector_for(net))(net, shape, target="tpu-mlir")
+
+
+def test_convert_summary_names_the_bm1684x_detection_output(tmp_path):
+    """TPU-MLIR's top MLIR computes the SSD's DetectionOutput right and its BM1684X bmodel does not: not a refusal,
+    a note in the convert summary for --target tpu-mlir, with what to do."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "gluon2caffe", "convert", SSD, "-o", str(tmp_path / "ssd")]
+    command += ["--input-shape", "1,3,128,128", "--target", "tpu-mlir"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "tpu-mlir: a BM1684X bmodel's SSD DetectionOutput decodes some boxes wrong" in proc.stdout, proc.stdout
+    assert "(--no-nms)" in proc.stdout
+
+
+def test_layer_local_check_reads_a_batchnorm_finished_in_place(tmp_path):
+    """A kept BatchNorm and its Scale in place on its top are one segment, compared after the Scale (comparing after
+    the BatchNorm alone, before its Scale, reported 'off by 0.4' on a right conversion)."""
+    import mxnet as mx
+
+    from gluon2caffe import save_model
+    from gluon2caffe.verification import MXNetReference
+    from gluon2caffe.verification.local import check_local
+    from gluon2caffe.zoo.randomize import randomize
+    from helpers import make_input
+
+    shape = (1, 3, 9, 8)
+    net = seq(nn.Conv2D(4, 3, in_channels=3), nn.BatchNorm(in_channels=4), nn.Activation("tanh"))
+    net.initialize(mx.init.Normal(0.5))
+    randomize(net, shape, seed=0)
+    result = convert(net, shape, to_bgr=False, merge_bn=False)
+    layers = _layers(result)
+    (scale,) = [layer for layer in layers if layer.type == "Scale"]
+    assert list(scale.bottom) == list(scale.top)  # in place
+    files = save_model(result.text_net, result.binary_weights, tmp_path / "bn")
+    local = check_local(*files, MXNetReference(net, shape, "data"), make_input(shape, 1), to_bgr=False)
+    assert local.ok, local.table(None)
+    (segment,) = [s for s in local.segments if "BatchNorm" in s.types]
+    assert segment.types == ["BatchNorm", "Scale"] and segment.comparison.relative < TOLERANCE, local.table(None)
