@@ -174,3 +174,18 @@ def test_layer_local_check_reads_a_batchnorm_finished_in_place(tmp_path):
     assert local.ok, local.table(None)
     (segment,) = [s for s in local.segments if "BatchNorm" in s.types]
     assert segment.types == ["BatchNorm", "Scale"] and segment.comparison.relative < TOLERANCE, local.table(None)
+
+
+def test_openvino_refuses_centernets_threshold():
+    """Found by the zoo sweep (OpenVINO sample): CenterNet's peak mask writes a Threshold layer itself, which Model
+    Optimizer 2023.3 cannot load (exit 1): `--target openvino` refuses it naming the node, so the runtime table says
+    refused, not error."""
+    import pytest as _pytest
+
+    from gluon2caffe import ConversionError, convert
+    from gluon2caffe.zoo.loader import load_zoo_model
+
+    net = load_zoo_model("center_net_mobilenetv3_small_duc_voc", (1, 3, 128, 128))
+    with _pytest.raises(ConversionError, match=r"op Threshold.*target 'openvino'"):
+        convert(net, (1, 3, 128, 128), target="openvino")
+    assert "Threshold" in [layer.type for layer in convert(net, (1, 3, 128, 128), target="ncnn").text_net.layer]
