@@ -29,6 +29,7 @@ from ._common import set_window
 from .context import TARGETS, EmitContext
 
 log = logging.getLogger(__name__)
+MEASURED_WITH_5D = ("caffe", "opencv", "mnn", "ncnn", "openvino")
 
 Shape = tuple[int, ...]
 
@@ -78,7 +79,10 @@ def _warn_high_rank(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> Non
     """Target `any` writing blobs of more than 4 axes (3-D convolution and pooling, video clips): the files are exact
     where they load, but the runtimes whose targets hold at most 4 axes (MNN, ncnn, OpenVINO) cannot run them; a
     warning names them and the first layer that needs more, so `any` never silently means less than every runtime."""
-    limited = {name: p.max_rank for name, p in TARGETS.items() if p.max_rank}
+    # The deployment runtimes measured with 5-D blobs (pycaffe, OpenCV, MNN, ncnn, OpenVINO); the NPU toolchains'
+    # targets were not, so the warning names none of them either way.
+    deploy = {name: p for name, p in TARGETS.items() if name in MEASURED_WITH_5D}
+    limited = {name: p.max_rank for name, p in deploy.items() if p.max_rank}
     if not limited:
         return
     shapes = blob_shapes(ctx)
@@ -89,7 +93,7 @@ def _warn_high_rank(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> Non
                 continue
             node, _ = origin.get(id(layer), (layer.proto.name, layer.proto.type))
             refused = sorted(name for name, limit in limited.items() if len(shape) > limit)
-            able = sorted(name for name in TARGETS if name not in limited and name != "any")
+            able = sorted(name for name in deploy if name not in limited and name != "any")
             log.warning(
                 "%s writes a %d-D blob (Caffe layer %r, %s): these files run in %s; %s hold at most %d axes and "
                 "cannot load them (their --target refuses the model, naming this node)",

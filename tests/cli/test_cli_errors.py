@@ -146,6 +146,13 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+def _interruptible() -> None:
+    """In the child before exec: Ctrl-C's default action back. A job started with `&` by a non-interactive shell (a
+    CI runner's `cmd &`) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler: the signal
+    tests would see a user's Ctrl-C ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for(predicate, proc, seconds=300):
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -163,6 +170,7 @@ def test_a_signal_during_the_write_leaves_no_temporary_file(signum, code, word, 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
     _wait_for(lambda: any(p.name.startswith(".x.caffemodel.") for p in tmp_path.iterdir()), proc)
     proc.send_signal(signum)
@@ -179,6 +187,7 @@ def test_ctrl_c_while_building_exits_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
     seen = []
     for line in proc.stderr:
