@@ -175,7 +175,8 @@ def check_named_files(args) -> None:
         if not os.path.isfile(symbol):
             raise UsageError(f"{option} {spec}: no such exported model ({symbol} does not exist)")
         _readable(symbol, option)
-        _readable(params, f"{option} {spec}'s weights" if getattr(args, "params", None) is None else "--params")
+        if getattr(args, "params", None) is None:  # a --params file was checked with the named files above
+            _readable(params, f"{option} {spec}'s weights")
 
 
 def _looks_exported(spec: str) -> bool:
