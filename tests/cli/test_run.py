@@ -5,6 +5,7 @@ them), the same detections for an SSD, the same class map for a segmentation, th
 and the model card PREFIX.json of every task family says how to feed the net and what its outputs mean."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -48,7 +49,9 @@ def mxnet_answer(net, pixels):
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("run")
+    folder = tmp_path_factory.mktemp("run")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)  # ~0.4 GB: a whole run must fit a small disk
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,8 @@ def exported(tmp_path_factory):
             cache[name] = prefix, shape
         return cache[name]
 
-    return get
+    yield get
+    shutil.rmtree(folder, ignore_errors=True)  # ~0.7 GB: a whole run must fit a small disk
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,8 @@ def converted_here(exported, tmp_path_factory):
             cache[name] = folder / f"{name}.prototxt", folder / f"{name}.caffemodel"
         return cache[name]
 
-    return get
+    yield get
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def convert_there(version: str, prefix: str, shape, output: Path) -> subprocess.CompletedProcess:

@@ -6,6 +6,7 @@ small inputs where the architecture allows (docs/symbol_models.md runs every net
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -181,7 +182,8 @@ def converted_here(tmp_path_factory):
             cache[name] = prefix, shape, folder / f"{name}-here"
         return cache[name]
 
-    return get
+    yield get
+    shutil.rmtree(folder, ignore_errors=True)  # ~1 GB: a whole run must fit a small disk
 
 
 def _convert_cli(python: str, prefix: str, shape, output) -> subprocess.CompletedProcess:
