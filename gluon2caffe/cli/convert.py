@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import tempfile
@@ -178,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.output_node or ()),
         preprocess=preprocess,
     )
+    if not options.outputs:
+        _prefix_names_a_node(args.output, model)
     if options.outputs:  # the model cut at --output-node (a live one traced): converted and verified so
         with progress.step("convert"):
             model, options = with_outputs(model, options)
@@ -247,6 +250,28 @@ def _default_shape(family, model: str) -> None:
         model,
         default,
     )
+
+
+def _prefix_names_a_node(output: str, model) -> None:
+    """-o/--output is the files' prefix. Where its last part is an internal tensor of an exported model (fc0_output),
+    the user most likely meant to cut the model there (--output-node): say so, since the whole model is written."""
+    from ..frontend.exported import ExportedModel
+
+    if not isinstance(model, ExportedModel):
+        return
+    name = os.path.basename(output.rstrip("/" + os.sep))
+    for ending in (".prototxt", ".caffemodel"):
+        name = name[: -len(ending)] if name.endswith(ending) else name
+    nodes = {n["name"] for n in json.loads(model.symbol_json)["nodes"] if n["op"] != "null"}
+    base = name[: name.rfind("_output")] if "_output" in name else None
+    if base in nodes:
+        log.warning(
+            "-o/--output %s is where the files go (the whole model is written); %s is also an internal tensor of "
+            "the model: to output it instead, give --output-node %s",
+            output,
+            name,
+            name,
+        )
 
 
 def args_runtime() -> str:

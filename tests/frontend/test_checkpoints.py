@@ -169,6 +169,11 @@ def test_classic_checkpoint_from_the_command_line(classic, tmp_path):
     assert wrong.returncode != 0 and "output 'fc1_output'" in wrong.stderr and "fc0_output" in wrong.stderr
     errors = [line for line in wrong.stderr.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and "Traceback" not in wrong.stderr, wrong.stderr
+    # `--output fc0_output` (the files' prefix, -o) writes the whole model, and says how to cut it instead
+    mistaken = _cli("convert", prefix, "--output", tmp_path / "fc0_output", "--input-shape", "1,3,32,32")
+    assert mistaken.returncode == 0, mistaken.stderr
+    assert "--output-node fc0_output" in mistaken.stderr and "the whole model is written" in mistaken.stderr
+    assert "Softmax" in (tmp_path / "fc0_output.prototxt").read_text()
     twice = _cli("convert", prefix, "-o", tmp_path / "twice", "--input-shape", "1,3,32,32", "--softmax")
     assert twice.returncode != 0 and "already a softmax (SoftmaxOutput" in twice.stderr, twice.stderr
 
