@@ -1,7 +1,7 @@
 """`gluon2caffe convert ... --preprocess imagenet` then `gluon2caffe run PREFIX IMAGE`: the converted files on a
 generated image (a synthetic scene written as a PNG) give the MXNet model's answer on the same pixels: the same
-top-5 for a classifier (in pycaffe, OpenCV, ncnn and MNN; scores far enough apart that rounding cannot reorder
-them), the same detections for an SSD, the same class map for a segmentation, the same keypoints for a pose model;
+top-5 for a classifier (scores far enough apart that rounding cannot reorder them), the same detections for an SSD,
+the same class map for a segmentation, the same keypoints for a pose model, each in pycaffe, OpenCV, ncnn and MNN;
 and the model card PREFIX.json of every task family says how to feed the net and what its outputs mean."""
 
 import json
@@ -181,42 +181,65 @@ def test_yolo_no_nms_labels_have_no_background(workdir):
     assert card["outputs"][1]["shape"][1] == card["outputs"][0]["shape"][1] // 4 * 20
 
 
-def test_segmentation_class_map_equals_mxnet(workdir):
+@pytest.fixture(scope="module")
+def segmentation(workdir):
+    """(prefix, image, MXNet's class scores) of the segmentation net converted with --preprocess imagenet."""
     prefix, _ = convert(workdir / "seg", SEGMENTATION, "--preprocess", "imagenet", "--input-shape", "1,3,96,96")
     image = scene_png(workdir / "room.png", 96, 96, seed=9)
     net = load_zoo_model(SEGMENTATION, (1, 3, 96, 96))
-    scores = mxnet_answer(net, image_pixels(image, (1, 3, 96, 96)))[0][0]
-    (p,) = predict(prefix, [image], "caffe")
+    return prefix, image, mxnet_answer(net, image_pixels(image, (1, 3, 96, 96)))[0][0]
+
+
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "ncnn", "mnn"])
+def test_segmentation_class_map_equals_mxnet(segmentation, runtime, tmp_path):
+    runtime_or_skip(runtime)
+    prefix, image, scores = segmentation
+    (p,) = predict(prefix, [image], runtime)
     expected = scores.argmax(axis=0)
     top2 = np.sort(scores, axis=0)[-2:]
     decided = top2[1] - top2[0] > 10 * TOLERANCE * np.abs(scores).max()  # pixels rounding cannot flip
     assert decided.mean() > 0.95 and len(np.unique(expected)) > 3
     assert np.array_equal(p.class_map[decided], expected[decided])
+    proc = cli("run", prefix, image, "--runtime", runtime, "-o", tmp_path)
+    assert proc.returncode == 0 and (tmp_path / "room.segmentation.png").exists(), proc.stderr
+
+
+def test_segmentation_card(segmentation):
+    prefix = segmentation[0]
     card = json.loads(open(f"{prefix}.json").read())
     assert card["task"] == "segmentation" and card["outputs"][0]["shape"] == [1, 21, 96, 96]
     assert "argmax over axis 1" in card["outputs"][0]["meaning"] and "auxiliary" in card["outputs"][1]["meaning"]
     assert card["labels"]["indexes"] == f"{card['outputs'][0]['name']} axis 1"
     assert open(f"{prefix}.labels.txt").readline() == "background\n"  # VOC's own class 0
-    proc = cli("run", prefix, image, "-o", workdir / "drawn")
-    assert proc.returncode == 0 and (workdir / "drawn" / "room.segmentation.png").exists(), proc.stderr
 
 
-def test_pose_keypoints_equal_mxnet(workdir):
+@pytest.fixture(scope="module")
+def pose(workdir):
+    """(prefix, image, MXNet's heatmaps) of the pose net converted with --preprocess imagenet."""
     prefix, _ = convert(workdir / "pose", POSE, "--preprocess", "imagenet")
     image = scene_png(workdir / "person.png", 256, 192, seed=7)
     net = load_zoo_model(POSE, (1, 3, 256, 192))
-    heatmaps = mxnet_answer(net, image_pixels(image, (1, 3, 256, 192)))[0][0]
-    (p,) = predict(prefix, [image], "caffe")
+    return prefix, image, mxnet_answer(net, image_pixels(image, (1, 3, 256, 192)))[0][0]
+
+
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "ncnn", "mnn"])
+def test_pose_keypoints_equal_mxnet(pose, runtime, tmp_path):
+    runtime_or_skip(runtime)
+    prefix, image, heatmaps = pose
+    (p,) = predict(prefix, [image], runtime)
     flat = heatmaps.reshape(len(heatmaps), -1)
     top2 = np.sort(flat, axis=1)[:, -2:]
     assert (top2[:, 1] - top2[:, 0] > 10 * TOLERANCE * np.abs(flat).max()).all()  # every maximum is clear
     ys, xs = np.unravel_index(flat.argmax(axis=1), heatmaps.shape[1:])
     np.testing.assert_array_equal(p.keypoints[:, 0], (xs + 0.5) * 192 / heatmaps.shape[2])
     np.testing.assert_array_equal(p.keypoints[:, 1], (ys + 0.5) * 256 / heatmaps.shape[1])
-    card = json.loads(open(f"{prefix}.json").read())
+    proc = cli("run", prefix, image, "--runtime", runtime, "-o", tmp_path)
+    assert proc.returncode == 0 and (tmp_path / "person.pose.png").exists(), proc.stderr
+
+
+def test_pose_card(pose):
+    card = json.loads(open(f"{pose[0]}.json").read())
     assert card["task"] == "pose" and card["outputs"][0]["meaning"].startswith("keypoint heatmaps")
-    proc = cli("run", prefix, image, "-o", workdir / "drawn")
-    assert proc.returncode == 0 and (workdir / "drawn" / "person.pose.png").exists(), proc.stderr
 
 
 def test_centernet_card(workdir):
