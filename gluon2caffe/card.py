@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import InvalidCallError
 from .ir.ops import has_rgb_axis
-from .ir.preprocess import IMAGENET, Preprocess
+from .ir.preprocess import IMAGENET, Preprocess, preset_name
 
 FORMAT = "gluon2caffe model card"
 VERSION = 1
@@ -28,42 +28,56 @@ DENSE_MEANINGS = {
     "segmentation": "per-pixel class scores (N, classes, H, W): argmax over axis 1 is the class map",
     "pose": "keypoint heatmaps (N, keypoints, H, W): a keypoint is at the maximum of its map (input / map size "
     "times the cell)",
-    "depth": "disparity map(s)",
+    "depth": "disparity map (N, 1, H, W), sigmoid 0..1: depth = 1 / (0.01 + 9.99 * disparity) (GluonCV's "
+    "disp_to_depth, 0.1 to 100)",
+    "camera-pose": "camera motion between the frames (N, frames, 1, 3)",
     "action-2d": "class scores (logits), one per action",
     "action-3d": "class scores (logits), one per action",
 }
 
 
-def feed_of(name: str, shape: tuple[int, ...], to_bgr: bool, preprocess: Preprocess | None) -> dict[str, Any]:
+def feed_of(
+    name: str, shape: tuple[int, ...], to_bgr: bool, preprocess: Preprocess | None, trained: Preprocess | None = None
+) -> dict[str, Any]:
     """How to feed input `name`: channel order, the range the net reads, the normalization and where it is done,
-    and the OpenCV call that makes the blob."""
+    and the OpenCV call that makes the blob. `trained`: the normalization the model was trained with, where known
+    (a zoo model's: zoo.catalog); otherwise GluonCV's ImageNet one is assumed and the card says so."""
     image = has_rgb_axis(shape)
-    entry: dict[str, Any] = {"name": name, "shape": list(shape), "layout": "NCHW" if len(shape) == 4 else None}
+    layout = {4: "NCHW", 5: "NCDHW"}.get(len(shape))
+    entry: dict[str, Any] = {"name": name, "shape": list(shape), "layout": layout}
     entry["dtype"] = "float32"
     if not image:
         entry.update(channel_order=None, range="as the MXNet model took it", normalization=None, in_net=False)
         return entry
     order = "BGR" if to_bgr else "RGB"
-    norm = preprocess or IMAGENET  # without preprocess=: what GluonCV's models take (another model: its own)
+    norm = preprocess or trained or IMAGENET
     mean, std = _ordered(norm.mean, to_bgr), _ordered(norm.std, to_bgr)
     entry["channel_order"] = order
     entry["in_net"] = preprocess is not None
     entry["normalization"] = {"scale": norm.scale, "mean": mean, "std": std, "channel_order": order}
+    entry["preset"] = preset_name(norm)  # --preprocess NAME that puts these numbers in the net
     entry["formula"] = f"(pixel / {norm.scale:g} - mean) / std per channel ({order} order)"
-    size = f"({shape[3]}, {shape[2]})" if len(shape) == 4 else "(W, H)"
+    size = f"({shape[-1]}, {shape[-2]})"
     swap = "False" if to_bgr else "True"  # cv2.imread gives BGR
     if preprocess is not None:
         entry["range"] = f"raw pixels 0-{norm.scale:g}, {order}: the net normalizes them itself"
-        entry["opencv"] = f"cv2.dnn.blobFromImage(img, scalefactor=1.0, size={size}, swapRB={swap})"
+        call = f"cv2.dnn.blobFromImage(img, scalefactor=1.0, size={size}, swapRB={swap})"
     else:
-        entry["range"] = (
-            "normalized pixels (GluonCV's ImageNet mean/std assumed; a model trained otherwise takes its own)"
-        )
+        if trained is not None:
+            entry["range"] = f"normalized pixels, as the model was trained ({norm.describe()})"
+        else:
+            entry["range"] = (
+                "normalized pixels (GluonCV's ImageNet mean/std assumed; a model trained otherwise takes its own)"
+            )
         pixel_mean = "(" + ", ".join(f"{v * norm.scale:.6g}" for v in mean) + ")"
-        entry["opencv"] = (
-            f"cv2.dnn.blobFromImage(img, scalefactor=1/{norm.scale:g}, size={size}, mean={pixel_mean}, "
-            f"swapRB={swap}) / np.array({list(std)}, np.float32).reshape(1, 3, 1, 1)"
-        )
+        call = f"cv2.dnn.blobFromImage(img, scalefactor=1/{norm.scale:g}, size={size}, mean={pixel_mean}, "
+        call += f"swapRB={swap})"
+        if any(v != 1.0 for v in std):
+            call += f" / np.array({list(std)}, np.float32).reshape(1, 3, 1, 1)"
+    if len(shape) == 5:  # a clip: each frame's blob (1, 3, H, W), stacked on the frame axis
+        call = call.replace("(img,", "(frame,")
+        call = f"np.stack([({call})[0] for frame in frames], axis=1)[None]  # {shape[2]} frames -> (1, 3, D, H, W)"
+    entry["opencv"] = call
     return entry
 
 
@@ -80,9 +94,10 @@ def expects_lines(feed: dict[str, Any]) -> list[str]:
     if feed["in_net"]:
         return [f"{head}: {feed['range']}", f"  OpenCV: {feed['opencv']}"]
     n = feed["normalization"]
+    where = f"--preprocess {feed['preset']}" if feed.get("preset") else "--mean/--std/--scale"
     return [
-        f"{head}: {feed['channel_order']} float NCHW, {feed['formula']}, mean {tuple(n['mean'])}, "
-        f"std {tuple(n['std'])} (GluonCV's; --preprocess imagenet puts it in the net)",
+        f"{head}: {feed['channel_order']} float {feed['layout'] or ''}, {feed['formula']}, mean {tuple(n['mean'])}, "
+        f"std {tuple(n['std'])} ({where} puts it in the net)",
         f"  OpenCV: {feed['opencv']}",
     ]
 
@@ -94,8 +109,9 @@ def output_meanings(result: Any, task: str | None) -> list[str]:
         meanings = result.detector.output_meanings(result.head, _nms_of(result))
         return meanings + [""] * (len(outputs) - len(meanings))
     meanings = []
+    made_by = {top: layer.type for layer in result.text_net.layer for top in layer.top}  # the last writer of each
     for i, (name, shape) in enumerate(result.output_shapes.items()):
-        softmax = result.report.softmax_appended is not None and name.endswith("_softmax")
+        softmax = made_by.get(name) == "Softmax"  # --softmax, or a SoftmaxOutput / SoftmaxActivation head
         if task in DENSE_MEANINGS:
             meaning = DENSE_MEANINGS[task]
         elif shape is not None and len(shape) == 2:
@@ -106,10 +122,22 @@ def output_meanings(result: Any, task: str | None) -> list[str]:
             meaning = "the MXNet model's output"
         if softmax:
             meaning = meaning.replace("scores (logits)", "probabilities (softmax)")
+        if task == "depth" and shape is not None and len(shape) == 4:
+            meaning += _depth_scale(shape, result.graph.inputs)
+        if task == "camera-pose":
+            meaning = ("axis-angle rotation of " if i == 0 else "translation of ") + meaning
         if i and task == "segmentation":  # GluonCV's auxiliary head (training only); the first output is the answer
             meaning = "auxiliary head's " + meaning.split(":")[0] + " (training aid; the first output is the answer)"
         meanings.append(meaning)
     return meanings
+
+
+def _depth_scale(shape: tuple[int, ...], inputs: dict[str, tuple[int, ...]]) -> str:
+    """Which of monodepth2's scales an output is: the input's size (the answer) or a fraction of it."""
+    height = next(iter(inputs.values()))[-2]
+    if shape[-2] == height:
+        return "; at the input size: the answer (the other outputs are coarser scales)"
+    return f"; at 1/{height / shape[-2]:g} of the input size (a coarser scale, for training)"
 
 
 def _nms_of(result: Any) -> bool:
@@ -126,17 +154,21 @@ def model_card(
     labels: dict[str, Any] | None = None,
     verified_in: dict[str, str] | None = None,
     options: dict[str, Any] | None = None,
+    trained: Preprocess | None = None,
 ) -> dict[str, Any]:
     """The card of a conversion (`result`: api.ConversionResult) written to PREFIX.*: `labels` {file, indexes,
     numbering} when a labels file was written; `verified_in` {runtime: status}; `options`: extra options to record
-    (the detector's, the command line's)."""
+    (the detector's, the command line's); `trained`: the input normalization the model was trained with, where known
+    (otherwise GluonCV's ImageNet one is assumed, and the card says so)."""
     from . import __version__
 
     opts = result.options
     name = Path(prefix).name
-    inputs = [feed_of(n, shape, opts.to_bgr, opts.preprocess) for n, shape in result.graph.inputs.items()]
+    inputs = [feed_of(n, shape, opts.to_bgr, opts.preprocess, trained) for n, shape in result.graph.inputs.items()]
     if result.detector is not None:
         task = task or result.detector.kind
+    if task == "camera-pose":  # monodepth2's pose network: two frames, stacked on the channel axis
+        inputs[0]["range"] = "two RGB frames stacked on the channel axis (6 channels), pixel / 255, not swapped"
     outputs = [
         {"name": blob, "shape": list(shape) if shape is not None else None, "meaning": meaning}
         for (blob, shape), meaning in zip(result.output_shapes.items(), output_meanings(result, task))

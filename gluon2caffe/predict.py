@@ -1,6 +1,7 @@
 """Running converted files on real images, as a user deploys them: the model card (card.py) says how to feed the
-net and what its outputs mean; `predict` reads an image, feeds it in any registered runtime and decodes the answer
-(top-k classes, detections, a class map, keypoints); `draw` writes it over the image. `gluon2caffe run` prints it.
+net and what its outputs mean; `predict` reads an image (or a clip's frames, for a 3-D net), feeds it in any
+registered runtime and decodes the answer (top-k classes, detections, a class map, keypoints, a disparity map);
+`draw` writes it over the image (a depth map beside it). `gluon2caffe run` prints it.
 
 Images are read and resized with OpenCV (cv2.imread, BGR; cv2.resize, bilinear), the way a deployment does; the
 pixels the net gets are the ones `image_pixels` returns, so any reference (MXNet) can be fed the same image.
@@ -20,7 +21,8 @@ DETECTION = "detection"
 CLASSIFICATION = "classification"
 SEGMENTATION = "segmentation"
 POSE = "pose"
-RAW = "raw"  # outputs shown by shape only (a detector without NMS, CenterNet's maps, depth, ...)
+DEPTH = "depth"
+RAW = "raw"  # outputs shown by shape only (a detector without NMS, CenterNet's maps, camera motion, ...)
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Prediction:
     detections: list[tuple[int, float, float, float, float, float, str]] = field(default_factory=list)
     class_map: np.ndarray | None = None  # segmentation: (H, W) class ids at the output's size
     keypoints: np.ndarray | None = None  # pose: (K, 3) x, y in input pixels, score
+    disparity: np.ndarray | None = None  # depth: (H, W) at the input's size, 0..1 (larger: nearer)
 
 
 def image_pixels(path: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -66,8 +69,10 @@ def kind_of(card: dict[str, Any]) -> str:
     task = card.get("task")
     if task in (SEGMENTATION, POSE):
         return task
-    first = outputs[0]
-    if task in (CLASSIFICATION, "action-2d") or (task is None and first["shape"] and len(first["shape"]) == 2):
+    if task == DEPTH and any("the answer" in o["meaning"] for o in outputs):
+        return DEPTH
+    scores = task is None and outputs[0]["shape"] and len(outputs[0]["shape"]) == 2  # (N, classes) of a net
+    if task in (CLASSIFICATION, "action-2d", "action-3d") or scores:
         return CLASSIFICATION
     return RAW
 
@@ -103,10 +108,9 @@ def predict(prefix: str, images: list[str], runtime: str | None = None, top: int
     outputs = [o["name"] for o in card["outputs"]]
     prototxt, caffemodel = (f"{prefix}.{ext}" for ext in ("prototxt", "caffemodel"))
     results = []
-    for path in images:
-        pixels = image_pixels(path, shape)
+    for name, pixels in _inputs(prefix, images, shape):
         blobs = forward(runtime, prototxt, caffemodel, {feed["name"]: net_input(pixels, feed)}, outputs)
-        p = Prediction(str(path), kind, pixels, {name: blobs[name] for name in outputs})
+        p = Prediction(name, kind, pixels, {name: blobs[name] for name in outputs})
         first = np.asarray(blobs[outputs[0]])
         if kind == CLASSIFICATION:
             p.top = top_classes(first.reshape(first.shape[0], -1)[0], top, labels)
@@ -117,8 +121,30 @@ def predict(prefix: str, images: list[str], runtime: str | None = None, top: int
             p.class_map = first[0].argmax(axis=0)
         elif kind == POSE:
             p.keypoints = keypoints(first[0], shape)
+        elif kind == DEPTH:  # the output at the input's size (the others are coarser scales)
+            answer = next(o["name"] for o in card["outputs"] if "the answer" in o["meaning"])
+            p.disparity = np.asarray(blobs[answer])[0, 0]
         results.append(p)
     return results
+
+
+def _inputs(prefix: str, images: list[str], shape: tuple[int, ...]) -> list[tuple[str, np.ndarray]]:
+    """(name, RGB pixels) per forward pass: each image, or for a net that takes clips (N, 3, D, H, W) each run of D
+    images as one clip's frames, in order."""
+    if len(shape) != 5:
+        return [(str(path), image_pixels(path, shape)) for path in images]
+    frames = shape[2]
+    if len(images) % frames:
+        raise InvalidCallError(
+            f"{prefix}: the net takes clips of {frames} frames {shape}: give each clip's {frames} frames as IMAGE "
+            f"files, in order (got {len(images)} images)"
+        )
+    clips = [images[i : i + frames] for i in range(0, len(images), frames)]
+    frame = shape[:2] + shape[3:]
+    return [
+        (f"{clip[0]} .. {clip[-1]} ({frames} frames)", np.stack([image_pixels(f, frame) for f in clip], axis=2))
+        for clip in clips
+    ]
 
 
 def top_classes(scores: np.ndarray, k: int, labels: list[str]) -> list[tuple[int, float, str]]:
@@ -154,8 +180,8 @@ def keypoints(heatmaps: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def draw(prediction: Prediction, path: str) -> str:
-    """Write the image the net saw with its answer drawn (boxes, the class map blended over it, keypoints) as a
-    PNG at `path`; returns the path."""
+    """Write the image the net saw with its answer drawn (boxes, the class map blended over it, keypoints, the
+    disparity map below it) as a PNG at `path`; returns the path."""
     cv2 = _cv2()
     image = np.ascontiguousarray(prediction.pixels[0].transpose(1, 2, 0)[:, :, ::-1]).clip(0, 255).astype(np.uint8)
     if prediction.kind == DETECTION:
@@ -172,6 +198,10 @@ def draw(prediction: Prediction, path: str) -> str:
     elif prediction.kind == POSE and prediction.keypoints is not None:
         for i, (x, y, _) in enumerate(prediction.keypoints):
             cv2.circle(image, (int(round(x)), int(round(y))), 3, _color(i), -1)
+    elif prediction.kind == DEPTH and prediction.disparity is not None:  # near bright, far dark, beside the image
+        gray = (np.clip(prediction.disparity, 0, 1) * 255).astype(np.uint8)
+        gray = cv2.resize(gray, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
+        image = np.concatenate([image, cv2.applyColorMap(gray, cv2.COLORMAP_MAGMA)], axis=0)
     if not cv2.imwrite(str(path), image):
         raise InvalidCallError(f"cannot write {path}")
     return str(path)

@@ -10,6 +10,8 @@ import tempfile
 
 from ..card import card_path, expects_lines, model_card, save_card
 from ..converters.context import CONSUMER_NOTES, TARGETS
+from ..ir.ops import has_rgb_axis
+from ..ir.preprocess import PRESETS, preset_name
 from .arguments import MODEL_HELP, add_model_source, shape
 from .common import (
     EXIT_FAILURE,
@@ -100,8 +102,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     pre.add_argument(
         "--preprocess",
-        choices=("imagenet",),
-        help="imagenet: GluonCV's own (pixel / 255 - mean) / std, ImageNet mean and std (what zoo models take)",
+        choices=tuple(PRESETS),
+        help="GluonCV's own (pixel / 255 - mean) / std: imagenet (ImageNet's mean and std: what most zoo models take), "
+        "cifar (the cifar_ models': CIFAR-10's), unit (pixel / 255 only: monodepth2's); the convert summary names "
+        "the one a zoo model was trained with",
     )
     pre.add_argument("--mean", type=_three, metavar="R,G,B", help="per-channel mean, in units of pixel / S (RGB)")
     pre.add_argument("--std", type=_three, metavar="R,G,B", help="per-channel std (RGB; default 1,1,1)")
@@ -289,7 +293,26 @@ def _card(args: argparse.Namespace, result, prefix: str, labels) -> dict:
     card_labels = None
     if labels is not None:
         card_labels = {"file": os.path.basename(labels[0]), "indexes": labels[3], "numbering": labels[2]}
-    return model_card(result, prefix, model=args.model, task=task, labels=card_labels, options=extra)
+    trained = entry.normalization if entry is not None and entry.task is not None else None
+    chosen, image = result.options.preprocess, has_rgb_axis(next(iter(result.graph.inputs.values())))
+    if trained is not None and chosen is not None and chosen != trained and image:
+        log.warning(
+            "%s was trained with %s; the net now normalizes with %s (--preprocess %s gives the model's own)",
+            args.model,
+            trained.describe(),
+            chosen.describe(),
+            preset_name(trained),
+        )
+    task = _card_task(entry, task)
+    return model_card(
+        result, prefix, model=args.model, task=task, labels=card_labels, options=extra, trained=trained
+    )
+
+
+def _card_task(entry, task: str | None) -> str | None:
+    """The task the card names: the catalog's, except monodepth2's pose network (listed under depth), whose outputs
+    are the camera's motion."""
+    return "camera-pose" if entry is not None and entry.family == "monodepth2_posenet" else task
 
 
 def check_zoo_options(args: argparse.Namespace) -> bool:

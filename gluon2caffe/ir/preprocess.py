@@ -10,7 +10,7 @@ i.e. the mean), and one 3-channel Scale costs nothing; one rule everywhere keeps
 
 Exactness: x * w + b with w, b rounded to float32 differs from MXNet's (x / scale - mean) / std by a few float32
 roundings of the normalized value (about 1e-7 of it), far inside the project's tolerance; tests/passes/
-test_preprocess.py measures it in every runtime.
+test_normalize_input.py measures it in every runtime.
 """
 
 from __future__ import annotations
@@ -77,7 +77,16 @@ class Preprocess:
 
 
 IMAGENET = Preprocess(IMAGENET_MEAN, IMAGENET_STD, 255.0)
-PRESETS = {"imagenet": IMAGENET}
+# GluonCV's CIFAR-10 training and evaluation scripts (train_cifar10.py): their own mean and std.
+CIFAR = Preprocess((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 255.0)
+# pixel / 255 only: monodepth2's encoder normalizes inside the network, (x - 0.45) / 0.225.
+UNIT = Preprocess((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 255.0)
+PRESETS = {"imagenet": IMAGENET, "cifar": CIFAR, "unit": UNIT}
+
+
+def preset_name(preprocess: Preprocess) -> str | None:
+    """The preset's name (`--preprocess NAME`) of these numbers, None for others."""
+    return next((name for name, p in PRESETS.items() if p == preprocess), None)
 
 
 def _three(values) -> str:

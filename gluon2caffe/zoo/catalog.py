@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ir.preprocess import CIFAR, IMAGENET, UNIT, Preprocess
+
 # -- the rows, task by task ---------------------------------------------------------------------------------------
 
 # The GluonCV classification models that build offline (gluoncv 0.10.5.post0), with their family and the input size
@@ -484,6 +486,14 @@ class ZooEntry:
     @property
     def size_text(self) -> str:
         return "-" if self.input_size is None else size_text(self.input_size)
+
+    @property
+    def normalization(self) -> Preprocess:
+        """The input normalization GluonCV trained it with: ImageNet's mean and std, CIFAR's for the cifar_ models,
+        pixel / 255 for monodepth2 (its encoder normalizes inside the network)."""
+        if self.family.startswith("cifar"):
+            return CIFAR
+        return UNIT if self.family.startswith("monodepth2") else IMAGENET
 
     @property
     def detector(self) -> str | None:

@@ -242,6 +242,94 @@ def test_pose_card(pose):
     assert card["task"] == "pose" and card["outputs"][0]["meaning"].startswith("keypoint heatmaps")
 
 
+@pytest.mark.parametrize(
+    "model, shape, task, layout, normalization, meanings",
+    [
+        ("cifar_resnet20_v1", "1,3,32,32", "classification", "NCHW", "cifar", ["class scores (logits), one per class"]),
+        ("resnet18_v1b_kinetics400", "1,3,64,64", "action-2d", "NCHW", "imagenet", ["class scores (logits), one per"]),
+        ("c3d_kinetics400", "1,3,16,112,112", "action-3d", "NCDHW", "imagenet", ["class scores (logits), one per"]),
+        (
+            "monodepth2_resnet18_kitti_mono_640x192",
+            "1,3,64,192",
+            "depth",
+            "NCHW",
+            "unit",
+            ["disparity map"] * 4,
+        ),
+        (
+            "monodepth2_resnet18_posenet_kitti_mono_640x192",
+            "1,6,64,192",
+            "camera-pose",
+            "NCHW",
+            None,
+            ["axis-angle rotation", "translation"],
+        ),
+    ],
+    ids=["cifar", "action-2d", "action-3d", "depth", "camera-pose"],
+)
+def test_card_of_every_task_family(workdir, model, shape, task, layout, normalization, meanings):
+    """The card of the task families `run` prints raw: what the input takes (the normalization the model was trained
+    with: CIFAR's, ImageNet's, monodepth2's pixel / 255), its layout, and what each output means."""
+    from gluon2caffe.ir.preprocess import PRESETS
+
+    prefix, stdout = convert(workdir / "cards", model, "--input-shape", shape)
+    card = json.loads(open(f"{prefix}.json").read())
+    assert card["task"] == task
+    (feed,) = card["inputs"]
+    assert feed["layout"] == layout and feed["shape"] == [int(v) for v in shape.split(",")]
+    if normalization is None:  # two frames stacked: no 3-channel image, nothing swapped
+        assert feed["channel_order"] is None and "two RGB frames" in feed["range"] and "pixel / 255" in feed["range"]
+    else:
+        preset = PRESETS[normalization]
+        assert feed["preset"] == normalization and feed["normalization"]["std"] == list(preset.std)[::-1]
+        assert "as the model was trained" in feed["range"] and f"--preprocess {normalization}" in stdout
+        blob = feed["opencv"]
+        assert ("for frame in frames" in blob) == (layout == "NCDHW"), blob
+        assert ("np.array(" in blob) == (normalization != "unit"), blob  # a std of 1 divides nothing
+    assert len(card["outputs"]) == len(meanings)
+    for output, meaning in zip(card["outputs"], meanings):
+        assert output["meaning"].startswith(meaning), output
+    if task == "depth":  # the last scale is the input's size: the answer
+        assert "the answer" in card["outputs"][-1]["meaning"] and "1/8 of the input" in card["outputs"][0]["meaning"]
+    if normalization and layout == "NCHW":  # run reads the card (a clip's test below)
+        proc = cli("run", prefix, scene_png(workdir / "cards.png", 64, 64, seed=3), "-o", workdir / "drawn")
+        assert proc.returncode == 0, proc.stderr
+        assert (task == "depth") == (workdir / "drawn" / "cards.depth.png").exists(), proc.stdout
+
+
+def test_clip_top5_equals_mxnet(workdir, tmp_path):
+    """A 3-D action net takes a clip: `run PREFIX FRAME...` feeds each run of D images as one clip's frames and gives
+    MXNet's top-5 on the same frames (pycaffe and OpenCV run 5-D blobs); another count of frames is a usage error."""
+    model, shape = "c3d_kinetics400", (1, 3, 16, 112, 112)
+    prefix, _ = convert(workdir / "clip", model, "--preprocess", "imagenet", "--input-shape", "1,3,16,112,112")
+    frames = [scene_png(tmp_path / f"frame{i:02d}.png", 120, 160, seed=20 + i) for i in range(16)]
+    pixels = np.stack([image_pixels(f, (1, 3, 112, 112)) for f in frames], axis=2)
+    scores = mxnet_answer(load_zoo_model(model, shape), pixels)[0][0]
+    expected = _conclusive_top5(scores)
+    for runtime in ("caffe", "opencv"):
+        (p,) = predict(prefix, frames, runtime)
+        assert [index for index, _, _ in p.top] == expected, runtime
+    proc = cli("run", prefix, *frames)
+    assert proc.returncode == 0 and "(16 frames)" in proc.stdout, proc.stderr
+    short = cli("run", prefix, *frames[:5])
+    assert short.returncode == 2 and "clips of 16 frames" in short.stderr and "got 5 images" in short.stderr
+    assert len(short.stderr.strip().splitlines()) == 1, short.stderr
+
+
+def test_depth_map_equals_mxnet(workdir):
+    """A depth model's answer (the disparity at the input's size) equals MXNet's, and `run` draws it."""
+    model, shape = "monodepth2_resnet18_kitti_mono_640x192", (1, 3, 64, 192)
+    prefix, _ = convert(workdir / "depth", model, "--preprocess", "unit", "--input-shape", "1,3,64,192")
+    image = scene_png(workdir / "road.png", 96, 320, seed=11)
+    net = load_zoo_model(model, shape)
+    out = net(mx.nd.array(image_pixels(image, shape) / 255.0))  # monodepth2 reads pixel / 255
+    expected = [o.asnumpy() for o in (out.values() if isinstance(out, dict) else out)]
+    full = next(o for o in expected if o.shape[-2:] == shape[-2:])[0, 0]
+    (p,) = predict(prefix, [image], "caffe")
+    assert full.std() > 1e-3  # the map varies over the image (a live random net)
+    np.testing.assert_allclose(p.disparity, full, rtol=0, atol=TOLERANCE * np.abs(full).max() * 10)
+
+
 def test_centernet_card(workdir):
     prefix, _ = convert(workdir / "centernet", "center_net_resnet18_v1b_voc", "--input-shape", "1,3,256,256")
     card = json.loads(open(f"{prefix}.json").read())

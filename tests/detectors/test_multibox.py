@@ -10,6 +10,7 @@ in pycaffe (with the layer-local check) and in the runtimes the GluonCV SSDs run
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import subprocess
 import sys
@@ -224,6 +225,13 @@ def test_exported_files_and_cli(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "MultiBox SSD: 4 classes" in done.stdout and "GluonCV detections found" in done.stdout, done.stdout
+    card = json.loads(open(f"{out}.json").read())
+    assert card["task"] == MULTIBOX_DETECTOR.kind and card["verified_in"] == {"caffe": "passed"}
+    assert [o["name"] for o in card["outputs"]] == ["detection_out"]
+    assert card["labels"]["indexes"] == "detection_out label column"  # no class names in the files: class0...
+    assert open(f"{out}.labels.txt").read().split() == ["background", "class0", "class1", "class2", "class3"]
+    assert "[image, label, score, xmin, ymin, xmax, ymax]" in card["outputs"][0]["meaning"]
+    assert card["inputs"][0]["shape"] == [1, 3, 256, 256] and card["inputs"][0]["channel_order"] == "BGR"
     verify = subprocess.run(cli + ["verify", str(out), "--against", prefix], capture_output=True, text=True, env=env)
     assert verify.returncode == 0 and "status: exact" in verify.stdout, verify.stdout + verify.stderr
 

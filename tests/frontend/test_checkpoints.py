@@ -146,6 +146,11 @@ def test_classic_checkpoint_from_the_command_line(classic, tmp_path):
     whole = _cli("convert", prefix, "-o", tmp_path / "whole", "--input-shape", "1,3,32,32", "--verify")
     assert whole.returncode == 0, whole.stdout + whole.stderr
     assert "status: exact" in whole.stdout and "verify (caffe) softmax" in whole.stdout, whole.stdout
+    card = json.loads((tmp_path / "whole.json").read_text())  # a symbol net's card: no zoo task, read from shapes
+    assert card["task"] is None and card["verified_in"] == {"caffe": "passed"}
+    assert card["inputs"][0]["shape"] == [1, 3, 32, 32] and "ImageNet mean/std assumed" in card["inputs"][0]["range"]
+    assert [o["shape"] for o in card["outputs"]] == [[1, 10]]
+    assert card["outputs"][0]["meaning"].startswith("class probabilities (softmax)"), card["outputs"]
     cut = _cli(
         "convert",
         prefix,

@@ -23,7 +23,7 @@ def _net():
 
 
 @pytest.mark.parametrize("to_bgr", [True, False])
-@pytest.mark.parametrize("preprocess", ["imagenet", CUSTOM])
+@pytest.mark.parametrize("preprocess", ["imagenet", "cifar", "unit", CUSTOM])
 def test_both_sign_inputs_in_caffe(to_bgr, preprocess):
     checked = check_block(_net(), (2, 3, 9, 8), to_bgr=to_bgr, preprocess=preprocess)
     assert checked.result.report.preprocessed == ["data"]
