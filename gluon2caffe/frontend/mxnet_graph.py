@@ -73,6 +73,12 @@ def trace_block(
             block(*[mx.nd.zeros(shape) for shape in shapes.values()])
         except Exception as exc:  # MXNet raises MXNetError/ValueError/... for a shape the net cannot take
             raise InvalidCallError(f"the network cannot run on input_shape={described}: {_first_line(exc)}") from exc
+    # A forward (the one above, or the caller's) only reads the weights, so reading them does not wait for it; but
+    # oneDNN's inference convolution reorders its weight in place to its own layout from inside that forward (an
+    # asynchronous write pushed while it runs), and asnumpy() copies outside the engine once no write is pending.
+    # Without this wait a copy can overlap the reorder and read a torn weight. (Suspected cause of conversions of one
+    # live net that differed under load in CI: a MultiBox SSD's Caffe boxes 20% off while MXNet's matched float64.)
+    mx.nd.waitall()
     used = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
     arrays = {p.name: p.data().asnumpy() for p in params.values() if p.name in used}
     return symbol, arrays

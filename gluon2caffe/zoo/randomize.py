@@ -355,6 +355,7 @@ def _forward_sample(
         out = net(mx.nd.array(_sample(rng, (batch,) + tuple(input_shape[1:]), images)))
         for o in out if isinstance(out, (list, tuple)) else [out]:
             o.wait_to_read()
+        mx.nd.waitall()  # oneDNN's in-place weight reorders too (frontend/mxnet_graph.trace_block says why)
     finally:
         for h in handles:
             h.detach()
