@@ -269,6 +269,7 @@ def _run_classifier(
     each extra runtime, all from the same saved files."""
     from ..caffe.io import save_model
     from ..verification import MXNetReference, forward
+    from .loader import release_memory
 
     with tempfile.TemporaryDirectory(prefix="gluon2caffe-zoo-") as tmp:
         prototxt, caffemodel = save_model(conversion.text_net, conversion.binary_weights, os.path.join(tmp, "m"))
@@ -282,6 +283,8 @@ def _run_classifier(
             if conversion.detector is not None:
                 reference.aliases.update(conversion.detector.aliases(conversion.head))
             runs.local = _local_check(prototxt, caffemodel, reference, x, result, to_bgr)
+            del reference
+            release_memory()  # the check's Caffe net and MXNet chunks, before the other runtimes' children start
         for name in extra_runtimes:
             _enter(on_stage, name, result)
             runs.elsewhere[name] = _run_elsewhere(name, prototxt, caffemodel, feed, outputs)
