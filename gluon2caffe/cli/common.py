@@ -342,6 +342,7 @@ class Progress:
         "build": "building the model",
         "random weights": "random live weights",
         "load params": "loading the weights",
+        "cut": "cutting the model at --output-node",
         "convert": "tracing and converting",
         "write": "writing the files",
         "verify": "verifying",

@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     if not options.outputs:
         _prefix_names_a_node(args.output, model)
     if options.outputs:  # the model cut at --output-node (a live one traced): converted and verified so
-        with progress.step("convert"):
+        with progress.step("cut"):
             model, options = with_outputs(model, options)
     family = detector_for(model)
     _check_detector_flags(args, family)
