@@ -316,6 +316,26 @@ def float64_tensors(
         return [np.load(os.path.join(tmp, f"out{i}.npy")) for i in range(len(tensors))]
 
 
+def float64_errors(
+    reference: MXNetReference,
+    x: np.ndarray,
+    tensors: list[str],
+    got: list[np.ndarray],
+    ref: list[np.ndarray],
+    arrange: list[Callable[[np.ndarray], np.ndarray]] | None = None,
+) -> tuple[float, float] | None:
+    """(Caffe, MXNet float32): the largest relative errors of `got` (Caffe's) and `ref` (MXNet's) against the graph
+    `tensors` run in float64 (float64_tensors); `arrange[i]` lays float64 tensor i out as got[i] and ref[i] are (a
+    reshape, a transpose). None where the float64 run fails."""
+    truth = float64_tensors(reference, x, tensors)
+    if truth is None:
+        return None
+    truth = [f(t) for f, t in zip(arrange, truth)] if arrange is not None else truth
+    caffe = max(compare(g.reshape(t.shape), t).relative for g, t in zip(got, truth))
+    mxnet = max(compare(r.reshape(t.shape), t).relative for r, t in zip(ref, truth))
+    return caffe, mxnet
+
+
 def px_comparison(actual_px: np.ndarray, reference_px: np.ndarray, size: int) -> Comparison:
     """Pixel coordinates compared relative to the image size (the issue's 'within 1e-4 of the image size')."""
     c = compare(actual_px, reference_px)

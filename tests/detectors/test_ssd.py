@@ -264,6 +264,12 @@ def test_float64_reference_without_mkldnn():
     loc, conf = float64_tensors(net, x, [head.tensors["loc"], head.tensors["conf"]])
     assert loc.dtype == np.float64 and conf.shape == ref["conf"].shape
     assert 0 < np.abs(loc.reshape(ref["loc"].shape) - ref["loc"]).max() < 1e-3
+    # the check's (Caffe, MXNet float32) errors (verification.detectors.float64_errors): Caffe given MXNet's tensors
+    from gluon2caffe.detectors.ssd.check import _float64_errors
+    from gluon2caffe.detectors.ssd.layers import CONF, LOC
+
+    caffe, mxnet = _float64_errors(net, head, x, ref, {LOC: ref["loc"], CONF: ref["conf"]})
+    assert caffe == mxnet and 0 < mxnet < 1e-4
 
 
 def test_priorbox_mode_refused_where_priorbox_cannot_express_the_anchors():

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...verification.compare import compare
 from ...verification.detectors import (
     DetectorCheck,
     DetectorRun,
     blob_differences,
     finish_check,
-    float64_tensors,
+    float64_errors,
     graph_reference,
     mismatched_files,
     px_comparison,
@@ -111,14 +110,8 @@ def check_multibox(run: DetectorRun) -> DetectorCheck:
 def _float64_errors(
     reference: MXNetReference, head: MultiBoxHead, x: np.ndarray, ref: dict, got: dict
 ) -> tuple[float, float] | None:
-    """(Caffe, MXNet float32) relative errors of loc and the class probabilities against the net in float64."""
-    truth = float64_tensors(reference, x, [head.tensors["loc"], head.tensors["cls_prob"]])
-    if truth is None:
-        return None
-    loc64, conf64 = truth[0].reshape(ref["loc"].shape), np.transpose(truth[1], (0, 2, 1))
-    caffe = max(
-        compare(got[LOC].reshape(loc64.shape), loc64).relative,
-        compare(got[CONF].reshape(conf64.shape), conf64).relative,
-    )
-    mxnet = max(compare(ref["loc"], loc64).relative, compare(ref["conf"], conf64).relative)
-    return caffe, mxnet
+    """(Caffe, MXNet float32) relative errors of loc and the class probabilities against the net in float64 (its
+    class probabilities transposed to the (N, anchors, classes) of conf)."""
+    tensors = [head.tensors["loc"], head.tensors["cls_prob"]]
+    arrange = [lambda t: t.reshape(ref["loc"].shape), lambda t: np.transpose(t, (0, 2, 1))]
+    return float64_errors(reference, x, tensors, [got[LOC], got[CONF]], [ref["loc"], ref["conf"]], arrange)

@@ -12,13 +12,12 @@ import tempfile
 
 import numpy as np
 
-from ...verification.compare import compare
 from ...verification.detectors import (
     DetectorCheck,
     DetectorRun,
     blob_differences,
     finish_check,
-    float64_tensors,
+    float64_errors,
     graph_reference,
     mismatched_files,
     px_comparison,
@@ -122,10 +121,5 @@ def _float64_errors(
     reference: MXNetReference, head: SSDHead, x: np.ndarray, ref: dict, got: dict
 ) -> tuple[float, float] | None:
     """(Caffe, MXNet float32) relative errors of loc and conf against the same net run in float64."""
-    truth = float64_tensors(reference, x, [head.tensors["loc"], head.tensors["conf"]])
-    if truth is None:
-        return None
-    pairs = ((LOC, "loc", 0), (CONF, "conf", 1))
-    caffe = max(compare(got[b].reshape(truth[i].shape), truth[i]).relative for b, _, i in pairs)
-    mxnet = max(compare(ref[k].reshape(truth[i].shape), truth[i]).relative for _, k, i in pairs)
-    return caffe, mxnet
+    tensors = [head.tensors["loc"], head.tensors["conf"]]
+    return float64_errors(reference, x, tensors, [got[LOC], got[CONF]], [ref["loc"], ref["conf"]])
