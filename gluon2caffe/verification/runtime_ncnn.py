@@ -139,8 +139,11 @@ def _extract(ncnn, net, image: dict[str, np.ndarray], outputs: list[str]) -> dic
     """One image (no batch axis) through `net`: the blobs `outputs`, copied out of ncnn's memory."""
     extractor = net.create_extractor()
     for name, value in image.items():
-        # clone: ncnn.Mat(array) borrows the buffer, and a first layer working in place would write to it.
-        extractor.input(name, ncnn.Mat(np.ascontiguousarray(value, np.float32)).clone())
+        # clone: ncnn.Mat(array) borrows the buffer, and a first layer working in place would write to it. The array
+        # is named so that it outlives the clone (a temporary could be freed between Mat() and clone()).
+        array = np.ascontiguousarray(value, np.float32)
+        extractor.input(name, ncnn.Mat(array).clone())
+        del array
     result = {}
     for name in outputs:
         ret, mat = extractor.extract(name)
