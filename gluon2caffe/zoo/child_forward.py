@@ -20,9 +20,11 @@ import numpy as np
 from ..verification.runtimes import RuntimeFailedError
 
 TIMEOUT = 1800  # seconds; the largest zoo nets take a few minutes in OpenVINO's Model Optimizer
+CHILD_GRACE = 5.0  # seconds an interrupted child gets to remove its temporary files before it is killed
 
 _CHILD = """
-import json, sys, traceback
+import json, signal, sys, traceback
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # unwind: the runtime's temporary files go
 import numpy as np
 request = json.loads(sys.argv[1])
 try:
@@ -71,10 +73,21 @@ def _run(request: dict) -> subprocess.CompletedProcess:
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONPATH=path)
     command = [sys.executable, "-c", _CHILD, json.dumps(request)]
-    try:
-        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise RuntimeFailedError(f"{request['runtime']} did not finish in {TIMEOUT} s") from None
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise RuntimeFailedError(f"{request['runtime']} did not finish in {TIMEOUT} s") from None
+        except BaseException:  # this process is ending (SIGTERM, Ctrl-C): the child first removes its own files
+            proc.terminate()
+            try:
+                proc.communicate(timeout=CHILD_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
 def _failure(runtime: str, proc: subprocess.CompletedProcess, error_file: str) -> str:

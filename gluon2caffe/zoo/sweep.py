@@ -628,6 +628,34 @@ def select_models(
     ]
 
 
+# How long an interrupted worker gets to remove its temporary files (it handles SIGTERM between Python steps; a long
+# MXNet or Caffe call finishes first) before it is killed.
+WORKER_GRACE = 10.0
+
+
+def _worker_init() -> None:
+    """A worker ends on SIGTERM as on Ctrl-C: the `with` blocks unwind, so its temporary folders (converted files, a
+    runtime child's feed) are removed and a runtime child it waits for is stopped. Ctrl-C itself reaches the whole
+    process group: the workers ignore it and wait for the sweep to end them."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+
+
+def _end_workers(processes: list) -> None:
+    """SIGTERM every worker, give them WORKER_GRACE seconds in all to clean up, then kill the ones still running."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + WORKER_GRACE
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+
+
 def _worker(entry: ZooEntry, runtime: str, extra_runtimes: tuple[str, ...] = (), journal: str | None = None) -> dict:
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("MXNET_SUBGRAPH_BACKEND", "NONE")  # hooks on internal outputs need the plain executor
@@ -697,7 +725,7 @@ def _run_pools(entries, jobs: int, runtime: str, progress, extras: tuple[str, ..
     workers = jobs
     while pending:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
             futures = {pool.submit(_worker, entry, runtime, extras, journal): entry for entry in pending}
             try:
                 for future in as_completed(futures):
@@ -709,8 +737,7 @@ def _run_pools(entries, jobs: int, runtime: str, progress, extras: tuple[str, ..
             except (KeyboardInterrupt, SystemExit):
                 # Ctrl-C / SIGTERM (the CLI raises it as a KeyboardInterrupt): end the workers now; leaving the pool
                 # would wait for their models to finish (minutes for a segmentation net)
-                for process in list((getattr(pool, "_processes", None) or {}).values()):
-                    process.kill()
+                _end_workers(list((getattr(pool, "_processes", None) or {}).values()))
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             except BrokenProcessPool:

@@ -517,3 +517,33 @@ def test_trained_params_load_without_a_forward_pass(tmp_path, monkeypatch):
         m.setattr(type(net), "forward", symbolic_only)
         set_parameters(net, str(tmp_path / "trained.params"), (1, 3, 32, 32))
     np.testing.assert_array_equal(net(x).asnumpy(), expected)
+
+
+@pytest.mark.parametrize("signum, group, code", [(signal.SIGTERM, False, 143), (signal.SIGINT, True, 130)])
+def test_an_interrupted_zoo_sweep_leaves_no_temporary_folder(signum, group, code, tmp_path):
+    """A sweep stopped while a worker holds converted files (`kill`, or Ctrl-C at a terminal: SIGINT to the whole
+    process group) ends its workers, which remove their folders (and their runtime children's) before they exit."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch), GLOG_minloglevel="2")
+    command = [sys.executable, "-m", "gluon2caffe", "zoo", "--models", "resnet18_v1", "--runtime", "opencv"]
+    proc = subprocess.Popen(
+        command + ["-o", str(tmp_path / "rt.md")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_interruptible,
+        start_new_session=group,
+    )
+    # the worker's folder of converted files (the sweep's own journal folder is there from the start)
+    def worker_holds_files():
+        names = [p.name for p in scratch.iterdir()]
+        return any(n.startswith("gluon2caffe-zoo-") and not n.startswith("gluon2caffe-zoo-journal-") for n in names)
+
+    _wait_for(worker_holds_files, proc)
+    os.killpg(proc.pid, signum) if group else proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr  # stopped mid-model (not finished before the signal)
+    assert list(scratch.iterdir()) == [], stderr
+    assert "Traceback" not in stderr, stderr
