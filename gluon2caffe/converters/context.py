@@ -176,8 +176,9 @@ TARGETS: dict[str, Patterns] = {
     ),
     # The NPU toolchains and format bridges: the `any` files, refused where the consumer has no kernel for a layer
     # (CONSUMER_LIMITS says what to use instead). TPU-MLIR 1.30.2: no Power layer at all (sqrt, reciprocal, square
-    # have no other form), no Exp (YOLOv3's --no-nms box sizes).
-    "tpu-mlir": replace(_ANY, missing_layers=_ANY.missing_layers | {"Power", "Exp"}),
+    # have no other form), no Exp (YOLOv3's --no-nms box sizes); no Threshold (CenterNet's peak mask) and no ELU
+    # (monodepth2's decoder): "<Op> Op not support now", measured in the whole-zoo sweep (docs/runtimes.md).
+    "tpu-mlir": replace(_ANY, missing_layers=_ANY.missing_layers | {"Power", "Exp", "Threshold", "ELU"}),
     # rknn-toolkit2 2.5.0 (float16): drops DetectionOutput, PriorBox and Exp ("not support") and builds the rest.
     "rknn": replace(_ANY, missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox", "Exp"}),
     # caffe2onnx 2.0.1 + ONNX Runtime: no Exp; PriorBox and DetectionOutput become custom ops ONNX Runtime cannot run;
@@ -205,6 +206,8 @@ CONSUMER_LIMITS: dict[str, str] = {
         "DetectionOutput (TPU-MLIR), else no Caffe form here computes them"
     ),
     "Power": "a Power of exponent other than 1 (sqrt, reciprocal, square) has no other Caffe form",
+    "Threshold": "it is CenterNet's heatmap peak test (a step function), which has no other Caffe form",
+    "ELU": "ELU needs an exponential (exp), which this toolchain has in no Caffe layer",
     "Eltwise MAX": (
         "it writes a maximum or minimum (an exact clip, maximum, minimum, abs), which has no other exact Caffe form; "
         "for ReLU6 convert with --relu6 layer (exact there)"

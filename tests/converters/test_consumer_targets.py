@@ -189,3 +189,15 @@ def test_openvino_refuses_centernets_threshold():
     with _pytest.raises(ConversionError, match=r"op Threshold.*target 'openvino'"):
         convert(net, (1, 3, 128, 128), target="openvino")
     assert "Threshold" in [layer.type for layer in convert(net, (1, 3, 128, 128), target="ncnn").text_net.layer]
+
+
+def test_tpu_mlir_refuses_threshold_and_elu():
+    """Found by the whole-zoo TPU-MLIR sweep ("Threshold Op not support now", "ELU Op not support now" in
+    model_transform): CenterNet's peak test and an ELU are refused for `--target tpu-mlir`, naming the node and
+    why, so the runtime table says refused, not error."""
+    net = load_zoo_model("center_net_mobilenetv3_small_duc_voc", (1, 3, 128, 128))
+    message = _refusal(net, (1, 3, 128, 128), "tpu-mlir")
+    assert "Threshold" in message and CONSUMER_LIMITS["Threshold"] in message
+    shape = (1, 3, 6, 6)
+    message = _refusal(_initialized(seq(nn.Conv2D(4, 3), nn.ELU()), shape), shape, "tpu-mlir")
+    assert "ELU" in message and CONSUMER_LIMITS["ELU"] in message
