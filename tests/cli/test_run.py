@@ -181,13 +181,19 @@ def test_yolo_no_nms_labels_have_no_background(workdir):
     assert card["outputs"][1]["shape"][1] == card["outputs"][0]["shape"][1] // 4 * 20
 
 
+def _with_mxnet_answer(workdir, model, folder, image_name, shape, seed, *options):
+    """(prefix, a generated image at the input's size, MXNet's first output on it for image 0) of `model` converted
+    with --preprocess imagenet into workdir/folder."""
+    prefix, _ = convert(workdir / folder, model, "--preprocess", "imagenet", *options)
+    image = scene_png(workdir / image_name, shape[2], shape[3], seed=seed)
+    net = load_zoo_model(model, shape)
+    return prefix, image, mxnet_answer(net, image_pixels(image, shape))[0][0]
+
+
 @pytest.fixture(scope="module")
 def segmentation(workdir):
     """(prefix, image, MXNet's class scores) of the segmentation net converted with --preprocess imagenet."""
-    prefix, _ = convert(workdir / "seg", SEGMENTATION, "--preprocess", "imagenet", "--input-shape", "1,3,96,96")
-    image = scene_png(workdir / "room.png", 96, 96, seed=9)
-    net = load_zoo_model(SEGMENTATION, (1, 3, 96, 96))
-    return prefix, image, mxnet_answer(net, image_pixels(image, (1, 3, 96, 96)))[0][0]
+    return _with_mxnet_answer(workdir, SEGMENTATION, "seg", "room.png", (1, 3, 96, 96), 9, "--input-shape", "1,3,96,96")
 
 
 @pytest.mark.parametrize("runtime", ["caffe", "opencv", "ncnn", "mnn"])
@@ -216,10 +222,7 @@ def test_segmentation_card(segmentation):
 @pytest.fixture(scope="module")
 def pose(workdir):
     """(prefix, image, MXNet's heatmaps) of the pose net converted with --preprocess imagenet."""
-    prefix, _ = convert(workdir / "pose", POSE, "--preprocess", "imagenet")
-    image = scene_png(workdir / "person.png", 256, 192, seed=7)
-    net = load_zoo_model(POSE, (1, 3, 256, 192))
-    return prefix, image, mxnet_answer(net, image_pixels(image, (1, 3, 256, 192)))[0][0]
+    return _with_mxnet_answer(workdir, POSE, "pose", "person.png", (1, 3, 256, 192), 7)
 
 
 @pytest.mark.parametrize("runtime", ["caffe", "opencv", "ncnn", "mnn"])
