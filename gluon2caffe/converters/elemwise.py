@@ -305,9 +305,12 @@ def convert_broadcast_like(node: Node, ctx: EmitContext) -> None:
 
 @register("ones_like", "zeros_like", caffe="Power")
 def convert_fill_like(node: Node, ctx: EmitContext) -> None:
-    """ones_like / zeros_like -> Power with power 0 (Caffe writes 1 everywhere) / scale 0 (writes 0)."""
+    """ones_like / zeros_like -> an affine Power 0 * x + 1 / 0 * x (Caffe writes the constant).
+
+    An affine map (exponent 1, scale 0), not a Power of exponent 0: the targets that write no Power (`any`) turn it
+    into a Scale, which every consumer computes (TPU-MLIR has no kernel for an exponent other than 1).
+    """
     layer = ctx.layer(node.name, "Power", [node.inputs[0]], [node.outputs[0]])
+    layer.power_param.scale = 0.0
     if node.op == "ones_like":
-        layer.power_param.power = 0.0
-    else:
-        layer.power_param.scale = 0.0
+        layer.power_param.shift = 1.0
