@@ -304,9 +304,7 @@ def _card(args: argparse.Namespace, result, prefix: str, labels) -> dict:
             preset_name(trained),
         )
     task = _card_task(entry, task)
-    return model_card(
-        result, prefix, model=args.model, task=task, labels=card_labels, options=extra, trained=trained
-    )
+    return model_card(result, prefix, model=args.model, task=task, labels=card_labels, options=extra, trained=trained)
 
 
 def _card_task(entry, task: str | None) -> str | None:

@@ -24,6 +24,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import Gluon2CaffeError
+from ..verification.compare import EXACT
+from ..verification.precision import FLOAT16, FP16_TOLERANCE, WITHIN_FP16, compare_in, precision_of, verdict_in
 from .catalog import OUTSIDE_MODELS, RUNNABLE, TASK_NAMES, ZooEntry, lookup
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,12 @@ SEED = 0
 class RuntimeResult:
     """The model's converted files run in one more runtime (verification/runtimes.py at its full-float32 settings),
     compared end to end with MXNet (detectors: the family's check). There is no layer-local check outside pycaffe,
-    so the verdict is exact or mismatch; error: the runtime's converter or loader refused the files, or it crashed
-    (the message says which, with the runtime's own words)."""
+    so the verdict is exact or mismatch; a float16 runtime (rknn) is judged by the float16 rule instead
+    (verification/precision.py): `within fp16` or mismatch, never exact. error: the runtime's converter or loader
+    refused the files, or it crashed (the message says which, with the runtime's own words)."""
 
-    # exact | mismatch | not conclusive | error | not run | refused (the runtime's own --target refuses the model,
-    # with the reason)
+    # exact | within fp16 | mismatch | not conclusive | error | not run | refused (the runtime's own --target refuses
+    # the model, with the reason)
     status: str
     relative: float | None = None  # classifiers: the worst output; detectors: the largest pre-NMS error
     max_abs: float | None = None  # classifiers: the worst output's
@@ -58,6 +61,11 @@ class RuntimeResult:
     @property
     def exact(self) -> bool:
         return self.status == "exact"
+
+    @property
+    def passed(self) -> bool:
+        """Exact, or within fp16 in a float16 runtime (that runtime's pass)."""
+        return self.status in (EXACT, WITHIN_FP16)
 
 
 # Row fields that only runtime sweeps fill; docs/model_zoo.json is written without them.
@@ -88,8 +96,8 @@ class ZooResult:
 
     @property
     def exact_everywhere(self) -> bool:
-        """Exact in pycaffe and in every extra runtime."""
-        return self.exact and all(r.exact for r in self.runtimes.values())
+        """Exact in pycaffe and passed in every extra runtime (exact; a float16 runtime: within fp16)."""
+        return self.exact and all(r.passed for r in self.runtimes.values())
 
 
 # Called with (stage, row so far) before each runtime's part of a check: the sweep's journal of where a worker was.
@@ -146,7 +154,7 @@ def check_model(
             if runtime_ties:
                 note = f"{runtime_ties} near-tie peaks decided as {name} did"
                 result.runtimes[name].message = "; ".join(m for m in (result.runtimes[name].message, note) if m)
-            if not result.runtimes[name].exact:
+            if not result.runtimes[name].passed:
                 own = functools.partial(_convert_classifier, net, shape)
                 result.runtimes[name] = _refused_for_target(name, own, result.runtimes[name])
         return result
@@ -333,6 +341,7 @@ def _judge_in_runtime(
         return RuntimeResult("error", seconds=seconds, message=error)
     try:
         worst, status, message = _classifier_verdict(net, x, got, outputs, references, None, runtime, magnitudes)
+        status = verdict_in(runtime, status)
     except Exception as exc:  # noqa: BLE001 - e.g. an output of another size: this runtime's result, not the row's
         return RuntimeResult("error", seconds=seconds, message=error_text(exc))
     return RuntimeResult(status, float(worst.relative), float(worst.max_abs), seconds, message)
@@ -341,13 +350,16 @@ def _judge_in_runtime(
 def _classifier_verdict(net, x, got: dict, outputs: list[str], references, local, label: str, magnitudes=None) -> tuple:
     """(worst output comparison, status, message) of `got` against MXNet (verification.compare, with the magnitude
     the layer-local check measured for each output; verification.input_dependence on the second input; judge);
-    `label` names the runtime in the float64 note."""
-    from ..verification import EXACT, MISMATCH, NOT_CONCLUSIVE, TOLERANCE, compare, input_dependence, judge
+    `label` names the runtime in the float64 note; a float16 runtime's outputs are compared under the float16 rule
+    (verification/precision.py: its own magnitude, no float64 note)."""
+    from ..verification import EXACT, MISMATCH, NOT_CONCLUSIVE, TOLERANCE, input_dependence, judge
 
     reference, other = references
     if magnitudes is None:
         magnitudes = local.magnitudes if local is not None else {}
-    comparisons = {name: compare(got[name], ref, magnitudes.get(name)) for name, ref in zip(outputs, reference)}
+    comparisons = {
+        name: compare_in(label, got[name], ref, magnitudes.get(name)) for name, ref in zip(outputs, reference)
+    }
     worst = max(comparisons.values(), key=lambda c: c.relative)
     dependence = input_dependence(dict(zip(outputs, reference)), dict(zip(outputs, other)), comparisons, SECOND_INPUT)
     finite = all(c.reference_finite for c in comparisons.values())
@@ -358,8 +370,10 @@ def _classifier_verdict(net, x, got: dict, outputs: list[str], references, local
         reason = dependence.reason(remedy=False) if not dependence.ok else local.inconclusive_reason(remedy=False)
         return worst, status, reason
     if status != EXACT:
-        message = f"end-to-end relative error {worst.relative:.3g} > {TOLERANCE:g}"
-        return worst, status, message + _float64_note(net, x, got, outputs, reference, label)
+        message = f"end-to-end relative error {worst.relative:.3g}"
+        if precision_of(label) == FLOAT16:
+            return worst, status, f"{message} > {FP16_TOLERANCE:.2g} (the float16 rule)"
+        return worst, status, f"{message} > {TOLERANCE:g}" + _float64_note(net, x, got, outputs, reference, label)
     return worst, status, ""
 
 
@@ -453,8 +467,8 @@ class DetectorZooResult:
 
     @property
     def exact_everywhere(self) -> bool:
-        """Exact in pycaffe and in every extra runtime."""
-        return self.exact and all(r.exact for r in self.runtimes.values())
+        """Exact in pycaffe and passed in every extra runtime (exact; a float16 runtime: within fp16)."""
+        return self.exact and all(r.passed for r in self.runtimes.values())
 
     @property
     def max_pre_nms(self) -> float | None:
@@ -503,7 +517,7 @@ def check_detector_model(
                 result.runtimes[name] = _detector_in_runtime(
                     detector, reference, conversion.head, prototxt, caffemodel, shape, name
                 )
-                if not result.runtimes[name].exact:
+                if not result.runtimes[name].passed:
                     own = functools.partial(_convert_detector, net, shape, detector)
                     result.runtimes[name] = _refused_for_target(name, own, result.runtimes[name])
         return result

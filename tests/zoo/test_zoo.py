@@ -9,6 +9,7 @@ One MXNet process for all models (this one); each model's memory is released bef
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import runtime_or_skip
@@ -177,6 +178,44 @@ def test_a_runtime_whose_own_target_refuses_the_model_is_refused(tmp_path):
     text = runtimes_table.write_markdown(tmp_path / "runtimes.md", rows, "gluon2caffe zoo --runtime ncnn")
     assert "| c3d | 1/1 | 1/1 exact, worst 1e-06 | 0/1 exact, 1 refused for its target |" in text, text
     assert "- c3d_kinetics400 (c3d, 3x16x112x112): refused: --target ncnn refuses it" in text
+
+
+def test_a_float16_runtime_is_judged_by_the_float16_rule(tmp_path):
+    """rknn computes in float16: the sweep judges its outputs by the float16 rule (verification/precision.py) and
+    calls a pass `within fp16`, never exact; an error the rule allows is a mismatch in a float32 runtime, and one
+    it does not allow is a mismatch in rknn too. The table counts rknn's passes as `within fp16`."""
+    import mxnet as mx
+
+    from gluon2caffe.verification import mxnet_forward
+    from gluon2caffe.verification.precision import FP16_TOLERANCE, WITHIN_FP16
+
+    net = mx.gluon.nn.Dense(5, in_units=8)
+    net.initialize(mx.init.Normal(1.0))
+    x, x2 = zoo._classifier_inputs((2, 8), "dense")
+    references = (mxnet_forward(net, x), mxnet_forward(net, x2))
+    out = references[0][0]
+    scale = float(np.abs(out).max())
+    fp16_like = {"out": out + 0.2 * FP16_TOLERANCE * scale}  # 1.6e-3 of max|mxnet|: rknn's usual error
+    wrong = {"out": out + 2 * FP16_TOLERANCE * scale}
+    judged = {
+        name: zoo._judge_in_runtime(name, net, x, (got, 1.0, ""), ["out"], references)
+        for name, got in (("rknn", fp16_like), ("onnx", fp16_like))
+    }
+    assert judged["rknn"].status == WITHIN_FP16 and judged["rknn"].passed and not judged["rknn"].exact
+    assert judged["onnx"].status == "mismatch" and not judged["onnx"].passed
+    bad = zoo._judge_in_runtime("rknn", net, x, (wrong, 1.0, ""), ["out"], references)
+    assert bad.status == "mismatch" and "(the float16 rule)" in bad.message, bad
+
+    row = ZooResult("squeezenet1.1", "squeezenet", 224, "exact", relative=1e-6)
+    row.runtimes = {"rknn": judged["rknn"]}
+    assert row.exact_everywhere
+    rows = runtimes_table.save_results(tmp_path / "runtimes.json", [row])
+    text = runtimes_table.write_markdown(tmp_path / "runtimes.md", rows, "gluon2caffe zoo --runtime rknn")
+    assert (
+        f"rknn 1/1 {WITHIN_FP16}" in text
+        and "| squeezenet | 1/2 | 1/1 exact, worst 1e-06 | 1/1 within fp16, worst " in text
+    )
+    assert "### rknn\n\nNone." in text
 
 
 def test_a_crashing_runtime_is_a_message(monkeypatch, tmp_path):
