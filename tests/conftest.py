@@ -26,12 +26,9 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 # Binding internal outputs next to the final one gives wrong numbers under MXNet's subgraph backend (see notes).
 os.environ.setdefault("MXNET_SUBGRAPH_BACKEND", "NONE")
 
+# helpers.py and the other shared modules of tests/ import by name from every folder (blocks and tools that tests in
+# several folders use live there, not in a test module).
 sys.path.insert(0, os.path.dirname(__file__))
-# Test modules have unique names across the folders (pytest imports them by basename) and may share fixtures and
-# blocks by name (`from test_elemwise import SplitAttention`) whichever folder they sit in.
-for _folder in sorted(os.scandir(os.path.dirname(__file__)), key=lambda e: e.name):
-    if _folder.is_dir() and _folder.name not in ("data", "__pycache__") and not _folder.name.startswith("."):
-        sys.path.append(_folder.path)
 
 REQUIRE_CAFFE = "GLUON2CAFFE_REQUIRE_CAFFE"
 REQUIRE_NCNN = "GLUON2CAFFE_REQUIRE_NCNN"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,6 +23,7 @@ from gluon2caffe.verification import Comparison, compare, input_dependence, mxne
 from gluon2caffe.verification.inputs import bgr_feed
 from gluon2caffe.verification.verify import _softmax
 
+ROOT = Path(__file__).resolve().parents[1]
 BGR = [2, 1, 0]
 LOWEST = np.finfo(np.float32).min  # what MXNet's max pooling writes for a window that reads no element
 
@@ -243,3 +248,84 @@ def scene_png(path: Any, height: int, width: int, seed: int) -> str:
     rgb = ((x * IMAGENET_STD + IMAGENET_MEAN) * 255).clip(0, 255).round().astype(np.uint8)
     assert cv2.imwrite(str(path), rgb[:, :, ::-1])
     return str(path)
+
+
+# -- blocks and tools tests in several folders share -------------------------------------------------------------
+
+
+class SplitAttention(HybridBlock):
+    """ResNeSt's 5-D broadcast: (N, R, C, 1, 1) * (N, R, C, H, W), then a sum over the radix axis."""
+
+    def __init__(self, radix=2):
+        super().__init__()
+        self.radix = radix
+        with self.name_scope():
+            self.conv = nn.Conv2D(4 * radix, 3, padding=1)
+            self.fc = nn.Dense(4 * radix)
+
+    def hybrid_forward(self, F, x):
+        y = self.conv(x)
+        splited = F.reshape(y.expand_dims(1), (0, self.radix, 4, 0, 0))
+        atten = self.fc(F.contrib.AdaptiveAvgPooling2D(F.sum(splited, axis=1), 1))
+        atten = F.softmax(atten.reshape((0, 1, self.radix, -1)).swapaxes(1, 2), axis=1).reshape(
+            (0, self.radix, -1, 1, 1)
+        )
+        return F.sum(F.broadcast_mul(atten, splited), axis=1)
+
+
+def custom_mobilenetv2_ssd(num_classes=4):
+    from gluoncv.model_zoo import SSD
+
+    net = SSD(
+        "mobilenetv2_1.0",
+        512,
+        features=["features_linearbottleneck13_relu60_relu6", "features_linearbottleneck16_relu60_relu6"],
+        num_filters=[256, 256, 128, 128],
+        sizes=[51.2, 102.4, 189.4, 276.4, 363.52, 450.6, 492],
+        ratios=[[1, 2, 0.5]] + [[1, 2, 0.5, 3, 1.0 / 3]] * 3 + [[1, 2, 0.5]] * 2,
+        steps=[16, 32, 64, 128, 256, 512],
+        classes=[f"c{i}" for i in range(num_classes)],
+        pretrained=False,
+    )
+    mx.random.seed(0)
+    net.initialize()
+    return net
+
+
+CONVERT = textwrap.dedent(
+    """
+    import sys
+    {blocker}
+    from gluon2caffe import convert, load_exported, save_model
+    prefix, out, shape = sys.argv[1], sys.argv[2], tuple(int(d) for d in sys.argv[3].split(","))
+    result = convert(load_exported(prefix), shape)
+    save_model(result.text_net, result.binary_weights, out)
+    print("mxnet imported:", "mxnet" in sys.modules)
+    """
+)
+
+BLOCK_MXNET = textwrap.dedent(
+    """
+    class NoMXNet:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("mxnet", "gluoncv"):
+                raise ImportError(f"No module named {name!r} (blocked by the test)")
+    sys.meta_path.insert(0, NoMXNet())
+    """
+)
+
+
+def convert_in_child(prefix: str, out: Path, shape: tuple, backend: str, block: bool) -> tuple[bytes, bytes]:
+    """(prototxt, caffemodel) bytes of a conversion in a fresh process (MXNet blocked if `block`)."""
+    script = CONVERT.format(blocker=BLOCK_MXNET if block else "")
+    env = dict(os.environ, GLUON2CAFFE_SHAPE_INFERENCE=backend, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", script, prefix, str(out), ",".join(map(str, shape))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("mxnet imported: False" in done.stdout) == block, done.stdout
+    return Path(f"{out}.prototxt").read_bytes(), Path(f"{out}.caffemodel").read_bytes()

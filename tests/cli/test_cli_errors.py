@@ -536,6 +536,7 @@ def test_an_interrupted_zoo_sweep_leaves_no_temporary_folder(signum, group, code
         preexec_fn=_interruptible,
         start_new_session=group,
     )
+
     # the worker's folder of converted files (the sweep's own journal folder is there from the start)
     def worker_holds_files():
         names = [p.name for p in scratch.iterdir()]

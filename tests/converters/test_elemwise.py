@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from mxnet.gluon import HybridBlock, nn
 
-from helpers import Lambda, check_block, lam, seq
+from helpers import Lambda, SplitAttention, check_block, lam, seq
 
 RUNTIMES = ["opencv", "mnn", "ncnn", "openvino"]  # pycaffe is every other test's runtime
 
@@ -142,26 +142,6 @@ def test_broadcast_binary(op, a, b, target):
             assert checked.layer_types[-1] in ("Scale", "Bias")  # the two-bottom per-channel form
         else:  # the operand expanded over H and W (loads in MNN, which rejects a two-bottom Scale)
             assert checked.layer_types[-3:] == ["Deconvolution", "Deconvolution", "Eltwise"], checked.layer_types
-
-
-class SplitAttention(HybridBlock):
-    """ResNeSt's 5-D broadcast: (N, R, C, 1, 1) * (N, R, C, H, W), then a sum over the radix axis."""
-
-    def __init__(self, radix=2):
-        super().__init__()
-        self.radix = radix
-        with self.name_scope():
-            self.conv = nn.Conv2D(4 * radix, 3, padding=1)
-            self.fc = nn.Dense(4 * radix)
-
-    def hybrid_forward(self, F, x):
-        y = self.conv(x)
-        splited = F.reshape(y.expand_dims(1), (0, self.radix, 4, 0, 0))
-        atten = self.fc(F.contrib.AdaptiveAvgPooling2D(F.sum(splited, axis=1), 1))
-        atten = F.softmax(atten.reshape((0, 1, self.radix, -1)).swapaxes(1, 2), axis=1).reshape(
-            (0, self.radix, -1, 1, 1)
-        )
-        return F.sum(F.broadcast_mul(atten, splited), axis=1)
 
 
 @pytest.mark.op("broadcast_mul", "sum")

@@ -10,7 +10,7 @@ from mxnet.gluon import HybridBlock, nn
 from gluon2caffe import ConversionError, convert, load_exported
 from gluon2caffe.converters.context import TARGETS
 from gluon2caffe.verification import compare, run_converted
-from helpers import check_block, lam, make_input, seq
+from helpers import SplitAttention, check_block, lam, make_input, seq
 
 # Input to the op: conv output of shape (2, 6, 4, 5).
 RESHAPES = {
@@ -340,8 +340,6 @@ def test_more_than_4_axes_refused_for_ncnn():
 def test_split_attention_within_4_axes(target):
     """ResNeSt's radix split attention on (N, radix, C, H, W): its trailing axes merged, (N, radix, C, H*W), under
     the targets that fold high ranks; exact in ncnn (it was 0/6 of the resnest models before)."""
-    from test_elemwise import SplitAttention
-
     checked = check_block(SplitAttention(), (2, 8, 5, 6), runtime="ncnn", target=target, scale=2.0)
     assert all(len(layer.reshape_param.shape.dim) <= 4 for layer in checked.result.text_net.layer)
 

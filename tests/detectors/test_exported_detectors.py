@@ -13,8 +13,7 @@ import sys
 import mxnet as mx
 import pytest
 from conftest import runtime_or_skip
-from helpers import assert_detector_ok
-from test_ssd import custom_mobilenetv2_ssd
+from helpers import assert_detector_ok, custom_mobilenetv2_ssd
 
 from gluon2caffe import convert, load_exported, save_model
 from gluon2caffe.detectors import detector_for

@@ -16,7 +16,7 @@ import logging
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers import assert_detector_ok, convert_and_check_detector, zoo_sample
+from helpers import assert_detector_ok, convert_and_check_detector, custom_mobilenetv2_ssd, zoo_sample
 
 from gluon2caffe import convert_model, convert_ssd_model, save_model
 from gluon2caffe.api import convert_ssd
@@ -60,25 +60,6 @@ def test_zoo_ssd(entry, tmp_path):
     assert ("PriorBox" in types) == (result.detection.mode == "priorbox")
     if family == "ssd_vgg16":
         assert "Normalize" in types
-
-
-def custom_mobilenetv2_ssd(num_classes=4):
-    from gluoncv.model_zoo import SSD
-
-    net = SSD(
-        "mobilenetv2_1.0",
-        512,
-        features=["features_linearbottleneck13_relu60_relu6", "features_linearbottleneck16_relu60_relu6"],
-        num_filters=[256, 256, 128, 128],
-        sizes=[51.2, 102.4, 189.4, 276.4, 363.52, 450.6, 492],
-        ratios=[[1, 2, 0.5]] + [[1, 2, 0.5, 3, 1.0 / 3]] * 3 + [[1, 2, 0.5]] * 2,
-        steps=[16, 32, 64, 128, 256, 512],
-        classes=[f"c{i}" for i in range(num_classes)],
-        pretrained=False,
-    )
-    mx.random.seed(0)
-    net.initialize()
-    return net
 
 
 def test_custom_mobilenetv2_ssd(tmp_path):

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import warnings
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from helpers import BLOCK_MXNET, convert_in_child
 
 from gluon2caffe.converters import REGISTRY
 from gluon2caffe.errors import ConversionError, InvalidCallError, ModelFileError
@@ -814,45 +814,6 @@ def exported_tiny(folder: Path) -> str:
     prefix = str(folder / "tiny")
     net.export(prefix)
     return prefix
-
-
-CONVERT = textwrap.dedent(
-    """
-    import sys
-    {blocker}
-    from gluon2caffe import convert, load_exported, save_model
-    prefix, out, shape = sys.argv[1], sys.argv[2], tuple(int(d) for d in sys.argv[3].split(","))
-    result = convert(load_exported(prefix), shape)
-    save_model(result.text_net, result.binary_weights, out)
-    print("mxnet imported:", "mxnet" in sys.modules)
-    """
-)
-
-BLOCK_MXNET = textwrap.dedent(
-    """
-    class NoMXNet:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("mxnet", "gluoncv"):
-                raise ImportError(f"No module named {name!r} (blocked by the test)")
-    sys.meta_path.insert(0, NoMXNet())
-    """
-)
-
-
-def convert_in_child(prefix: str, out: Path, shape: tuple, backend: str, block: bool) -> tuple[bytes, bytes]:
-    """(prototxt, caffemodel) bytes of a conversion in a fresh process (MXNet blocked if `block`)."""
-    script = CONVERT.format(blocker=BLOCK_MXNET if block else "")
-    env = dict(os.environ, GLUON2CAFFE_SHAPE_INFERENCE=backend, PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-c", script, prefix, str(out), ",".join(map(str, shape))],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert ("mxnet imported: False" in done.stdout) == block, done.stdout
-    return Path(f"{out}.prototxt").read_bytes(), Path(f"{out}.caffemodel").read_bytes()
 
 
 def test_exported_model_converts_without_mxnet_to_the_same_bytes(tmp_path) -> None:

@@ -288,7 +288,7 @@ def test_a_constant_where_a_layer_reads_a_blob_is_refused_naming_the_node():
 def test_exported_weights_fold_without_mxnet_to_the_same_bytes(tmp_path):
     """The fold is numpy only: exported files with a masked and an octave convolution convert in a process where
     MXNet cannot be imported (our shape inference), byte-identical to the conversion with MXNet's inference."""
-    from test_shape_inference import convert_in_child
+    from helpers import convert_in_child
 
     net = seq(nn.Conv2D(6, 1), MaskedConv(6, 6, groups=3), OctaveConv())
     net.initialize()

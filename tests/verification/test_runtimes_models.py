@@ -21,7 +21,7 @@ from gluon2caffe.converters.context import TARGETS
 from gluon2caffe.zoo.loader import load_zoo_model
 from gluon2caffe.zoo.randomize import randomize
 from gluon2caffe.verification import compare, forward, input_dependence, mxnet_forward
-from helpers import BGR, assert_detector_ok, convert_and_check_detector, lam, make_input, seq
+from helpers import BGR, SplitAttention, assert_detector_ok, convert_and_check_detector, lam, make_input, seq
 
 from conftest import runtime_or_skip
 
@@ -149,7 +149,6 @@ class PatternsBlock(nn.HybridBlock):
     def __init__(self):
         super().__init__()
         from mxnet.gluon.contrib.nn import PixelShuffle2D
-        from test_elemwise import SplitAttention
 
         with self.name_scope():
             self.body = seq(
