@@ -100,6 +100,10 @@ class Patterns:
     # on the BatchNorm's top, right after it): caffe2onnx merges a BatchNorm with the Scale right after it and then
     # loses the Scale's top unless it is the BatchNorm's ("layer's bottom not detected").
     batchnorm: str = "separate"
+    # An InnerProduct without a bias (a Dense with use_bias=False: SE gates): 'optional' (bias_term false, no blob) or
+    # 'explicit' (bias_term true with a zero bias): x2paddle asserts bias_term on every InnerProduct. Exact either way
+    # (x + 0 is x).
+    dense_bias: str = "optional"
 
 
 # The default target loads in every runtime; the others pick what that runtime runs best (docs/runtimes.md has the
@@ -130,10 +134,12 @@ _ANY = replace(
     weighted_sum="scale",
     stride="explicit",
     batchnorm="in_place",
+    dense_bias="explicit",
 )
 TARGETS: dict[str, Patterns] = {
     # Also read by the NPU toolchains and format bridges (TPU-MLIR, rknn-toolkit2, caffe2onnx, x2paddle) wherever
-    # they have the layers: no affine Power, no Eltwise coeff, explicit strides, in-place BatchNorm + Scale.
+    # they have the layers: no affine Power, no Eltwise coeff, explicit strides, in-place BatchNorm + Scale, a bias on
+    # every InnerProduct.
     "any": _ANY,
     "caffe": Patterns(crop="slice", broadcast="scale"),
     # OpenCV 4.11's Caffe importer: no Threshold layer (CenterNet's peak test), no Bias layer (a sum with a broadcast
@@ -179,18 +185,28 @@ TARGETS: dict[str, Patterns] = {
     # have no other form), no Exp (YOLOv3's --no-nms box sizes); no Threshold (CenterNet's peak mask) and no ELU
     # (monodepth2's decoder): "<Op> Op not support now", measured in the whole-zoo sweep (docs/runtimes.md).
     "tpu-mlir": replace(_ANY, missing_layers=_ANY.missing_layers | {"Power", "Exp", "Threshold", "ELU"}),
-    # rknn-toolkit2 2.5.0 (float16): drops DetectionOutput, PriorBox and Exp ("not support") and builds the rest.
-    "rknn": replace(_ANY, missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox", "Exp"}),
-    # caffe2onnx 2.0.1 + ONNX Runtime: no Exp; PriorBox and DetectionOutput become custom ops ONNX Runtime cannot run;
-    # an Eltwise MAX gets two output shapes (IndexError), an Eltwise PROD a wrong one (a crash at the next layer).
+    # rknn-toolkit2 2.5.0 (float16): drops DetectionOutput, PriorBox, Exp, Threshold (CenterNet's peak mask) and ELU
+    # (monodepth2's decoder) ("OP in Layer ... Current not support", the last two measured in the zoo sweep) and builds
+    # the rest.
+    "rknn": replace(
+        _ANY, missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox", "Exp", "Threshold", "ELU"}
+    ),
+    # caffe2onnx 2.0.1 + ONNX Runtime: no Exp, no ELU ("Failed type not support", monodepth2 in the zoo sweep);
+    # PriorBox and DetectionOutput become custom ops ONNX Runtime cannot run; an Eltwise MAX gets two output shapes
+    # (IndexError), an Eltwise PROD a wrong one (a crash at the next layer).
     "onnx": replace(
         _ANY,
-        missing_layers=_ANY.missing_layers | {"Exp", "PriorBox", "DetectionOutput", "Eltwise MAX", "Eltwise PROD"},
+        missing_layers=_ANY.missing_layers
+        | {"Exp", "ELU", "PriorBox", "DetectionOutput", "Eltwise MAX", "Eltwise PROD"},
     ),
-    # x2paddle 1.6.0 + Paddle 3: no Exp; its PriorBox and DetectionOutput code fails on Paddle 3 (prior_box,
-    # multiclass_nms3: TypeError; YOLOv3's: IndexError); it writes an Eltwise MAX as a Paddle call that raises a
-    # TypeError.
-    "paddle": replace(_ANY, missing_layers=_ANY.missing_layers | {"Exp", "PriorBox", "DetectionOutput", "Eltwise MAX"}),
+    # x2paddle 1.6.0 + Paddle 3: no Exp; no shape inference for Threshold and ELU (AttributeError: no shape_threshold,
+    # shape_elu: CenterNet and monodepth2 in the zoo sweep); its PriorBox and DetectionOutput code fails on Paddle 3
+    # (prior_box, multiclass_nms3: TypeError; YOLOv3's: IndexError); it writes an Eltwise MAX as a Paddle call that
+    # raises a TypeError.
+    "paddle": replace(
+        _ANY,
+        missing_layers=_ANY.missing_layers | {"Exp", "Threshold", "ELU", "PriorBox", "DetectionOutput", "Eltwise MAX"},
+    ),
 }
 
 # The targets of the NPU toolchains and format bridges: `any`'s files with refusals (not suggested for another
@@ -221,8 +237,8 @@ CONSUMER_LIMITS: dict[str, str] = {
 CONSUMER_NOTES: dict[str, dict[str, str]] = {
     "tpu-mlir": {
         "DetectionOutput": (
-            "a BM1684X bmodel's SSD DetectionOutput decodes some boxes wrong (80 of 100 right, measured; the top "
-            "MLIR's and YOLOv3's are right): check the detections on that chip, or decode in the application "
+            "a BM1684X bmodel's SSD DetectionOutput decodes some boxes wrong (80 and 84 of 100 right, measured; the "
+            "top MLIR's and YOLOv3's are right): check the detections on that chip, or decode in the application "
             "(--no-nms)"
         ),
     },

@@ -1,6 +1,6 @@
 """The forms every Caffe reader takes, written over the emitted layers for a target that asks for them (Patterns
-`affine`, `weighted_sum`, `stride`, `batchnorm`; the default target `any` asks for all four). Each computes what the
-layer it replaces computes, with the same float operations:
+`affine`, `weighted_sum`, `stride`, `batchnorm`, `dense_bias`; the default target `any` asks for all five). Each
+computes what the layer it replaces computes, with the same float operations:
 
 - an affine Power (exponent 1: y = scale * x + shift) -> a Scale with the scale and the shift as per-channel blobs
   (TPU-MLIR implements no Power layer; MNN and ncnn apply a Scale blob per channel, so one value per channel);
@@ -9,7 +9,8 @@ layer it replaces computes, with the same float operations:
 - every Convolution/Deconvolution/Pooling with its stride written (rknn-toolkit2 reads a missing stride beside
   kernel_h/kernel_w as 0);
 - a BatchNorm's Scale in place on the BatchNorm's top (caffe2onnx merges the Scale right after a BatchNorm into it
-  and then loses a Scale top of another name).
+  and then loses a Scale top of another name);
+- an InnerProduct without a bias given a zero one (x2paddle asserts `bias_term` on every InnerProduct; x + 0 is x).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def write_portable_forms(ctx: EmitContext) -> None:
             _explicit_stride(layer.proto)
     if patterns.batchnorm == "in_place":
         _scale_in_place(ctx)
+    if patterns.dense_bias == "explicit":
+        for layer in ctx.layers:
+            _zero_bias(layer)
 
 
 def _per_channel(value: float, shape: tuple[int, ...]) -> tuple[int, np.ndarray]:
@@ -93,6 +97,14 @@ def _explicit_stride(proto: pb.LayerParameter) -> None:
         p = proto.pooling_param
         if not p.global_pooling and not p.HasField("stride_h") and not p.HasField("stride"):
             p.stride = 1
+
+
+def _zero_bias(layer: Layer) -> None:
+    """An InnerProduct without a bias gets a zero one (its output is unchanged: x + 0 is x)."""
+    p = layer.proto.inner_product_param
+    if layer.proto.type == "InnerProduct" and not p.bias_term:
+        p.bias_term = True
+        layer.blobs.append(np.zeros(p.num_output, np.float32))
 
 
 def _scale_in_place(ctx: EmitContext) -> None:

@@ -43,15 +43,31 @@ def main(request: dict) -> None:
             f"{WORKER_ERROR} x2paddle's inference model returned {len(values)} outputs, its code {len(returned)}"
         )
     got = {name: np.asarray(value.numpy(), np.float32) for name, value in zip(returned, values)}
+    writers = _writers(request["prototxt"])
     result, unknown = {}, []
     for name in request["outputs"]:
-        if _identifier(name) in got:
-            result[name] = got[_identifier(name)]
+        # x2paddle names a variable after its blob, or after the layer that writes it where that layer's name is not
+        # the blob's (fastscnn's resized outputs, written by "<blob>_rows_back")
+        for candidate in (name, writers.get(name, name)):
+            if _identifier(candidate) in got:
+                result[name] = got[_identifier(candidate)]
+                break
         else:
             unknown.append(name)
     if unknown:
         raise SystemExit(f"{WORKER_ERROR} x2paddle's model has no output named {unknown}; it returns {returned}")
     np.savez(request["result"], **result)
+
+
+def _writers(prototxt: str) -> dict[str, str]:
+    """Each blob's last writer: {top: layer name} of the prototxt (read with x2paddle's own caffe_pb2)."""
+    from google.protobuf import text_format
+    from x2paddle.decoder import caffe_pb2
+
+    net = caffe_pb2.NetParameter()
+    with open(prototxt) as f:
+        text_format.Merge(f.read(), net)
+    return {top: layer.name for layer in net.layer for top in layer.top}
 
 
 def _forward_signature(code_path: str) -> tuple[list[str], list[str]]:

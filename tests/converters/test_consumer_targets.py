@@ -57,6 +57,22 @@ def test_default_output_has_the_portable_forms_and_is_exact():
     assert scale.type == "Scale" and list(scale.bottom) == list(scale.top) == list(layers[bn].top), scale
 
 
+@pytest.mark.op("FullyConnected")
+@pytest.mark.parametrize("runtime", ["caffe", "opencv", "mnn", "ncnn", "openvino"])
+def test_dense_without_bias_gets_a_zero_bias(runtime):
+    """x2paddle asserts `bias_term` on every InnerProduct: `any` writes a Dense without a bias (SE gates) with a zero
+    bias, exact in every runtime; the runtimes' own targets keep it without one."""
+    block = seq(nn.Conv2D(4, 3), nn.GlobalAvgPool2D(), nn.Dense(5, use_bias=False))
+    checked = check_block(block, (2, 3, 6, 5), runtime=runtime)
+    (dense,) = [layer for layer in _layers(checked.result) if layer.type == "InnerProduct"]
+    assert dense.inner_product_param.bias_term, dense
+    (blob,) = [layer for layer in checked.result.binary_weights.layer if layer.name == dense.name]
+    assert len(blob.blobs) == 2 and not any(blob.blobs[1].data), blob.blobs[1]
+    caffe = check_block(block, (2, 3, 6, 5), target="caffe", init=False)
+    (kept,) = [layer for layer in _layers(caffe.result) if layer.type == "InnerProduct"]
+    assert not kept.inner_product_param.bias_term
+
+
 @pytest.mark.parametrize("target", [t for t in TARGETS if TARGETS[t].affine == "power"])
 def test_other_targets_keep_power_and_coeff(target):
     """The runtimes' own targets keep the Power and coeff forms (their files byte-identical: identical_conversions)."""
@@ -191,13 +207,16 @@ def test_openvino_refuses_centernets_threshold():
     assert "Threshold" in [layer.type for layer in convert(net, (1, 3, 128, 128), target="ncnn").text_net.layer]
 
 
-def test_tpu_mlir_refuses_threshold_and_elu():
-    """Found by the whole-zoo TPU-MLIR sweep ("Threshold Op not support now", "ELU Op not support now" in
-    model_transform): CenterNet's peak test and an ELU are refused for `--target tpu-mlir`, naming the node and
-    why, so the runtime table says refused, not error."""
+@pytest.mark.parametrize("target", ["tpu-mlir", "rknn", "onnx", "paddle"])
+def test_toolchains_refuse_threshold_and_elu(target):
+    """Found by the whole-zoo sweeps: TPU-MLIR ("Threshold/ELU Op not support now"), rknn-toolkit2 ("OP in Layer ...
+    Current not support"), x2paddle (no shape_threshold / shape_elu) and caffe2onnx ("Failed type not support: ELU")
+    have no CenterNet peak test (Threshold) or ELU: `--target` refuses them naming the node and why, so the runtime
+    table says refused, not error. (caffe2onnx refuses CenterNet at its Eltwise PROD first.)"""
     net = load_zoo_model("center_net_mobilenetv3_small_duc_voc", (1, 3, 128, 128))
-    message = _refusal(net, (1, 3, 128, 128), "tpu-mlir")
-    assert "Threshold" in message and CONSUMER_LIMITS["Threshold"] in message
+    message = _refusal(net, (1, 3, 128, 128), target)
+    if target != "onnx":
+        assert "Threshold" in message and CONSUMER_LIMITS["Threshold"] in message
     shape = (1, 3, 6, 6)
-    message = _refusal(_initialized(seq(nn.Conv2D(4, 3), nn.ELU()), shape), shape, "tpu-mlir")
+    message = _refusal(_initialized(seq(nn.Conv2D(4, 3), nn.ELU()), shape), shape, target)
     assert "ELU" in message and CONSUMER_LIMITS["ELU"] in message

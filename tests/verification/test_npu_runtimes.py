@@ -96,6 +96,25 @@ CONSTRUCTS = {
     "se_broadcast": (_SqueezeExcite, (1, 3, 8, 8), 1.0, {}, "Deconvolution"),
     "pool_crop": (lambda: seq(_conv(), nn.MaxPool2D(3, 2, 1), nn.Conv2D(3, 1)), (1, 3, 9, 9), 1.0, {}, "Pooling"),
     "avgpool_pad": (lambda: seq(_conv(), nn.AvgPool2D(3, 1, 1), nn.Conv2D(3, 1)), (1, 3, 8, 8), 1.0, {}, "Pooling"),
+    # a bilinear resize as the net's output (segmentation heads): its last layer (a Permute) is named apart from the
+    # output blob, and x2paddle names the variable after the layer (fastscnn_citys failed)
+    "resize_output": (
+        lambda: seq(_conv(), lam(lambda F, x: F.contrib.BilinearResize2D(x, height=13, width=11))),
+        (1, 3, 8, 8),
+        1.0,
+        {},
+        "Permute",
+    ),
+    # ELU (monodepth2's decoder): no toolchain computes it (TODAY); `--target` refuses it
+    "elu": (lambda: seq(_conv(), nn.ELU(), nn.Conv2D(3, 1)), (1, 3, 8, 8), 1.0, {}, "ELU"),
+    # a Dense without a bias (SE gates): x2paddle asserted bias_term (se_resnet18_v1 failed); `any` writes a zero bias
+    "dense_no_bias": (
+        lambda: seq(_conv(), nn.GlobalAvgPool2D(), nn.Dense(5, use_bias=False)),
+        (1, 3, 8, 8),
+        1.0,
+        {},
+        "InnerProduct",
+    ),
 }
 
 # What a toolchain cannot compute in the default output, whatever form the converter picks: its own defect, refused
@@ -113,6 +132,13 @@ TODAY = {
     ("onnx", "eltwise_prod"): (RuntimeFailedError, "caffe2onnx: Eltwise PROD, then a crash in getConvOutShape"),
     ("onnx", "hard_swish"): (RuntimeFailedError, "caffe2onnx's shapes after an Eltwise PROD: crash"),
     ("onnx", "se_broadcast"): (RuntimeFailedError, "caffe2onnx's shapes after an Eltwise PROD: crash"),
+    # No ELU anywhere (found by the zoo sweeps on monodepth2): TPU-MLIR "ELU Op not support now", rknn-toolkit2 drops
+    # it ("Current not support"), caffe2onnx "Failed type not support: ELU", x2paddle has no shape_elu.
+    ("tpu-mlir", "elu"): (RuntimeFailedError, "TPU-MLIR: ELU Op not support now"),
+    ("tpu-mlir-bm1684x", "elu"): (RuntimeFailedError, "TPU-MLIR: ELU Op not support now"),
+    ("rknn", "elu"): (RuntimeFailedError, "rknn-toolkit2 drops ELU"),
+    ("onnx", "elu"): (RuntimeFailedError, "caffe2onnx: Failed type not support: ELU"),
+    ("paddle", "elu"): (RuntimeFailedError, "x2paddle: no shape_elu"),
 }
 
 
