@@ -184,18 +184,24 @@ TARGETS: dict[str, Patterns] = {
     # (CONSUMER_LIMITS says what to use instead). TPU-MLIR 1.30.2: no Power layer at all (sqrt, reciprocal, square
     # have no other form), no Exp (YOLOv3's --no-nms box sizes); no Threshold (CenterNet's peak mask) and no ELU
     # (monodepth2's decoder): "<Op> Op not support now", measured in the whole-zoo sweep (docs/runtimes.md).
-    "tpu-mlir": replace(_ANY, missing_layers=_ANY.missing_layers | {"Power", "Exp", "Threshold", "ELU"}),
+    # None of the four takes a 5-D blob (a 3-D convolution; measured on r2plus1d_resnet18_kinetics400 in the zoo
+    # sweep: TPU-MLIR's shape inference fails, caffe2onnx writes a Conv ONNX Runtime rejects (its dilations), rknn
+    # the same through its ONNX step, x2paddle unpacks 4 dims): max_rank=4, refused like MNN's and ncnn's.
+    "tpu-mlir": replace(_ANY, max_rank=4, missing_layers=_ANY.missing_layers | {"Power", "Exp", "Threshold", "ELU"}),
     # rknn-toolkit2 2.5.0 (float16): drops DetectionOutput, PriorBox, Exp, Threshold (CenterNet's peak mask) and ELU
     # (monodepth2's decoder) ("OP in Layer ... Current not support", the last two measured in the zoo sweep) and builds
     # the rest.
     "rknn": replace(
-        _ANY, missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox", "Exp", "Threshold", "ELU"}
+        _ANY,
+        max_rank=4,
+        missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox", "Exp", "Threshold", "ELU"},
     ),
     # caffe2onnx 2.0.1 + ONNX Runtime: no Exp, no ELU ("Failed type not support", monodepth2 in the zoo sweep);
     # PriorBox and DetectionOutput become custom ops ONNX Runtime cannot run; an Eltwise MAX gets two output shapes
     # (IndexError), an Eltwise PROD a wrong one (a crash at the next layer).
     "onnx": replace(
         _ANY,
+        max_rank=4,
         missing_layers=_ANY.missing_layers
         | {"Exp", "ELU", "PriorBox", "DetectionOutput", "Eltwise MAX", "Eltwise PROD"},
     ),
@@ -205,6 +211,7 @@ TARGETS: dict[str, Patterns] = {
     # raises a TypeError.
     "paddle": replace(
         _ANY,
+        max_rank=4,
         missing_layers=_ANY.missing_layers | {"Exp", "Threshold", "ELU", "PriorBox", "DetectionOutput", "Eltwise MAX"},
     ),
 }

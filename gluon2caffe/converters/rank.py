@@ -29,7 +29,7 @@ from ._common import set_window
 from .context import TARGETS, EmitContext
 
 log = logging.getLogger(__name__)
-MEASURED_WITH_5D = ("caffe", "opencv", "mnn", "ncnn", "openvino")
+MEASURED_WITH_5D = ("caffe", "opencv", "mnn", "ncnn", "openvino", "tpu-mlir", "rknn", "onnx", "paddle")
 
 Shape = tuple[int, ...]
 
@@ -77,10 +77,11 @@ def check_rank(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
 
 def _warn_high_rank(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
     """Target `any` writing blobs of more than 4 axes (3-D convolution and pooling, video clips): the files are exact
-    where they load, but the runtimes whose targets hold at most 4 axes (MNN, ncnn, OpenVINO) cannot run them; a
-    warning names them and the first layer that needs more, so `any` never silently means less than every runtime."""
-    # The deployment runtimes measured with 5-D blobs (pycaffe, OpenCV, MNN, ncnn, OpenVINO); the NPU toolchains'
-    # targets were not, so the warning names none of them either way.
+    where they load, but the runtimes whose targets hold at most 4 axes (MNN, ncnn, OpenVINO, the NPU toolchains)
+    cannot run them; a warning names them and the first layer that needs more, so `any` never silently means less than
+    every runtime."""
+    # The runtimes measured with 5-D blobs (pycaffe, OpenCV, MNN, ncnn, OpenVINO, and the NPU toolchains' targets:
+    # r2plus1d in the zoo sweep).
     deploy = {name: p for name, p in TARGETS.items() if name in MEASURED_WITH_5D}
     limited = {name: p.max_rank for name, p in deploy.items() if p.max_rank}
     if not limited:

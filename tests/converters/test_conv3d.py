@@ -179,11 +179,12 @@ def test_3d_convolutions_in_runtime(runtime, target):
 
 
 @pytest.mark.op("Convolution")
-@pytest.mark.parametrize("target", ["ncnn", "mnn", "openvino"])
-def test_3d_convolutions_refused_for_ncnn_mnn_and_openvino(target):
+@pytest.mark.parametrize("target", ["ncnn", "mnn", "openvino", "tpu-mlir", "rknn", "onnx", "paddle"])
+def test_3d_convolutions_refused_where_no_runtime_holds_them(target):
     """ncnn holds at most 4-D blobs; MNN computes N-D convolutions' output sizes as 0; OpenVINO's Model Optimizer
-    stops at them ("Stopped shape/value propagation"): refused for their targets, one line naming the node (the net's
-    5-D input)."""
+    stops at them ("Stopped shape/value propagation"); none of the NPU toolchains takes them (the zoo sweep: TPU-MLIR's
+    shape inference, caffe2onnx's and rknn's Conv dilations, x2paddle's 4-D unpacking): refused for their targets,
+    one line naming the node (the net's 5-D input)."""
     net = _c3d_like()
     net.initialize()
     with pytest.raises(ConversionError) as error:
@@ -263,15 +264,16 @@ def test_channels_last_3d_convolution_is_refused_naming_the_node():
 @pytest.mark.op("Convolution", "Pooling")
 def test_any_says_which_runtimes_cannot_load_5d_blobs(caplog):
     """Issue 28: a 3-D net under target `any` converts (exact in Caffe and OpenCV, checked here) with a warning
-    naming the first layer that needs 5-D blobs and the runtimes that hold at most 4 axes (MNN, ncnn, OpenVINO, whose
-    own targets refuse it); target caffe, and a 4-D net, say nothing."""
+    naming the first layer that needs 5-D blobs and the runtimes that hold at most 4 axes (MNN, ncnn, OpenVINO, the
+    NPU toolchains, whose own targets refuse it); target caffe, and a 4-D net, say nothing."""
     shape = (1, 3, 4, 9, 9)
     for runtime in ("caffe", "opencv"):
         caplog.clear()
         with caplog.at_level("WARNING", logger="gluon2caffe"):
             check_block(seq(nn.Conv3D(4, 3, in_channels=3, padding=1), nn.MaxPool3D(2)), shape, runtime=runtime)
         warned = [r.getMessage() for r in caplog.records if "5-D blob" in r.getMessage()]
-        assert len(warned) == 1 and "mnn, ncnn, openvino hold at most 4 axes" in warned[0], warned
+        held = "mnn, ncnn, onnx, openvino, paddle, rknn, tpu-mlir hold at most 4 axes"
+        assert len(warned) == 1 and held in warned[0], warned
         assert "conv" in warned[0].split(" writes")[0] and "caffe, opencv" in warned[0], warned
     caplog.clear()
     with caplog.at_level("WARNING", logger="gluon2caffe"):
