@@ -83,15 +83,28 @@ def tpu_mlir_forward(
         where = f"the {chip} simulator" if chip else "the MLIR interpreter"
         VENV.run(runner, f"TPU-MLIR's model_runner ({where})", tmp)
         with np.load(result) as values:
-            missing = [name for name in computed if name not in values.files]
+            source = {name: _copied_from(text_net, name, values.files) for name in computed}
+            missing = [name for name in computed if source[name] not in values.files]
             if missing:
                 raise RuntimeFailedError(
                     f"TPU-MLIR's model_runner returned no blob named {missing}; it returned {sorted(values.files)}"
                 )
-            got = {name: np.array(values[name], np.float32) for name in computed}
+            got = {name: np.array(values[source[name]], np.float32) for name in computed}
         if constants:
             got.update(_folded_priors(os.path.join(tmp, "net_top_f32_all_weight.npz"), constants))
     return {name: caffe_rows(v, 7) if name in detections else v for name, v in got.items()}
+
+
+def _copied_from(text_net, name: str, returned: list[str]) -> str:
+    """The blob model_runner returns for output `name`: itself, or, where an identity Reshape copies another blob to
+    it (an output that other layers also read: converters' output_copy), the copied blob, which TPU-MLIR returns
+    once it has removed the no-op Reshape (icnet_resnet50_citys: `..._conv0_fwd_inner`). The values are the same."""
+    if name in returned:
+        return name
+    writers = [layer for layer in text_net.layer if name in layer.top]
+    if writers and writers[-1].type == "Reshape" and len(writers[-1].bottom) == 1:
+        return writers[-1].bottom[0]
+    return name
 
 
 def prior_blobs(text_net) -> set[str]:

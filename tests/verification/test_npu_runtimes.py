@@ -58,6 +58,18 @@ def _hard_swish(F, x):
     return x * F.clip(x + 3, 0, 6) / 6
 
 
+class _OutputAlsoRead(nn.HybridBlock):
+    """Two outputs, the first also read by the layer that computes the second."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2D(4, 3, padding=1), nn.Conv2D(3, 1)
+
+    def hybrid_forward(self, F, x):
+        y = self.a(x)
+        return y, self.b(y)
+
+
 def _conv() -> nn.Conv2D:
     return nn.Conv2D(4, 3, padding=1)
 
@@ -107,6 +119,9 @@ CONSTRUCTS = {
     ),
     # ELU (monodepth2's decoder): no toolchain computes it (TODAY); `--target` refuses it
     "elu": (lambda: seq(_conv(), nn.ELU(), nn.Conv2D(3, 1)), (1, 3, 8, 8), 1.0, {}, "ELU"),
+    # an output that another layer also reads (ICNet's head): written to an inner blob and copied by an identity
+    # Reshape (output_copy), which TPU-MLIR removes and then returns the inner blob (icnet_resnet50_citys failed)
+    "output_also_read": (lambda: _OutputAlsoRead(), (1, 3, 8, 8), 1.0, {}, "Reshape"),
     # a Dense without a bias (SE gates): x2paddle asserted bias_term (se_resnet18_v1 failed); `any` writes a zero bias
     "dense_no_bias": (
         lambda: seq(_conv(), nn.GlobalAvgPool2D(), nn.Dense(5, use_bias=False)),
@@ -188,7 +203,7 @@ def test_construct_in_npu_runtime(runtime, construct, tmp_path):
     assert layer_type in {layer.type for layer in result.text_net.layer}
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "m")
     x, x2 = make_input(shape, 3, scale), make_input(shape, 4, scale)
-    (reference,) = mxnet_forward(block, x)
+    reference = mxnet_forward(block, x)[0]  # the first output (the only one but for output_also_read)
     assert CLIPPED.get(construct, lambda y: True)(reference), (reference.min(), reference.max())
     out = result.graph.outputs[0]
     got = forward(runtime, prototxt, caffemodel, {"data": x}, [out])[out]
