@@ -9,10 +9,13 @@ from helpers import check_block, lam, seq
 
 @pytest.mark.op("FullyConnected")
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_fully_connected_flatten(use_bias):
-    checked = check_block(seq(nn.Dense(10, use_bias=use_bias)), (2, 3, 5, 7))
+@pytest.mark.parametrize("target", ["caffe", "any"])
+def test_fully_connected_flatten(use_bias, target):
+    """InnerProduct on axis 1; no bias -> bias_term false, except under `any`, which writes a zero bias (x2paddle
+    asserts bias_term: converters/forms.py)."""
+    checked = check_block(seq(nn.Dense(10, use_bias=use_bias)), (2, 3, 5, 7), target=target)
     ip = checked.result.text_net.layer[-1].inner_product_param
-    assert ip.axis == 1 and ip.bias_term == use_bias
+    assert ip.axis == 1 and ip.bias_term == (use_bias or target == "any")
 
 
 @pytest.mark.op("FullyConnected")
