@@ -1,7 +1,8 @@
 """Convert a Caffe model with caffe2onnx and run it in ONNX Runtime (CPU, float32).
 
-A script for the onnx venv's interpreter (see runtime_onnx.py): it imports only numpy, onnx, onnxruntime and
-caffe2onnx, never gluon2caffe. Argument: one JSON object {prototxt, caffemodel, inputs (.npz), outputs, result
+A script for the onnx venv's interpreter (see runtime_onnx.py): it imports only numpy, onnx, onnxruntime,
+caffe2onnx and legacy_pb2.py beside it, never gluon2caffe (caffe2onnx's caffe_pb2 is rebuilt for the compiled
+protobuf: legacy_pb2.py says why). Argument: one JSON object {prototxt, caffemodel, inputs (.npz), outputs, result
 (.npz), onnx (where to write the model)}. The ONNX model is run as caffe2onnx wrote it; only the blobs asked for
 that are not graph outputs already are added as outputs (an intermediate blob: the detector checks read some).
 """
@@ -15,8 +16,11 @@ WORKER_ERROR = "gluon2caffe worker:"  # how venv_runtime.py finds this script's 
 
 
 def main(request: dict) -> None:
+    import legacy_pb2
     import onnx
     import onnxruntime
+
+    legacy_pb2.install("caffe2onnx.proto.caffe_upsample_pb2")
     from caffe2onnx.src.caffe2onnx import Caffe2Onnx
     from caffe2onnx.src.load_save_model import loadcaffemodel, saveonnxmodel
 

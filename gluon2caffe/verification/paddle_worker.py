@@ -1,7 +1,8 @@
 """Convert a Caffe model with x2paddle and run the inference model it exports in Paddle (CPU, float32).
 
-A script for the paddle venv's interpreter (see runtime_paddle.py): it imports only numpy, paddle and x2paddle,
-never gluon2caffe. Argument: one JSON object {prototxt, caffemodel, inputs (.npz), outputs, result (.npz), save_dir}.
+A script for the paddle venv's interpreter (see runtime_paddle.py): it imports only numpy, paddle, x2paddle and
+legacy_pb2.py beside it, never gluon2caffe (x2paddle's caffe_pb2 is rebuilt for the compiled protobuf: legacy_pb2.py
+says why). Argument: one JSON object {prototxt, caffemodel, inputs (.npz), outputs, result (.npz), save_dir}.
 
 x2paddle writes a dygraph Layer (x2paddle_code.py), its weights and the static inference model exported from it
 (inference_model/); the inference model is what Paddle deploys, and what runs here. Its inputs and outputs are
@@ -22,7 +23,10 @@ WORKER_ERROR = "gluon2caffe worker:"  # how venv_runtime.py finds this script's 
 
 
 def main(request: dict) -> None:
+    import legacy_pb2
     import paddle
+
+    legacy_pb2.install("x2paddle.decoder.caffe_pb2")
     from x2paddle.convert import caffe2paddle
 
     save_dir = request["save_dir"]
