@@ -649,24 +649,34 @@ WORKER_GRACE = 10.0
 
 def _worker_init() -> None:
     """A worker ends on SIGTERM as on Ctrl-C: the `with` blocks unwind, so its temporary folders (converted files, a
-    runtime child's feed) are removed and a runtime child it waits for is stopped. Ctrl-C itself reaches the whole
-    process group: the workers ignore it and wait for the sweep to end them."""
+    runtime child's feed) are removed and a runtime child it waits for is stopped. It leads its own process group,
+    which its runtime children (and theirs: a toolchain's own tools) join: _end_workers kills the whole group, so a
+    worker killed in native code leaves no toolchain running. Ctrl-C reaches only the sweep (the workers, ignoring it
+    anyway, are in their own groups), which ends them."""
     import signal
     import sys
 
+    os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
 
 
 def _end_workers(processes: list) -> None:
-    """SIGTERM every worker, give them WORKER_GRACE seconds in all to clean up, then kill the ones still running."""
+    """SIGTERM every worker, give them WORKER_GRACE seconds in all to clean up, then kill what is left of each one's
+    process group (the worker if still running, and any runtime child or grandchild that outlived it)."""
+    import signal
+
     for process in processes:
         if process.is_alive():
             process.terminate()
     deadline = time.monotonic() + WORKER_GRACE
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # the group is empty: the worker and its children are gone
+            pass
+        if process.is_alive():  # not a group leader (it died before its initializer ran)
             process.kill()
 
 

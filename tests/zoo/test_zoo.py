@@ -7,6 +7,9 @@ One MXNet process for all models (this one); each model's memory is released bef
 """
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +248,65 @@ def test_a_worker_dying_in_a_runtime_keeps_the_rest_of_the_row(tmp_path):
     for journal in (str(tmp_path), None):
         plain = zoo._dead_row(entry, journal, ("mnn",))
         assert plain.status == "error" and plain.message == zoo.DIED and not plain.runtimes
+
+
+# A sweep worker as _end_workers sees it when busy in native code: it ran the pool's initializer, started a runtime
+# child (here `sleep`) and never handles SIGTERM.
+_STUBBORN_WORKER = """
+import signal, subprocess, sys, time
+from gluon2caffe.zoo.sweep import _worker_init
+_worker_init()
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen(["sleep", "300"])
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+class _Worker:
+    """The multiprocessing.Process methods _end_workers uses, over a Popen."""
+
+    def __init__(self, popen):
+        self.popen, self.pid = popen, popen.pid
+
+    def is_alive(self):
+        return self.popen.poll() is None
+
+    def terminate(self):
+        self.popen.terminate()
+
+    def kill(self):
+        self.popen.kill()
+
+    def join(self, timeout=None):
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def test_an_ended_worker_leaves_no_runtime_child_running(monkeypatch):
+    """A worker killed after WORKER_GRACE takes its runtime children with it (its process group), instead of leaving
+    a toolchain running on (an onnx_worker ran ~30 s past a stopped sweep)."""
+    monkeypatch.setattr(zoo, "WORKER_GRACE", 0.5)
+    popen = subprocess.Popen([sys.executable, "-c", _STUBBORN_WORKER], stdout=subprocess.PIPE, text=True)
+    child = int(popen.stdout.readline())
+    try:
+        zoo._end_workers([_Worker(popen)])
+        popen.wait(10)
+        for _ in range(100):  # the orphan is reaped by init once it dies
+            if not _running(child):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the worker's runtime child {child} still runs after the worker was ended")
+    finally:
+        popen.kill()
+        subprocess.run(["kill", "-9", str(child)], capture_output=True)
