@@ -99,6 +99,8 @@ class Venv:
             raise RuntimeFailedError(f"{what}: {reason}")
         if proc.returncode < 0:  # a signal: the toolchain crashed (SIGFPE, SIGSEGV, SIGABRT)
             crash = signal.Signals(-proc.returncode).name if -proc.returncode in signal.valid_signals() else "?"
+            if -proc.returncode == signal.SIGKILL:  # no toolchain sends it itself: the kernel ran out of memory
+                crash += ": killed, by the kernel's out-of-memory killer unless someone killed it"
             raise RuntimeFailedError(f"{what} crashed ({crash}); its last words: {toolchain_message(output)}")
         if proc.returncode != 0:
             raise RuntimeFailedError(f"{what} failed (exit {proc.returncode}): {toolchain_message(output)}")

@@ -14,6 +14,8 @@ xfail naming what it does, refused for its --target with what to do instead.
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 from mxnet.gluon import nn
@@ -333,3 +335,18 @@ def test_rknn_refuses_a_net_whose_layers_it_drops(tmp_path):
     prototxt, caffemodel = save_model(result.text_net, result.binary_weights, tmp_path / "m")
     with pytest.raises(RuntimeFailedError, match="OP in Layer detection_out Current not support"):
         forward("rknn", prototxt, caffemodel, {"data": make_input(shape, 3)[:, BGR].copy()}, result.graph.outputs)
+
+
+@pytest.mark.parametrize("signum, words", [(signal.SIGKILL, "out-of-memory killer"), (signal.SIGFPE, "SIGFPE")])
+def test_a_killed_toolchain_says_how_it_died(signum, words, tmp_path):
+    """A toolchain child that dies of a signal is a one-line error naming it; SIGKILL, which no toolchain sends
+    itself, names the kernel's out-of-memory killer (rknn-toolkit2 on DeepLab at 480x480 grows past 16 GB)."""
+    from gluon2caffe.verification.runtime_onnx import VENV
+
+    runtime_or_skip("onnx")
+    command = [VENV.python(), "-c", f"import os; print('building'); os.kill(os.getpid(), {int(signum)})"]
+    with pytest.raises(RuntimeFailedError) as caught:
+        VENV.run(command, "the toolchain", str(tmp_path))
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"the toolchain crashed ({signum.name}"), message
+    assert words in message and "its last words: building" in message, message
