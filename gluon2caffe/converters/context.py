@@ -72,6 +72,13 @@ class Patterns:
     # The most axes a blob may have in the target's runtime (0: no limit): ncnn holds at most 4-D blobs, MNN computes
     # N-D convolutions' sizes as 0, OpenVINO's Model Optimizer stops at them. A net that needs more is refused.
     max_rank: int = 0
+    # The largest (de)convolution dilation the target's chip holds (0: no limit). rknn-toolkit2 2.5.0 (RK3588: a
+    # dilation up to 15, a 4-bit register field) expands a larger one into a dense ((k-1)*d+1)^2 kernel: 2048 -> 256
+    # channels at dilation 15 builds in 0.6 GB and 4 s, at 16 (a 33x33 kernel, 1.1 GB of float16 weights) in 4 GB
+    # and 29 s, at 24 (49x49, 2.5 GB) it did not build in 10 GB (abort) nor in 16 GB (DeepLab's ASPP, 12/24/36: the
+    # out-of-memory killer, in the zoo sweep). A layer whose expanded kernel exceeds DILATION_EXPANSION_BYTES is
+    # refused.
+    max_dilation: int = 0
     # The runtime runs one sample of a batch at a time (ncnn: no batch axis): a net whose layers mix the samples (a
     # layer along axis 0, a Reshape or Permute that moves the batch, inputs of different batch sizes) is refused.
     per_sample: bool = False
@@ -194,6 +201,7 @@ TARGETS: dict[str, Patterns] = {
     "rknn": replace(
         _ANY,
         max_rank=4,
+        max_dilation=15,
         missing_layers=_ANY.missing_layers | {"DetectionOutput", "PriorBox", "Exp", "Threshold", "ELU"},
     ),
     # caffe2onnx 2.0.1 + ONNX Runtime: no Exp, no ELU ("Failed type not support", monodepth2 in the zoo sweep);
@@ -219,6 +227,10 @@ TARGETS: dict[str, Patterns] = {
 # The targets of the NPU toolchains and format bridges: `any`'s files with refusals (not suggested for another
 # runtime's refusal: they load nothing `any` does not).
 TOOLCHAIN_TARGETS = ("tpu-mlir", "rknn", "onnx", "paddle")
+
+# The float16 bytes of an expanded dilated kernel (Patterns.max_dilation) above which a target refuses the layer:
+# between the 1.1 GB that built and the 2.5 GB that did not (measured in rknn-toolkit2 2.5.0, above).
+DILATION_EXPANSION_BYTES = 2 * 1024**3
 
 # What to do instead where a consumer has no kernel for a layer (the refusal for that --target says it).
 CONSUMER_LIMITS: dict[str, str] = {

@@ -5,6 +5,7 @@ blobs nobody reads)."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import Callable
 
 from ..caffe import caffe_pb2 as pb
@@ -13,7 +14,7 @@ from ..caffe.samples import sample_mixing
 from ..errors import ConversionError, UnsupportedOperatorError
 from ..ir.evaluate import check_parameter_inputs, constant_nodes
 from ..ir.graph import Graph, Node
-from .context import CONSUMER_LIMITS, TARGETS, TOOLCHAIN_TARGETS, EmitContext, EmitOptions
+from .context import CONSUMER_LIMITS, DILATION_EXPANSION_BYTES, TARGETS, TOOLCHAIN_TARGETS, EmitContext, EmitOptions
 from .forms import write_portable_forms
 from .rank import check_rank, lower_rank, reshape_pooled_maps
 from .registry import OUTSIDE_CAFFE, REGISTRY
@@ -70,6 +71,7 @@ def emit_layers(
     write_portable_forms(ctx)  # after the folds: it reads the final blob shapes
     check_rank(ctx, origin)
     _check_layers(ctx, origin)
+    _check_dilation(ctx, origin)
     _check_samples(ctx, origin)
     _unclash_names(ctx)
     for what, nodes in ctx.approximations.items():
@@ -177,6 +179,37 @@ def _check_layers(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
             f"needs a Caffe {kind} layer ({layer.proto.name!r}), which {runtimes} cannot load or "
             f"computes wrong (target {ctx.options.target!r}) and no other form replaces; convert with --target "
             f"{' / '.join(having)}, whichever runtime you deploy to",
+            node,
+            op,
+        )
+
+
+def _check_dilation(ctx: EmitContext, origin: dict[int, tuple[str, str]]) -> None:
+    """Refuse a (de)convolution dilated past the target's chip (Patterns.max_dilation) whose kernel, expanded dense
+    by the toolchain, would exceed DILATION_EXPANSION_BYTES of float16 weights (the toolchain's build runs out of
+    memory there)."""
+    limit = ctx.options.patterns.max_dilation
+    if not limit:
+        return
+    for layer in ctx.layers:
+        if layer.proto.type not in ("Convolution", "Deconvolution") or not layer.blobs:
+            continue
+        param = layer.proto.convolution_param
+        dilation = max(param.dilation, default=1)
+        if dilation <= limit:
+            continue
+        weights = layer.blobs[0].shape  # (out, in / group, k...) or, for a Deconvolution, (in, out / group, k...)
+        dilations = list(param.dilation) * (len(weights) - 2) if len(param.dilation) == 1 else list(param.dilation)
+        expanded = [(k - 1) * d + 1 for k, d in zip(weights[2:], dilations)]
+        size = 2 * math.prod(weights[:2]) * math.prod(expanded)
+        if size <= DILATION_EXPANSION_BYTES:
+            continue
+        node, op = origin.get(id(layer), (layer.proto.name, layer.proto.type))
+        raise ConversionError(
+            f"needs a {layer.proto.type} dilated {dilation} ({layer.proto.name!r}); the chip of target "
+            f"{ctx.options.target!r} holds a dilation up to {limit}, and its toolchain expands this one into a dense "
+            f"{'x'.join(map(str, expanded))} kernel, {size / 1e9:.1f} GB of float16 weights, which its build runs out "
+            f"of memory on (DeepLab's ASPP: killed at 16 GB); a model with dilations up to {limit} converts",
             node,
             op,
         )

@@ -221,3 +221,25 @@ def test_toolchains_refuse_threshold_and_elu(target):
     shape = (1, 3, 6, 6)
     message = _refusal(_initialized(seq(nn.Conv2D(4, 3), nn.ELU()), shape), shape, target)
     assert "ELU" in message and CONSUMER_LIMITS["ELU"] in message
+
+
+def test_rknn_refuses_a_dilation_its_toolchain_cannot_build():
+    """RK3588 holds a dilation up to 15; rknn-toolkit2 expands a larger one into a dense ((k-1)*d+1)^2 kernel, and
+    DeepLab's ASPP (2048 -> 256 channels at dilation 24, 36) ran it out of memory in the zoo sweep (killed at 16 GB).
+    `--target rknn` refuses such a layer, naming its expanded size; a dilation the chip holds, or one whose expanded
+    kernel stays small (dilation 16 on 2048 channels: 1.1 GB, built in 4 GB), converts, and so does every target
+    without the limit."""
+    shape = (1, 3, 30, 30)
+
+    def net(dilation, channels):
+        block = seq(nn.Conv2D(channels, 1), nn.Conv2D(256, 3, padding=dilation, dilation=dilation))
+        return _initialized(block, shape)
+
+    message = _refusal(net(24, 2048), shape, "rknn")
+    assert "dilated 24" in message and "dense 49x49 kernel, 2.5 GB" in message, message
+    assert "holds a dilation up to 15" in message and "conv1_fwd" in message, message
+    for dilation, channels in ((15, 2048), (16, 2048), (24, 64)):
+        convert(net(dilation, channels), shape, target="rknn")
+    for target in TARGETS:
+        if TARGETS[target].max_dilation == 0:
+            convert(net(24, 2048), shape, target=target)
